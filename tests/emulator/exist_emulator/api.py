@@ -1,0 +1,521 @@
+"""The Exist API v2 endpoints, as pure functions of the world (callers hold the world lock)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import secrets
+import unicodedata
+import zoneinfo
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from .templates import GROUPS, TEMPLATE_JSON, TEMPLATES, VALUE_TYPES
+from .world import Attribute, Token, User, World
+
+MAX_ITEMS = 35
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+MAX_DAYS = 31
+TOKEN_LIFETIME = 31536000
+TRUE_WORDS = frozenset(("", "1", "true", "yes", "on", "t", "y"))
+NOT_INCREMENTABLE = frozenset((2, 4, 6, 8))
+
+
+class ApiError(Exception):
+    """An error answered as {"detail": ...} with an HTTP status."""
+
+    def __init__(self, status: int, detail: str, headers: dict | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class Context:
+    """One authenticated API request."""
+
+    def __init__(self, world: World, token: Token, query: dict[str, str], host: str, path: str) -> None:
+        self.world = world
+        self.token = token
+        self.user: User = world.users[token.user]
+        self.query = query
+        self.host = host
+        self.path = path
+
+    def flag(self, name: str) -> bool:
+        """A truthy query flag."""
+        value = self.query.get(name)
+        return value is not None and value.strip().lower() in TRUE_WORDS
+
+    def tristate(self, name: str) -> bool | None:
+        """A boolean query parameter that may be absent."""
+        if name not in self.query:
+            return None
+        return self.flag(name)
+
+    def names(self, name: str) -> set[str] | None:
+        """A comma-separated query list, or None when absent."""
+        value = self.query.get(name)
+        if value is None:
+            return None
+        return {part.strip() for part in value.split(",") if part.strip()}
+
+    def can_read(self, attribute: Attribute) -> bool:
+        """Whether the token's read scopes cover the attribute."""
+        scopes = self.token.expanded
+        return f"{attribute.group}_read" in scopes or (attribute.manual and "manual_read" in scopes)
+
+    def can_write(self, group: str, manual: bool) -> bool:
+        """Whether the token's write scopes cover a group (or manual_write a manual attribute)."""
+        scopes = self.token.expanded
+        return f"{group}_write" in scopes or (manual and "manual_write" in scopes)
+
+    def today(self) -> datetime.date:
+        """Today in the user's timezone."""
+        try:
+            zone = zoneinfo.ZoneInfo(self.user.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = datetime.timezone.utc
+        return datetime.datetime.now(zone).date()
+
+    def page(self, items: list) -> dict:
+        """One page of a list endpoint, with absolute next/previous URLs; 404 past the last page."""
+        try:
+            limit = int(self.query.get("limit", DEFAULT_LIMIT))
+            page = int(self.query.get("page", 1))
+        except ValueError as exc:
+            raise ApiError(404, "Invalid page.") from exc
+        if limit < 1:
+            raise ApiError(400, "limit must be a positive integer.")
+        limit = min(limit, MAX_LIMIT)
+        pages = max(1, math.ceil(len(items) / limit))
+        if page < 1 or page > pages:
+            raise ApiError(404, "Invalid page.")
+        return {
+            "count": len(items),
+            "next": self._page_url(page + 1) if page < pages else None,
+            "previous": self._page_url(page - 1) if page > 1 else None,
+            "results": items[(page - 1) * limit:page * limit],
+        }
+
+    def _page_url(self, page: int) -> str:
+        query = dict(self.query)
+        query["page"] = str(page)
+        return f"http://{self.host}{self.path}?{urlencode(query)}"
+
+
+def _parse_date(value: Any) -> datetime.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def slugify(label: str) -> str:
+    """The name Exist gives a custom attribute: an ASCII slug of its label."""
+    text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def check_value(value_type: int, value: Any) -> tuple[Any, str | None]:
+    """Validate a day's value for a value type: (normalised value, error sentence or None)."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    is_number = is_int or isinstance(value, float)
+    if value_type == 0 and is_int:
+        return value, None
+    if value_type == 1 and is_number:
+        return float(value), None
+    if value_type == 2 and isinstance(value, str):
+        if len(value) > 1000:
+            return value, "String values are limited to 1000 characters"
+        return value, None
+    if value_type == 3 and is_int and value >= 0:
+        return value, None
+    if value_type in (4, 6) and is_int and 0 <= value < 1440:
+        return value, None
+    if value_type == 5 and is_number and 0.0 <= value <= 1.0:
+        return float(value), None
+    if value_type == 7 and (isinstance(value, bool) or (is_int and value in (0, 1))):
+        return int(value), None
+    if value_type == 8 and is_int and 1 <= value <= 9:
+        return value, None
+    return value, f"Value {value!r} is not valid for value type {value_type} ({VALUE_TYPES.get(value_type, '?')})"
+
+
+# ---- reading ----
+
+def profile(ctx: Context) -> dict:
+    """GET /accounts/profile/."""
+    user = ctx.user
+    return {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "avatar": "",
+        "timezone": user.timezone,
+        "local_time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "imperial_units": False,
+        "imperial_distance": False,
+        "imperial_weight": False,
+        "imperial_energy": False,
+        "imperial_liquid": False,
+        "imperial_temperature": False,
+        "trial": False,
+        "delinquent": False,
+    }
+
+
+def templates(ctx: Context) -> dict:
+    """GET /attributes/templates/."""
+    groups = ctx.names("groups")
+    items = TEMPLATE_JSON if groups is None else [t for t in TEMPLATE_JSON if t["group"]["name"] in groups]
+    return ctx.page(items)
+
+
+def _select(ctx: Context, owned_only: bool, include_inactive: bool) -> list[Attribute]:
+    groups = ctx.names("groups")
+    names = ctx.names("attributes")
+    template_names = ctx.names("templates")
+    manual = ctx.tristate("manual")
+    exclude_custom = ctx.flag("exclude_custom")
+    service = ctx.token.service
+    selected = []
+    for attribute in sorted(ctx.user.attributes.values(), key=Attribute.sort_key):
+        if owned_only:
+            # Ownership implies a write scope, so the owned list ignores read scopes.
+            if service is None or attribute.service != service:
+                continue
+        elif not ctx.can_read(attribute) or (not attribute.active and not include_inactive):
+            continue
+        if groups is not None and attribute.group not in groups:
+            continue
+        if names is not None and attribute.name not in names:
+            continue
+        if template_names is not None and attribute.template not in template_names:
+            continue
+        if manual is not None and attribute.manual != manual:
+            continue
+        if exclude_custom and attribute.template is None:
+            continue
+        selected.append(attribute)
+    return selected
+
+
+def attributes(ctx: Context) -> dict:
+    """GET /attributes/ (owned=true behaves as /attributes/owned/)."""
+    selected = _select(ctx, ctx.flag("owned"), ctx.flag("include_inactive"))
+    return ctx.page([ctx.world.attribute_json(a) for a in selected])
+
+
+def owned(ctx: Context) -> dict:
+    """GET /attributes/owned/."""
+    return ctx.page([ctx.world.attribute_json(a) for a in _select(ctx, True, True)])
+
+
+def _date_max(ctx: Context) -> datetime.date:
+    if "date_max" not in ctx.query:
+        return ctx.today()
+    day = _parse_date(ctx.query["date_max"])
+    if day is None:
+        raise ApiError(400, "date_max must be a date in YYYY-MM-DD format.")
+    return day
+
+
+def with_values(ctx: Context) -> dict:
+    """GET /attributes/with-values/: each attribute with its last `days` values, newest first."""
+    try:
+        days = int(ctx.query.get("days", 1))
+    except ValueError as exc:
+        raise ApiError(400, "days must be an integer.") from exc
+    days = max(1, min(days, MAX_DAYS))
+    date_max = _date_max(ctx)
+    dates = [(date_max - datetime.timedelta(days=n)).isoformat() for n in range(days)]
+    results = []
+    for attribute in _select(ctx, False, False):
+        item = ctx.world.attribute_json(attribute)
+        item["values"] = [{"date": day, "value": attribute.values.get(day)} for day in dates]
+        results.append(item)
+    return ctx.page(results)
+
+
+def values(ctx: Context) -> dict:
+    """GET /attributes/values/: every stored value of one attribute, newest first."""
+    name = ctx.query.get("attribute")
+    if not name:
+        raise ApiError(400, "The attribute parameter is required.")
+    date_max = _date_max(ctx).isoformat()
+    attribute = ctx.user.attributes.get(name)
+    items = []
+    # Too few read scopes gives an empty list, never an error.
+    if attribute is not None and ctx.can_read(attribute):
+        items = [{"date": day, "value": value} for day, value in sorted(attribute.values.items(), reverse=True)
+                 if day <= date_max]
+    return ctx.page(items)
+
+
+# ---- writing ----
+
+def _failed(item: dict, code: str, error: str) -> dict:
+    return {**item, "error_code": code, "error": error}
+
+
+def _missing(item: dict, index: int, fields: tuple[str, ...]) -> dict | None:
+    missing = [field for field in fields if field not in item]
+    if not missing:
+        return None
+    listed = ", ".join(f"'{field}'" for field in missing)
+    return _failed(item, "missing_field", f"Object at index {index} missing field(s) {listed}")
+
+
+def _not_found(item: dict) -> dict:
+    return _failed(item, "not_found", "Attribute matching query does not exist.")
+
+
+def _not_allowed(item: dict, group: str) -> dict:
+    return _failed(item, "not_allowed", f"No permission to write to attributes in group '{group}'")
+
+
+def _unauthorised(item: dict, name: str) -> dict:
+    return _failed(item, "unauthorised", f"Attribute '{name}' does not belong to this service")
+
+
+def _new_from_template(name: str) -> Attribute:
+    template = TEMPLATES[name]
+    return Attribute(name=template.name, label=template.label, group=template.group, value_type=template.value_type,
+                     priority=template.priority, template=template.name)
+
+
+def _acquire_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
+    if "template" not in item and "name" not in item:
+        return False, _missing(item, index, ("name",))
+    manual = item.get("manual")
+    if manual is not None and not isinstance(manual, bool):
+        return False, _failed(item, "validation", "Field 'manual' must be a boolean")
+    if "template" in item:
+        template = item["template"]
+        if not isinstance(template, str) or template not in TEMPLATES:
+            return False, _failed(item, "not_found", f"Template '{template}' does not exist.")
+        attribute = ctx.user.attributes.get(template)
+        group = TEMPLATES[template].group
+    else:
+        attribute = ctx.user.attributes.get(item["name"]) if isinstance(item["name"], str) else None
+        if attribute is None:
+            return False, _not_found(item)
+        group = attribute.group
+    if manual is None:
+        manual = attribute.manual if attribute is not None else False
+    if not ctx.can_write(group, manual):
+        return False, _not_allowed(item, group)
+    if attribute is None:
+        attribute = _new_from_template(item["template"])
+        ctx.user.attributes[attribute.name] = attribute
+    attribute.service = ctx.token.service
+    attribute.active = True
+    attribute.manual = manual
+    return True, ctx.world.attribute_json(attribute) if ctx.flag("success_objects") else dict(item)
+
+
+def _release_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
+    failed = _missing(item, index, ("name",))
+    if failed:
+        return False, failed
+    name = item["name"]
+    attribute = ctx.user.attributes.get(name) if isinstance(name, str) else None
+    if attribute is None:
+        return False, _not_found(item)
+    service = ctx.token.service
+    if service is None or attribute.service != service:
+        return False, _unauthorised(item, name)
+    successor = next((s for s in attribute.available_services if s != service and s in ctx.world.services), None)
+    attribute.service = successor
+    if successor is None:
+        attribute.active = False
+    if ctx.flag("success_objects"):
+        return True, ctx.world.attribute_json(attribute)
+    if successor is None:
+        return True, {"name": name, "service": "", "active": False}
+    return True, {"name": name, "service": successor}
+
+
+def _create_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
+    manual = item.get("manual", True)
+    if not isinstance(manual, bool):
+        return False, _failed(item, "validation", "Field 'manual' must be a boolean")
+    if "template" in item:
+        template = item["template"]
+        if not isinstance(template, str) or template not in TEMPLATES:
+            return False, _failed(item, "not_found", f"Template '{template}' does not exist.")
+        if template in ctx.user.attributes:
+            return False, _failed(item, "exists", f"Attribute '{template}' already exists")
+        group = TEMPLATES[template].group
+        if not ctx.can_write(group, manual):
+            return False, _not_allowed(item, group)
+        attribute = _new_from_template(template)
+    else:
+        failed = _missing(item, index, ("label", "group", "value_type"))
+        if failed:
+            return False, failed
+        label, group, value_type = item["label"], item["group"], item["value_type"]
+        if not isinstance(label, str) or not slugify(label):
+            return False, _failed(item, "validation", "Field 'label' must be a non-empty string")
+        if group not in GROUPS:
+            return False, _failed(item, "validation", f"Unknown group '{group}'")
+        if isinstance(value_type, bool) or value_type not in VALUE_TYPES or value_type == 6:
+            return False, _failed(item, "validation", f"Value type {value_type!r} cannot be used for a new attribute")
+        if group == "custom" and value_type != 7:
+            return False, _failed(item, "validation", "Custom tags must have value type 7 (boolean)")
+        name = slugify(label)
+        if name in ctx.user.attributes:
+            return False, _failed(item, "exists", f"Attribute '{name}' already exists")
+        if not ctx.can_write(group, manual):
+            return False, _not_allowed(item, group)
+        attribute = Attribute(name=name, label=label, group=group, value_type=value_type,
+                              priority=ctx.user.next_priority(group))
+    attribute.manual = manual
+    attribute.service = ctx.token.service
+    attribute.active = True
+    ctx.user.attributes[attribute.name] = attribute
+    if ctx.flag("success_objects"):
+        return True, ctx.world.attribute_json(attribute)
+    return True, {**item, "name": attribute.name, "active": True}
+
+
+def _writable(ctx: Context, item: dict) -> tuple[Attribute | None, dict | None]:
+    name = item["name"]
+    attribute = ctx.user.attributes.get(name) if isinstance(name, str) else None
+    if attribute is None:
+        return None, _not_found(item)
+    if not ctx.can_write(attribute.group, attribute.manual):
+        return None, _not_allowed(item, attribute.group)
+    if ctx.token.service is None or attribute.service != ctx.token.service:
+        return None, _unauthorised(item, name)
+    return attribute, None
+
+
+def _update_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
+    failed = _missing(item, index, ("name", "date", "value"))
+    if failed:
+        return False, failed
+    day = _parse_date(item["date"])
+    if day is None:
+        return False, _failed(item, "validation", f"Invalid date {item['date']!r}, expected YYYY-MM-DD")
+    attribute, failed = _writable(ctx, item)
+    if failed:
+        return False, failed
+    key = day.isoformat()
+    if item["value"] is None:
+        if key in attribute.values:
+            return False, _failed(item, "validation", "A value cannot be set back to null")
+        return True, dict(item)
+    value, error = check_value(attribute.value_type, item["value"])
+    if error:
+        return False, _failed(item, "validation", error)
+    attribute.values[key] = value
+    return True, dict(item)
+
+
+def _increment_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
+    failed = _missing(item, index, ("name", "value"))
+    if failed:
+        return False, failed
+    day = _parse_date(item["date"]) if "date" in item else ctx.today()
+    if day is None:
+        return False, _failed(item, "validation", f"Invalid date {item['date']!r}, expected YYYY-MM-DD")
+    attribute, failed = _writable(ctx, item)
+    if failed:
+        return False, failed
+    if attribute.value_type in NOT_INCREMENTABLE:
+        return False, _failed(item, "validation", f"Attribute '{attribute.name}' of value type {attribute.value_type} cannot be incremented")
+    delta = item["value"]
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or (isinstance(delta, float) and attribute.value_type in (0, 3, 7)):
+        return False, _failed(item, "validation", f"Value {delta!r} is not a valid increment for value type {attribute.value_type}")
+    key = day.isoformat()
+    value, error = check_value(attribute.value_type, attribute.values.get(key, 0) + delta)
+    if error:
+        return False, _failed(item, "validation", error)
+    attribute.values[key] = value
+    return True, {**item, "current": value}
+
+
+def check_items(body: Any) -> list[dict]:
+    """A write body: a JSON array of at most 35 objects, else 400 with nothing applied."""
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise ApiError(400, "Expected a JSON array of objects.")
+    if len(body) > MAX_ITEMS:
+        raise ApiError(400, f"Too many objects: at most {MAX_ITEMS} are allowed per request, got {len(body)}.")
+    return body
+
+
+def _batch(one: Callable[[Context, int, dict], tuple[bool, dict]]) -> Callable[[Context, Any], tuple[int, dict]]:
+    def run(ctx: Context, body: Any) -> tuple[int, dict]:
+        result: dict[str, list] = {"success": [], "failed": []}
+        for index, item in enumerate(check_items(body)):
+            ok, entry = one(ctx, index, item)
+            result["success" if ok else "failed"].append(entry)
+        return (202 if result["failed"] else 200), result
+    run.__doc__ = one.__doc__
+    return run
+
+
+acquire = _batch(_acquire_one)
+release = _batch(_release_one)
+create = _batch(_create_one)
+update = _batch(_update_one)
+increment = _batch(_increment_one)
+
+READ_ROUTES: dict[str, Callable[[Context], dict]] = {
+    "/api/2/accounts/profile/": profile,
+    "/api/2/attributes/templates/": templates,
+    "/api/2/attributes/": attributes,
+    "/api/2/attributes/owned/": owned,
+    "/api/2/attributes/with-values/": with_values,
+    "/api/2/attributes/values/": values,
+}
+WRITE_ROUTES: dict[str, Callable[[Context, Any], tuple[int, dict]]] = {
+    "/api/2/attributes/acquire/": acquire,
+    "/api/2/attributes/release/": release,
+    "/api/2/attributes/create/": create,
+    "/api/2/attributes/update/": update,
+    "/api/2/attributes/increment/": increment,
+}
+
+
+# ---- OAuth2 ----
+
+def _same(secret: str, given: str) -> bool:
+    return secrets.compare_digest(secret.encode("utf-8"), given.encode("utf-8"))
+
+
+def _issue(world: World, user: str, service: str, scopes: list[str]) -> dict:
+    token = Token(token=secrets.token_hex(20), user=user, service=service, scopes=scopes,
+                  refresh_token=secrets.token_hex(20), kind="oauth2")
+    world.tokens[token.token] = token
+    return {"access_token": token.token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
+            "refresh_token": token.refresh_token, "scope": " ".join(scopes)}
+
+
+def access_token(world: World, form: dict[str, str]) -> tuple[int, dict]:
+    """POST /oauth2/access_token for authorization_code and refresh_token grants."""
+    client = world.clients.get(form.get("client_id", ""))
+    if client is None or not _same(client.client_secret, form.get("client_secret", "")):
+        return 401, {"error": "invalid_client"}
+    grant = form.get("grant_type")
+    if grant == "authorization_code":
+        code = client.codes.pop(form.get("code", ""), None)
+        if code is None:
+            return 400, {"error": "invalid_grant"}
+        return 200, _issue(world, code["user"], client.service, list(code["scopes"]))
+    if grant == "refresh_token":
+        refresh = form.get("refresh_token", "")
+        old = next((t for t in world.tokens.values() if t.refresh_token and t.kind == "oauth2"
+                    and t.service == client.service and _same(t.refresh_token, refresh)), None)
+        if old is None:
+            return 400, {"error": "invalid_grant"}
+        # Refreshing invalidates the old access and refresh tokens.
+        del world.tokens[old.token]
+        return 200, _issue(world, old.user, client.service, list(old.scopes))
+    return 400, {"error": "unsupported_grant_type"}

@@ -1,0 +1,50 @@
+"""Command line: exist-emulator [--host H] [--port P] [--seed FILE] [--rate-limit N] [--verbose]."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Sequence
+
+from .server import make_server
+from .world import SeedError, load_seed_file, world_from_seed
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line options."""
+    parser = argparse.ArgumentParser(prog="exist-emulator", description="A local emulator of the Exist API v2.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8787, help="port to listen on; 0 picks a free one (default 8787)")
+    parser.add_argument("--seed", help="YAML or JSON seed file describing the world (default: the demo world)")
+    parser.add_argument("--rate-limit", type=int, default=300,
+                        help="requests per token in a rolling hour; 0 turns rate limiting off (default 300)")
+    parser.add_argument("--verbose", action="store_true", help="log each request line to stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until SIGINT or SIGTERM."""
+    args = parse_args(argv)
+    world = None
+    if args.seed:
+        try:
+            world = world_from_seed(load_seed_file(args.seed))
+        except (OSError, SeedError) as exc:
+            print(f"exist-emulator: cannot load seed {args.seed}: {exc}", file=sys.stderr)
+            return 2
+    server = make_server(args.host, args.port, world, args.rate_limit, args.verbose)
+    stop = threading.Event()
+    # serve_forever runs in a thread so that the main thread can wait for a signal and shut it down cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, name="exist-emulator", daemon=True)
+    thread.start()
+    print(f"exist-emulator listening on {server.url}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+    return 0

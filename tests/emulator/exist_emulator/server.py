@@ -1,0 +1,385 @@
+"""The HTTP server: routing, auth, rate limiting, faults, the request log and the admin API."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import ipaddress
+import json
+import math
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import api
+from .world import SeedError, World, default_seed, parse_seed_text, world_from_seed
+
+RATE_WINDOW = 3600.0
+LOG_LIMIT = 100_000
+FAULT_KEYS = frozenset(("method", "path", "times", "status", "retry_after", "body", "delay", "drop", "after_apply"))
+AUTH_PREFIXES = ("Bearer ", "Token ")
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a client address is a loopback one (the admin API answers nobody else)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+@functools.lru_cache(maxsize=1)
+def _default_seed_json() -> str:
+    # Parsed once: a reset to the default world then costs no YAML parsing.
+    return json.dumps(default_seed())
+
+
+def default_world() -> World:
+    """A fresh copy of the default demo world."""
+    return world_from_seed(json.loads(_default_seed_json()))
+
+
+class Response:
+    """What an API request is answered with, plus who asked (for the request log)."""
+
+    __slots__ = ("status", "payload", "headers", "user", "service")
+
+    def __init__(self, status: int, payload: Any, headers: dict | None = None, user: str | None = None,
+                 service: str | None = None) -> None:
+        self.status = status
+        self.payload = payload
+        self.headers = headers or {}
+        self.user = user
+        self.service = service
+
+
+def validate_faults(data: Any) -> list[dict]:
+    """Check a faults document (a list, or one object) and normalise it."""
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ValueError("faults must be a JSON list of objects")
+    faults = []
+    for item in data:
+        unknown = set(item) - FAULT_KEYS
+        if unknown:
+            raise ValueError(f"unknown fault key(s): {', '.join(sorted(unknown))}")
+        times = item.get("times", 1)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError("times must be a positive integer")
+        status = item.get("status")
+        if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
+            raise ValueError("status must be an HTTP status code")
+        delay = item.get("delay", 0)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+            raise ValueError("delay must be a number of seconds")
+        if not item.get("drop") and status is None and not delay:
+            raise ValueError("a fault needs status, delay or drop")
+        faults.append({**item, "method": (item.get("method") or "").upper() or None, "path": item.get("path") or "",
+                       "times": times})
+    return faults
+
+
+class Emulator:
+    """The world and everything around it, shared by all handler threads under one lock."""
+
+    def __init__(self, world: World | None = None, rate_limit: int = 300) -> None:
+        self.lock = threading.Lock()
+        self.world = world if world is not None else default_world()
+        self.rate_limit = rate_limit
+        self.hits: dict[str, collections.deque] = {}
+        self.faults: list[dict] = []
+        self.log: collections.deque = collections.deque(maxlen=LOG_LIMIT)
+
+    # -- admin --
+
+    def reset(self, world: World) -> None:
+        """Replace the world; rate counters, faults and the request log start afresh too."""
+        with self.lock:
+            self.world = world
+            self.hits.clear()
+            self.faults.clear()
+            self.log.clear()
+
+    def state(self) -> dict:
+        """The world in the seed format."""
+        with self.lock:
+            return self.world.as_seed()
+
+    def add_faults(self, faults: list[dict]) -> list[dict]:
+        """Queue faults; answers every pending one."""
+        with self.lock:
+            self.faults.extend(faults)
+            return [dict(f) for f in self.faults]
+
+    def take_fault(self, method: str, path: str) -> dict | None:
+        """The first pending fault matching a request, counted down."""
+        with self.lock:
+            for fault in self.faults:
+                if (fault["method"] is None or fault["method"] == method) and path.startswith(fault["path"]):
+                    fault["times"] -= 1
+                    if fault["times"] <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def record(self, method: str, path: str, query: dict, status: int, user: str | None, service: str | None) -> None:
+        """Append to the request log."""
+        with self.lock:
+            self.log.append({"method": method, "path": path, "query": query, "status": status, "user": user,
+                             "service": service})
+
+    # -- API --
+
+    @staticmethod
+    def _bearer(headers: Any) -> str | None:
+        value = headers.get("Authorization") or ""
+        for prefix in AUTH_PREFIXES:
+            if value[:len(prefix)].lower() == prefix.lower():
+                return value[len(prefix):].strip()
+        return None
+
+    def identify(self, headers: Any) -> tuple[str | None, str | None]:
+        """(username, service) of the token a request carries, for logging faulted requests."""
+        with self.lock:
+            token = self.world.tokens.get(self._bearer(headers) or "")
+            return (token.user, token.service) if token else (None, None)
+
+    def _rate_limited(self, token: str) -> int | None:
+        """Seconds to wait when the token is over its limit, else None (and the request is counted)."""
+        if self.rate_limit <= 0:
+            return None
+        now = time.monotonic()
+        hits = self.hits.setdefault(token, collections.deque())
+        while hits and hits[0] <= now - RATE_WINDOW:
+            hits.popleft()
+        if len(hits) >= self.rate_limit:
+            return max(1, math.ceil(hits[0] + RATE_WINDOW - now))
+        hits.append(now)
+        return None
+
+    def handle(self, method: str, path: str, query: dict, headers: Any, body: bytes, host: str) -> Response:
+        """Answer one API request."""
+        if path == "/oauth2/access_token":
+            if method != "POST":
+                return Response(405, {"detail": f'Method "{method}" not allowed.'})
+            form = _form(headers, body)
+            with self.lock:
+                status, payload = api.access_token(self.world, form)
+            return Response(status, payload)
+        read = api.READ_ROUTES.get(path)
+        write = api.WRITE_ROUTES.get(path)
+        if read is None and write is None:
+            return Response(404, {"detail": "Not found."})
+        if (read is not None and method != "GET") or (write is not None and method != "POST"):
+            return Response(405, {"detail": f'Method "{method}" not allowed.'})
+        bearer = self._bearer(headers)
+        with self.lock:
+            token = self.world.tokens.get(bearer) if bearer else None
+            if token is None:
+                return Response(401, {"detail": "Invalid token."})
+            response = Response(200, None, user=token.user, service=token.service)
+            wait = self._rate_limited(token.token)
+            if wait is not None:
+                response.status, response.headers = 429, {"Retry-After": str(wait)}
+                response.payload = {"detail": f"Request was throttled. Expected available in {wait} seconds."}
+                return response
+            try:
+                ctx = api.Context(self.world, token, query, host, path)
+                if read is not None:
+                    response.payload = read(ctx)
+                elif token.kind != "oauth2":
+                    response.status = 403
+                    response.payload = {"detail": "Simple tokens are read-only: this action needs an OAuth2 token."}
+                else:
+                    response.status, response.payload = write(ctx, _json_body(body))
+            except api.ApiError as exc:
+                response.status, response.payload, response.headers = exc.status, {"detail": exc.detail}, exc.headers
+            return response
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError as exc:
+        raise api.ApiError(400, f"JSON parse error - {exc}") from exc
+
+
+def _form(headers: Any, body: bytes) -> dict[str, str]:
+    text = body.decode("utf-8", "replace")
+    if "json" in (headers.get("Content-Type") or ""):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; HTTP/1.1 keep-alive, every answer with a Content-Length."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "exist-emulator"
+    # Headers and body leave in one buffered write, with Nagle off, so keep-alive clients see no delayed-ACK stalls.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    server: "EmulatorServer"
+
+    def version_string(self) -> str:
+        """The Server header."""
+        return self.server_version
+
+    def do_GET(self) -> None:  # pylint: disable=invalid-name
+        """Handle GET."""
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET  # pylint: disable=invalid-name
+
+    def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
+        """Only with --verbose; the request line never holds a token (they travel in headers and bodies)."""
+        if self.server.verbose:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def _send(self, status: int, payload: Any, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _dispatch(self) -> None:
+        try:
+            parts = urlsplit(self.path)
+            body = self._read_body()
+            if parts.path == "/_emulator" or parts.path.startswith("/_emulator/"):
+                self._admin(parts.path, body)
+            else:
+                self._api(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), body)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # A bug must become a 500 for this request, not a dead connection with no answer.
+            self._send(500, {"detail": f"emulator error: {type(exc).__name__}: {exc}"})
+
+    def _api(self, path: str, query: dict, body: bytes) -> None:
+        emulator = self.server.emulator
+        method = self.command
+        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        fault = emulator.take_fault(method, path)
+        if fault is not None:
+            if fault.get("delay"):
+                time.sleep(fault["delay"])
+            fails = fault.get("drop") or fault.get("status") is not None
+            if fails and not fault.get("after_apply"):
+                user, service = emulator.identify(self.headers)
+                self._fail(fault, method, path, query, user, service)
+                return
+        response = emulator.handle(method, path, query, self.headers, body, host)
+        if fault is not None and (fault.get("drop") or fault.get("status") is not None):
+            # after_apply: the request happened, and the client is told otherwise.
+            self._fail(fault, method, path, query, response.user, response.service)
+            return
+        emulator.record(method, path, query, response.status, response.user, response.service)
+        self._send(response.status, response.payload, response.headers)
+
+    def _fail(self, fault: dict, method: str, path: str, query: dict, user: str | None, service: str | None) -> None:
+        emulator = self.server.emulator
+        if fault.get("drop"):
+            emulator.record(method, path, query, 0, user, service)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        status = fault["status"]
+        headers = {}
+        if fault.get("retry_after") is not None:
+            headers["Retry-After"] = str(fault["retry_after"])
+        emulator.record(method, path, query, status, user, service)
+        self._send(status, fault.get("body", {"detail": f"Injected fault ({status})."}), headers)
+
+    def _admin(self, path: str, body: bytes) -> None:
+        if not is_loopback(self.client_address[0]):
+            self._send(403, {"detail": "The emulator admin API only answers loopback clients."})
+            return
+        emulator = self.server.emulator
+        route = (self.command, path.rstrip("/"))
+        try:
+            if route == ("POST", "/_emulator/reset"):
+                seed = parse_seed_text(body.decode("utf-8"))
+                emulator.reset(default_world() if seed is None else world_from_seed(seed))
+                self._send(200, {"reset": True})
+            elif route == ("GET", "/_emulator/state"):
+                self._send(200, emulator.state())
+            elif route == ("GET", "/_emulator/requests"):
+                with emulator.lock:
+                    entries = list(emulator.log)
+                self._send(200, entries)
+            elif route == ("DELETE", "/_emulator/requests"):
+                with emulator.lock:
+                    emulator.log.clear()
+                self._send(200, [])
+            elif route == ("GET", "/_emulator/faults"):
+                self._send(200, emulator.add_faults([]))
+            elif route == ("POST", "/_emulator/faults"):
+                self._send(200, emulator.add_faults(validate_faults(json.loads(body or b"[]"))))
+            elif route == ("DELETE", "/_emulator/faults"):
+                with emulator.lock:
+                    emulator.faults.clear()
+                self._send(200, [])
+            elif route == ("GET", "/_emulator/config"):
+                self._send(200, {"rate_limit": emulator.rate_limit})
+            elif route == ("POST", "/_emulator/config"):
+                data = json.loads(body or b"{}")
+                limit = data.get("rate_limit") if isinstance(data, dict) else None
+                if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                    raise ValueError("rate_limit must be a non-negative integer")
+                with emulator.lock:
+                    emulator.rate_limit = limit
+                    emulator.hits.clear()
+                self._send(200, {"rate_limit": limit})
+            else:
+                self._send(404, {"detail": "Not found."})
+        except (SeedError, ValueError, UnicodeDecodeError) as exc:
+            self._send(400, {"detail": str(exc)})
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """A threaded HTTP server holding one Emulator."""
+
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator, verbose: bool = False) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.emulator = emulator
+        self.verbose = verbose
+        super().__init__(address, Handler)
+
+    @property
+    def url(self) -> str:
+        """The base URL clients use."""
+        host, port = self.server_address[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def make_server(host: str = "127.0.0.1", port: int = 8787, world: World | None = None, rate_limit: int = 300,
+                verbose: bool = False) -> EmulatorServer:
+    """Bind a server (port 0 picks a free one); call serve_forever() to run it."""
+    return EmulatorServer((host, port), Emulator(world, rate_limit), verbose)

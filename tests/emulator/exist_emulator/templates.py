@@ -1,0 +1,103 @@
+"""Static Exist tables: groups, value types, scopes and the published templates."""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+
+# Group name, label; the sort priority is the position (the docs show activity as 1).
+GROUPS: dict[str, dict] = {}
+for _priority, (_name, _label) in enumerate((
+    ("activity", "Activity"),
+    ("productivity", "Productivity"),
+    ("mood", "Mood"),
+    ("sleep", "Sleep"),
+    ("workouts", "Workouts"),
+    ("events", "Events"),
+    ("finance", "Finance"),
+    ("food", "Food and drink"),
+    ("health", "Health and body"),
+    ("location", "Location"),
+    ("media", "Media"),
+    ("social", "Social"),
+    ("weather", "Weather"),
+    ("symptoms", "Symptoms"),
+    ("medication", "Medication"),
+    ("custom", "Custom tags"),
+), start=1):
+    GROUPS[_name] = {"name": _name, "label": _label, "priority": _priority}
+
+VALUE_TYPES: dict[int, str] = {
+    0: "Integer",
+    1: "Float",
+    2: "String",
+    3: "Period (minutes as integer)",
+    4: "Time of day (minutes from midnight as integer)",
+    5: "Float (percentage, 0.0 to 1.0)",
+    6: "Time of day (minutes from midday as integer)",
+    7: "Boolean",
+    8: "Integer scale (between 1 and 9)",
+}
+
+READ_SCOPES = frozenset([f"{group}_read" for group in GROUPS] + ["manual_read"])
+WRITE_SCOPES = frozenset([f"{group}_write" for group in GROUPS] + ["manual_write"])
+ALL_SCOPES = READ_SCOPES | WRITE_SCOPES
+
+
+@dataclasses.dataclass(frozen=True)
+class Template:
+    """One published attribute template."""
+
+    name: str
+    group: str
+    value_type: int
+    priority: int
+    value_type_description: str
+
+    @property
+    def label(self) -> str:
+        """A readable default label: the CSV has none."""
+        return self.name.replace("_", " ").capitalize()
+
+    def as_json(self) -> dict:
+        """The object served by GET /attributes/templates/."""
+        return {
+            "name": self.name,
+            "label": self.label,
+            "group": dict(GROUPS[self.group]),
+            "priority": self.priority,
+            "value_type": self.value_type,
+            "value_type_description": self.value_type_description,
+        }
+
+
+def _parse_csv(text: str) -> dict[str, Template]:
+    # Parsed by hand: one description holds unescaped quotes ("lat,lng"), which the csv module splits wrongly.
+    table: dict[str, Template] = {}
+    for line in text.splitlines()[1:]:
+        if not line.strip():
+            continue
+        name, group, value_type, priority, description = line.split(",", 4)
+        if description.startswith('"') and description.endswith('"'):
+            description = description[1:-1]
+        table[name] = Template(name, group, int(value_type), int(priority), description)
+    return table
+
+
+def _load() -> dict[str, Template]:
+    text = resources.files("exist_emulator").joinpath("data/templates.csv").read_text(encoding="utf-8")
+    table = _parse_csv(text)
+    return dict(sorted(table.items(), key=lambda item: (GROUPS[item[1].group]["priority"], item[1].priority, item[0])))
+
+
+# Computed once at import so requests never parse the CSV.
+TEMPLATES: dict[str, Template] = _load()
+TEMPLATE_JSON: list[dict] = [template.as_json() for template in TEMPLATES.values()]
+
+
+def expand_scopes(scopes: list[str]) -> frozenset[str]:
+    """Scopes as given in a seed, with `all` standing for every read and write scope."""
+    result = set(scopes)
+    if "all" in result:
+        result |= ALL_SCOPES
+    return frozenset(result)

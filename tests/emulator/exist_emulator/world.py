@@ -1,0 +1,286 @@
+"""The emulated world (services, clients, users, tokens, attributes) and its seed format."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .templates import GROUPS, TEMPLATES, VALUE_TYPES, expand_scopes
+
+
+class SeedError(ValueError):
+    """A seed document that does not describe a valid world."""
+
+
+@dataclasses.dataclass
+class Token:
+    """An access token (oauth2 or simple) of one user."""
+
+    token: str
+    user: str
+    service: str | None
+    scopes: list[str]
+    refresh_token: str | None = None
+    kind: str = "oauth2"
+    expanded: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.expanded = expand_scopes(self.scopes)
+
+    def as_seed(self) -> dict:
+        """The token in the seed format."""
+        return {"token": self.token, "service": self.service, "scopes": list(self.scopes),
+                "refresh_token": self.refresh_token, "kind": self.kind}
+
+
+@dataclasses.dataclass
+class Attribute:
+    """One attribute of one user, with its values per day."""
+
+    name: str
+    label: str
+    group: str
+    value_type: int
+    priority: int
+    template: str | None = None
+    service: str | None = None
+    manual: bool = False
+    active: bool = True
+    available_services: list[str] = dataclasses.field(default_factory=list)
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def value_type_description(self) -> str:
+        """The template's description, or the generic one of the value type."""
+        if self.template in TEMPLATES:
+            return TEMPLATES[self.template].value_type_description
+        return VALUE_TYPES[self.value_type]
+
+    def sort_key(self) -> tuple:
+        """Stable order: group priority, attribute priority, name."""
+        return (GROUPS[self.group]["priority"], self.priority, self.name)
+
+    def as_seed(self) -> dict:
+        """The attribute in the seed format."""
+        if self.template is not None:
+            data: dict[str, Any] = {"template": self.template}
+            template = TEMPLATES[self.template]
+            if self.label != template.label:
+                data["label"] = self.label
+        else:
+            data = {"name": self.name, "label": self.label, "group": self.group, "value_type": self.value_type,
+                    "priority": self.priority}
+        data.update({"service": self.service, "manual": self.manual, "active": self.active,
+                     "available_services": list(self.available_services)})
+        if self.values:
+            data["values"] = dict(sorted(self.values.items()))
+        return data
+
+
+@dataclasses.dataclass
+class User:
+    """A user with their attributes, keyed by name."""
+
+    username: str
+    timezone: str = "UTC"
+    first_name: str = ""
+    last_name: str = ""
+    attributes: dict[str, Attribute] = dataclasses.field(default_factory=dict)
+
+    def next_priority(self, group: str) -> int:
+        """Priority for a new custom attribute: after everything already in its group."""
+        taken = [a.priority for a in self.attributes.values() if a.group == group]
+        taken += [t.priority for t in TEMPLATES.values() if t.group == group]
+        return max(taken, default=0) + 1
+
+
+@dataclasses.dataclass
+class Client:
+    """An OAuth2 client acting as one service, with pending authorisation codes."""
+
+    client_id: str
+    client_secret: str
+    service: str
+    codes: dict[str, dict] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class World:
+    """Everything the emulator serves."""
+
+    services: dict[str, str] = dataclasses.field(default_factory=dict)
+    clients: dict[str, Client] = dataclasses.field(default_factory=dict)
+    users: dict[str, User] = dataclasses.field(default_factory=dict)
+    tokens: dict[str, Token] = dataclasses.field(default_factory=dict)
+
+    def service_json(self, name: str | None) -> dict | None:
+        """A service as {name, label}, or None."""
+        if not name:
+            return None
+        return {"name": name, "label": self.services.get(name, name)}
+
+    def attribute_json(self, attribute: Attribute) -> dict:
+        """The Attribute object of the API."""
+        return {
+            "template": attribute.template,
+            "name": attribute.name,
+            "label": attribute.label,
+            "group": dict(GROUPS[attribute.group]),
+            "service": self.service_json(attribute.service),
+            "active": attribute.active,
+            "priority": attribute.priority,
+            "manual": attribute.manual,
+            "value_type": attribute.value_type,
+            "value_type_description": attribute.value_type_description,
+            "available_services": [self.service_json(name) for name in attribute.available_services],
+        }
+
+    def as_seed(self) -> dict:
+        """The whole world in the seed format, loadable again by from_seed()."""
+        users = []
+        for user in self.users.values():
+            tokens = [token.as_seed() for token in self.tokens.values() if token.user == user.username]
+            attributes = sorted(user.attributes.values(), key=Attribute.sort_key)
+            entry: dict[str, Any] = {"username": user.username, "timezone": user.timezone}
+            if user.first_name or user.last_name:
+                entry.update(first_name=user.first_name, last_name=user.last_name)
+            entry.update(tokens=tokens, attributes=[a.as_seed() for a in attributes])
+            users.append(entry)
+        return {
+            "services": [{"name": name, "label": label} for name, label in self.services.items()],
+            "clients": [{"client_id": c.client_id, "client_secret": c.client_secret, "service": c.service,
+                         "codes": [{"code": code, **data} for code, data in c.codes.items()]}
+                        for c in self.clients.values()],
+            "users": users,
+        }
+
+
+def _require(mapping: Any, key: str, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise SeedError(f"{where}: missing key '{key}'")
+    return mapping[key]
+
+
+def _date_key(value: Any, where: str) -> str:
+    # YAML turns an unquoted 2026-11-27 into a date object.
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    text = str(value)
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError as exc:
+        raise SeedError(f"{where}: bad date {text!r}") from exc
+    return text
+
+
+def _attribute_from_seed(data: dict, user: User, world: World, where: str) -> Attribute:
+    if not isinstance(data, dict):
+        raise SeedError(f"{where}: an attribute must be a mapping")
+    service = data.get("service")
+    if service is not None and service not in world.services:
+        raise SeedError(f"{where}: unknown service {service!r}")
+    template_name = data.get("template")
+    if template_name is not None:
+        if template_name not in TEMPLATES:
+            raise SeedError(f"{where}: unknown template {template_name!r}")
+        template = TEMPLATES[template_name]
+        attribute = Attribute(name=template.name, label=data.get("label") or template.label, group=template.group,
+                              value_type=template.value_type, priority=int(data.get("priority", template.priority)),
+                              template=template.name)
+    else:
+        name = _require(data, "name", where)
+        group = _require(data, "group", where)
+        if group not in GROUPS:
+            raise SeedError(f"{where}: unknown group {group!r}")
+        value_type = int(_require(data, "value_type", where))
+        if value_type not in VALUE_TYPES:
+            raise SeedError(f"{where}: unknown value_type {value_type!r}")
+        attribute = Attribute(name=str(name), label=str(data.get("label") or name), group=group, value_type=value_type,
+                              priority=int(data.get("priority") or user.next_priority(group)))
+    attribute.service = service
+    attribute.manual = bool(data.get("manual", attribute.template is None))
+    attribute.active = bool(data.get("active", True))
+    attribute.available_services = [str(s) for s in data.get("available_services") or []]
+    values = data.get("values") or {}
+    if not isinstance(values, dict):
+        raise SeedError(f"{where}: values must be a mapping of date to value")
+    attribute.values = {_date_key(day, where): value for day, value in values.items() if value is not None}
+    return attribute
+
+
+def world_from_seed(seed: Any) -> World:
+    """Build a world from a parsed seed document; raises SeedError when it is malformed."""
+    if seed is None:
+        seed = {}
+    if not isinstance(seed, dict):
+        raise SeedError("the seed must be a mapping")
+    world = World()
+    for index, service in enumerate(seed.get("services") or []):
+        name = _require(service, "name", f"services[{index}]")
+        world.services[str(name)] = str(service.get("label") or name)
+    for index, client in enumerate(seed.get("clients") or []):
+        where = f"clients[{index}]"
+        entry = Client(client_id=str(_require(client, "client_id", where)),
+                       client_secret=str(_require(client, "client_secret", where)),
+                       service=str(_require(client, "service", where)))
+        if entry.service not in world.services:
+            raise SeedError(f"{where}: unknown service {entry.service!r}")
+        for code in client.get("codes") or []:
+            entry.codes[str(_require(code, "code", where))] = {"user": str(_require(code, "user", where)),
+                                                               "scopes": list(code.get("scopes") or [])}
+        world.clients[entry.client_id] = entry
+    for index, data in enumerate(seed.get("users") or []):
+        where = f"users[{index}]"
+        user = User(username=str(_require(data, "username", where)), timezone=str(data.get("timezone") or "UTC"),
+                    first_name=str(data.get("first_name") or ""), last_name=str(data.get("last_name") or ""))
+        for tindex, token in enumerate(data.get("tokens") or []):
+            twhere = f"{where}.tokens[{tindex}]"
+            kind = token.get("kind", "oauth2") if isinstance(token, dict) else None
+            if kind not in ("oauth2", "simple"):
+                raise SeedError(f"{twhere}: kind must be oauth2 or simple")
+            entry = Token(token=str(_require(token, "token", twhere)), user=user.username, service=token.get("service"),
+                          scopes=[str(s) for s in token.get("scopes") or []], refresh_token=token.get("refresh_token"),
+                          kind=kind)
+            if entry.service is not None and entry.service not in world.services:
+                raise SeedError(f"{twhere}: unknown service {entry.service!r}")
+            world.tokens[entry.token] = entry
+        for aindex, attribute_data in enumerate(data.get("attributes") or []):
+            attribute = _attribute_from_seed(attribute_data, user, world, f"{where}.attributes[{aindex}]")
+            user.attributes[attribute.name] = attribute
+        world.users[user.username] = user
+    for client in world.clients.values():
+        for code, data in client.codes.items():
+            if data["user"] not in world.users:
+                raise SeedError(f"code {code!r}: unknown user {data['user']!r}")
+    return world
+
+
+def parse_seed_text(text: str) -> Any:
+    """Parse a seed given as JSON or YAML text."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SeedError(f"the seed is neither JSON nor YAML: {exc}") from exc
+
+
+def default_seed() -> Any:
+    """The default demo world as a parsed seed document."""
+    text = resources.files("exist_emulator").joinpath("data/default-world.yml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def load_seed_file(path: str) -> Any:
+    """Read a seed file (YAML or JSON)."""
+    with open(path, encoding="utf-8") as handle:
+        return parse_seed_text(handle.read())
