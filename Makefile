@@ -1,0 +1,34 @@
+# Test and demo entry points. Everything sets itself up from a fresh clone:
+# virtualenvs under .venv/, a copy of the checkout under
+# build/ansible_collections/existio/exist/ for ansible-test, results and logs
+# under build/results/. See tests/tools/run.sh for the knobs.
+
+SHELL := /bin/bash
+TOOLS := tests/tools
+
+.PHONY: test sanity units integration emulator-tests demo venv clean help
+
+help:
+	@echo "make test            sanity (ansible-core 2.19/Py3.11 and 2.21/Py3.12), units, emulator tests, integration"
+	@echo "make sanity          ansible-test sanity on both ansible-core versions"
+	@echo "make units           ansible-test units on both ansible-core versions"
+	@echo "make emulator-tests  the emulator's own pytest suite"
+	@echo "make integration     ansible-test integration against a freshly started emulator"
+	@echo "make demo            build + install the collection, run playbooks/demo.yml against the emulator"
+	@echo "make venv            only create/refresh the virtualenvs"
+	@echo "make clean           remove .venv/, build/ and tests/output/"
+
+test:
+	@bash $(TOOLS)/run.sh test
+
+sanity units integration emulator-tests:
+	@bash $(TOOLS)/run.sh $@
+
+demo:
+	@bash $(TOOLS)/demo.sh
+
+venv:
+	@bash $(TOOLS)/venv.sh 2.19 && bash $(TOOLS)/venv.sh 2.21
+
+clean:
+	rm -rf .venv build tests/output tests/integration/integration_config.yml

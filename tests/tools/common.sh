@@ -1,0 +1,80 @@
+# Shared helpers for the test toolchain. Source it; do not run it.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+BUILD="$ROOT/build"
+COPY="$BUILD/ansible_collections/existio/exist"
+RESULTS="$BUILD/results"
+PYBIN="$BUILD/pybin"
+
+# ansible-core version -> Python minor version used with it.
+declare -A PY_FOR_CORE=([2.19]=3.11 [2.21]=3.12)
+
+export ANSIBLE_STDOUT_CALLBACK=default
+export ANSIBLE_FORCE_COLOR=0
+export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
+export PY_COLORS=0
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PYTHONDONTWRITEBYTECODE=1
+
+# Run pip (or anything) hiding this machine's harmless "Location ... is ignored" noise.
+quiet_pip() {
+    local rc=0
+    "$@" 2>&1 | grep -v "^WARNING: Location 'file://.*' is ignored" || true
+    rc="${PIPESTATUS[0]}"
+    return "$rc"
+}
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 2; }
+
+venv_dir() { printf '%s/.venv/ansible-%s\n' "$ROOT" "$1"; }
+
+# find_python 3.11 -> absolute path of a real (non-shim) interpreter.
+# Override with EXIST_PYTHON_3_11=/path/to/python3.11.
+find_python() {
+    local minor="$1" var cand found=""
+    var="EXIST_PYTHON_${minor//./_}"
+    local -a cands=()
+    [[ -n "${!var:-}" ]] && cands+=("${!var}")
+    local root
+    for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv; do
+        [[ -n "$root" && -d "$root/versions" ]] || continue
+        while IFS= read -r cand; do
+            cands+=("$cand")
+        done < <(ls -d "$root"/versions/"$minor".*/bin/python"$minor" 2>/dev/null | sort -V -r)
+    done
+    cands+=("/usr/bin/python$minor" "/usr/local/bin/python$minor")
+    for cand in "${cands[@]}"; do
+        [[ -x "$cand" ]] || continue
+        # Must really be that version and really run (pyenv shims exit 127).
+        if found="$("$cand" -c 'import sys; print(sys.executable) if "%d.%d" % sys.version_info[:2] == sys.argv[1] else sys.exit(3)' "$minor" 2>/dev/null)"; then
+            printf '%s\n' "$found"
+            return 0
+        fi
+    done
+    die "Python $minor not found. Looked in \$PYENV_ROOT/versions/$minor.*, ~/.pyenv/versions/$minor.*, /usr/bin, /usr/local/bin. Install it (e.g. 'pyenv install $minor') or set EXIST_PYTHON_${minor//./_}=/path/to/python$minor."
+}
+
+# A folder of symlinks to the real interpreters, so that ansible-test's
+# `--python X.Y` finds `pythonX.Y` without going through pyenv shims.
+make_pybin() {
+    mkdir -p "$PYBIN"
+    local core py
+    for core in "${!PY_FOR_CORE[@]}"; do
+        py="${PY_FOR_CORE[$core]}"
+        ln -sfn "$(find_python "$py")" "$PYBIN/python$py"
+    done
+}
+
+# Environment for running a tool from the venv of ansible-core $1.
+venv_path() {
+    printf '%s/bin:%s:%s\n' "$(venv_dir "$1")" "$PYBIN" "$PATH"
+}
+
+# Write one stage result: name passed failed skipped status note...
+write_result() {
+    local name="$1"; shift
+    mkdir -p "$RESULTS"
+    printf '%s\n' "$*" > "$RESULTS/$name.result"
+}

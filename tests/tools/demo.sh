@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make demo`: set up the ansible-core 2.19 virtualenv, build and install the
+# collection under build/collections, start the emulator with its default
+# world on a free port, run playbooks/demo.yml against it, stop the emulator.
+set -euo pipefail
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
+
+core="${DEMO_CORE:-2.19}"
+playbook="$ROOT/playbooks/demo.yml"
+[[ -f "$playbook" ]] || die "playbooks/demo.yml does not exist yet: nothing to demo."
+
+bash "$ROOT/tests/tools/venv.sh" "$core"
+venv="$(venv_dir "$core")"
+export PATH="$venv/bin:$PATH"
+
+collections="$BUILD/collections"
+dist="$BUILD/dist"
+log "Building the collection"
+rm -rf "$dist" "$collections/ansible_collections/existio/exist"
+mkdir -p "$dist" "$collections"
+(cd "$ROOT" && ansible-galaxy collection build --force --output-path "$dist" .)
+tarball="$(ls "$dist"/existio-exist-*.tar.gz)"
+log "Installing $(basename "$tarball") into ${collections#"$ROOT"/}"
+ansible-galaxy collection install --force -p "$collections" "$tarball"
+
+[[ -x "$venv/bin/exist-emulator" ]] || die "exist-emulator is not installed in $venv (does tests/emulator have a pyproject.toml yet?)"
+emu_log="$BUILD/demo-emulator.log"
+"$venv/bin/exist-emulator" --port 0 > "$emu_log" 2>&1 &
+emu_pid=$!
+stop() {
+    if kill -0 "$emu_pid" 2>/dev/null; then
+        kill -TERM "$emu_pid" 2>/dev/null || true
+        wait "$emu_pid" 2>/dev/null || true
+        log "Emulator stopped"
+    fi
+}
+trap stop EXIT
+line=""
+for ((i = 0; i < 300; i++)); do
+    line="$(head -n 1 "$emu_log" 2>/dev/null || true)"
+    [[ "$line" == *"listening on http://"* ]] && break
+    kill -0 "$emu_pid" 2>/dev/null || break
+    sleep 0.1
+done
+[[ "$line" == *"listening on http://"* ]] || { cat "$emu_log" >&2; die "the emulator did not start"; }
+port="${line##*:}"; port="${port%%[[:space:]]*}"
+url="http://127.0.0.1:$port"
+log "Emulator with its default world listening on $url"
+
+export ANSIBLE_COLLECTIONS_PATH="$collections"
+export ANSIBLE_STDOUT_CALLBACK=default
+export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
+unset ANSIBLE_NOCOLOR
+[[ -t 1 ]] || export ANSIBLE_NOCOLOR=1
+log "ansible-playbook playbooks/demo.yml -e exist_api_url=$url"
+cd "$ROOT"
+ansible-playbook playbooks/demo.yml -e "exist_api_url=$url" "$@"

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# The test driver behind `make test` and friends.
+#
+#   tests/tools/run.sh test             set-up, sanity, units, emulator tests, integration
+#   tests/tools/run.sh sanity|units|emulator-tests|integration
+#
+# It creates the virtualenvs it needs (tests/tools/venv.sh), lays a copy of the
+# checkout out under build/ansible_collections/existio/exist/, runs each stage
+# there, keeps going after a failing stage, and ends with a summary whose last
+# line is exactly `N passed, N failed`. Exit status 1 if anything failed or a
+# stage could not run. Logs and ansible-test output: build/results/.
+#
+# Knobs (environment): SANITY_CORES="2.19 2.21" UNITS_CORES="2.19 2.21"
+# INTEGRATION_CORES="2.19" ANSIBLE_TEST_ARGS="" (extra args for every
+# ansible-test call, e.g. -v), PYTEST_ARGS="".
+set -uo pipefail
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
+
+SANITY_CORES="${SANITY_CORES:-2.19 2.21}"
+UNITS_CORES="${UNITS_CORES:-2.19 2.21}"
+INTEGRATION_CORES="${INTEGRATION_CORES:-2.19}"
+EMULATOR_CORE="${EMULATOR_CORE:-2.19}"
+read -r -a AT_ARGS <<< "${ANSIBLE_TEST_ARGS:-}"
+read -r -a PT_ARGS <<< "${PYTEST_ARGS:-}"
+
+TOOLS="$ROOT/tests/tools"
+declare -A VENV_OK=()
+EMU_PID=""
+
+counts() { "$(find_python 3.11)" "$TOOLS/results.py" "$@"; }
+
+# Stage wrapper bookkeeping -------------------------------------------------
+
+# finish_stage NAME RC "passed failed skipped" [note]
+finish_stage() {
+    local name="$1" rc="$2" p f s note="${4:-}" status
+    read -r p f s <<< "$3"
+    p="${p:-0}" f="${f:-0}" s="${s:-0}"
+    if (( rc != 0 && f == 0 )); then
+        status=error
+        note="${note:+$note; }exited $rc with no failed test recorded, see build/results/$name.log"
+    elif (( f > 0 )); then
+        status=failed
+        note="${note:+$note; }see build/results/$name.log"
+    else
+        status=ok
+    fi
+    write_result "$name" "$p $f $s $status $note"
+    log "$name: $status ($p passed, $f failed, $s skipped)"
+}
+
+stage_error() { write_result "$1" "0 0 0 error $2"; log "$1: could not run: $2"; }
+stage_skip() { write_result "$1" "0 0 0 skipped $2"; log "$1: skipped: $2"; }
+
+save_output() {
+    local name="$1"
+    rm -rf "${RESULTS:?}/$name"
+    if [[ -d "$COPY/tests/output" ]]; then
+        mkdir -p "$RESULTS/$name"
+        cp -a "$COPY/tests/output/." "$RESULTS/$name/"
+    fi
+}
+
+# Set-up --------------------------------------------------------------------
+
+setup_venv() {
+    local core="$1"
+    [[ -n "${VENV_OK[$core]:-}" ]] && return "${VENV_OK[$core]}"
+    if bash "$TOOLS/venv.sh" "$core" 2>&1 | tee "$RESULTS/setup-$core.log"; then
+        VENV_OK[$core]=0
+    else
+        VENV_OK[$core]=1
+        stage_error "setup-$core" "creating .venv/ansible-$core failed, see build/results/setup-$core.log"
+    fi
+    return "${VENV_OK[$core]}"
+}
+
+LAID_OUT=""
+layout() {
+    [[ -n "$LAID_OUT" ]] && return 0
+    bash "$TOOLS/layout.sh" || die "could not lay the checkout out in $COPY"
+    LAID_OUT=1
+}
+
+in_copy() {  # in_copy CORE LOGNAME cmd...
+    local core="$1" name="$2"; shift 2
+    rm -rf "$COPY/tests/output"
+    (
+        cd "$COPY" || exit 2
+        PATH="$(venv_path "$core")" "$@"
+    ) 2>&1 | tee "$RESULTS/$name.log"
+    return "${PIPESTATUS[0]}"
+}
+
+# Stages ----------------------------------------------------------------------
+
+run_sanity() {
+    local core name py rc
+    for core in $SANITY_CORES; do
+        name="sanity-$core"; py="${PY_FOR_CORE[$core]}"
+        setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
+        layout
+        log "$name: ansible-test sanity --venv --python $py (ansible-core $core)"
+        in_copy "$core" "$name" ansible-test sanity --venv --python "$py" --junit --color no "${AT_ARGS[@]}"
+        rc=$?
+        save_output "$name"
+        finish_stage "$name" "$rc" "$(counts sanity "$RESULTS/$name/junit")" "one result per sanity test"
+    done
+}
+
+has_unit_tests() {
+    [[ -d "$COPY/tests/unit" ]] && [[ -n "$(find "$COPY/tests/unit" -name 'test_*.py' -print -quit)" ]]
+}
+
+run_units() {
+    local core name py rc
+    for core in $UNITS_CORES; do
+        name="units-$core"; py="${PY_FOR_CORE[$core]}"
+        setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
+        layout
+        if ! has_unit_tests; then
+            stage_skip "$name" "no tests/unit/**/test_*.py yet"
+            continue
+        fi
+        log "$name: ansible-test units --local --python $py (ansible-core $core)"
+        in_copy "$core" "$name" ansible-test units --local --python "$py" --color no "${AT_ARGS[@]}"
+        rc=$?
+        save_output "$name"
+        finish_stage "$name" "$rc" "$(counts junit "$RESULTS/$name"/junit/*units.xml)"
+    done
+}
+
+run_emulator_tests() {
+    local core="$EMULATOR_CORE" name=emulator-tests rc venv
+    venv="$(venv_dir "$core")"
+    if [[ ! -d "$ROOT/tests/emulator/tests" ]] || [[ -z "$(find "$ROOT/tests/emulator/tests" -name 'test_*.py' -print -quit)" ]]; then
+        stage_skip "$name" "no tests/emulator/tests/test_*.py yet"
+        return
+    fi
+    setup_venv "$core" || { stage_error "$name" "no virtualenv"; return; }
+    layout
+    log "$name: pytest tests/emulator/tests (Python ${PY_FOR_CORE[$core]})"
+    rm -f "$RESULTS/$name.xml"
+    (
+        cd "$COPY/tests/emulator" || exit 2
+        # Without a pyproject.toml the emulator is not installed: import it from the tree.
+        [[ -f pyproject.toml ]] || export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+        PATH="$(venv_path "$core")" "$venv/bin/python" -m pytest tests -p no:cacheprovider \
+            --junit-xml="$RESULTS/$name.xml" -o junit_family=xunit2 "${PT_ARGS[@]}"
+    ) 2>&1 | tee "$RESULTS/$name.log"
+    rc="${PIPESTATUS[0]}"
+    local note=""
+    [[ -f "$ROOT/tests/emulator/pyproject.toml" ]] || note="tests/emulator has no pyproject.toml: ran from the tree"
+    finish_stage "$name" "$rc" "$(counts junit "$RESULTS/$name.xml")" "$note"
+}
+
+start_emulator() {  # start_emulator CORE LOGFILE -> sets EMU_PID, EMU_URL
+    local core="$1" logfile="$2" venv line="" i
+    venv="$(venv_dir "$core")"
+    local -a cmd
+    if [[ -x "$venv/bin/exist-emulator" ]]; then
+        cmd=("$venv/bin/exist-emulator")
+    else
+        cmd=("$venv/bin/python" -m exist_emulator)
+        export PYTHONPATH="$ROOT/tests/emulator${PYTHONPATH:+:$PYTHONPATH}"
+    fi
+    shift 2
+    : > "$logfile"
+    "${cmd[@]}" "$@" > "$logfile" 2>&1 &
+    EMU_PID=$!
+    for ((i = 0; i < 300; i++)); do
+        line="$(head -n 1 "$logfile" 2>/dev/null)"
+        [[ "$line" == *"listening on http://"* ]] && break
+        kill -0 "$EMU_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ "$line" != *"listening on http://"* ]]; then
+        printf 'emulator did not start (%s):\n' "${cmd[*]} $*" >&2
+        cat "$logfile" >&2
+        stop_emulator
+        return 1
+    fi
+    EMU_URL="http://127.0.0.1:${line##*:}"
+    EMU_URL="${EMU_URL%%[[:space:]]*}"
+    log "Emulator (pid $EMU_PID) listening on $EMU_URL"
+}
+
+stop_emulator() {
+    [[ -n "$EMU_PID" ]] || return 0
+    if kill -0 "$EMU_PID" 2>/dev/null; then
+        kill -TERM "$EMU_PID" 2>/dev/null
+        local i
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$EMU_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$EMU_PID" 2>/dev/null && kill -KILL "$EMU_PID" 2>/dev/null
+    fi
+    wait "$EMU_PID" 2>/dev/null
+    log "Emulator stopped"
+    EMU_PID=""
+}
+trap stop_emulator EXIT
+trap 'stop_emulator; exit 130' INT TERM
+
+run_integration() {
+    local core name py rc
+    if [[ ! -d "$ROOT/tests/integration/targets" ]] || [[ -z "$(ls -A "$ROOT/tests/integration/targets" 2>/dev/null)" ]]; then
+        stage_skip integration "no tests/integration/targets yet"
+        return
+    fi
+    for core in $INTEGRATION_CORES; do
+        name="integration"; [[ "$core" == "${INTEGRATION_CORES%% *}" ]] || name="integration-$core"
+        py="${PY_FOR_CORE[$core]}"
+        setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
+        layout
+        if ! start_emulator "$core" "$RESULTS/$name-emulator.log" --port 0 --rate-limit 0; then
+            stage_error "$name" "the emulator did not start, see build/results/$name-emulator.log"
+            continue
+        fi
+        cat > "$COPY/tests/integration/integration_config.yml" <<EOF
+# Written by tests/tools/run.sh: the emulator started for this run.
+exist_api_url: $EMU_URL
+exist_emulator_url: $EMU_URL
+EOF
+        log "$name: ansible-test integration --local --python $py (ansible-core $core)"
+        in_copy "$core" "$name" ansible-test integration --local --python "$py" --continue-on-error --color no "${AT_ARGS[@]}"
+        rc=$?
+        stop_emulator
+        save_output "$name"
+        finish_stage "$name" "$rc" "$(counts integration "$RESULTS/$name/data" "$RESULTS/$name.log")" "one result per target"
+    done
+}
+
+# Main ------------------------------------------------------------------------
+
+main() {
+    local what="${1:-test}"
+    rm -rf "$RESULTS"
+    mkdir -p "$RESULTS"
+    local start=$SECONDS
+    case "$what" in
+        test)
+            run_sanity
+            run_units
+            run_emulator_tests
+            run_integration
+            ;;
+        sanity) run_sanity ;;
+        units) run_units ;;
+        emulator-tests) run_emulator_tests ;;
+        integration) run_integration ;;
+        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration)" ;;
+    esac
+    log "Finished in $((SECONDS - start)) s"
+    counts summary "$RESULTS"
+}
+
+main "$@"
