@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    """Descriptions of the attributes every existio.exist module documents; each module states its support."""
+
+    DOCUMENTATION = r'''
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it predicts, without any write to Exist.
+  diff_mode:
+    description: Returns details on what has changed (or would change, in check mode) when in diff mode.
+  platform:
+    description: Target on which the module acts.
+    support: full
+    platforms: exist.io
+  action_group:
+    description: Use C(group/existio.exist.exist) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - existio.exist.exist
+'''

@@ -1,0 +1,273 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: attribute
+short_description: Declare which Exist attributes this service owns for a user
+version_added: 0.1.0
+description:
+  - Makes the set of Exist attributes owned by your OAuth2 client (service) match what the task
+    declares, for the user behind O(token), and reports exactly what changed.
+  - Only one service owns an attribute at a time, and only the owner may write its values.
+    Acquiring an attribute by O(attributes[].template) creates it when the user lacks it;
+    acquiring by O(attributes[].name) needs an attribute the user already has.
+  - Reads the attributes this client owns (one request per 100), looks up the current owners of
+    the attributes it is about to acquire (one more request per 100), and sends only the acquires and
+    releases that differ, 35 to a request. A run with nothing to change sends no write.
+  - A write whose outcome is unknown (timeout, dropped connection, server error) is followed by
+    a fresh read of the owned attributes, and the result reports what is true on the server.
+author:
+  - existio.exist maintainers
+extends_documentation_fragment:
+  - existio.exist.connection
+  - existio.exist.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff maps each attribute this client owns before or after the run, and each attribute it takes
+        over or releases, to its owner and manual flag.
+options:
+  attributes:
+    description:
+      - The attributes to declare. Each item has exactly one of O(attributes[].name) or
+        O(attributes[].template).
+      - The same attribute may be listed twice only with the same wishes (the items are then merged).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description:
+          - Name of an attribute the user already has, for example V(mood_note) or a custom
+            attribute such as V(reading_time).
+          - Mutually exclusive with O(attributes[].template).
+        type: str
+      template:
+        description:
+          - Name of an Exist attribute template, for example V(steps) or V(mood). Acquiring a
+            template the user lacks creates the attribute. The attribute's name equals the template's.
+          - Mutually exclusive with O(attributes[].name).
+        type: str
+      manual:
+        description:
+          - Whether the attribute is marked as manually tracked.
+          - When it differs from the owned attribute's flag, the attribute is acquired again with the
+            new flag. Omit it to leave the flag as it is.
+          - Ignored for items whose state is V(absent).
+        type: bool
+      state:
+        description:
+          - Overrides O(state) for this item.
+        type: str
+        choices: [present, absent]
+  state:
+    description:
+      - V(present) makes this client own each attribute (acquire when it does not).
+      - V(absent) makes sure this client does not own it; it is released only when this client owns
+        it. An attribute owned by another service, or one the user lacks, is already absent and
+        nothing is written.
+    type: str
+    choices: [present, absent]
+    default: present
+  exclusive:
+    description:
+      - When V(true), the declared set is authoritative. Every attribute this client owns that no
+        item declares V(present) is released.
+    type: bool
+    default: false
+  takeover:
+    description:
+      - When V(true), acquiring an attribute another service owns moves it to this client, as the
+        API does, with a warning naming the previous owner (also shown in the diff).
+      - When V(false), such attributes are not acquired; they are reported in RV(failed_items) with
+        an error naming their owner, and the task fails.
+    type: bool
+    default: true
+notes:
+  - Ownership is reported from this client's point of view; in the diff this client appears as
+    C((this client)), other owners by their service name, and an attribute nobody owns as V(null).
+  - Check mode reads, plans and reports what a real run would acquire and release, without any write.
+    It can only predict refusals the reads reveal (an attribute another service owns with
+    O(takeover=false), an attribute named by O(attributes[].name) that the user lacks). A template Exist
+    does not know, or a group the token may not write, is only reported by a real run.
+seealso:
+  - name: Exist API, attribute ownership
+    description: How acquiring and releasing works.
+    link: https://developer.exist.io/reference/attribute_ownership/
+  - module: existio.exist.attribute_info
+'''
+
+EXAMPLES = r'''
+- name: Own the attributes this service writes, for every user (one host per user)
+  module_defaults:
+    group/existio.exist.exist:
+      token: "{{ exist_token }}"
+  block:
+    - name: Acquire mood and a note, create "coffees" if the user lacks it
+      existio.exist.attribute:
+        attributes:
+          - template: mood
+          - template: mood_note
+            manual: true
+          - template: coffees
+
+    - name: Stop owning steps, which another service fills better
+      existio.exist.attribute:
+        state: absent
+        attributes:
+          - name: steps
+
+- name: Own exactly these attributes; release everything else this client owns
+  existio.exist.attribute:
+    token: "{{ exist_token }}"
+    exclusive: true
+    attributes:
+      - template: mood
+      - name: reading_time
+        manual: true
+
+- name: Acquire only what no other service owns
+  existio.exist.attribute:
+    token: "{{ exist_token }}"
+    takeover: false
+    attributes:
+      - template: sleep
+  register: sleep_ownership
+  ignore_errors: true
+
+- name: Try a playbook offline against the local emulator
+  existio.exist.attribute:
+    api_url: http://127.0.0.1:8787
+    token: demo-token
+    attributes:
+      - template: steps
+'''
+
+RETURN = r'''
+acquired:
+  description:
+    - Names of the attributes this run acquired, sorted. Includes attributes acquired again to change
+      their O(attributes[].manual) flag. In check mode, what a real run would acquire.
+  returned: always
+  type: list
+  elements: str
+  sample: [coffees, mood, steps]
+released:
+  description:
+    - Names of the attributes this run released, sorted. In check mode, what a real run would release.
+  returned: always
+  type: list
+  elements: str
+  sample: [sleep]
+failed_items:
+  description:
+    - The declared attributes that could not be converged, each with its O(attributes[].name) or
+      O(attributes[].template) and Exist's error. Any entry here fails the task.
+    - Codes from Exist include V(not_found), V(not_allowed) and V(unauthorised). The module adds
+      V(owned_by_other_service) (O(takeover=false)), V(outcome_unknown) (a request failed and a fresh read
+      shows it was not applied) and V(not_attempted) (not sent because an earlier request failed).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - template: nope
+      error_code: not_found
+      error: Template matching query does not exist.
+    - name: steps
+      error_code: owned_by_other_service
+      error: "Attribute 'steps' is owned by Withings (withings); not taken over because takeover is false"
+owned:
+  description:
+    - The attributes this client owns after the run, as Exist's attribute objects, sorted by name.
+    - In check mode, the predicted objects.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - template: mood
+      name: mood
+      label: Mood
+      group: {name: mood, label: Mood, priority: 3}
+      service: {name: my_service, label: My Service}
+      active: true
+      priority: 1
+      manual: true
+      value_type: 8
+      value_type_description: Scale (1-9)
+      available_services: []
+msg:
+  description: What failed, attribute by attribute, and what was changed all the same.
+  returned: failure
+  type: str
+  sample: "1 attribute(s) failed: template 'nope' (not_found: Template matching query does not exist.). Done all the same: acquired mood."
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.existio.exist.plugins.module_utils._client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    ExistError,
+)
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    check_connection_params,
+    client_from_params,
+    connection_argument_spec,
+)
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
+    DeclarationError,
+    normalize_declared,
+)
+from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
+
+
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
+        attributes=dict(type='list', elements='dict', default=[], options=dict(
+            name=dict(type='str'),
+            template=dict(type='str'),
+            manual=dict(type='bool'),
+            state=dict(type='str', choices=['present', 'absent']),
+        )),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        exclusive=dict(type='bool', default=False),
+        takeover=dict(type='bool', default=True),
+    )
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+    params = module.params
+    problem = check_connection_params(params)
+    if problem:
+        module.fail_json(msg=problem)
+    try:
+        declared = normalize_declared(params['attributes'], params['state'])
+        client = client_from_params(params, module.warn)
+        result = converge(client, declared, takeover=params['takeover'], exclusive=params['exclusive'],
+                          check_mode=module.check_mode, warn=module.warn)
+    except DeclarationError as exc:
+        module.fail_json(msg=str(exc))
+    except ExistError as exc:
+        module.fail_json(msg=exc.message, changed=False, acquired=[], released=[], failed_items=[])
+    if not module._diff:
+        result.pop('diff')
+    if result.pop('failed', False):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
