@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Count test results for the `make test` summary.
 
 Sub-commands (each prints one line: ``passed failed skipped``, plus the names

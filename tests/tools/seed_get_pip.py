@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Seed ansible-test's get-pip cache so that ``--venv`` works offline.
 
 ansible-test bootstraps pip into every virtualenv it creates with a
