@@ -1,0 +1,203 @@
+"""The admin API: reset, state, the request log, faults, config, and the loopback-only rule."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+
+from emulator_helpers import seed_with
+
+from exist_emulator import default_seed, is_loopback
+from exist_emulator.world import load_seed_file, world_from_seed
+
+EXAMPLE_SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example-seed.yml")
+
+
+def test_reset_with_seed_and_empty_body(exist):
+    """A seed body replaces the world; an empty body brings back the default world."""
+    exist.reset(seed_with([{"template": "water", "service": "demo_service"}]))
+    assert exist.owned_names() == ["water"]
+    assert exist.get("attributes/", "withings-token").status_code == 401
+    exist.reset()
+    assert exist.owned_names() == ["coffees"]
+
+
+def test_reset_accepts_yaml_example_seed(exist):
+    """The shipped example seed loads (as YAML text) and serves what it describes."""
+    with open(EXAMPLE_SEED, encoding="utf-8") as handle:
+        response = exist.http.post(exist.base + "/_emulator/reset", data=handle.read(), timeout=10)
+    assert response.status_code == 200
+    body = exist.get("attributes/with-values/", params={"date_max": "2026-11-27", "attributes": "reading_time"}).json()
+    assert body["results"][0]["values"] == [{"date": "2026-11-27", "value": 42}]
+    assert body["results"][0]["service"] is None
+    assert exist.attribute("steps")["service"] == "withings"
+
+
+def test_reset_invalid_seed_is_400_and_keeps_world(exist):
+    """A malformed seed is refused with a detail and the world stays as it was."""
+    for seed in ({"users": [{"username": "x", "attributes": [{"template": "nope"}]}]}, {"users": [{"tokens": []}]},
+                 {"services": [], "users": [{"username": "x", "attributes": [{"template": "steps", "service": "ghost"}]}]}):
+        response = exist.http.post(exist.base + "/_emulator/reset", json=seed, timeout=10)
+        assert response.status_code == 400 and response.json()["detail"]
+    assert exist.owned_names() == ["coffees"]
+
+
+def test_state_round_trips_as_seed(exist):
+    """After changes, GET state loaded as a seed gives the same state and the same answers."""
+    exist.post("attributes/acquire/", [{"name": "steps"}, {"template": "water", "manual": True}])
+    exist.post("attributes/create/", [{"label": "Deep work", "group": "productivity", "value_type": 3}])
+    exist.post("attributes/update/", [{"name": "deep_work", "date": "2026-11-27", "value": 90}])
+    exist.post("attributes/release/", [{"name": "coffees"}])
+    before = exist.state()
+    listing = exist.get("attributes/", params={"include_inactive": "1", "limit": 100}).json()
+    exist.reset(before)
+    assert exist.state() == before
+    assert exist.get("attributes/", params={"include_inactive": "1", "limit": 100}).json() == listing
+    assert before["users"][0]["attributes"][0]["template"] == "steps"
+
+
+def test_default_world_and_example_seed_round_trip():
+    """The default world's state and the example seed both load back to themselves."""
+    for seed in (load_seed_file(EXAMPLE_SEED), default_seed()):
+        world = world_from_seed(seed)
+        assert world_from_seed(world.as_seed()).as_seed() == world.as_seed()
+
+
+def test_request_log_fields_and_clear(exist):
+    """The log lists API requests oldest first with method, path, query, status, user, service; admin excluded."""
+    exist.http.delete(exist.base + "/_emulator/requests", timeout=10)
+    exist.get("attributes/", params={"groups": "mood"})
+    exist.post("attributes/acquire/", [{"name": "steps"}], params={"success_objects": "1"})
+    exist.get("attributes/", token="bad")
+    exist.get("attributes/", "reader-simple-token", scheme="Token")
+    exist.state()
+    log = exist.log()
+    assert log == [
+        {"method": "GET", "path": "/api/2/attributes/", "query": {"groups": "mood"}, "status": 200, "user": "demo",
+         "service": "demo_service"},
+        {"method": "POST", "path": "/api/2/attributes/acquire/", "query": {"success_objects": "1"}, "status": 200,
+         "user": "demo", "service": "demo_service"},
+        {"method": "GET", "path": "/api/2/attributes/", "query": {}, "status": 401, "user": None, "service": None},
+        {"method": "GET", "path": "/api/2/attributes/", "query": {}, "status": 200, "user": "reader", "service": None},
+    ]
+    assert exist.http.delete(exist.base + "/_emulator/requests", timeout=10).status_code == 200
+    assert exist.log() == []
+
+
+def test_fault_status_path_prefix_and_method(exist):
+    """A status fault matches method and path prefix once, is logged with its status, and then normal service resumes."""
+    assert exist.faults([{"method": "GET", "path": "/api/2/attributes/", "status": 503}]).status_code == 200
+    assert exist.post("attributes/acquire/", [{"name": "steps"}]).status_code == 200
+    response = exist.get("attributes/owned/")
+    assert response.status_code == 503 and response.json()["detail"]
+    assert exist.get("attributes/owned/").status_code == 200
+    assert [entry["status"] for entry in exist.log()] == [200, 503, 200]
+    assert exist.log()[1]["user"] == "demo"
+
+
+def test_fault_retry_after_and_body(exist):
+    """A fault can answer with its own body and a Retry-After header."""
+    exist.faults([{"path": "/api/2/", "status": 429, "retry_after": 7, "body": {"detail": "slow down"}}])
+    response = exist.get("accounts/profile/")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+    assert response.json() == {"detail": "slow down"}
+
+
+def test_fault_times(exist):
+    """times: N fails the next N matching requests only."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "status": 500, "times": 2}])
+    statuses = [exist.post("attributes/acquire/", [{"name": "steps"}]).status_code for _ in range(3)]
+    assert statuses == [500, 500, 200]
+    assert exist.http.get(exist.base + "/_emulator/faults", timeout=10).json() == []
+
+
+def test_fault_delay_then_normal(exist):
+    """delay waits, then answers normally."""
+    exist.faults([{"path": "/api/2/accounts/", "delay": 0.4}])
+    start = time.monotonic()
+    response = exist.get("accounts/profile/")
+    assert response.status_code == 200
+    assert time.monotonic() - start >= 0.4
+    start = time.monotonic()
+    exist.get("accounts/profile/")
+    assert time.monotonic() - start < 0.3
+
+
+def test_fault_delay_causes_client_timeout(exist):
+    """A delay longer than the client's timeout makes it time out."""
+    exist.faults([{"path": "/api/2/accounts/", "delay": 1.0, "status": 200}])
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        exist.http.get(exist.url("accounts/profile/"), headers={"Authorization": "Bearer demo-token"}, timeout=0.3)
+
+
+def test_fault_drop_without_answer_and_not_applied(exist):
+    """drop closes the connection without answering; the write is not applied; the log says status 0."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "drop": True}])
+    with pytest.raises(requests.exceptions.ConnectionError):
+        exist.post("attributes/acquire/", [{"name": "steps"}])
+    assert exist.attribute("steps")["service"] == "withings"
+    assert exist.log()[-1]["status"] == 0
+    assert exist.post("attributes/acquire/", [{"name": "steps"}]).status_code == 200
+
+
+def test_fault_after_apply_status(exist):
+    """after_apply: the write happens and the client still sees the error."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "status": 502, "after_apply": True}])
+    assert exist.post("attributes/acquire/", [{"name": "steps"}]).status_code == 502
+    assert exist.attribute("steps")["service"] == "demo_service"
+    assert exist.log()[-1]["status"] == 502
+
+
+def test_fault_after_apply_drop(exist):
+    """after_apply with drop: applied, then the connection is dropped."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/release/", "drop": True, "after_apply": True}])
+    with pytest.raises(requests.exceptions.ConnectionError):
+        exist.post("attributes/release/", [{"name": "coffees"}])
+    assert exist.attribute("coffees")["active"] is False
+    assert exist.log()[-1]["status"] == 0
+
+
+def test_faults_clear_validate_and_skip_admin(exist):
+    """DELETE clears faults; bad faults are 400; faults never hit the admin API."""
+    exist.faults([{"path": "/", "status": 500, "times": 5}])
+    assert exist.state()["users"]
+    assert exist.http.delete(exist.base + "/_emulator/faults", timeout=10).status_code == 200
+    assert exist.get("accounts/profile/").status_code == 200
+    for bad in ([{"path": "/"}], [{"status": "x"}], [{"status": 500, "times": 0}], "x", [{"status": 500, "oops": 1}]):
+        assert exist.faults(bad).status_code == 400
+
+
+def test_oauth_fault(exist):
+    """Faults apply to the OAuth2 token endpoint too."""
+    exist.faults([{"path": "/oauth2/", "status": 503}])
+    response = exist.http.post(exist.base + "/oauth2/access_token", data={"grant_type": "refresh_token"}, timeout=10)
+    assert response.status_code == 503
+
+
+def test_is_loopback_unit():
+    """Only loopback addresses (IPv4, IPv6, IPv4-mapped) count as loopback."""
+    for address in ("127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"):
+        assert is_loopback(address), address
+    for address in ("10.0.0.1", "192.168.1.5", "172.16.0.1", "8.8.8.8", "::ffff:10.0.0.1", "fe80::1%eth0", "", "localhost"):
+        assert not is_loopback(address), address
+
+
+def test_admin_refused_to_non_loopback(exist, monkeypatch):
+    """When the client is not loopback the admin API answers 403 while the API still serves."""
+    monkeypatch.setattr("exist_emulator.server.is_loopback", lambda address: False)
+    response = exist.http.get(exist.base + "/_emulator/state", timeout=10)
+    assert response.status_code == 403 and response.json()["detail"]
+    assert exist.http.post(exist.base + "/_emulator/reset", timeout=10).status_code == 403
+    assert exist.get("accounts/profile/").status_code == 200
+
+
+def test_config_and_unknown_admin_path(exist):
+    """GET/POST config reads and sets the rate limit; unknown admin paths are 404."""
+    assert exist.http.post(exist.base + "/_emulator/config", json={"rate_limit": 5}, timeout=10).json() == {"rate_limit": 5}
+    assert exist.http.get(exist.base + "/_emulator/config", timeout=10).json() == {"rate_limit": 5}
+    assert exist.http.post(exist.base + "/_emulator/config", json={"rate_limit": -1}, timeout=10).status_code == 400
+    assert exist.http.get(exist.base + "/_emulator/nothing", timeout=10).status_code == 404
