@@ -102,6 +102,8 @@ def normalize_declared(items, default_state='present'):
         where = 'attributes[%d]' % index
         if not isinstance(item, dict):
             raise DeclarationError('%s must be a dictionary with name or template, got %r' % (where, item))
+        # The argument spec fills unset keys with None; show the item as written.
+        item = dict((key, value) for key, value in item.items() if value is not None)
         unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
         if unknown:
             raise DeclarationError('%s %r has unknown key(s) %s; allowed are %s'

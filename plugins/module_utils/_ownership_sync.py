@@ -65,6 +65,7 @@ class _Run(object):
 
     def run(self):
         if not self._write(self.plan.acquire, self.client.acquire, self._apply_acquire_result, self._acquire_applied):
+            self._not_attempted(split_batches(self.plan.release))
             return
         self._write(self.plan.release, self.client.release, self._apply_release_result, self._release_applied)
 

@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The planner as a pure function: no HTTP anywhere in this file."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
+    MANUAL,
+    NEW,
+    NOT_VISIBLE,
+    TAKEOVER,
+    THIS_CLIENT,
+    UNOWNED,
+    DeclarationError,
+    names_to_look_up,
+    next_owner_after_release,
+    normalize_declared,
+    plan_ownership,
+)
+
+ME = {'name': 'my_service', 'label': 'My Service'}
+WITHINGS = {'name': 'withings', 'label': 'Withings'}
+FITBIT = {'name': 'fitbit', 'label': 'Fitbit'}
+
+
+def attr(name, service=ME, manual=False, available=(), template=None):
+    return {'name': name, 'template': template, 'service': service, 'manual': manual, 'active': service is not None,
+            'available_services': list(available)}
+
+
+def declare(*items, **kwargs):
+    return normalize_declared(list(items), kwargs.get('state', 'present'))
+
+
+# -- validation --------------------------------------------------------------
+
+@pytest.mark.parametrize('items, fragment', [
+    ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name or template"),
+    ([{'name': 'a', 'template': 'a'}], 'must have exactly one of name or template'),
+    ([{'name': ''}], "attributes[0].name '' is not an attribute name"),
+    ([{'template': 'mood'}, {'name': 'has space'}], "attributes[1].name 'has space' is not an attribute name"),
+    ([{'template': 'mood-note'}], "attributes[0].template 'mood-note'"),
+    ([{'name': 'a', 'colour': 'red'}], 'unknown key(s) colour'),
+    (['mood'], "attributes[0] must be a dictionary with name or template, got 'mood'"),
+    ([{'name': 'a', 'state': 'gone'}], "attributes[0].state must be one of present, absent, got 'gone'"),
+    ([{'name': 'a', 'manual': 'yes'}], "attributes[0].manual must be true or false, got 'yes'"),
+    ([{'template': 'mood'}, {'template': 'mood', 'manual': True}],
+     "attributes[0] and attributes[1] both declare 'mood' with different wishes"),
+    ([{'template': 'mood'}, {'name': 'mood', 'state': 'absent'}], 'state=present by template / state=absent'),
+    ([{'template': 'mood'}, {'name': 'mood'}], 'by template / state=present by name'),
+])
+def test_invalid_declarations_name_the_item(items, fragment):
+    with pytest.raises(DeclarationError) as excinfo:
+        normalize_declared(items, 'present')
+    assert fragment in str(excinfo.value)
+
+
+def test_too_many_items_is_refused():
+    items = [{'name': 'a%d' % i} for i in range(1001)]
+    with pytest.raises(DeclarationError, match='1001 items; more than 1000'):
+        normalize_declared(items, 'present')
+
+
+def test_identical_duplicates_are_merged():
+    declared = declare({'template': 'mood', 'manual': True}, {'template': 'steps'},
+                       {'template': 'mood', 'manual': True, 'state': None})
+    assert [(d.name, d.via, d.manual) for d in declared] == [('mood', 'template', True), ('steps', 'template', None)]
+
+
+def test_absent_duplicates_merge_whatever_their_manual_or_way():
+    declared = declare({'template': 'mood', 'manual': True}, {'name': 'mood', 'manual': False}, state='absent')
+    assert len(declared) == 1 and declared[0].state == 'absent'
+
+
+def test_item_state_overrides_task_state():
+    declared = declare({'name': 'a'}, {'name': 'b', 'state': 'present'}, state='absent')
+    assert [d.state for d in declared] == ['absent', 'present']
+
+
+def test_task_state_is_validated():
+    with pytest.raises(DeclarationError, match="state must be one of present, absent, got 'maybe'"):
+        normalize_declared([], 'maybe')
+
+
+def test_request_item_carries_manual_only_when_declared():
+    plain, manual = declare({'template': 'mood'}, {'name': 'reading_time', 'manual': False})
+    assert plain.request_item() == {'template': 'mood'}
+    assert manual.request_item() == {'name': 'reading_time', 'manual': False}
+
+
+# -- planning ----------------------------------------------------------------
+
+def test_converged_declaration_plans_nothing():
+    owned = {'mood': attr('mood', manual=True), 'steps': attr('steps')}
+    declared = declare({'template': 'mood', 'manual': True}, {'name': 'steps'})
+    assert names_to_look_up(owned, declared) == []
+    plan = plan_ownership(owned, declared)
+    assert plan.acquire == [] and plan.release == [] and plan.refused == []
+    diff = plan.diff(plan.acquire, plan.release)
+    assert diff['before'] == diff['after']
+
+
+def test_only_unowned_present_items_are_looked_up():
+    owned = {'mood': attr('mood')}
+    declared = declare({'template': 'mood'}, {'template': 'steps'}, {'name': 'zz'}, {'name': 'sleep', 'state': 'absent'})
+    assert names_to_look_up(owned, declared) == ['steps', 'zz']
+
+
+def test_reasons_for_acquiring():
+    owned = {'mood': attr('mood', manual=False)}
+    visible = {'steps': attr('steps', service=WITHINGS, manual=True), 'sleep': attr('sleep', service=None)}
+    declared = declare({'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'},
+                       {'template': 'coffees'}, {'name': 'nowhere'})
+    plan = plan_ownership(owned, declared, visible)
+    reasons = dict((a.name, a.reason) for a in plan.acquire)
+    assert reasons == {'mood': MANUAL, 'steps': TAKEOVER, 'sleep': UNOWNED, 'coffees': NEW, 'nowhere': NOT_VISIBLE}
+    # An omitted manual keeps the attribute's own flag; a new attribute starts as not manual.
+    manuals = dict((a.name, a.manual) for a in plan.acquire)
+    assert manuals == {'mood': True, 'steps': True, 'sleep': False, 'coffees': False, 'nowhere': False}
+    assert [a.request_item() for a in plan.acquire] == [
+        {'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'}, {'template': 'coffees'},
+        {'name': 'nowhere'}]
+
+
+def test_check_mode_predicts_not_found_for_invisible_names_only():
+    plan = plan_ownership({}, declare({'name': 'nowhere'}, {'template': 'coffees'}), {})
+    assert [a.name for a in plan.predicted_acquires] == ['coffees']
+    assert plan.predicted_failures == [{'name': 'nowhere', 'error_code': 'not_found',
+                                        'error': 'Attribute matching query does not exist.'}]
+
+
+def test_takeover_false_refuses_attributes_other_services_own():
+    visible = {'steps': attr('steps', service=WITHINGS), 'sleep': attr('sleep', service=None)}
+    plan = plan_ownership({}, declare({'template': 'steps'}, {'name': 'sleep'}), visible, takeover=False)
+    assert [a.name for a in plan.acquire] == ['sleep']
+    assert plan.refused == [{
+        'template': 'steps', 'error_code': 'owned_by_other_service',
+        'error': "Attribute 'steps' is owned by Withings (withings); not taken over because takeover is false"}]
+
+
+def test_takeover_shows_previous_owner_in_diff_and_warning():
+    visible = {'steps': attr('steps', service=WITHINGS)}
+    plan = plan_ownership({}, declare({'template': 'steps'}), visible)
+    diff = plan.diff(plan.acquire, plan.release)
+    assert diff['before']['attributes'] == {'steps': {'owner': 'withings', 'manual': False}}
+    assert diff['after']['attributes'] == {'steps': {'owner': THIS_CLIENT, 'manual': False}}
+    assert plan.takeover_warning(plan.acquire[0], done=False) == (
+        "attribute 'steps' was owned by Withings (withings); this client would take it over")
+
+
+def test_absent_releases_only_what_this_client_owns():
+    owned = {'mood': attr('mood')}
+    declared = declare({'name': 'mood'}, {'name': 'steps'}, {'template': 'nothing'}, state='absent')
+    plan = plan_ownership(owned, declared, {})
+    assert [r.name for r in plan.release] == ['mood']
+    assert plan.acquire == []
+    assert names_to_look_up(owned, declared) == []
+
+
+def test_exclusive_releases_exactly_the_owned_but_undeclared():
+    owned = dict((n, attr(n)) for n in ('mood', 'steps', 'sleep', 'coffees'))
+    declared = declare({'template': 'mood'}, {'name': 'sleep', 'state': 'absent'}, {'template': 'water'})
+    plan = plan_ownership(owned, declared, {}, exclusive=True)
+    assert sorted(r.name for r in plan.release) == ['coffees', 'sleep', 'steps']
+    assert [a.name for a in plan.acquire] == ['water']
+    assert [r.ref() for r in plan.release if r.declared is None] == [{'name': 'coffees'}, {'name': 'steps'}]
+
+
+def test_not_exclusive_leaves_undeclared_owned_alone():
+    owned = {'mood': attr('mood'), 'steps': attr('steps')}
+    plan = plan_ownership(owned, declare({'template': 'mood'}), {})
+    assert plan.release == []
+
+
+def test_release_predicts_next_owner_from_available_services():
+    owned = {'steps': attr('steps', available=[ME, FITBIT, WITHINGS]), 'mood': attr('mood', available=[ME])}
+    plan = plan_ownership(owned, declare({'name': 'steps'}, {'name': 'mood'}, state='absent'))
+    diff = plan.diff([], plan.release)
+    assert diff['after']['attributes'] == {'steps': {'owner': 'fitbit', 'manual': False},
+                                           'mood': {'owner': None, 'manual': False}}
+    assert diff['before']['attributes']['steps'] == {'owner': THIS_CLIENT, 'manual': False}
+
+
+def test_next_owner_ignores_this_service_and_accepts_plain_names():
+    assert next_owner_after_release(attr('x', available=['my_service', 'fitbit'])) == 'fitbit'
+    assert next_owner_after_release(attr('x', available=[])) is None
+
+
+def test_predicted_object_for_a_new_template():
+    plan = plan_ownership({}, declare({'template': 'coffees', 'manual': True}), {})
+    obj = plan.acquire[0].predicted_object()
+    assert obj['name'] == 'coffees' and obj['template'] == 'coffees' and obj['manual'] is True and obj['active'] is True
