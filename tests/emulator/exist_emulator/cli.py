@@ -39,10 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # serve_forever runs in a thread so that the main thread can wait for a signal and shut it down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, name="exist-emulator", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="exist-emulator", daemon=True)
     thread.start()
     print(f"exist-emulator listening on {server.url}", flush=True)
-    while not stop.wait(0.5):
+    while not stop.wait(0.2):
         pass
     server.shutdown()
     server.server_close()

@@ -277,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, path: str, query: dict, body: bytes) -> None:
         emulator = self.server.emulator
         method = self.command
-        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        host = self.headers.get("Host") or self.server.url.split("//", 1)[1]
         fault = emulator.take_fault(method, path)
         if fault is not None:
             if fault.get("delay"):

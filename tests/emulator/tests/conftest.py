@@ -12,8 +12,8 @@ EMULATOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if EMULATOR_DIR not in sys.path:
     sys.path.insert(0, EMULATOR_DIR)
 
-from exist_emulator import make_server  # noqa: E402  pylint: disable=wrong-import-position
 from emulator_helpers import Exist  # noqa: E402  pylint: disable=wrong-import-position
+from exist_emulator import make_server  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope="session")
