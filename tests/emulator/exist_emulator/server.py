@@ -231,6 +231,8 @@ class Handler(BaseHTTPRequestHandler):
     # Headers and body leave in one buffered write, with Nagle off, so keep-alive clients see no delayed-ACK stalls.
     wbufsize = -1
     disable_nagle_algorithm = True
+    # An idle keep-alive connection gives its thread back after this many seconds.
+    timeout = 300
     server: "EmulatorServer"
 
     def version_string(self) -> str:
