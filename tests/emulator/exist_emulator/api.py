@@ -84,11 +84,14 @@ class Context:
         """One page of a list endpoint, with absolute next/previous URLs; 404 past the last page."""
         try:
             limit = int(self.query.get("limit", DEFAULT_LIMIT))
+        except ValueError:
+            limit = 0
+        if limit < 1:
+            raise ApiError(400, "limit must be a positive integer.")
+        try:
             page = int(self.query.get("page", 1))
         except ValueError as exc:
             raise ApiError(404, "Invalid page.") from exc
-        if limit < 1:
-            raise ApiError(400, "limit must be a positive integer.")
         limit = min(limit, MAX_LIMIT)
         pages = max(1, math.ceil(len(items) / limit))
         if page < 1 or page > pages:

@@ -97,6 +97,8 @@ class Emulator:
         self.hits: dict[str, collections.deque] = {}
         self.faults: list[dict] = []
         self.log: collections.deque = collections.deque(maxlen=LOG_LIMIT)
+        # Replaceable so that tests can move time past the rolling hour.
+        self.clock = time.monotonic
 
     # -- admin --
 
@@ -156,7 +158,7 @@ class Emulator:
         """Seconds to wait when the token is over its limit, else None (and the request is counted)."""
         if self.rate_limit <= 0:
             return None
-        now = time.monotonic()
+        now = self.clock()
         hits = self.hits.setdefault(token, collections.deque())
         while hits and hits[0] <= now - RATE_WINDOW:
             hits.popleft()

@@ -117,14 +117,15 @@ def test_fault_times(exist):
 
 def test_fault_delay_then_normal(exist):
     """delay waits, then answers normally."""
-    exist.faults([{"path": "/api/2/accounts/", "delay": 0.4}])
+    exist.faults([{"path": "/api/2/accounts/", "delay": 0.6}])
     start = time.monotonic()
     response = exist.get("accounts/profile/")
     assert response.status_code == 200
-    assert time.monotonic() - start >= 0.4
+    assert time.monotonic() - start >= 0.6
     start = time.monotonic()
     exist.get("accounts/profile/")
-    assert time.monotonic() - start < 0.3
+    assert time.monotonic() - start < 0.5
+    assert [entry["status"] for entry in exist.log()] == [200, 200]
 
 
 def test_fault_delay_causes_client_timeout(exist):

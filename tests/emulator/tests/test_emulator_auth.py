@@ -60,11 +60,11 @@ def test_rate_limit_window_rolls(exist, server, monkeypatch):
     """Requests older than an hour no longer count."""
     exist.rate_limit(2)
     now = time.monotonic()
-    monkeypatch.setattr("exist_emulator.server.time.monotonic", lambda: now)
+    monkeypatch.setattr(server.emulator, "clock", lambda: now)
     assert exist.get("accounts/profile/").status_code == 200
     assert exist.get("accounts/profile/").status_code == 200
     assert exist.get("accounts/profile/").status_code == 429
-    monkeypatch.setattr("exist_emulator.server.time.monotonic", lambda: now + 3601)
+    monkeypatch.setattr(server.emulator, "clock", lambda: now + 3601)
     assert exist.get("accounts/profile/").status_code == 200
     assert server.emulator.rate_limit == 2
 

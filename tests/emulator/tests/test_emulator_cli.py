@@ -57,6 +57,24 @@ def test_default_world_and_sigint():
         proc.stderr.close()
 
 
+def test_verbose_logs_requests_without_tokens():
+    """--verbose logs each request line to stderr, and never the token."""
+    proc, line = _start("--verbose")
+    try:
+        base = line.rsplit(" ", 1)[1]
+        response = requests.get(base + "/api/2/attributes/owned/?limit=5", headers={"Authorization": "Bearer demo-token"},
+                                timeout=10)
+        assert response.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        stderr = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert "GET /api/2/attributes/owned/?limit=5" in stderr and " 200 " in stderr
+    assert "demo-token" not in stderr
+
+
 def test_bad_seed_exits_2():
     """An unreadable or invalid seed is reported on stderr with exit status 2."""
     env = dict(os.environ, PYTHONPATH=EMULATOR_DIR)

@@ -52,6 +52,9 @@ def test_paging_default_20_max_100_next_previous_and_404(exist):
     assert len(exist.get("attributes/templates/", params={"limit": 500}).json()["results"]) == 86
     assert exist.get("attributes/templates/", params={"page": 6}).status_code == 404
     assert exist.get("attributes/templates/", params={"page": 2, "limit": 100}).status_code == 404
+    assert exist.get("attributes/templates/", params={"page": 0}).status_code == 404
+    assert exist.get("attributes/templates/", params={"page": "x"}).status_code == 404
+    assert exist.get("attributes/templates/", params={"limit": 0}).status_code == 400
     headers = {"Authorization": "Bearer demo-token", "Host": "exist.example:9"}
     custom_host = exist.http.get(exist.url("attributes/templates/"), headers=headers).json()
     assert custom_host["next"] == "http://exist.example:9/api/2/attributes/templates/?page=2"
