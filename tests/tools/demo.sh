@@ -16,13 +16,16 @@ export PATH="$venv/bin:$PATH"
 
 collections="$BUILD/collections"
 dist="$BUILD/dist"
+export ANSIBLE_COLLECTIONS_PATH="$collections"
+export ANSIBLE_LOCALHOST_WARNING=false
+export ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 log "Building the collection"
 rm -rf "$dist" "$collections/ansible_collections/existio/exist"
 mkdir -p "$dist" "$collections"
 (cd "$ROOT" && ansible-galaxy collection build --force --output-path "$dist" .)
 tarball="$(ls "$dist"/existio-exist-*.tar.gz)"
 log "Installing $(basename "$tarball") into ${collections#"$ROOT"/}"
-ansible-galaxy collection install --force -p "$collections" "$tarball"
+ansible-galaxy collection install --force -p "$collections" "$tarball" 2>&1 | grep -v "^Starting\|^Process install"
 
 [[ -x "$venv/bin/exist-emulator" ]] || die "exist-emulator is not installed in $venv (does tests/emulator have a pyproject.toml yet?)"
 emu_log="$BUILD/demo-emulator.log"
@@ -48,7 +51,6 @@ port="${line##*:}"; port="${port%%[[:space:]]*}"
 url="http://127.0.0.1:$port"
 log "Emulator with its default world listening on $url"
 
-export ANSIBLE_COLLECTIONS_PATH="$collections"
 export ANSIBLE_STDOUT_CALLBACK=default
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 unset ANSIBLE_NOCOLOR
