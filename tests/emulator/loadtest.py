@@ -24,7 +24,7 @@ PATH = "/api/2/attributes/owned/"
 def _worker(host: str, port: int, count: int, errors: list) -> None:
     # One keep-alive connection per thread, as an HTTP client library with a session would use.
     conn = http.client.HTTPConnection(host, port, timeout=10)
-    for _ in range(count):
+    for dummy in range(count):
         conn.request("GET", PATH, headers={"Authorization": "Bearer demo-token"})
         response = conn.getresponse()
         response.read()
@@ -54,7 +54,7 @@ def main() -> int:
         host, port = server.server_address[:2]
     errors: list = []
     per_thread = total // threads
-    workers = [threading.Thread(target=_worker, args=(host, port, per_thread, errors)) for _ in range(threads)]
+    workers = [threading.Thread(target=_worker, args=(host, port, per_thread, errors)) for dummy in range(threads)]
     start = time.perf_counter()
     for worker in workers:
         worker.start()

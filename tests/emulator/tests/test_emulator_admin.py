@@ -110,7 +110,7 @@ def test_fault_retry_after_and_body(exist):
 def test_fault_times(exist):
     """times: N fails the next N matching requests only."""
     exist.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "status": 500, "times": 2}])
-    statuses = [exist.post("attributes/acquire/", [{"name": "steps"}]).status_code for _ in range(3)]
+    statuses = [exist.post("attributes/acquire/", [{"name": "steps"}]).status_code for dummy in range(3)]
     assert statuses == [500, 500, 200]
     assert exist.http.get(exist.base + "/_emulator/faults", timeout=10).json() == []
 

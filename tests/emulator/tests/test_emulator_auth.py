@@ -36,7 +36,7 @@ def test_simple_token_reads_but_never_writes(exist):
 def test_rate_limit_429_with_retry_after(exist):
     """Over the limit a token gets 429 with Retry-After and a detail; other tokens and the admin API are unaffected."""
     exist.rate_limit(3)
-    for _ in range(3):
+    for dummy in range(3):
         assert exist.get("accounts/profile/").status_code == 200
         exist.state()
     response = exist.get("attributes/")
@@ -52,7 +52,7 @@ def test_rate_limit_429_with_retry_after(exist):
 def test_rate_limit_zero_is_off(exist):
     """rate_limit 0 turns limiting off."""
     exist.rate_limit(0)
-    statuses = {exist.get("accounts/profile/").status_code for _ in range(30)}
+    statuses = {exist.get("accounts/profile/").status_code for dummy in range(30)}
     assert statuses == {200}
 
 

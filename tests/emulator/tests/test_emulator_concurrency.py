@@ -22,13 +22,13 @@ def test_fifty_concurrent_connections(exist):
     """50 connections open at the same time, each sending requests over keep-alive, all answered 200."""
     barrier = threading.Barrier(CLIENTS)
 
-    def client(_: int) -> list[int]:
+    def client(index: int) -> list[int]:
         conn = _connection(exist)
         conn.connect()
         # Every connection is open before anyone sends, so the server holds 50 at once.
         barrier.wait(timeout=20)
         statuses = []
-        for _ in range(3):
+        for dummy in range(3):
             conn.request("GET", "/api/2/attributes/owned/", headers={"Authorization": "Bearer demo-token"})
             response = conn.getresponse()
             body = json.loads(response.read())
@@ -46,7 +46,7 @@ def test_concurrent_increments_are_consistent(exist):
     """50 clients incrementing one value at once lose no update."""
     exist.reset(seed_with([{"template": "coffees", "service": "demo_service", "values": {"2026-11-27": 0}}]))
 
-    def bump(_: int) -> int:
+    def bump(index: int) -> int:
         conn = _connection(exist)
         body = json.dumps([{"name": "coffees", "value": 1, "date": "2026-11-27"}])
         conn.request("POST", "/api/2/attributes/increment/", body=body,
