@@ -11,7 +11,7 @@ import zoneinfo
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from .templates import GROUPS, TEMPLATE_JSON, TEMPLATES, VALUE_TYPES
+from .templates import GROUPS, TEMPLATE_JSON, TEMPLATES, VALUE_TYPES, check_value
 from .world import Attribute, Token, User, World
 
 MAX_ITEMS = 35
@@ -122,31 +122,6 @@ def slugify(label: str) -> str:
     """The name Exist gives a custom attribute: an ASCII slug of its label."""
     text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii").lower()
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
-
-
-def check_value(value_type: int, value: Any) -> tuple[Any, str | None]:
-    """Validate a day's value for a value type: (normalised value, error sentence or None)."""
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    is_number = is_int or isinstance(value, float)
-    if value_type == 0 and is_int:
-        return value, None
-    if value_type == 1 and is_number:
-        return float(value), None
-    if value_type == 2 and isinstance(value, str):
-        if len(value) > 1000:
-            return value, "String values are limited to 1000 characters"
-        return value, None
-    if value_type == 3 and is_int and value >= 0:
-        return value, None
-    if value_type in (4, 6) and is_int and 0 <= value < 1440:
-        return value, None
-    if value_type == 5 and is_number and 0.0 <= value <= 1.0:
-        return float(value), None
-    if value_type == 7 and (isinstance(value, bool) or (is_int and value in (0, 1))):
-        return int(value), None
-    if value_type == 8 and is_int and 1 <= value <= 9:
-        return value, None
-    return value, f"Value {value!r} is not valid for value type {value_type} ({VALUE_TYPES.get(value_type, '?')})"
 
 
 # ---- reading ----

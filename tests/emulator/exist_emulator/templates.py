@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from importlib import resources
+from typing import Any
 
 # Group name, label; the sort priority is the position (the docs show activity as 1).
 GROUPS: dict[str, dict] = {}
@@ -101,3 +102,28 @@ def expand_scopes(scopes: list[str]) -> frozenset[str]:
     if "all" in result:
         result |= ALL_SCOPES
     return frozenset(result)
+
+
+def check_value(value_type: int, value: Any) -> tuple[Any, str | None]:
+    """Validate a day's value for a value type: (normalised value, error sentence or None)."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    is_number = is_int or isinstance(value, float)
+    if value_type == 0 and is_int:
+        return value, None
+    if value_type == 1 and is_number:
+        return float(value), None
+    if value_type == 2 and isinstance(value, str):
+        if len(value) > 1000:
+            return value, "String values are limited to 1000 characters"
+        return value, None
+    if value_type == 3 and is_int and value >= 0:
+        return value, None
+    if value_type in (4, 6) and is_int and 0 <= value < 1440:
+        return value, None
+    if value_type == 5 and is_number and 0.0 <= value <= 1.0:
+        return float(value), None
+    if value_type == 7 and (isinstance(value, bool) or (is_int and value in (0, 1))):
+        return int(value), None
+    if value_type == 8 and is_int and 1 <= value <= 9:
+        return value, None
+    return value, f"Value {value!r} is not valid for value type {value_type} ({VALUE_TYPES.get(value_type, '?')})"

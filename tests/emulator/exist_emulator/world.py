@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import zoneinfo
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from .templates import GROUPS, TEMPLATES, VALUE_TYPES, expand_scopes
+from .templates import GROUPS, TEMPLATES, VALUE_TYPES, check_value, expand_scopes
 
 
 class SeedError(ValueError):
@@ -209,7 +210,14 @@ def _attribute_from_seed(data: dict, user: User, world: World, where: str) -> At
     values = data.get("values") or {}
     if not isinstance(values, dict):
         raise SeedError(f"{where}: values must be a mapping of date to value")
-    attribute.values = {_date_key(day, where): value for day, value in values.items() if value is not None}
+    attribute.values = {}
+    for day, value in values.items():
+        if value is None:
+            continue
+        value, error = check_value(attribute.value_type, value)
+        if error:
+            raise SeedError(f"{where}: {error}")
+        attribute.values[_date_key(day, where)] = value
     return attribute
 
 
@@ -238,6 +246,12 @@ def world_from_seed(seed: Any) -> World:
         where = f"users[{index}]"
         user = User(username=str(_require(data, "username", where)), timezone=str(data.get("timezone") or "UTC"),
                     first_name=str(data.get("first_name") or ""), last_name=str(data.get("last_name") or ""))
+        if user.username in world.users:
+            raise SeedError(f"{where}: duplicate user {user.username!r}")
+        try:
+            zoneinfo.ZoneInfo(user.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise SeedError(f"{where}: unknown timezone {user.timezone!r}") from exc
         for tindex, token in enumerate(data.get("tokens") or []):
             twhere = f"{where}.tokens[{tindex}]"
             kind = token.get("kind", "oauth2") if isinstance(token, dict) else None
@@ -248,9 +262,13 @@ def world_from_seed(seed: Any) -> World:
                           kind=kind)
             if entry.service is not None and entry.service not in world.services:
                 raise SeedError(f"{twhere}: unknown service {entry.service!r}")
+            if entry.token in world.tokens:
+                raise SeedError(f"{twhere}: duplicate token")
             world.tokens[entry.token] = entry
         for aindex, attribute_data in enumerate(data.get("attributes") or []):
             attribute = _attribute_from_seed(attribute_data, user, world, f"{where}.attributes[{aindex}]")
+            if attribute.name in user.attributes:
+                raise SeedError(f"{where}.attributes[{aindex}]: duplicate attribute {attribute.name!r}")
             user.attributes[attribute.name] = attribute
         world.users[user.username] = user
     for client in world.clients.values():

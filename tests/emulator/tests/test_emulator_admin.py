@@ -39,7 +39,12 @@ def test_reset_accepts_yaml_example_seed(exist):
 def test_reset_invalid_seed_is_400_and_keeps_world(exist):
     """A malformed seed is refused with a detail and the world stays as it was."""
     for seed in ({"users": [{"username": "x", "attributes": [{"template": "nope"}]}]}, {"users": [{"tokens": []}]},
-                 {"services": [], "users": [{"username": "x", "attributes": [{"template": "steps", "service": "ghost"}]}]}):
+                 {"services": [], "users": [{"username": "x", "attributes": [{"template": "steps", "service": "ghost"}]}]},
+                 {"users": [{"username": "x", "timezone": "Mars/Olympus"}]},
+                 {"users": [{"username": "x", "attributes": [{"template": "mood", "values": {"2026-11-27": 12}}]}]},
+                 {"users": [{"username": "x", "attributes": [{"template": "mood"}, {"template": "mood"}]}]},
+                 {"users": [{"username": "x", "tokens": [{"token": "t"}, {"token": "t"}]}]},
+                 "- just a list"):
         response = exist.http.post(exist.base + "/_emulator/reset", json=seed, timeout=10)
         assert response.status_code == 400 and response.json()["detail"]
     assert exist.owned_names() == ["coffees"]
