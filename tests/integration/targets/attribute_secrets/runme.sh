@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Scenario: the token string appears nowhere in the output of a run at -vvvv,
+# whatever happens (success, takeover warning, diff, check mode, 401, 403,
+# refused http://). ansible-test passes `-e @integration_config.yml` in "$@".
+set -eu
+
+log="${OUTPUT_DIR:-.}/secrets-vvvv.log"
+
+# Load the world (which holds the tokens) outside the output we check.
+python3 - "$@" <<'PY'
+import sys
+import urllib.request
+import yaml
+with open(sys.argv[sys.argv.index('-e') + 1].lstrip('@')) as handle:
+    url = yaml.safe_load(handle)['exist_emulator_url']
+with open('seed.json', 'rb') as handle:
+    request = urllib.request.Request(url + '/_emulator/reset', data=handle.read(), method='POST',
+                                     headers={'Content-Type': 'application/json'})
+urllib.request.urlopen(request).read()
+PY
+
+status=0
+ansible-playbook secrets.yml -i "${INVENTORY_PATH:-localhost,}" "$@" -vvvv >"$log" 2>&1 || status=$?
+if [ "$status" -ne 0 ]; then
+    cat "$log"
+    echo "secrets.yml failed with status $status" >&2
+    exit 1
+fi
+
+leaks=0
+for token in sEcReT-oauth-9f3a17c2 sEcReT-simple-4be8d01a sEcReT-bogus-77c0e5d9; do
+    count=$(grep -c -F -- "$token" "$log" || true)
+    if [ "$count" -ne 0 ]; then
+        echo "a token appears $count time(s) in the -vvvv output" >&2
+        leaks=1
+    fi
+done
+lines=$(wc -l <"$log")
+echo "checked $lines lines of -vvvv output for 3 tokens"
+[ "$lines" -gt 200 ] || { echo "the -vvvv output is suspiciously short" >&2; exit 1; }
+exit "$leaks"
