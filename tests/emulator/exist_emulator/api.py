@@ -72,13 +72,17 @@ class Context:
         scopes = self.token.expanded
         return f"{group}_write" in scopes or (manual and "manual_write" in scopes)
 
-    def today(self) -> datetime.date:
-        """Today in the user's timezone."""
+    def now(self) -> datetime.datetime:
+        """The user's local time."""
         try:
-            zone = zoneinfo.ZoneInfo(self.user.timezone)
+            zone: datetime.tzinfo = zoneinfo.ZoneInfo(self.user.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             zone = datetime.timezone.utc
-        return datetime.datetime.now(zone).date()
+        return datetime.datetime.now(zone)
+
+    def today(self) -> datetime.date:
+        """Today in the user's timezone."""
+        return self.now().date()
 
     def page(self, items: list) -> dict:
         """One page of a list endpoint, with absolute next/previous URLs; 404 past the last page."""
@@ -135,7 +139,7 @@ def profile(ctx: Context) -> dict:
         "last_name": user.last_name,
         "avatar": "",
         "timezone": user.timezone,
-        "local_time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "local_time": ctx.now().isoformat(timespec="seconds"),
         "imperial_units": False,
         "imperial_distance": False,
         "imperial_weight": False,
