@@ -350,6 +350,9 @@ class Handler(BaseHTTPRequestHandler):
             elif route == ("POST", "/_emulator/config"):
                 data = json.loads(body or b"{}")
                 limit = data.get("rate_limit") if isinstance(data, dict) else None
+                # Templating tools may send the number as a string ("0").
+                if isinstance(limit, str) and limit.strip().isdigit():
+                    limit = int(limit)
                 if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
                     raise ValueError("rate_limit must be a non-negative integer")
                 with emulator.lock:

@@ -205,5 +205,7 @@ def test_config_and_unknown_admin_path(exist):
     """GET/POST config reads and sets the rate limit; unknown admin paths are 404."""
     assert exist.http.post(exist.base + "/_emulator/config", json={"rate_limit": 5}, timeout=10).json() == {"rate_limit": 5}
     assert exist.http.get(exist.base + "/_emulator/config", timeout=10).json() == {"rate_limit": 5}
+    assert exist.http.post(exist.base + "/_emulator/config", json={"rate_limit": "7"}, timeout=10).json() == {"rate_limit": 7}
     assert exist.http.post(exist.base + "/_emulator/config", json={"rate_limit": -1}, timeout=10).status_code == 400
+    assert exist.http.post(exist.base + "/_emulator/config", json={"rate_limit": "x"}, timeout=10).status_code == 400
     assert exist.http.get(exist.base + "/_emulator/nothing", timeout=10).status_code == 404
