@@ -94,15 +94,17 @@ def cmd_summary(results_dir):
     for path in files:
         name = os.path.basename(path)[:-7]
         with open(path, encoding='utf-8') as f:
-            fields = f.read().split(None, 4)
+            fields = f.read().split(None, 5)
         passed, failed, skipped = (int(x) for x in fields[:3])
         status = fields[3] if len(fields) > 3 else 'error'
-        note = fields[4].strip() if len(fields) > 4 else ''
+        secs = int(fields[4]) if len(fields) > 4 else 0
+        note = fields[5].strip() if len(fields) > 5 else ''
         total_passed += passed
         total_failed += failed
         if status == 'error':
             broken = True
-        line = '%-16s %-8s %3d passed, %3d failed, %3d skipped' % (name, status.upper(), passed, failed, skipped)
+        line = '%-16s %-8s %4d passed, %3d failed, %3d skipped %5s' % (
+            name, status.upper(), passed, failed, skipped, '%ds' % secs if secs else '')
         if note:
             line += '  (%s)' % note
         print(line)

@@ -32,9 +32,12 @@ counts() { "$(find_python 3.11)" "$TOOLS/results.py" "$@"; }
 
 # Stage wrapper bookkeeping -------------------------------------------------
 
+STAGE_T0=$SECONDS
+begin_stage() { STAGE_T0=$SECONDS; }
+
 # finish_stage NAME RC "passed failed skipped" [note]
 finish_stage() {
-    local name="$1" rc="$2" p f s note="${4:-}" status
+    local name="$1" rc="$2" p f s note="${4:-}" status secs=$((SECONDS - STAGE_T0))
     read -r p f s <<< "$3"
     p="${p:-0}" f="${f:-0}" s="${s:-0}"
     if (( rc != 0 && f == 0 )); then
@@ -46,12 +49,12 @@ finish_stage() {
     else
         status=ok
     fi
-    write_result "$name" "$p $f $s $status $note"
-    log "$name: $status ($p passed, $f failed, $s skipped)"
+    write_result "$name" "$p $f $s $status $secs $note"
+    log "$name: $status ($p passed, $f failed, $s skipped) in $secs s"
 }
 
-stage_error() { write_result "$1" "0 0 0 error $2"; log "$1: could not run: $2"; }
-stage_skip() { write_result "$1" "0 0 0 skipped $2"; log "$1: skipped: $2"; }
+stage_error() { write_result "$1" "0 0 0 error 0 $2"; log "$1: could not run: $2"; }
+stage_skip() { write_result "$1" "0 0 0 skipped 0 $2"; log "$1: skipped: $2"; }
 
 save_output() {
     local name="$1"
@@ -98,7 +101,7 @@ in_copy() {  # in_copy CORE LOGNAME cmd...
 run_sanity() {
     local core name py rc
     for core in $SANITY_CORES; do
-        name="sanity-$core"; py="${PY_FOR_CORE[$core]}"
+        name="sanity-$core"; py="${PY_FOR_CORE[$core]}"; begin_stage
         setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
         layout
         log "$name: ansible-test sanity --venv --python $py (ansible-core $core)"
@@ -116,7 +119,7 @@ has_unit_tests() {
 run_units() {
     local core name py rc
     for core in $UNITS_CORES; do
-        name="units-$core"; py="${PY_FOR_CORE[$core]}"
+        name="units-$core"; py="${PY_FOR_CORE[$core]}"; begin_stage
         setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
         layout
         if ! has_unit_tests; then
@@ -133,6 +136,7 @@ run_units() {
 
 run_emulator_tests() {
     local core="$EMULATOR_CORE" name=emulator-tests rc venv
+    begin_stage
     venv="$(venv_dir "$core")"
     if [[ ! -d "$ROOT/tests/emulator/tests" ]] || [[ -z "$(find "$ROOT/tests/emulator/tests" -name 'test_*.py' -print -quit)" ]]; then
         stage_skip "$name" "no tests/emulator/tests/test_*.py yet"
@@ -212,7 +216,7 @@ run_integration() {
     fi
     for core in $INTEGRATION_CORES; do
         name="integration"; [[ "$core" == "${INTEGRATION_CORES%% *}" ]] || name="integration-$core"
-        py="${PY_FOR_CORE[$core]}"
+        py="${PY_FOR_CORE[$core]}"; begin_stage
         setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
         layout
         if ! start_emulator "$core" "$RESULTS/$name-emulator.log" --port 0 --rate-limit 0; then
