@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Scenario: the token string appears nowhere in the output of a run at -vvvv,
 # whatever happens (success, takeover warning, diff, check mode, 401, 403,
-# refused http://). ansible-test passes `-e @integration_config.yml` in "$@".
+# refused http://). The test command writes the emulator's address to
+# tests/integration/integration_config.yml, which ansible-test copies two
+# levels up from this target's working directory.
 set -eu
 
+config=../../integration_config.yml
 log="${OUTPUT_DIR:-.}/secrets-vvvv.log"
 
 # Load the world (which holds the tokens) outside the output we check.
-python3 - "$@" <<'PY'
+python3 - "$config" <<'PY'
 import sys
 import urllib.request
 import yaml
-with open(sys.argv[sys.argv.index('-e') + 1].lstrip('@')) as handle:
+with open(sys.argv[1]) as handle:
     url = yaml.safe_load(handle)['exist_emulator_url']
 with open('seed.json', 'rb') as handle:
     request = urllib.request.Request(url + '/_emulator/reset', data=handle.read(), method='POST',
@@ -20,7 +23,7 @@ urllib.request.urlopen(request).read()
 PY
 
 status=0
-ansible-playbook secrets.yml -i "${INVENTORY_PATH:-localhost,}" "$@" -vvvv >"$log" 2>&1 || status=$?
+ansible-playbook secrets.yml -i "${INVENTORY_PATH:-localhost,}" -e "@$config" "$@" -vvvv >"$log" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
     cat "$log"
     echo "secrets.yml failed with status $status" >&2
