@@ -12,14 +12,14 @@
 #
 # Knobs (environment): SANITY_CORES="2.19 2.21" UNITS_CORES="2.19 2.21"
 # INTEGRATION_CORES="2.19" ANSIBLE_TEST_ARGS="" (extra args for every
-# ansible-test call, e.g. -v), PYTEST_ARGS="".
+# ansible-test call, e.g. -v), PYTEST_ARGS="". An empty *_CORES skips that stage.
 set -uo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
-SANITY_CORES="${SANITY_CORES:-2.19 2.21}"
-UNITS_CORES="${UNITS_CORES:-2.19 2.21}"
-INTEGRATION_CORES="${INTEGRATION_CORES:-2.19}"
+SANITY_CORES="${SANITY_CORES-2.19 2.21}"
+UNITS_CORES="${UNITS_CORES-2.19 2.21}"
+INTEGRATION_CORES="${INTEGRATION_CORES-2.19}"
 EMULATOR_CORE="${EMULATOR_CORE:-2.19}"
 read -r -a AT_ARGS <<< "${ANSIBLE_TEST_ARGS:-}"
 read -r -a PT_ARGS <<< "${PYTEST_ARGS:-}"
