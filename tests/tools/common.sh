@@ -1,5 +1,6 @@
 # Shared helpers for the test toolchain. Source it; do not run it.
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 BUILD="$ROOT/build"
@@ -42,7 +43,7 @@ find_python() {
         [[ -n "$root" && -d "$root/versions" ]] || continue
         while IFS= read -r cand; do
             cands+=("$cand")
-        done < <(ls -d "$root"/versions/"$minor".*/bin/python"$minor" 2>/dev/null | sort -V -r)
+        done < <(printf '%s\n' "$root"/versions/"$minor".*/bin/python"$minor" | sort -V -r)
     done
     cands+=("/usr/bin/python$minor" "/usr/local/bin/python$minor")
     for cand in "${cands[@]}"; do

@@ -149,8 +149,9 @@ run_emulator_tests() {
     (
         cd "$COPY/tests/emulator" || exit 2
         # Without a pyproject.toml the emulator is not installed: import it from the tree.
-        [[ -f pyproject.toml ]] || export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-        PATH="$(venv_path "$core")" "$venv/bin/python" -m pytest tests -p no:cacheprovider \
+        pythonpath="${PYTHONPATH:-}"
+        [[ -f pyproject.toml ]] || pythonpath="$PWD${pythonpath:+:$pythonpath}"
+        PYTHONPATH="$pythonpath" PATH="$(venv_path "$core")" "$venv/bin/python" -m pytest tests -p no:cacheprovider \
             --junit-xml="$RESULTS/$name.xml" -o junit_family=xunit2 "${PT_ARGS[@]}"
     ) 2>&1 | tee "$RESULTS/$name.log"
     rc="${PIPESTATUS[0]}"
@@ -166,8 +167,7 @@ start_emulator() {  # start_emulator CORE LOGFILE -> sets EMU_PID, EMU_URL
     if [[ -x "$venv/bin/exist-emulator" ]]; then
         cmd=("$venv/bin/exist-emulator")
     else
-        cmd=("$venv/bin/python" -m exist_emulator)
-        export PYTHONPATH="$ROOT/tests/emulator${PYTHONPATH:+:$PYTHONPATH}"
+        cmd=(env "PYTHONPATH=$ROOT/tests/emulator" "$venv/bin/python" -m exist_emulator)
     fi
     shift 2
     : > "$logfile"
