@@ -212,58 +212,15 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
-    ExistError,
-)
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
-    check_connection_params,
-    client_from_params,
-    connection_argument_spec,
-)
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
-    DeclarationError,
-    normalize_declared,
-)
-from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
-
-
-def argument_spec():
-    spec = connection_argument_spec()
-    spec.update(
-        attributes=dict(type='list', elements='dict', default=[], options=dict(
-            name=dict(type='str'),
-            template=dict(type='str'),
-            manual=dict(type='bool'),
-            state=dict(type='str', choices=['present', 'absent']),
-        )),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        exclusive=dict(type='bool', default=False),
-        takeover=dict(type='bool', default=True),
-    )
-    return spec
+from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ansible_collections.existio.exist.plugins.module_utils._attribute_task import argument_spec, run
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    params = module.params
-    problem = check_connection_params(params)
-    if problem:
-        module.fail_json(msg=problem)
-    try:
-        declared = normalize_declared(params['attributes'], params['state'])
-        client = client_from_params(params, module.warn)
-        result = converge(client, declared, takeover=params['takeover'], exclusive=params['exclusive'],
-                          check_mode=module.check_mode, warn=module.warn)
-    except DeclarationError as exc:
-        module.fail_json(msg=str(exc))
-    except ExistError as exc:
-        module.fail_json(msg=exc.message, changed=False, acquired=[], released=[], failed_items=[])
-    if not module._diff:
-        result.pop('diff')
+    result = run(module.params, module.check_mode, module._diff, module.warn)
     if result.pop('failed', False):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -140,90 +140,17 @@ count:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
-    ExistError,
-)
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
-    check_connection_params,
-    client_from_params,
-    connection_argument_spec,
-)
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
-
-# Filters the templates list does not take.
-ATTRIBUTE_ONLY_FILTERS = ('names', 'manual', 'include_inactive', 'exclude_custom')
-
-
-def argument_spec():
-    spec = connection_argument_spec()
-    spec.update(
-        source=dict(type='str', default='all', choices=['all', 'owned', 'templates']),
-        groups=dict(type='list', elements='str'),
-        names=dict(type='list', elements='str'),
-        manual=dict(type='bool'),
-        include_inactive=dict(type='bool', default=False),
-        include_low_priority=dict(type='bool', default=False),
-        exclude_custom=dict(type='bool', default=False),
-    )
-    return spec
-
-
-def list_params(params):
-    """The API query for the module's filters; raises ValueError naming a bad option."""
-    for option in ('groups', 'names'):
-        for value in params[option] or []:
-            if not NAME_PATTERN.match(value or ''):
-                raise ValueError('%s: %r is not a valid name (letters, digits and underscores)' % (option, value))
-    if params['source'] == 'templates':
-        # manual=false is a filter too; the other options are off when falsy.
-        used = [option for option in ATTRIBUTE_ONLY_FILTERS
-                if (params[option] is not None if option == 'manual' else params[option])]
-        if used:
-            raise ValueError('%s cannot be used with source=templates' % ', '.join(used))
-    query = {}
-    if params['groups']:
-        query['groups'] = ','.join(params['groups'])
-    if params['include_low_priority']:
-        query['include_low_priority'] = 'true'
-    if params['source'] != 'templates':
-        if params['names']:
-            query['attributes'] = ','.join(params['names'])
-        if params['manual'] is not None:
-            query['manual'] = 'true' if params['manual'] else 'false'
-        if params['include_inactive']:
-            query['include_inactive'] = 'true'
-        if params['exclude_custom']:
-            query['exclude_custom'] = 'true'
-    return query
+from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ansible_collections.existio.exist.plugins.module_utils._attribute_info_task import argument_spec, run
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    params = module.params
-    problem = check_connection_params(params)
-    if problem:
-        module.fail_json(msg=problem)
-    try:
-        query = list_params(params)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        client = client_from_params(params, module.warn)
-        listing = {
-            'all': client.list_attributes,
-            'owned': client.list_owned,
-            'templates': client.list_templates,
-        }[params['source']]
-        items = list(listing(query))
-    except ExistError as exc:
-        module.fail_json(msg=exc.message)
-    key = 'templates' if params['source'] == 'templates' else 'attributes'
-    result = dict(changed=False, attributes=[], templates=[], count=len(items))
-    result[key] = items
+    result = run(module.params, module.warn)
+    if result.pop('failed', False):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

@@ -1,0 +1,22 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""existio.exist.attribute_info: in the worker process on local connections, the module elsewhere."""
+
+from __future__ import annotations
+
+from ansible_collections.existio.exist.plugins.module_utils import _attribute_info_task
+from ansible_collections.existio.exist.plugins.plugin_utils._in_controller import ExistActionBase
+
+
+class ActionModule(ExistActionBase):
+
+    MODULE = 'existio.exist.attribute_info'
+
+    def argument_spec(self):
+        return _attribute_info_task.argument_spec()
+
+    def run_task(self, params, check_mode, diff, warn):
+        return _attribute_info_task.run(params, warn)

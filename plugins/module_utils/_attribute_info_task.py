@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The existio.exist.attribute_info task: argument spec and run, shared by the
+module and the action plugin.
+
+Internal to this collection, not a stable API.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistError
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    check_connection_params,
+    client_from_params,
+    connection_argument_spec,
+)
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
+
+# Filters the templates list does not take.
+ATTRIBUTE_ONLY_FILTERS = ('names', 'manual', 'include_inactive', 'exclude_custom')
+
+
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
+        source=dict(type='str', default='all', choices=['all', 'owned', 'templates']),
+        groups=dict(type='list', elements='str'),
+        names=dict(type='list', elements='str'),
+        manual=dict(type='bool'),
+        include_inactive=dict(type='bool', default=False),
+        include_low_priority=dict(type='bool', default=False),
+        exclude_custom=dict(type='bool', default=False),
+    )
+    return spec
+
+
+def list_params(params):
+    """The API query for the module's filters; raises ValueError naming a bad option."""
+    for option in ('groups', 'names'):
+        for value in params[option] or []:
+            if not NAME_PATTERN.match(value or ''):
+                raise ValueError('%s: %r is not a valid name (letters, digits and underscores)' % (option, value))
+    if params['source'] == 'templates':
+        # manual=false is a filter too; the other options are off when falsy.
+        used = [option for option in ATTRIBUTE_ONLY_FILTERS
+                if (params[option] is not None if option == 'manual' else params[option])]
+        if used:
+            raise ValueError('%s cannot be used with source=templates' % ', '.join(used))
+    query = {}
+    if params['groups']:
+        query['groups'] = ','.join(params['groups'])
+    if params['include_low_priority']:
+        query['include_low_priority'] = 'true'
+    if params['source'] != 'templates':
+        if params['names']:
+            query['attributes'] = ','.join(params['names'])
+        if params['manual'] is not None:
+            query['manual'] = 'true' if params['manual'] else 'false'
+        if params['include_inactive']:
+            query['include_inactive'] = 'true'
+        if params['exclude_custom']:
+            query['exclude_custom'] = 'true'
+    return query
+
+
+def run(params, warn):
+    """List attributes or templates for validated params. Returns the task result."""
+    problem = check_connection_params(params)
+    if problem:
+        return dict(failed=True, msg=problem, changed=False)
+    try:
+        query = list_params(params)
+    except ValueError as exc:
+        return dict(failed=True, msg=str(exc), changed=False)
+    try:
+        client = client_from_params(params, warn)
+        listing = {
+            'all': client.list_attributes,
+            'owned': client.list_owned,
+            'templates': client.list_templates,
+        }[params['source']]
+        items = list(listing(query))
+    except ExistError as exc:
+        return dict(failed=True, msg=exc.message, changed=False)
+    result = dict(changed=False, attributes=[], templates=[], count=len(items))
+    result['templates' if params['source'] == 'templates' else 'attributes'] = items
+    return result

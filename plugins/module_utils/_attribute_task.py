@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The existio.exist.attribute task: argument spec and run, shared by the module
+(remote hosts) and the action plugin (in the controller, on local connections).
+
+Internal to this collection, not a stable API.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistError
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    check_connection_params,
+    client_from_params,
+    connection_argument_spec,
+)
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
+    DeclarationError,
+    normalize_declared,
+)
+from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
+
+
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
+        attributes=dict(type='list', elements='dict', default=[], options=dict(
+            name=dict(type='str'),
+            template=dict(type='str'),
+            manual=dict(type='bool'),
+            state=dict(type='str', choices=['present', 'absent']),
+        )),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        exclusive=dict(type='bool', default=False),
+        takeover=dict(type='bool', default=True),
+    )
+    return spec
+
+
+def run(params, check_mode, diff, warn):
+    """Converge ownership for validated params. Returns the task result;
+    a failed task has `failed` and `msg` (and still reports what changed)."""
+    problem = check_connection_params(params)
+    if problem:
+        return dict(failed=True, msg=problem, changed=False)
+    try:
+        declared = normalize_declared(params['attributes'], params['state'])
+        client = client_from_params(params, warn)
+        result = converge(client, declared, takeover=params['takeover'], exclusive=params['exclusive'],
+                          check_mode=check_mode, warn=warn)
+    except DeclarationError as exc:
+        return dict(failed=True, msg=str(exc), changed=False)
+    except ExistError as exc:
+        # Raised only by reads, before any write: nothing changed.
+        return dict(failed=True, msg=exc.message, changed=False, acquired=[], released=[], failed_items=[])
+    if not diff:
+        result.pop('diff')
+    return result
