@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: set up the ansible-core 2.19 virtualenv, build and install the
 # collection under build/collections, start the emulator with its default
-# world on a free port, run playbooks/demo.yml against it, stop the emulator.
+# world on a free port, run playbooks/demo.yml against it twice (the second
+# run shows changed=0), stop the emulator.
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
@@ -55,6 +56,8 @@ export ANSIBLE_STDOUT_CALLBACK=default
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 unset ANSIBLE_NOCOLOR
 [[ -t 1 ]] || export ANSIBLE_NOCOLOR=1
-log "ansible-playbook playbooks/demo.yml -e exist_api_url=$url"
 cd "$ROOT"
+log "First run: ansible-playbook playbooks/demo.yml -e exist_api_url=$url"
+ansible-playbook playbooks/demo.yml -e "exist_api_url=$url" "$@"
+log "Second run: the same playbook again; it should report changed=0"
 ansible-playbook playbooks/demo.yml -e "exist_api_url=$url" "$@"
