@@ -59,13 +59,18 @@ find_python() {
 
 # A folder of symlinks to the real interpreters, so that ansible-test's
 # `--python X.Y` finds `pythonX.Y` without going through pyenv shims.
-make_pybin() {
+make_pybin() {  # make_pybin 3.11 [3.12...]
     mkdir -p "$PYBIN"
-    local core py
-    for core in "${!PY_FOR_CORE[@]}"; do
-        py="${PY_FOR_CORE[$core]}"
-        ln -sfn "$(find_python "$py")" "$PYBIN/python$py"
+    local py real
+    for py in "$@"; do
+        real="$(find_python "$py")" || return 1
+        ln -sfn "$real" "$PYBIN/python$py"
     done
+}
+
+# Any usable Python 3 for the helper scripts.
+any_python() {
+    find_python 3.11 2>/dev/null || find_python 3.12 2>/dev/null || command -v python3
 }
 
 # Environment for running a tool from the venv of ansible-core $1.

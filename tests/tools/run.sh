@@ -28,7 +28,8 @@ TOOLS="$ROOT/tests/tools"
 declare -A VENV_OK=()
 EMU_PID=""
 
-counts() { "$(find_python 3.11)" "$TOOLS/results.py" "$@"; }
+HELPER_PY="$(any_python)" || die "no Python 3 found"
+counts() { "$HELPER_PY" "$TOOLS/results.py" "$@"; }
 
 # Stage wrapper bookkeeping -------------------------------------------------
 

@@ -14,12 +14,12 @@ core="${1:?usage: venv.sh <ansible-core minor version, e.g. 2.19>}"
 py_minor="${PY_FOR_CORE[$core]:-}"
 [[ -n "$py_minor" ]] || die "unknown ansible-core version '$core' (known: ${!PY_FOR_CORE[*]})"
 
-python="$(find_python "$py_minor")"
+python="$(find_python "$py_minor")" || exit 2
 venv="$(venv_dir "$core")"
 reqs="$ROOT/tests/requirements-dev-$core.txt"
 [[ -f "$reqs" ]] || die "missing $reqs"
 
-make_pybin
+make_pybin "$py_minor"
 
 hash_inputs() {
     {
