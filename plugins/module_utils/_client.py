@@ -154,7 +154,7 @@ class ExistClient(object):
     """A session against one Exist user, authenticated by one OAuth2 token."""
 
     def __init__(self, api_url, token, validate_certs=True, timeout=30, rate_limit_wait=60,
-                 warn=None, sleep=time.sleep, session=None):
+                 warn=None, sleep=None, session=None):
         if not HAS_REQUESTS and session is None:
             raise ExistConfigError("the Python library 'requests' is required")
         self.base_url = check_api_url(api_url)
@@ -163,7 +163,7 @@ class ExistClient(object):
         self.timeout = timeout
         self.rate_limit_wait = rate_limit_wait
         self._warn = warn or (lambda message: None)
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._session = session or requests.Session()
         self._session.headers.update({
             'Authorization': 'Bearer %s' % self._token,

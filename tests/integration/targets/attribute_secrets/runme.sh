@@ -9,8 +9,9 @@ set -eu
 config=../../integration_config.yml
 log="${OUTPUT_DIR:-.}/secrets-vvvv.log"
 
-# Load the world (which holds the tokens) outside the output we check.
-python3 - "$config" <<'PY'
+reset_world() {
+    # Load the world (which holds the tokens) outside the output we check.
+    python3 - "$config" <<'PY'
 import sys
 import urllib.request
 import yaml
@@ -21,14 +22,21 @@ with open('seed.json', 'rb') as handle:
                                      headers={'Content-Type': 'application/json'})
 urllib.request.urlopen(request).read()
 PY
+}
 
-status=0
-ansible-playbook secrets.yml -i "${INVENTORY_PATH:-localhost,}" -e "@$config" "$@" -vvvv >"$log" 2>&1 || status=$?
-if [ "$status" -ne 0 ]; then
-    cat "$log"
-    echo "secrets.yml failed with status $status" >&2
-    exit 1
-fi
+: >"$log"
+# Both paths: in the worker process, and through the module as on a remote host.
+for in_controller in true false; do
+    reset_world
+    status=0
+    ansible-playbook secrets.yml -i "${INVENTORY_PATH:-localhost,}" -e "@$config" \
+        -e "existio_exist_run_on_controller=$in_controller" "$@" -vvvv >>"$log" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+        cat "$log"
+        echo "secrets.yml failed with status $status (existio_exist_run_on_controller=$in_controller)" >&2
+        exit 1
+    fi
+done
 
 leaks=0
 for token in sEcReT-oauth-9f3a17c2 sEcReT-simple-4be8d01a sEcReT-bogus-77c0e5d9; do

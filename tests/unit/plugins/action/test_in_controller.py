@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The action plugins: in the worker process on local connections, the module elsewhere."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import MagicMock
+
+import pytest
+import responses
+
+from ansible_collections.existio.exist.plugins.action.attribute import ActionModule as AttributeAction
+from ansible_collections.existio.exist.plugins.action.attribute_info import ActionModule as AttributeInfoAction
+from ansible_collections.existio.exist.plugins.module_utils import _client
+
+BASE = 'http://127.0.0.1:8787'
+TOKEN = 'action-test-token-5566'
+OWNED = BASE + '/api/2/attributes/owned/'
+
+
+def make_action(cls, args, transport='local', check_mode=False, diff=False, become=False, environment=None):
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.environment = environment if environment is not None else [{}]
+    task.action = 'existio.exist.attribute'
+    connection = MagicMock()
+    connection.transport = transport
+    play_context = MagicMock()
+    play_context.check_mode = check_mode
+    play_context.diff = diff
+    play_context.become = become
+    templar = MagicMock()
+    templar.template.side_effect = lambda value: value
+    action = cls(task, connection, play_context, loader=None, templar=templar, shared_loader_obj=None)
+    action._execute_module = MagicMock(return_value={'changed': False, 'from_module': True})
+    return action
+
+
+def page(results):
+    return {'count': len(results), 'next': None, 'previous': None, 'results': results}
+
+
+MOOD = {'name': 'mood', 'template': 'mood', 'manual': False, 'service': {'name': 'me', 'label': 'Me'}}
+
+
+@responses.activate
+def test_local_connection_runs_in_process_without_the_module():
+    responses.add(responses.GET, OWNED, json=page([MOOD]))
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]})
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    assert result['changed'] is False and result['owned'] == [MOOD]
+    assert 'diff' not in result and 'failed' not in result
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize('kwargs, task_vars', [
+    ({'transport': 'ssh'}, {}),
+    ({}, {'existio_exist_run_on_controller': False}),
+    ({}, {'existio_exist_run_on_controller': 'no'}),
+    ({'become': True}, {}),
+    ({'environment': [{'HTTPS_PROXY': 'http://proxy:3128'}]}, {}),
+])
+def test_other_cases_run_the_module(kwargs, task_vars):
+    args = {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]}
+    action = make_action(AttributeAction, args, **kwargs)
+    result = action.run(task_vars=task_vars)
+    action._execute_module.assert_called_once_with(module_name='existio.exist.attribute', module_args=args,
+                                                   task_vars=task_vars)
+    assert result['from_module'] is True
+
+
+@responses.activate
+def test_check_mode_and_diff_come_from_the_play_context():
+    responses.add(responses.GET, OWNED, json=page([]))
+    responses.add(responses.GET, BASE + '/api/2/attributes/', json=page([]))
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]},
+                         check_mode=True, diff=True)
+    result = action.run(task_vars={})
+    assert result['changed'] is True and result['acquired'] == ['mood']
+    assert result['diff']['after']['attributes']['mood']['owner'] == '(this client)'
+    assert [c.request.method for c in responses.calls] == ['GET', 'GET']
+
+
+@responses.activate
+def test_warnings_are_returned_like_a_module_does(monkeypatch):
+    monkeypatch.setattr(_client.time, 'sleep', lambda seconds: None)
+    responses.add(responses.GET, OWNED, status=503)
+    responses.add(responses.GET, OWNED, json=page([MOOD]))
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]})
+    result = action.run(task_vars={})
+    assert len(result['warnings']) == 1 and 'answered 503; retrying' in result['warnings'][0]
+
+
+def test_invalid_arguments_fail_in_process_naming_the_option():
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'name': 'a', 'colour': 'x'}],
+                                           'stat': 'present'})
+    result = action.run(task_vars={})
+    assert result['failed'] is True
+    assert 'stat' in result['msg'] and 'colour' in result['msg']
+    assert TOKEN not in json.dumps(result)
+
+
+def test_item_errors_name_the_item_in_process():
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'manual': True}]})
+    result = action.run(task_vars={})
+    assert result['failed'] is True
+    assert result['msg'] == "attributes[0] {'manual': True} must have exactly one of name or template"
+
+
+@responses.activate
+def test_no_log_values_are_masked_in_everything_returned():
+    # Whatever a server sends back, the token never leaves the action.
+    echoed = dict(MOOD, label=TOKEN)
+    responses.add(responses.GET, OWNED, json=page([echoed]))
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]})
+    result = action.run(task_vars={})
+    assert TOKEN not in json.dumps(result)
+    assert result['owned'][0]['label'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
+
+def test_token_from_the_environment(monkeypatch):
+    monkeypatch.setenv('EXIST_TOKEN', TOKEN)
+    monkeypatch.setenv('EXIST_API_URL', 'http://exist.io')
+    action = make_action(AttributeInfoAction, {})
+    result = action.run(task_vars={})
+    assert result['failed'] is True and "api_url 'http://exist.io' uses plain http://" in result['msg']
+
+
+@responses.activate
+def test_attribute_info_in_process():
+    responses.add(responses.GET, BASE + '/api/2/attributes/templates/', json=page([{'name': 'steps'}]))
+    action = make_action(AttributeInfoAction, {'api_url': BASE, 'token': TOKEN, 'source': 'templates'})
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    assert result['templates'] == [{'name': 'steps'}] and result['count'] == 1 and result['changed'] is False
