@@ -16,6 +16,13 @@ attributes:
     description: Can run in check mode and return the changed status it predicts, without any write to Exist.
   diff_mode:
     description: Returns details on what has changed (or would change, in check mode) when in diff mode.
+  action:
+    description: >-
+      Has an action plugin. On a local connection (without C(become), a task C(environment) or C(async))
+      the task runs inside Ansible's worker process instead of starting a fresh Python for the module,
+      with the same options, checks and results. Set the variable C(existio_exist_run_on_controller=false)
+      to always run the module, as on a remote host.
+    support: full
   platform:
     description: Target on which the module acts.
     support: full

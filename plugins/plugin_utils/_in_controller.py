@@ -21,6 +21,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.utils.vars import merge_hash
 
 from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS
 
@@ -33,6 +34,8 @@ class ExistActionBase(ActionBase):
 
     MODULE = None
     TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = True      # through the module
 
     def argument_spec(self):
         raise NotImplementedError
@@ -59,8 +62,12 @@ class ExistActionBase(ActionBase):
         task_vars = task_vars or {}
         result = super(ExistActionBase, self).run(tmp, task_vars)
         if not self.runs_in_controller(task_vars):
-            result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
-                                               task_vars=task_vars))
+            # As ansible.builtin.normal does for any module.
+            wrap_async = self._task.async_val and not self._connection.has_native_async
+            result = merge_hash(result, self._execute_module(module_name=self.MODULE, module_args=self._task.args,
+                                                             task_vars=task_vars, wrap_async=wrap_async))
+            if not wrap_async:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
 
         validation = ArgumentSpecValidator(self.argument_spec()).validate(self._task.args)

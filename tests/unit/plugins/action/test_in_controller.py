@@ -31,6 +31,7 @@ def make_action(cls, args, transport='local', check_mode=False, diff=False, beco
     task.action = 'existio.exist.attribute'
     connection = MagicMock()
     connection.transport = transport
+    connection.has_native_async = False
     play_context = MagicMock()
     play_context.check_mode = check_mode
     play_context.diff = diff
@@ -72,8 +73,16 @@ def test_other_cases_run_the_module(kwargs, task_vars):
     action = make_action(AttributeAction, args, **kwargs)
     result = action.run(task_vars=task_vars)
     action._execute_module.assert_called_once_with(module_name='existio.exist.attribute', module_args=args,
-                                                   task_vars=task_vars)
+                                                   task_vars=task_vars, wrap_async=0)
     assert result['from_module'] is True
+
+
+def test_async_runs_the_module_wrapped():
+    args = {'api_url': BASE, 'token': TOKEN, 'attributes': []}
+    action = make_action(AttributeAction, args)
+    action._task.async_val = 30
+    action.run(task_vars={})
+    assert action._execute_module.call_args.kwargs['wrap_async'] is True
 
 
 @responses.activate
