@@ -189,8 +189,7 @@ class ExistClient(object):
             if not isinstance(page, dict) or not isinstance(page.get('results'), list):
                 raise ExistApiError('GET %s answered a body that is not a page of results' % url_path,
                                     method='GET', path=url_path)
-            for item in page['results']:
-                yield item
+            yield from page['results']
             next_url = page.get('next')
             if not next_url:
                 return
@@ -254,70 +253,66 @@ class ExistClient(object):
     def _request(self, method, path, params=None, json_body=None):
         """Send one request with the retry policy; return (status, decoded JSON body)."""
         url = self.base_url + path
-        read_retries = 0
+        retries = 0
         waited = 0.0
-        rate_limit_attempt = 0
+        rate_limited = 0
         while True:
             self.requests_sent.append((method, path))
-            try:
-                response = self._session.request(method, url, params=params, json=json_body,
-                                                 timeout=self.timeout, verify=self.validate_certs,
-                                                 allow_redirects=False)
-            except requests.exceptions.ConnectTimeout as exc:
-                # Never connected, so nothing was sent: safe to retry even a write.
-                reason = 'connection timed out'
-                failure = exc
-                unknown = False
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                reason = 'timed out' if isinstance(exc, requests.exceptions.Timeout) else 'connection failed'
-                failure = exc
-                unknown = method != 'GET'
-            else:
-                failure = None
-
-            if failure is not None:
-                message = '%s %s: %s (%s)' % (method, path, reason, self._redact(type(failure).__name__))
-                if unknown:
-                    raise ExistOutcomeUnknown(message + '; whether Exist applied it is unknown',
-                                              method=method, path=path)
-                if read_retries < READ_RETRIES:
-                    read_retries += 1
-                    delay = 0.5 * 2 ** (read_retries - 1)
-                    self._warn('%s; retrying in %.1f s (retry %d of %d)' % (message, delay, read_retries, READ_RETRIES))
-                    self._sleep(delay)
-                    continue
-                raise ExistApiError(message + ' after %d retries' % READ_RETRIES, method=method, path=path)
-
-            status = response.status_code
+            response, failure, sent = self._send(method, url, params, json_body)
+            status = response.status_code if response is not None else None
             if status == 429:
                 # A 429 means nothing was applied: any method may wait and retry.
-                rate_limit_attempt += 1
-                delay = _retry_after_seconds(response.headers.get('Retry-After'))
-                if delay is None:
-                    delay = min(2.0 ** (rate_limit_attempt - 1), 30.0)
-                if waited + delay > self.rate_limit_wait:
-                    raise ExistRateLimited(
-                        '%s %s: rate-limited by Exist (429, Retry-After %s s); waiting would exceed rate_limit_wait=%s s. '
-                        'The limit is 300 requests an hour per user token.'
-                        % (method, path, response.headers.get('Retry-After', 'not given'), self.rate_limit_wait),
-                        status=status, method=method, path=path, detail=self._detail(response))
+                rate_limited += 1
+                delay = self._rate_limit_delay(response, rate_limited, waited, method, path)
                 waited += delay
                 self._warn('%s %s: rate-limited by Exist (429); waiting %.1f s before retrying' % (method, path, delay))
                 self._sleep(delay)
                 continue
-            if status >= 500:
-                if method != 'GET':
-                    raise ExistOutcomeUnknown('%s %s: Exist answered %d; whether it applied the write is unknown'
-                                              % (method, path, status), status=status, method=method, path=path,
-                                              detail=self._detail(response))
-                if read_retries < READ_RETRIES:
-                    read_retries += 1
-                    delay = 0.5 * 2 ** (read_retries - 1)
-                    self._warn('%s %s: Exist answered %d; retrying in %.1f s (retry %d of %d)'
-                               % (method, path, status, delay, read_retries, READ_RETRIES))
-                    self._sleep(delay)
-                    continue
-            return status, self._decode(response, method, path)
+            if status is not None and status < 500:
+                return status, self._decode(response, method, path)
+            # A connection failure or a 5xx: transient, but a write may have been applied.
+            problem = failure if status is None else 'Exist answered %d' % status
+            if sent and method != 'GET':
+                raise ExistOutcomeUnknown('%s %s: %s; whether Exist applied the write is unknown' % (method, path, problem),
+                                          status=status, method=method, path=path,
+                                          detail=self._detail(response) if status else None)
+            if retries >= READ_RETRIES:
+                if status is not None:
+                    return status, self._decode(response, method, path)
+                raise ExistApiError('%s %s: %s after %d retries' % (method, path, problem, READ_RETRIES),
+                                    method=method, path=path)
+            retries += 1
+            delay = 0.5 * 2 ** (retries - 1)
+            self._warn('%s %s: %s; retrying in %.1f s (retry %d of %d)' % (method, path, problem, delay, retries, READ_RETRIES))
+            self._sleep(delay)
+
+    def _send(self, method, url, params, json_body):
+        """One attempt: (response, None, True), or (None, reason, whether the request may have been sent)."""
+        try:
+            response = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout,
+                                             verify=self.validate_certs, allow_redirects=False)
+        except requests.exceptions.ConnectTimeout as exc:
+            # Never connected, so nothing was sent: safe to retry even a write.
+            return None, 'connection timed out (%s)' % type(exc).__name__, False
+        except requests.exceptions.Timeout as exc:
+            return None, 'timed out (%s)' % type(exc).__name__, True
+        except requests.exceptions.ConnectionError as exc:
+            return None, 'connection failed (%s)' % type(exc).__name__, True
+        return response, None, True
+
+    def _rate_limit_delay(self, response, attempt, waited, method, path):
+        """Seconds to wait after a 429, or ExistRateLimited when that would pass rate_limit_wait."""
+        retry_after = response.headers.get('Retry-After')
+        delay = _retry_after_seconds(retry_after)
+        if delay is None:
+            delay = min(2.0 ** (attempt - 1), 30.0)
+        if waited + delay > self.rate_limit_wait:
+            raise ExistRateLimited(
+                '%s %s: rate-limited by Exist (429, Retry-After %s s); waiting would exceed rate_limit_wait=%s s. '
+                'The limit is 300 requests an hour per user token.'
+                % (method, path, retry_after or 'not given', self.rate_limit_wait),
+                status=429, method=method, path=path, detail=self._detail(response))
+        return delay
 
     def _detail(self, response):
         try:

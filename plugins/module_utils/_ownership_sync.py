@@ -218,8 +218,8 @@ def failure_message(failed_items, errors, acquired, released, check_mode=False):
     if errors:
         parts.append(' '.join(errors))
     if failed_items:
-        parts.append('%d attribute(s) %s: %s.' % (len(failed_items), 'would fail' if check_mode else 'failed',
-                                                   '; '.join(_format_item(item) for item in failed_items)))
+        verb = 'would fail' if check_mode else 'failed'
+        parts.append('%d attribute(s) %s: %s.' % (len(failed_items), verb, '; '.join(_format_item(item) for item in failed_items)))
     done = []
     if acquired:
         done.append('acquired %s' % ', '.join(acquired))

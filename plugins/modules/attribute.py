@@ -22,7 +22,7 @@ description:
   - A write whose outcome is unknown (timeout, dropped connection, server error) is followed by
     a fresh read of the owned attributes, and the result reports what is true on the server.
 author:
-  - existio.exist maintainers
+  - Existio maintainers (@existio)
 extends_documentation_fragment:
   - existio.exist.connection
   - existio.exist.attributes

@@ -15,7 +15,7 @@ description:
     those your client (service) owns; or lists the attribute templates Exist supports.
   - Every page is followed (100 attributes a request), so the list is never cut short.
 author:
-  - existio.exist maintainers
+  - Existio maintainers (@existio)
 extends_documentation_fragment:
   - existio.exist.connection
   - existio.exist.attributes

@@ -255,7 +255,7 @@ def test_post_5xx_is_an_unknown_outcome_and_not_retried(client):
     responses.add(responses.POST, ACQUIRE, status=500, json={'detail': 'oops'})
     with pytest.raises(ExistOutcomeUnknown) as excinfo:
         client.acquire([{'name': 'a'}])
-    assert 'whether it applied the write is unknown' in excinfo.value.message
+    assert 'Exist answered 500; whether Exist applied the write is unknown' in excinfo.value.message
     assert len(responses.calls) == 1
 
 

@@ -28,7 +28,9 @@ WITHINGS = {'name': 'withings', 'label': 'Withings'}
 FITBIT = {'name': 'fitbit', 'label': 'Fitbit'}
 
 
-def attr(name, service=ME, manual=False, available=(), template=None):
+def attr(name, service='me', manual=False, available=(), template=None):
+    if service == 'me':
+        service = ME
     return {'name': name, 'template': template, 'service': service, 'manual': manual, 'active': service is not None,
             'available_services': list(available)}
 
