@@ -25,7 +25,7 @@ hash_inputs() {
     {
         echo "python=$python"
         cat "$reqs" "$ROOT/tests/unit/requirements.txt" "$ROOT/tests/integration/requirements.txt" 2>/dev/null
-        sha256sum "$0" "$(dirname "$0")/seed_get_pip.py"
+        cat "$0" "$(dirname "$0")/seed_get_pip.py"
     } | sha256sum | cut -d' ' -f1
 }
 
