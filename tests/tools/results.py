@@ -99,10 +99,14 @@ def cmd_summary(results_dir):
         status = fields[3] if len(fields) > 3 else 'error'
         secs = int(fields[4]) if len(fields) > 4 else 0
         note = fields[5].strip() if len(fields) > 5 else ''
+        if status == 'error':
+            # A stage that could not run (or crashed without recording a failed
+            # test) counts as one failure, so the last line never reads
+            # "0 failed" for a broken run.
+            broken = True
+            failed = max(failed, 1)
         total_passed += passed
         total_failed += failed
-        if status == 'error':
-            broken = True
         line = '%-16s %-8s %4d passed, %3d failed, %3d skipped %5s' % (
             name, status.upper(), passed, failed, skipped, '%ds' % secs if secs else '')
         if note:
