@@ -56,12 +56,11 @@ class Declared(object):
             return ('absent',)
         return ('present', self.via, self.manual)
 
-    def request_item(self, manual=None):
+    def request_item(self):
+        """The acquire item: by name or template, with manual only when declared."""
         item = {self.via: self.name}
-        if manual is None:
-            manual = self.manual
-        if manual is not None:
-            item['manual'] = manual
+        if self.manual is not None:
+            item['manual'] = self.manual
         return item
 
     def ref(self):
@@ -190,8 +189,8 @@ class PlannedAcquire(object):
 
     def predicted_object(self):
         """The attribute as it should read after the acquire (for check mode)."""
-        obj = dict(self.previous or {'name': self.name, 'template': self.name if self.declared.via == 'template' else None,
-                                     'active': True})
+        template = self.name if self.declared.via == 'template' else None
+        obj = dict(self.previous or {'name': self.name, 'template': template})
         obj['manual'] = self.manual
         obj['active'] = True
         return obj
@@ -214,9 +213,8 @@ class PlannedRelease(object):
 class Plan(object):
     """What to do. Built by plan_ownership(); never talks to Exist."""
 
-    def __init__(self, owned, visible, acquire, release, refused):
+    def __init__(self, owned, acquire, release, refused):
         self.owned = owned
-        self.visible = visible
         self.acquire = acquire
         self.release = release
         self.refused = refused        # failed items known before any write (takeover=false)
@@ -302,4 +300,4 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
         for name in sorted(owned):
             if name not in present and name not in released:
                 release.append(PlannedRelease(owned[name], None))
-    return Plan(owned, visible, acquire, release, refused)
+    return Plan(owned, acquire, release, refused)
