@@ -16,6 +16,8 @@ help:
 	@echo "make integration     ansible-test integration against a freshly started emulator"
 	@echo "make demo            build + install the collection, run playbooks/demo.yml against the emulator"
 	@echo "make venv            only create/refresh the virtualenvs"
+	@echo "make bench           benchmarks (tests/perf): requests per run, time per task, scale; writes docs/docsite/rst/performance.rst"
+	@echo "make bench-requests  only the requests-per-run benchmark (also part of make test)"
 	@echo "make clean           remove .venv/, build/ and tests/output/"
 
 test:
@@ -29,6 +31,13 @@ demo:
 
 venv:
 	@bash $(TOOLS)/venv.sh 2.19 && bash $(TOOLS)/venv.sh 2.21
+
+.PHONY: bench bench-requests
+bench:
+	@bash tests/perf/bench.sh all $(BENCH_ARGS)
+
+bench-requests:
+	@bash tests/perf/bench.sh requests
 
 clean:
 	rm -rf .venv build tests/output tests/integration/integration_config.yml

@@ -593,11 +593,14 @@ def part_scale(runner, emulator, users, forks_list=(10, 25)):
                 problems.append('forks %d, again: %d hosts changed' % (forks, changed))
             if run == 'ping':
                 ping_wall = wall
-            rows.append([forks, run, '%.1f' % wall, '%.1f' % (users / wall), requests,
+            least = {'ping': 0, 'first': 3 * users, 'again': users}[run]
+            if requests != least:
+                problems.append('forks %d, %s: %d requests, minimum %d' % (forks, run, requests, least))
+            rows.append([forks, run, '%.1f' % wall, '%.1f' % (users / wall), requests, least,
                          '%.2f' % (requests / float(users)), '%.2f' % (wall / ping_wall),
                          '%.1f%%' % (100.0 * cpu / wall)])
             log('scale: %d users, forks %d, %s: %.1f s' % (users, forks, run, wall))
-    text = table(['forks', 'run', 'wall s', 'users/s', 'requests', 'req/user', 'x ping', 'emulator CPU'], rows)
+    text = table(['forks', 'run', 'wall s', 'users/s', 'requests', 'minimum', 'req/user', 'x ping', 'emulator CPU'], rows)
     if problems:
         text += '\n\nPROBLEMS:\n' + '\n'.join('  ' + p for p in problems)
     return text, not problems
@@ -722,7 +725,9 @@ An inventory of {users} Exist users, one host each with its own token
 attributes (templates) per user: from scratch (*first*), then *again*
 (``changed=0``). *ping* is one ``ansible.builtin.ping`` task per host on the
 same inventory, the reference for what fanning out costs in Ansible itself.
-Requests are counted from the emulator's log; its CPU share is its own
+Requests are counted from the emulator's log; the minimum is one GET of
+the owned list per user, plus on the first run one look-up GET and one
+acquire POST (20 attributes fit in one request). The emulator's CPU share is its own
 ``utime + stime`` (``/proc/PID/stat``) over the run's wall time, in percent of
 one core (the machine has {cores}): well below 100 % means the emulator is not
 the bottleneck.
@@ -761,7 +766,7 @@ def main(argv=None):
     users = MAX_USERS if args.large else max(1, min(args.users, MAX_USERS))
     rounds = max(1, min(args.rounds, 50))
 
-    workdir = args.workdir or tempfile.mkdtemp(prefix='existio-bench-')
+    workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix='existio-bench-'))
     os.makedirs(workdir, exist_ok=True)
     emulator = Emulator(os.path.join(workdir, 'emulator.log')).start()
     log('emulator pid %d at %s; work folder %s' % (emulator.proc.pid, emulator.url, workdir))

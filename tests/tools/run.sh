@@ -238,6 +238,25 @@ EOF
     done
 }
 
+# --- bench-requests stage: tests/perf (owned by the benchmarks; keep this block self-contained) ---
+# Requests per run of existio.exist.attribute against a fresh emulator, both paths;
+# one result per declared-attribute size. `make bench-requests` runs the same part alone.
+stage_bench_requests() {
+    local core="${BENCH_CORE:-2.19}" name=bench-requests rc
+    begin_stage
+    setup_venv "$core" || { stage_error "$name" "no virtualenv"; return; }
+    layout
+    rm -f "$RESULTS/$name.counts"
+    (
+        cd "$COPY" || exit 2
+        PATH="$(venv_path "$core")" "$(venv_dir "$core")/bin/python" tests/perf/bench.py --parts requests \
+            --collections-path "$BUILD" --workdir "$RESULTS/$name" --result-file "$RESULTS/$name.counts"
+    ) 2>&1 | tee "$RESULTS/$name.log"
+    rc="${PIPESTATUS[0]}"
+    finish_stage "$name" "$rc" "$(cat "$RESULTS/$name.counts" 2>/dev/null)" "one result per size, both paths"
+}
+# --- end bench-requests stage ---
+
 # Main ------------------------------------------------------------------------
 
 main() {
@@ -251,6 +270,7 @@ main() {
             run_units
             run_emulator_tests
             run_integration
+            stage_bench_requests
             ;;
         sanity) run_sanity ;;
         units) run_units ;;
