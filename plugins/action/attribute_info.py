@@ -14,9 +14,4 @@ from ansible_collections.existio.exist.plugins.plugin_utils._in_controller impor
 class ActionModule(ExistActionBase):
 
     MODULE = 'existio.exist.attribute_info'
-
-    def argument_spec(self):
-        return _attribute_info_task.argument_spec()
-
-    def run_task(self, params, check_mode, diff, warn):
-        return _attribute_info_task.run(params, warn)
+    TASK = _attribute_info_task

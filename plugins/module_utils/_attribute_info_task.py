@@ -66,8 +66,11 @@ def list_params(params):
     return query
 
 
-def run(params, warn):
-    """List attributes or templates for validated params. Returns the task result."""
+def run(params, check_mode, diff, warn):
+    """List attributes or templates for validated params. Returns the task result.
+
+    Only reads, so check mode changes nothing and there is never a diff.
+    """
     problem = check_connection_params(params)
     if problem:
         return dict(failed=True, msg=problem, changed=False)

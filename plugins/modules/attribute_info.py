@@ -138,20 +138,12 @@ count:
   sample: 12
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.existio.exist.plugins.module_utils._attribute_info_task import argument_spec, run
+from ansible_collections.existio.exist.plugins.module_utils import _attribute_info_task
+from ansible_collections.existio.exist.plugins.module_utils._module_entry import run_module
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    result = run(module.params, module.warn)
-    if result.pop('failed', False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(_attribute_info_task)
 
 
 if __name__ == '__main__':

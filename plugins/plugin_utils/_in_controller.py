@@ -30,18 +30,13 @@ RUN_ON_CONTROLLER_VAR = 'existio_exist_run_on_controller'
 
 
 class ExistActionBase(ActionBase):
-    """Subclasses set MODULE (the FQCN) and implement run_task()."""
+    """Subclasses set MODULE (the FQCN) and TASK (its *_task module_utils)."""
 
     MODULE = None
+    TASK = None
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = True      # through the module
-
-    def argument_spec(self):
-        raise NotImplementedError
-
-    def run_task(self, params, check_mode, diff, warn):
-        raise NotImplementedError
 
     def runs_in_controller(self, task_vars):
         """Whether this task may run here with the same outcome as the module.
@@ -70,13 +65,13 @@ class ExistActionBase(ActionBase):
                 self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
 
-        validation = ArgumentSpecValidator(self.argument_spec()).validate(self._task.args)
+        validation = ArgumentSpecValidator(self.TASK.argument_spec()).validate(self._task.args)
         no_log_values = validation._no_log_values
         if validation.error_messages:
             result.update(failed=True, msg='; '.join(validation.error_messages))
             return remove_values(result, no_log_values)
         warnings = []
-        result.update(self.run_task(validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
+        result.update(self.TASK.run(validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
                                     diff=bool(self._play_context.diff), warn=warnings.append))
         if warnings:
             result['warnings'] = warnings

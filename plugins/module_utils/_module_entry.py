@@ -1,0 +1,26 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""main() of every module: the task (a *_task module_utils) run by AnsibleModule.
+
+Internal to this collection, not a stable API.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+
+
+def run_module(task):
+    """Run `task` (with argument_spec() and run(params, check_mode, diff, warn)) as a module."""
+    module = AnsibleModule(argument_spec=task.argument_spec(), supports_check_mode=True)
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+    result = task.run(module.params, module.check_mode, module._diff, module.warn)
+    if result.pop('failed', False):
+        module.fail_json(**result)
+    module.exit_json(**result)
