@@ -535,7 +535,7 @@ def part_profile(runner, emulator, collections_path):
     rows = [
         ['python -c pass (interpreter start-up, best of 5)', '%.0f' % (bare * 1000)],
         ['AnsiballZ_attribute.py run directly (whole module, best of 5)', '%.0f' % (whole * 1000)],
-        ['  of which imports (-X importtime, sum of top-level imports)', '%.0f' % (total / 1000.0)],
+        ['of which imports (-X importtime, sum of top-level imports)', '%.0f' % (total / 1000.0)],
     ]
     if phases:
         rows += [
