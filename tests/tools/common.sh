@@ -16,7 +16,6 @@ export ANSIBLE_FORCE_COLOR=0
 export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
 export PY_COLORS=0
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-export PYTHONDONTWRITEBYTECODE=1
 
 # Run pip (or anything) hiding this machine's harmless "Location ... is ignored" noise.
 quiet_pip() {
