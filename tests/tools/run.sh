@@ -238,6 +238,25 @@ EOF
     done
 }
 
+# --- lint stage: ansible-lint (production profile), plugin docs markup, changelog ---
+# One result per linter, run in the laid-out copy with the 2.19 virtualenv.
+run_lint() {
+    local core="${LINT_CORE:-2.19}" name=lint passed=0 failed=0 rc linter
+    begin_stage
+    setup_venv "$core" || { stage_error "$name" "no virtualenv"; return; }
+    layout
+    : >"$RESULTS/$name.log"
+    for linter in "ansible-lint --nocolor" "antsibull-docs lint-collection-docs --plugin-docs ." "antsibull-changelog lint"; do
+        log "$name: $linter"
+        # shellcheck disable=SC2086  # each linter line is a command and its words
+        (cd "$COPY" && PATH="$(venv_path "$core")" ANSIBLE_COLLECTIONS_PATH="$BUILD" $linter) 2>&1 | tee -a "$RESULTS/$name.log"
+        rc="${PIPESTATUS[0]}"
+        if (( rc == 0 )); then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    done
+    finish_stage "$name" "$failed" "$passed $failed 0" "one result per linter"
+}
+# --- end lint stage ---
+
 # --- bench-requests stage: tests/perf (owned by the benchmarks; keep this block self-contained) ---
 # Requests per run of existio.exist.attribute against a fresh emulator, both paths;
 # one result per declared-attribute size. `make bench-requests` runs the same part alone.
@@ -271,12 +290,14 @@ main() {
             run_emulator_tests
             run_integration
             stage_bench_requests
+            run_lint
             ;;
         sanity) run_sanity ;;
         units) run_units ;;
         emulator-tests) run_emulator_tests ;;
         integration) run_integration ;;
-        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration)" ;;
+        lint) run_lint ;;
+        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration, lint)" ;;
     esac
     log "Finished in $((SECONDS - start)) s"
     counts summary "$RESULTS"
