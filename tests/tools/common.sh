@@ -83,3 +83,53 @@ write_result() {
     mkdir -p "$RESULTS"
     printf '%s\n' "$*" > "$RESULTS/$name.result"
 }
+
+# The emulator, started from a virtualenv on a free port. Callers set their own traps.
+EMU_PID=""
+EMU_URL=""
+
+start_emulator() {  # start_emulator CORE LOGFILE -> sets EMU_PID, EMU_URL
+    local core="$1" logfile="$2" venv line="" i
+    venv="$(venv_dir "$core")"
+    local -a cmd
+    if [[ -x "$venv/bin/exist-emulator" ]]; then
+        cmd=("$venv/bin/exist-emulator")
+    else
+        cmd=(env "PYTHONPATH=$ROOT/tests/emulator" "$venv/bin/python" -m exist_emulator)
+    fi
+    shift 2
+    : > "$logfile"
+    "${cmd[@]}" "$@" > "$logfile" 2>&1 &
+    EMU_PID=$!
+    for ((i = 0; i < 300; i++)); do
+        line="$(head -n 1 "$logfile" 2>/dev/null)"
+        [[ "$line" == *"listening on http://"* ]] && break
+        kill -0 "$EMU_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ "$line" != *"listening on http://"* ]]; then
+        printf 'emulator did not start (%s):\n' "${cmd[*]} $*" >&2
+        cat "$logfile" >&2
+        stop_emulator
+        return 1
+    fi
+    EMU_URL="http://127.0.0.1:${line##*:}"
+    EMU_URL="${EMU_URL%%[[:space:]]*}"
+    log "Emulator (pid $EMU_PID) listening on $EMU_URL"
+}
+
+stop_emulator() {
+    [[ -n "$EMU_PID" ]] || return 0
+    if kill -0 "$EMU_PID" 2>/dev/null; then
+        kill -TERM "$EMU_PID" 2>/dev/null
+        local i
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$EMU_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$EMU_PID" 2>/dev/null && kill -KILL "$EMU_PID" 2>/dev/null
+    fi
+    wait "$EMU_PID" 2>/dev/null
+    log "Emulator stopped"
+    EMU_PID=""
+}

@@ -28,29 +28,10 @@ tarball="$(ls "$dist"/existio-exist-*.tar.gz)"
 log "Installing $(basename "$tarball") into ${collections#"$ROOT"/}"
 ansible-galaxy collection install --force -p "$collections" "$tarball" 2>&1 | grep -v "^Starting\|^Process install"
 
-[[ -x "$venv/bin/exist-emulator" ]] || die "exist-emulator is not installed in $venv (does tests/emulator have a pyproject.toml yet?)"
-emu_log="$BUILD/demo-emulator.log"
-"$venv/bin/exist-emulator" --port 0 > "$emu_log" 2>&1 &
-emu_pid=$!
-stop() {
-    if kill -0 "$emu_pid" 2>/dev/null; then
-        kill -TERM "$emu_pid" 2>/dev/null || true
-        wait "$emu_pid" 2>/dev/null || true
-        log "Emulator stopped"
-    fi
-}
-trap stop EXIT
-line=""
-for ((i = 0; i < 300; i++)); do
-    line="$(head -n 1 "$emu_log" 2>/dev/null || true)"
-    [[ "$line" == *"listening on http://"* ]] && break
-    kill -0 "$emu_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[[ "$line" == *"listening on http://"* ]] || { cat "$emu_log" >&2; die "the emulator did not start"; }
-port="${line##*:}"; port="${port%%[[:space:]]*}"
-url="http://127.0.0.1:$port"
-log "Emulator with its default world listening on $url"
+trap stop_emulator EXIT
+start_emulator "$core" "$BUILD/demo-emulator.log" --port 0 || die "the emulator did not start"
+url="$EMU_URL"
+log "The emulator serves its default world (user demo, token demo-token)"
 
 export ANSIBLE_STDOUT_CALLBACK=default
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"

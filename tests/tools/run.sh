@@ -26,7 +26,6 @@ read -r -a PT_ARGS <<< "${PYTEST_ARGS:-}"
 
 TOOLS="$ROOT/tests/tools"
 declare -A VENV_OK=()
-EMU_PID=""
 
 HELPER_PY="$(any_python)" || die "no Python 3 found"
 counts() { "$HELPER_PY" "$TOOLS/results.py" "$@"; }
@@ -161,51 +160,6 @@ run_emulator_tests() {
     finish_stage "$name" "$rc" "$(counts junit "$RESULTS/$name.xml")" "$note"
 }
 
-start_emulator() {  # start_emulator CORE LOGFILE -> sets EMU_PID, EMU_URL
-    local core="$1" logfile="$2" venv line="" i
-    venv="$(venv_dir "$core")"
-    local -a cmd
-    if [[ -x "$venv/bin/exist-emulator" ]]; then
-        cmd=("$venv/bin/exist-emulator")
-    else
-        cmd=(env "PYTHONPATH=$ROOT/tests/emulator" "$venv/bin/python" -m exist_emulator)
-    fi
-    shift 2
-    : > "$logfile"
-    "${cmd[@]}" "$@" > "$logfile" 2>&1 &
-    EMU_PID=$!
-    for ((i = 0; i < 300; i++)); do
-        line="$(head -n 1 "$logfile" 2>/dev/null)"
-        [[ "$line" == *"listening on http://"* ]] && break
-        kill -0 "$EMU_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if [[ "$line" != *"listening on http://"* ]]; then
-        printf 'emulator did not start (%s):\n' "${cmd[*]} $*" >&2
-        cat "$logfile" >&2
-        stop_emulator
-        return 1
-    fi
-    EMU_URL="http://127.0.0.1:${line##*:}"
-    EMU_URL="${EMU_URL%%[[:space:]]*}"
-    log "Emulator (pid $EMU_PID) listening on $EMU_URL"
-}
-
-stop_emulator() {
-    [[ -n "$EMU_PID" ]] || return 0
-    if kill -0 "$EMU_PID" 2>/dev/null; then
-        kill -TERM "$EMU_PID" 2>/dev/null
-        local i
-        for ((i = 0; i < 50; i++)); do
-            kill -0 "$EMU_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$EMU_PID" 2>/dev/null && kill -KILL "$EMU_PID" 2>/dev/null
-    fi
-    wait "$EMU_PID" 2>/dev/null
-    log "Emulator stopped"
-    EMU_PID=""
-}
 trap stop_emulator EXIT
 trap 'stop_emulator; exit 130' INT TERM
 
