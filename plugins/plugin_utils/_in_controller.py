@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
@@ -53,6 +54,12 @@ class ExistActionBase(ActionBase):
                 and not any(self._task.environment or [])  # Ansible keeps [{}] when none is set
                 and not self._task.async_val)
 
+    def _error_message(self, error):
+        # Worded as AnsibleModule words it, so both paths fail alike.
+        if isinstance(error, UnsupportedError):
+            return 'Unsupported parameters for (%s) module: %s' % (self.MODULE, error.msg)
+        return error.msg
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ExistActionBase, self).run(tmp, task_vars)
@@ -68,7 +75,7 @@ class ExistActionBase(ActionBase):
         validation = ArgumentSpecValidator(self.TASK.argument_spec()).validate(self._task.args)
         no_log_values = validation._no_log_values
         if validation.error_messages:
-            result.update(failed=True, msg='; '.join(validation.error_messages))
+            result.update(failed=True, msg='; '.join(self._error_message(error) for error in validation.errors.errors))
             return remove_values(result, no_log_values)
         warnings = []
         result.update(self.TASK.run(validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
