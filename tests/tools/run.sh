@@ -11,7 +11,7 @@
 # stage could not run. Logs and ansible-test output: build/results/.
 #
 # Knobs (environment): SANITY_CORES="2.19 2.21" UNITS_CORES="2.19 2.21"
-# INTEGRATION_CORES="2.19" ANSIBLE_TEST_ARGS="" (extra args for every
+# INTEGRATION_CORES="2.19 2.21" ANSIBLE_TEST_ARGS="" (extra args for every
 # ansible-test call, e.g. -v), PYTEST_ARGS="". An empty *_CORES skips that stage.
 set -uo pipefail
 # shellcheck source=common.sh
@@ -19,7 +19,7 @@ source "$(dirname "$0")/common.sh"
 
 SANITY_CORES="${SANITY_CORES-2.19 2.21}"
 UNITS_CORES="${UNITS_CORES-2.19 2.21}"
-INTEGRATION_CORES="${INTEGRATION_CORES-2.19}"
+INTEGRATION_CORES="${INTEGRATION_CORES-2.19 2.21}"
 EMULATOR_CORE="${EMULATOR_CORE:-2.19}"
 read -r -a AT_ARGS <<< "${ANSIBLE_TEST_ARGS:-}"
 read -r -a PT_ARGS <<< "${PYTEST_ARGS:-}"
@@ -170,7 +170,7 @@ run_integration() {
         return
     fi
     for core in $INTEGRATION_CORES; do
-        name="integration"; [[ "$core" == "${INTEGRATION_CORES%% *}" ]] || name="integration-$core"
+        name="integration-$core"
         py="${PY_FOR_CORE[$core]}"; begin_stage
         setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
         layout
