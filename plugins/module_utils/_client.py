@@ -170,8 +170,6 @@ class ExistClient(object):
             'Accept': 'application/json',
             'User-Agent': USER_AGENT,
         })
-        # Every request sent, as (method, path); lets callers and tests count the budget.
-        self.requests_sent = []
 
     # -- public API ---------------------------------------------------------
 
@@ -257,7 +255,6 @@ class ExistClient(object):
         waited = 0.0
         rate_limited = 0
         while True:
-            self.requests_sent.append((method, path))
             response, failure, sent = self._send(method, url, params, json_body)
             status = response.status_code if response is not None else None
             if status == 429:
