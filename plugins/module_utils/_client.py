@@ -143,8 +143,7 @@ def _retry_after_seconds(value):
 class BatchResult(object):
     """What Exist answered to one write request."""
 
-    def __init__(self, items, status, success, failed):
-        self.items = items
+    def __init__(self, status, success, failed):
         self.status = status
         self.success = success
         self.failed = failed
@@ -154,8 +153,8 @@ class ExistClient(object):
     """A session against one Exist user, authenticated by one OAuth2 token."""
 
     def __init__(self, api_url, token, validate_certs=True, timeout=30, rate_limit_wait=60,
-                 warn=None, sleep=None, session=None):
-        if not HAS_REQUESTS and session is None:
+                 warn=None, sleep=None):
+        if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
         self.base_url = check_api_url(api_url)
         self._token = check_token(token)
@@ -164,7 +163,7 @@ class ExistClient(object):
         self.rate_limit_wait = rate_limit_wait
         self._warn = warn or (lambda message: None)
         self._sleep = sleep or time.sleep
-        self._session = session or requests.Session()
+        self._session = requests.Session()
         self._session.headers.update({
             'Authorization': 'Bearer %s' % self._token,
             'Accept': 'application/json',
@@ -209,7 +208,7 @@ class ExistClient(object):
         if not isinstance(body, dict):
             raise ExistApiError('POST %s answered a body that is not an object' % path, status=status,
                                 method='POST', path=path)
-        return BatchResult(items, status, list(body.get('success') or []), list(body.get('failed') or []))
+        return BatchResult(status, list(body.get('success') or []), list(body.get('failed') or []))
 
     # -- Exist endpoints ----------------------------------------------------
 

@@ -67,9 +67,6 @@ class Declared(object):
         """The item as a user wrote it, for messages and failed_items."""
         return {self.via: self.name}
 
-    def describe(self):
-        return '%s %r' % (self.via, self.name)
-
 
 def _describe_wish(declared):
     if declared.state == 'absent':
@@ -222,7 +219,7 @@ class Plan(object):
     @property
     def predicted_failures(self):
         """Acquires Exist is bound to refuse, as failed items (for check mode)."""
-        return [dict(a.declared.ref(), error_code='not_found', error=NOT_FOUND_ERROR)
+        return [dict(a.ref(), error_code='not_found', error=NOT_FOUND_ERROR)
                 for a in self.acquire if a.reason == NOT_VISIBLE]
 
     @property

@@ -82,7 +82,7 @@ class FakeExist(object):
             success.append(copy.deepcopy(obj))
         if fault is not None:
             raise fault
-        return BatchResult(items, 202 if failed else 200, success, failed)
+        return BatchResult(202 if failed else 200, success, failed)
 
     def release(self, items):
         self.calls.append(('POST', 'release', len(items)))
@@ -98,7 +98,7 @@ class FakeExist(object):
             success.append({'name': item['name']} if others else {'name': item['name'], 'service': '', 'active': False})
         if fault is not None:
             raise fault
-        return BatchResult(items, 200, success, [])
+        return BatchResult(200, success, [])
 
     def writes(self):
         return [c for c in self.calls if c[0] == 'POST']
