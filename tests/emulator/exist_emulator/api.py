@@ -11,7 +11,7 @@ import zoneinfo
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from .templates import GROUPS, TEMPLATE_JSON, TEMPLATES, VALUE_TYPES, check_value
+from .templates import CUSTOM_PRIORITY, GROUPS, LOW_PRIORITY, TEMPLATE_JSON, TEMPLATES, VALUE_TYPES, check_value
 from .world import Attribute, Token, User, World
 
 MAX_ITEMS = 35
@@ -140,7 +140,9 @@ def profile(ctx: Context) -> dict:
         "avatar": "",
         "timezone": user.timezone,
         "local_time": ctx.now().isoformat(timespec="seconds"),
-        "imperial_units": False,
+        # As in the recorded responses: weekly_email and yearly_email, and no imperial_units.
+        "weekly_email": True,
+        "yearly_email": True,
         "imperial_distance": False,
         "imperial_weight": False,
         "imperial_energy": False,
@@ -152,18 +154,28 @@ def profile(ctx: Context) -> dict:
 
 
 def templates(ctx: Context) -> dict:
-    """GET /attributes/templates/."""
+    """GET /attributes/templates/ (priority >= 10 only with include_low_priority)."""
     groups = ctx.names("groups")
-    items = TEMPLATE_JSON if groups is None else [t for t in TEMPLATE_JSON if t["group"]["name"] in groups]
+    include_low = ctx.flag("include_low_priority")
+    items = [t for t in TEMPLATE_JSON if (groups is None or t["group"]["name"] in groups)
+             and (include_low or t["priority"] < LOW_PRIORITY)]
     return ctx.page(items)
 
 
-def _select(ctx: Context, owned_only: bool, include_inactive: bool) -> list[Attribute]:
+def _select(ctx: Context, owned_only: bool, include_inactive: bool, by_name: bool) -> list[Attribute]:
+    """The attributes a list endpoint answers, in list order.
+
+    Every list leaves out low priority attributes (priority >= 10) unless include_low_priority is set;
+    inactive ones are left out unless include_inactive says otherwise (the caller decides whether the
+    endpoint honours it). by_name: whether the `attributes` name filter applies (GET /attributes/ ignores it,
+    as the real service did in a recording).
+    """
     groups = ctx.names("groups")
-    names = ctx.names("attributes")
+    names = ctx.names("attributes") if by_name else None
     template_names = ctx.names("templates")
     manual = ctx.tristate("manual")
     exclude_custom = ctx.flag("exclude_custom")
+    include_low = ctx.flag("include_low_priority")
     service = ctx.token.service
     selected = []
     for attribute in sorted(ctx.user.attributes.values(), key=Attribute.sort_key):
@@ -171,7 +183,11 @@ def _select(ctx: Context, owned_only: bool, include_inactive: bool) -> list[Attr
             # Ownership implies a write scope, so the owned list ignores read scopes.
             if service is None or attribute.service != service:
                 continue
-        elif not ctx.can_read(attribute) or (not attribute.active and not include_inactive):
+        elif not ctx.can_read(attribute):
+            continue
+        if not attribute.active and not include_inactive:
+            continue
+        if attribute.priority >= LOW_PRIORITY and not include_low:
             continue
         if groups is not None and attribute.group not in groups:
             continue
@@ -188,14 +204,15 @@ def _select(ctx: Context, owned_only: bool, include_inactive: bool) -> list[Attr
 
 
 def attributes(ctx: Context) -> dict:
-    """GET /attributes/ (owned=true behaves as /attributes/owned/)."""
-    selected = _select(ctx, ctx.flag("owned"), ctx.flag("include_inactive"))
+    """GET /attributes/ (owned=true lists what /attributes/owned/ does); the `attributes` filter is ignored."""
+    selected = _select(ctx, ctx.flag("owned"), ctx.flag("include_inactive"), by_name=False)
     return ctx.page([ctx.world.attribute_json(a) for a in selected])
 
 
 def owned(ctx: Context) -> dict:
     """GET /attributes/owned/."""
-    return ctx.page([ctx.world.attribute_json(a) for a in _select(ctx, True, True)])
+    selected = _select(ctx, True, ctx.flag("include_inactive"), by_name=True)
+    return ctx.page([ctx.world.attribute_json(a) for a in selected])
 
 
 def _date_max(ctx: Context) -> datetime.date:
@@ -208,7 +225,10 @@ def _date_max(ctx: Context) -> datetime.date:
 
 
 def with_values(ctx: Context) -> dict:
-    """GET /attributes/with-values/: each attribute with its last `days` values, newest first."""
+    """GET /attributes/with-values/: each attribute with the values of its last `days` days, newest first.
+
+    Only days that have a value are listed; inactive attributes are always left out.
+    """
     try:
         days = int(ctx.query.get("days", 1))
     except ValueError as exc:
@@ -217,9 +237,9 @@ def with_values(ctx: Context) -> dict:
     date_max = _date_max(ctx)
     dates = [(date_max - datetime.timedelta(days=n)).isoformat() for n in range(days)]
     results = []
-    for attribute in _select(ctx, False, False):
-        item = ctx.world.attribute_json(attribute)
-        item["values"] = [{"date": day, "value": attribute.values.get(day)} for day in dates]
+    for attribute in _select(ctx, False, False, by_name=True):
+        item = ctx.world.attribute_json(attribute, with_services=False)
+        item["values"] = [{"date": day, "value": attribute.values[day]} for day in dates if day in attribute.values]
         results.append(item)
     return ctx.page(results)
 
@@ -355,8 +375,7 @@ def _create_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
             return False, _failed(item, "exists", f"Attribute '{name}' already exists")
         if not ctx.can_write(group, manual):
             return False, _not_allowed(item, group)
-        attribute = Attribute(name=name, label=label, group=group, value_type=value_type,
-                              priority=ctx.user.next_priority(group))
+        attribute = Attribute(name=name, label=label, group=group, value_type=value_type, priority=CUSTOM_PRIORITY)
     attribute.manual = manual
     attribute.service = ctx.token.service
     attribute.active = True

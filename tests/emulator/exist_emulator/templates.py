@@ -7,6 +7,7 @@ from importlib import resources
 from typing import Any
 
 # Group name, label; the sort priority is the position (the docs show activity as 1).
+# The custom group's label is the one seen in recorded responses ("Daily tags"; the docs say "Custom tags").
 GROUPS: dict[str, dict] = {}
 for _priority, (_name, _label) in enumerate((
     ("activity", "Activity"),
@@ -24,7 +25,7 @@ for _priority, (_name, _label) in enumerate((
     ("weather", "Weather"),
     ("symptoms", "Symptoms"),
     ("medication", "Medication"),
-    ("custom", "Custom tags"),
+    ("custom", "Daily tags"),
 ), start=1):
     GROUPS[_name] = {"name": _name, "label": _label, "priority": _priority}
 
@@ -43,6 +44,13 @@ VALUE_TYPES: dict[int, str] = {
 READ_SCOPES = frozenset([f"{group}_read" for group in GROUPS] + ["manual_read"])
 WRITE_SCOPES = frozenset([f"{group}_write" for group in GROUPS] + ["manual_write"])
 ALL_SCOPES = READ_SCOPES | WRITE_SCOPES
+
+# Attributes and templates with a priority at or above this are "low priority": list endpoints leave them
+# out unless the query has include_low_priority=true.
+LOW_PRIORITY = 10
+# The priority a new custom attribute gets in its group (seen in recorded responses): below LOW_PRIORITY,
+# so a new attribute is never hidden from default listings.
+CUSTOM_PRIORITY = 9
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .templates import GROUPS, TEMPLATES, VALUE_TYPES, check_value, expand_scopes
+from .templates import CUSTOM_PRIORITY, GROUPS, TEMPLATES, VALUE_TYPES, check_value, expand_scopes
 
 
 class SeedError(ValueError):
@@ -73,6 +73,8 @@ class Attribute:
             template = TEMPLATES[self.template]
             if self.label != template.label:
                 data["label"] = self.label
+            if self.priority != template.priority:
+                data["priority"] = self.priority
         else:
             data = {"name": self.name, "label": self.label, "group": self.group, "value_type": self.value_type,
                     "priority": self.priority}
@@ -92,12 +94,6 @@ class User:
     first_name: str = ""
     last_name: str = ""
     attributes: dict[str, Attribute] = dataclasses.field(default_factory=dict)
-
-    def next_priority(self, group: str) -> int:
-        """Priority for a new custom attribute: after everything already in its group."""
-        taken = [a.priority for a in self.attributes.values() if a.group == group]
-        taken += [t.priority for t in TEMPLATES.values() if t.group == group]
-        return max(taken, default=0) + 1
 
 
 @dataclasses.dataclass
@@ -125,21 +121,25 @@ class World:
             return None
         return {"name": name, "label": self.services.get(name, name)}
 
-    def attribute_json(self, attribute: Attribute) -> dict:
-        """The Attribute object of the API."""
-        return {
+    def attribute_json(self, attribute: Attribute, with_services: bool = True) -> dict:
+        """The Attribute object of the API (with-values items have no available_services)."""
+        data = {
             "template": attribute.template,
             "name": attribute.name,
             "label": attribute.label,
             "group": dict(GROUPS[attribute.group]),
+            # Always null in the recorded responses.
+            "subgroup": None,
             "service": self.service_json(attribute.service),
             "active": attribute.active,
             "priority": attribute.priority,
             "manual": attribute.manual,
             "value_type": attribute.value_type,
             "value_type_description": attribute.value_type_description,
-            "available_services": [self.service_json(name) for name in attribute.available_services],
         }
+        if with_services:
+            data["available_services"] = [self.service_json(name) for name in attribute.available_services]
+        return data
 
     def as_seed(self) -> dict:
         """The whole world in the seed format, loadable again by from_seed()."""
@@ -179,7 +179,7 @@ def _date_key(value: Any, where: str) -> str:
     return text
 
 
-def _attribute_from_seed(data: dict, user: User, world: World, where: str) -> Attribute:
+def _attribute_from_seed(data: dict, world: World, where: str) -> Attribute:
     if not isinstance(data, dict):
         raise SeedError(f"{where}: an attribute must be a mapping")
     service = data.get("service")
@@ -202,7 +202,7 @@ def _attribute_from_seed(data: dict, user: User, world: World, where: str) -> At
         if value_type not in VALUE_TYPES:
             raise SeedError(f"{where}: unknown value_type {value_type!r}")
         attribute = Attribute(name=str(name), label=str(data.get("label") or name), group=group, value_type=value_type,
-                              priority=int(data.get("priority") or user.next_priority(group)))
+                              priority=int(data.get("priority") or CUSTOM_PRIORITY))
     attribute.service = service
     attribute.manual = bool(data.get("manual", attribute.template is None))
     attribute.active = bool(data.get("active", True))
@@ -266,7 +266,7 @@ def world_from_seed(seed: Any) -> World:
                 raise SeedError(f"{twhere}: duplicate token")
             world.tokens[entry.token] = entry
         for aindex, attribute_data in enumerate(data.get("attributes") or []):
-            attribute = _attribute_from_seed(attribute_data, user, world, f"{where}.attributes[{aindex}]")
+            attribute = _attribute_from_seed(attribute_data, world, f"{where}.attributes[{aindex}]")
             if attribute.name in user.attributes:
                 raise SeedError(f"{where}.attributes[{aindex}]: duplicate attribute {attribute.name!r}")
             user.attributes[attribute.name] = attribute

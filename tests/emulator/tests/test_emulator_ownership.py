@@ -77,7 +77,7 @@ def test_acquire_success_objects_returns_full_attribute(exist):
     item = response.json()["success"][0]
     assert item == {
         "template": "mood_note", "name": "mood_note", "label": "Mood note",
-        "group": {"name": "mood", "label": "Mood", "priority": 3},
+        "group": {"name": "mood", "label": "Mood", "priority": 3}, "subgroup": None,
         "service": {"name": "demo_service", "label": "Demo Service"},
         "active": True, "priority": 2, "manual": True, "value_type": 2,
         "value_type_description": "String (max 1000 characters)",

@@ -22,9 +22,9 @@ def test_profile(exist):
 
 
 def test_templates_all_published_and_group_filter(exist):
-    """All 86 published templates are served; groups filters; limit 100 returns them on one page."""
-    body = exist.get("attributes/templates/", params={"limit": 100}).json()
-    assert body["count"] == 86 and len(body["results"]) == 86 and body["next"] is None
+    """All 87 templates with include_low_priority (80 without); groups filters; limit 100 gives one page."""
+    body = exist.get("attributes/templates/", params={"limit": 100, "include_low_priority": "true"}).json()
+    assert body["count"] == 87 and len(body["results"]) == 87 and body["next"] is None
     steps = body["results"][0]
     assert steps == {"name": "steps", "label": "Steps", "group": {"name": "activity", "label": "Activity", "priority": 1},
                      "priority": 1, "value_type": 0, "value_type_description": "Integer"}
@@ -35,7 +35,10 @@ def test_templates_all_published_and_group_filter(exist):
 
 
 def test_paging_default_20_max_100_next_previous_and_404(exist):
-    """Default page size 20, limit capped at 100, absolute next/previous following the Host, 404 past the end."""
+    """Default page size 20, limit capped at 100, absolute next/previous following the Host, 404 past the end.
+
+    Without include_low_priority there are 80 templates: exactly 4 full pages.
+    """
     first = exist.get("attributes/templates/").json()
     assert len(first["results"]) == 20 and first["previous"] is None
     assert first["next"] == f"{exist.base}/api/2/attributes/templates/?page=2"
@@ -48,9 +51,13 @@ def test_paging_default_20_max_100_next_previous_and_404(exist):
         assert page["previous"]
         url = page["next"]
         pages += 1
-    assert pages == 5 and len(seen) == 86 and len(set(seen)) == 86
-    assert len(exist.get("attributes/templates/", params={"limit": 500}).json()["results"]) == 86
-    assert exist.get("attributes/templates/", params={"page": 6}).status_code == 404
+    assert pages == 4 and len(seen) == 80 and len(set(seen)) == 80
+    assert len(exist.get("attributes/templates/", params={"limit": 500}).json()["results"]) == 80
+    everything = exist.get("attributes/templates/", params={"limit": 500, "include_low_priority": "1"}).json()
+    assert len(everything["results"]) == 87
+    assert exist.get("attributes/templates/", params={"page": 5}).status_code == 404
+    assert exist.get("attributes/templates/", params={"page": 5, "include_low_priority": "1"}).status_code == 200
+    assert exist.get("attributes/templates/", params={"page": 6, "include_low_priority": "1"}).status_code == 404
     assert exist.get("attributes/templates/", params={"page": 2, "limit": 100}).status_code == 404
     assert exist.get("attributes/templates/", params={"page": 0}).status_code == 404
     assert exist.get("attributes/templates/", params={"page": "x"}).status_code == 404
@@ -82,9 +89,9 @@ def test_attributes_order_and_inactive_excluded(exist):
 
 
 def test_attributes_filters(exist):
-    """groups, attributes, exclude_custom and manual filter the list."""
+    """groups, exclude_custom and manual filter the list; `attributes` does not on /attributes/ (recordings)."""
     assert names(exist.get("attributes/", params={"groups": "mood,sleep"})) == ["mood", "mood_note", "sleep"]
-    assert names(exist.get("attributes/", params={"attributes": "steps,weight,nope"})) == ["steps", "weight"]
+    assert names(exist.get("attributes/", params={"attributes": "steps,weight,nope"})) == names(exist.get("attributes/"))
     assert "reading_time" not in names(exist.get("attributes/", params={"exclude_custom": "true"}))
     assert names(exist.get("attributes/", params={"manual": "true"})) == [
         "mood", "mood_note", "coffees", "reading_time", "meditation"]
@@ -123,16 +130,22 @@ def test_owned_ignores_read_scopes(exist):
 
 
 def test_with_values_days_and_date_max(exist):
-    """with-values gives each attribute's last `days` values, newest first, null for days without one."""
+    """with-values gives the values of each attribute's last `days` days, newest first, only days that have one."""
     body = exist.get("attributes/with-values/", params={"days": 3, "date_max": "2026-11-27", "attributes": "steps,sleep"}).json()
     by_name = {item["name"]: item["values"] for item in body["results"]}
     assert by_name["steps"] == [{"date": "2026-11-27", "value": 6540}, {"date": "2026-11-26", "value": 10456},
                                 {"date": "2026-11-25", "value": 8123}]
-    assert by_name["sleep"][2] == {"date": "2026-11-25", "value": None}
-    default = exist.get("attributes/with-values/", params={"attributes": "steps"}).json()["results"][0]["values"]
-    assert len(default) == 1
-    capped = exist.get("attributes/with-values/", params={"days": 90, "attributes": "steps"}).json()["results"][0]
+    assert by_name["sleep"] == [{"date": "2026-11-27", "value": 405}, {"date": "2026-11-26", "value": 431}]
+    default = exist.get("attributes/with-values/", params={"attributes": "steps", "date_max": "2026-11-26"}).json()
+    assert default["results"][0]["values"] == [{"date": "2026-11-26", "value": 10456}]
+    daily = {f"2026-10-{day:02d}": day for day in range(1, 32)}
+    daily.update({f"2026-11-{day:02d}": 100 + day for day in range(1, 28)})
+    exist.reset(seed_with([{"template": "steps", "service": "withings", "values": daily}]))
+    capped = exist.get("attributes/with-values/", params={"days": 90, "date_max": "2026-11-27"}).json()["results"][0]
     assert len(capped["values"]) == 31
+    assert capped["values"][0] == {"date": "2026-11-27", "value": 127}
+    assert capped["values"][-1] == {"date": "2026-10-28", "value": 28}
+    exist.reset()
     assert names(exist.get("attributes/with-values/", params={"templates": "mood", "date_max": "2026-11-27"})) == ["mood"]
     assert names(exist.get("attributes/with-values/", params={"groups": "sleep", "manual": "false"})) == ["sleep"]
 
