@@ -20,7 +20,8 @@ from .world import SeedError, World, default_seed, parse_seed_text, world_from_s
 
 RATE_WINDOW = 3600.0
 LOG_LIMIT = 100_000
-FAULT_KEYS = frozenset(("method", "path", "times", "status", "retry_after", "body", "delay", "drop", "after_apply"))
+FAULT_KEYS = frozenset(("method", "path", "times", "skip", "status", "retry_after", "body", "raw_body", "content_type",
+                        "delay", "drop", "after_apply"))
 AUTH_PREFIXES = ("Bearer ", "Token ")
 
 
@@ -74,16 +75,31 @@ def validate_faults(data: Any) -> list[dict]:
         times = item.get("times", 1)
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ValueError("times must be a positive integer")
+        skip = item.get("skip", 0)
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise ValueError("skip must be a non-negative integer")
         status = item.get("status")
         if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
             raise ValueError("status must be an HTTP status code")
+        if "raw_body" in item:
+            if not isinstance(item["raw_body"], str):
+                raise ValueError("raw_body must be a string")
+            if "body" in item:
+                raise ValueError("body and raw_body are mutually exclusive")
+            if status is None:
+                raise ValueError("raw_body needs a status")
+        if "content_type" in item:
+            if "raw_body" not in item:
+                raise ValueError("content_type needs raw_body")
+            if not isinstance(item["content_type"], str) or not item["content_type"].strip():
+                raise ValueError("content_type must be a non-empty string")
         delay = item.get("delay", 0)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
             raise ValueError("delay must be a number of seconds")
         if not item.get("drop") and status is None and not delay:
             raise ValueError("a fault needs status, delay or drop")
         faults.append({**item, "method": (item.get("method") or "").upper() or None, "path": item.get("path") or "",
-                       "times": times})
+                       "times": times, "skip": skip})
     return faults
 
 
@@ -122,15 +138,24 @@ class Emulator:
             return [dict(f) for f in self.faults]
 
     def take_fault(self, method: str, path: str) -> dict | None:
-        """The first pending fault matching a request, counted down."""
+        """The fault that applies to a request, counted down; None lets the request through.
+
+        Every pending fault matching the request sees it: one still skipping counts it off its `skip` (and lets
+        it through); of the others, the first in queue order applies and counts it off its `times`.
+        """
+        chosen = None
         with self.lock:
             for fault in self.faults:
                 if (fault["method"] is None or fault["method"] == method) and path.startswith(fault["path"]):
-                    fault["times"] -= 1
-                    if fault["times"] <= 0:
-                        self.faults.remove(fault)
-                    return fault
-        return None
+                    if fault["skip"] > 0:
+                        fault["skip"] -= 1
+                    elif chosen is None:
+                        chosen = fault
+            if chosen is not None:
+                chosen["times"] -= 1
+                if chosen["times"] <= 0:
+                    self.faults.remove(chosen)
+        return chosen
 
     def record(self, method: str, path: str, query: dict, status: int, user: str | None, service: str | None) -> None:
         """Append to the request log."""
@@ -253,9 +278,11 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     def _send(self, status: int, payload: Any, headers: dict | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
+        self._send_bytes(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -293,7 +320,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
         response = emulator.handle(method, path, query, self.headers, body, host)
         if fault is not None and (fault.get("drop") or fault.get("status") is not None):
-            # after_apply: the request happened, and the client is told otherwise.
+            # after_apply: the request happened; the client gets the fault's answer (an error, a drop, 200 {}...).
             self._fail(fault, method, path, query, response.user, response.service)
             return
         emulator.record(method, path, query, response.status, response.user, response.service)
@@ -314,6 +341,9 @@ class Handler(BaseHTTPRequestHandler):
         if fault.get("retry_after") is not None:
             headers["Retry-After"] = str(fault["retry_after"])
         emulator.record(method, path, query, status, user, service)
+        if "raw_body" in fault:
+            self._send_bytes(status, fault["raw_body"].encode("utf-8"), fault.get("content_type", "text/html"), headers)
+            return
         self._send(status, fault.get("body", {"detail": f"Injected fault ({status})."}), headers)
 
     def _admin(self, path: str, body: bytes) -> None:

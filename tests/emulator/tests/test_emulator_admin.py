@@ -167,6 +167,120 @@ def test_fault_after_apply_drop(exist):
     assert exist.log()[-1]["status"] == 0
 
 
+def test_fault_skip_lets_first_matching_requests_through(exist):
+    """skip: N lets the first N matching requests through untouched (and logged normally), then fails `times`."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "skip": 2, "times": 2, "status": 500}])
+    pending = exist.http.get(exist.base + "/_emulator/faults", timeout=10).json()
+    assert pending[0]["skip"] == 2 and pending[0]["times"] == 2
+    assert exist.get("attributes/owned/").status_code == 200
+    assert exist.post("attributes/acquire/", [{"name": "steps"}]).status_code == 200
+    assert exist.http.get(exist.base + "/_emulator/faults", timeout=10).json()[0]["skip"] == 1
+    statuses = [exist.post("attributes/acquire/", [{"name": "sleep"}]).status_code for dummy in range(4)]
+    assert statuses == [200, 500, 500, 200]
+    assert [entry["status"] for entry in exist.log()] == [200, 200, 200, 500, 500, 200]
+    assert exist.http.get(exist.base + "/_emulator/faults", timeout=10).json() == []
+
+
+def test_fault_skip_counts_every_matching_request(exist):
+    """A skipping fault counts a matching request even when an earlier fault applies to it."""
+    exist.faults([{"path": "/api/2/accounts/", "status": 500}, {"path": "/api/2/accounts/", "skip": 1, "status": 502}])
+    assert [exist.get("accounts/profile/").status_code for dummy in range(3)] == [500, 502, 200]
+
+
+def test_fault_skip_then_drop_after_apply(exist):
+    """The Nth matching write can be applied and then dropped; the ones before it are normal."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/update/", "skip": 1, "drop": True,
+                   "after_apply": True}])
+    assert exist.post("attributes/update/", [{"name": "coffees", "date": "2026-11-26", "value": 1}]).status_code == 200
+    with pytest.raises(requests.exceptions.ConnectionError):
+        exist.post("attributes/update/", [{"name": "coffees", "date": "2026-11-27", "value": 4}])
+    assert exist.attribute("coffees")["values"] == {"2026-11-26": 1, "2026-11-27": 4}
+    assert [entry["status"] for entry in exist.log()] == [200, 0]
+
+
+def test_fault_raw_body_exact_bytes_and_content_type(exist):
+    """raw_body answers exactly those UTF-8 bytes with the fault's status, text/html unless content_type says."""
+    page = "<html><body><h1>502 Bad Gateway</h1><p>nginx – café</p></body></html>"
+    exist.faults([{"path": "/api/2/attributes/", "status": 502, "raw_body": page, "retry_after": 3},
+                  {"path": "/api/2/accounts/", "status": 200, "raw_body": "not json", "content_type": "text/plain"}])
+    response = exist.get("attributes/owned/")
+    assert response.status_code == 502
+    assert response.headers["Content-Type"] == "text/html"
+    assert response.headers["Retry-After"] == "3"
+    assert response.content == page.encode("utf-8")
+    assert response.headers["Content-Length"] == str(len(page.encode("utf-8")))
+    profile = exist.get("accounts/profile/")
+    assert profile.status_code == 200 and profile.content == b"not json"
+    assert profile.headers["Content-Type"] == "text/plain"
+    assert [entry["status"] for entry in exist.log()] == [502, 200]
+    assert exist.get("attributes/owned/").json()["count"] == 1
+
+
+def test_fault_raw_body_keeps_connection_usable(exist):
+    """After a raw_body answer the same keep-alive connection serves the next request normally."""
+    exist.faults([{"path": "/api/2/accounts/", "status": 503, "raw_body": ""}])
+    first = exist.get("accounts/profile/")
+    assert first.status_code == 503 and first.content == b""
+    assert exist.get("accounts/profile/").json()["username"] == "demo"
+
+
+def test_fault_after_apply_200_empty_object(exist):
+    """after_apply with status 200 and body {}: the acquire happens, the client only sees 200 {}."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "status": 200, "body": {},
+                   "after_apply": True}])
+    response = exist.post("attributes/acquire/", [{"name": "steps"}], params={"success_objects": "1"})
+    assert response.status_code == 200 and response.json() == {}
+    assert exist.attribute("steps")["service"] == "demo_service"
+    assert "steps" in exist.owned_names()
+    assert exist.log()[0]["status"] == 200 and exist.log()[0]["path"] == "/api/2/attributes/acquire/"
+
+
+def test_fault_after_apply_202_and_html_200(exist):
+    """after_apply allows any status: 202 with a made-up body, or 200 with an HTML page; both writes happen."""
+    exist.faults([
+        {"method": "POST", "path": "/api/2/attributes/create/", "status": 202, "after_apply": True,
+         "body": {"success": [], "failed": []}},
+        {"method": "POST", "path": "/api/2/attributes/release/", "status": 200, "after_apply": True,
+         "raw_body": "<html>Moved</html>"},
+    ])
+    created = exist.post("attributes/create/", [{"label": "Naps", "group": "sleep", "value_type": 3}])
+    assert created.status_code == 202 and created.json() == {"success": [], "failed": []}
+    assert exist.attribute("naps")["service"] == "demo_service"
+    released = exist.post("attributes/release/", [{"name": "coffees"}])
+    assert released.status_code == 200 and released.text == "<html>Moved</html>"
+    assert released.headers["Content-Type"] == "text/html"
+    assert exist.attribute("coffees")["active"] is False
+    assert [entry["status"] for entry in exist.log()] == [202, 200]
+
+
+def test_fault_delay_with_after_apply_drop(exist):
+    """delay + after_apply + drop: waits, applies, then drops; logged as 0."""
+    exist.faults([{"method": "POST", "path": "/api/2/attributes/release/", "delay": 0.4, "drop": True,
+                   "after_apply": True}])
+    start = time.monotonic()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        exist.post("attributes/release/", [{"name": "coffees"}])
+    assert time.monotonic() - start >= 0.4
+    assert exist.attribute("coffees")["active"] is False
+    assert exist.log()[-1]["status"] == 0
+
+
+def test_fault_validation_of_new_keys(exist):
+    """skip, raw_body and content_type are checked; good combinations are queued normalised."""
+    for bad in ([{"status": 500, "skip": -1}], [{"status": 500, "skip": "1"}], [{"status": 500, "skip": True}],
+                [{"status": 500, "skip": 1.5}], [{"raw_body": "<html/>"}], [{"drop": True, "raw_body": "x"}],
+                [{"status": 500, "raw_body": "x", "body": {}}], [{"status": 500, "raw_body": 5}],
+                [{"status": 500, "content_type": "text/plain"}], [{"status": 500, "raw_body": "x", "content_type": ""}],
+                [{"status": 500, "raw_body": "x", "content_type": 1}]):
+        response = exist.faults(bad)
+        assert response.status_code == 400 and response.json()["detail"], bad
+    assert exist.http.get(exist.base + "/_emulator/faults", timeout=10).json() == []
+    queued = exist.faults([{"status": 500}, {"status": 200, "skip": 0, "raw_body": "", "after_apply": True},
+                           {"status": 202, "after_apply": True, "body": {}}]).json()
+    assert [fault["skip"] for fault in queued] == [0, 0, 0]
+    assert queued[1]["raw_body"] == "" and "content_type" not in queued[1]
+
+
 def test_faults_clear_validate_and_skip_admin(exist):
     """DELETE clears faults; bad faults are 400; faults never hit the admin API."""
     exist.faults([{"path": "/", "status": 500, "times": 5}])
