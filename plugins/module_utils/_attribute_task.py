@@ -35,9 +35,24 @@ def argument_spec():
         )),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         exclusive=dict(type='bool', default=False),
+        release_all=dict(type='bool', default=False),
         takeover=dict(type='bool', default=True),
     )
     return spec
+
+
+def check_release_intent(params, declared):
+    """An empty declaration with exclusive=true releases everything this client
+    owns: a `| default([])` gone wrong must not wipe a user. That needs
+    release_all=true, which in turn admits no attribute declared present."""
+    present = [d.name for d in declared if d.state == 'present']
+    if params['release_all'] and present:
+        return ('release_all=true releases every attribute this client owns, but attributes declares %s present; '
+                'use exclusive=true to keep those and release the rest' % ', '.join(present))
+    if params['exclusive'] and not params['release_all'] and not present:
+        return ('exclusive=true with no attribute declared present would release every attribute this client owns; '
+                'if that is the intent, set release_all=true instead')
+    return None
 
 
 def run(params, check_mode, diff, warn):
@@ -48,11 +63,15 @@ def run(params, check_mode, diff, warn):
         return dict(failed=True, msg=problem, changed=False)
     try:
         declared = normalize_declared(params['attributes'], params['state'])
-        client = client_from_params(params, warn)
-        result = converge(client, declared, takeover=params['takeover'], exclusive=params['exclusive'],
-                          check_mode=check_mode, warn=warn)
     except DeclarationError as exc:
         return dict(failed=True, msg=str(exc), changed=False)
+    problem = check_release_intent(params, declared)
+    if problem:
+        return dict(failed=True, msg=problem, changed=False)
+    try:
+        client = client_from_params(params, warn)
+        result = converge(client, declared, takeover=params['takeover'],
+                          exclusive=params['exclusive'] or params['release_all'], check_mode=check_mode, warn=warn)
     except ExistError as exc:
         # Raised only by reads, before any write: nothing changed.
         return dict(failed=True, msg=exc.message, changed=False, acquired=[], released=[], failed_items=[])

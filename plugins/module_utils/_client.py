@@ -7,14 +7,21 @@
 
 Internal to this collection, not a stable API: it may change in any release.
 It alone knows the base URL, the auth header, JSON, timeouts, paging, batching,
-retries and how Exist reports errors. Modules and action plugins never build
-URLs or call ``requests`` themselves.
+retries, the shape of Exist's answers and how Exist reports errors. Modules and
+action plugins never build URLs or call ``requests`` themselves.
+
+Every answer is checked for shape before anyone reads it: a body that is not
+what Exist sends is an error naming the endpoint, never a Python exception
+further down. Every wait and every retry is bounded, whatever the server says,
+and one client (one task) never sends more than MAX_REQUESTS_PER_TASK requests.
 """
 
 from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
+import math
 import time
 import traceback
 
@@ -22,10 +29,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 try:
     import requests
+    from urllib3.exceptions import NewConnectionError
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:
     requests = None
+    NewConnectionError = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
@@ -42,10 +51,30 @@ READ_RETRIES = 3
 # No list can be longer than this many pages; a server that keeps sending
 # `next` past it is looping, and following it would burn the rate limit.
 MAX_PAGES = 500
+# One task never sends more requests than a user's whole hourly budget,
+# whatever the server answers (429 loops, endless pages, retries).
+MAX_REQUESTS_PER_TASK = 300
+# After a 429, wait at least this long, doubling per 429 up to the ceiling:
+# a `Retry-After: 0` (or a date in the past) must not turn into a busy loop.
+RATE_LIMIT_MIN_WAIT = 1.0
+RATE_LIMIT_MAX_BACKOFF = 30.0
+# Exist's largest answer is a page of 100 attributes (tens of kB).
+MAX_BODY_BYTES = 16 * 1024 * 1024
+# Bounds of the numeric connection options, checked before any request.
+TIMEOUT_RANGE = (1, 3600)
+RATE_LIMIT_WAIT_RANGE = (0, 3600)
+# The API's own path prefix; users may paste it into api_url.
+API_PREFIX = '/api/2'
 
 
 class ExistError(Exception):
-    """Any failure talking to Exist. The message never holds the token."""
+    """Any failure talking to Exist. The message never holds the token.
+
+    may_be_applied: True only when a write was sent and whether Exist applied
+    it is unknown; every other failure means nothing was applied.
+    """
+
+    may_be_applied = False
 
     def __init__(self, message, status=None, method=None, path=None, detail=None):
         super(ExistError, self).__init__(message)
@@ -61,16 +90,24 @@ class ExistConfigError(ExistError):
 
 
 class ExistApiError(ExistError):
-    """Exist answered with an error status (or an unreadable body)."""
+    """Exist answered with an error status, a read failed, or a read's answer
+    was malformed. For a write: the request was refused or never sent."""
 
 
 class ExistRateLimited(ExistApiError):
     """Exist kept answering 429 for longer than rate_limit_wait allows."""
 
 
+class ExistRequestCapReached(ExistApiError):
+    """The task already sent MAX_REQUESTS_PER_TASK requests; nothing more is sent."""
+
+
 class ExistOutcomeUnknown(ExistError):
-    """A write was sent, but whether Exist applied it is unknown
-    (timeout, dropped connection, 5xx). Callers must re-read the state."""
+    """A write was sent, but whether Exist applied it is unknown (timeout,
+    dropped connection, 5xx, or a 2xx answer that is not Exist's shape).
+    Callers must re-read the state."""
+
+    may_be_applied = True
 
 
 def is_loopback_host(host):
@@ -90,31 +127,49 @@ def check_api_url(api_url):
     """Return the normalised base URL, or raise ExistConfigError naming the value.
 
     A bearer token must never cross the network in clear text, so plain http://
-    is only accepted for loopback hosts (the local emulator).
+    is only accepted for loopback hosts (the local emulator). A trailing
+    /api/2 (as in Exist's documentation) is accepted and dropped.
     """
     if not isinstance(api_url, str) or not api_url.strip():
         raise ExistConfigError("api_url must be a non-empty http:// or https:// URL, got %r" % (api_url,))
-    parts = urlsplit(api_url.strip())
-    if parts.scheme not in ('http', 'https') or not parts.hostname:
+    try:
+        parts = urlsplit(api_url.strip())
+        hostname = parts.hostname
+        parts.port  # pylint: disable=pointless-statement  # raises ValueError for a bad port
+    except ValueError as exc:
+        raise ExistConfigError("api_url %r is not a valid URL: %s" % (api_url, exc))
+    if parts.scheme not in ('http', 'https') or not hostname:
         raise ExistConfigError("api_url must be an http:// or https:// URL with a host, got %r" % (api_url,))
     if parts.query or parts.fragment:
         raise ExistConfigError("api_url must not carry a query or fragment, got %r" % (api_url,))
     if parts.username or parts.password:
         raise ExistConfigError("api_url must not carry credentials; use the token option")
-    if parts.scheme == 'http' and not is_loopback_host(parts.hostname):
+    if parts.scheme == 'http' and not is_loopback_host(hostname):
         raise ExistConfigError(
             "api_url %r uses plain http:// to a host that is not loopback; the bearer token would be sent "
             "unencrypted. Use https://, or http:// only for 127.0.0.1/localhost (the local emulator)." % (api_url,))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip('/'), '', ''))
+    path = parts.path.rstrip('/')
+    if path.endswith(API_PREFIX):
+        path = path[:-len(API_PREFIX)]
+    return urlunsplit((parts.scheme, parts.netloc, path, '', ''))
 
 
 def check_token(token):
-    """Raise ExistConfigError if the token cannot be a bearer token. Never echo it."""
+    """Return the token without surrounding whitespace (a vault block scalar
+    ends in a newline), or raise ExistConfigError. Never echo it."""
     if not isinstance(token, str) or not token.strip():
         raise ExistConfigError("token is empty: set the token option or the EXIST_TOKEN environment variable")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) > 126 for ch in token.strip()):
         raise ExistConfigError("token contains whitespace or non-ASCII characters; it is not a valid Exist access token")
     return token.strip()
+
+
+def check_number(option, value, bounds):
+    """Return an error message naming the option when value is outside bounds, else None."""
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return '%s must be a whole number of seconds from %d to %d, got %r' % (option, low, high, value)
+    return None
 
 
 def split_batches(items, size=MAX_ITEMS_PER_REQUEST):
@@ -128,20 +183,132 @@ def _retry_after_seconds(value):
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None:
+            return None
+        try:
+            seconds = when.timestamp() - time.time()
+        except (OverflowError, ValueError, OSError):
+            return None
+    if math.isnan(seconds):
         return None
-    if when is None:
+    return max(0.0, seconds)
+
+
+# -- shape checks -------------------------------------------------------------
+# Each returns a description of what is wrong, or None. They look only at the
+# fields this collection reads.
+
+def _is_text(value):
+    return isinstance(value, str) and value != ''
+
+
+def _service_problem(value):
+    if value is None or isinstance(value, str):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    if isinstance(value, dict):
+        name = value.get('name')
+        if name is None or isinstance(name, str):
+            return None
+    return 'is %s, expected null, a service name or {"name": ...}' % _short(value)
+
+
+def attribute_problem(obj):
+    """What makes obj unusable as an Exist attribute object, or None."""
+    if not isinstance(obj, dict):
+        return 'is %s, not an object' % _short(obj)
+    if not _is_text(obj.get('name')):
+        return "has no 'name' (got %s)" % _short(obj.get('name'))
+    if obj.get('template') is not None and not isinstance(obj.get('template'), str):
+        return "'template' is %s, expected a string or null" % _short(obj['template'])
+    for flag in ('manual', 'active'):
+        if flag in obj and obj[flag] is not None and not isinstance(obj[flag], bool):
+            return "'%s' is %s, expected true or false" % (flag, _short(obj[flag]))
+    problem = _service_problem(obj.get('service'))
+    if problem:
+        return "'service' " + problem
+    group = obj.get('group')
+    if group is not None and not isinstance(group, str) and not (isinstance(group, dict) and _is_text(group.get('name'))):
+        return "'group' is %s, expected {\"name\": ...}" % _short(group)
+    available = obj.get('available_services')
+    if available is not None:
+        if not isinstance(available, list):
+            return "'available_services' is %s, expected a list" % _short(available)
+        for entry in available:
+            if _service_problem(entry):
+                return "'available_services' holds %s" % _short(entry)
+    return None
+
+
+def template_problem(obj):
+    """What makes obj unusable as an Exist template object, or None."""
+    if not isinstance(obj, dict):
+        return 'is %s, not an object' % _short(obj)
+    if not _is_text(obj.get('name')):
+        return "has no 'name' (got %s)" % _short(obj.get('name'))
+    return None
+
+
+def _short(value, limit=60):
+    text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool)) or value is None else repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+# -- transport failures -------------------------------------------------------
+
+class _Failure(object):
+    """Why one attempt got no usable answer."""
+
+    def __init__(self, reason, sent, retryable=True):
+        self.reason = reason          # words for the user, naming the host and the cause
+        self.sent = sent              # whether the request may have reached the server
+        self.retryable = retryable
+
+
+def _chain(exc):
+    """exc and every exception behind it (reason, args, cause, context), outermost first."""
+    chain, todo = [], [exc]
+    while todo:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or any(current is seen for seen in chain):
+            continue
+        chain.append(current)
+        todo.append(getattr(current, 'reason', None))
+        todo.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        todo.extend((current.__cause__, current.__context__))
+    return chain
+
+
+def _describe(exc):
+    """The innermost cause of a transport failure, in words: '[Errno 111] Connection refused (ConnectionRefusedError)'."""
+    root = _chain(exc)[-1]
+    return '%s (%s)' % (str(root) or 'no details', type(root).__name__)
+
+
+class Answer(object):
+    """One HTTP answer: status, headers and the raw body (already read in full)."""
+
+    def __init__(self, status, headers, content):
+        self.status = status
+        self.headers = headers
+        self.content = content
+
+    def json(self):
+        """The decoded JSON body; ValueError when it is not JSON."""
+        return json.loads(self.content.decode('utf-8'))
+
+    @property
+    def text(self):
+        return self.content.decode('utf-8', 'replace')
 
 
 class BatchResult(object):
-    """What Exist answered to one write request."""
+    """What Exist answered to one write request: lists of objects, shape-checked."""
 
     def __init__(self, status, success, failed):
         self.status = status
@@ -153,14 +320,25 @@ class ExistClient(object):
     """A session against one Exist user, authenticated by one OAuth2 token."""
 
     def __init__(self, api_url, token, validate_certs=True, timeout=30, rate_limit_wait=60,
-                 warn=None, sleep=None):
+                 warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK):
         if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
         self.base_url = check_api_url(api_url)
+        self.host = urlsplit(self.base_url).netloc
         self._token = check_token(token)
+        self._secrets = set([self._token, token]) if isinstance(token, str) else set([self._token])
+        for option, value, bounds in (('timeout', timeout, TIMEOUT_RANGE),
+                                      ('rate_limit_wait', rate_limit_wait, RATE_LIMIT_WAIT_RANGE)):
+            problem = check_number(option, value, bounds)
+            if problem:
+                raise ExistConfigError(problem)
         self.validate_certs = validate_certs
         self.timeout = timeout
         self.rate_limit_wait = rate_limit_wait
+        self.max_requests = max_requests
+        self.requests_sent = 0
+        self._rate_limited = 0        # 429s seen by this task
+        self._rate_limit_waited = 0.0
         self._warn = warn or (lambda message: None)
         self._sleep = sleep or time.sleep
         self._session = requests.Session()
@@ -174,41 +352,81 @@ class ExistClient(object):
 
     def get(self, path, params=None):
         """One GET; returns the decoded JSON body."""
-        return self._request('GET', path, params=params)[1]
+        return self._json(self._request('GET', path, params=params), 'GET', path)
 
-    def get_all(self, path, params=None):
-        """Yield every result of a paged list, following `next` until the end."""
+    def get_all(self, path, params=None, item_problem=attribute_problem):
+        """Yield every result of a paged list, following `next` until the end.
+
+        Each result is checked with item_problem before it is yielded.
+        """
         query = dict(params or {})
         query.setdefault('limit', PAGE_LIMIT)
         url_path, url_query = path, query
+        seen = set()
+        index = 0
         for dummy in range(MAX_PAGES):
-            page = self._request('GET', url_path, params=url_query)[1]
+            page = self.get(url_path, url_query)
             if not isinstance(page, dict) or not isinstance(page.get('results'), list):
-                raise ExistApiError('GET %s answered a body that is not a page of results' % url_path,
-                                    method='GET', path=url_path)
-            yield from page['results']
+                raise ExistApiError('GET %s answered a body that is not a page of results (got %s)'
+                                    % (path, _short(page)), method='GET', path=path)
+            for result in page['results']:
+                problem = item_problem(result)
+                if problem:
+                    raise ExistApiError('GET %s answered a malformed item: results[%d] %s' % (path, index, problem),
+                                        method='GET', path=path)
+                index += 1
+                yield result
             next_url = page.get('next')
             if not next_url:
                 return
+            if not isinstance(next_url, str):
+                raise ExistApiError("GET %s answered a 'next' that is not a URL (got %s)" % (path, _short(next_url)),
+                                    method='GET', path=path)
             # Follow `next` on our own base URL: the token is only ever sent
             # to the host the user configured.
             parts = urlsplit(next_url)
             url_path, url_query = self._relative_path(parts.path), parts.query
+            if (url_path, url_query) in seen:
+                raise ExistApiError('GET %s: the server sent the same "next" page twice' % path,
+                                    method='GET', path=path)
+            seen.add((url_path, url_query))
         raise ExistApiError('GET %s: more than %d pages; the server keeps sending "next"' % (path, MAX_PAGES),
                             method='GET', path=path)
 
     def post_batch(self, path, items, params=None):
-        """POST one body of at most 35 items. Returns a BatchResult.
+        """POST one body of at most 35 items. Returns a BatchResult whose
+        `success` and `failed` are lists of objects.
 
-        Raises ExistOutcomeUnknown when the write may or may not have been applied.
+        Raises ExistOutcomeUnknown when the write may or may not have been
+        applied (including a 2xx answer that is not Exist's shape), and
+        ExistApiError when it was refused or never sent.
         """
         if len(items) > MAX_ITEMS_PER_REQUEST:
             raise ValueError('at most %d items per request, got %d' % (MAX_ITEMS_PER_REQUEST, len(items)))
-        status, body = self._request('POST', path, params=params, json_body=items)
+        answer = self._request('POST', path, params=params, json_body=items)
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+            problem = 'a body that is not JSON'
+        else:
+            problem = self._batch_problem(body)
+        if problem:
+            raise ExistOutcomeUnknown('POST %s: Exist answered %d with %s; whether it applied the write is unknown'
+                                      % (path, answer.status, problem), status=answer.status, method='POST', path=path)
+        return BatchResult(answer.status, body['success'], body['failed'])
+
+    @staticmethod
+    def _batch_problem(body):
         if not isinstance(body, dict):
-            raise ExistApiError('POST %s answered a body that is not an object' % path, status=status,
-                                method='POST', path=path)
-        return BatchResult(status, list(body.get('success') or []), list(body.get('failed') or []))
+            return 'a body that is not an object (%s)' % _short(body)
+        for key in ('success', 'failed'):
+            if not isinstance(body.get(key), list):
+                return "no '%s' list (got %s)" % (key, _short(body.get(key)))
+            for index, entry in enumerate(body[key]):
+                if not isinstance(entry, dict):
+                    return "%s[%d] that is not an object (%s)" % (key, index, _short(entry))
+        return None
 
     # -- Exist endpoints ----------------------------------------------------
 
@@ -222,11 +440,15 @@ class ExistClient(object):
 
     def list_templates(self, params=None):
         """Every attribute template Exist supports (all pages)."""
-        return self.get_all('/api/2/attributes/templates/', params)
+        return self.get_all('/api/2/attributes/templates/', params, item_problem=template_problem)
 
     def acquire(self, items):
         """Acquire one batch; success items come back as full attribute objects."""
         return self.post_batch('/api/2/attributes/acquire/', items, params={'success_objects': 1})
+
+    def create(self, items):
+        """Create one batch; success items come back as full attribute objects."""
+        return self.post_batch('/api/2/attributes/create/', items, params={'success_objects': 1})
 
     def release(self, items):
         """Release one batch of {"name": ...} items."""
@@ -243,97 +465,163 @@ class ExistClient(object):
 
     def _redact(self, text):
         text = str(text)
-        if self._token and self._token in text:
-            text = text.replace(self._token, '********')
+        for secret in self._secrets:
+            if secret and secret in text:
+                text = text.replace(secret, '********')
         return text
 
     def _request(self, method, path, params=None, json_body=None):
-        """Send one request with the retry policy; return (status, decoded JSON body)."""
+        """Send one request with the retry policy; return the Answer of a 2xx.
+
+        Raises ExistApiError for an error answer (nothing applied),
+        ExistOutcomeUnknown when a write may have been applied.
+        """
         url = self.base_url + path
         retries = 0
-        waited = 0.0
-        rate_limited = 0
         while True:
-            response, failure, sent = self._send(method, url, params, json_body)
-            status = response.status_code if response is not None else None
-            if status == 429:
+            if self.requests_sent >= self.max_requests:
+                raise ExistRequestCapReached(
+                    '%s %s: not sent; this task already sent %d requests, the most one task may send '
+                    '(Exist allows 300 an hour per user)' % (method, path, self.requests_sent),
+                    method=method, path=path)
+            self.requests_sent += 1
+            answer, failure = self._send(method, url, params, json_body)
+            if answer is not None and answer.status == 429:
                 # A 429 means nothing was applied: any method may wait and retry.
-                rate_limited += 1
-                delay = self._rate_limit_delay(response, rate_limited, waited, method, path)
-                waited += delay
+                delay = self._rate_limit_delay(answer, method, path)
                 self._warn('%s %s: rate-limited by Exist (429); waiting %.1f s before retrying' % (method, path, delay))
                 self._sleep(delay)
                 continue
-            if status is not None and status < 500:
-                return status, self._decode(response, method, path)
+            if answer is not None and answer.status < 500:
+                if answer.status >= 300:
+                    raise self._error_answer(answer, method, path)
+                return answer
             # A connection failure or a 5xx: transient, but a write may have been applied.
-            problem = failure if status is None else 'Exist answered %d' % status
+            problem = failure.reason if answer is None else 'Exist answered %d' % answer.status
+            sent = failure.sent if answer is None else True
             if sent and method != 'GET':
                 raise ExistOutcomeUnknown('%s %s: %s; whether Exist applied the write is unknown' % (method, path, problem),
-                                          status=status, method=method, path=path,
-                                          detail=self._detail(response) if status else None)
-            if retries >= READ_RETRIES:
-                if status is not None:
-                    return status, self._decode(response, method, path)
-                raise ExistApiError('%s %s: %s after %d retries' % (method, path, problem, READ_RETRIES),
-                                    method=method, path=path)
+                                          status=answer.status if answer is not None else None, method=method, path=path,
+                                          detail=self._detail(answer) if answer is not None else None)
+            if (answer is None and not failure.retryable) or retries >= READ_RETRIES:
+                if answer is not None:
+                    raise self._error_answer(answer, method, path, retried=retries)
+                suffix = ' after %d retries' % retries if retries else ''
+                raise ExistApiError('%s %s: %s%s' % (method, path, problem, suffix), method=method, path=path)
             retries += 1
             delay = 0.5 * 2 ** (retries - 1)
             self._warn('%s %s: %s; retrying in %.1f s (retry %d of %d)' % (method, path, problem, delay, retries, READ_RETRIES))
             self._sleep(delay)
 
     def _send(self, method, url, params, json_body):
-        """One attempt: (response, None, True), or (None, reason, whether the request may have been sent)."""
+        """One attempt: (Answer, None) or (None, _Failure)."""
+        started = time.monotonic()
         try:
             response = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout,
-                                             verify=self.validate_certs, allow_redirects=False)
-        except requests.exceptions.ConnectTimeout as exc:
+                                             verify=self.validate_certs, allow_redirects=False, stream=True)
+        except requests.exceptions.SSLError as exc:
+            # Certificate problems do not go away by asking again.
+            return None, _Failure('TLS failure talking to %s: %s' % (self.host, self._redact(_describe(exc))),
+                                  sent=False, retryable=False)
+        except requests.exceptions.ConnectTimeout:
             # Never connected, so nothing was sent: safe to retry even a write.
-            return None, 'connection timed out (%s)' % type(exc).__name__, False
-        except requests.exceptions.Timeout as exc:
-            return None, 'timed out (%s)' % type(exc).__name__, True
+            return None, _Failure('could not connect to %s within %s s (connection timed out)' % (self.host, self.timeout),
+                                  sent=False)
+        except requests.exceptions.Timeout:
+            return None, _Failure('%s sent no answer within %s s (read timed out)' % (self.host, self.timeout), sent=True)
+        except requests.exceptions.ProxyError as exc:
+            return None, _Failure('the proxy for %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False)
         except requests.exceptions.ConnectionError as exc:
-            return None, 'connection failed (%s)' % type(exc).__name__, True
-        return response, None, True
+            # Name resolution and refused connections fail before anything is sent.
+            if any(isinstance(cause, NewConnectionError) for cause in _chain(exc)):
+                return None, _Failure('could not connect to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False)
+            return None, _Failure('connection failed talking to %s before an answer arrived: %s'
+                                  % (self.host, self._redact(_describe(exc))), sent=True)
+        except requests.exceptions.RequestException as exc:
+            return None, _Failure('the request to %s failed: %s' % (self.host, self._redact(_describe(exc))),
+                                  sent=False, retryable=False)
+        try:
+            content = self._read_body(response, started)
+        except _BodyProblem as exc:
+            return None, _Failure('%s answered %d but %s' % (self.host, response.status_code, exc), sent=True)
+        except (requests.exceptions.RequestException, OSError) as exc:
+            return None, _Failure('%s answered %d but the body broke off: %s'
+                                  % (self.host, response.status_code, self._redact(_describe(exc))), sent=True)
+        finally:
+            response.close()
+        return Answer(response.status_code, response.headers, content), None
 
-    def _rate_limit_delay(self, response, attempt, waited, method, path):
-        """Seconds to wait after a 429, or ExistRateLimited when that would pass rate_limit_wait."""
-        retry_after = response.headers.get('Retry-After')
-        delay = _retry_after_seconds(retry_after)
-        if delay is None:
-            delay = min(2.0 ** (attempt - 1), 30.0)
-        if waited + delay > self.rate_limit_wait:
+    def _read_body(self, response, started):
+        # requests' timeout bounds each socket read; a server trickling bytes
+        # could still hold a task for ever. The whole body has a deadline.
+        deadline = started + self.timeout
+        chunks = []
+        size = 0
+        for chunk in response.iter_content(65536):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _BodyProblem('the body is larger than %d bytes' % MAX_BODY_BYTES)
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise _BodyProblem('the body took longer than %s s to arrive' % self.timeout)
+        return b''.join(chunks)
+
+    def _rate_limit_delay(self, answer, method, path):
+        """Seconds to wait after a 429, or ExistRateLimited when that would pass rate_limit_wait.
+
+        Every 429 counts: the wait is at least the Retry-After and at least a
+        backoff that doubles with each 429 of this task.
+        """
+        self._rate_limited += 1
+        retry_after = answer.headers.get('Retry-After')
+        backoff = min(RATE_LIMIT_MIN_WAIT * 2 ** (self._rate_limited - 1), RATE_LIMIT_MAX_BACKOFF)
+        delay = max(_retry_after_seconds(retry_after) or 0.0, backoff)
+        if self._rate_limit_waited + delay > self.rate_limit_wait:
             raise ExistRateLimited(
-                '%s %s: rate-limited by Exist (429, Retry-After %s s); waiting would exceed rate_limit_wait=%s s. '
-                'The limit is 300 requests an hour per user token.'
-                % (method, path, retry_after or 'not given', self.rate_limit_wait),
-                status=429, method=method, path=path, detail=self._detail(response))
+                '%s %s: rate-limited by Exist (429, Retry-After %s); waiting %.0f s more would exceed '
+                'rate_limit_wait=%s s. The limit is 300 requests an hour per user token.'
+                % (method, path, self._redact(_short(retry_after, 40)) if retry_after else 'not given', delay,
+                   self.rate_limit_wait),
+                status=429, method=method, path=path, detail=self._detail(answer))
+        self._rate_limit_waited += delay
         return delay
 
-    def _detail(self, response):
+    def _detail(self, answer):
         try:
-            body = response.json()
+            body = answer.json()
         except ValueError:
-            return self._redact(response.text[:200]) if response.text else None
+            text = answer.text.strip()
+            return self._redact(text[:200]) if text else None
         if isinstance(body, dict) and body.get('detail'):
-            return self._redact(body['detail'])
+            return self._redact(_short(body['detail'], 300) if not isinstance(body['detail'], str) else body['detail'][:300])
         return None
 
-    def _decode(self, response, method, path):
-        status = response.status_code
-        if status >= 300:
-            detail = self._detail(response)
-            hint = {
-                401: ' (the token is invalid, expired or revoked)',
-                403: ' (the token may not do this: simple tokens are read-only, and writes need an OAuth2 token with write scopes)',
-                404: ' (not found)',
-            }.get(status, '')
-            message = '%s %s: Exist answered %d%s' % (method, path, status, hint)
-            if detail:
-                message += ': %s' % detail
-            raise ExistApiError(message, status=status, method=method, path=path, detail=detail)
+    def _error_answer(self, answer, method, path, retried=0):
+        status = answer.status
+        detail = self._detail(answer)
+        hint = {
+            401: ' (the token is invalid, expired or revoked)',
+            403: ' (the token may not do this: simple tokens are read-only, and writes need an OAuth2 token with write scopes)',
+            404: ' (not found: is api_url the address of Exist?)',
+        }.get(status, '')
+        if 300 <= status < 400:
+            location = urlsplit(answer.headers.get('Location') or '')
+            hint = ' (a redirect%s; api_url may be wrong)' % (' to %s' % location.netloc if location.netloc else '')
+            detail = None
+        message = '%s %s: Exist answered %d%s' % (method, path, status, hint)
+        if retried:
+            message += ' after %d retries' % retried
+        if detail:
+            message += ': %s' % detail
+        return ExistApiError(message, status=status, method=method, path=path, detail=detail)
+
+    def _json(self, answer, method, path):
         try:
-            return response.json()
+            return answer.json()
         except ValueError:
-            raise ExistApiError('%s %s: Exist answered %d with a body that is not JSON' % (method, path, status),
-                                status=status, method=method, path=path)
+            raise ExistApiError('%s %s: Exist answered %d with a body that is not JSON' % (method, path, answer.status),
+                                status=answer.status, method=method, path=path)
+
+
+class _BodyProblem(Exception):
+    """The answer's body could not be read within the bounds."""

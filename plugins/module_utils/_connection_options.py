@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._client import (
+    RATE_LIMIT_WAIT_RANGE,
+    TIMEOUT_RANGE,
+    ExistClient,
+    check_number,
+)
 
 DEFAULT_API_URL = 'https://exist.io'
 DEFAULT_TIMEOUT = 30
@@ -33,11 +38,8 @@ def connection_argument_spec():
 
 def check_connection_params(params):
     """Return an error message for unusable numeric options, or None."""
-    if params['timeout'] <= 0:
-        return 'timeout must be a positive number of seconds, got %r' % (params['timeout'],)
-    if params['rate_limit_wait'] < 0:
-        return 'rate_limit_wait must be 0 or more seconds, got %r' % (params['rate_limit_wait'],)
-    return None
+    return (check_number('timeout', params['timeout'], TIMEOUT_RANGE)
+            or check_number('rate_limit_wait', params['rate_limit_wait'], RATE_LIMIT_WAIT_RANGE))
 
 
 def client_from_params(params, warn):

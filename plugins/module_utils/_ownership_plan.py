@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 
-# Exist attribute names are ASCII slugs; anything else is a typo.
-NAME_PATTERN = re.compile(r'^[A-Za-z0-9_]+$')
+# Exist attribute names are ASCII slugs; anything else is a typo. \Z, not $:
+# '$' also matches before a trailing newline, and 'mood\n' is not a name.
+NAME_PATTERN = re.compile(r'\A[A-Za-z0-9_]{1,100}\Z')
 # More than any user can have: a guard against a runaway loop or a wrong variable.
 MAX_DECLARED = 1000
 ITEM_KEYS = ('name', 'template', 'manual', 'state')
@@ -32,9 +33,37 @@ NEW = 'new'                   # a template the user lacks: the acquire creates i
 TAKEOVER = 'takeover'         # another service owns it
 UNOWNED = 'unowned'           # the user has it, nobody owns it (inactive)
 MANUAL = 'manual'             # this client owns it, only the manual flag differs
-NOT_VISIBLE = 'not_visible'   # by name, and the lookup did not show it: Exist will say not_found
+NOT_VISIBLE = 'not_visible'   # by name, and the user lacks it: Exist will say not_found
+HIDDEN = 'hidden'             # not visible, and the token may lack the read scope that would show it:
+                              # the user may lack it, or another service may own it
 
 NOT_FOUND_ERROR = 'Attribute matching query does not exist.'
+# How an owner nobody can see is shown in the diff and in warnings.
+UNKNOWN_OWNER = '(unknown: not visible to this token)'
+
+# The group of each published template (Exist's documentation, plus steps_goal
+# seen in recorded traffic). Used only to tell "the user lacks it" from "the
+# token cannot see it" in a prediction; what Exist answers always wins.
+TEMPLATE_GROUPS = dict((name, group) for group, names in (
+    ('activity', 'steps steps_active_min steps_elevation floors steps_distance stand_hours cycle_min cycle_distance '
+                 'active_energy steps_goal'),
+    ('workouts', 'workouts workouts_min workouts_distance'),
+    ('productivity', 'productive_min neutral_min distracting_min commits tasks_completed words_written emails_sent '
+                     'emails_received pomodoros_min keystrokes'),
+    ('food', 'coffees alcoholic_drinks energy water carbohydrates fat fibre protein sugar sodium cholesterol caffeine'),
+    ('finance', 'money_spent'),
+    ('mood', 'mood mood_note energy_level stress_level'),
+    ('sleep', 'sleep time_in_bed sleep_light sleep_deep sleep_rem sleep_start sleep_end sleep_awakenings'),
+    ('events', 'events events_duration'),
+    ('health', 'weight body_fat lean_mass heartrate heartrate_max heartrate_variability heartrate_resting '
+               'meditation_min menstrual_flow sexual_activity'),
+    ('location', 'checkins location'),
+    ('media', 'tracks articles_read pages_read mobile_screen_min gaming_min tv_min movies_min'),
+    ('social', 'facebook_posts facebook_comments facebook_reactions mastodon_posts mastodon_replies mastodon_boosts '
+               'mastodon_favourites tweets twitter_mentions twitter_username'),
+    ('weather', 'weather_temp_max weather_temp_min weather_precipitation weather_cloud_cover weather_wind_speed '
+                'weather_summary weather_icon day_length'),
+) for name in names.split())
 
 
 class DeclarationError(ValueError):
@@ -142,6 +171,24 @@ def names_to_look_up(owned, declared):
     return sorted(d.name for d in declared if d.state == 'present' and d.name not in owned)
 
 
+def group_name(attribute):
+    """The group of an attribute object ({"name": ...} or a plain name), or None."""
+    group = attribute.get('group') if attribute else None
+    if isinstance(group, dict):
+        return group.get('name') or None
+    return group or None
+
+
+def readable_groups(visible):
+    """Groups the token has the read scope of, as far as the visible attributes prove it.
+
+    Exist shows an attribute when the token may read its group, or when it is
+    manual and the token has manual_read. So only a visible attribute that is
+    not manual proves its group's read scope; in such a group nothing is hidden.
+    """
+    return frozenset(group_name(a) for a in visible.values() if not a.get('manual') and group_name(a))
+
+
 def _service_name(attribute):
     service = attribute.get('service') if attribute else None
     if isinstance(service, dict):
@@ -170,11 +217,22 @@ def next_owner_after_release(attribute):
     return None
 
 
+def this_service(owned):
+    """This client's service object, as the owned list shows it, or a marked placeholder."""
+    for attribute in owned.values():
+        service = attribute.get('service')
+        if isinstance(service, dict) and service.get('name'):
+            return dict(service)
+        if isinstance(service, str) and service:
+            return {'name': service, 'label': service}
+    return {'name': THIS_CLIENT, 'label': THIS_CLIENT}
+
+
 class PlannedAcquire(object):
     def __init__(self, declared, reason, previous, manual):
         self.declared = declared
         self.reason = reason
-        self.previous = previous      # the attribute as last read, or None if the user lacks it
+        self.previous = previous      # the attribute as last read, or None if the user lacks it or it is hidden
         self.manual = manual          # the flag the attribute will have
         self.name = declared.name
 
@@ -184,13 +242,24 @@ class PlannedAcquire(object):
     def ref(self):
         return self.declared.ref()
 
-    def predicted_object(self):
-        """The attribute as it should read after the acquire (for check mode)."""
+    def predicted_object(self, service):
+        """The attribute as it should read after the acquire (for check mode):
+        the object as last read, now owned by `service` with the new flag."""
         template = self.name if self.declared.via == 'template' else None
         obj = dict(self.previous or {'name': self.name, 'template': template})
+        obj['service'] = dict(service)
         obj['manual'] = self.manual
         obj['active'] = True
         return obj
+
+
+class PlannedCreate(PlannedAcquire):
+    """A hidden template under takeover=false: created through
+    /attributes/create/, which fails with `exists` instead of taking the
+    attribute from whoever owns it."""
+
+    def request_item(self):
+        return {'template': self.name, 'manual': bool(self.manual)}
 
 
 class PlannedRelease(object):
@@ -210,11 +279,14 @@ class PlannedRelease(object):
 class Plan(object):
     """What to do. Built by plan_ownership(); never talks to Exist."""
 
-    def __init__(self, owned, acquire, release, refused):
+    def __init__(self, owned, acquire, create, release, refused, readable):
         self.owned = owned
         self.acquire = acquire
+        self.create = create          # hidden templates under takeover=false
         self.release = release
         self.refused = refused        # failed items known before any write (takeover=false)
+        self.readable = readable      # groups the token is proven to read
+        self.service = this_service(owned)
 
     @property
     def predicted_failures(self):
@@ -224,45 +296,86 @@ class Plan(object):
 
     @property
     def predicted_acquires(self):
-        return [a for a in self.acquire if a.reason != NOT_VISIBLE]
+        return [a for a in self.acquire + self.create if a.reason != NOT_VISIBLE]
 
-    def takeover_warning(self, acquire, done=True):
+    def previous_owner_unknown(self, acquire, obj=None):
+        """Whether nobody could see who owned an attribute before this client
+        acquires it. obj: the attribute as Exist answered the acquire (None in
+        check mode)."""
+        if acquire.reason == HIDDEN:
+            # The answer shows the group: if the token reads it, nothing in it
+            # was hidden, so the template was new.
+            return obj is None or group_name(obj) not in self.readable
+        # By name, Exist creates nothing: a success proves it existed, unseen.
+        return acquire.reason == NOT_VISIBLE and obj is not None
+
+    def takeover_warnings(self, acquired, owner_unknown, done=True):
+        """Warnings for acquires that took (or would take) attributes from
+        another service: one per known previous owner, one for all whose
+        previous owner nobody could see (names in owner_unknown)."""
         verb = 'took it over' if done else 'would take it over'
-        return "attribute %r was owned by %s; this client %s" % (acquire.name, _service_label(acquire.previous), verb)
+        warnings = ["attribute %r was owned by %s; this client %s" % (a.name, _service_label(a.previous), verb)
+                    for a in acquired if a.reason == TAKEOVER]
+        if owner_unknown:
+            names = sorted(owner_unknown)
+            warnings.append(
+                "%s %s not visible to this token (no read scope proven for %s group): the user may not have had %s, "
+                "or another service may have owned %s; if so, this client %s (previous owner unknown)"
+                % ('attribute' if len(names) == 1 else 'attributes', ', '.join(repr(n) for n in names),
+                   'its' if len(names) == 1 else 'their', 'it' if len(names) == 1 else 'them',
+                   'it' if len(names) == 1 else 'them', verb if len(names) == 1 else verb.replace(' it ', ' them ')))
+        return warnings
 
-    def diff(self, acquired, released):
+    def diff(self, acquired, released, owner_unknown=(), manual=None, next_owner=None):
         """Before and after of this client's ownership, for the given acquires and releases.
 
         Each side maps attribute names to {"owner", "manual"}; the attributes
         that change owner also appear with their other owner, so a takeover
-        shows who owned the attribute before.
+        shows who owned the attribute before, or (names in owner_unknown) that
+        nobody could see it. manual and next_owner ({name: value}) give what
+        Exist answered where it differs from the plan.
         """
+        manual = manual or {}
+        next_owner = next_owner or {}
         before, after = {}, {}
         for name, attribute in self.owned.items():
             entry = {'owner': THIS_CLIENT, 'manual': bool(attribute.get('manual'))}
             before[name] = entry
             after[name] = dict(entry)
         for acquire in acquired:
-            if acquire.previous is not None and acquire.name not in self.owned:
-                before[acquire.name] = {'owner': _service_name(acquire.previous),
-                                        'manual': bool(acquire.previous.get('manual'))}
-            after[acquire.name] = {'owner': THIS_CLIENT, 'manual': bool(acquire.manual)}
+            if acquire.name not in self.owned:
+                if acquire.name in owner_unknown:
+                    before[acquire.name] = {'owner': UNKNOWN_OWNER, 'manual': None}
+                elif acquire.previous is not None:
+                    before[acquire.name] = {'owner': _service_name(acquire.previous),
+                                            'manual': bool(acquire.previous.get('manual'))}
+            after[acquire.name] = {'owner': THIS_CLIENT, 'manual': bool(manual.get(acquire.name, acquire.manual))}
         for release in released:
-            after[release.name] = {'owner': release.next_owner, 'manual': bool(release.attribute.get('manual'))}
+            after[release.name] = {'owner': next_owner.get(release.name, release.next_owner),
+                                   'manual': bool(release.attribute.get('manual'))}
         return {'before': {'attributes': before}, 'after': {'attributes': after}}
 
 
-def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False):
+def _absence_proven(item, readable):
+    """Whether an attribute the look-up did not show is known not to exist:
+    its group (known for templates) is one the token reads."""
+    return TEMPLATE_GROUPS.get(item.name) in readable
+
+
+def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False, readable=None):
     """Plan the acquires and releases that make the server match the declaration.
 
     owned:    {name: attribute object} this client owns now.
     declared: Declared objects from normalize_declared().
-    visible:  {name: attribute object} of the user's attributes among
-              names_to_look_up() (missing names: the user lacks them, or the
-              token cannot read them).
+    visible:  {name: attribute object} of the user's attributes the token can
+              read (the look-up). A missing name: the user lacks it, or the
+              token cannot read its group.
+    readable: groups the token is proven to read; default readable_groups(visible).
     """
     visible = visible or {}
-    acquire, release, refused = [], [], []
+    if readable is None:
+        readable = readable_groups(visible)
+    acquire, create, release, refused = [], [], [], []
     present = set()
     for item in declared:
         current = owned.get(item.name)
@@ -279,8 +392,19 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
             continue
         other = visible.get(item.name)
         if other is None:
-            reason = NEW if item.via == 'template' else NOT_VISIBLE
-            acquire.append(PlannedAcquire(item, reason, None, bool(item.manual)))
+            new_manual = bool(item.manual)
+            if _absence_proven(item, readable):
+                reason = NEW if item.via == 'template' else NOT_VISIBLE
+                acquire.append(PlannedAcquire(item, reason, None, new_manual))
+            elif takeover:
+                # By name, Exist answers not_found when the user lacks it; that
+                # is the likely answer, and the one check mode predicts.
+                reason = HIDDEN if item.via == 'template' else NOT_VISIBLE
+                acquire.append(PlannedAcquire(item, reason, None, new_manual))
+            elif item.via == 'template':
+                create.append(PlannedCreate(item, NEW, None, new_manual))
+            else:
+                refused.append(dict(item.ref(), error_code='owner_unknown', error=owner_unknown_error(item.name)))
             continue
         manual = item.manual if item.manual is not None else bool(other.get('manual'))
         if _service_name(other):
@@ -297,4 +421,10 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
         for name in sorted(owned):
             if name not in present and name not in released:
                 release.append(PlannedRelease(owned[name], None))
-    return Plan(owned, acquire, release, refused)
+    return Plan(owned, acquire, create, release, refused, readable)
+
+
+def owner_unknown_error(name):
+    return ("Attribute %r is not visible to this token (no read scope for its group), so whether another service "
+            "owns it is unknown; not acquired because takeover is false. Give the token the group's _read scope, "
+            "or set takeover to true." % name)

@@ -13,36 +13,92 @@ pure planner.
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    PAGE_LIMIT,
-    ExistError,
-    ExistOutcomeUnknown,
-    split_batches,
-)
+from ansible_collections.existio.exist.plugins.module_utils._client import attribute_problem
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     MANUAL,
-    TAKEOVER,
-    PlannedRelease,
     names_to_look_up,
+    owner_unknown_error,
     plan_ownership,
 )
+from ansible_collections.existio.exist.plugins.module_utils._write_engine import (
+    APPLIED,
+    UNCHANGED,
+    Endpoint,
+    WriteRun,
+)
+
+# Exist leaves low-priority (priority >= 10) and inactive attributes out of
+# every list unless asked; a read that decides ownership must see them all.
+EVERY_ATTRIBUTE = {'include_inactive': 'true', 'include_low_priority': 'true'}
 
 
 def read_owned(client):
     """{name: attribute} of everything this client owns: one GET per 100."""
-    return dict((attribute['name'], attribute) for attribute in client.list_owned())
+    return dict((attribute['name'], attribute) for attribute in client.list_owned(EVERY_ATTRIBUTE))
 
 
-def look_up(client, names):
-    """{name: attribute} for those of `names` the user has (and the token can read)."""
-    visible = {}
-    wanted = set(names)
-    for chunk in split_batches(names, PAGE_LIMIT):
-        params = {'attributes': ','.join(chunk), 'include_inactive': 'true', 'include_low_priority': 'true'}
-        for attribute in client.list_attributes(params):
-            if attribute.get('name') in wanted:
-                visible[attribute['name']] = attribute
-    return visible
+def read_visible(client):
+    """{name: attribute} of every attribute the token can read: one GET per 100.
+
+    The whole list, not a filtered one: Exist has been seen to ignore the
+    `attributes=` filter, so filtering is done here, and one read of the list
+    costs no more than one read per chunk of names.
+    """
+    return dict((attribute['name'], attribute) for attribute in client.list_attributes(EVERY_ATTRIBUTE))
+
+
+def _name_or_template(entry):
+    for key in ('name', 'template'):
+        if isinstance(entry.get(key), str):
+            return entry[key]
+    return None
+
+
+def _name(entry):
+    return entry.get('name') if isinstance(entry.get('name'), str) else None
+
+
+def _release_problem(entry):
+    service = entry.get('service')
+    if service is not None and not isinstance(service, (str, dict)):
+        return "'service' is %r" % (service,)
+    return None
+
+
+def _acquire_applied(planned, owned):
+    now = owned.get(planned.name)
+    if now is None:
+        return False
+    return planned.declared.manual is None or bool(now.get('manual')) == planned.declared.manual
+
+
+def _record_acquired(owned, planned, entry):
+    owned = dict(owned)
+    current = dict(owned.get(planned.name) or planned.previous or {})
+    current.update(entry)
+    owned[planned.name] = current
+    return owned
+
+
+def _record_released(owned, planned, entry):
+    owned = dict(owned)
+    owned.pop(planned.name, None)
+    return owned
+
+
+def ownership_endpoints(client):
+    """The three ownership writes, as the write engine needs them."""
+    return {
+        'acquire': Endpoint('/api/2/attributes/acquire/', client.acquire, _name_or_template, attribute_problem,
+                            _acquire_applied, _record_acquired),
+        'create': Endpoint('/api/2/attributes/create/', client.create, _name_or_template, attribute_problem,
+                           _acquire_applied, _record_acquired),
+        # A release refused as unauthorised or not_found may have lost a race
+        # with another run: if a fresh read shows it is not ours, the goal is reached.
+        'release': Endpoint('/api/2/attributes/release/', client.release, _name, _release_problem,
+                            lambda planned, owned: planned.name not in owned, _record_released,
+                            reached_codes=('unauthorised', 'not_found')),
+    }
 
 
 def _format_item(item):
@@ -50,121 +106,11 @@ def _format_item(item):
     return "%s %r (%s: %s)" % (key, item.get(key), item.get('error_code'), item.get('error'))
 
 
-class _Run(object):
-    """The bookkeeping of one real (not check-mode) run."""
-
-    def __init__(self, client, plan, warn):
-        self.client = client
-        self.plan = plan
-        self.warn = warn
-        self.owned_now = dict(plan.owned)
-        self.acquired = []
-        self.released = []
-        self.failed_items = list(plan.refused)
-        self.errors = []
-
-    def run(self):
-        if not self._write(self.plan.acquire, self.client.acquire, self._apply_acquire_result, self._acquire_applied):
-            self._not_attempted(split_batches(self.plan.release))
-            return
-        self._write(self.plan.release, self.client.release, self._apply_release_result, self._release_applied)
-
-    def _write(self, planned, send, apply_result, applied_in):
-        """Send `planned` in batches of 35. Returns False once a request failed."""
-        batches = split_batches(planned)
-        for position, batch in enumerate(batches):
-            by_name = dict((p.name, p) for p in batch)
-            try:
-                result = send([p.request_item() for p in batch])
-            except ExistOutcomeUnknown as exc:
-                # Exist may have applied it: the truth is what a fresh read shows.
-                self.owned_now = read_owned(self.client)
-                done = [p for p in batch if applied_in(p, self.owned_now)]
-                missing = [p for p in batch if p not in done]
-                self._record_done(done)
-                if not missing:
-                    self.warn('%s; a fresh read shows every item of that request was applied' % exc.message)
-                    continue
-                self.errors.append(exc.message)
-                for p in missing:
-                    self.failed_items.append(dict(p.ref(), error_code='outcome_unknown',
-                                                  error='the request failed and a fresh read shows it was not applied'))
-                self._not_attempted(batches[position + 1:])
-                return False
-            except ExistError as exc:
-                self.errors.append(exc.message)
-                self._not_attempted(batches[position:])
-                return False
-            apply_result(result, by_name)
-            if result.status == 202 and not result.failed:
-                self.errors.append('Exist answered 202 (some items failed) but listed no failed item')
-        return True
-
-    def _not_attempted(self, batches):
-        for batch in batches:
-            for p in batch:
-                self.failed_items.append(dict(p.ref(), error_code='not_attempted',
-                                              error='not sent, because an earlier request failed'))
-
-    def _record_done(self, done):
-        for p in done:
-            if isinstance(p, PlannedRelease):
-                self.released.append(p)
-            else:
-                p.manual = bool(self.owned_now[p.name].get('manual'))
-                self.acquired.append(p)
-
-    @staticmethod
-    def _acquire_applied(planned, owned):
-        now = owned.get(planned.name)
-        if now is None:
-            return False
-        return planned.declared.manual is None or bool(now.get('manual')) == planned.declared.manual
-
-    @staticmethod
-    def _release_applied(planned, owned):
-        return planned.name not in owned
-
-    def _apply_acquire_result(self, result, by_name):
-        for obj in result.success:
-            name = obj.get('name') or obj.get('template')
-            planned = by_name.get(name)
-            if planned is None:
-                continue
-            current = planned.predicted_object()
-            current.update(obj)
-            self.owned_now[name] = current
-            wanted = planned.declared.manual
-            if wanted is not None and 'manual' in obj and bool(obj['manual']) != wanted:
-                # Reporting a change that did not happen would make every run "changed".
-                self.warn('Exist did not apply manual=%s to attribute %r (it stays manual=%s)'
-                          % (wanted, name, bool(obj['manual'])))
-                planned.manual = bool(obj['manual'])
-                if planned.reason == MANUAL:
-                    continue
-            self.acquired.append(planned)
-        for item in result.failed:
-            self.failed_items.append(self._failed_entry(item))
-
-    def _apply_release_result(self, result, by_name):
-        for item in result.success:
-            planned = by_name.get(item.get('name'))
-            if planned is None:
-                continue
-            if 'service' in item:
-                service = item['service']
-                planned.next_owner = (service.get('name') if isinstance(service, dict) else service) or None
-            self.owned_now.pop(planned.name, None)
-            self.released.append(planned)
-        for item in result.failed:
-            self.failed_items.append(self._failed_entry(item))
-
-    @staticmethod
-    def _failed_entry(item):
-        entry = dict((key, item[key]) for key in ('name', 'template') if key in item)
-        entry['error_code'] = item.get('error_code')
-        entry['error'] = item.get('error')
-        return entry
+def _service_of(entry):
+    service = entry.get('service')
+    if isinstance(service, dict):
+        return service.get('name') or None
+    return service or None
 
 
 def converge(client, declared, takeover=True, exclusive=False, check_mode=False, warn=None):
@@ -176,36 +122,80 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
     """
     warn = warn or (lambda message: None)
     owned = read_owned(client)
-    lookup = names_to_look_up(owned, declared)
-    visible = look_up(client, lookup) if lookup else {}
+    visible = read_visible(client) if names_to_look_up(owned, declared) else {}
     plan = plan_ownership(owned, declared, visible, takeover=takeover, exclusive=exclusive)
-
     if check_mode:
-        acquired, released = plan.predicted_acquires, plan.release
-        failed_items = plan.refused + plan.predicted_failures
-        owned_now = dict(owned)
-        for planned in acquired:
-            owned_now[planned.name] = planned.predicted_object()
-        for planned in released:
-            owned_now.pop(planned.name, None)
-        errors = []
-    else:
-        run = _Run(client, plan, warn)
-        run.run()
-        acquired, released, failed_items = run.acquired, run.released, run.failed_items
-        owned_now, errors = run.owned_now, run.errors
+        return _predicted_result(plan, warn)
 
+    endpoints = ownership_endpoints(client)
+    run = WriteRun(dict(owned), lambda: read_owned(client)).run([
+        (endpoints['acquire'], plan.acquire), (endpoints['create'], plan.create), (endpoints['release'], plan.release)])
+    for message in run.warnings:
+        warn(message)
+    acquired, released, failed_items = [], [], list(plan.refused)
+    manual, next_owner, owner_unknown = {}, {}, set()
+    for outcome in run.outcomes:
+        planned, entry = outcome.item, outcome.entry
+        if outcome.status == UNCHANGED:
+            continue
+        if outcome.status != APPLIED:
+            failed_items.append(_failed_item(outcome, endpoints))
+        elif outcome.endpoint is endpoints['release']:
+            released.append(planned)
+            if 'service' in entry:
+                next_owner[planned.name] = _service_of(entry)
+        else:
+            wanted, got = planned.declared.manual, entry.get('manual')
+            if wanted is not None and isinstance(got, bool) and got != wanted:
+                # Reporting a change that did not happen would make every run "changed".
+                warn('Exist did not apply manual=%s to attribute %r (it stays manual=%s)' % (wanted, planned.name, got))
+                manual[planned.name] = got
+                if planned.reason == MANUAL:
+                    continue
+            acquired.append(planned)
+            if plan.previous_owner_unknown(planned, entry):
+                owner_unknown.add(planned.name)
+    for message in plan.takeover_warnings(acquired, owner_unknown):
+        warn(message)
+    owned_now = run.state
+    return _result(acquired, released, failed_items, run.errors, owned_now,
+                   plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner))
+
+
+def _failed_item(outcome, endpoints):
+    entry = dict(outcome.item.ref(), error_code=outcome.error_code, error=outcome.error)
+    if outcome.endpoint is endpoints['create'] and outcome.error_code == 'exists':
+        # The template exists although the token could not see it: its owner is unknown.
+        entry.update(error_code='owner_unknown', error=owner_unknown_error(outcome.item.name))
+    return entry
+
+
+def _predicted_result(plan, warn):
+    """Check mode: what a real run would do, from the plan alone."""
+    acquired = plan.predicted_acquires
+    owned_now = dict(plan.owned)
+    owner_unknown = set(p.name for p in acquired if plan.previous_owner_unknown(p))
     for planned in acquired:
-        if planned.reason == TAKEOVER:
-            warn(plan.takeover_warning(planned, done=not check_mode))
+        owned_now[planned.name] = planned.predicted_object(plan.service)
+    for message in plan.takeover_warnings(acquired, owner_unknown, done=False):
+        warn(message)
+    for planned in plan.create:
+        warn('template %r is not visible to this token: a real run creates it if the user lacks it, and refuses '
+             'it (owner_unknown) if it exists, since takeover is false' % planned.name)
+    for planned in plan.release:
+        owned_now.pop(planned.name, None)
+    return _result(acquired, plan.release, plan.refused + plan.predicted_failures, [], owned_now,
+                   plan.diff(acquired, plan.release, owner_unknown), check_mode=True)
 
+
+def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False):
     result = {
         'changed': bool(acquired or released),
         'acquired': sorted(p.name for p in acquired),
         'released': sorted(p.name for p in released),
         'failed_items': failed_items,
         'owned': [owned_now[name] for name in sorted(owned_now)],
-        'diff': plan.diff(acquired, released),
+        'diff': diff,
     }
     if failed_items or errors:
         result['failed'] = True

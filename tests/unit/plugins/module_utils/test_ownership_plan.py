@@ -28,11 +28,15 @@ WITHINGS = {'name': 'withings', 'label': 'Withings'}
 FITBIT = {'name': 'fitbit', 'label': 'Fitbit'}
 
 
-def attr(name, service='me', manual=False, available=(), template=None):
+def attr(name, service='me', manual=False, available=(), template=None, group='activity'):
     if service == 'me':
         service = ME
     return {'name': name, 'template': template, 'service': service, 'manual': manual, 'active': service is not None,
-            'available_services': list(available)}
+            'group': {'name': group}, 'available_services': list(available)}
+
+
+# A visible attribute that proves the token reads the food group (coffees, water).
+FOOD_READER = {'apples': attr('apples', service=None, group='food')}
 
 
 def declare(*items, **kwargs):
@@ -115,7 +119,7 @@ def test_only_unowned_present_items_are_looked_up():
 
 def test_reasons_for_acquiring():
     owned = {'mood': attr('mood', manual=False)}
-    visible = {'steps': attr('steps', service=WITHINGS, manual=True), 'sleep': attr('sleep', service=None)}
+    visible = dict(FOOD_READER, steps=attr('steps', service=WITHINGS, manual=True), sleep=attr('sleep', service=None))
     declared = declare({'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'},
                        {'template': 'coffees'}, {'name': 'nowhere'})
     plan = plan_ownership(owned, declared, visible)
@@ -130,7 +134,7 @@ def test_reasons_for_acquiring():
 
 
 def test_check_mode_predicts_not_found_for_invisible_names_only():
-    plan = plan_ownership({}, declare({'name': 'nowhere'}, {'template': 'coffees'}), {})
+    plan = plan_ownership({}, declare({'name': 'nowhere'}, {'template': 'coffees'}), FOOD_READER)
     assert [a.name for a in plan.predicted_acquires] == ['coffees']
     assert plan.predicted_failures == [{'name': 'nowhere', 'error_code': 'not_found',
                                         'error': 'Attribute matching query does not exist.'}]
@@ -151,8 +155,8 @@ def test_takeover_shows_previous_owner_in_diff_and_warning():
     diff = plan.diff(plan.acquire, plan.release)
     assert diff['before']['attributes'] == {'steps': {'owner': 'withings', 'manual': False}}
     assert diff['after']['attributes'] == {'steps': {'owner': THIS_CLIENT, 'manual': False}}
-    assert plan.takeover_warning(plan.acquire[0], done=False) == (
-        "attribute 'steps' was owned by Withings (withings); this client would take it over")
+    assert plan.takeover_warnings(plan.acquire, (), done=False) == [
+        "attribute 'steps' was owned by Withings (withings); this client would take it over"]
 
 
 def test_absent_releases_only_what_this_client_owns():
@@ -194,6 +198,8 @@ def test_next_owner_ignores_this_service_and_accepts_plain_names():
 
 
 def test_predicted_object_for_a_new_template():
-    plan = plan_ownership({}, declare({'template': 'coffees', 'manual': True}), {})
-    obj = plan.acquire[0].predicted_object()
+    plan = plan_ownership({}, declare({'template': 'coffees', 'manual': True}), FOOD_READER)
+    obj = plan.acquire[0].predicted_object(plan.service)
     assert obj['name'] == 'coffees' and obj['template'] == 'coffees' and obj['manual'] is True and obj['active'] is True
+    # Nothing is owned yet, so this client's service is a marked placeholder.
+    assert obj['service'] == {'name': THIS_CLIENT, 'label': THIS_CLIENT}

@@ -16,14 +16,21 @@ from ansible_collections.existio.exist.plugins.module_utils._client import (
     ExistApiError,
     ExistOutcomeUnknown,
 )
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import THIS_CLIENT, normalize_declared
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
+    TEMPLATE_GROUPS,
+    THIS_CLIENT,
+    UNKNOWN_OWNER,
+    normalize_declared,
+)
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
 
 ME = 'my_service'
+EVERY = {'include_inactive': 'true', 'include_low_priority': 'true'}
 
 
-def attribute(name, service, manual=False, available=(), template=True):
+def attribute(name, service, manual=False, available=(), template=True, group=None):
     return {'name': name, 'template': name if template else None, 'manual': manual, 'active': service is not None,
+            'group': {'name': group or TEMPLATE_GROUPS.get(name, 'activity')},
             'service': {'name': service, 'label': service.title()} if service else None,
             'available_services': [{'name': s, 'label': s.title()} for s in available]}
 
@@ -31,25 +38,42 @@ def attribute(name, service, manual=False, available=(), template=True):
 class FakeExist(object):
     """Answers like the emulator would, and records every call."""
 
-    def __init__(self, attributes, templates=('mood', 'steps', 'sleep', 'coffees', 'water')):
+    def __init__(self, attributes, templates=('mood', 'steps', 'sleep', 'coffees', 'water'), readable=None):
         self.attributes = dict((a['name'], a) for a in attributes)
         self.templates = set(templates)
         for i in range(200):
             self.templates.add('t%03d' % i)
+        self.readable = readable      # groups the token reads; None: all
         self.calls = []
         self.refuse = {}              # name -> (error_code, error)
         self.ignore_manual = False
         self.faults = []              # [(method, exception, apply_first)] for the next writes
 
     def list_owned(self, params=None):
+        # Reads that decide ownership must see low-priority and inactive attributes.
+        assert params == EVERY
         self.calls.append(('GET', 'owned'))
         return [copy.deepcopy(a) for n, a in sorted(self.attributes.items())
                 if a['service'] and a['service']['name'] == ME]
 
     def list_attributes(self, params=None):
-        self.calls.append(('GET', 'attributes', params['attributes']))
-        names = params['attributes'].split(',')
-        return [copy.deepcopy(self.attributes[n]) for n in names if n in self.attributes]
+        # The whole list: Exist has been seen to ignore a name filter.
+        assert params == EVERY
+        self.calls.append(('GET', 'attributes'))
+        return [copy.deepcopy(a) for n, a in sorted(self.attributes.items())
+                if self.readable is None or a['group']['name'] in self.readable]
+
+    def create(self, items):
+        self.calls.append(('POST', 'create', len(items)))
+        success, failed = [], []
+        for item in items:
+            name = item['template']
+            if name in self.attributes:
+                failed.append(dict(item, error_code='exists', error="Attribute '%s' already exists" % name))
+                continue
+            self.attributes[name] = attribute(name, ME, manual=item['manual'])
+            success.append(copy.deepcopy(self.attributes[name]))
+        return BatchResult(202 if failed else 200, success, failed)
 
     def _fault(self, method):
         if self.faults and self.faults[0][0] == method:
@@ -73,7 +97,7 @@ class FakeExist(object):
                 if 'template' not in item or name not in self.templates:
                     failed.append(dict(item, error_code='not_found', error='Attribute matching query does not exist.'))
                     continue
-                self.attributes[name] = attribute(name, None)
+                self.attributes[name] = attribute(name, None, group=TEMPLATE_GROUPS.get(name, 'activity'))
             obj = self.attributes[name]
             obj['service'] = {'name': ME, 'label': 'Me'}
             obj['active'] = True
@@ -89,16 +113,20 @@ class FakeExist(object):
         fault, apply_first = self._fault('release')
         if fault is not None and not apply_first:
             raise fault
-        success = []
+        success, failed = [], []
         for item in items:
             obj = self.attributes[item['name']]
+            if not obj['service'] or obj['service']['name'] != ME:
+                failed.append(dict(item, error_code='unauthorised',
+                                   error="Attribute '%s' does not belong to this service" % item['name']))
+                continue
             others = [s for s in obj['available_services'] if s['name'] != ME]
             obj['service'] = others[0] if others else None
             obj['active'] = bool(others)
             success.append({'name': item['name']} if others else {'name': item['name'], 'service': '', 'active': False})
         if fault is not None:
             raise fault
-        return BatchResult(200, success, [])
+        return BatchResult(202 if failed else 200, success, failed)
 
     def writes(self):
         return [c for c in self.calls if c[0] == 'POST']
@@ -133,8 +161,7 @@ def test_changes_add_one_lookup_and_one_post_per_endpoint():
     fake = world()
     result, warnings = run(fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'},
                                   {'name': 'coffees', 'state': 'absent'}])
-    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes', 'sleep,steps,water'),
-                          ('POST', 'acquire', 3), ('POST', 'release', 1)]
+    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'acquire', 3), ('POST', 'release', 1)]
     assert result['changed'] is True
     assert result['acquired'] == ['sleep', 'steps', 'water']
     assert result['released'] == ['coffees']
@@ -229,16 +256,15 @@ def test_71_acquires_take_three_posts_and_one_lookup():
     fake = FakeExist([])
     items = [{'template': 't%03d' % i} for i in range(71)]
     result, dummy = run(fake, items)
-    assert fake.calls[:2] == [('GET', 'owned'), ('GET', 'attributes', ','.join('t%03d' % i for i in range(71)))]
+    assert fake.calls[:2] == [('GET', 'owned'), ('GET', 'attributes')]
     assert fake.writes() == [('POST', 'acquire', 35), ('POST', 'acquire', 35), ('POST', 'acquire', 1)]
     assert len(result['acquired']) == 71
 
 
-def test_lookups_are_chunked_by_100_names():
+def test_one_lookup_reads_the_whole_list_whatever_the_number_of_names():
     fake = FakeExist([])
     result, dummy = run(fake, [{'template': 't%03d' % i} for i in range(150)], check_mode=True)
-    lookups = [c for c in fake.calls if c[1] == 'attributes']
-    assert [len(c[2].split(',')) for c in lookups] == [100, 50]
+    assert [c for c in fake.calls if c[1] == 'attributes'] == [('GET', 'attributes')]
     assert len(result['acquired']) == 150
 
 
@@ -246,7 +272,7 @@ def test_dropped_connection_after_applied_acquire_is_verified_by_a_fresh_read():
     fake = world()
     fake.faults = [('acquire', ExistOutcomeUnknown('POST /api/2/attributes/acquire/: connection failed'), True)]
     result, warnings = run(fake, [{'template': 'water'}, {'name': 'coffees', 'state': 'absent'}])
-    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes', 'water'), ('POST', 'acquire', 1), ('GET', 'owned'),
+    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'acquire', 1), ('GET', 'owned'),
                           ('POST', 'release', 1)]
     assert 'failed' not in result
     assert result['acquired'] == ['water'] and result['released'] == ['coffees']
@@ -293,7 +319,9 @@ def test_definite_error_mid_run_reports_earlier_batches():
     result, dummy = run(fake, [{'template': 't%03d' % i} for i in range(50)])
     assert result['failed'] is True and result['changed'] is True
     assert len(result['acquired']) == 35
-    assert len([i for i in result['failed_items'] if i['error_code'] == 'not_attempted']) == 15
+    # The refused request's items were sent and refused, not "not sent".
+    refused = [i for i in result['failed_items'] if i['error_code'] == 'request_failed']
+    assert len(refused) == 15 and refused[0]['error'] == 'not applied: Exist refused the request that carried it (HTTP 401)'
     assert 'answered 401' in result['msg']
 
 

@@ -46,8 +46,10 @@ def test_plain_http_to_a_remote_host_fails_before_any_request(run_module, no_htt
 
 
 @pytest.mark.parametrize('option, value, fragment', [
-    ('timeout', 0, 'timeout must be a positive number of seconds, got 0'),
-    ('rate_limit_wait', -1, 'rate_limit_wait must be 0 or more seconds, got -1'),
+    ('timeout', 0, 'timeout must be a whole number of seconds from 1 to 3600, got 0'),
+    ('timeout', 10000000000, 'timeout must be a whole number of seconds from 1 to 3600, got 10000000000'),
+    ('rate_limit_wait', -1, 'rate_limit_wait must be a whole number of seconds from 0 to 3600, got -1'),
+    ('rate_limit_wait', 86401, 'rate_limit_wait must be a whole number of seconds from 0 to 3600, got 86401'),
 ])
 def test_bad_numbers_name_option_and_value(run_module, no_http, option, value, fragment):
     result, failed = run_module(attribute.main, args(**{option: value}))

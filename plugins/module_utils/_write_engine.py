@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Send planned writes to Exist and account for every item sent.
+
+Internal to this collection, not a stable API. Any resource (ownership today;
+creation and values later) plugs in its planned items, the endpoints that
+write them and a "was it applied?" test against a fresh read. The engine:
+
+- sends the items in batches of 35;
+- reads each answer: an item is applied only when the answer lists it as a
+  success (with a well-formed entry), failed only when the answer lists it as
+  failed; anything else (the item missing from the answer, a malformed entry,
+  a malformed body, a 5xx, a dropped connection, a timeout) is unaccounted;
+- re-reads the state once after a batch with unaccounted items, and decides
+  each from that read: applied when the read shows it, otherwise
+  `outcome_unknown`, never "not applied" (the write may still land);
+- stops at the first request that failed as a whole, and marks what it did not
+  send `not_attempted`;
+- records outcomes; it never edits the plan, and never loses an outcome it
+  already knows, whatever fails later.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistError, split_batches
+
+APPLIED = 'applied'              # the answer, or a fresh read, shows it done
+UNCHANGED = 'unchanged'          # Exist refused it, and a fresh read shows the goal was reached all the same
+FAILED = 'failed'                # Exist refused it (per item, or the whole request)
+UNKNOWN = 'outcome_unknown'      # nobody can know whether it was applied
+NOT_ATTEMPTED = 'not_attempted'  # never sent: an earlier request failed
+
+NOT_ATTEMPTED_ERROR = 'not sent, because an earlier request failed'
+
+
+class Endpoint(object):
+    """One kind of write: how to send a batch and how to read its answer.
+
+    send(request_items) -> BatchResult (or raises ExistError).
+    answer_key(entry) -> the key (name) of the sent item an answer entry is
+        about, or None.
+    success_problem(entry) -> what makes a success entry unusable, or None.
+    applied_in(item, state) -> whether a fresh read shows the item's goal reached.
+    record(state, item, entry) -> state after the item was applied (entry is
+        what Exist answered, or what the fresh read showed).
+    reached_codes: failure codes that may mean the goal is reached anyway (a
+        race with another run); a fresh read decides.
+    """
+
+    def __init__(self, path, send, answer_key, success_problem, applied_in, record, reached_codes=()):
+        self.path = path
+        self.send = send
+        self.answer_key = answer_key
+        self.success_problem = success_problem
+        self.applied_in = applied_in
+        self.record = record
+        self.reached_codes = frozenset(reached_codes)
+
+
+class Outcome(object):
+    """What became of one planned item."""
+
+    def __init__(self, item, endpoint, status, entry=None, error_code=None, error=None):
+        self.item = item
+        self.endpoint = endpoint
+        self.status = status
+        self.entry = entry            # the success entry (or the fresh read's object) for APPLIED
+        self.error_code = error_code
+        self.error = error
+
+
+class WriteRun(object):
+    """One run of the engine. After run(): outcomes (one per item, in the order
+    sent), errors (request-level failures, for msg), warnings, state (the best
+    knowledge of the server: the last fresh read plus what was applied since)."""
+
+    def __init__(self, state, read_state):
+        self.state = state
+        self._read_state = read_state
+        self.outcomes = []
+        self.errors = []
+        self.warnings = []
+        self._stopped = False
+
+    def run(self, steps):
+        """steps: [(Endpoint, [planned item, ...]), ...], sent in this order."""
+        for endpoint, items in steps:
+            for batch in split_batches(items):
+                if self._stopped:
+                    self._add(batch, endpoint, NOT_ATTEMPTED, error_code=NOT_ATTEMPTED, error=NOT_ATTEMPTED_ERROR)
+                else:
+                    self._send(endpoint, batch)
+        return self
+
+    def by_status(self, *statuses):
+        return [outcome for outcome in self.outcomes if outcome.status in statuses]
+
+    # -- one batch ------------------------------------------------------------
+
+    def _send(self, endpoint, batch):
+        try:
+            result = endpoint.send([item.request_item() for item in batch])
+        except ExistError as exc:
+            if not exc.may_be_applied:
+                # Refused as a whole (4xx, 429 past the wait) or never sent: nothing was applied.
+                self.errors.append(exc.message)
+                reason = 'Exist refused the request that carried it (HTTP %d)' % exc.status if exc.status else \
+                    'the request that carried it failed before Exist answered'
+                self._add(batch, endpoint, FAILED, error_code='request_failed', error='not applied: %s' % reason)
+                self._stopped = True
+                return
+            self._settle(endpoint, batch, {}, why=exc.message)
+            return
+        answered, unaccounted, to_confirm = self._match(endpoint, batch, result)
+        for item, entry in answered:
+            if entry.get('_failed'):
+                self._add([item], endpoint, FAILED, error_code=entry['error_code'], error=entry['error'])
+            else:
+                self._applied(endpoint, item, entry)
+        if unaccounted or to_confirm:
+            self._settle(endpoint, unaccounted, to_confirm,
+                         why='POST %s: the answer did not account for every item sent' % endpoint.path)
+
+    def _match(self, endpoint, batch, result):
+        """Pair the answer's entries with the sent items.
+
+        Returns ([(item, entry)]: decided by the answer, [items]: unaccounted,
+        {name: failed entry}: refusals a fresh read must confirm).
+        """
+        by_name = dict((item.name, item) for item in batch)
+        success, failed = {}, {}
+        for entry in result.success:
+            key = endpoint.answer_key(entry)
+            if key not in by_name:
+                self.warnings.append('POST %s answered a success for %s, which was not in the request; ignored'
+                                     % (endpoint.path, _quote(key)))
+                continue
+            problem = endpoint.success_problem(entry)
+            if problem:
+                self.warnings.append('POST %s answered a malformed success for %r (%s); a fresh read decides'
+                                     % (endpoint.path, key, problem))
+                success[key] = None
+            else:
+                success.setdefault(key, entry)
+        for entry in result.failed:
+            key = endpoint.answer_key(entry)
+            if key not in by_name:
+                self.warnings.append('POST %s answered a failure for %s, which was not in the request; ignored'
+                                     % (endpoint.path, _quote(key)))
+                continue
+            failed.setdefault(key, dict(_failed=True, error_code=_text(entry.get('error_code')) or 'unknown_error',
+                                        error=_text(entry.get('error')) or 'Exist gave no reason'))
+        answered, unaccounted, to_confirm = [], [], {}
+        for item in batch:
+            in_success, in_failed = item.name in success, item.name in failed
+            if in_success and in_failed:
+                self.warnings.append('POST %s answered %r both as a success and as a failure; a fresh read decides'
+                                     % (endpoint.path, item.name))
+                unaccounted.append(item)
+            elif in_success and success[item.name] is not None:
+                answered.append((item, success[item.name]))
+            elif in_failed and failed[item.name]['error_code'] in endpoint.reached_codes:
+                to_confirm[item.name] = failed[item.name]
+            elif in_failed:
+                answered.append((item, failed[item.name]))
+            else:
+                unaccounted.append(item)
+        return answered, unaccounted, dict((by_name[name], entry) for name, entry in to_confirm.items())
+
+    def _settle(self, endpoint, unaccounted, to_confirm, why):
+        """Decide items the answer did not, from one fresh read of the state.
+
+        unaccounted: items whose outcome is unknown; to_confirm: {item: failed
+        entry} refused in a way that may mean the goal is reached anyway.
+        """
+        try:
+            self.state = self._read_state()
+        except ExistError as exc:
+            self.errors.append('%s; the fresh read meant to check it failed too: %s' % (why, exc.message))
+            self._add(unaccounted, endpoint, UNKNOWN, error_code=UNKNOWN,
+                      error='outcome unknown: the request that carried it failed, and so did the fresh read meant '
+                            'to check it; run the task again to converge')
+            for item, entry in to_confirm.items():
+                self._add([item], endpoint, FAILED, error_code=entry['error_code'], error=entry['error'])
+            self._stopped = True
+            return
+        for item, entry in to_confirm.items():
+            if endpoint.applied_in(item, self.state):
+                self._add([item], endpoint, UNCHANGED)
+            else:
+                self._add([item], endpoint, FAILED, error_code=entry['error_code'], error=entry['error'])
+        unknown = []
+        for item in unaccounted:
+            if endpoint.applied_in(item, self.state):
+                self._add([item], endpoint, APPLIED, entry=self.state.get(item.name, {'name': item.name}))
+            else:
+                unknown.append(item)
+        if unaccounted and not unknown:
+            self.warnings.append('%s; a fresh read shows every item of that request was applied' % why)
+            return
+        if unknown:
+            self.errors.append(why)
+            self._add(unknown, endpoint, UNKNOWN, error_code=UNKNOWN,
+                      error='outcome unknown: the request that carried it failed and a fresh read does not show it '
+                            'applied, but Exist may still apply it; run the task again to converge')
+            self._stopped = True
+
+    def _applied(self, endpoint, item, entry):
+        self.state = endpoint.record(self.state, item, entry)
+        self._add([item], endpoint, APPLIED, entry=entry)
+
+    def _add(self, items, endpoint, status, entry=None, error_code=None, error=None):
+        for item in items:
+            self.outcomes.append(Outcome(item, endpoint, status, entry=entry, error_code=error_code, error=error))
+
+
+def _text(value):
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _quote(key):
+    return repr(key) if isinstance(key, str) else 'an entry without a name'
