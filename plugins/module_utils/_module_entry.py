@@ -13,11 +13,16 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values
 
 
 def run_module(task):
     """Run `task` (with argument_spec() and run(params, check_mode, diff, warn)) as a module."""
-    module = AnsibleModule(argument_spec=task.argument_spec(), supports_check_mode=True)
+    spec = task.argument_spec()
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    # AnsibleModule masks a no_log value as given; the client uses it stripped
+    # (a vault block scalar ends in a newline), so mask that form too.
+    module.no_log_values.update(secret_values(spec, module.params, {}))
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     result = task.run(module.params, module.check_mode, module._diff, module.warn)

@@ -17,6 +17,9 @@ as usual.
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -25,9 +28,43 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
 from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS
+from ansible_collections.existio.exist.plugins.module_utils._task_args import (
+    secret_values,
+    shape_problems,
+    without_env_fallbacks,
+)
 
 # Set this variable to false to always run the module, as on a remote host.
 RUN_ON_CONTROLLER_VAR = 'existio_exist_run_on_controller'
+# The token's environment variable: moved into the (no_log) module arguments
+# on the module path, so Ansible's EXEC line never prints it.
+TOKEN_VARIABLE = 'EXIST_TOKEN'
+
+
+def task_environment(action):
+    """The task's `environment:`, templated, as one dict.
+
+    ActionBase._compute_environment_string() is how every action plugin gets
+    it (it merges play, block and task environments in order); it is
+    private API, so this is the one place that calls it.
+    """
+    environment = {}
+    action._compute_environment_string(environment)
+    return dict((str(key), str(value)) for key, value in environment.items())
+
+
+@contextlib.contextmanager
+def applied_environment(environment):
+    """os.environ with the task's environment, as the module would see it;
+    restored afterwards (the worker process is the task's own, but a clean
+    exit costs nothing)."""
+    saved = dict(os.environ)
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 class ExistActionBase(ActionBase):
@@ -43,15 +80,14 @@ class ExistActionBase(ActionBase):
         """Whether this task may run here with the same outcome as the module.
 
         Only on a local connection, without become (the module would run as
-        another user), without a task environment (the module would see it),
-        not async, and with requests importable here.
+        another user), not async, and with requests importable here. A task
+        environment is applied here as the module would see it.
         """
         wanted = self._templar.template(task_vars.get(RUN_ON_CONTROLLER_VAR, True))
         return (boolean(wanted, strict=False)
                 and HAS_REQUESTS
                 and self._connection.transport == 'local'
                 and not self._play_context.become
-                and not any(self._task.environment or [])  # Ansible keeps [{}] when none is set
                 and not self._task.async_val)
 
     def _error_message(self, error):
@@ -60,27 +96,58 @@ class ExistActionBase(ActionBase):
             return 'Unsupported parameters for (%s) module: %s' % (self.MODULE, error.msg)
         return error.msg
 
+    def _check_args(self, spec, environ):
+        """(validation or None, problems, secrets) for the task's arguments.
+
+        The secrets are collected first, whatever else is wrong, so that no
+        failure can carry the token unmasked.
+        """
+        args = self._task.args
+        secrets = secret_values(spec, args, environ)
+        problems = shape_problems(spec, args)
+        if problems:
+            return None, problems, secrets
+        validation = ArgumentSpecValidator(spec).validate(args)
+        secrets.update(secret_values(spec, validation.validated_parameters, {}))
+        secrets.update(validation._no_log_values)
+        return validation, [self._error_message(error) for error in validation.errors.errors], secrets
+
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
         result = super(ExistActionBase, self).run(tmp, task_vars)
+        environment = task_environment(self)
+        spec = self.TASK.argument_spec()
         if not self.runs_in_controller(task_vars):
-            # As ansible.builtin.normal does for any module.
-            wrap_async = self._task.async_val and not self._connection.has_native_async
-            result = merge_hash(result, self._execute_module(module_name=self.MODULE, module_args=self._task.args,
-                                                             task_vars=task_vars, wrap_async=wrap_async))
-            if not wrap_async:
-                self._remove_tmp_path(self._connection._shell.tmpdir)
-            return result
+            # Checked here too, so that nothing invalid is shipped to the host.
+            dummy, problems, secrets = self._check_args(without_env_fallbacks(spec), environment)
+            if problems:
+                result.update(failed=True, msg='; '.join(problems))
+                return remove_values(result, secrets)
+            return remove_values(merge_hash(result, self._run_module(task_vars, environment)), secrets)
 
-        validation = ArgumentSpecValidator(self.TASK.argument_spec()).validate(self._task.args)
-        no_log_values = validation._no_log_values
-        if validation.error_messages:
-            result.update(failed=True, msg='; '.join(self._error_message(error) for error in validation.errors.errors))
-            return remove_values(result, no_log_values)
-        warnings = []
-        result.update(self.TASK.run(validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
-                                    diff=bool(self._play_context.diff), warn=warnings.append))
+        with applied_environment(environment):
+            validation, problems, secrets = self._check_args(spec, os.environ)
+            if problems:
+                result.update(failed=True, msg='; '.join(problems))
+                return remove_values(result, secrets)
+            warnings = []
+            result.update(self.TASK.run(validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
+                                        diff=bool(self._play_context.diff), warn=warnings.append))
         if warnings:
             result['warnings'] = warnings
         # The module path masks no_log values in everything it returns; so must we.
-        return remove_values(result, no_log_values)
+        return remove_values(result, secrets)
+
+    def _run_module(self, task_vars, environment):
+        """Run the module as ansible.builtin.normal would."""
+        module_args = self._task.args
+        if TOKEN_VARIABLE in environment:
+            if 'token' not in module_args:
+                module_args = dict(module_args, token=environment[TOKEN_VARIABLE])
+            self._task.environment = [dict((k, v) for k, v in environment.items() if k != TOKEN_VARIABLE)]
+        wrap_async = self._task.async_val and not self._connection.has_native_async
+        result = self._execute_module(module_name=self.MODULE, module_args=module_args, task_vars=task_vars,
+                                      wrap_async=wrap_async)
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result

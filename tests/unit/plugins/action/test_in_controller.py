@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 from unittest.mock import MagicMock
 
 import pytest
@@ -66,7 +67,6 @@ def test_local_connection_runs_in_process_without_the_module():
     ({}, {'existio_exist_run_on_controller': False}),
     ({}, {'existio_exist_run_on_controller': 'no'}),
     ({'become': True}, {}),
-    ({'environment': [{'HTTPS_PROXY': 'http://proxy:3128'}]}, {}),
 ])
 def test_other_cases_run_the_module(kwargs, task_vars):
     args = {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]}
@@ -149,3 +149,62 @@ def test_attribute_info_in_process():
     result = action.run(task_vars={})
     action._execute_module.assert_not_called()
     assert result['templates'] == [{'name': 'steps'}] and result['count'] == 1 and result['changed'] is False
+
+
+@responses.activate
+def test_task_environment_is_applied_in_the_worker_and_restored(monkeypatch):
+    # A task environment no longer sends the task to the module path.
+    monkeypatch.delenv('EXIST_TOKEN', raising=False)
+    seen = {}
+
+    def owned(request):
+        seen['authorization'] = request.headers['Authorization']
+        seen['proxy'] = os.environ.get('NO_PROXY')
+        return 200, {}, json.dumps(page([MOOD]))
+    responses.add_callback(responses.GET, OWNED, callback=owned)
+    action = make_action(AttributeAction, {'api_url': BASE, 'attributes': [{'template': 'mood'}]},
+                         environment=[{'EXIST_TOKEN': TOKEN, 'NO_PROXY': '127.0.0.1'}])
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    assert 'failed' not in result and result['owned'][0]['name'] == 'mood'
+    assert seen == {'authorization': 'Bearer ' + TOKEN, 'proxy': '127.0.0.1'}
+    assert 'EXIST_TOKEN' not in os.environ
+
+
+def test_module_path_moves_the_token_out_of_the_environment():
+    # Ansible prints a module's environment in its EXEC line at -vvv; the token
+    # travels as a no_log module argument instead.
+    args = {'api_url': BASE, 'attributes': []}
+    action = make_action(AttributeAction, args, transport='ssh',
+                         environment=[{'EXIST_TOKEN': TOKEN, 'HTTPS_PROXY': 'http://proxy:3128'}])
+    action.run(task_vars={})
+    assert action._execute_module.call_args.kwargs['module_args'] == dict(args, token=TOKEN)
+    assert action._task.environment == [{'HTTPS_PROXY': 'http://proxy:3128'}]
+
+
+@pytest.mark.parametrize('transport', ['local', 'ssh'])
+@pytest.mark.parametrize('attributes, fragment', [
+    ('mood', "attributes must be a list of dictionaries, got a string: 'mood'"),
+    (['mood', 'sleep'], "attributes[0] must be a dictionary, got a string: 'mood'; attributes[1] must be"),
+    ({'name': 'mood'}, "attributes must be a list, got a dictionary: {'name': 'mood'}"),
+    ([{'name': ['mood']}], "attributes[0].name must be a string, got a list: ['mood']"),
+])
+def test_wrong_shapes_fail_before_the_module_is_shipped_and_mask_the_token(transport, attributes, fragment):
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN + '\n', 'attributes': attributes},
+                         transport=transport)
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    assert result['failed'] is True and result['msg'].startswith(fragment)
+    assert TOKEN not in json.dumps(result)
+
+
+@responses.activate
+def test_a_token_with_a_trailing_newline_is_masked_in_both_forms():
+    # A vault block scalar ends in a newline: the client sends it stripped,
+    # and a server echoing the stripped form must not leak it.
+    echoed = dict(MOOD, label='token was ' + TOKEN)
+    responses.add(responses.GET, OWNED, json=page([echoed]))
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN + '\n', 'attributes': [{'template': 'mood'}]})
+    result = action.run(task_vars={})
+    assert TOKEN not in json.dumps(result)
+    assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN
