@@ -13,7 +13,7 @@ class ModuleDocFragment(object):
 options:
   api_url:
     description:
-      - Base URL of the Exist service, without the C(/api/2/) part.
+      - Base URL of the Exist service. A trailing C(/api/2/) is accepted and dropped.
       - Plain C(http://) is accepted only for loopback hosts such as the local emulator
         (C(http://127.0.0.1:8787)); the bearer token is never sent unencrypted over a network.
       - If not set, the value of the E(EXIST_API_URL) environment variable is used.
@@ -36,15 +36,18 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for Exist to answer one request.
+      - Seconds to wait for Exist to answer one request, from 1 to 3600. The body of an answer must
+        arrive within this time too, so a server that trickles bytes cannot hold the task.
     type: int
     default: 30
   rate_limit_wait:
     description:
-      - Most seconds in total to wait when Exist answers C(429 Too Many Requests).
-      - The wait follows the C(Retry-After) header (or a short backoff when it is missing).
-        When the next wait would go past this bound the task fails with a message that
-        it was rate-limited, so a pipeline never hangs for the hour a limit can last.
+      - Most seconds in total (from 0 to 3600) the task waits when Exist answers C(429 Too Many Requests).
+      - Each wait is the C(Retry-After) header or a backoff that starts at 1 second and doubles with every
+        C(429) of the task (up to 30 seconds), whichever is longer, so a C(Retry-After) of 0 or a date in
+        the past cannot make the task retry in a loop. When the next wait would go past this bound the
+        task fails with a message that it was rate-limited, so a pipeline never hangs for the hour a
+        limit can last.
       - V(0) fails at the first C(429).
     type: int
     default: 60
@@ -52,7 +55,10 @@ notes:
   - Exist allows 300 requests an hour per user token. Reads ask for pages of 100 and
     writes send up to 35 attributes per request, the most the API takes.
   - Reads that fail with a connection error or a 5xx answer are retried up to 3 times
-    with backoff; every retry is reported as a warning.
+    with backoff; every retry is reported as a warning. A request that could not be sent at all
+    (name resolution, refused connection) is retried the same way, writes included. A TLS certificate
+    failure is not retried; its message names the host and the cause.
+  - One task never sends more than 300 requests (a user's whole hourly budget), whatever Exist answers.
 requirements:
   - requests
 '''

@@ -41,7 +41,7 @@ def list_params(params):
     """The API query for the module's filters; raises ValueError naming a bad option."""
     for option in ('groups', 'names'):
         for value in params[option] or []:
-            if not NAME_PATTERN.match(value or ''):
+            if not isinstance(value, str) or not NAME_PATTERN.match(value):
                 raise ValueError('%s: %r is not a valid name (letters, digits and underscores)' % (option, value))
     if params['source'] == 'templates':
         # manual=false is a filter too; the other options are off when falsy.
@@ -88,6 +88,10 @@ def run(params, check_mode, diff, warn):
         items = list(listing(query))
     except ExistError as exc:
         return dict(failed=True, msg=exc.message, changed=False)
+    if params['names'] and params['source'] != 'templates':
+        # Exist has been seen to ignore the attributes= filter: filter here too.
+        wanted = set(params['names'])
+        items = [item for item in items if item['name'] in wanted]
     result = dict(changed=False, attributes=[], templates=[], count=len(items))
     result['templates' if params['source'] == 'templates' else 'attributes'] = items
     return result

@@ -16,11 +16,14 @@ description:
   - Only one service owns an attribute at a time, and only the owner may write its values.
     Acquiring an attribute by O(attributes[].template) creates it when the user lacks it;
     acquiring by O(attributes[].name) needs an attribute the user already has.
-  - Reads the attributes this client owns (one request per 100), looks up the current owners of
-    the attributes it is about to acquire (one more request per 100), and sends only the acquires and
-    releases that differ, 35 to a request. A run with nothing to change sends no write.
-  - A write whose outcome is unknown (timeout, dropped connection, server error) is followed by
-    a fresh read of the owned attributes, and the result reports what is true on the server.
+  - Reads the attributes this client owns (one request per 100), and when it is about to acquire
+    something it does not own, reads the attributes the token can see once (one more request per 100)
+    to learn their owners; then sends only the acquires and releases that differ, 35 to a request. A run
+    with nothing to change sends no write. Both reads include low-priority and inactive attributes.
+  - Every item sent is accounted for. It is reported done only when Exist's answer says so (checked
+    for shape) or a fresh read shows it; refused when the answer says so; and V(outcome_unknown) when
+    neither can tell (timeout, dropped connection, server error, an answer that is not Exist's). See
+    the user guide, "What the results mean when Exist misbehaves".
 author:
   - Existio maintainers (@existio)
 extends_documentation_fragment:
@@ -81,6 +84,15 @@ options:
     description:
       - When V(true), the declared set is authoritative. Every attribute this client owns that no
         item declares V(present) is released.
+      - With no item declared V(present) this would release everything this client owns, which is
+        more often a variable gone wrong (C(| default([]))) than an intent; the task then fails before
+        any request. Use O(release_all) to say it.
+    type: bool
+    default: false
+  release_all:
+    description:
+      - When V(true), release every attribute this client owns (as O(exclusive) with nothing declared
+        V(present)). Items in O(attributes) may only be V(absent).
     type: bool
     default: false
   takeover:
@@ -89,15 +101,23 @@ options:
         API does, with a warning naming the previous owner (also shown in the diff).
       - When V(false), such attributes are not acquired; they are reported in RV(failed_items) with
         an error naming their owner, and the task fails.
+      - Exist only shows a token the attributes of groups it has a C(_read) scope for (or manual ones,
+        with C(manual_read)). When the token cannot see an attribute, its owner is unknown. With
+        V(false), a template it cannot see is created through Exist's create endpoint, which fails
+        instead of taking over an attribute that exists, and is then reported as V(owner_unknown); an
+        attribute by O(attributes[].name) it cannot see is refused as V(owner_unknown) without a
+        request. With V(true) it is acquired and the warning and the diff say the previous owner is unknown.
     type: bool
     default: true
 notes:
   - Ownership is reported from this client's point of view; in the diff this client appears as
-    C((this client)), other owners by their service name, and an attribute nobody owns as V(null).
+    C((this client)), other owners by their service name, an attribute nobody owns as V(null), and an
+    owner the token could not see as C((unknown: not visible to this token\)).
   - Check mode reads, plans and reports what a real run would acquire and release, without any write.
     It can only predict refusals the reads reveal (an attribute another service owns with
     O(takeover=false), an attribute named by O(attributes[].name) that the user lacks). A template Exist
-    does not know, or a group the token may not write, is only reported by a real run.
+    does not know, a group the token may not write, or what an attribute the token cannot see turns out
+    to be, is only reported by a real run.
 seealso:
   - name: Exist API, attribute ownership
     description: How acquiring and releasing works.
@@ -133,6 +153,11 @@ EXAMPLES = r'''
       - template: mood
       - name: reading_time
         manual: true
+
+- name: A service that stops, for one user, releases everything it owns
+  existio.exist.attribute:
+    token: "{{ exist_token }}"
+    release_all: true
 
 - name: Acquire only what no other service owns
   existio.exist.attribute:
@@ -172,8 +197,15 @@ failed_items:
     - The declared attributes that could not be converged, each with its O(attributes[].name) or
       O(attributes[].template) and Exist's error. Any entry here fails the task.
     - Codes from Exist include V(not_found), V(not_allowed) and V(unauthorised). The module adds
-      V(owned_by_other_service) (O(takeover=false)), V(outcome_unknown) (a request failed and a fresh read
-      shows it was not applied) and V(not_attempted) (not sent because an earlier request failed).
+      V(owned_by_other_service) (O(takeover=false) and another service owns it),
+      V(owner_unknown) (O(takeover=false) and the token cannot see who owns it),
+      V(request_failed) (the request that carried it was refused as a whole, for example with 401, 403
+      or 429, or could not be sent: not applied),
+      V(outcome_unknown) (the request that carried it failed in a way that leaves open whether Exist applied
+      it, and a fresh read did not show it applied or could not be made; run the task again to converge) and
+      V(not_attempted) (not sent because an earlier request failed).
+    - A release that Exist refuses as V(unauthorised) or V(not_found) while a fresh read shows this client
+      does not own the attribute (another run released it first) is not a failure: the declared state is reached.
   returned: always
   type: list
   elements: dict
@@ -184,10 +216,18 @@ failed_items:
     - name: steps
       error_code: owned_by_other_service
       error: "Attribute 'steps' is owned by Withings (withings); not taken over because takeover is false"
+    - template: water
+      error_code: outcome_unknown
+      error: >-
+        outcome unknown: the request that carried it failed and a fresh read does not show it applied,
+        but Exist may still apply it; run the task again to converge
 owned:
   description:
-    - The attributes this client owns after the run, as Exist's attribute objects, sorted by name.
-    - In check mode, the predicted objects.
+    - The attributes this client owns after the run, as Exist's attribute objects, sorted by name: the
+      owned list as last read, updated with what Exist answered since. An item in RV(failed_items) with
+      V(outcome_unknown) may differ.
+    - In check mode, the predicted objects, with this client as their C(service); when this client owns
+      nothing yet its service name is not known and shows as C((this client\)).
   returned: always
   type: list
   elements: dict
