@@ -313,17 +313,17 @@ class Plan(object):
         """Warnings for acquires that took (or would take) attributes from
         another service: one per known previous owner, one for all whose
         previous owner nobody could see (names in owner_unknown)."""
-        verb = 'took it over' if done else 'would take it over'
-        warnings = ["attribute %r was owned by %s; this client %s" % (a.name, _service_label(a.previous), verb)
+        verb = 'took' if done else 'would take'
+        warnings = ["attribute %r was owned by %s; this client %s it over" % (a.name, _service_label(a.previous), verb)
                     for a in acquired if a.reason == TAKEOVER]
         if owner_unknown:
-            names = sorted(owner_unknown)
+            one = len(owner_unknown) == 1
+            it = 'it' if one else 'them'
             warnings.append(
-                "%s %s not visible to this token (no read scope proven for %s group): the user may not have had %s, "
-                "or another service may have owned %s; if so, this client %s (previous owner unknown)"
-                % ('attribute' if len(names) == 1 else 'attributes', ', '.join(repr(n) for n in names),
-                   'its' if len(names) == 1 else 'their', 'it' if len(names) == 1 else 'them',
-                   'it' if len(names) == 1 else 'them', verb if len(names) == 1 else verb.replace(' it ', ' them ')))
+                "%s %s %s not visible to this token (no read scope proven for %s group): the user may not have had "
+                "%s, or another service may have owned %s; if so, this client %s %s over (previous owner unknown)"
+                % ('attribute' if one else 'attributes', ', '.join(repr(n) for n in sorted(owner_unknown)),
+                   'was' if one else 'were', 'its' if one else 'their', it, it, verb, it))
         return warnings
 
     def diff(self, acquired, released, owner_unknown=(), manual=None, next_owner=None):

@@ -13,6 +13,7 @@ import pytest
 import requests
 import responses
 
+from ansible_collections.existio.exist.plugins.module_utils import _client
 from ansible_collections.existio.exist.plugins.module_utils._client import (
     MAX_ITEMS_PER_REQUEST,
     ExistApiError,
@@ -323,3 +324,163 @@ def test_token_appears_in_no_message_or_warning(client, rec):
     assert '********' in excinfo.value.message
     assert_no_token(excinfo.value.message, excinfo.value.detail, unknown.value.message, unknown.value.detail,
                     *rec.warnings)
+
+
+# -- hostile servers: every wait and every request is bounded ----------------
+
+@responses.activate
+@pytest.mark.parametrize('retry_after', ['0', '-5', 'nan', 'Thu, 01 Jan 1970 00:00:00 GMT', 'soon', ''])
+def test_429_with_a_zero_or_past_retry_after_still_backs_off_and_ends(rec, retry_after):
+    client = ExistClient(BASE, TOKEN, rate_limit_wait=60, warn=rec.warn, sleep=rec.sleep)
+    responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': retry_after})
+    with pytest.raises(ExistRateLimited):
+        list(client.list_owned())
+    # 1 + 2 + 4 + 8 + 16 = 31 s waited; the next 30 s would pass 60.
+    assert rec.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert len(responses.calls) == 6
+
+
+@responses.activate
+def test_rate_limit_wait_0_fails_at_the_first_429(rec):
+    client = ExistClient(BASE, TOKEN, rate_limit_wait=0, warn=rec.warn, sleep=rec.sleep)
+    responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': '0'})
+    with pytest.raises(ExistRateLimited, match='rate_limit_wait=0'):
+        list(client.list_owned())
+    assert rec.sleeps == [] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_429_waits_count_across_the_requests_of_a_task(rec):
+    client = ExistClient(BASE, TOKEN, rate_limit_wait=10, warn=rec.warn, sleep=rec.sleep)
+    responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': '4'})
+    responses.add(responses.GET, OWNED, json=page([]))
+    responses.add(responses.POST, ACQUIRE, status=429, headers={'Retry-After': '4'})
+    responses.add(responses.POST, ACQUIRE, status=429, headers={'Retry-After': '4'})
+    list(client.list_owned())
+    with pytest.raises(ExistRateLimited):
+        client.acquire([{'name': 'a'}])
+    assert rec.sleeps == [4.0, 4.0]
+
+
+@responses.activate
+def test_a_task_never_sends_more_than_the_request_cap(rec):
+    client = ExistClient(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep, max_requests=5)
+    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], OWNED + '?page=2'))
+    responses.add(responses.GET, OWNED, json=page([{'name': 'b'}], OWNED + '?page=3'))
+    responses.add(responses.GET, OWNED, json=page([{'name': 'c'}], OWNED + '?page=4'))
+    responses.add(responses.GET, OWNED, json=page([{'name': 'd'}], OWNED + '?page=5'))
+    responses.add(responses.GET, OWNED, json=page([{'name': 'e'}], OWNED + '?page=6'))
+    with pytest.raises(ExistApiError, match='already sent 5 requests'):
+        list(client.list_owned())
+    assert len(responses.calls) == 5 and client.requests_sent == 5
+
+
+@responses.activate
+def test_a_next_link_that_loops_is_an_error(client):
+    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], OWNED + '?page=2'))
+    responses.add(responses.GET, OWNED, json=page([{'name': 'b'}], OWNED + '?page=2'))
+    with pytest.raises(ExistApiError, match='same "next" page twice'):
+        list(client.list_owned())
+    assert len(responses.calls) == 2
+
+
+@pytest.mark.parametrize('option, value', [('timeout', 0), ('timeout', 10 ** 10), ('timeout', True),
+                                           ('rate_limit_wait', -1), ('rate_limit_wait', 3601)])
+def test_numeric_options_are_bounded_before_any_request(option, value):
+    with pytest.raises(ExistConfigError) as excinfo:
+        ExistClient(BASE, TOKEN, **{option: value})
+    assert excinfo.value.message.startswith('%s must be a whole number of seconds from' % option)
+    assert repr(value) in excinfo.value.message
+
+
+@pytest.mark.parametrize('url', ['https://exist.io/api/2', 'https://exist.io/api/2/', 'https://exist.io/api/2//'])
+def test_api_url_may_end_in_the_api_prefix(url):
+    assert check_api_url(url) == 'https://exist.io'
+
+
+def test_api_url_with_a_bad_port_names_the_value():
+    with pytest.raises(ExistConfigError, match="api_url 'https://exist.io:99999' is not a valid URL"):
+        check_api_url('https://exist.io:99999')
+
+
+# -- hostile servers: every answer is checked for shape ----------------------
+
+@responses.activate
+@pytest.mark.parametrize('body, fragment', [
+    ({}, "no 'success' list"),
+    ({'success': [], 'failed': None}, "no 'failed' list"),
+    ({'success': 'mood', 'failed': []}, "no 'success' list (got \"mood\")"),
+    ({'success': [], 'failed': ['mood']}, 'failed[0] that is not an object ("mood")'),
+    ([], 'a body that is not an object ([])'),
+])
+def test_a_malformed_2xx_write_answer_is_an_unknown_outcome_naming_the_endpoint(client, body, fragment):
+    responses.add(responses.POST, ACQUIRE, json=body)
+    with pytest.raises(ExistOutcomeUnknown) as excinfo:
+        client.acquire([{'name': 'a'}])
+    assert excinfo.value.message.startswith('POST /api/2/attributes/acquire/: Exist answered 200 with ')
+    assert fragment in excinfo.value.message and excinfo.value.may_be_applied
+
+
+@responses.activate
+def test_an_html_2xx_write_answer_is_an_unknown_outcome_not_a_refusal(client):
+    responses.add(responses.POST, ACQUIRE, body='<html><body>Proxy says hi</body></html>', status=200,
+                  content_type='text/html')
+    with pytest.raises(ExistOutcomeUnknown, match='answered 200 with a body that is not JSON'):
+        client.acquire([{'name': 'a'}])
+
+
+@responses.activate
+@pytest.mark.parametrize('result, fragment', [
+    ('mood', 'results[0] is "mood", not an object'),
+    ({'label': 'Mood'}, "results[0] has no 'name' (got null)"),
+    ({'name': 7}, "results[0] has no 'name' (got 7)"),
+    ({'name': 'mood', 'manual': 'yes'}, "results[0] 'manual' is \"yes\", expected true or false"),
+    ({'name': 'mood', 'service': ['x']}, "results[0] 'service' is [\"x\"]"),
+    ({'name': 'mood', 'group': 3}, "results[0] 'group' is 3"),
+    ({'name': 'mood', 'available_services': 'x'}, "'available_services' is \"x\", expected a list"),
+])
+def test_a_malformed_attribute_in_a_list_is_an_error_naming_the_endpoint(client, result, fragment):
+    responses.add(responses.GET, OWNED, json=page([result]))
+    with pytest.raises(ExistApiError) as excinfo:
+        list(client.list_owned())
+    assert excinfo.value.message.startswith('GET /api/2/attributes/owned/ answered a malformed item: ')
+    assert fragment in excinfo.value.message
+
+
+@responses.activate
+def test_results_that_are_not_a_list_is_an_error(client):
+    responses.add(responses.GET, OWNED, json={'results': {'name': 'a'}, 'next': None})
+    with pytest.raises(ExistApiError, match='not a page of results'):
+        list(client.list_owned())
+
+
+@responses.activate
+def test_a_body_too_large_is_refused_without_reading_it_all(client, monkeypatch):
+    monkeypatch.setattr(_client, 'MAX_BODY_BYTES', 1000)
+    responses.add(responses.POST, ACQUIRE, body='x' * 5000)
+    with pytest.raises(ExistOutcomeUnknown, match='larger than 1000 bytes'):
+        client.acquire([{'name': 'a'}])
+
+
+# -- transport failures name the host and the cause --------------------------
+
+@responses.activate
+def test_tls_failure_is_not_retried_and_names_host_and_cause(client, rec):
+    responses.add(responses.GET, OWNED, body=requests.exceptions.SSLError('CERTIFICATE_VERIFY_FAILED self-signed'))
+    with pytest.raises(ExistApiError) as excinfo:
+        list(client.list_owned())
+    assert 'TLS failure talking to exist.example' in excinfo.value.message
+    assert 'CERTIFICATE_VERIFY_FAILED' in excinfo.value.message
+    assert len(responses.calls) == 1 and rec.sleeps == []
+
+
+def test_real_connection_failures_name_host_and_cause(rec):
+    # Nothing listens on port 9 of loopback: refused before anything is sent.
+    client = ExistClient('http://127.0.0.1:9', TOKEN, timeout=2, warn=rec.warn, sleep=rec.sleep)
+    with pytest.raises(ExistApiError) as excinfo:
+        client.acquire([{'name': 'a'}])
+    message = excinfo.value.message
+    assert 'could not connect to 127.0.0.1:9' in message and 'Connection refused' in message
+    assert 'after 3 retries' in message and not excinfo.value.may_be_applied
+    # Never sent, so even a write is retried.
+    assert rec.sleeps == [0.5, 1.0, 2.0]

@@ -331,3 +331,188 @@ def test_release_to_nobody_shows_null_owner():
     assert result['released'] == ['lonely'] and result['owned'] == []
     assert result['diff']['after']['attributes']['lonely'] == {'owner': None, 'manual': False}
     assert fake.attributes['lonely']['active'] is False
+
+
+# -- every item sent is accounted for ------------------------------------------
+
+class FailingReads(FakeExist):
+    """A fake whose owned-list reads fail after the first `good_reads`."""
+
+    def __init__(self, attributes, good_reads=1, **kwargs):
+        super(FailingReads, self).__init__(attributes, **kwargs)
+        self.good_reads = good_reads
+
+    def list_owned(self, params=None):
+        if self.good_reads <= 0:
+            self.calls.append(('GET', 'owned', 503))
+            raise ExistApiError('GET /api/2/attributes/owned/: Exist answered 503 after 3 retries', status=503)
+        self.good_reads -= 1
+        return super(FailingReads, self).list_owned(params)
+
+
+def fail_nth(fake, method, n, exception, apply_first=False):
+    """Make the n-th call of fake.<method> raise `exception` (after applying, if apply_first)."""
+    original = getattr(fake, method)
+    count = {'n': 0}
+
+    def wrapper(batch):
+        count['n'] += 1
+        if count['n'] != n:
+            return original(batch)
+        if apply_first:
+            original(batch)
+        else:
+            fake.calls.append(('POST', method, len(batch)))
+        raise exception
+    setattr(fake, method, wrapper)
+
+
+def test_a_failed_re_read_keeps_what_earlier_answers_showed():
+    # 40 templates: the second acquire drops, and the read meant to check it answers 503.
+    fake = FailingReads([], good_reads=1, readable=None)
+    fail_nth(fake, 'acquire', 2, ExistOutcomeUnknown('POST /api/2/attributes/acquire/: connection dropped'))
+    items = [{'template': 't%03d' % i} for i in range(40)]
+    result, dummy = run(fake, items)
+    assert result['changed'] is True and result['failed'] is True
+    assert result['acquired'] == ['t%03d' % i for i in range(35)]
+    unknown = [i['template'] for i in result['failed_items'] if i['error_code'] == 'outcome_unknown']
+    assert unknown == ['t%03d' % i for i in range(35, 40)]
+    assert 'connection dropped' in result['msg'] and 'fresh read meant to check it failed too' in result['msg']
+    assert [a['name'] for a in result['owned']] == ['t%03d' % i for i in range(35)]
+
+
+def test_a_write_that_may_land_later_is_never_reported_not_applied():
+    fake = world()
+    fail_nth(fake, 'acquire', 1, ExistOutcomeUnknown('POST /api/2/attributes/acquire/: sent no answer within 2 s'))
+    result, dummy = run(fake, [{'template': 'water'}])
+    item, = result['failed_items']
+    assert item['error_code'] == 'outcome_unknown'
+    assert 'not applied' not in item['error'] and 'may still apply it' in item['error']
+    assert result['changed'] is False and result['acquired'] == []
+
+
+class Answering(FakeExist):
+    """A fake whose acquire applies every item, then answers what `answer(success)` returns."""
+
+    def __init__(self, attributes, answer, **kwargs):
+        super(Answering, self).__init__(attributes, **kwargs)
+        self.answer = answer
+
+    def acquire(self, items):
+        result = super(Answering, self).acquire(items)
+        return BatchResult(200, *self.answer(result.success))
+
+
+@pytest.mark.parametrize('answer', [
+    lambda success: ([], []),                                            # 200 {"success": [], "failed": []}
+    lambda success: (success[:1], []),                                   # lists only some of the items
+    lambda success: ([dict(s, manual='yes') for s in success], []),      # malformed success entries
+    lambda success: ([{'label': 'no name'}], []),                        # entries naming nothing
+    lambda success: (success, [dict(s, error_code='x') for s in success]),  # both a success and a failure
+])
+def test_an_answer_that_does_not_account_for_every_item_is_decided_by_a_fresh_read(answer):
+    fake = Answering([attribute('coffees', ME)], answer)
+    result, warnings = run(fake, [{'template': 'water'}, {'template': 'steps'}])
+    assert fake.calls.count(('GET', 'owned')) == 2
+    assert result['acquired'] == ['steps', 'water'] and result['changed'] is True
+    assert 'failed' not in result
+    assert any('a fresh read shows every item of that request was applied' in w for w in warnings)
+
+
+def test_an_unaccounted_item_a_fresh_read_does_not_show_is_outcome_unknown():
+    class Ignoring(FakeExist):
+        def acquire(self, items):
+            self.calls.append(('POST', 'acquire', len(items)))
+            return BatchResult(200, [], [])
+    fake = Ignoring([])
+    result, dummy = run(fake, [{'template': 'water'}])
+    assert [i['error_code'] for i in result['failed_items']] == ['outcome_unknown']
+    assert 'did not account for every item sent' in result['msg']
+
+
+def test_a_release_that_lost_a_race_is_success_without_change():
+    fake = world()
+    original = fake.release
+
+    def release(items):
+        # Another run released coffees a moment before this one.
+        fake.attributes['coffees']['service'] = None
+        return original(items)
+    fake.release = release
+    result, dummy = run(fake, [{'name': 'coffees'}], state='absent')
+    assert 'failed' not in result and result['changed'] is False and result['released'] == []
+    assert fake.calls[-1] == ('GET', 'owned')
+
+
+def test_an_unauthorised_release_of_what_is_still_owned_fails():
+    fake = world()
+
+    def release(items):
+        fake.calls.append(('POST', 'release', len(items)))
+        return BatchResult(202, [], [dict(items[0], error_code='unauthorised', error='no')])
+    fake.release = release
+    result, dummy = run(fake, [{'name': 'coffees'}], state='absent')
+    assert result['failed'] is True and result['failed_items'][0]['error_code'] == 'unauthorised'
+
+
+# -- what the token cannot see -----------------------------------------------------
+
+def scoped_world():
+    """mood is owned by exist_ios, but the token can only read activity and food."""
+    return FakeExist([attribute('mood', 'exist_ios', group='mood'), attribute('steps', 'withings'),
+                      attribute('coffees', ME)], readable={'activity', 'food'})
+
+
+def test_takeover_false_never_takes_over_what_the_token_cannot_see():
+    fake = scoped_world()
+    result, dummy = run(fake, [{'template': 'mood'}, {'name': 'mood_note'}], takeover=False)
+    assert fake.attributes['mood']['service']['name'] == 'exist_ios'
+    codes = dict((i.get('template') or i.get('name'), i['error_code']) for i in result['failed_items'])
+    assert codes == {'mood': 'owner_unknown', 'mood_note': 'owner_unknown'}
+    # The template went through create, which refuses what exists; the name was refused without a request.
+    assert fake.writes() == [('POST', 'create', 1)]
+    assert result['changed'] is False
+
+
+def test_takeover_false_creates_a_hidden_template_the_user_lacks():
+    fake = scoped_world()
+    result, dummy = run(fake, [{'template': 'sleep'}], takeover=False)
+    assert fake.writes() == [('POST', 'create', 1)]
+    assert result['acquired'] == ['sleep'] and 'failed' not in result
+    assert fake.attributes['sleep']['manual'] is False
+
+
+def test_check_mode_with_takeover_false_predicts_the_creation_and_says_it_may_be_refused():
+    fake = scoped_world()
+    result, warnings = run(fake, [{'template': 'mood'}], takeover=False, check_mode=True)
+    assert fake.writes() == [] and result['acquired'] == ['mood']
+    assert any("template 'mood' is not visible to this token" in w and 'owner_unknown' in w for w in warnings)
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknown(check_mode):
+    fake = scoped_world()
+    result, warnings = run(fake, [{'template': 'mood'}], check_mode=check_mode)
+    assert result['acquired'] == ['mood']
+    assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
+    assert warnings == ["attribute 'mood' was not visible to this token (no read scope proven for its group): the "
+                        "user may not have had it, or another service may have owned it; if so, this client %s "
+                        "(previous owner unknown)" % ('would take it over' if check_mode else 'took it over')]
+
+
+def test_a_new_template_in_a_group_the_token_reads_gets_no_unknown_owner_warning():
+    fake = scoped_world()
+    result, warnings = run(fake, [{'template': 'water'}])
+    assert result['acquired'] == ['water'] and warnings == []
+    assert 'water' not in result['diff']['before']['attributes']
+
+
+def test_check_mode_predicts_owned_objects_with_this_client_as_service():
+    checked, real = world(), world()
+    predicted, dummy = run(checked, [{'template': 'steps'}], check_mode=True)
+    actual, dummy = run(real, [{'template': 'steps'}])
+
+    def view(result):
+        return [(a['name'], a['service']['name'], bool(a['manual']), a['active']) for a in result['owned']]
+    assert view(predicted) == view(actual)
+    assert [a['service']['name'] for a in predicted['owned']] == [ME, ME, ME]
