@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 TOOLS := tests/tools
 
-.PHONY: test sanity units integration emulator-tests lint demo venv clean help
+.PHONY: test sanity units integration emulator-tests fuzz lint demo venv clean help
 
 help:
 	@echo "make test            sanity (ansible-core 2.19/Py3.11 and 2.21/Py3.12), units, emulator tests, integration"
@@ -14,6 +14,7 @@ help:
 	@echo "make units           ansible-test units on both ansible-core versions"
 	@echo "make emulator-tests  the emulator's own pytest suite"
 	@echo "make integration     ansible-test integration against a freshly started emulator"
+	@echo "make fuzz            fault fuzzer against the emulator, both paths (FUZZ_SECONDS, FUZZ_SEED)"
 	@echo "make lint            ansible-lint (production), antsibull-docs and antsibull-changelog lint"
 	@echo "make demo            build + install the collection, run playbooks/demo.yml against the emulator"
 	@echo "make venv            only create/refresh the virtualenvs"
@@ -24,7 +25,7 @@ help:
 test:
 	@bash $(TOOLS)/run.sh test
 
-sanity units integration emulator-tests lint:
+sanity units integration emulator-tests fuzz lint:
 	@bash $(TOOLS)/run.sh $@
 
 demo:

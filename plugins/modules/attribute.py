@@ -228,7 +228,7 @@ owned:
       V(outcome_unknown) may differ.
     - In check mode, the predicted objects, with this client as their C(service); when this client owns
       nothing yet its service name is not known and shows as C((this client\)).
-  returned: always
+  returned: when the owned list could be read
   type: list
   elements: dict
   sample:

@@ -2,7 +2,7 @@
 # The test driver behind `make test` and friends.
 #
 #   tests/tools/run.sh test             set-up, sanity, units, emulator tests, integration
-#   tests/tools/run.sh sanity|units|emulator-tests|integration
+#   tests/tools/run.sh sanity|units|emulator-tests|integration|fuzz|lint
 #
 # It creates the virtualenvs it needs (tests/tools/venv.sh), lays a copy of the
 # checkout out under build/ansible_collections/existio/exist/, runs each stage
@@ -230,6 +230,30 @@ stage_bench_requests() {
 }
 # --- end bench-requests stage ---
 
+# --- fuzz stage: tests/fuzz (fault fuzzer against the emulator) ---
+# Random worlds, tasks and fault schedules for about FUZZ_SECONDS (default 60),
+# in the worker process, plus FUZZ_PLAYBOOK_CASES cases through ansible-playbook
+# on both paths. One result per invariant. The master seed is printed; set
+# FUZZ_SEED to replay a run, or run tests/fuzz/fuzz_attribute.py --case N.
+run_fuzz() {
+    local core="${FUZZ_CORE:-2.19}" name=fuzz rc
+    local -a seed_args=()
+    [[ -n "${FUZZ_SEED:-}" ]] && seed_args=(--seed "$FUZZ_SEED")
+    begin_stage
+    setup_venv "$core" || { stage_error "$name" "no virtualenv"; return; }
+    layout
+    rm -f "$RESULTS/$name.counts"
+    (
+        cd "$COPY" || exit 2
+        PATH="$(venv_path "$core")" PYTHONPATH="$BUILD" "$(venv_dir "$core")/bin/python" tests/fuzz/fuzz_attribute.py \
+            --seconds "${FUZZ_SECONDS:-60}" --playbook-cases "${FUZZ_PLAYBOOK_CASES:-6}" --collections-path "$BUILD" \
+            --result-file "$RESULTS/$name.counts" "${seed_args[@]}"
+    ) 2>&1 | tee "$RESULTS/$name.log"
+    rc="${PIPESTATUS[0]}"
+    finish_stage "$name" "$rc" "$(cat "$RESULTS/$name.counts" 2>/dev/null)" "one result per invariant"
+}
+# --- end fuzz stage ---
+
 # Main ------------------------------------------------------------------------
 
 main() {
@@ -243,6 +267,7 @@ main() {
             run_units
             run_emulator_tests
             run_integration
+            run_fuzz
             stage_bench_requests
             run_lint
             ;;
@@ -251,7 +276,8 @@ main() {
         emulator-tests) run_emulator_tests ;;
         integration) run_integration ;;
         lint) run_lint ;;
-        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration, lint)" ;;
+        fuzz) run_fuzz ;;
+        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration, fuzz, lint)" ;;
     esac
     log "Finished in $((SECONDS - start)) s"
     counts summary "$RESULTS"
