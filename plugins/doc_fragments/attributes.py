@@ -18,10 +18,11 @@ attributes:
     description: Returns details on what has changed (or would change, in check mode) when in diff mode.
   action:
     description: >-
-      Has an action plugin. On a local connection (without C(become), a task C(environment) or C(async))
-      the task runs inside Ansible's worker process instead of starting a fresh Python for the module,
-      with the same options, checks and results. Set the variable C(existio_exist_run_on_controller=false)
-      to always run the module, as on a remote host.
+      Has an action plugin. On a local connection (without C(become) or C(async)) the task runs inside
+      Ansible's worker process instead of starting a fresh Python for the module, with the same options,
+      checks and results; a task C(environment) is applied there as the module would see it. Set the
+      variable C(existio_exist_run_on_controller=false) to always run the module, as on a remote host. On
+      both paths the action plugin checks the arguments before anything runs or is shipped.
     support: full
   platform:
     description: Target on which the module acts.
