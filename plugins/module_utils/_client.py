@@ -300,7 +300,11 @@ class Answer(object):
 
     def json(self):
         """The decoded JSON body; ValueError when it is not JSON."""
-        return json.loads(self.content.decode('utf-8'))
+        try:
+            return json.loads(self.content.decode('utf-8'))
+        except RecursionError:
+            # A hostile body nested deeper than Python's stack is not JSON we can use.
+            raise ValueError('JSON nested too deeply')
 
     @property
     def text(self):
@@ -383,9 +387,12 @@ class ExistClient(object):
                 raise ExistApiError("GET %s answered a 'next' that is not a URL (got %s)" % (path, _short(next_url)),
                                     method='GET', path=path)
             # Follow `next` on our own base URL: the token is only ever sent
-            # to the host the user configured.
+            # to the host the user configured, and only for the next page of this list.
             parts = urlsplit(next_url)
             url_path, url_query = self._relative_path(parts.path), parts.query
+            if url_path.rstrip('/') != path.rstrip('/'):
+                raise ExistApiError("GET %s answered a 'next' for another endpoint (%s); not followed"
+                                    % (path, _short(parts.path, 80)), method='GET', path=path)
             if (url_path, url_query) in seen:
                 raise ExistApiError('GET %s: the server sent the same "next" page twice' % path,
                                     method='GET', path=path)

@@ -76,6 +76,9 @@ def _record_acquired(owned, planned, entry):
     owned = dict(owned)
     current = dict(owned.get(planned.name) or planned.previous or {})
     current.update(entry)
+    if not isinstance(entry.get('manual'), bool) and planned.declared.manual is not None:
+        # A success that does not show the flag applied the item as sent.
+        current['manual'] = planned.declared.manual
     owned[planned.name] = current
     return owned
 

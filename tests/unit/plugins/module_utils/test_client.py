@@ -484,3 +484,18 @@ def test_real_connection_failures_name_host_and_cause(rec):
     assert 'after 3 retries' in message and not excinfo.value.may_be_applied
     # Never sent, so even a write is retried.
     assert rec.sleeps == [0.5, 1.0, 2.0]
+
+
+@responses.activate
+def test_a_next_link_to_another_endpoint_is_not_followed(client):
+    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], BASE + '/api/2/attributes/acquire/?page=2'))
+    with pytest.raises(ExistApiError, match="answered a 'next' for another endpoint"):
+        list(client.list_owned())
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_body_nested_too_deeply_is_not_json_not_a_crash(client):
+    responses.add(responses.POST, ACQUIRE, body='[' * 100000 + ']' * 100000)
+    with pytest.raises(ExistOutcomeUnknown, match='a body that is not JSON'):
+        client.acquire([{'name': 'a'}])
