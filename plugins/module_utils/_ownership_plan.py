@@ -34,8 +34,9 @@ TAKEOVER = 'takeover'         # another service owns it
 UNOWNED = 'unowned'           # the user has it, nobody owns it (inactive)
 MANUAL = 'manual'             # this client owns it, only the manual flag differs
 NOT_VISIBLE = 'not_visible'   # by name, and the user lacks it: Exist will say not_found
-HIDDEN = 'hidden'             # not visible, and the token may lack the read scope that would show it:
-                              # the user may lack it, or another service may own it
+# Not visible, and the token may lack the read scope that would show it: the
+# user may lack it, or another service may own it.
+HIDDEN = 'hidden'
 
 NOT_FOUND_ERROR = 'Attribute matching query does not exist.'
 # How an owner nobody can see is shown in the diff and in warnings.

@@ -110,9 +110,9 @@ options:
     type: bool
     default: true
 notes:
-  - Ownership is reported from this client's point of view; in the diff this client appears as
-    C((this client)), other owners by their service name, an attribute nobody owns as V(null), and an
-    owner the token could not see as C((unknown: not visible to this token\)).
+  - 'Ownership is reported from this client''s point of view; in the diff this client appears as
+    C((this client\)), other owners by their service name, an attribute nobody owns as V(null), and an
+    owner the token could not see as C((unknown: not visible to this token\)).'
   - Check mode reads, plans and reports what a real run would acquire and release, without any write.
     It can only predict refusals the reads reveal (an attribute another service owns with
     O(takeover=false), an attribute named by O(attributes[].name) that the user lacks). A template Exist
@@ -200,12 +200,12 @@ failed_items:
       V(owned_by_other_service) (O(takeover=false) and another service owns it),
       V(owner_unknown) (O(takeover=false) and the token cannot see who owns it),
       V(request_failed) (the request that carried it was refused as a whole, for example with 401, 403
-      or 429, or could not be sent: not applied),
+      or 429, or could not be sent; not applied),
       V(outcome_unknown) (the request that carried it failed in a way that leaves open whether Exist applied
       it, and a fresh read did not show it applied or could not be made; run the task again to converge) and
       V(not_attempted) (not sent because an earlier request failed).
     - A release that Exist refuses as V(unauthorised) or V(not_found) while a fresh read shows this client
-      does not own the attribute (another run released it first) is not a failure: the declared state is reached.
+      does not own the attribute (another run released it first) is not a failure; the declared state is reached.
   returned: always
   type: list
   elements: dict
@@ -223,8 +223,8 @@ failed_items:
         but Exist may still apply it; run the task again to converge
 owned:
   description:
-    - The attributes this client owns after the run, as Exist's attribute objects, sorted by name: the
-      owned list as last read, updated with what Exist answered since. An item in RV(failed_items) with
+    - The attributes this client owns after the run, as Exist's attribute objects, sorted by name. This is
+      the owned list as last read, updated with what Exist answered since. An item in RV(failed_items) with
       V(outcome_unknown) may differ.
     - In check mode, the predicted objects, with this client as their C(service); when this client owns
       nothing yet its service name is not known and shows as C((this client\)).

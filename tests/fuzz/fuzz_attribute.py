@@ -434,7 +434,7 @@ def run_paths(fuzzer, cases, collections_path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--seed', type=int, default=None, help='master seed (default: random, printed)')
     parser.add_argument('--seconds', type=float, default=60.0, help='time budget for in-process cases')
     parser.add_argument('--max-cases', type=int, default=5000)
