@@ -95,9 +95,6 @@ class WriteRun(object):
                     self._send(endpoint, batch)
         return self
 
-    def by_status(self, *statuses):
-        return [outcome for outcome in self.outcomes if outcome.status in statuses]
-
     # -- one batch ------------------------------------------------------------
 
     def _send(self, endpoint, batch):
@@ -114,67 +111,68 @@ class WriteRun(object):
                 return
             self._settle(endpoint, batch, {}, why=exc.message)
             return
-        answered, unaccounted, to_confirm = self._match(endpoint, batch, result)
-        for item, entry in answered:
-            if entry.get('_failed'):
-                self._add([item], endpoint, FAILED, error_code=entry['error_code'], error=entry['error'])
-            else:
-                self._applied(endpoint, item, entry)
+        applied, refused, to_confirm, unaccounted = self._match(endpoint, batch, result)
+        for item, entry in applied:
+            self._applied(endpoint, item, entry)
+        for item, (code, error) in refused:
+            self._add([item], endpoint, FAILED, error_code=code, error=error)
         if unaccounted or to_confirm:
             self._settle(endpoint, unaccounted, to_confirm,
                          why='POST %s: the answer did not account for every item sent' % endpoint.path)
 
+    def _keyed(self, endpoint, entries, kind, names):
+        """{name: entry} of the answer's entries about sent items; warns about the others."""
+        keyed = {}
+        for entry in entries:
+            key = endpoint.answer_key(entry)
+            if key in names:
+                keyed.setdefault(key, entry)
+            else:
+                self.warnings.append('POST %s answered a %s for %s, which was not in the request; ignored'
+                                     % (endpoint.path, kind, _quote(key)))
+        return keyed
+
     def _match(self, endpoint, batch, result):
         """Pair the answer's entries with the sent items.
 
-        Returns ([(item, entry)]: decided by the answer, [items]: unaccounted,
-        {name: failed entry}: refusals a fresh read must confirm).
+        Returns (applied: [(item, success entry)], refused: [(item, (code, error))],
+        to_confirm: {item: (code, error)} refusals a fresh read must confirm,
+        unaccounted: [item] that the answer does not decide).
         """
-        by_name = dict((item.name, item) for item in batch)
-        success, failed = {}, {}
-        for entry in result.success:
-            key = endpoint.answer_key(entry)
-            if key not in by_name:
-                self.warnings.append('POST %s answered a success for %s, which was not in the request; ignored'
-                                     % (endpoint.path, _quote(key)))
-                continue
-            problem = endpoint.success_problem(entry)
-            if problem:
-                self.warnings.append('POST %s answered a malformed success for %r (%s); a fresh read decides'
-                                     % (endpoint.path, key, problem))
-                success[key] = None
-            else:
-                success.setdefault(key, entry)
-        for entry in result.failed:
-            key = endpoint.answer_key(entry)
-            if key not in by_name:
-                self.warnings.append('POST %s answered a failure for %s, which was not in the request; ignored'
-                                     % (endpoint.path, _quote(key)))
-                continue
-            failed.setdefault(key, dict(_failed=True, error_code=_text(entry.get('error_code')) or 'unknown_error',
-                                        error=_text(entry.get('error')) or 'Exist gave no reason'))
-        answered, unaccounted, to_confirm = [], [], {}
+        names = set(item.name for item in batch)
+        success = self._keyed(endpoint, result.success, 'success', names)
+        failed = self._keyed(endpoint, result.failed, 'failure', names)
+        applied, refused, to_confirm, unaccounted = [], [], {}, []
         for item in batch:
-            in_success, in_failed = item.name in success, item.name in failed
-            if in_success and in_failed:
+            entry, failure = success.get(item.name), failed.get(item.name)
+            if entry is not None and failure is not None:
                 self.warnings.append('POST %s answered %r both as a success and as a failure; a fresh read decides'
                                      % (endpoint.path, item.name))
                 unaccounted.append(item)
-            elif in_success and success[item.name] is not None:
-                answered.append((item, success[item.name]))
-            elif in_failed and failed[item.name]['error_code'] in endpoint.reached_codes:
-                to_confirm[item.name] = failed[item.name]
-            elif in_failed:
-                answered.append((item, failed[item.name]))
+            elif entry is not None:
+                problem = endpoint.success_problem(entry)
+                if problem:
+                    self.warnings.append('POST %s answered a malformed success for %r (%s); a fresh read decides'
+                                         % (endpoint.path, item.name, problem))
+                    unaccounted.append(item)
+                else:
+                    applied.append((item, entry))
+            elif failure is not None:
+                reason = (_text(failure.get('error_code')) or 'unknown_error',
+                          _text(failure.get('error')) or 'Exist gave no reason')
+                if reason[0] in endpoint.reached_codes:
+                    to_confirm[item] = reason
+                else:
+                    refused.append((item, reason))
             else:
                 unaccounted.append(item)
-        return answered, unaccounted, dict((by_name[name], entry) for name, entry in to_confirm.items())
+        return applied, refused, to_confirm, unaccounted
 
     def _settle(self, endpoint, unaccounted, to_confirm, why):
         """Decide items the answer did not, from one fresh read of the state.
 
-        unaccounted: items whose outcome is unknown; to_confirm: {item: failed
-        entry} refused in a way that may mean the goal is reached anyway.
+        unaccounted: items whose outcome is unknown; to_confirm: {item: (code,
+        error)} refused in a way that may mean the goal is reached anyway.
         """
         try:
             self.state = self._read_state()
@@ -183,15 +181,15 @@ class WriteRun(object):
             self._add(unaccounted, endpoint, UNKNOWN, error_code=UNKNOWN,
                       error='outcome unknown: the request that carried it failed, and so did the fresh read meant '
                             'to check it; run the task again to converge')
-            for item, entry in to_confirm.items():
-                self._add([item], endpoint, FAILED, error_code=entry['error_code'], error=entry['error'])
+            for item, (code, error) in to_confirm.items():
+                self._add([item], endpoint, FAILED, error_code=code, error=error)
             self._stopped = True
             return
-        for item, entry in to_confirm.items():
+        for item, (code, error) in to_confirm.items():
             if endpoint.applied_in(item, self.state):
                 self._add([item], endpoint, UNCHANGED)
             else:
-                self._add([item], endpoint, FAILED, error_code=entry['error_code'], error=entry['error'])
+                self._add([item], endpoint, FAILED, error_code=code, error=error)
         unknown = []
         for item in unaccounted:
             if endpoint.applied_in(item, self.state):
