@@ -159,6 +159,8 @@ def check_token(token):
     ends in a newline), or raise ExistConfigError. Never echo it."""
     if not isinstance(token, str) or not token.strip():
         raise ExistConfigError("token is empty: set the token option or the EXIST_TOKEN environment variable")
+    if token.strip().split(' ', 1)[0].lower() in ('bearer', 'token'):
+        raise ExistConfigError("token must be the access token alone, without the 'Bearer ' or 'Token ' prefix")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) > 126 for ch in token.strip()):
         raise ExistConfigError("token contains whitespace or non-ASCII characters; it is not a valid Exist access token")
     return token.strip()

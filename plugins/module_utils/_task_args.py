@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
+_EXPECTED = {'str': 'a string', 'path': 'a path', 'int': 'a whole number', 'float': 'a number', 'bool': 'true or false'}
+
+
 def _kind(value):
     if isinstance(value, Mapping):
         return 'a dictionary'
@@ -51,6 +54,11 @@ def shape_problems(spec, args, where=''):
         if kind == 'list':
             if isinstance(value, Mapping):
                 problems.append('%s must be a list, got a dictionary: %s' % (label, _show(dict(value))))
+            elif option.get('elements') in ('str', 'int', 'bool') and isinstance(value, (list, tuple)):
+                for index, element in enumerate(value):
+                    if isinstance(element, (Mapping, list, tuple)):
+                        problems.append('%s[%d] must be %s, got %s: %s' % (label, index, _EXPECTED[option['elements']],
+                                                                           _kind(element), _show(element)))
             elif option.get('elements') == 'dict':
                 if not isinstance(value, (list, tuple)):
                     problems.append('%s must be a list of dictionaries, got %s: %s' % (label, _kind(value), _show(value)))
@@ -61,10 +69,8 @@ def shape_problems(spec, args, where=''):
                                         % (label, index, _kind(element), _show(element)))
                     elif option.get('options'):
                         problems.extend(shape_problems(option['options'], element, '%s[%d].' % (label, index)))
-        elif kind in ('str', 'int', 'bool', 'float', 'path') and isinstance(value, (Mapping, list, tuple)):
-            expected = {'str': 'a string', 'path': 'a path', 'int': 'a whole number', 'float': 'a number',
-                        'bool': 'true or false'}[kind]
-            problems.append('%s must be %s, got %s: %s' % (label, expected, _kind(value), _show(value)))
+        elif kind in _EXPECTED and isinstance(value, (Mapping, list, tuple)):
+            problems.append('%s must be %s, got %s: %s' % (label, _EXPECTED[kind], _kind(value), _show(value)))
     return problems
 
 

@@ -208,3 +208,10 @@ def test_a_token_with_a_trailing_newline_is_masked_in_both_forms():
     result = action.run(task_vars={})
     assert TOKEN not in json.dumps(result)
     assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN
+
+
+def test_a_list_of_strings_holding_a_dictionary_names_the_element():
+    action = make_action(AttributeInfoAction, {'api_url': BASE, 'token': TOKEN, 'groups': ['mood', {'x': 1}]})
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    assert result['msg'] == "groups[1] must be a string, got a dictionary: {'x': 1}"

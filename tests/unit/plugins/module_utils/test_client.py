@@ -499,3 +499,11 @@ def test_a_body_nested_too_deeply_is_not_json_not_a_crash(client):
     responses.add(responses.POST, ACQUIRE, body='[' * 100000 + ']' * 100000)
     with pytest.raises(ExistOutcomeUnknown, match='a body that is not JSON'):
         client.acquire([{'name': 'a'}])
+
+
+@pytest.mark.parametrize('token', ['Bearer ' + TOKEN, 'token ' + TOKEN])
+def test_a_token_with_its_header_prefix_says_so_without_echo(token):
+    with pytest.raises(ExistConfigError) as excinfo:
+        ExistClient(BASE, token)
+    assert "without the 'Bearer ' or 'Token ' prefix" in excinfo.value.message
+    assert TOKEN not in excinfo.value.message
