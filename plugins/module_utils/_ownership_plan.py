@@ -29,13 +29,13 @@ STATES = ('present', 'absent')
 THIS_CLIENT = '(this client)'
 
 # Why an attribute is acquired.
-NEW = 'new'                   # a template the user lacks: the acquire creates it
+NEW = 'new'                   # a template the look-up did not show: created (create fails if it exists)
 TAKEOVER = 'takeover'         # another service owns it
 UNOWNED = 'unowned'           # the user has it, nobody owns it (inactive)
 MANUAL = 'manual'             # this client owns it, only the manual flag differs
 NOT_VISIBLE = 'not_visible'   # by name, and the user lacks it: Exist will say not_found
-# Not visible, and the token may lack the read scope that would show it: the
-# user may lack it, or another service may own it.
+# A template the look-up did not show, and that Exist says exists: the token
+# cannot read it, so whoever owned it could not be seen.
 HIDDEN = 'hidden'
 
 NOT_FOUND_ERROR = 'Attribute matching query does not exist.'
@@ -255,12 +255,24 @@ class PlannedAcquire(object):
 
 
 class PlannedCreate(PlannedAcquire):
-    """A hidden template under takeover=false: created through
-    /attributes/create/, which fails with `exists` instead of taking the
-    attribute from whoever owns it."""
+    """A template the look-up did not show, created through /attributes/create/.
+
+    Exist's create fails with `exists` instead of taking the attribute from
+    whoever owns it, so a success proves the template was new, whatever the
+    token can read. proven: whether the look-up already proved the user lacks it.
+    """
+
+    def __init__(self, declared, manual, proven):
+        super(PlannedCreate, self).__init__(declared, NEW, None, manual)
+        self.proven = proven
 
     def request_item(self):
+        # create's manual defaults to true; acquire's to false: say it.
         return {'template': self.name, 'manual': bool(self.manual)}
+
+    def taken_over(self):
+        """The acquire that follows when Exist says the template exists (takeover=true)."""
+        return PlannedAcquire(self.declared, HIDDEN, None, self.manual)
 
 
 class PlannedRelease(object):
@@ -280,13 +292,13 @@ class PlannedRelease(object):
 class Plan(object):
     """What to do. Built by plan_ownership(); never talks to Exist."""
 
-    def __init__(self, owned, acquire, create, release, refused, readable):
+    def __init__(self, owned, acquire, create, release, refused, takeover):
         self.owned = owned
-        self.acquire = acquire
-        self.create = create          # hidden templates under takeover=false
+        self.acquire = acquire        # what the look-up showed (takeover, unowned, manual flag), names it did not
+        self.create = create          # templates the look-up did not show
         self.release = release
         self.refused = refused        # failed items known before any write (takeover=false)
-        self.readable = readable      # groups the token is proven to read
+        self.takeover = takeover
         self.service = this_service(owned)
 
     @property
@@ -299,32 +311,43 @@ class Plan(object):
     def predicted_acquires(self):
         return [a for a in self.acquire + self.create if a.reason != NOT_VISIBLE]
 
-    def previous_owner_unknown(self, acquire, obj=None):
-        """Whether nobody could see who owned an attribute before this client
-        acquires it. obj: the attribute as Exist answered the acquire (None in
-        check mode)."""
+    @property
+    def unproven(self):
+        """Names of the templates to create whose absence no read could prove (check mode)."""
+        return set(c.name for c in self.create if not c.proven)
+
+    @staticmethod
+    def previous_owner_unknown(acquire, obj=None):
+        """Whether nobody could see who owned an attribute this client acquired.
+        obj: the attribute as Exist answered (None: not acquired)."""
         if acquire.reason == HIDDEN:
-            # The answer shows the group: if the token reads it, nothing in it
-            # was hidden, so the template was new.
-            return obj is None or group_name(obj) not in self.readable
+            return True
         # By name, Exist creates nothing: a success proves it existed, unseen.
         return acquire.reason == NOT_VISIBLE and obj is not None
 
-    def takeover_warnings(self, acquired, owner_unknown, done=True):
-        """Warnings for acquires that took (or would take) attributes from
-        another service: one per known previous owner, one for all whose
-        previous owner nobody could see (names in owner_unknown)."""
-        verb = 'took' if done else 'would take'
-        warnings = ["attribute %r was owned by %s; this client %s it over" % (a.name, _service_label(a.previous), verb)
+    def takeover_warnings(self, acquired, owner_unknown):
+        """Warnings for acquires that took attributes from another service: one
+        per known previous owner, one for all whose owner nobody could see."""
+        warnings = ["attribute %r was owned by %s; this client took it over" % (a.name, _service_label(a.previous))
                     for a in acquired if a.reason == TAKEOVER]
         if owner_unknown:
-            one = len(owner_unknown) == 1
-            it = 'it' if one else 'them'
-            warnings.append(
-                "%s %s %s not visible to this token (no read scope proven for %s group): the user may not have had "
-                "%s, or another service may have owned %s; if so, this client %s %s over (previous owner unknown)"
-                % ('attribute' if one else 'attributes', ', '.join(repr(n) for n in sorted(owner_unknown)),
-                   'was' if one else 'were', 'its' if one else 'their', it, it, verb, it))
+            warnings.append('%s existed but %s not visible to this token (no read scope for %s group); this client '
+                            'took %s over from an owner it could not see (previous owner unknown)'
+                            % (_names(owner_unknown), 'was' if len(owner_unknown) == 1 else 'were',
+                               'its' if len(owner_unknown) == 1 else 'their', 'it' if len(owner_unknown) == 1 else 'them'))
+        return warnings
+
+    def predicted_warnings(self, acquired):
+        """Check mode's warnings: the takeovers it can see, and what it cannot know."""
+        warnings = ["attribute %r was owned by %s; this client would take it over"
+                    % (a.name, _service_label(a.previous)) for a in acquired if a.reason == TAKEOVER]
+        if self.unproven:
+            otherwise = ('takes it over (previous owner unknown)' if self.takeover
+                         else 'refuses it (owner_unknown), since takeover is false')
+            warnings.append('%s not visible to this token, which may lack the read scope that would show %s: a real '
+                            'run creates %s if the user lacks %s, and otherwise %s'
+                            % (_names(self.unproven), 'it' if len(self.unproven) == 1 else 'them',
+                               'it' if len(self.unproven) == 1 else 'each', 'it', otherwise))
         return warnings
 
     def diff(self, acquired, released, owner_unknown=(), manual=None, next_owner=None):
@@ -357,6 +380,11 @@ class Plan(object):
         return {'before': {'attributes': before}, 'after': {'attributes': after}}
 
 
+def _names(names):
+    names = sorted(names)
+    return '%s %s' % ('attribute' if len(names) == 1 else 'attributes', ', '.join(repr(n) for n in names))
+
+
 def _absence_proven(item, readable):
     """Whether an attribute the look-up did not show is known not to exist:
     its group (known for templates) is one the token reads."""
@@ -364,7 +392,7 @@ def _absence_proven(item, readable):
 
 
 def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False, readable=None):
-    """Plan the acquires and releases that make the server match the declaration.
+    """Plan the writes that make the server match the declaration.
 
     owned:    {name: attribute object} this client owns now.
     declared: Declared objects from normalize_declared().
@@ -393,17 +421,13 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
             continue
         other = visible.get(item.name)
         if other is None:
-            new_manual = bool(item.manual)
-            if _absence_proven(item, readable):
-                reason = NEW if item.via == 'template' else NOT_VISIBLE
-                acquire.append(PlannedAcquire(item, reason, None, new_manual))
-            elif takeover:
-                # By name, Exist answers not_found when the user lacks it; that
-                # is the likely answer, and the one check mode predicts.
-                reason = HIDDEN if item.via == 'template' else NOT_VISIBLE
-                acquire.append(PlannedAcquire(item, reason, None, new_manual))
-            elif item.via == 'template':
-                create.append(PlannedCreate(item, NEW, None, new_manual))
+            if item.via == 'template':
+                # Never "not visible, so new": create fails where acquire would take over.
+                create.append(PlannedCreate(item, bool(item.manual), _absence_proven(item, readable)))
+            elif takeover or _absence_proven(item, readable):
+                # By name, Exist answers not_found when the user lacks it: the likely
+                # answer, and the one check mode predicts.
+                acquire.append(PlannedAcquire(item, NOT_VISIBLE, None, bool(item.manual)))
             else:
                 refused.append(dict(item.ref(), error_code='owner_unknown', error=owner_unknown_error(item.name)))
             continue
@@ -422,7 +446,7 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
         for name in sorted(owned):
             if name not in present and name not in released:
                 release.append(PlannedRelease(owned[name], None))
-    return Plan(owned, acquire, create, release, refused, readable)
+    return Plan(owned, acquire, create, release, refused, takeover)
 
 
 def owner_unknown_error(name):

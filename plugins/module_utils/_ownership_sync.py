@@ -22,6 +22,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
 )
 from ansible_collections.existio.exist.plugins.module_utils._write_engine import (
     APPLIED,
+    FAILED,
     UNCHANGED,
     Endpoint,
     WriteRun,
@@ -133,13 +134,18 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
     endpoints = ownership_endpoints(client)
     run = WriteRun(dict(owned), lambda: read_owned(client)).run([
         (endpoints['acquire'], plan.acquire), (endpoints['create'], plan.create), (endpoints['release'], plan.release)])
+    if takeover:
+        # Templates Exist says exist although the look-up did not show them: the
+        # token cannot read them. takeover=true acquires them all the same.
+        hidden = [o.item.taken_over() for o in run.outcomes if _exists(o, endpoints)]
+        run.run([(endpoints['acquire'], hidden)])
     for message in run.warnings:
         warn(message)
     acquired, released, failed_items = [], [], list(plan.refused)
     manual, next_owner, owner_unknown = {}, {}, set()
     for outcome in run.outcomes:
         planned, entry = outcome.item, outcome.entry
-        if outcome.status == UNCHANGED:
+        if outcome.status == UNCHANGED or (takeover and _exists(outcome, endpoints)):
             continue
         if outcome.status != APPLIED:
             failed_items.append(_failed_item(outcome, endpoints))
@@ -160,15 +166,19 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
                 owner_unknown.add(planned.name)
     for message in plan.takeover_warnings(acquired, owner_unknown):
         warn(message)
-    owned_now = run.state
-    return _result(acquired, released, failed_items, run.errors, owned_now,
+    return _result(acquired, released, failed_items, run.errors, run.state,
                    plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner))
+
+
+def _exists(outcome, endpoints):
+    """A create Exist refused because the attribute exists."""
+    return outcome.endpoint is endpoints['create'] and outcome.status == FAILED and outcome.error_code == 'exists'
 
 
 def _failed_item(outcome, endpoints):
     entry = dict(outcome.item.ref(), error_code=outcome.error_code, error=outcome.error)
-    if outcome.endpoint is endpoints['create'] and outcome.error_code == 'exists':
-        # The template exists although the token could not see it: its owner is unknown.
+    if _exists(outcome, endpoints):
+        # takeover=false: the template exists although the token could not see it, so its owner is unknown.
         entry.update(error_code='owner_unknown', error=owner_unknown_error(outcome.item.name))
     return entry
 
@@ -177,18 +187,14 @@ def _predicted_result(plan, warn):
     """Check mode: what a real run would do, from the plan alone."""
     acquired = plan.predicted_acquires
     owned_now = dict(plan.owned)
-    owner_unknown = set(p.name for p in acquired if plan.previous_owner_unknown(p))
     for planned in acquired:
         owned_now[planned.name] = planned.predicted_object(plan.service)
-    for message in plan.takeover_warnings(acquired, owner_unknown, done=False):
+    for message in plan.predicted_warnings(acquired):
         warn(message)
-    for planned in plan.create:
-        warn('template %r is not visible to this token: a real run creates it if the user lacks it, and refuses '
-             'it (owner_unknown) if it exists, since takeover is false' % planned.name)
     for planned in plan.release:
         owned_now.pop(planned.name, None)
     return _result(acquired, plan.release, plan.refused + plan.predicted_failures, [], owned_now,
-                   plan.diff(acquired, plan.release, owner_unknown), check_mode=True)
+                   plan.diff(acquired, plan.release, plan.unproven), check_mode=True)
 
 
 def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False):

@@ -15,6 +15,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
     NOT_VISIBLE,
     TAKEOVER,
     THIS_CLIENT,
+    UNKNOWN_OWNER,
     UNOWNED,
     DeclarationError,
     names_to_look_up,
@@ -123,14 +124,41 @@ def test_reasons_for_acquiring():
     declared = declare({'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'},
                        {'template': 'coffees'}, {'name': 'nowhere'})
     plan = plan_ownership(owned, declared, visible)
-    reasons = dict((a.name, a.reason) for a in plan.acquire)
+    reasons = dict((a.name, a.reason) for a in plan.acquire + plan.create)
     assert reasons == {'mood': MANUAL, 'steps': TAKEOVER, 'sleep': UNOWNED, 'coffees': NEW, 'nowhere': NOT_VISIBLE}
     # An omitted manual keeps the attribute's own flag; a new attribute starts as not manual.
-    manuals = dict((a.name, a.manual) for a in plan.acquire)
+    manuals = dict((a.name, a.manual) for a in plan.acquire + plan.create)
     assert manuals == {'mood': True, 'steps': True, 'sleep': False, 'coffees': False, 'nowhere': False}
     assert [a.request_item() for a in plan.acquire] == [
-        {'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'}, {'template': 'coffees'},
-        {'name': 'nowhere'}]
+        {'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'}, {'name': 'nowhere'}]
+    # A template the look-up did not show is created: create refuses what exists, where acquire would take it
+    # over. create's manual defaults to true, so the flag is always sent.
+    assert [c.request_item() for c in plan.create] == [{'template': 'coffees', 'manual': False}]
+    assert [c.proven for c in plan.create] == [True]
+
+
+def test_a_template_the_token_cannot_see_is_created_and_not_proven_new():
+    plan = plan_ownership({}, declare({'template': 'coffees'}), {'mood': attr('mood', service=None, group='mood')})
+    assert [(c.name, c.proven) for c in plan.create] == [('coffees', False)]
+    assert plan.unproven == {'coffees'}
+    assert plan.diff(plan.predicted_acquires, [], plan.unproven)['before']['attributes'] == {
+        'coffees': {'owner': UNKNOWN_OWNER, 'manual': None}}
+
+
+def test_manual_attributes_prove_no_read_scope():
+    # A manual attribute may be visible through manual_read alone.
+    plan = plan_ownership({}, declare({'template': 'coffees'}), {'apples': attr('apples', manual=True, group='food')})
+    assert plan.unproven == {'coffees'}
+
+
+@pytest.mark.parametrize('takeover', [True, False])
+def test_a_name_the_token_cannot_see(takeover):
+    plan = plan_ownership({}, declare({'name': 'reading_time'}), {}, takeover=takeover)
+    if takeover:
+        assert [(a.name, a.reason) for a in plan.acquire] == [('reading_time', NOT_VISIBLE)] and plan.refused == []
+    else:
+        assert plan.acquire == [] and [r['error_code'] for r in plan.refused] == ['owner_unknown']
+        assert 'not visible to this token' in plan.refused[0]['error']
 
 
 def test_check_mode_predicts_not_found_for_invisible_names_only():
@@ -155,8 +183,10 @@ def test_takeover_shows_previous_owner_in_diff_and_warning():
     diff = plan.diff(plan.acquire, plan.release)
     assert diff['before']['attributes'] == {'steps': {'owner': 'withings', 'manual': False}}
     assert diff['after']['attributes'] == {'steps': {'owner': THIS_CLIENT, 'manual': False}}
-    assert plan.takeover_warnings(plan.acquire, (), done=False) == [
+    assert plan.predicted_warnings(plan.acquire) == [
         "attribute 'steps' was owned by Withings (withings); this client would take it over"]
+    assert plan.takeover_warnings(plan.acquire, ()) == [
+        "attribute 'steps' was owned by Withings (withings); this client took it over"]
 
 
 def test_absent_releases_only_what_this_client_owns():
@@ -173,7 +203,7 @@ def test_exclusive_releases_exactly_the_owned_but_undeclared():
     declared = declare({'template': 'mood'}, {'name': 'sleep', 'state': 'absent'}, {'template': 'water'})
     plan = plan_ownership(owned, declared, {}, exclusive=True)
     assert sorted(r.name for r in plan.release) == ['coffees', 'sleep', 'steps']
-    assert [a.name for a in plan.acquire] == ['water']
+    assert [a.name for a in plan.create] == ['water']
     assert [r.ref() for r in plan.release if r.declared is None] == [{'name': 'coffees'}, {'name': 'steps'}]
 
 
@@ -199,7 +229,7 @@ def test_next_owner_ignores_this_service_and_accepts_plain_names():
 
 def test_predicted_object_for_a_new_template():
     plan = plan_ownership({}, declare({'template': 'coffees', 'manual': True}), FOOD_READER)
-    obj = plan.acquire[0].predicted_object(plan.service)
+    obj = plan.create[0].predicted_object(plan.service)
     assert obj['name'] == 'coffees' and obj['template'] == 'coffees' and obj['manual'] is True and obj['active'] is True
     # Nothing is owned yet, so this client's service is a marked placeholder.
     assert obj['service'] == {'name': THIS_CLIENT, 'label': THIS_CLIENT}

@@ -63,27 +63,22 @@ class FakeExist(object):
         return [copy.deepcopy(a) for n, a in sorted(self.attributes.items())
                 if self.readable is None or a['group']['name'] in self.readable]
 
-    def create(self, items):
-        self.calls.append(('POST', 'create', len(items)))
-        success, failed = [], []
-        for item in items:
-            name = item['template']
-            if name in self.attributes:
-                failed.append(dict(item, error_code='exists', error="Attribute '%s' already exists" % name))
-                continue
-            self.attributes[name] = attribute(name, ME, manual=item['manual'])
-            success.append(copy.deepcopy(self.attributes[name]))
-        return BatchResult(202 if failed else 200, success, failed)
-
     def _fault(self, method):
         if self.faults and self.faults[0][0] == method:
             return self.faults.pop(0)[1:]
         return None, False
 
     def acquire(self, items):
+        return self._take('acquire', items)
+
+    def create(self, items):
+        return self._take('create', items)
+
+    def _take(self, method, items):
+        """acquire (takes over whatever exists, creates a template) or create (refuses what exists)."""
         assert len(items) <= 35
-        self.calls.append(('POST', 'acquire', len(items)))
-        fault, apply_first = self._fault('acquire')
+        self.calls.append(('POST', method, len(items)))
+        fault, apply_first = self._fault(method)
         if fault is not None and not apply_first:
             raise fault
         success, failed = [], []
@@ -93,11 +88,14 @@ class FakeExist(object):
                 code, error = self.refuse[name]
                 failed.append(dict(item, error_code=code, error=error))
                 continue
+            if method == 'create' and name in self.attributes:
+                failed.append(dict(item, error_code='exists', error="Attribute '%s' already exists" % name))
+                continue
             if name not in self.attributes:
                 if 'template' not in item or name not in self.templates:
                     failed.append(dict(item, error_code='not_found', error='Attribute matching query does not exist.'))
                     continue
-                self.attributes[name] = attribute(name, None, group=TEMPLATE_GROUPS.get(name, 'activity'))
+                self.attributes[name] = attribute(name, None, manual=True)
             obj = self.attributes[name]
             obj['service'] = {'name': ME, 'label': 'Me'}
             obj['active'] = True
@@ -161,7 +159,9 @@ def test_changes_add_one_lookup_and_one_post_per_endpoint():
     fake = world()
     result, warnings = run(fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'},
                                   {'name': 'coffees', 'state': 'absent'}])
-    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'acquire', 3), ('POST', 'release', 1)]
+    # water is a template the look-up did not show: created, which never takes over.
+    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'acquire', 2), ('POST', 'create', 1),
+                          ('POST', 'release', 1)]
     assert result['changed'] is True
     assert result['acquired'] == ['sleep', 'steps', 'water']
     assert result['released'] == ['coffees']
@@ -252,12 +252,12 @@ def test_partial_failure_202_names_each_failed_item_and_reports_what_succeeded()
     assert 'acquired water' in result['msg']
 
 
-def test_71_acquires_take_three_posts_and_one_lookup():
+def test_71_new_templates_take_three_posts_and_one_lookup():
     fake = FakeExist([])
     items = [{'template': 't%03d' % i} for i in range(71)]
     result, dummy = run(fake, items)
     assert fake.calls[:2] == [('GET', 'owned'), ('GET', 'attributes')]
-    assert fake.writes() == [('POST', 'acquire', 35), ('POST', 'acquire', 35), ('POST', 'acquire', 1)]
+    assert fake.writes() == [('POST', 'create', 35), ('POST', 'create', 35), ('POST', 'create', 1)]
     assert len(result['acquired']) == 71
 
 
@@ -270,9 +270,9 @@ def test_one_lookup_reads_the_whole_list_whatever_the_number_of_names():
 
 def test_dropped_connection_after_applied_acquire_is_verified_by_a_fresh_read():
     fake = world()
-    fake.faults = [('acquire', ExistOutcomeUnknown('POST /api/2/attributes/acquire/: connection failed'), True)]
+    fake.faults = [('create', ExistOutcomeUnknown('POST /api/2/attributes/create/: connection failed'), True)]
     result, warnings = run(fake, [{'template': 'water'}, {'name': 'coffees', 'state': 'absent'}])
-    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'acquire', 1), ('GET', 'owned'),
+    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'create', 1), ('GET', 'owned'),
                           ('POST', 'release', 1)]
     assert 'failed' not in result
     assert result['acquired'] == ['water'] and result['released'] == ['coffees']
@@ -283,16 +283,8 @@ def test_unknown_outcome_not_applied_fails_and_stops_without_losing_what_was_don
     fake = FakeExist([attribute('old', ME)])
     items = [{'template': 't%03d' % i} for i in range(40)] + [{'name': 'old', 'state': 'absent'}]
     # The first batch goes through, the second fails before applying.
-    original = fake.acquire
-    state = {'n': 0}
-
-    def acquire(batch):
-        state['n'] += 1
-        if state['n'] == 2:
-            fake.calls.append(('POST', 'acquire', len(batch)))
-            raise ExistOutcomeUnknown('POST /api/2/attributes/acquire/: Exist answered 500; whether it applied the write is unknown')
-        return original(batch)
-    fake.acquire = acquire
+    fail_nth(fake, 'create', 2, ExistOutcomeUnknown(
+        'POST /api/2/attributes/create/: Exist answered 500; whether it applied the write is unknown'))
     result, dummy = run(fake, items)
     assert result['failed'] is True
     assert result['acquired'] == ['t%03d' % i for i in range(35)]
@@ -307,15 +299,7 @@ def test_unknown_outcome_not_applied_fails_and_stops_without_losing_what_was_don
 
 def test_definite_error_mid_run_reports_earlier_batches():
     fake = FakeExist([])
-    original = fake.acquire
-    state = {'n': 0}
-
-    def acquire(batch):
-        state['n'] += 1
-        if state['n'] == 2:
-            raise ExistApiError('POST /api/2/attributes/acquire/: Exist answered 401', status=401)
-        return original(batch)
-    fake.acquire = acquire
+    fail_nth(fake, 'create', 2, ExistApiError('POST /api/2/attributes/create/: Exist answered 401', status=401))
     result, dummy = run(fake, [{'template': 't%03d' % i} for i in range(50)])
     assert result['failed'] is True and result['changed'] is True
     assert len(result['acquired']) == 35
@@ -370,7 +354,7 @@ def fail_nth(fake, method, n, exception, apply_first=False):
 def test_a_failed_re_read_keeps_what_earlier_answers_showed():
     # 40 templates: the second acquire drops, and the read meant to check it answers 503.
     fake = FailingReads([], good_reads=1, readable=None)
-    fail_nth(fake, 'acquire', 2, ExistOutcomeUnknown('POST /api/2/attributes/acquire/: connection dropped'))
+    fail_nth(fake, 'create', 2, ExistOutcomeUnknown('POST /api/2/attributes/create/: connection dropped'))
     items = [{'template': 't%03d' % i} for i in range(40)]
     result, dummy = run(fake, items)
     assert result['changed'] is True and result['failed'] is True
@@ -383,7 +367,7 @@ def test_a_failed_re_read_keeps_what_earlier_answers_showed():
 
 def test_a_write_that_may_land_later_is_never_reported_not_applied():
     fake = world()
-    fail_nth(fake, 'acquire', 1, ExistOutcomeUnknown('POST /api/2/attributes/acquire/: sent no answer within 2 s'))
+    fail_nth(fake, 'create', 1, ExistOutcomeUnknown('POST /api/2/attributes/create/: sent no answer within 2 s'))
     result, dummy = run(fake, [{'template': 'water'}])
     item, = result['failed_items']
     assert item['error_code'] == 'outcome_unknown'
@@ -392,14 +376,14 @@ def test_a_write_that_may_land_later_is_never_reported_not_applied():
 
 
 class Answering(FakeExist):
-    """A fake whose acquire applies every item, then answers what `answer(success)` returns."""
+    """A fake whose acquire and create apply every item, then answer what `answer(success)` returns."""
 
     def __init__(self, attributes, answer, **kwargs):
         super(Answering, self).__init__(attributes, **kwargs)
         self.answer = answer
 
-    def acquire(self, items):
-        result = super(Answering, self).acquire(items)
+    def _take(self, method, items):
+        result = super(Answering, self)._take(method, items)
         return BatchResult(200, *self.answer(result.success))
 
 
@@ -411,18 +395,18 @@ class Answering(FakeExist):
     lambda success: (success, [dict(s, error_code='x') for s in success]),  # both a success and a failure
 ])
 def test_an_answer_that_does_not_account_for_every_item_is_decided_by_a_fresh_read(answer):
-    fake = Answering([attribute('coffees', ME)], answer)
-    result, warnings = run(fake, [{'template': 'water'}, {'template': 'steps'}])
-    assert fake.calls.count(('GET', 'owned')) == 2
-    assert result['acquired'] == ['steps', 'water'] and result['changed'] is True
+    fake = Answering([attribute('coffees', ME), attribute('steps', 'withings'), attribute('sleep', None)], answer)
+    result, warnings = run(fake, [{'name': 'sleep'}, {'template': 'steps'}])
+    assert fake.writes() == [('POST', 'acquire', 2)] and fake.calls.count(('GET', 'owned')) == 2
+    assert result['acquired'] == ['sleep', 'steps'] and result['changed'] is True
     assert 'failed' not in result
     assert any('a fresh read shows every item of that request was applied' in w for w in warnings)
 
 
 def test_an_unaccounted_item_a_fresh_read_does_not_show_is_outcome_unknown():
     class Ignoring(FakeExist):
-        def acquire(self, items):
-            self.calls.append(('POST', 'acquire', len(items)))
+        def _take(self, method, items):
+            self.calls.append(('POST', method, len(items)))
             return BatchResult(200, [], [])
     fake = Ignoring([])
     result, dummy = run(fake, [{'template': 'water'}])
@@ -486,25 +470,48 @@ def test_check_mode_with_takeover_false_predicts_the_creation_and_says_it_may_be
     fake = scoped_world()
     result, warnings = run(fake, [{'template': 'mood'}], takeover=False, check_mode=True)
     assert fake.writes() == [] and result['acquired'] == ['mood']
-    assert any("template 'mood' is not visible to this token" in w and 'owner_unknown' in w for w in warnings)
+    assert warnings == ["attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+                        "a real run creates it if the user lacks it, and otherwise refuses it (owner_unknown), since "
+                        "takeover is false"]
+
+
+def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknown():
+    fake = scoped_world()
+    result, warnings = run(fake, [{'template': 'mood'}])
+    # create says it exists; takeover=true then acquires it.
+    assert fake.writes() == [('POST', 'create', 1), ('POST', 'acquire', 1)]
+    assert result['acquired'] == ['mood'] and 'failed' not in result
+    assert fake.attributes['mood']['service']['name'] == ME
+    assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
+    assert warnings == ["attribute 'mood' existed but was not visible to this token (no read scope for its group); "
+                        "this client took it over from an owner it could not see (previous owner unknown)"]
+
+
+def test_check_mode_says_what_it_cannot_know_about_what_the_token_cannot_see():
+    fake = scoped_world()
+    result, warnings = run(fake, [{'template': 'mood'}], check_mode=True)
+    assert fake.writes() == [] and result['acquired'] == ['mood']
+    assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
+    assert warnings == ["attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+                        "a real run creates it if the user lacks it, and otherwise takes it over (previous owner "
+                        "unknown)"]
 
 
 @pytest.mark.parametrize('check_mode', [True, False])
-def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknown(check_mode):
+def test_a_new_template_in_a_group_the_token_reads_gets_no_unknown_owner_warning(check_mode):
     fake = scoped_world()
-    result, warnings = run(fake, [{'template': 'mood'}], check_mode=check_mode)
-    assert result['acquired'] == ['mood']
-    assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
-    assert warnings == ["attribute 'mood' was not visible to this token (no read scope proven for its group): the "
-                        "user may not have had it, or another service may have owned it; if so, this client %s "
-                        "(previous owner unknown)" % ('would take it over' if check_mode else 'took it over')]
-
-
-def test_a_new_template_in_a_group_the_token_reads_gets_no_unknown_owner_warning():
-    fake = scoped_world()
-    result, warnings = run(fake, [{'template': 'water'}])
+    result, warnings = run(fake, [{'template': 'water'}], check_mode=check_mode)
     assert result['acquired'] == ['water'] and warnings == []
     assert 'water' not in result['diff']['before']['attributes']
+
+
+def test_a_new_template_the_token_cannot_see_is_created_without_warning():
+    # No read can prove the user lacks sleep, but create's success proves it was new.
+    fake = scoped_world()
+    result, warnings = run(fake, [{'template': 'sleep'}])
+    assert fake.writes() == [('POST', 'create', 1)]
+    assert result['acquired'] == ['sleep'] and warnings == []
+    assert 'sleep' not in result['diff']['before']['attributes']
 
 
 def test_check_mode_predicts_owned_objects_with_this_client_as_service():
