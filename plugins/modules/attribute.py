@@ -18,8 +18,10 @@ description:
     acquiring by O(attributes[].name) needs an attribute the user already has.
   - Reads the attributes this client owns (one request per 100), and when it is about to acquire
     something it does not own, reads the attributes the token can see once (one more request per 100)
-    to learn their owners; then sends only the acquires and releases that differ, 35 to a request. A run
-    with nothing to change sends no write. Both reads include low-priority and inactive attributes.
+    to learn their owners; then sends only the writes that differ, 35 to a request. A run with nothing
+    to change sends no write. Both reads include low-priority and inactive attributes.
+  - A template the token cannot see is created through Exist's create endpoint, which refuses an
+    attribute that exists instead of taking it over; see O(takeover) for what follows.
   - Every item sent is accounted for. It is reported done only when Exist's answer says so (checked
     for shape) or a fresh read shows it; refused when the answer says so; and V(outcome_unknown) when
     neither can tell (timeout, dropped connection, server error, an answer that is not Exist's). See
@@ -102,11 +104,12 @@ options:
       - When V(false), such attributes are not acquired; they are reported in RV(failed_items) with
         an error naming their owner, and the task fails.
       - Exist only shows a token the attributes of groups it has a C(_read) scope for (or manual ones,
-        with C(manual_read)). When the token cannot see an attribute, its owner is unknown. With
-        V(false), a template it cannot see is created through Exist's create endpoint, which fails
-        instead of taking over an attribute that exists, and is then reported as V(owner_unknown); an
-        attribute by O(attributes[].name) it cannot see is refused as V(owner_unknown) without a
-        request. With V(true) it is acquired and the warning and the diff say the previous owner is unknown.
+        with C(manual_read)), so the owner of an attribute the token cannot see is unknown. A template it
+        cannot see is first created, which proves it new when it succeeds. When Exist says it exists,
+        V(true) acquires it, and the warning and the diff say the previous owner is unknown; V(false)
+        reports it as V(owner_unknown). An attribute by O(attributes[].name) that the token cannot see is
+        acquired with V(true) (Exist answers V(not_found) if the user lacks it) and refused as
+        V(owner_unknown), without a request, with V(false).
     type: bool
     default: true
 notes:

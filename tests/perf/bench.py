@@ -320,7 +320,8 @@ def classify(requests):
             counts['owned'] += 1
         elif r['method'] == 'GET' and r['path'] == '/api/2/attributes/':
             counts['lookup'] += 1
-        elif r['method'] == 'POST' and r['path'] == '/api/2/attributes/acquire/':
+        elif r['method'] == 'POST' and r['path'] in ('/api/2/attributes/acquire/', '/api/2/attributes/create/'):
+            # A template the user lacks is created (create never takes over): it counts as an acquire.
             counts['acquire'] += 1
         elif r['method'] == 'POST' and r['path'] == '/api/2/attributes/release/':
             counts['release'] += 1
