@@ -72,6 +72,8 @@ WRONG_BODIES = [
     {'results': [{'name': 'mood', 'manual': 'yes'}], 'next': None}, [], 'a string', {'success': [], 'failed': []},
     {'results': [], 'next': 42}, {'success': [{'name': 'steps', 'service': 7}], 'failed': []},
 ]
+# The longest fault delay: enough to outlast the timeouts the cases use (1-2 s).
+MAX_DELAY = 3.0
 HTML = '<html><body><h1>502 Bad Gateway</h1></body></html>'
 # Words that only a Python error puts into a message.
 PYTHON_ERROR = re.compile(r'Traceback|\b(TypeError|KeyError|AttributeError|IndexError|NameError|UnboundLocalError|'
@@ -188,7 +190,7 @@ def make_faults(rng, timeout, deterministic=False):
         elif kind == 'drop':
             fault['drop'] = True
         elif kind == 'delay':
-            fault['delay'] = round(rng.uniform(0.2, timeout + 1.0), 2)
+            fault['delay'] = round(rng.uniform(0.2, min(timeout + 1.0, MAX_DELAY)), 2)
         elif kind == 'after_apply':
             fault['after_apply'] = True
             fault.update(rng.choice([{'drop': True}, {'status': 500}, {'status': 200, 'body': rng.choice(WRONG_BODIES)},
@@ -210,8 +212,8 @@ class Case(object):
         self.token = 'fuzz-%016x' % rng.getrandbits(64)
         self.world = make_world(rng, self.token)
         self.args, self.check_mode = make_task(rng, self.token)
-        self.faults = make_faults(rng, self.args['timeout'] if isinstance(self.args['timeout'], int) else 1,
-                                  deterministic)
+        # Delays are drawn around a sane timeout, whatever a hostile input made of the task's own.
+        self.faults = make_faults(rng, 2, deterministic)
 
     def describe(self):
         return json.dumps({'case': self.seed, 'check_mode': self.check_mode, 'args': self.args,
@@ -281,8 +283,9 @@ class Fuzzer(object):
         elapsed = time.monotonic() - started
         # A request the client gave up on may still be sleeping in the emulator: let it land here,
         # not in the next case's world.
-        time.sleep(max(0.0, started + max([f.get('delay', 0) for f in case.faults] + [0]) + 0.3 - time.monotonic())
-                   if any(f.get('delay') for f in case.faults) else 0)
+        if any(f.get('delay') for f in case.faults):
+            landed = started + max(f.get('delay', 0) for f in case.faults) + 0.3
+            time.sleep(min(MAX_DELAY + 1, max(0.0, landed - time.monotonic())))
         log = self.emulator.admin('GET', 'requests')
         after = self.emulator.owned()
         if not self.check('clear', case, error is None, 'the task raised %s' % error):
