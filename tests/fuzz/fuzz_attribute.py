@@ -222,7 +222,29 @@ class Case(object):
 
 # -- running -----------------------------------------------------------------------
 
+# No task may take longer than this, whatever the server does (timeouts are 1-2 s, waits are not slept).
+CASE_DEADLINE = 120
+
+
+class Hung(Exception):
+    """A task did not end within CASE_DEADLINE: the bound the fuzzer checks is broken."""
+
+
 def run_in_worker(url, args, check_mode):
+    """run_task() in a thread with a deadline; raises Hung if it does not end."""
+    outcome = {}
+
+    def target():
+        outcome['value'] = run_task(url, args, check_mode)
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(CASE_DEADLINE)
+    if thread.is_alive():
+        raise Hung('the task did not end within %d s' % CASE_DEADLINE)
+    return outcome['value']
+
+
+def run_task(url, args, check_mode):
     """The task as the action plugin runs it on a local connection; returns (result, error)."""
     task = MagicMock()
     task.args = dict(args, api_url=url)
@@ -412,14 +434,18 @@ def run_paths(fuzzer, cases, collections_path):
                        ANSIBLE_PYTHON_INTERPRETER=sys.executable)
             command = ['ansible-playbook', '-i', 'localhost,', playbook, '-vvvv',
                        '-e', 'existio_exist_run_on_controller=%s' % in_worker]
-            started = time.monotonic()
-            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+            try:
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=600)
+            except subprocess.TimeoutExpired:
+                fuzzer.violations['paths'].append('ansible-playbook on the %s path did not end within 600 s'
+                                                  % ('worker process' if in_worker else 'module'))
+                return
             output = done.stdout + done.stderr
             path = 'worker process' if in_worker else 'module'
             for case in cases:
                 fuzzer.check('secret', case, case.token not in output,
                              'the token is in the -vvvv output on the %s path' % path)
-            if done.returncode not in (0, 2) or time.monotonic() - started > 600:
+            if done.returncode not in (0, 2):
                 fuzzer.violations['paths'].append('ansible-playbook on the %s path exited %d:\n%s'
                                                   % (path, done.returncode, output[-3000:]))
                 return
@@ -452,18 +478,23 @@ def main(argv=None):
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2 ** 32)
     print('fuzz: master seed %d (replay with --seed %d)' % (seed, seed), flush=True)
     fuzzer = Fuzzer(Emulator())
-    if options.case is not None:
-        case = Case(options.case)
-        print(case.describe())
-        fuzzer.run_case(case)
-    else:
-        master = random.Random(seed)
-        deadline = time.monotonic() + options.seconds
-        while fuzzer.cases < options.max_cases and time.monotonic() < deadline:
-            fuzzer.run_case(Case(master.getrandbits(48)))
-        if options.playbook_cases and options.collections_path:
-            cases = [Case(master.getrandbits(48), deterministic=True) for dummy in range(options.playbook_cases)]
-            run_paths(fuzzer, cases, options.collections_path)
+    case = None
+    try:
+        if options.case is not None:
+            case = Case(options.case)
+            print(case.describe())
+            fuzzer.run_case(case)
+        else:
+            master = random.Random(seed)
+            deadline = time.monotonic() + options.seconds
+            while fuzzer.cases < options.max_cases and time.monotonic() < deadline:
+                case = Case(master.getrandbits(48))
+                fuzzer.run_case(case)
+            if options.playbook_cases and options.collections_path:
+                cases = [Case(master.getrandbits(48), deterministic=True) for dummy in range(options.playbook_cases)]
+                run_paths(fuzzer, cases, options.collections_path)
+    except Hung as exc:
+        fuzzer.violate('bounded', case, str(exc))
     failed = [name for name in INVARIANTS if fuzzer.violations[name]]
     for name in INVARIANTS:
         state = 'FAILED' if fuzzer.violations[name] else 'ok'

@@ -245,7 +245,8 @@ run_fuzz() {
     rm -f "$RESULTS/$name.counts"
     (
         cd "$COPY" || exit 2
-        PATH="$(venv_path "$core")" PYTHONPATH="$BUILD" "$(venv_dir "$core")/bin/python" tests/fuzz/fuzz_attribute.py \
+        # The fuzzer bounds each case itself; this bounds the stage whatever happens.
+        PATH="$(venv_path "$core")" PYTHONPATH="$BUILD" timeout 900 "$(venv_dir "$core")/bin/python" tests/fuzz/fuzz_attribute.py \
             --seconds "${FUZZ_SECONDS:-60}" --playbook-cases "${FUZZ_PLAYBOOK_CASES:-6}" --collections-path "$BUILD" \
             --result-file "$RESULTS/$name.counts" "${seed_args[@]}"
     ) 2>&1 | tee "$RESULTS/$name.log"
