@@ -16,13 +16,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
-from .world import SeedError, World, default_seed, parse_seed_text, world_from_seed
+from .world import SeedError, Token, World, default_seed, parse_seed_text, world_from_seed
 
 RATE_WINDOW = 3600.0
 LOG_LIMIT = 100_000
 FAULT_KEYS = frozenset(("method", "path", "times", "skip", "status", "retry_after", "body", "raw_body", "content_type",
                         "delay", "drop", "after_apply"))
-AUTH_PREFIXES = ("Bearer ", "Token ")
+# The Authorization prefix each token kind must be sent with (matched case-insensitively): OAuth2 access tokens
+# as "Bearer", simple tokens as "Token". The other prefix is refused like an unknown token.
+AUTH_PREFIXES = {"oauth2": "Bearer ", "simple": "Token "}
 
 
 def is_loopback(address: str) -> bool:
@@ -165,18 +167,19 @@ class Emulator:
 
     # -- API --
 
-    @staticmethod
-    def _bearer(headers: Any) -> str | None:
+    def _token(self, headers: Any) -> Token | None:
+        """The token a request carries, if it is known and sent with its kind's prefix; call with the lock held."""
         value = headers.get("Authorization") or ""
-        for prefix in AUTH_PREFIXES:
+        for kind, prefix in AUTH_PREFIXES.items():
             if value[:len(prefix)].lower() == prefix.lower():
-                return value[len(prefix):].strip()
+                token = self.world.tokens.get(value[len(prefix):].strip())
+                return token if token is not None and token.kind == kind else None
         return None
 
     def identify(self, headers: Any) -> tuple[str | None, str | None]:
         """(username, service) of the token a request carries, for logging faulted requests."""
         with self.lock:
-            token = self.world.tokens.get(self._bearer(headers) or "")
+            token = self._token(headers)
             return (token.user, token.service) if token else (None, None)
 
     def _rate_limited(self, token: str) -> int | None:
@@ -207,9 +210,8 @@ class Emulator:
             return Response(404, {"detail": "Not found."})
         if (read is not None and method != "GET") or (write is not None and method != "POST"):
             return Response(405, {"detail": f'Method "{method}" not allowed.'})
-        bearer = self._bearer(headers)
         with self.lock:
-            token = self.world.tokens.get(bearer) if bearer else None
+            token = self._token(headers)
             if token is None:
                 return Response(401, {"detail": "Invalid token."})
             response = Response(200, None, user=token.user, service=token.service)

@@ -22,15 +22,68 @@ def test_missing_or_invalid_token_is_401(exist):
 
 
 def test_simple_token_reads_but_never_writes(exist):
-    """A simple token reads (Token or Bearer prefix) but every write gets 403 with a detail, nothing applied."""
+    """A simple token reads (with its Token prefix) but every write gets 403 with a detail, nothing applied."""
     reader = exist.get("attributes/", "reader-simple-token", scheme="Token")
     assert reader.status_code == 200 and reader.json()["count"] == 2
-    assert exist.get("attributes/", "reader-simple-token").status_code == 200
     for path in ("acquire", "release", "create", "update", "increment"):
         response = exist.post(f"attributes/{path}/", [{"name": "steps"}], token="reader-simple-token", scheme="Token")
         assert response.status_code == 403, path
         assert response.json()["detail"]
     assert exist.attribute("steps", user="reader")["service"] == "withings"
+
+
+def test_simple_token_with_bearer_prefix_is_401(exist):
+    """A simple token sent as "Bearer" is refused exactly like an unknown token, for reads and writes."""
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        response = exist.get("accounts/profile/", "reader-simple-token", scheme=scheme)
+        assert response.status_code == 401, scheme
+        assert response.json() == {"detail": "Invalid token."}
+    write = exist.post("attributes/acquire/", [{"name": "steps"}], token="reader-simple-token", scheme="Bearer")
+    assert write.status_code == 401 and write.json() == {"detail": "Invalid token."}
+    # The right prefix, in any case, still works.
+    for scheme in ("Token", "token", "TOKEN"):
+        assert exist.get("accounts/profile/", "reader-simple-token", scheme=scheme).json()["username"] == "reader"
+
+
+def test_oauth2_token_with_token_prefix_is_401(exist):
+    """An OAuth2 access token sent as "Token" is refused exactly like an unknown token; nothing is applied."""
+    for scheme in ("Token", "token", "TOKEN"):
+        response = exist.get("accounts/profile/", "demo-token", scheme=scheme)
+        assert response.status_code == 401, scheme
+        assert response.json() == {"detail": "Invalid token."}
+    write = exist.post("attributes/acquire/", [{"name": "steps"}], scheme="Token")
+    assert write.status_code == 401 and write.json() == {"detail": "Invalid token."}
+    assert exist.attribute("steps")["service"] == "withings"
+    # A token issued by the OAuth2 endpoint follows the same rule.
+    issued = oauth(exist, grant_type="refresh_token", refresh_token="withings-refresh", client_id="withings-client",
+                   client_secret="withings-secret").json()["access_token"]
+    assert exist.get("accounts/profile/", issued, scheme="Token").status_code == 401
+    assert exist.get("accounts/profile/", issued, scheme="Bearer").status_code == 200
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        assert exist.get("accounts/profile/", "demo-token", scheme=scheme).status_code == 200
+
+
+def test_wrong_prefix_is_logged_anonymously_and_not_counted(exist):
+    """A wrong-prefix request is logged with no user or service, and does not count against the token's limit."""
+    exist.rate_limit(1)
+    exist.http.delete(exist.base + "/_emulator/requests", timeout=10)
+    assert exist.get("accounts/profile/", "demo-token", scheme="Token").status_code == 401
+    assert exist.get("accounts/profile/", "reader-simple-token", scheme="Bearer").status_code == 401
+    assert exist.get("accounts/profile/", "demo-token").status_code == 200
+    assert exist.get("accounts/profile/", "reader-simple-token", scheme="Token").status_code == 200
+    assert [(e["status"], e["user"], e["service"]) for e in exist.log()] == [
+        (401, None, None), (401, None, None), (200, "demo", "demo_service"), (200, "reader", None)]
+
+
+def test_faulted_request_identified_only_with_right_prefix(exist):
+    """A faulted request is logged with its user and service when the prefix fits the token kind, else anonymously."""
+    exist.faults({"path": "/api/2/accounts/", "status": 503, "times": 4})
+    exist.http.delete(exist.base + "/_emulator/requests", timeout=10)
+    for token, scheme in (("demo-token", "Bearer"), ("demo-token", "Token"), ("reader-simple-token", "Token"),
+                          ("reader-simple-token", "Bearer")):
+        assert exist.get("accounts/profile/", token, scheme=scheme).status_code == 503
+    assert [(e["status"], e["user"], e["service"]) for e in exist.log()] == [
+        (503, "demo", "demo_service"), (503, None, None), (503, "reader", None), (503, None, None)]
 
 
 def test_rate_limit_429_with_retry_after(exist):
