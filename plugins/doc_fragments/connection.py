@@ -21,17 +21,44 @@ options:
     default: https://exist.io
   token:
     description:
-      - OAuth2 access token of the Exist user, issued to your client (service).
+      - Access token of the Exist user. By default an OAuth2 access token issued to your client
+        (service); see O(token_type) for a simple token.
       - Writes need an OAuth2 token with the matching C(_write) scopes; simple (read-only)
         tokens can read but never acquire or release.
       - If not set, the value of the E(EXIST_TOKEN) environment variable is used.
-      - The token is never logged or returned.
+      - The token is never logged or returned. It is sent only in the C(Authorization) header,
+        which nothing else replaces (a C(~/.netrc) entry for the host is not used).
     type: str
     required: true
+  token_type:
+    description:
+      - The kind of O(token). V(bearer) is an OAuth2 access token, sent in the C(Authorization) header
+        as C(Bearer <token>). V(token) is a simple, read-only token, sent as C(Token <token>); modules
+        that write refuse it before any request.
+    type: str
+    choices: [bearer, token]
+    default: bearer
   validate_certs:
     description:
       - Whether to verify the TLS certificate of O(api_url).
-      - Only set to V(false) for a test server with a self-signed certificate.
+      - Only set to V(false) for a test server you cannot give a CA for (prefer O(ca_path)); the task then
+        warns once.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A PEM file of CA certificates to verify O(api_url) with, for example a corporate CA that
+        intercepts TLS.
+      - If not set, the value of the E(EXIST_CA_PATH) environment variable is used. Without either, the
+        first of E(REQUESTS_CA_BUNDLE) and E(SSL_CERT_FILE) that is set is used, and otherwise the CA
+        bundle that comes with C(requests).
+      - A file that cannot be read fails the task before any request.
+    type: path
+  use_proxy:
+    description:
+      - Whether to use the proxy that the E(HTTPS_PROXY) (or E(HTTP_PROXY), E(ALL_PROXY)) environment
+        variable names, except for the hosts in E(NO_PROXY), as M(ansible.builtin.uri) does.
+      - When V(false), proxy variables are ignored.
     type: bool
     default: true
   timeout:
@@ -40,6 +67,18 @@ options:
         arrive within this time too, so a server that trickles bytes cannot hold the task.
     type: int
     default: 30
+  retries:
+    description:
+      - How often a read that fails with a connection error or a 5xx answer is retried (0 to 10), with
+        backoff; a request that could not be sent at all is retried the same way, writes included.
+      - A write that may have reached Exist is never retried; see the module's results for what
+        follows.
+    type: int
+    default: 3
+  http_agent:
+    description:
+      - The C(User-Agent) header sent to Exist. When not set, C(existio.exist/VERSION (Ansible collection\)).
+    type: str
   rate_limit_wait:
     description:
       - Most seconds in total (from 0 to 3600) the task waits when Exist answers C(429 Too Many Requests).
@@ -54,10 +93,10 @@ options:
 notes:
   - Exist allows 300 requests an hour per user token. Reads ask for pages of 100 and
     writes send up to 35 attributes per request, the most the API takes.
-  - Reads that fail with a connection error or a 5xx answer are retried up to 3 times
-    with backoff; every retry is reported as a warning. A request that could not be sent at all
-    (name resolution, refused connection) is retried the same way, writes included. A TLS certificate
-    failure is not retried; its message names the host and the cause.
+  - Every retry is reported as a warning. A TLS certificate failure is not retried; its message names
+    the host and the cause.
+  - A task C(environment) (E(HTTPS_PROXY), E(NO_PROXY), E(REQUESTS_CA_BUNDLE)...) applies on both
+    execution paths.
   - One task never sends more than 300 requests (a user's whole hourly budget), whatever Exist answers.
 requirements:
   - requests

@@ -61,6 +61,10 @@ def run(params, check_mode, diff, warn):
     problem = check_connection_params(params)
     if problem:
         return dict(failed=True, msg=problem, changed=False)
+    if params['token_type'] == 'token':
+        return dict(failed=True, changed=False, msg=(
+            'token_type=token is a simple token, which Exist makes read-only; acquiring and releasing need an OAuth2 '
+            'access token (token_type=bearer). existio.exist.attribute_info reads with either.'))
     try:
         declared = normalize_declared(params['attributes'], params['state'])
     except DeclarationError as exc:

@@ -22,19 +22,21 @@ import email.utils
 import ipaddress
 import json
 import math
+import os
 import time
 import traceback
+import warnings
 
 from urllib.parse import urlsplit, urlunsplit
 
 try:
     import requests
-    from urllib3.exceptions import NewConnectionError
+    from urllib3.exceptions import InsecureRequestWarning, NewConnectionError
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:
     requests = None
-    NewConnectionError = None
+    InsecureRequestWarning = NewConnectionError = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
@@ -46,8 +48,14 @@ USER_AGENT = 'existio.exist/%s (Ansible collection)' % COLLECTION_VERSION
 MAX_ITEMS_PER_REQUEST = 35
 # The largest page the API serves; fewer pages means fewer requests.
 PAGE_LIMIT = 100
-# Transient failures of a read (connection errors, 5xx) are retried this often.
+# Transient failures of a read (connection errors, 5xx), and requests that
+# could not be sent at all, are retried this often by default.
 READ_RETRIES = 3
+RETRIES_RANGE = (0, 10)
+# The Authorization scheme of each kind of Exist token.
+TOKEN_SCHEMES = {'bearer': 'Bearer', 'token': 'Token'}
+# Where a CA bundle may come from when ca_path is not set, first found wins.
+CA_BUNDLE_VARIABLES = ('REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE')
 # No list can be longer than this many pages; a server that keeps sending
 # `next` past it is looping, and following it would burn the rate limit.
 MAX_PAGES = 500
@@ -166,12 +174,47 @@ def check_token(token):
     return token.strip()
 
 
-def check_number(option, value, bounds):
+def check_number(option, value, bounds, unit='seconds'):
     """Return an error message naming the option when value is outside bounds, else None."""
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return '%s must be a whole number of seconds from %d to %d, got %r' % (option, low, high, value)
+        return '%s must be a whole number of %s from %d to %d, got %r' % (option, unit, low, high, value)
     return None
+
+
+def tls_verify(validate_certs, ca_path, environ=None):
+    """What requests' `verify` gets: False, a CA bundle path, or True (certifi's bundle).
+
+    ca_path wins; without it the variables users already set for other tools
+    (REQUESTS_CA_BUNDLE, then SSL_CERT_FILE) are honoured. Raises
+    ExistConfigError for a bundle that cannot be read, before any request.
+    """
+    if not validate_certs:
+        return False
+    environ = os.environ if environ is None else environ
+    source, path = 'ca_path', ca_path
+    if not path:
+        source, path = next(((name, environ[name]) for name in CA_BUNDLE_VARIABLES if environ.get(name)), (None, None))
+    if not path:
+        return True
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ExistConfigError('%s %r is not a readable CA bundle file' % (source, path))
+    return path
+
+
+class _TokenAuth(object):
+    """Sets the Authorization header on every request.
+
+    Given to requests as the session's auth, it also keeps requests from
+    applying ~/.netrc, which would otherwise replace the header with Basic auth.
+    """
+
+    def __init__(self, scheme, token):
+        self._header = '%s %s' % (scheme, token)
+
+    def __call__(self, request):
+        request.headers['Authorization'] = self._header
+        return request
 
 
 def split_batches(items, size=MAX_ITEMS_PER_REQUEST):
@@ -323,22 +366,30 @@ class BatchResult(object):
 
 
 class ExistClient(object):
-    """A session against one Exist user, authenticated by one OAuth2 token."""
+    """A session against one Exist user, authenticated by one token.
+
+    token_type: 'bearer' (an OAuth2 access token) or 'token' (a simple, read-only token).
+    """
 
     def __init__(self, api_url, token, validate_certs=True, timeout=30, rate_limit_wait=60,
-                 warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK):
+                 warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK, token_type='bearer', ca_path=None,
+                 use_proxy=True, retries=READ_RETRIES, http_agent=USER_AGENT):
         if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
         self.base_url = check_api_url(api_url)
         self.host = urlsplit(self.base_url).netloc
         self._token = check_token(token)
         self._secrets = set([self._token, token]) if isinstance(token, str) else set([self._token])
-        for option, value, bounds in (('timeout', timeout, TIMEOUT_RANGE),
-                                      ('rate_limit_wait', rate_limit_wait, RATE_LIMIT_WAIT_RANGE)):
-            problem = check_number(option, value, bounds)
+        if token_type not in TOKEN_SCHEMES:
+            raise ExistConfigError('token_type must be one of %s, got %r' % (', '.join(TOKEN_SCHEMES), token_type))
+        for option, value, bounds, unit in (('timeout', timeout, TIMEOUT_RANGE, 'seconds'),
+                                            ('rate_limit_wait', rate_limit_wait, RATE_LIMIT_WAIT_RANGE, 'seconds'),
+                                            ('retries', retries, RETRIES_RANGE, 'retries')):
+            problem = check_number(option, value, bounds, unit)
             if problem:
                 raise ExistConfigError(problem)
-        self.validate_certs = validate_certs
+        self.verify = tls_verify(validate_certs, ca_path)
+        self.retries = retries
         self.timeout = timeout
         self.rate_limit_wait = rate_limit_wait
         self.max_requests = max_requests
@@ -348,11 +399,14 @@ class ExistClient(object):
         self._warn = warn or (lambda message: None)
         self._sleep = sleep or time.sleep
         self._session = requests.Session()
-        self._session.headers.update({
-            'Authorization': 'Bearer %s' % self._token,
-            'Accept': 'application/json',
-            'User-Agent': USER_AGENT,
-        })
+        self._session.auth = _TokenAuth(TOKEN_SCHEMES[token_type], self._token)
+        # use_proxy=false ignores the proxy variables, as ansible.builtin.uri does; the
+        # CA variables are read above either way, and netrc never applies (see _TokenAuth).
+        self._session.trust_env = bool(use_proxy)
+        self._session.headers.update({'Accept': 'application/json', 'User-Agent': http_agent or USER_AGENT})
+        if self.verify is False and self.base_url.startswith('https://'):
+            self._warn('validate_certs=false: the TLS certificate of %s is not checked, so the token goes to '
+                       'whoever answers; use ca_path for a private CA instead' % self.host)
 
     # -- public API ---------------------------------------------------------
 
@@ -512,22 +566,25 @@ class ExistClient(object):
                 raise ExistOutcomeUnknown('%s %s: %s; whether Exist applied the write is unknown' % (method, path, problem),
                                           status=answer.status if answer is not None else None, method=method, path=path,
                                           detail=self._detail(answer) if answer is not None else None)
-            if (answer is None and not failure.retryable) or retries >= READ_RETRIES:
+            if (answer is None and not failure.retryable) or retries >= self.retries:
                 if answer is not None:
                     raise self._error_answer(answer, method, path, retried=retries)
                 suffix = ' after %d retries' % retries if retries else ''
                 raise ExistApiError('%s %s: %s%s' % (method, path, problem, suffix), method=method, path=path)
             retries += 1
             delay = 0.5 * 2 ** (retries - 1)
-            self._warn('%s %s: %s; retrying in %.1f s (retry %d of %d)' % (method, path, problem, delay, retries, READ_RETRIES))
+            self._warn('%s %s: %s; retrying in %.1f s (retry %d of %d)' % (method, path, problem, delay, retries, self.retries))
             self._sleep(delay)
 
     def _send(self, method, url, params, json_body):
         """One attempt: (Answer, None) or (None, _Failure)."""
         started = time.monotonic()
         try:
-            response = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout,
-                                             verify=self.validate_certs, allow_redirects=False, stream=True)
+            with warnings.catch_warnings():
+                # validate_certs=false is said once, as an Ansible warning, not on stderr per request.
+                warnings.simplefilter('ignore', InsecureRequestWarning)
+                response = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout,
+                                                 verify=self.verify, allow_redirects=False, stream=True)
         except requests.exceptions.SSLError as exc:
             # Certificate problems do not go away by asking again.
             return None, _Failure('TLS failure talking to %s: %s' % (self.host, self._redact(_describe(exc))),

@@ -507,3 +507,101 @@ def test_a_token_with_its_header_prefix_says_so_without_echo(token):
         ExistClient(BASE, token)
     assert "without the 'Bearer ' or 'Token ' prefix" in excinfo.value.message
     assert TOKEN not in excinfo.value.message
+
+
+# -- transport: netrc, token kinds, CA bundles, proxies, retries, agent ---------
+
+@responses.activate
+def test_a_netrc_entry_for_the_host_never_replaces_the_token(tmp_path, monkeypatch, rec):
+    netrc = tmp_path / '.netrc'
+    netrc.write_text('machine exist.example login someone password hunter2\n')
+    netrc.chmod(0o600)
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.setenv('NETRC', str(netrc))
+    responses.add(responses.GET, OWNED, json=page([]))
+    client = ExistClient(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep)
+    list(client.list_owned())
+    assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN
+
+
+@responses.activate
+def test_a_simple_token_is_sent_with_the_token_scheme(rec):
+    responses.add(responses.GET, OWNED, json=page([]))
+    client = ExistClient(BASE, TOKEN, token_type='token', warn=rec.warn, sleep=rec.sleep)
+    list(client.list_owned())
+    assert responses.calls[0].request.headers['Authorization'] == 'Token ' + TOKEN
+
+
+def test_an_unknown_token_type_is_refused():
+    with pytest.raises(ExistConfigError, match="token_type must be one of bearer, token, got 'basic'"):
+        ExistClient(BASE, TOKEN, token_type='basic')
+
+
+@pytest.mark.parametrize('environ, ca_path, expected', [
+    ({}, None, True),
+    ({'REQUESTS_CA_BUNDLE': '{a}'}, None, '{a}'),
+    ({'SSL_CERT_FILE': '{b}'}, None, '{b}'),
+    ({'REQUESTS_CA_BUNDLE': '{a}', 'SSL_CERT_FILE': '{b}'}, None, '{a}'),
+    ({'REQUESTS_CA_BUNDLE': '{a}', 'SSL_CERT_FILE': '{b}'}, '{c}', '{c}'),
+])
+def test_which_ca_bundle_wins(tmp_path, environ, ca_path, expected):
+    files = {}
+    for key in 'abc':
+        files[key] = str(tmp_path / ('%s.pem' % key))
+        open(files[key], 'w').close()
+    environ = dict((k, v.format(**files)) for k, v in environ.items())
+    ca_path = ca_path.format(**files) if ca_path else None
+    expected = expected.format(**files) if isinstance(expected, str) else expected
+    assert _client.tls_verify(True, ca_path, environ) == expected
+    assert _client.tls_verify(False, ca_path, environ) is False
+
+
+@pytest.mark.parametrize('environ, ca_path, fragment', [
+    ({}, '/nonexistent/ca.pem', "ca_path '/nonexistent/ca.pem' is not a readable CA bundle file"),
+    ({'REQUESTS_CA_BUNDLE': '/nonexistent/x.pem'}, None, "REQUESTS_CA_BUNDLE '/nonexistent/x.pem' is not a readable"),
+])
+def test_an_unreadable_ca_bundle_fails_before_any_request(environ, ca_path, fragment):
+    with pytest.raises(ExistConfigError, match=fragment.replace('(', r'\(')):
+        _client.tls_verify(True, ca_path, environ)
+
+
+def test_use_proxy_false_ignores_the_proxy_variables(monkeypatch, rec):
+    monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.invalid:3128')
+    monkeypatch.delenv('NO_PROXY', raising=False)
+    monkeypatch.delenv('no_proxy', raising=False)
+    with_proxy = ExistClient(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep)
+    without = ExistClient(BASE, TOKEN, use_proxy=False, warn=rec.warn, sleep=rec.sleep)
+    # What requests itself decides for the next request to Exist.
+    assert with_proxy._session.merge_environment_settings(OWNED, {}, None, None, None)['proxies'] == {
+        'https': 'http://proxy.invalid:3128'}
+    assert without._session.merge_environment_settings(OWNED, {}, None, None, None)['proxies'] == {}
+
+
+@responses.activate
+@pytest.mark.parametrize('retries', [0, 1, 5])
+def test_retries_bound_the_read_retries(rec, retries):
+    client = ExistClient(BASE, TOKEN, retries=retries, warn=rec.warn, sleep=rec.sleep)
+    for dummy in range(retries + 2):
+        responses.add(responses.GET, OWNED, status=503)
+    with pytest.raises(ExistApiError):
+        list(client.list_owned())
+    assert len(responses.calls) == retries + 1
+
+
+def test_retries_are_bounded():
+    with pytest.raises(ExistConfigError, match='retries must be a whole number of retries from 0 to 10, got 11'):
+        ExistClient(BASE, TOKEN, retries=11)
+
+
+@responses.activate
+def test_http_agent_is_sent(rec):
+    responses.add(responses.GET, OWNED, json=page([]))
+    client = ExistClient(BASE, TOKEN, http_agent='my-pipeline/2.0', warn=rec.warn, sleep=rec.sleep)
+    list(client.list_owned())
+    assert responses.calls[0].request.headers['User-Agent'] == 'my-pipeline/2.0'
+
+
+def test_validate_certs_false_warns_once_for_https(rec):
+    ExistClient(BASE, TOKEN, validate_certs=False, warn=rec.warn, sleep=rec.sleep)
+    assert len(rec.warnings) == 1 and 'validate_certs=false' in rec.warnings[0] and 'exist.example' in rec.warnings[0]
+    assert TOKEN not in rec.warnings[0]

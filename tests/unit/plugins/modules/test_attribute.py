@@ -100,3 +100,14 @@ def test_check_mode_with_diff_sends_no_write(run_module):
     assert not failed and result['changed'] is True and result['acquired'] == ['mood']
     assert result['diff']['after']['attributes'] == {'mood': {'owner': '(this client)', 'manual': False}}
     assert [c.request.method for c in responses.calls] == ['GET', 'GET']
+
+
+def test_a_simple_token_cannot_write_and_fails_before_any_request(run_module, no_http):
+    result, failed = run_module(attribute.main, args(token_type='token', attributes=[{'template': 'mood'}]))
+    assert failed and 'token_type=token is a simple token' in result['msg']
+
+
+@pytest.mark.parametrize('agent', ['', 'two\nlines'])
+def test_a_broken_http_agent_is_refused(run_module, no_http, agent):
+    result, failed = run_module(attribute.main, args(http_agent=agent))
+    assert failed and result['msg'].startswith('http_agent must be a non-empty line of text')
