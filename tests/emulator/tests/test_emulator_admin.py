@@ -138,6 +138,12 @@ def test_fault_delay_causes_client_timeout(exist):
     exist.faults([{"path": "/api/2/accounts/", "delay": 1.0, "status": 200}])
     with pytest.raises(requests.exceptions.ReadTimeout):
         exist.http.get(exist.url("accounts/profile/"), headers={"Authorization": "Bearer demo-token"}, timeout=0.3)
+    # The server still finishes (and logs) that request after its delay: wait for it, so that it cannot land in
+    # the request log of a later test.
+    deadline = time.monotonic() + 5
+    while not exist.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [entry["status"] for entry in exist.log()] == [200]
 
 
 def test_fault_drop_without_answer_and_not_applied(exist):
