@@ -36,13 +36,15 @@ class ApiError(Exception):
 class Context:
     """One authenticated API request."""
 
-    def __init__(self, world: World, token: Token, query: dict[str, str], host: str, path: str) -> None:
+    def __init__(self, world: World, token: Token, query: dict[str, str], host: str, path: str,
+                 scheme: str = "http") -> None:
         self.world = world
         self.token = token
         self.user: User = world.users[token.user]
         self.query = query
         self.host = host
         self.path = path
+        self.scheme = scheme
 
     def flag(self, name: str) -> bool:
         """A truthy query flag."""
@@ -110,7 +112,7 @@ class Context:
     def _page_url(self, page: int) -> str:
         query = dict(self.query)
         query["page"] = str(page)
-        return f"http://{self.host}{self.path}?{urlencode(query)}"
+        return f"{self.scheme}://{self.host}{self.path}?{urlencode(query)}"
 
 
 def _parse_date(value: Any) -> datetime.date | None:

@@ -1,4 +1,5 @@
-"""Command line: exist-emulator [--host H] [--port P] [--seed FILE] [--rate-limit N] [--verbose]."""
+"""Command line: exist-emulator [--host H] [--port P] [--seed FILE] [--rate-limit N] [--verbose]
+[--tls-cert FILE --tls-key FILE]."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import threading
 from typing import Sequence
 
-from .server import make_server
+from .server import make_server, tls_context
 from .world import SeedError, load_seed_file, world_from_seed
 
 
@@ -21,7 +22,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate-limit", type=int, default=300,
                         help="requests per token in a rolling hour; 0 turns rate limiting off (default 300)")
     parser.add_argument("--verbose", action="store_true", help="log each request line to stderr")
-    return parser.parse_args(argv)
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="serve HTTPS with this PEM certificate (chain); needs --tls-key")
+    parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert; needs --tls-cert")
+    args = parser.parse_args(argv)
+    if args.tls_cert is not None and args.tls_key is None:
+        parser.error("--tls-cert needs --tls-key (give both, or neither for plain HTTP)")
+    if args.tls_key is not None and args.tls_cert is None:
+        parser.error("--tls-key needs --tls-cert (give both, or neither for plain HTTP)")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,7 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, SeedError) as exc:
             print(f"exist-emulator: cannot load seed {args.seed}: {exc}", file=sys.stderr)
             return 2
-    server = make_server(args.host, args.port, world, args.rate_limit, args.verbose)
+    if args.tls_cert is not None:
+        try:
+            tls_context(args.tls_cert, args.tls_key)  # only to report an unusable pair before binding
+        except OSError as exc:  # a missing or unreadable file, or ssl.SSLError (not PEM, key does not match)
+            print(f"exist-emulator: cannot load TLS certificate {args.tls_cert} with key {args.tls_key}: {exc}",
+                  file=sys.stderr)
+            return 2
+    server = make_server(args.host, args.port, world, args.rate_limit, args.verbose, tls_cert=args.tls_cert,
+                         tls_key=args.tls_key)
     stop = threading.Event()
     # serve_forever runs in a thread so that the main thread can wait for a signal and shut it down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

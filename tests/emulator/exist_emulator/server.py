@@ -8,6 +8,7 @@ import ipaddress
 import json
 import math
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -25,6 +26,8 @@ FAULT_KEYS = frozenset(("method", "path", "times", "skip", "status", "retry_afte
 # The Authorization prefix each token kind must be sent with (matched case-insensitively): OAuth2 access tokens
 # as "Bearer", simple tokens as "Token". The other prefix is refused like an unknown token.
 AUTH_PREFIXES = {"oauth2": "Bearer ", "simple": "Token "}
+# Seconds a TLS client has to finish its handshake (done in the connection's own thread, never the accept loop's).
+TLS_HANDSHAKE_TIMEOUT = 30
 
 
 def is_loopback(address: str) -> bool:
@@ -195,8 +198,9 @@ class Emulator:
         hits.append(now)
         return None
 
-    def handle(self, method: str, path: str, query: dict, headers: Any, body: bytes, host: str) -> Response:
-        """Answer one API request."""
+    def handle(self, method: str, path: str, query: dict, headers: Any, body: bytes, host: str,
+               scheme: str = "http") -> Response:
+        """Answer one API request (scheme and host make the absolute next/previous URLs of list pages)."""
         if path == "/oauth2/access_token":
             if method != "POST":
                 return Response(405, {"detail": f'Method "{method}" not allowed.'})
@@ -221,7 +225,7 @@ class Emulator:
                 response.payload = {"detail": f"Request was throttled. Expected available in {wait} seconds."}
                 return response
             try:
-                ctx = api.Context(self.world, token, query, host, path)
+                ctx = api.Context(self.world, token, query, host, path, scheme)
                 if read is not None:
                     response.payload = read(ctx)
                 elif token.kind != "oauth2":
@@ -320,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
                 user, service = emulator.identify(self.headers)
                 self._fail(fault, method, path, query, user, service)
                 return
-        response = emulator.handle(method, path, query, self.headers, body, host)
+        response = emulator.handle(method, path, query, self.headers, body, host, self.server.scheme)
         if fault is not None and (fault.get("drop") or fault.get("status") is not None):
             # after_apply: the request happened; the client gets the fault's answer (an error, a drop, 200 {}...).
             self._fail(fault, method, path, query, response.user, response.service)
@@ -398,27 +402,65 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class EmulatorServer(ThreadingHTTPServer):
-    """A threaded HTTP server holding one Emulator."""
+    """A threaded HTTP server holding one Emulator; HTTPS when given an SSL context."""
 
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator, verbose: bool = False) -> None:
+    def __init__(self, address: tuple[str, int], emulator: Emulator, verbose: bool = False,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.emulator = emulator
         self.verbose = verbose
+        self.ssl_context = ssl_context
         super().__init__(address, Handler)
+        if ssl_context is not None:
+            # Accepted connections come out as TLS sockets; their handshake waits for finish_request, which runs in
+            # the connection's thread, so a slow or broken client never holds up the accept loop.
+            self.socket = ssl_context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Handshake first when serving TLS: a failed one ends this connection only, quietly (unless verbose)."""
+        if self.ssl_context is not None:
+            try:
+                request.settimeout(TLS_HANDSHAKE_TIMEOUT)
+                request.do_handshake()
+            except (OSError, ValueError) as exc:  # ssl.SSLError, a reset, a timeout, a plain-HTTP client...
+                if self.verbose:
+                    sys.stderr.write(f"{client_address[0]} TLS handshake failed: {exc}\n")
+                return
+        super().finish_request(request, client_address)
+
+    @property
+    def scheme(self) -> str:
+        """http, or https when serving TLS."""
+        return "https" if self.ssl_context is not None else "http"
 
     @property
     def url(self) -> str:
         """The base URL clients use."""
         host, port = self.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return f"{self.scheme}://[{host}]:{port}" if ":" in host else f"{self.scheme}://{host}:{port}"
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A TLS server context with that certificate chain (PEM) and key; OSError (ssl.SSLError) when unusable."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def make_server(host: str = "127.0.0.1", port: int = 8787, world: World | None = None, rate_limit: int = 300,
-                verbose: bool = False) -> EmulatorServer:
-    """Bind a server (port 0 picks a free one); call serve_forever() to run it."""
-    return EmulatorServer((host, port), Emulator(world, rate_limit), verbose)
+                verbose: bool = False, tls_cert: str | None = None, tls_key: str | None = None) -> EmulatorServer:
+    """Bind a server (port 0 picks a free one); call serve_forever() to run it.
+
+    With tls_cert and tls_key (PEM files: the certificate chain and its key; both or neither) it serves HTTPS.
+    """
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("tls_cert and tls_key go together: " + ("tls_key" if tls_key is None else "tls_cert") +
+                         " is missing")
+    # The certificate is loaded before binding, so that a bad one leaves no socket behind.
+    context = tls_context(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
+    return EmulatorServer((host, port), Emulator(world, rate_limit), verbose, context)
