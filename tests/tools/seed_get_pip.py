@@ -57,6 +57,11 @@ def pinned_pip_versions() -> list[str]:
         source = f.read()
     match = re.search(r'def get_venv_packages\(.*?\n(?=def )', source, re.S)
     body = match.group(0) if match else source
+    # ansible-test 2.16 also pins older pips for Python 2.7 and 3.6 targets
+    # (override_packages); only the default one is used on Python 3.7+.
+    default = re.search(r'default_packages\s*=\s*dict\((.*?)\)', body, re.S)
+    if default:
+        body = default.group(1)
     versions = sorted(set(re.findall(r'''\bpip\s*=\s*['"]([0-9][^'"]*)['"]''', body)))
     if not versions:
         sys.exit('seed_get_pip: could not find the pip version pinned in %s' % path)
