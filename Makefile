@@ -6,16 +6,17 @@
 SHELL := /bin/bash
 TOOLS := tests/tools
 
-.PHONY: test sanity units integration emulator-tests fuzz lint demo venv clean help
+.PHONY: test sanity units integration emulator-tests compat fuzz lint demo venv clean help
 
 help:
-	@echo "make test            sanity (ansible-core 2.19/Py3.11 and 2.21/Py3.12), units, emulator tests, integration"
-	@echo "make sanity          ansible-test sanity on both ansible-core versions"
+	@echo "make test            sanity, units, emulator tests, integration, compat, fuzz, bench-requests, lint; then 'N passed, N failed'"
+	@echo "make sanity          ansible-test sanity on ansible-core 2.16 and 2.19 (Py3.11) and 2.21 (Py3.12)"
 	@echo "make units           ansible-test units on both ansible-core versions"
 	@echo "make emulator-tests  the emulator's own pytest suite"
 	@echo "make integration     ansible-test integration against a freshly started emulator"
+	@echo "make compat          the Galaxy tarball on ansible-core 2.16 and 2.21: install, emulator from the install, demo on both paths"
 	@echo "make fuzz            fault fuzzer against the emulator, both paths (FUZZ_SECONDS, FUZZ_SEED)"
-	@echo "make lint            ansible-lint (production), antsibull-docs and antsibull-changelog lint"
+	@echo "make lint            ansible-lint, antsibull-docs, antsibull-changelog, version, README links, tarball contents, galaxy-importer"
 	@echo "make demo            build + install the collection, run playbooks/demo.yml against the emulator"
 	@echo "make venv            only create/refresh the virtualenvs"
 	@echo "make bench           benchmarks (tests/perf): requests per run, time per task, scale; writes docs/docsite/rst/performance.rst"
@@ -25,14 +26,14 @@ help:
 test:
 	@bash $(TOOLS)/run.sh test
 
-sanity units integration emulator-tests fuzz lint:
+sanity units integration emulator-tests compat fuzz lint:
 	@bash $(TOOLS)/run.sh $@
 
 demo:
 	@bash $(TOOLS)/demo.sh
 
 venv:
-	@bash $(TOOLS)/venv.sh 2.19 && bash $(TOOLS)/venv.sh 2.21
+	@bash $(TOOLS)/venv.sh 2.16 && bash $(TOOLS)/venv.sh 2.19 && bash $(TOOLS)/venv.sh 2.21
 
 .PHONY: bench bench-requests
 bench:

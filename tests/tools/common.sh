@@ -8,8 +8,10 @@ COPY="$BUILD/ansible_collections/existio/exist"
 RESULTS="$BUILD/results"
 PYBIN="$BUILD/pybin"
 
-# ansible-core version -> Python minor version used with it.
-declare -A PY_FOR_CORE=([2.19]=3.11 [2.21]=3.12)
+# ansible-core version -> Python minor version used with it. 2.16 is the oldest
+# ansible-core the collection supports (meta/runtime.yml); it runs on Python
+# 3.10-3.12. 2.19 is the newest for Python 3.11; 2.20 and later need 3.12.
+declare -A PY_FOR_CORE=([2.16]=3.11 [2.19]=3.11 [2.21]=3.12)
 
 export ANSIBLE_STDOUT_CALLBACK=default
 export ANSIBLE_FORCE_COLOR=0
@@ -88,9 +90,16 @@ write_result() {
 EMU_PID=""
 EMU_URL=""
 
-start_emulator() {  # start_emulator CORE LOGFILE -> sets EMU_PID, EMU_URL
-    local core="$1" logfile="$2" venv line="" i
-    venv="$(venv_dir "$core")"
+start_emulator() {  # start_emulator CORE LOGFILE [emulator args] -> sets EMU_PID, EMU_URL
+    local core="$1"
+    shift
+    start_emulator_in "$(venv_dir "$core")" "$@"
+}
+
+# start_emulator_in VENV LOGFILE [emulator args]: the emulator installed in any
+# virtualenv (without its exist-emulator script: from this checkout's tree).
+start_emulator_in() {
+    local venv="$1" logfile="$2" line="" i
     local -a cmd
     if [[ -x "$venv/bin/exist-emulator" ]]; then
         cmd=("$venv/bin/exist-emulator")

@@ -6,6 +6,11 @@ of failed tests on stderr):
   sanity DIR             junit files ansible-test sanity --junit wrote in DIR
   junit FILE...          pytest junit xml files (units, emulator tests)
   integration DIR LOG    ansible-test integration: data/*.json in DIR and its log
+  playbook FILE EXPECT   one ansible-playbook run of the compat stage, from the JSON
+                         that tests/tools/callback_plugins/compat_stats.py wrote:
+                         every host ok (nothing failed or unreachable) and, with
+                         EXPECT `changes`, something changed, with `converged`,
+                         nothing did. Prints what is wrong; exits 1 then.
   summary RESULTS_DIR    print the final summary from build/results/*.result
 
 The summary ends with exactly ``N passed, N failed`` and exits 1 if anything
@@ -81,8 +86,36 @@ def cmd_integration(directory, log):
     return len(passed), len(failed), 0, failed
 
 
+def cmd_playbook(path, expect):
+    """Check one playbook run; return a list of problems (empty: as expected)."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, ValueError) as ex:
+        return ['no result from the compat_stats callback (%s): the run did not finish' % ex]
+    stats = data.get('stats') or {}
+    if not stats:
+        return ['no host ran']
+    problems = []
+    for host, numbers in sorted(stats.items()):
+        for key in ('failures', 'unreachable'):
+            if numbers.get(key):
+                problems.append('%s: %s=%s' % (host, key, numbers[key]))
+        changed = numbers.get('changed', 0)
+        if expect == 'converged' and changed:
+            problems.append('%s: changed=%s on a run that should change nothing' % (host, changed))
+        elif expect == 'changes' and not changed:
+            problems.append('%s: changed=0 on a run that starts from the default world' % host)
+    if problems:
+        problems += ['failed task: %s' % task for task in data.get('failed_tasks', [])]
+        if expect == 'converged':
+            problems += ['changed task: %s' % task for task in data.get('changed_tasks', [])]
+    return problems
+
+
 def cmd_summary(results_dir):
-    order = ['sanity-2.19', 'sanity-2.21', 'units-2.19', 'units-2.21', 'emulator-tests', 'integration']
+    order = ['sanity-2.16', 'sanity-2.19', 'sanity-2.21', 'units-2.19', 'units-2.21', 'emulator-tests',
+             'integration-2.19', 'integration-2.21', 'compat-2.16', 'compat-2.21', 'fuzz', 'bench-requests', 'lint']
     files = sorted(glob.glob(os.path.join(results_dir, '*.result')),
                    key=lambda p: (order.index(os.path.basename(p)[:-7]) if os.path.basename(p)[:-7] in order else 99, p))
     total_passed = total_failed = 0
@@ -123,6 +156,13 @@ def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd == 'summary':
         sys.exit(cmd_summary(args[0]))
+    if cmd == 'playbook':
+        if len(args) != 2 or args[1] not in ('changes', 'converged'):
+            sys.exit('usage: results.py playbook FILE changes|converged')
+        problems = cmd_playbook(args[0], args[1])
+        for problem in problems:
+            print(problem)
+        sys.exit(1 if problems else 0)
     if cmd == 'sanity':
         result = cmd_sanity(args[0])
     elif cmd == 'junit':

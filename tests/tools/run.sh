@@ -2,7 +2,7 @@
 # The test driver behind `make test` and friends.
 #
 #   tests/tools/run.sh test             set-up, sanity, units, emulator tests, integration
-#   tests/tools/run.sh sanity|units|emulator-tests|integration|fuzz|lint
+#   tests/tools/run.sh sanity|units|emulator-tests|integration|compat|fuzz|lint
 #
 # It creates the virtualenvs it needs (tests/tools/venv.sh), lays a copy of the
 # checkout out under build/ansible_collections/existio/exist/, runs each stage
@@ -10,14 +10,14 @@
 # line is exactly `N passed, N failed`. Exit status 1 if anything failed or a
 # stage could not run. Logs and ansible-test output: build/results/.
 #
-# Knobs (environment): SANITY_CORES="2.19 2.21" UNITS_CORES="2.19 2.21"
-# INTEGRATION_CORES="2.19 2.21" ANSIBLE_TEST_ARGS="" (extra args for every
+# Knobs (environment): SANITY_CORES="2.16 2.19 2.21" UNITS_CORES="2.19 2.21"
+# INTEGRATION_CORES="2.19 2.21" COMPAT_CORES="2.16 2.21" ANSIBLE_TEST_ARGS="" (extra args for every
 # ansible-test call, e.g. -v), PYTEST_ARGS="". An empty *_CORES skips that stage.
 set -uo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
-SANITY_CORES="${SANITY_CORES-2.19 2.21}"
+SANITY_CORES="${SANITY_CORES-2.16 2.19 2.21}"
 UNITS_CORES="${UNITS_CORES-2.19 2.21}"
 INTEGRATION_CORES="${INTEGRATION_CORES-2.19 2.21}"
 EMULATOR_CORE="${EMULATOR_CORE:-2.19}"
@@ -192,24 +192,232 @@ EOF
     done
 }
 
-# --- lint stage: ansible-lint (production profile), plugin docs markup, changelog ---
-# One result per linter, run in the laid-out copy with the 2.19 virtualenv.
+# --- lint stage: linters and the Galaxy package ---
+# One result per check, with the 2.19 virtualenv:
+#   ansible-lint             in the checkout itself, as users and editors run it:
+#                            no ANSIBLE_COLLECTIONS_PATH; it installs the collection
+#                            into the checkout's .ansible/ (git-ignored), see .ansible-lint
+#   antsibull-docs, antsibull-changelog   plugin docs markup and the changelog (laid-out copy)
+#   version                  tests/tools/check_version.py: galaxy.yml = COLLECTION_VERSION
+#   readme-links             tests/tools/check_links.py: links that work on Galaxy
+#   package                  tests/tools/check_package.py: the tarball built from a
+#                            littered tree holds the emulator and no tooling or litter
+#   galaxy-importer          what Galaxy runs on an upload, on that tarball, offline
+#                            (tests/tools/galaxy-importer.cfg); a warning or error fails
+LINT_PASSED=0
+LINT_FAILED=0
+
+lint_one() {  # lint_one LABEL cmd...: run one check, count it, log it
+    local label="$1" rc
+    shift
+    log "lint: $label"
+    "$@" 2>&1 | tee -a "$RESULTS/lint.log"
+    rc="${PIPESTATUS[0]}"
+    if ((rc == 0)); then
+        LINT_PASSED=$((LINT_PASSED + 1))
+    else
+        LINT_FAILED=$((LINT_FAILED + 1))
+        printf 'lint: %s FAILED (exit %s)\n' "$label" "$rc" | tee -a "$RESULTS/lint.log"
+    fi
+}
+
+lint_ansible_lint() {  # as in a plain checkout: no collection path, no virtualenv variables
+    cd "$ROOT" && env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS -u ANSIBLE_HOME \
+        -u ANSIBLE_LIBRARY -u ANSIBLE_ROLES_PATH -u ANSIBLE_CONFIG -u VIRTUAL_ENV \
+        PATH="$(venv_path "$1")" ansible-lint --nocolor
+}
+
+lint_in_copy() {  # lint_in_copy CORE cmd...
+    local core="$1"
+    shift
+    cd "$COPY" && PATH="$(venv_path "$core")" ANSIBLE_COLLECTIONS_PATH="$BUILD" "$@"
+}
+
+lint_galaxy_importer() {  # lint_galaxy_importer CORE TARBALL
+    local core="$1" tarball="$2" out="$RESULTS/galaxy-importer" rc
+    [[ -f "$tarball" ]] || { echo "no tarball: the package check did not build one"; return 1; }
+    rm -rf "$out"
+    mkdir -p "$out"
+    # It writes importer_result.json to the working directory.
+    (cd "$out" && GALAXY_IMPORTER_CONFIG="$TOOLS/galaxy-importer.cfg" PATH="$(venv_path "$core")" \
+        "$(venv_dir "$core")/bin/python" -m galaxy_importer.main "$tarball") > "$out/output.log" 2>&1
+    rc=$?
+    cat "$out/output.log"
+    if ((rc != 0)) || ! grep -q 'Importer processing completed successfully' "$out/output.log"; then
+        echo "galaxy-importer failed (exit $rc)"
+        return 1
+    fi
+    # Galaxy shows these on the collection's import log: none is acceptable.
+    if grep -E '^(WARNING|ERROR):' "$out/output.log"; then
+        echo "galaxy-importer reported the warnings or errors above"
+        return 1
+    fi
+}
+
 run_lint() {
-    local core="${LINT_CORE:-2.19}" name=lint passed=0 failed=0 rc linter
+    local core="${LINT_CORE:-2.19}" name=lint tarball py
     begin_stage
     setup_venv "$core" || { stage_error "$name" "no virtualenv"; return; }
     layout
     : >"$RESULTS/$name.log"
-    for linter in "ansible-lint --nocolor" "antsibull-docs lint-collection-docs --plugin-docs ." "antsibull-changelog lint"; do
-        log "$name: $linter"
-        # shellcheck disable=SC2086  # each linter line is a command and its words
-        (cd "$COPY" && PATH="$(venv_path "$core")" ANSIBLE_COLLECTIONS_PATH="$BUILD" $linter) 2>&1 | tee -a "$RESULTS/$name.log"
-        rc="${PIPESTATUS[0]}"
-        if (( rc == 0 )); then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-    done
-    finish_stage "$name" "$failed" "$passed $failed 0" "one result per linter"
+    LINT_PASSED=0
+    LINT_FAILED=0
+    py="$(venv_dir "$core")/bin/python"
+    lint_one "ansible-lint (in the checkout, as users run it)" lint_ansible_lint "$core"
+    lint_one "antsibull-docs lint-collection-docs --plugin-docs ." lint_in_copy "$core" antsibull-docs lint-collection-docs --plugin-docs .
+    lint_one "antsibull-changelog lint" lint_in_copy "$core" antsibull-changelog lint
+    lint_one "version: galaxy.yml and COLLECTION_VERSION" "$py" "$TOOLS/check_version.py" "$COPY"
+    lint_one "README links work on Galaxy" "$py" "$TOOLS/check_links.py" "$COPY"
+    rm -rf "$BUILD/package"
+    lint_one "package: the tarball from a littered tree" env PATH="$(venv_path "$core")" "$py" "$TOOLS/check_package.py" "$COPY" "$BUILD/package"
+    tarball="$(find "$BUILD/package" -name 'existio-exist-*.tar.gz' -print -quit 2>/dev/null)"
+    lint_one "galaxy-importer (offline)" lint_galaxy_importer "$core" "${tarball:-none}"
+    finish_stage "$name" "$LINT_FAILED" "$LINT_PASSED $LINT_FAILED 0" "one result per check"
 }
 # --- end lint stage ---
+
+# --- compat stage: the Galaxy tarball on the oldest and the newest ansible-core ---
+# Builds the tarball once. Then, for each of COMPAT_CORES (default "2.16 2.21"),
+# in a virtualenv made afresh with nothing but ansible-core and requests
+# (tests/requirements-compat-<core>.txt, on the core's Python from PY_FOR_CORE):
+# installs the tarball with that ansible-galaxy into a temporary collections
+# path, pip-installs the emulator from the installed collection
+# (<path>/ansible_collections/existio/exist/tests/emulator) and starts it from
+# there, and runs the installed playbook existio.exist.demo twice in Ansible's
+# worker process and twice through the module (existio_exist_run_on_controller
+# false), the emulator's world reset to the default before each pair. Every run
+# must succeed, the first of a pair change something and the second nothing;
+# the kept AnsiballZ files show which path ran. One result per ansible-core.
+COMPAT_CORES="${COMPAT_CORES-2.16 2.21}"
+COMPAT_PROBLEMS=""
+
+compat_venv() {  # compat_venv CORE VENV: a fresh virtualenv with tests/requirements-compat-CORE.txt only
+    local core="$1" venv="$2" py reqs
+    py="$(find_python "${PY_FOR_CORE[$core]:-none}")" || return 1
+    reqs="$ROOT/tests/requirements-compat-$core.txt"
+    [[ -f "$reqs" ]] || { echo "missing $reqs" >&2; return 1; }
+    log "compat-$core: a fresh virtualenv ($py) with tests/requirements-compat-$core.txt only"
+    rm -rf "$venv"
+    "$py" -m venv "$venv" || return 1
+    quiet_pip "$venv/bin/python" -m pip install -q -r "$reqs"
+}
+
+compat_problem() {  # compat_problem TEXT: record one failed check of this version
+    printf 'COMPAT FAILED: %s\n' "$*"
+    printf '%s\n' "$*" >> "$COMPAT_PROBLEMS"
+}
+
+compat_reset() {  # POST /_emulator/reset with an empty body: the default world
+    "$1/bin/python" - "$EMU_URL" <<'PY'
+import sys
+import urllib.request
+
+request = urllib.request.Request(sys.argv[1] + '/_emulator/reset', data=b'', method='POST')
+with urllib.request.urlopen(request, timeout=30) as response:
+    response.read()
+PY
+}
+
+# compat_core CORE TARBALL WORKDIR: exit 2 when it could not set up, 1 when a check failed.
+compat_core() {
+    local core="$1" tarball="$2" work="$3" venv coll path run expect stats rtmp zips rc
+    venv="$work/venv"
+    rm -rf "$work"
+    mkdir -p "$work/collections"
+    compat_venv "$core" "$venv" || { echo "could not create $venv" >&2; return 2; }
+    log "compat-$core: ansible-galaxy collection install $(basename "$tarball") (ansible-core $core)"
+    if ! ANSIBLE_COLLECTIONS_PATH="$work/collections" "$venv/bin/ansible-galaxy" collection install -p "$work/collections" "$tarball"; then
+        compat_problem "ansible-galaxy $core could not install the tarball"
+        return 1
+    fi
+    coll="$work/collections/ansible_collections/existio/exist"
+    log "compat-$core: pip install ${coll#"$work"/}/tests/emulator (the emulator from the installed collection)"
+    quiet_pip "$venv/bin/python" -m pip uninstall -q -y exist_emulator >/dev/null 2>&1
+    if ! quiet_pip "$venv/bin/python" -m pip install -q "$coll/tests/emulator" || [[ ! -x "$venv/bin/exist-emulator" ]]; then
+        compat_problem "the emulator does not pip-install from the installed collection"
+        return 1
+    fi
+    if ! start_emulator_in "$venv" "$RESULTS/compat-$core-emulator.log" --port 0; then
+        compat_problem "the emulator installed from the collection did not start"
+        return 1
+    fi
+    for path in worker module; do
+        if ! compat_reset "$venv"; then
+            compat_problem "POST /_emulator/reset failed"
+            continue
+        fi
+        for run in 1 2; do
+            expect=changes
+            ((run == 2)) && expect=converged
+            stats="$work/$path-$run.json"
+            rtmp="$work/tmp-$path-$run"
+            local -a extra=()
+            [[ "$path" == module ]] && extra=(-e existio_exist_run_on_controller=false)
+            log "compat-$core: ansible-playbook existio.exist.demo, $path path, run $run (expect: $expect)"
+            (
+                cd "$work" || exit 2
+                env -u ANSIBLE_CONFIG PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$work/collections" \
+                    ANSIBLE_CALLBACK_PLUGINS="$TOOLS/callback_plugins" ANSIBLE_CALLBACKS_ENABLED=compat_stats \
+                    EXIST_COMPAT_STATS="$stats" ANSIBLE_REMOTE_TMP="$rtmp" ANSIBLE_KEEP_REMOTE_FILES=1 \
+                    ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+                    "$venv/bin/ansible-playbook" existio.exist.demo -e "exist_api_url=$EMU_URL" "${extra[@]}"
+            )
+            rc=$?
+            ((rc == 0)) || compat_problem "$path path, run $run: ansible-playbook exited $rc"
+            while IFS= read -r line; do
+                [[ -n "$line" ]] && compat_problem "$path path, run $run: $line"
+            done < <(counts playbook "$stats" "$expect")
+            zips="$(find "$rtmp" -name 'AnsiballZ_attribute*.py' 2>/dev/null | wc -l)"
+            if [[ "$path" == worker ]] && ((zips > 0)); then
+                compat_problem "$path path, run $run: $zips existio.exist modules were shipped; the tasks should run in the worker"
+            elif [[ "$path" == module ]] && ((zips == 0)); then
+                compat_problem "$path path, run $run: no existio.exist module was shipped; the module path did not run"
+            fi
+        done
+    done
+    stop_emulator
+    [[ ! -s "$COMPAT_PROBLEMS" ]]
+}
+
+run_compat() {
+    local build_core="${COMPAT_BUILD_CORE:-2.19}" core name rc dist tarball note first=1
+    [[ -n "$COMPAT_CORES" ]] || return 0
+    begin_stage
+    dist="$BUILD/compat/dist"
+    tarball=""
+    if setup_venv "$build_core"; then
+        layout
+        rm -rf "$dist"
+        mkdir -p "$dist"
+        log "compat: ansible-galaxy collection build (ansible-core $build_core)"
+        (cd "$COPY" && PATH="$(venv_path "$build_core")" ansible-galaxy collection build --output-path "$dist" .) \
+            2>&1 | tee "$RESULTS/compat-build.log"
+        tarball="$(find "$dist" -name 'existio-exist-*.tar.gz' -print -quit)"
+    fi
+    for core in $COMPAT_CORES; do
+        name="compat-$core"
+        [[ -n "$tarball" ]] || { stage_error "$name" "building the tarball failed, see build/results/compat-build.log"; continue; }
+        ((first)) || begin_stage  # the first version's time includes the build
+        first=0
+        COMPAT_PROBLEMS="$RESULTS/$name.problems"
+        : > "$COMPAT_PROBLEMS"
+        (
+            trap stop_emulator EXIT
+            trap 'exit 130' INT TERM
+            compat_core "$core" "$tarball" "$BUILD/compat/$core"
+        ) 2>&1 | tee "$RESULTS/$name.log"
+        rc="${PIPESTATUS[0]}"
+        note="$(head -n 1 "$COMPAT_PROBLEMS")"
+        if ((rc == 2)); then
+            stage_error "$name" "could not create its virtualenv, see build/results/$name.log"
+        elif ((rc == 0)); then
+            finish_stage "$name" 0 "1 0 0" "install, emulator from the install, demo x2 on both paths"
+        else
+            finish_stage "$name" 1 "0 1 0" "${note:-failed}"
+        fi
+    done
+}
+# --- end compat stage ---
 
 # --- bench-requests stage: tests/perf (owned by the benchmarks; keep this block self-contained) ---
 # Requests per run of existio.exist.attribute against a fresh emulator, both paths;
@@ -268,6 +476,7 @@ main() {
             run_units
             run_emulator_tests
             run_integration
+            run_compat
             run_fuzz
             stage_bench_requests
             run_lint
@@ -278,7 +487,8 @@ main() {
         integration) run_integration ;;
         lint) run_lint ;;
         fuzz) run_fuzz ;;
-        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration, fuzz, lint)" ;;
+        compat) run_compat ;;
+        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration, compat, fuzz, lint)" ;;
     esac
     log "Finished in $((SECONDS - start)) s"
     counts summary "$RESULTS"
