@@ -427,28 +427,28 @@ class ExistClient(object):
         for dummy in range(MAX_PAGES):
             page = self.get(url_path, url_query)
             if not isinstance(page, dict) or not isinstance(page.get('results'), list):
-                raise ExistApiError('GET %s answered a body that is not a page of results (got %s)'
-                                    % (path, _short(page)), method='GET', path=path)
+                raise ExistApiError(self._redact('GET %s answered a body that is not a page of results (got %s)'
+                                                 % (path, _short(page))), method='GET', path=path)
             for result in page['results']:
                 problem = item_problem(result)
                 if problem:
-                    raise ExistApiError('GET %s answered a malformed item: results[%d] %s' % (path, index, problem),
-                                        method='GET', path=path)
+                    raise ExistApiError(self._redact('GET %s answered a malformed item: results[%d] %s'
+                                                     % (path, index, problem)), method='GET', path=path)
                 index += 1
                 yield result
             next_url = page.get('next')
             if not next_url:
                 return
             if not isinstance(next_url, str):
-                raise ExistApiError("GET %s answered a 'next' that is not a URL (got %s)" % (path, _short(next_url)),
-                                    method='GET', path=path)
+                raise ExistApiError(self._redact("GET %s answered a 'next' that is not a URL (got %s)"
+                                                 % (path, _short(next_url))), method='GET', path=path)
             # Follow `next` on our own base URL: the token is only ever sent
             # to the host the user configured, and only for the next page of this list.
             parts = urlsplit(next_url)
             url_path, url_query = self._relative_path(parts.path), parts.query
             if url_path.rstrip('/') != path.rstrip('/'):
-                raise ExistApiError("GET %s answered a 'next' for another endpoint (%s); not followed"
-                                    % (path, _short(parts.path, 80)), method='GET', path=path)
+                raise ExistApiError(self._redact("GET %s answered a 'next' for another endpoint (%s); not followed"
+                                                 % (path, _short(parts.path, 80))), method='GET', path=path)
             if (url_path, url_query) in seen:
                 raise ExistApiError('GET %s: the server sent the same "next" page twice' % path,
                                     method='GET', path=path)
@@ -475,8 +475,9 @@ class ExistClient(object):
         else:
             problem = self._batch_problem(body)
         if problem:
-            raise ExistOutcomeUnknown('POST %s: Exist answered %d with %s; whether it applied the write is unknown'
-                                      % (path, answer.status, problem), status=answer.status, method='POST', path=path)
+            raise ExistOutcomeUnknown(self._redact('POST %s: Exist answered %d with %s; whether it applied the write is '
+                                                   'unknown' % (path, answer.status, problem)),
+                                      status=answer.status, method='POST', path=path)
         return BatchResult(answer.status, body['success'], body['failed'])
 
     @staticmethod

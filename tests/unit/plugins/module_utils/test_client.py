@@ -605,3 +605,15 @@ def test_validate_certs_false_warns_once_for_https(rec):
     ExistClient(BASE, TOKEN, validate_certs=False, warn=rec.warn, sleep=rec.sleep)
     assert len(rec.warnings) == 1 and 'validate_certs=false' in rec.warnings[0] and 'exist.example' in rec.warnings[0]
     assert TOKEN not in rec.warnings[0]
+
+
+@responses.activate
+def test_malformed_bodies_that_echo_the_token_are_redacted(client):
+    responses.add(responses.GET, OWNED, json={'results': 'token ' + TOKEN})
+    with pytest.raises(ExistApiError) as listing:
+        list(client.list_owned())
+    responses.add(responses.POST, ACQUIRE, json={'success': TOKEN, 'failed': []})
+    with pytest.raises(ExistOutcomeUnknown) as writing:
+        client.acquire([{'name': 'a'}])
+    assert_no_token(listing.value.message, writing.value.message)
+    assert '********' in listing.value.message and '********' in writing.value.message
