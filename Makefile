@@ -21,7 +21,7 @@ help:
 	@echo "make venv            only create/refresh the virtualenvs"
 	@echo "make bench           benchmarks (tests/perf): requests per run, time per task, scale; writes docs/docsite/rst/performance.rst"
 	@echo "make bench-requests  only the requests-per-run benchmark (also part of make test)"
-	@echo "make clean           remove .venv/, build/ and tests/output/"
+	@echo "make clean           remove .venv/, build/, .ansible/ (ansible-lint) and tests/output/"
 
 test:
 	@bash $(TOOLS)/run.sh test
@@ -43,4 +43,4 @@ bench-requests:
 	@bash tests/perf/bench.sh requests
 
 clean:
-	rm -rf .venv build tests/output tests/integration/integration_config.yml
+	rm -rf .venv build .ansible tests/output tests/integration/integration_config.yml

@@ -320,7 +320,7 @@ PY
 
 # compat_core CORE TARBALL WORKDIR: exit 2 when it could not set up, 1 when a check failed.
 compat_core() {
-    local core="$1" tarball="$2" work="$3" venv coll path run expect stats rtmp zips rc
+    local core="$1" tarball="$2" work="$3" venv coll path run expect stats rtmp zips rc line
     venv="$work/venv"
     rm -rf "$work"
     mkdir -p "$work/collections"
@@ -332,7 +332,6 @@ compat_core() {
     fi
     coll="$work/collections/ansible_collections/existio/exist"
     log "compat-$core: pip install ${coll#"$work"/}/tests/emulator (the emulator from the installed collection)"
-    quiet_pip "$venv/bin/python" -m pip uninstall -q -y exist_emulator >/dev/null 2>&1
     if ! quiet_pip "$venv/bin/python" -m pip install -q "$coll/tests/emulator" || [[ ! -x "$venv/bin/exist-emulator" ]]; then
         compat_problem "the emulator does not pip-install from the installed collection"
         return 1
