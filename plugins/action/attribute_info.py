@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from ansible_collections.existio.exist.plugins.module_utils import _attribute_info_task
-from ansible_collections.existio.exist.plugins.plugin_utils._in_controller import ExistActionBase
+from ansible_collections.existio.exist.plugins.plugin_utils._worker_process import ExistActionBase
 
 
 class ActionModule(ExistActionBase):

@@ -21,7 +21,7 @@ attributes:
       Has an action plugin. On a local connection (without C(become) or C(async)) the task runs inside
       Ansible's worker process instead of starting a fresh Python for the module, with the same options,
       checks and results; a task C(environment) is applied there as the module would see it. Set the
-      variable C(existio_exist_run_on_controller=false) to always run the module, as on a remote host. On
+      variable C(existio_exist_worker_process=false) to always run the module, as on a remote host. On
       both paths the action plugin checks the arguments before anything runs or is shipped.
     support: full
   platform:

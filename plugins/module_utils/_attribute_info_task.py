@@ -11,13 +11,9 @@ Internal to this collection, not a stable API.
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistError
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
-    check_connection_params,
-    client_from_params,
-    connection_argument_spec,
-)
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 
 # Filters the templates list does not take.
 ATTRIBUTE_ONLY_FILTERS = ('names', 'manual', 'include_inactive', 'exclude_custom')
@@ -66,28 +62,22 @@ def list_params(params):
     return query
 
 
-def run(params, check_mode, diff, warn):
-    """List attributes or templates for validated params. Returns the task result.
-
-    Only reads, so check mode changes nothing and there is never a diff.
-    """
-    problem = check_connection_params(params)
-    if problem:
-        return dict(failed=True, msg=problem, changed=False)
+def prepare(params):
+    """The API query for the module's filters, checked before any request."""
     try:
-        query = list_params(params)
+        return list_params(params)
     except ValueError as exc:
-        return dict(failed=True, msg=str(exc), changed=False)
-    try:
-        client = client_from_params(params, warn)
-        listing = {
-            'all': client.list_attributes,
-            'owned': client.list_owned,
-            'templates': client.list_templates,
-        }[params['source']]
-        items = list(listing(query))
-    except ExistError as exc:
-        return dict(failed=True, msg=exc.message, changed=False)
+        raise TaskInputError(str(exc))
+
+
+def work(client, query, params, check_mode, warn):
+    """List attributes or templates. Only reads, so check mode changes nothing and there is no diff."""
+    listing = {
+        'all': client.list_attributes,
+        'owned': client.list_owned,
+        'templates': client.list_templates,
+    }[params['source']]
+    items = list(listing(query))
     if params['names'] and params['source'] != 'templates':
         # Exist has been seen to ignore the attributes= filter: filter here too.
         wanted = set(params['names'])
@@ -95,3 +85,7 @@ def run(params, check_mode, diff, warn):
     result = dict(changed=False, attributes=[], templates=[], count=len(items))
     result['templates' if params['source'] == 'templates' else 'attributes'] = items
     return result
+
+
+# What a task that failed before its reads succeeded reports.
+NOTHING_DONE = dict()

@@ -4,24 +4,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The existio.exist.attribute task: argument spec and run, shared by the module
-(remote hosts) and the action plugin (in the controller, on local connections).
+(remote hosts) and the action plugin (in the worker process, on local connections).
 
 Internal to this collection, not a stable API.
 """
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistError
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
-    check_connection_params,
-    client_from_params,
-    connection_argument_spec,
-)
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     DeclarationError,
     normalize_declared,
 )
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
+from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 
 
 def argument_spec():
@@ -55,30 +51,27 @@ def check_release_intent(params, declared):
     return None
 
 
-def run(params, check_mode, diff, warn):
-    """Converge ownership for validated params. Returns the task result;
-    a failed task has `failed` and `msg` (and still reports what changed)."""
-    problem = check_connection_params(params)
-    if problem:
-        return dict(failed=True, msg=problem, changed=False)
+def prepare(params):
+    """The declared attributes, checked before any request."""
     if params['token_type'] == 'token':
-        return dict(failed=True, changed=False, msg=(
+        raise TaskInputError(
             'token_type=token is a simple token, which Exist makes read-only; acquiring and releasing need an OAuth2 '
-            'access token (token_type=bearer). existio.exist.attribute_info reads with either.'))
+            'access token (token_type=bearer). existio.exist.attribute_info reads with either.')
     try:
         declared = normalize_declared(params['attributes'], params['state'])
     except DeclarationError as exc:
-        return dict(failed=True, msg=str(exc), changed=False)
+        raise TaskInputError(str(exc))
     problem = check_release_intent(params, declared)
     if problem:
-        return dict(failed=True, msg=problem, changed=False)
-    try:
-        client = client_from_params(params, warn)
-        result = converge(client, declared, takeover=params['takeover'],
-                          exclusive=params['exclusive'] or params['release_all'], check_mode=check_mode, warn=warn)
-    except ExistError as exc:
-        # Raised only by reads, before any write: nothing changed.
-        return dict(failed=True, msg=exc.message, changed=False, acquired=[], released=[], failed_items=[])
-    if not diff:
-        result.pop('diff')
-    return result
+        raise TaskInputError(problem)
+    return declared
+
+
+def work(client, declared, params, check_mode, warn):
+    """Converge ownership. Failures once writing has begun are in the result, with what did change."""
+    return converge(client, declared, takeover=params['takeover'],
+                    exclusive=params['exclusive'] or params['release_all'], check_mode=check_mode, warn=warn)
+
+
+# What a task that failed before any write reports.
+NOTHING_DONE = dict(acquired=[], released=[], failed_items=[])

@@ -44,7 +44,7 @@ def connection_argument_spec():
     )
 
 
-def check_connection_params(params):
+def connection_problem(params):
     """Return an error message for unusable connection options, or None."""
     agent = params['http_agent']
     if agent is not None and (not agent.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in agent)):

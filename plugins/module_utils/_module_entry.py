@@ -14,10 +14,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values
+from ansible_collections.existio.exist.plugins.module_utils._task_runner import run_task
 
 
 def run_module(task):
-    """Run `task` (with argument_spec() and run(params, check_mode, diff, warn)) as a module."""
+    """Run `task` (a *_task module: argument_spec(), prepare(), work(), NOTHING_DONE) as a module."""
     spec = task.argument_spec()
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     # AnsibleModule masks a no_log value as given; the client uses it stripped
@@ -25,7 +26,7 @@ def run_module(task):
     module.no_log_values.update(secret_values(spec, module.params, {}))
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    result = task.run(module.params, module.check_mode, module._diff, module.warn)
+    result = run_task(task, module.params, module.check_mode, module._diff, module.warn)
     if result.pop('failed', False):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -74,34 +74,34 @@ class DeclarationError(ValueError):
 class Declared(object):
     """One attribute as the task declares it."""
 
-    def __init__(self, name, via, state, manual, index):
+    def __init__(self, name, identified_by, state, manual, index):
         self.name = name          # the attribute name (a template's attribute has the template's name)
-        self.via = via            # 'name' or 'template': how to acquire it
+        self.identified_by = identified_by  # 'name' or 'template': how the task names it, and how to acquire it
         self.state = state
         self.manual = manual      # None: leave the flag as it is
         self.index = index
 
-    def wish(self):
+    def intent(self):
         if self.state == 'absent':
             return ('absent',)
-        return ('present', self.via, self.manual)
+        return ('present', self.identified_by, self.manual)
 
     def request_item(self):
         """The acquire item: by name or template, with manual only when declared."""
-        item = {self.via: self.name}
+        item = {self.identified_by: self.name}
         if self.manual is not None:
             item['manual'] = self.manual
         return item
 
     def ref(self):
         """The item as a user wrote it, for messages and failed_items."""
-        return {self.via: self.name}
+        return {self.identified_by: self.name}
 
 
-def _describe_wish(declared):
+def _describe_intent(declared):
     if declared.state == 'absent':
         return 'state=absent'
-    text = 'state=present by %s' % declared.via
+    text = 'state=present by %s' % declared.identified_by
     if declared.manual is not None:
         text += ', manual=%s' % declared.manual
     return text
@@ -137,11 +137,11 @@ def normalize_declared(items, default_state='present'):
         name, template = item.get('name'), item.get('template')
         if (name is None) == (template is None):
             raise DeclarationError('%s %r must have exactly one of name or template' % (where, item))
-        via = 'name' if name is not None else 'template'
+        identified_by = 'name' if name is not None else 'template'
         value = name if name is not None else template
         if not isinstance(value, str) or not NAME_PATTERN.match(value):
             raise DeclarationError('%s.%s %r is not an attribute name: use letters, digits and underscores, '
-                                   'like mood_note' % (where, via, value))
+                                   'like mood_note' % (where, identified_by, value))
         manual = item.get('manual')
         if manual is not None and not isinstance(manual, bool):
             raise DeclarationError('%s.manual must be true or false, got %r' % (where, manual))
@@ -150,14 +150,14 @@ def normalize_declared(items, default_state='present'):
             state = default_state
         if state not in STATES:
             raise DeclarationError('%s.state must be one of %s, got %r' % (where, ', '.join(STATES), state))
-        declared = Declared(value, via, state, manual, index)
+        declared = Declared(value, identified_by, state, manual, index)
         earlier = seen.get(value)
         if earlier is not None:
-            if earlier.wish() == declared.wish():
+            if earlier.intent() == declared.intent():
                 continue
             raise DeclarationError(
                 'attributes[%d] and %s both declare %r with different wishes (%s / %s); declare it once'
-                % (earlier.index, where, value, _describe_wish(earlier), _describe_wish(declared)))
+                % (earlier.index, where, value, _describe_intent(earlier), _describe_intent(declared)))
         seen[value] = declared
         result.append(declared)
     return result
@@ -246,7 +246,7 @@ class PlannedAcquire(object):
     def predicted_object(self, service):
         """The attribute as it should read after the acquire (for check mode):
         the object as last read, now owned by `service` with the new flag."""
-        template = self.name if self.declared.via == 'template' else None
+        template = self.name if self.declared.identified_by == 'template' else None
         obj = dict(self.previous or {'name': self.name, 'template': template})
         obj['service'] = dict(service)
         obj['manual'] = self.manual
@@ -421,7 +421,7 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
             continue
         other = visible.get(item.name)
         if other is None:
-            if item.via == 'template':
+            if item.identified_by == 'template':
                 # Never "not visible, so new": create fails where acquire would take over.
                 create.append(PlannedCreate(item, bool(item.manual), _absence_proven(item, readable)))
             elif takeover or _absence_proven(item, readable):

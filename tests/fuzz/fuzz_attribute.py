@@ -434,7 +434,7 @@ def run_paths(fuzzer, cases, collections_path):
             env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
                        ANSIBLE_PYTHON_INTERPRETER=sys.executable)
             command = ['ansible-playbook', '-i', 'localhost,', playbook, '-vvvv',
-                       '-e', 'existio_exist_run_on_controller=%s' % in_worker]
+                       '-e', 'existio_exist_worker_process=%s' % in_worker]
             try:
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=600)
             except subprocess.TimeoutExpired:

@@ -60,7 +60,7 @@ PAGE = 100
 BATCH = 35
 PATHS = {
     'worker': 'worker process (action plugin, the default on a local connection)',
-    'module': 'module (existio_exist_run_on_controller=false, as on a remote host)',
+    'module': 'module (existio_exist_worker_process=false, as on a remote host)',
 }
 SCALE_TEMPLATES = ('steps', 'floors', 'steps_distance', 'active_energy', 'workouts', 'productive_min',
                    'commits', 'tasks_completed', 'words_written', 'emails_sent', 'coffees', 'water',
@@ -338,7 +338,7 @@ def part_requests(runner, emulator, paths):
     measured = {}
     for path in paths:
         emulator.reset(requests_seed())
-        extra = {} if path == 'worker' else {'existio_exist_run_on_controller': False}
+        extra = {} if path == 'worker' else {'existio_exist_worker_process': False}
         wall, data = runner.run(playbook, extra_vars=extra, measure=True, check=False)
         log('requests, %s path: %d tasks in %.1f s' % (path, len(data['records']), wall))
         if data['rc'] != 0:
@@ -401,7 +401,7 @@ TASK_KINDS = (
      {'exist_token': 'change-token'}),
     ('uri', 'ansible.builtin.uri, one GET of the owned list', 'tasks_uri.yml', {'exist_token': 'conv-token'}),
     ('module', 'existio.exist.attribute converged (module path)', 'tasks_converged.yml',
-     {'exist_token': 'conv-token', 'existio_exist_run_on_controller': False}),
+     {'exist_token': 'conv-token', 'existio_exist_worker_process': False}),
 )
 
 PART2_TEMPLATES = ('steps', 'floors', 'active_energy', 'productive_min', 'commits', 'coffees', 'water',
@@ -516,7 +516,7 @@ def part_profile(runner, emulator, collections_path):
             {'name': 'Declare 10 owned attributes', 'existio.exist.attribute': {
                 'api_url': emulator.url, 'token': 'conv-token',
                 'attributes': [{'template': t} for t in PART2_TEMPLATES]}}]}], f)
-    runner.run(playbook, extra_vars={'existio_exist_run_on_controller': False},
+    runner.run(playbook, extra_vars={'existio_exist_worker_process': False},
                env={'ANSIBLE_KEEP_REMOTE_FILES': '1', 'ANSIBLE_REMOTE_TMP': remote_tmp})
     payload = None
     for dirpath, _dirs, files in os.walk(remote_tmp):
@@ -683,7 +683,7 @@ list is what a look-up really costs); ``ceil(acq/35)`` acquire POSTs and
 ``ceil(rel/35)`` release POSTs (no POST in check mode). The requests column splits the count as
 ``owned-list GETs + look-up GETs + acquire POSTs + release POSTs``. Both
 paths are measured: the task in Ansible's worker process (the default on a
-local connection) and the module (``existio_exist_run_on_controller: false``,
+local connection) and the module (``existio_exist_worker_process: false``,
 as on a remote host). ``make test`` runs this part too and fails when a ratio
 is not 1.00.
 
@@ -704,7 +704,7 @@ A B C D E, ...) for {rounds} rounds:
 - ``ansible.builtin.uri`` making the single owned-list GET a hand-written
   playbook would make;
 - the converged task again on the module path
-  (``existio_exist_run_on_controller: false``), for comparison.
+  (``existio_exist_worker_process: false``), for comparison.
 
 How it is measured: a small callback (``tests/perf/callback_plugins/bench_timer.py``)
 takes the time from ``v2_playbook_on_task_start`` (sent by the controller just

@@ -284,7 +284,7 @@ run_lint() {
 # path, pip-installs the emulator from the installed collection
 # (<path>/ansible_collections/existio/exist/tests/emulator) and starts it from
 # there, and runs the installed playbook existio.exist.demo twice in Ansible's
-# worker process and twice through the module (existio_exist_run_on_controller
+# worker process and twice through the module (existio_exist_worker_process
 # false), the emulator's world reset to the default before each pair. Every run
 # must succeed, the first of a pair change something and the second nothing;
 # the kept AnsiballZ files show which path ran. One result per ansible-core.
@@ -351,7 +351,7 @@ compat_core() {
             stats="$work/$path-$run.json"
             rtmp="$work/tmp-$path-$run"
             local -a extra=()
-            [[ "$path" == module ]] && extra=(-e existio_exist_run_on_controller=false)
+            [[ "$path" == module ]] && extra=(-e existio_exist_worker_process=false)
             log "compat-$core: ansible-playbook existio.exist.demo, $path path, run $run (expect: $expect)"
             (
                 cd "$work" || exit 2

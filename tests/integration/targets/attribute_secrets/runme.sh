@@ -26,14 +26,14 @@ PY
 
 : >"$log"
 # Both paths: in the worker process, and through the module as on a remote host.
-for in_controller in true false; do
+for in_worker in true false; do
     reset_world
     status=0
     ansible-playbook secrets.yml -i "${INVENTORY_PATH:-localhost,}" -e "@$config" \
-        -e "existio_exist_run_on_controller=$in_controller" "$@" -vvvv >>"$log" 2>&1 || status=$?
+        -e "existio_exist_worker_process=$in_worker" "$@" -vvvv >>"$log" 2>&1 || status=$?
     if [ "$status" -ne 0 ]; then
         cat "$log"
-        echo "secrets.yml failed with status $status (existio_exist_run_on_controller=$in_controller)" >&2
+        echo "secrets.yml failed with status $status (existio_exist_worker_process=$in_worker)" >&2
         exit 1
     fi
 done

@@ -76,7 +76,7 @@ def test_too_many_items_is_refused():
 def test_identical_duplicates_are_merged():
     declared = declare({'template': 'mood', 'manual': True}, {'template': 'steps'},
                        {'template': 'mood', 'manual': True, 'state': None})
-    assert [(d.name, d.via, d.manual) for d in declared] == [('mood', 'template', True), ('steps', 'template', None)]
+    assert [(d.name, d.identified_by, d.manual) for d in declared] == [('mood', 'template', True), ('steps', 'template', None)]
 
 
 def test_absent_duplicates_merge_whatever_their_manual_or_way():

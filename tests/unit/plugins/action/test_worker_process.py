@@ -64,8 +64,8 @@ def test_local_connection_runs_in_process_without_the_module():
 
 @pytest.mark.parametrize('kwargs, task_vars', [
     ({'transport': 'ssh'}, {}),
-    ({}, {'existio_exist_run_on_controller': False}),
-    ({}, {'existio_exist_run_on_controller': 'no'}),
+    ({}, {'existio_exist_worker_process': False}),
+    ({}, {'existio_exist_worker_process': 'no'}),
     ({'become': True}, {}),
 ])
 def test_other_cases_run_the_module(kwargs, task_vars):

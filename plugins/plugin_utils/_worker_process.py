@@ -33,24 +33,18 @@ from ansible_collections.existio.exist.plugins.module_utils._task_args import (
     shape_problems,
     without_env_fallbacks,
 )
+from ansible_collections.existio.exist.plugins.module_utils._task_runner import run_task
+from ansible_collections.existio.exist.plugins.plugin_utils._ansible_core import (
+    execute_module,
+    no_log_values,
+    task_environment,
+)
 
 # Set this variable to false to always run the module, as on a remote host.
-RUN_ON_CONTROLLER_VAR = 'existio_exist_run_on_controller'
+WORKER_PROCESS_VAR = 'existio_exist_worker_process'
 # The token's environment variable: moved into the (no_log) module arguments
 # on the module path, so Ansible's EXEC line never prints it.
 TOKEN_VARIABLE = 'EXIST_TOKEN'
-
-
-def task_environment(action):
-    """The task's `environment:`, templated, as one dict.
-
-    ActionBase._compute_environment_string() is how every action plugin gets
-    it (it merges play, block and task environments in order); it is
-    private API, so this is the one place that calls it.
-    """
-    environment = {}
-    action._compute_environment_string(environment)
-    return dict((str(key), str(value)) for key, value in environment.items())
 
 
 @contextlib.contextmanager
@@ -76,14 +70,14 @@ class ExistActionBase(ActionBase):
     _supports_check_mode = True
     _supports_async = True      # through the module
 
-    def runs_in_controller(self, task_vars):
+    def runs_in_worker_process(self, task_vars):
         """Whether this task may run here with the same outcome as the module.
 
         Only on a local connection, without become (the module would run as
         another user), not async, and with requests importable here. A task
         environment is applied here as the module would see it.
         """
-        wanted = self._templar.template(task_vars.get(RUN_ON_CONTROLLER_VAR, True))
+        wanted = self._templar.template(task_vars.get(WORKER_PROCESS_VAR, True))
         return (boolean(wanted, strict=False)
                 and HAS_REQUESTS
                 and self._connection.transport == 'local'
@@ -109,7 +103,7 @@ class ExistActionBase(ActionBase):
             return None, problems, secrets
         validation = ArgumentSpecValidator(spec).validate(args)
         secrets.update(secret_values(spec, validation.validated_parameters, {}))
-        secrets.update(validation._no_log_values)
+        secrets.update(no_log_values(validation))
         return validation, [self._error_message(error) for error in validation.errors.errors], secrets
 
     def run(self, tmp=None, task_vars=None):
@@ -117,7 +111,7 @@ class ExistActionBase(ActionBase):
         result = super(ExistActionBase, self).run(tmp, task_vars)
         environment = task_environment(self)
         spec = self.TASK.argument_spec()
-        if not self.runs_in_controller(task_vars):
+        if not self.runs_in_worker_process(task_vars):
             # Checked here too, so that nothing invalid is shipped to the host.
             dummy, problems, secrets = self._check_args(without_env_fallbacks(spec), environment)
             if problems:
@@ -131,8 +125,8 @@ class ExistActionBase(ActionBase):
                 result.update(failed=True, msg='; '.join(problems))
                 return remove_values(result, secrets)
             warnings = []
-            result.update(self.TASK.run(validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
-                                        diff=bool(self._play_context.diff), warn=warnings.append))
+            result.update(run_task(self.TASK, validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
+                                   diff=bool(self._play_context.diff), warn=warnings.append))
         if warnings:
             result['warnings'] = warnings
         # The module path masks no_log values in everything it returns; so must we.
@@ -145,9 +139,4 @@ class ExistActionBase(ActionBase):
             if 'token' not in module_args:
                 module_args = dict(module_args, token=environment[TOKEN_VARIABLE])
             self._task.environment = [dict((k, v) for k, v in environment.items() if k != TOKEN_VARIABLE)]
-        wrap_async = self._task.async_val and not self._connection.has_native_async
-        result = self._execute_module(module_name=self.MODULE, module_args=module_args, task_vars=task_vars,
-                                      wrap_async=wrap_async)
-        if not wrap_async:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
+        return execute_module(self, self.MODULE, module_args, task_vars)

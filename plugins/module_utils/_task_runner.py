@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The opening and the closing every task shares, written once.
+
+Internal to this collection, not a stable API. A task (a *_task module in
+module_utils) is its argument spec plus two functions:
+
+- prepare(params) -> what the work needs, checked; raises TaskInputError
+  naming the option and the value. Runs before any request.
+- work(client, prepared, params, check_mode, warn) -> the task result.
+  Reads may raise ExistError (nothing was written yet); once writing has
+  begun, failures are reported in the result, never raised.
+
+and NOTHING_DONE, the keys a failed task still returns. run_task() runs it,
+the same way on both execution paths: the module's main() and the action
+plugin in the worker process.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistError
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    client_from_params,
+    connection_problem,
+)
+
+
+class TaskInputError(ValueError):
+    """A task's own options are unusable; the message names the option and the value."""
+
+
+def run_task(task, params, check_mode, diff, warn):
+    """Run `task` for validated params. Returns the task result; a failed task has `failed` and `msg`."""
+    problem = connection_problem(params)
+    try:
+        if problem:
+            raise TaskInputError(problem)
+        prepared = task.prepare(params)
+    except TaskInputError as exc:
+        return dict(failed=True, msg=str(exc), changed=False)
+    try:
+        client = client_from_params(params, warn)
+        result = task.work(client, prepared, params, check_mode, warn)
+    except ExistError as exc:
+        # Raised only before any write (configuration, reads): nothing changed.
+        return dict(task.NOTHING_DONE, failed=True, msg=exc.message, changed=False)
+    if not diff:
+        result.pop('diff', None)
+    return result
