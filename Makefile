@@ -21,6 +21,7 @@ help:
 	@echo "make venv            only create/refresh the virtualenvs"
 	@echo "make bench           benchmarks (tests/perf): requests per run, time per task, scale; writes docs/docsite/rst/performance.rst"
 	@echo "make bench-requests  only the requests-per-run benchmark (also part of make test)"
+	@echo "make test-real       opt-in: the attribute_real target against exist.io (needs EXIST_TEST_TOKEN; never in make test)"
 	@echo "make clean           remove .venv/, build/, .ansible/ (ansible-lint) and tests/output/"
 
 test:
@@ -44,3 +45,7 @@ bench-requests:
 
 clean:
 	rm -rf .venv build .ansible tests/output tests/integration/integration_config.yml
+
+.PHONY: test-real
+test-real:
+	@bash $(TOOLS)/test_real.sh
