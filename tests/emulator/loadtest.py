@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from exist_emulator import make_server  # noqa: E402  pylint: disable=wrong-import-position
+from exist_emulator.testing import BackgroundEmulator  # noqa: E402  pylint: disable=wrong-import-position
 
 PATH = "/api/2/attributes/owned/"
 
@@ -49,9 +49,9 @@ def main() -> int:
         if host not in ("127.0.0.1", "localhost", "::1"):
             parser.error("load is only sent to loopback")
     else:
-        server = make_server("127.0.0.1", 0, rate_limit=0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        host, port = server.server_address[:2]
+        server = BackgroundEmulator().start()
+        parts = urlsplit(server.url)
+        host, port = parts.hostname, parts.port
     errors: list = []
     per_thread = total // threads
     workers = [threading.Thread(target=_worker, args=(host, port, per_thread, errors)) for dummy in range(threads)]
@@ -64,8 +64,7 @@ def main() -> int:
     done = per_thread * threads
     print(f"{done} requests from {threads} threads in {elapsed:.2f}s: {done / elapsed:.0f} requests/second, {len(errors)} errors")
     if server is not None:
-        server.shutdown()
-        server.server_close()
+        server.stop()
     return 1 if errors else 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 
 import pytest
 
@@ -13,25 +12,21 @@ if EMULATOR_DIR not in sys.path:
     sys.path.insert(0, EMULATOR_DIR)
 
 from emulator_helpers import Exist  # noqa: E402  pylint: disable=wrong-import-position
-from exist_emulator import make_server  # noqa: E402  pylint: disable=wrong-import-position
+from exist_emulator.testing import BackgroundEmulator  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope="session")
 def server():
-    """The emulator, serving in a background thread for the whole session."""
-    instance = make_server("127.0.0.1", 0, rate_limit=0)
-    thread = threading.Thread(target=instance.serve_forever, daemon=True)
-    thread.start()
-    yield instance
-    instance.shutdown()
-    instance.server_close()
+    """The emulator, serving in a background thread for the whole session (rate limit off)."""
+    with BackgroundEmulator(admin_timeout=10) as running:
+        yield running
 
 
 @pytest.fixture
 def exist(server):  # pylint: disable=redefined-outer-name
     """A client of a freshly reset emulator with rate limiting off."""
-    client = Exist(server.url)
-    client.reset()
-    client.rate_limit(0)
+    client = Exist(server.url, server.admin)
+    client.admin.reset()
+    client.admin.config(rate_limit=0)
     yield client
     client.http.close()

@@ -1,15 +1,18 @@
-"""Helpers shared by the emulator tests: an HTTP client and a seed builder."""
+"""Helpers shared by the emulator tests: an HTTP client of the API and a seed builder."""
 
 from __future__ import annotations
 
 import requests
 
+from exist_emulator.admin import Admin
+
 
 class Exist:
-    """A small HTTP client for the emulator's API and admin API."""
+    """A small HTTP client for the emulator's API; `admin` is the emulator's admin client."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, admin: Admin) -> None:
         self.base = base
+        self.admin = admin
         self.http = requests.Session()
 
     def get(self, path: str, token: str | None = "demo-token", params: dict | None = None, scheme: str = "Bearer"):
@@ -30,36 +33,14 @@ class Exist:
     def _auth(token: str | None, scheme: str) -> dict:
         return {"Authorization": f"{scheme} {token}"} if token else {}
 
-    def reset(self, seed=None) -> None:
-        """Load a seed (None: the default world)."""
-        response = self.http.post(self.base + "/_emulator/reset", json=seed, timeout=10) if seed is not None else \
-            self.http.post(self.base + "/_emulator/reset", timeout=10)
-        assert response.status_code == 200, response.text
-
-    def state(self) -> dict:
-        """The world in the seed format."""
-        return self.http.get(self.base + "/_emulator/state", timeout=10).json()
-
     def attribute(self, name: str, user: str = "demo") -> dict | None:
         """One attribute of the state, as a seed entry."""
-        for entry in self.state()["users"]:
+        for entry in self.admin.state()["users"]:
             if entry["username"] == user:
                 for attribute in entry["attributes"]:
                     if attribute.get("name", attribute.get("template")) == name:
                         return attribute
         return None
-
-    def log(self) -> list:
-        """The request log."""
-        return self.http.get(self.base + "/_emulator/requests", timeout=10).json()
-
-    def faults(self, faults) -> requests.Response:
-        """Queue faults."""
-        return self.http.post(self.base + "/_emulator/faults", json=faults, timeout=10)
-
-    def rate_limit(self, limit: int) -> None:
-        """Change the rate limit."""
-        assert self.http.post(self.base + "/_emulator/config", json={"rate_limit": limit}, timeout=10).status_code == 200
 
     def owned_names(self, token: str = "demo-token") -> list[str]:
         """Names of the attributes a token's service owns."""

@@ -65,33 +65,33 @@ def test_oauth2_token_with_token_prefix_is_401(exist):
 
 def test_wrong_prefix_is_logged_anonymously_and_not_counted(exist):
     """A wrong-prefix request is logged with no user or service, and does not count against the token's limit."""
-    exist.rate_limit(1)
+    exist.admin.config(rate_limit=1)
     mark = {"probe": "wrong-prefix"}  # this test's requests, whatever else the shared server logs meanwhile
     assert exist.get("accounts/profile/", "demo-token", scheme="Token", params=mark).status_code == 401
     assert exist.get("accounts/profile/", "reader-simple-token", scheme="Bearer", params=mark).status_code == 401
     assert exist.get("accounts/profile/", "demo-token", params=mark).status_code == 200
     assert exist.get("accounts/profile/", "reader-simple-token", scheme="Token", params=mark).status_code == 200
-    assert [(e["status"], e["user"], e["service"]) for e in exist.log() if e["query"] == mark] == [
+    assert [(e["status"], e["user"], e["service"]) for e in exist.admin.requests() if e["query"] == mark] == [
         (401, None, None), (401, None, None), (200, "demo", "demo_service"), (200, "reader", None)]
 
 
 def test_faulted_request_identified_only_with_right_prefix(exist):
     """A faulted request is logged with its user and service when the prefix fits the token kind, else anonymously."""
-    exist.faults({"path": "/api/2/accounts/", "status": 503, "times": 4})
+    exist.admin.faults({"path": "/api/2/accounts/", "status": 503, "times": 4})
     mark = {"probe": "faulted-prefix"}
     for token, scheme in (("demo-token", "Bearer"), ("demo-token", "Token"), ("reader-simple-token", "Token"),
                           ("reader-simple-token", "Bearer")):
         assert exist.get("accounts/profile/", token, scheme=scheme, params=mark).status_code == 503
-    assert [(e["status"], e["user"], e["service"]) for e in exist.log() if e["query"] == mark] == [
+    assert [(e["status"], e["user"], e["service"]) for e in exist.admin.requests() if e["query"] == mark] == [
         (503, "demo", "demo_service"), (503, None, None), (503, "reader", None), (503, None, None)]
 
 
 def test_rate_limit_429_with_retry_after(exist):
     """Over the limit a token gets 429 with Retry-After and a detail; other tokens and the admin API are unaffected."""
-    exist.rate_limit(3)
+    exist.admin.config(rate_limit=3)
     for dummy in range(3):
         assert exist.get("accounts/profile/").status_code == 200
-        exist.state()
+        exist.admin.state()
     response = exist.get("attributes/")
     assert response.status_code == 429
     assert 3500 <= int(response.headers["Retry-After"]) <= 3600
@@ -99,19 +99,19 @@ def test_rate_limit_429_with_retry_after(exist):
     assert exist.post("attributes/acquire/", [{"name": "steps"}]).status_code == 429
     assert exist.attribute("steps")["service"] == "withings"
     assert exist.get("attributes/", "withings-token").status_code == 200
-    assert [entry["status"] for entry in exist.log()][-3:] == [429, 429, 200]
+    assert [entry["status"] for entry in exist.admin.requests()][-3:] == [429, 429, 200]
 
 
 def test_rate_limit_zero_is_off(exist):
     """rate_limit 0 turns limiting off."""
-    exist.rate_limit(0)
+    exist.admin.config(rate_limit=0)
     statuses = {exist.get("accounts/profile/").status_code for dummy in range(30)}
     assert statuses == {200}
 
 
 def test_rate_limit_window_rolls(exist, server, monkeypatch):
     """Requests older than an hour no longer count."""
-    exist.rate_limit(2)
+    exist.admin.config(rate_limit=2)
     now = time.monotonic()
     monkeypatch.setattr(server.emulator, "clock", lambda: now)
     assert exist.get("accounts/profile/").status_code == 200
@@ -152,7 +152,7 @@ def test_oauth2_refresh_invalidates_old_pair(exist):
                   client_secret="demo-secret")
     assert newer.status_code == 200
     assert exist.get("accounts/profile/", new["access_token"]).status_code == 401
-    tokens = [t["token"] for t in exist.state()["users"][0]["tokens"]]
+    tokens = [t["token"] for t in exist.admin.state()["users"][0]["tokens"]]
     assert newer.json()["access_token"] in tokens and new["access_token"] not in tokens
 
 

@@ -44,7 +44,7 @@ def test_fifty_concurrent_connections(exist):
 
 def test_concurrent_increments_are_consistent(exist):
     """50 clients incrementing one value at once lose no update."""
-    exist.reset(seed_with([{"template": "coffees", "service": "demo_service", "values": {"2026-11-27": 0}}]))
+    exist.admin.reset(seed_with([{"template": "coffees", "service": "demo_service", "values": {"2026-11-27": 0}}]))
 
     def bump() -> int:
         conn = _connection(exist)

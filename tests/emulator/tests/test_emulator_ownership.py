@@ -11,7 +11,7 @@ MOOD_OWNED_ELSEWHERE = [
 
 def test_docs_acquire_example_templates_mood_and_mood_note(exist):
     """The docs' request [{"template":"mood"}, {"template":"mood_note"}] acquires both; mood_note is created."""
-    exist.reset(seed_with(MOOD_OWNED_ELSEWHERE))
+    exist.admin.reset(seed_with(MOOD_OWNED_ELSEWHERE))
     response = exist.post("attributes/acquire/", [{"template": "mood"}, {"template": "mood_note"}])
     assert response.status_code == 200
     assert response.json() == {"success": [{"template": "mood"}, {"template": "mood_note"}], "failed": []}
@@ -31,7 +31,7 @@ def test_docs_acquire_failed_example_missing_field(exist):
 
 def test_docs_release_example_unauthorised_and_success(exist):
     """The docs' release example: mood_note (owned) succeeds, mood (not owned) fails with unauthorised."""
-    exist.reset(seed_with(MOOD_OWNED_ELSEWHERE + [
+    exist.admin.reset(seed_with(MOOD_OWNED_ELSEWHERE + [
         {"template": "mood_note", "service": "demo_service", "manual": True, "available_services": ["exist_ios"]}]))
     response = exist.post("attributes/release/", [{"name": "mood"}, {"name": "mood_note"}])
     assert response.status_code == 202
@@ -111,7 +111,7 @@ def test_acquire_inactive_attribute_reactivates_it(exist):
 
 def test_acquire_without_write_scope_not_allowed(exist):
     """A token without activity_write cannot acquire steps: per-item not_allowed with the seen sentence."""
-    exist.reset(seed_with([{"template": "steps", "service": "withings", "available_services": ["withings"]}],
+    exist.admin.reset(seed_with([{"template": "steps", "service": "withings", "available_services": ["withings"]}],
                           scopes=["activity_read", "mood_write"]))
     response = exist.post("attributes/acquire/", [{"name": "steps"}, {"template": "mood"}])
     assert response.status_code == 202
@@ -124,7 +124,7 @@ def test_acquire_without_write_scope_not_allowed(exist):
 
 def test_manual_write_covers_manual_attributes_only(exist):
     """manual_write lets a token acquire a manual attribute of any group, but not an automatic one."""
-    exist.reset(seed_with([
+    exist.admin.reset(seed_with([
         {"name": "reading_time", "label": "Reading time", "group": "media", "value_type": 3, "manual": True},
         {"template": "tracks", "service": None, "manual": False},
     ], scopes=["manual_write"]))

@@ -107,14 +107,14 @@ def test_attributes_owned_flag_and_owned_endpoint(exist):
 
 def test_read_scopes_filter_silently(exist):
     """Too few read scopes give fewer results, never an error; manual_read covers manual attributes."""
-    exist.reset(seed_with([
+    exist.admin.reset(seed_with([
         {"template": "steps", "service": "withings"},
         {"template": "mood", "service": "exist_ios", "manual": True, "values": {"2026-11-27": 5}},
         {"template": "sleep", "service": "fitbit", "manual": False},
     ], scopes=["activity_read"]))
     assert names(exist.get("attributes/")) == ["steps"]
     assert exist.get("attributes/values/", params={"attribute": "mood"}).json()["results"] == []
-    exist.reset(seed_with([
+    exist.admin.reset(seed_with([
         {"template": "steps", "service": "withings"},
         {"template": "mood", "service": "exist_ios", "manual": True},
     ], scopes=["manual_read"]))
@@ -123,7 +123,7 @@ def test_read_scopes_filter_silently(exist):
 
 def test_owned_ignores_read_scopes(exist):
     """The owned list shows owned attributes even without any read scope."""
-    exist.reset(seed_with([{"template": "steps", "service": "demo_service"}], scopes=["activity_write"]))
+    exist.admin.reset(seed_with([{"template": "steps", "service": "demo_service"}], scopes=["activity_write"]))
     assert names(exist.get("attributes/")) == []
     assert names(exist.get("attributes/owned/")) == ["steps"]
     assert names(exist.get("attributes/", params={"owned": "1"})) == ["steps"]
@@ -140,12 +140,12 @@ def test_with_values_days_and_date_max(exist):
     assert default["results"][0]["values"] == [{"date": "2026-11-26", "value": 10456}]
     daily = {f"2026-10-{day:02d}": day for day in range(1, 32)}
     daily.update({f"2026-11-{day:02d}": 100 + day for day in range(1, 28)})
-    exist.reset(seed_with([{"template": "steps", "service": "withings", "values": daily}]))
+    exist.admin.reset(seed_with([{"template": "steps", "service": "withings", "values": daily}]))
     capped = exist.get("attributes/with-values/", params={"days": 90, "date_max": "2026-11-27"}).json()["results"][0]
     assert len(capped["values"]) == 31
     assert capped["values"][0] == {"date": "2026-11-27", "value": 127}
     assert capped["values"][-1] == {"date": "2026-10-28", "value": 28}
-    exist.reset()
+    exist.admin.reset()
     assert names(exist.get("attributes/with-values/", params={"templates": "mood", "date_max": "2026-11-27"})) == ["mood"]
     assert names(exist.get("attributes/with-values/", params={"groups": "sleep", "manual": "false"})) == ["sleep"]
 
@@ -169,7 +169,7 @@ def test_unknown_path_and_wrong_method(exist):
 
 def test_today_follows_user_timezone(exist):
     """Increment without a date writes to today in the user's timezone."""
-    exist.reset(seed_with([{"template": "coffees", "service": "demo_service"}]))
+    exist.admin.reset(seed_with([{"template": "coffees", "service": "demo_service"}]))
     body = exist.post("attributes/increment/", [{"name": "coffees", "value": 1}]).json()
     assert body["success"][0]["current"] == 1
     values = exist.get("attributes/values/", params={"attribute": "coffees"}).json()["results"]

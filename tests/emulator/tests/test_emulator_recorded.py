@@ -29,7 +29,7 @@ def names(response) -> list[str]:
 
 def test_low_priority_hidden_on_attribute_lists_unless_flag(exist):
     """Priority >= 10 is left out of /attributes/, ?owned=true, /owned/ and with-values unless include_low_priority."""
-    exist.reset(seed_with(MIXED_PRIORITIES))
+    exist.admin.reset(seed_with(MIXED_PRIORITIES))
     day = {"date_max": "2026-11-27"}
     for path, params, everything in (
             ("attributes/", {}, {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"}),
@@ -48,7 +48,7 @@ def test_low_priority_hidden_on_attribute_lists_unless_flag(exist):
 
 def test_low_priority_flag_is_truthy_words_only(exist):
     """include_low_priority is read like every flag: false/0/no hide, 1/TRUE/yes/empty show."""
-    exist.reset(seed_with(MIXED_PRIORITIES))
+    exist.admin.reset(seed_with(MIXED_PRIORITIES))
     for value in ("false", "0", "no", "off", "maybe"):
         assert "steps_goal" not in names(exist.get("attributes/", params={"include_low_priority": value})), value
     for value in ("1", "TRUE", "yes", ""):
@@ -82,7 +82,7 @@ def test_low_priority_template_can_be_acquired_and_stays_hidden_by_default(exist
 
 def test_owned_list_hides_inactive_unless_include_inactive(exist):
     """/owned/ and ?owned=true leave out inactive attributes like /attributes/ does; with-values always does."""
-    exist.reset(seed_with([
+    exist.admin.reset(seed_with([
         {"template": "steps", "service": "demo_service", "values": {"2026-11-27": 1}},
         {"template": "water", "service": "demo_service", "active": False, "values": {"2026-11-27": 500}},
     ]))
@@ -137,7 +137,7 @@ def test_with_values_items_have_no_available_services(exist):
 
 def test_with_values_only_days_with_data_newest_first(exist):
     """Only days with a value are listed, newest first, within days/date_max; no data gives an empty list."""
-    exist.reset(seed_with([
+    exist.admin.reset(seed_with([
         {"template": "steps", "service": "withings",
          "values": {"2026-11-20": 1, "2026-11-27": 4, "2026-11-22": 2, "2026-11-25": 3, "2026-11-28": 5}},
         {"template": "mood", "service": "exist_ios", "manual": True},
@@ -174,7 +174,7 @@ def test_new_custom_attribute_gets_priority_9_and_stays_visible(exist):
 
 def test_seeded_custom_attribute_defaults_to_priority_9(exist):
     """A custom attribute seeded without a priority gets 9 too; a given priority is kept."""
-    exist.reset(seed_with([
+    exist.admin.reset(seed_with([
         {"name": "snacks", "label": "Snacks", "group": "food", "value_type": 0, "service": "demo_service"},
         {"name": "late", "label": "Late", "group": "food", "value_type": 0, "service": "demo_service", "priority": 12},
     ]))
@@ -185,13 +185,13 @@ def test_seeded_custom_attribute_defaults_to_priority_9(exist):
 
 def test_templated_attribute_priority_override_round_trips(exist):
     """A seeded priority on a templated attribute is served and kept in the state (so it stays hidden after a reload)."""
-    exist.reset(seed_with([{"template": "steps", "service": "demo_service", "priority": 12},
+    exist.admin.reset(seed_with([{"template": "steps", "service": "demo_service", "priority": 12},
                            {"template": "water", "service": "demo_service"}]))
     assert exist.owned_names() == ["water"]
-    state = exist.state()
+    state = exist.admin.state()
     assert exist.attribute("steps")["priority"] == 12 and "priority" not in exist.attribute("water")
-    exist.reset(state)
-    assert exist.state() == state
+    exist.admin.reset(state)
+    assert exist.admin.state() == state
     assert exist.owned_names() == ["water"]
 
 

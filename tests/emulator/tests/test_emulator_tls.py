@@ -10,7 +10,6 @@ import ssl
 import stat
 import subprocess
 import sys
-import threading
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ import requests
 from emulator_helpers import Exist
 from exist_emulator import make_server
 from exist_emulator import tls
+from exist_emulator.testing import BackgroundEmulator
 
 EMULATOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AUTH = {"Authorization": "Bearer demo-token"}
@@ -31,23 +31,19 @@ def ca(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tls_server(ca):  # pylint: disable=redefined-outer-name
-    """An HTTPS emulator on a free port, serving in a background thread."""
-    instance = make_server("127.0.0.1", 0, rate_limit=0, tls_cert=ca["cert"], tls_key=ca["key"])
-    thread = threading.Thread(target=instance.serve_forever, daemon=True)
-    thread.start()
-    yield instance
-    instance.shutdown()
-    instance.server_close()
+    """An HTTPS emulator on a free port, serving in a background thread; its admin client trusts the test CA."""
+    with BackgroundEmulator(tls_cert=ca["cert"], tls_key=ca["key"], ca_file=ca["ca"], admin_timeout=10) as running:
+        yield running
 
 
 @pytest.fixture
 def secure(tls_server, ca):  # pylint: disable=redefined-outer-name
     """A client of the freshly reset HTTPS emulator that trusts the test CA."""
-    client = Exist(tls_server.url)
+    client = Exist(tls_server.url, tls_server.admin)
     # Without trust_env, REQUESTS_CA_BUNDLE (if set) cannot override the session's verify.
     client.http.trust_env = False
     client.http.verify = ca["ca"]
-    client.reset()
+    client.admin.reset()
     yield client
     client.http.close()
 
@@ -109,7 +105,7 @@ def test_https_url_and_request_verified_with_the_test_ca(tls_server, ca):  # pyl
     """The server says https://; a client trusting ca.pem gets 200 by IP and by the name localhost."""
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+", tls_server.url)
     assert _profile_ok(tls_server.url, ca["ca"])
-    port = tls_server.server_address[1]
+    port = tls_server.server.server_address[1]
     assert _profile_ok(f"https://localhost:{port}", ca["ca"])
 
 
@@ -131,7 +127,7 @@ def test_plain_http_to_the_tls_port_fails_and_the_server_survives(tls_server, ca
 
 def test_garbage_and_silent_clients_do_not_block_the_server(tls_server, ca):  # pylint: disable=redefined-outer-name
     """Garbage bytes, a connection closed at once, and one that never says anything: others are still served."""
-    address = tls_server.server_address[:2]
+    address = tls_server.server.server_address[:2]
     with socket.create_connection(address, timeout=5) as garbage:
         garbage.sendall(b"\x16\x03\x01\x00\x05hello, not TLS at all\r\n\r\n")
     socket.create_connection(address, timeout=5).close()
@@ -159,11 +155,11 @@ def test_admin_api_writes_and_faults_over_tls(secure):
     """The admin API, writes and a drop fault work over TLS; a dropped connection leaves the server serving."""
     assert secure.post("attributes/acquire/", [{"name": "steps"}]).status_code == 200
     assert secure.attribute("steps")["service"] == "demo_service"
-    secure.faults({"path": "/api/2/accounts/", "drop": True})
+    secure.admin.faults({"path": "/api/2/accounts/", "drop": True})
     with pytest.raises(requests.exceptions.ConnectionError):
         secure.get("accounts/profile/")
     assert secure.get("accounts/profile/").status_code == 200
-    assert [entry["status"] for entry in secure.log()] == [200, 0, 200]
+    assert [entry["status"] for entry in secure.admin.requests()] == [200, 0, 200]
 
 
 def test_make_server_needs_both_tls_files(ca, tmp_path):  # pylint: disable=redefined-outer-name

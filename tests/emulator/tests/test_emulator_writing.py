@@ -65,7 +65,7 @@ def test_create_custom_tag_and_validation(exist):
 
 def test_create_needs_write_scope(exist):
     """Creating a non-manual attribute in a group without its write scope fails with not_allowed; manual_write covers manual."""
-    exist.reset(seed_with([], scopes=["manual_write"]))
+    exist.admin.reset(seed_with([], scopes=["manual_write"]))
     body = exist.post("attributes/create/", [
         {"label": "Auto", "group": "media", "value_type": 0, "manual": False},
         {"label": "Hand", "group": "media", "value_type": 0},
@@ -76,7 +76,7 @@ def test_create_needs_write_scope(exist):
 
 def test_update_sets_day_total_and_echoes(exist):
     """update sets a day's value; reading it back gives the new value."""
-    exist.reset(seed_with(OWNED))
+    exist.admin.reset(seed_with(OWNED))
     items = [{"name": "coffees", "date": "2026-11-27", "value": 5}, {"name": "weight", "date": "2026-11-27", "value": 70}]
     response = exist.post("attributes/update/", items)
     assert response.status_code == 200 and response.json()["success"] == items
@@ -97,7 +97,7 @@ def test_update_sets_day_total_and_echoes(exist):
 ])
 def test_update_value_type_checks(exist, name, good, bad):
     """Each value type accepts a good value and refuses a bad one with validation."""
-    exist.reset(seed_with(OWNED))
+    exist.admin.reset(seed_with(OWNED))
     assert exist.post("attributes/update/", [{"name": name, "date": "2026-11-20", "value": good}]).status_code == 200
     failed = exist.post("attributes/update/", [{"name": name, "date": "2026-11-21", "value": bad}]).json()["failed"]
     assert failed[0]["error_code"] == "validation"
@@ -106,7 +106,7 @@ def test_update_value_type_checks(exist, name, good, bad):
 
 def test_update_null_rules_and_bad_date(exist):
     """null cannot replace a value; null on an empty day is a no-op; a bad date is validation; fields are required."""
-    exist.reset(seed_with(OWNED))
+    exist.admin.reset(seed_with(OWNED))
     body = exist.post("attributes/update/", [
         {"name": "coffees", "date": "2026-11-27", "value": None},
         {"name": "coffees", "date": "2026-11-26", "value": None},
@@ -120,7 +120,7 @@ def test_update_null_rules_and_bad_date(exist):
 
 def test_update_ownership_and_unknown(exist):
     """Writing another service's attribute is unauthorised; an unknown name not_found."""
-    exist.reset(seed_with(OWNED))
+    exist.admin.reset(seed_with(OWNED))
     body = exist.post("attributes/update/", [{"name": "steps", "date": "2026-11-27", "value": 1},
                                              {"name": "nope", "date": "2026-11-27", "value": 1}]).json()
     assert body["failed"][0]["error"] == "Attribute 'steps' does not belong to this service"
@@ -129,7 +129,7 @@ def test_update_ownership_and_unknown(exist):
 
 def test_update_needs_write_scope(exist):
     """An owned attribute outside the token's write scopes fails with not_allowed."""
-    exist.reset(seed_with(OWNED, scopes=["mood_write"]))
+    exist.admin.reset(seed_with(OWNED, scopes=["mood_write"]))
     body = exist.post("attributes/update/", [{"name": "coffees", "date": "2026-11-27", "value": 1},
                                              {"name": "mood", "date": "2026-11-27", "value": 1}]).json()
     assert body["failed"][0]["error"] == "No permission to write to attributes in group 'food'"
@@ -138,7 +138,7 @@ def test_update_needs_write_scope(exist):
 
 def test_increment_adds_and_reports_current(exist):
     """increment adds a delta to the day's total and reports current."""
-    exist.reset(seed_with(OWNED))
+    exist.admin.reset(seed_with(OWNED))
     response = exist.post("attributes/increment/", [{"name": "coffees", "value": 3, "date": "2026-11-27"},
                                                     {"name": "weight", "value": 0.5, "date": "2026-11-27"}])
     assert response.status_code == 200
@@ -148,7 +148,7 @@ def test_increment_adds_and_reports_current(exist):
 
 def test_increment_refused_types_and_values(exist):
     """increment is refused for string, scale and time-of-day types, for non-numbers and out-of-range totals."""
-    exist.reset(seed_with(OWNED))
+    exist.admin.reset(seed_with(OWNED))
     body = exist.post("attributes/increment/", [
         {"name": "mood_note", "value": 1},
         {"name": "mood", "value": 1},

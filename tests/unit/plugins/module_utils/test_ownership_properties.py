@@ -5,8 +5,9 @@
 
 """Properties of read, plan, write, over random worlds and declarations (Hypothesis).
 
-The server is the emulator's own request handling, in process (no sockets):
-the same rules the integration tests and the fault fuzzer run against. For
+The server is the emulator's own request handling, in process with no
+sockets (exist_emulator.testing.InProcessAdapter): the same rules the
+integration tests and the fault fuzzer run against. For
 any world, token scopes and declaration:
 
 - one run converges: planning again on the result plans nothing;
@@ -17,15 +18,11 @@ any world, token scopes and declaration:
 
 from __future__ import annotations
 
-import io
-import json
-from urllib.parse import parse_qsl, urlsplit
-
-import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exist_emulator.server import Emulator
+from exist_emulator.testing import InProcessAdapter
 from exist_emulator.world import world_from_seed
 
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
@@ -44,32 +41,6 @@ OTHERS = ['other_a', 'other_b']
 TEMPLATES = ['steps', 'floors', 'mood', 'mood_note', 'coffees', 'water', 'sleep', 'keystrokes']
 CUSTOM = {'reading_time': ('Reading time', 'media', 3)}
 GROUPS = ['activity', 'mood', 'food', 'sleep', 'productivity', 'media']
-
-
-class InProcess(requests.adapters.BaseAdapter):
-    """A requests transport that hands each request to the emulator's handler."""
-
-    def __init__(self, emulator):
-        super(InProcess, self).__init__()
-        self.emulator = emulator
-        self.writes = 0
-
-    def send(self, request, **kwargs):
-        parts = urlsplit(request.url)
-        if request.method != 'GET':
-            self.writes += 1
-        answer = self.emulator.handle(request.method, parts.path, dict(parse_qsl(parts.query)), request.headers,
-                                      request.body or b'', parts.netloc)
-        response = requests.models.Response()
-        response.status_code = answer.status
-        response.headers.update(answer.headers)
-        response.raw = io.BytesIO(json.dumps(answer.payload).encode('utf-8'))
-        response.url = request.url
-        response.request = request
-        return response
-
-    def close(self):
-        pass
 
 
 attribute_entries = st.fixed_dictionaries({
@@ -121,7 +92,7 @@ def declared_from(raw_items):
 
 def server(world, token_scopes):
     emulator = Emulator(world_from_seed(seed_for(world, token_scopes)), rate_limit=0)
-    adapter = InProcess(emulator)
+    adapter = InProcessAdapter(emulator)
     client = ExistClient(BASE, TOKEN, sleep=lambda seconds: None)
     client._session.mount('http://', adapter)
     return emulator, adapter, client
