@@ -48,9 +48,8 @@ import threading
 import time
 from unittest.mock import MagicMock
 
-import requests
 import yaml
-from exist_emulator.server import make_server
+from exist_emulator.testing import BackgroundEmulator
 
 from ansible_collections.existio.exist.plugins.action.attribute import ActionModule
 from ansible_collections.existio.exist.plugins.module_utils import _client, _connection_options
@@ -80,33 +79,6 @@ PYTHON_ERROR = re.compile(r'Traceback|\b(TypeError|KeyError|AttributeError|Index
                           r'RecursionError|ZeroDivisionError)\b|object has no attribute|not subscriptable|'
                           r'unhashable type|NoneType')
 INVARIANTS = ('truth', 'converges', 'prediction', 'bounded', 'secret', 'clear', 'paths')
-
-
-class Emulator(object):
-    """The emulator on a free loopback port, in a thread of this process."""
-
-    def __init__(self):
-        self.server = make_server(port=0, rate_limit=0)
-        self.url = self.server.url
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.http = requests.Session()
-
-    def admin(self, method, path, body=None):
-        response = self.http.request(method, self.url + '/_emulator/' + path, json=body, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def load(self, seed, faults):
-        self.admin('POST', 'reset', seed)
-        if faults:
-            self.admin('POST', 'faults', faults)
-
-    def owned(self, username='fuzz'):
-        """{name: manual} of what ME owns, from the emulator's state."""
-        state = self.admin('GET', 'state')
-        user = next(u for u in state['users'] if u['username'] == username)
-        return dict((a.get('name') or a['template'], bool(a['manual'])) for a in user['attributes']
-                    if a.get('service') == ME)
 
 
 # -- generation ------------------------------------------------------------------
@@ -280,9 +252,11 @@ def failed_view(result):
 
 
 class Fuzzer(object):
+    """Runs cases against one emulator (an exist_emulator.testing.BackgroundEmulator) and checks the invariants."""
 
     def __init__(self, emulator):
         self.emulator = emulator
+        self.admin = emulator.admin
         self.violations = dict((name, []) for name in INVARIANTS)
         self.checked = dict((name, 0) for name in INVARIANTS)
         self.cases = 0
@@ -296,10 +270,19 @@ class Fuzzer(object):
             self.violate(invariant, case, message)
         return ok
 
+    def load(self, world, faults):
+        self.admin.reset(world)
+        if faults:
+            self.admin.faults(faults)
+
+    def owned(self):
+        """{name: manual} of what ME owns, from the emulator's state."""
+        return self.admin.owned('fuzz', ME)
+
     def run_case(self, case):
         self.cases += 1
-        self.emulator.load(case.world, case.faults)
-        before = self.emulator.owned()
+        self.load(case.world, case.faults)
+        before = self.owned()
         started = time.monotonic()
         result, error = run_in_worker(self.emulator.url, case.args, case.check_mode)
         elapsed = time.monotonic() - started
@@ -307,10 +290,10 @@ class Fuzzer(object):
         # not in the next case's world. It began at the latest when the task ended.
         if any(f.get('delay') for f in case.faults):
             time.sleep(max(f.get('delay', 0) for f in case.faults) + 0.3)
-        log = self.emulator.admin('GET', 'requests')
+        log = self.admin.requests()
         # This case's own requests; a request of an earlier case (another token) gets 401 and no user.
         mine = [e for e in log if e['user'] == 'fuzz']
-        after = self.emulator.owned()
+        after = self.owned()
         if not self.check('clear', case, error is None, 'the task raised %s' % error):
             return
         text = json.dumps(result, default=str)
@@ -362,17 +345,17 @@ class Fuzzer(object):
         self.check('truth', case, not problems, '; '.join(problems))
 
     def check_converges(self, case):
-        self.emulator.admin('DELETE', 'faults')
-        self.emulator.admin('DELETE', 'requests')
+        self.admin.clear_faults()
+        self.admin.clear_requests()
         again, error = run_in_worker(self.emulator.url, case.args, False)
-        writes = [e for e in self.emulator.admin('GET', 'requests') if e['method'] == 'POST' and e['user'] == 'fuzz']
+        writes = [e for e in self.admin.requests() if e['method'] == 'POST' and e['user'] == 'fuzz']
         self.check('converges', case, error is None and not again.get('changed') and not again.get('failed') and not writes,
                    'a successful run left work: second run changed=%s failed=%s msg=%s writes=%s'
                    % (again and again.get('changed'), again and again.get('failed'), again and again.get('msg'), writes))
 
     def check_prediction(self, case, result):
         other_mode = not case.check_mode
-        self.emulator.load(case.world, [])
+        self.load(case.world, [])
         other, error = run_in_worker(self.emulator.url, case.args, other_mode)
         if error is not None:
             self.violate('clear', case, 'the task raised %s' % error)
@@ -478,24 +461,25 @@ def main(argv=None):
     _connection_options.ExistClient = functools.partial(_client.ExistClient, sleep=lambda seconds: None)
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2 ** 32)
     print('fuzz: master seed %d (replay with --seed %d)' % (seed, seed), flush=True)
-    fuzzer = Fuzzer(Emulator())
-    case = None
-    try:
-        if options.case is not None:
-            case = Case(options.case)
-            print(case.describe())
-            fuzzer.run_case(case)
-        else:
-            master = random.Random(seed)
-            deadline = time.monotonic() + options.seconds
-            while fuzzer.cases < options.max_cases and time.monotonic() < deadline:
-                case = Case(master.getrandbits(48))
+    with BackgroundEmulator() as emulator:  # rate limit off
+        fuzzer = Fuzzer(emulator)
+        case = None
+        try:
+            if options.case is not None:
+                case = Case(options.case)
+                print(case.describe())
                 fuzzer.run_case(case)
-            if options.playbook_cases and options.collections_path:
-                cases = [Case(master.getrandbits(48), deterministic=True) for dummy in range(options.playbook_cases)]
-                run_paths(fuzzer, cases, options.collections_path)
-    except Hung as exc:
-        fuzzer.violate('bounded', case, str(exc))
+            else:
+                master = random.Random(seed)
+                deadline = time.monotonic() + options.seconds
+                while fuzzer.cases < options.max_cases and time.monotonic() < deadline:
+                    case = Case(master.getrandbits(48))
+                    fuzzer.run_case(case)
+                if options.playbook_cases and options.collections_path:
+                    cases = [Case(master.getrandbits(48), deterministic=True) for dummy in range(options.playbook_cases)]
+                    run_paths(fuzzer, cases, options.collections_path)
+        except Hung as exc:
+            fuzzer.violate('bounded', case, str(exc))
     failed = [name for name in INVARIANTS if fuzzer.violations[name]]
     for name in INVARIANTS:
         state = 'FAILED' if fuzzer.violations[name] else 'ok'
