@@ -198,7 +198,7 @@ def test_fault_skip_counts_every_matching_request(exist):
 def test_fault_skip_then_drop_after_apply(exist):
     """The Nth matching write can be applied and then dropped; the ones before it are normal."""
     exist.admin.faults([{"method": "POST", "path": "/api/2/attributes/update/", "skip": 1, "drop": True,
-                   "after_apply": True}])
+                         "after_apply": True}])
     assert exist.post("attributes/update/", [{"name": "coffees", "date": "2026-11-26", "value": 1}]).status_code == 200
     with pytest.raises(requests.exceptions.ConnectionError):
         exist.post("attributes/update/", [{"name": "coffees", "date": "2026-11-27", "value": 4}])
@@ -210,7 +210,7 @@ def test_fault_raw_body_exact_bytes_and_content_type(exist):
     """raw_body answers exactly those UTF-8 bytes with the fault's status, text/html unless content_type says."""
     page = "<html><body><h1>502 Bad Gateway</h1><p>nginx – café</p></body></html>"
     exist.admin.faults([{"path": "/api/2/attributes/", "status": 502, "raw_body": page, "retry_after": 3},
-                  {"path": "/api/2/accounts/", "status": 200, "raw_body": "not json", "content_type": "text/plain"}])
+                        {"path": "/api/2/accounts/", "status": 200, "raw_body": "not json", "content_type": "text/plain"}])
     response = exist.get("attributes/owned/")
     assert response.status_code == 502
     assert response.headers["Content-Type"] == "text/html"
@@ -235,7 +235,7 @@ def test_fault_raw_body_keeps_connection_usable(exist):
 def test_fault_after_apply_200_empty_object(exist):
     """after_apply with status 200 and body {}: the acquire happens, the client only sees 200 {}."""
     exist.admin.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "status": 200, "body": {},
-                   "after_apply": True}])
+                         "after_apply": True}])
     response = exist.post("attributes/acquire/", [{"name": "steps"}], params={"success_objects": "1"})
     assert response.status_code == 200 and response.json() == {}
     assert exist.attribute("steps")["service"] == "demo_service"
@@ -264,7 +264,7 @@ def test_fault_after_apply_202_and_html_200(exist):
 def test_fault_delay_with_after_apply_drop(exist):
     """delay + after_apply + drop: waits, applies, then drops; logged as 0."""
     exist.admin.faults([{"method": "POST", "path": "/api/2/attributes/release/", "delay": 0.4, "drop": True,
-                   "after_apply": True}])
+                         "after_apply": True}])
     start = time.monotonic()
     with pytest.raises(requests.exceptions.ConnectionError):
         exist.post("attributes/release/", [{"name": "coffees"}])
@@ -285,7 +285,7 @@ def test_fault_validation_of_new_keys(exist):
         assert refused.value.status == 400 and refused.value.detail, bad
     assert exist.admin.faults() == []
     queued = exist.admin.faults([{"status": 500}, {"status": 200, "skip": 0, "raw_body": "", "after_apply": True},
-                           {"status": 202, "after_apply": True, "body": {}}])
+                                 {"status": 202, "after_apply": True, "body": {}}])
     assert [fault["skip"] for fault in queued] == [0, 0, 0]
     assert queued[1]["raw_body"] == "" and "content_type" not in queued[1]
 

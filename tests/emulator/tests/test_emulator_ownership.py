@@ -112,7 +112,7 @@ def test_acquire_inactive_attribute_reactivates_it(exist):
 def test_acquire_without_write_scope_not_allowed(exist):
     """A token without activity_write cannot acquire steps: per-item not_allowed with the seen sentence."""
     exist.admin.reset(seed_with([{"template": "steps", "service": "withings", "available_services": ["withings"]}],
-                          scopes=["activity_read", "mood_write"]))
+                                scopes=["activity_read", "mood_write"]))
     response = exist.post("attributes/acquire/", [{"name": "steps"}, {"template": "mood"}])
     assert response.status_code == 202
     body = response.json()

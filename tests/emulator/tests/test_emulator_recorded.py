@@ -186,7 +186,7 @@ def test_seeded_custom_attribute_defaults_to_priority_9(exist):
 def test_templated_attribute_priority_override_round_trips(exist):
     """A seeded priority on a templated attribute is served and kept in the state (so it stays hidden after a reload)."""
     exist.admin.reset(seed_with([{"template": "steps", "service": "demo_service", "priority": 12},
-                           {"template": "water", "service": "demo_service"}]))
+                                 {"template": "water", "service": "demo_service"}]))
     assert exist.owned_names() == ["water"]
     state = exist.admin.state()
     assert exist.attribute("steps")["priority"] == 12 and "priority" not in exist.attribute("water")
