@@ -48,8 +48,8 @@ def test_background_emulator_options_and_misuse():
         assert running.admin.owned("demo", "demo_service") == {"coffees": True}
         with pytest.raises(RuntimeError):
             running.start()
-    with pytest.raises(RuntimeError):
-        _ = running.url
+    with pytest.raises(RuntimeError, match="not running"):
+        getattr(running, "url")
     with pytest.raises(ValueError):
         BackgroundEmulator(world=world_from_seed(seed_with([])), seed=seed_with([]))
 
