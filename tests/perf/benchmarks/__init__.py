@@ -1,0 +1,17 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The benchmarks behind tests/perf/bench.py, one module per job.
+
+common            paths, the bench service and seed builders, log(), table()
+emulator          the emulator process bench.py runs against, and its admin client
+runner            ansible-playbook with the bench_timer callback
+counts            the minimum number of requests the API allows, and the one check against it
+requests_per_run  part `requests`: requests per run of existio.exist.attribute
+time_per_task     part `tasks`: median time per task
+module_profile    part `tasks` too: where the module path's time goes
+scale             part `scale`: many users, one host each
+page              the machine table and docs/docsite/rst/performance.rst from tests/perf/performance.rst.in
+"""

@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Part `requests`: the requests each existio.exist.attribute task sends, against the minimum the API allows.
+
+For 1, 10, 35, 36, 71 and 100 declared attributes, five runs in one real ansible-playbook run: first run,
+converged run, check-mode run, exclusive run, release-all run. The requests each task sent are read from the
+emulator's request log (cleared before the task, by the bench_timer callback).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+
+from . import counts
+from .common import custom, log, seed, table, user, with_problems
+
+SIZES = (1, 10, 35, 36, 71, 100)
+SCENARIOS = ('first', 'converged', 'check', 'exclusive', 'release-all')
+PATHS = {
+    'worker': 'worker process (action plugin, the default on a local connection)',
+    'module': 'module (existio_exist_worker_process=false, as on a remote host)',
+}
+EXPECT_CHANGED = {'first': True, 'converged': False, 'check': True, 'exclusive': True, 'release-all': True}
+
+
+def half(n):
+    return int(math.ceil(n / 2.0))
+
+
+def scenario_numbers(n):
+    """{scenario: (owned_before, to_acquire_not_owned, acquires, releases, visible, check_mode)} for n attributes.
+
+    Attributes are b001...; the user has b001..b{n+h}, all visible to the token;
+    the first run declares b001..b{n}; the exclusive set is shifted by
+    h = ceil(n/2): b{h+1}..b{h+n}, so h new ones and h released.
+    """
+    h = half(n)
+    return {
+        'first': (0, n, n, 0, n + h, False),
+        'converged': (n, 0, 0, 0, n + h, False),
+        'check': (n, h, h, h, n + h, True),
+        'exclusive': (n, h, h, h, n + h, False),
+        'release-all': (n, 0, 0, n, n + h, False),
+    }
+
+
+def names(first, last):
+    return [{'name': 'b%03d' % i} for i in range(first, last + 1)]
+
+
+def requests_playbook(url):
+    plays = []
+    for n in SIZES:
+        h = half(n)
+        first_set, shifted = names(1, n), names(h + 1, h + n)
+        tasks = [
+            {'name': 'measure %d first' % n, 'existio.exist.attribute': {'attributes': first_set}},
+            {'name': 'measure %d converged' % n, 'existio.exist.attribute': {'attributes': first_set}},
+            {'name': 'measure %d check' % n, 'check_mode': True,
+             'existio.exist.attribute': {'exclusive': True, 'attributes': shifted}},
+            {'name': 'measure %d exclusive' % n, 'existio.exist.attribute': {'exclusive': True, 'attributes': shifted}},
+            {'name': 'measure %d release-all' % n, 'existio.exist.attribute': {'state': 'absent', 'attributes': shifted}},
+        ]
+        plays.append({'name': 'Requests with %d declared attributes' % n, 'hosts': 'localhost', 'gather_facts': False,
+                      'module_defaults': {'group/existio.exist.exist': {'api_url': url, 'token': 'bench%d-token' % n}},
+                      'tasks': tasks})
+    return plays
+
+
+def requests_seed():
+    return seed([user('bench%d' % n, [custom('b%03d' % i) for i in range(1, n + half(n) + 1)]) for n in SIZES])
+
+
+def part_requests(runner, emulator, paths):
+    """Returns (text, {size: ok}, all ok)."""
+    playbook = os.path.join(runner.workdir, 'requests.json.yml')
+    with open(playbook, 'w', encoding='utf-8') as f:
+        json.dump(requests_playbook(emulator.url), f, indent=1)  # JSON is YAML
+    measured = {}
+    for path in paths:
+        emulator.admin.reset(requests_seed())
+        extra = {} if path == 'worker' else {'existio_exist_worker_process': False}
+        wall, data = runner.run(playbook, extra_vars=extra, measure=True, check=False)
+        log('requests, %s path: %d tasks in %.1f s' % (path, len(data['records']), wall))
+        if data['rc'] != 0:
+            log('ansible-playbook exited %d: see %s' % (data['rc'], data['log']))
+        for record in data['records']:
+            match = re.match(r'measure (\d+) (\S+)$', record['task'])
+            if match:
+                measured[(path, int(match.group(1)), match.group(2))] = record
+    rows = []
+    size_ok = {}
+    problems = []
+    for n in SIZES:
+        size_ok[n] = True
+        for scenario, numbers in scenario_numbers(n).items():
+            least = counts.minimum(*numbers)
+            row = [n, scenario, '%d/%d/%d/%d/%d' % numbers[:5]]
+            for path in paths:
+                where = '%s path, %d %s' % (path, n, scenario)
+                record = measured.get((path, n, scenario))
+                if record is None:
+                    row += ['-', '-']
+                    size_ok[n] = False
+                    problems.append('%s: no result' % where)
+                    continue
+                kinds = counts.classify(record['requests'])
+                total = len(record['requests'])
+                row += ['%d (%d+%d+%d+%d)' % (total, kinds['owned'], kinds['lookup'], kinds['acquire'], kinds['release']),
+                        '%.2f' % (total / float(least))]
+                if record['status'] != 'ok':
+                    problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
+                    size_ok[n] = False
+                if record['changed'] != EXPECT_CHANGED[scenario]:
+                    problems.append('%s: changed=%s, expected %s' % (where, record['changed'], EXPECT_CHANGED[scenario]))
+                    size_ok[n] = False
+                problem = counts.check(where, record['requests'], least)
+                if problem:
+                    problems.append(problem)
+                    size_ok[n] = False
+            row.insert(3, least)
+            rows.append(row)
+    headers = ['attributes', 'run', 'owned/new/acq/rel/visible', 'minimum']
+    for path in paths:
+        headers += ['requests (%s)' % path, 'ratio']
+    return with_problems(table(headers, rows), problems), size_ok, not problems
