@@ -23,6 +23,8 @@ When EXIST_BENCH_EMULATOR names the emulator, tasks whose name starts with
 (``GET /_emulator/requests``) when its result arrives, so the requests the
 task sent are attached to its record. Admin requests are never logged by the
 emulator, so the bracketing itself is not counted. Only for one host at a time.
+The admin client is the emulator package's (exist_emulator.admin), imported
+only then.
 
 At the end of the playbook the records are written as JSON to EXIST_BENCH_OUT.
 """
@@ -43,16 +45,8 @@ requirements:
 import json
 import os
 import time
-import urllib.request
 
 from ansible.plugins.callback import CallbackBase
-
-
-def _admin(url, method):
-    request = urllib.request.Request(url + '/_emulator/requests', method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only: the emulator
-        body = response.read()
-    return json.loads(body) if body else None
 
 
 class CallbackModule(CallbackBase):
@@ -67,6 +61,10 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self._out = os.environ.get('EXIST_BENCH_OUT')
         self._emulator = os.environ.get('EXIST_BENCH_EMULATOR', '').rstrip('/')
+        self._admin = None
+        if self._emulator:
+            from exist_emulator.admin import Admin  # pylint: disable=import-outside-toplevel
+            self._admin = Admin(self._emulator, timeout=30)
         self._task_start = None
         self._measuring = False
         self._records = []
@@ -77,9 +75,9 @@ class CallbackModule(CallbackBase):
             self._play_start = time.monotonic()
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._measuring = bool(self._emulator) and task.get_name().startswith('measure')
+        self._measuring = self._admin is not None and task.get_name().startswith('measure')
         if self._measuring:
-            _admin(self._emulator, 'DELETE')
+            self._admin.clear_requests()
         self._task_start = time.monotonic()
 
     def _record(self, result, status):
@@ -95,7 +93,7 @@ class CallbackModule(CallbackBase):
             record['msg'] = str(result._result.get('msg', ''))[:500]
         if self._measuring:
             record['requests'] = [{'method': r['method'], 'path': r['path'], 'query': r.get('query') or {}}
-                                  for r in _admin(self._emulator, 'GET')]
+                                  for r in self._admin.requests()]
         self._records.append(record)
 
     def v2_runner_on_ok(self, result):
