@@ -67,7 +67,7 @@ def prepare(params):
     try:
         return list_params(params)
     except ValueError as exc:
-        raise TaskInputError(str(exc))
+        raise TaskInputError(str(exc)) from None
 
 
 def work(client, query, params, check_mode, warn):

@@ -60,7 +60,7 @@ def prepare(params):
     try:
         declared = normalize_declared(params['attributes'], params['state'])
     except DeclarationError as exc:
-        raise TaskInputError(str(exc))
+        raise TaskInputError(str(exc)) from None
     problem = check_release_intent(params, declared)
     if problem:
         raise TaskInputError(problem)

@@ -142,10 +142,9 @@ def check_api_url(api_url):
         raise ExistConfigError("api_url must be a non-empty http:// or https:// URL, got %r" % (api_url,))
     try:
         parts = urlsplit(api_url.strip())
-        hostname = parts.hostname
-        parts.port  # pylint: disable=pointless-statement  # raises ValueError for a bad port
+        hostname, dummy_port = parts.hostname, parts.port  # .port raises ValueError for a bad port
     except ValueError as exc:
-        raise ExistConfigError("api_url %r is not a valid URL: %s" % (api_url, exc))
+        raise ExistConfigError("api_url %r is not a valid URL: %s" % (api_url, exc)) from None
     if parts.scheme not in ('http', 'https') or not hostname:
         raise ExistConfigError("api_url must be an http:// or https:// URL with a host, got %r" % (api_url,))
     if parts.query or parts.fragment:
@@ -349,7 +348,7 @@ class Answer(object):
             return json.loads(self.content.decode('utf-8'))
         except RecursionError:
             # A hostile body nested deeper than Python's stack is not JSON we can use.
-            raise ValueError('JSON nested too deeply')
+            raise ValueError('JSON nested too deeply') from None
 
     @property
     def text(self):
@@ -687,7 +686,7 @@ class ExistClient(object):
             return answer.json()
         except ValueError:
             raise ExistApiError('%s %s: Exist answered %d with a body that is not JSON' % (method, path, answer.status),
-                                status=answer.status, method=method, path=path)
+                                status=answer.status, method=method, path=path) from None
 
 
 class _BodyProblem(Exception):
