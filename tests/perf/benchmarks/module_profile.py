@@ -84,7 +84,7 @@ def part_profile(runner, emulator, collections_path):
     runner.run(playbook, extra_vars={'existio_exist_worker_process': False},
                env={'ANSIBLE_KEEP_REMOTE_FILES': '1', 'ANSIBLE_REMOTE_TMP': remote_tmp})
     payload = None
-    for dirpath, _dirs, files in os.walk(remote_tmp):
+    for dirpath, dummy, files in os.walk(remote_tmp):
         for name in files:
             if name == 'AnsiballZ_attribute.py':
                 payload = os.path.join(dirpath, name)

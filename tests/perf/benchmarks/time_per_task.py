@@ -37,11 +37,11 @@ def part_tasks(runner, emulator, rounds):
         user('conv', [{'template': t, 'service': SERVICE, 'manual': False} for t in PART2_TEMPLATES]),
         user('change'),
     ]))
-    per_task = dict((key, []) for key, _label, _pb, _vars in TASK_KINDS)
-    wall = dict((key, []) for key, _label, _pb, _vars in TASK_KINDS)
+    per_task = dict((kind[0], []) for kind in TASK_KINDS)
+    wall = dict((kind[0], []) for kind in TASK_KINDS)
     problems = []
     for rnd in range(rounds):
-        for key, _label, playbook, extra in TASK_KINDS:
+        for key, dummy, playbook, extra in TASK_KINDS:
             extra = dict(extra, exist_api_url=emulator.url)
             seconds, data = runner.run(os.path.join(PLAYBOOKS, playbook), extra_vars=extra)
             records = data['records']
@@ -58,7 +58,7 @@ def part_tasks(runner, emulator, rounds):
     med = dict((key, statistics.median(values) * 1000.0) for key, values in per_task.items())
     med_wall = dict((key, statistics.median(values) * 1000.0 / 20.0) for key, values in wall.items())
     rows = []
-    for key, label, _pb, _vars in TASK_KINDS:
+    for key, label, dummy, dummy in TASK_KINDS:
         rows.append([label, '%.0f' % med[key], '%.0f' % med_wall[key], '%.2f' % (med[key] / med['ping']),
                      '%.2f' % (med[key] / med['uri'])])
     text = table(['task (20 per playbook)', 'median ms/task', 'playbook wall / 20', 'x ping', 'x uri'], rows)
