@@ -12,6 +12,5 @@ from ansible_collections.existio.exist.plugins.plugin_utils._worker_process impo
 
 
 class ActionModule(ExistActionBase):
-
     MODULE = 'existio.exist.attribute'
     TASK = _attribute_task

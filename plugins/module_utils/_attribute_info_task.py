@@ -41,8 +41,11 @@ def list_params(params):
                 raise ValueError('%s: %r is not a valid name (letters, digits and underscores)' % (option, value))
     if params['source'] == 'templates':
         # manual=false is a filter too; the other options are off when falsy.
-        used = [option for option in ATTRIBUTE_ONLY_FILTERS
-                if (params[option] is not None if option == 'manual' else params[option])]
+        used = [
+            option
+            for option in ATTRIBUTE_ONLY_FILTERS
+            if (params[option] is not None if option == 'manual' else params[option])
+        ]
         if used:
             raise ValueError('%s cannot be used with source=templates' % ', '.join(used))
     query = {}

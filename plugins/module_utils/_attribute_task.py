@@ -23,12 +23,17 @@ from ansible_collections.existio.exist.plugins.module_utils._task_runner import 
 def argument_spec():
     spec = connection_argument_spec()
     spec.update(
-        attributes=dict(type='list', elements='dict', default=[], options=dict(
-            name=dict(type='str'),
-            template=dict(type='str'),
-            manual=dict(type='bool'),
-            state=dict(type='str', choices=['present', 'absent']),
-        )),
+        attributes=dict(
+            type='list',
+            elements='dict',
+            default=[],
+            options=dict(
+                name=dict(type='str'),
+                template=dict(type='str'),
+                manual=dict(type='bool'),
+                state=dict(type='str', choices=['present', 'absent']),
+            ),
+        ),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         exclusive=dict(type='bool', default=False),
         release_all=dict(type='bool', default=False),
@@ -43,11 +48,15 @@ def check_release_intent(params, declared):
     release_all=true, which in turn admits no attribute declared present."""
     present = [d.name for d in declared if d.state == 'present']
     if params['release_all'] and present:
-        return ('release_all=true releases every attribute this client owns, but attributes declares %s present; '
-                'use exclusive=true to keep those and release the rest' % ', '.join(present))
+        return (
+            'release_all=true releases every attribute this client owns, but attributes declares %s present; '
+            'use exclusive=true to keep those and release the rest' % ', '.join(present)
+        )
     if params['exclusive'] and not params['release_all'] and not present:
-        return ('exclusive=true with no attribute declared present would release every attribute this client owns; '
-                'if that is the intent, set release_all=true instead')
+        return (
+            'exclusive=true with no attribute declared present would release every attribute this client owns; '
+            'if that is the intent, set release_all=true instead'
+        )
     return None
 
 
@@ -56,7 +65,8 @@ def prepare(params):
     if params['token_type'] == 'token':
         raise TaskInputError(
             'token_type=token is a simple token, which Exist makes read-only; acquiring and releasing need an OAuth2 '
-            'access token (token_type=bearer). existio.exist.attribute_info reads with either.')
+            'access token (token_type=bearer). existio.exist.attribute_info reads with either.'
+        )
     try:
         declared = normalize_declared(params['attributes'], params['state'])
     except DeclarationError as exc:
@@ -69,8 +79,14 @@ def prepare(params):
 
 def work(client, declared, params, check_mode, warn):
     """Converge ownership. Failures once writing has begun are in the result, with what did change."""
-    return converge(client, declared, takeover=params['takeover'],
-                    exclusive=params['exclusive'] or params['release_all'], check_mode=check_mode, warn=warn)
+    return converge(
+        client,
+        declared,
+        takeover=params['takeover'],
+        exclusive=params['exclusive'] or params['release_all'],
+        check_mode=check_mode,
+        warn=warn,
+    )
 
 
 # What a task that failed before any write reports.

@@ -26,12 +26,12 @@ import os
 import time
 import traceback
 import warnings
-
 from urllib.parse import urlsplit, urlunsplit
 
 try:
     import requests
     from urllib3.exceptions import InsecureRequestWarning, NewConnectionError
+
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:
@@ -154,10 +154,11 @@ def check_api_url(api_url):
     if parts.scheme == 'http' and not is_loopback_host(hostname):
         raise ExistConfigError(
             "api_url %r uses plain http:// to a host that is not loopback; the bearer token would be sent "
-            "unencrypted. Use https://, or http:// only for 127.0.0.1/localhost (the local emulator)." % (api_url,))
+            "unencrypted. Use https://, or http:// only for 127.0.0.1/localhost (the local emulator)." % (api_url,)
+        )
     path = parts.path.rstrip('/')
     if path.endswith(API_PREFIX):
-        path = path[:-len(API_PREFIX)]
+        path = path[: -len(API_PREFIX)]
     return urlunsplit((parts.scheme, parts.netloc, path, '', ''))
 
 
@@ -169,7 +170,9 @@ def check_token(token):
     if token.strip().split(' ', 1)[0].lower() in ('bearer', 'token'):
         raise ExistConfigError("token must be the access token alone, without the 'Bearer ' or 'Token ' prefix")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) > 126 for ch in token.strip()):
-        raise ExistConfigError("token contains whitespace or non-ASCII characters; it is not a valid Exist access token")
+        raise ExistConfigError(
+            "token contains whitespace or non-ASCII characters; it is not a valid Exist access token"
+        )
     return token.strip()
 
 
@@ -218,7 +221,7 @@ class _TokenAuth(object):
 
 def split_batches(items, size=MAX_ITEMS_PER_REQUEST):
     """Split a list of write items into request bodies the API accepts."""
-    return [items[start:start + size] for start in range(0, len(items), size)]
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _retry_after_seconds(value):
@@ -247,6 +250,7 @@ def _retry_after_seconds(value):
 # -- shape checks -------------------------------------------------------------
 # Each returns a description of what is wrong, or None. They look only at the
 # fields this collection reads.
+
 
 def _is_text(value):
     return isinstance(value, str) and value != ''
@@ -277,7 +281,11 @@ def attribute_problem(obj):
     if problem:
         return "'service' " + problem
     group = obj.get('group')
-    if group is not None and not isinstance(group, str) and not (isinstance(group, dict) and _is_text(group.get('name'))):
+    if (
+        group is not None
+        and not isinstance(group, str)
+        and not (isinstance(group, dict) and _is_text(group.get('name')))
+    ):
         return "'group' is %s, expected {\"name\": ...}" % _short(group)
     available = obj.get('available_services')
     if available is not None:
@@ -300,17 +308,18 @@ def template_problem(obj):
 
 def _short(value, limit=60):
     text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool)) or value is None else repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + '...'
+    return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
 # -- transport failures -------------------------------------------------------
+
 
 class _Failure(object):
     """Why one attempt got no usable answer."""
 
     def __init__(self, reason, sent, retryable=True):
-        self.reason = reason          # words for the user, naming the host and the cause
-        self.sent = sent              # whether the request may have reached the server
+        self.reason = reason  # words for the user, naming the host and the cause
+        self.sent = sent  # whether the request may have reached the server
         self.retryable = retryable
 
 
@@ -370,9 +379,22 @@ class ExistClient(object):
     token_type: 'bearer' (an OAuth2 access token) or 'token' (a simple, read-only token).
     """
 
-    def __init__(self, api_url, token, validate_certs=True, timeout=30, rate_limit_wait=60,
-                 warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK, token_type='bearer', ca_path=None,
-                 use_proxy=True, retries=READ_RETRIES, http_agent=USER_AGENT):
+    def __init__(
+        self,
+        api_url,
+        token,
+        validate_certs=True,
+        timeout=30,
+        rate_limit_wait=60,
+        warn=None,
+        sleep=None,
+        max_requests=MAX_REQUESTS_PER_TASK,
+        token_type='bearer',
+        ca_path=None,
+        use_proxy=True,
+        retries=READ_RETRIES,
+        http_agent=USER_AGENT,
+    ):
         if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
         self.base_url = check_api_url(api_url)
@@ -381,9 +403,11 @@ class ExistClient(object):
         self._secrets = set([self._token, token]) if isinstance(token, str) else set([self._token])
         if token_type not in TOKEN_SCHEMES:
             raise ExistConfigError('token_type must be one of %s, got %r' % (', '.join(TOKEN_SCHEMES), token_type))
-        for option, value, bounds, unit in (('timeout', timeout, TIMEOUT_RANGE, 'seconds'),
-                                            ('rate_limit_wait', rate_limit_wait, RATE_LIMIT_WAIT_RANGE, 'seconds'),
-                                            ('retries', retries, RETRIES_RANGE, 'retries')):
+        for option, value, bounds, unit in (
+            ('timeout', timeout, TIMEOUT_RANGE, 'seconds'),
+            ('rate_limit_wait', rate_limit_wait, RATE_LIMIT_WAIT_RANGE, 'seconds'),
+            ('retries', retries, RETRIES_RANGE, 'retries'),
+        ):
             problem = check_number(option, value, bounds, unit)
             if problem:
                 raise ExistConfigError(problem)
@@ -393,7 +417,7 @@ class ExistClient(object):
         self.rate_limit_wait = rate_limit_wait
         self.max_requests = max_requests
         self.requests_sent = 0
-        self._rate_limited = 0        # 429s seen by this task
+        self._rate_limited = 0  # 429s seen by this task
         self._rate_limit_waited = 0.0
         self._warn = warn or (lambda message: None)
         self._sleep = sleep or time.sleep
@@ -404,8 +428,10 @@ class ExistClient(object):
         self._session.trust_env = bool(use_proxy)
         self._session.headers.update({'Accept': 'application/json', 'User-Agent': http_agent or USER_AGENT})
         if self.verify is False and self.base_url.startswith('https://'):
-            self._warn('validate_certs=false: the TLS certificate of %s is not checked, so the token goes to '
-                       'whoever answers; use ca_path for a private CA instead' % self.host)
+            self._warn(
+                'validate_certs=false: the TLS certificate of %s is not checked, so the token goes to '
+                'whoever answers; use ca_path for a private CA instead' % self.host
+            )
 
     # -- public API ---------------------------------------------------------
 
@@ -426,34 +452,53 @@ class ExistClient(object):
         for dummy in range(MAX_PAGES):
             page = self.get(url_path, url_query)
             if not isinstance(page, dict) or not isinstance(page.get('results'), list):
-                raise ExistApiError(self._redact('GET %s answered a body that is not a page of results (got %s)'
-                                                 % (path, _short(page))), method='GET', path=path)
+                raise ExistApiError(
+                    self._redact(
+                        'GET %s answered a body that is not a page of results (got %s)' % (path, _short(page))
+                    ),
+                    method='GET',
+                    path=path,
+                )
             for result in page['results']:
                 problem = item_problem(result)
                 if problem:
-                    raise ExistApiError(self._redact('GET %s answered a malformed item: results[%d] %s'
-                                                     % (path, index, problem)), method='GET', path=path)
+                    raise ExistApiError(
+                        self._redact('GET %s answered a malformed item: results[%d] %s' % (path, index, problem)),
+                        method='GET',
+                        path=path,
+                    )
                 index += 1
                 yield result
             next_url = page.get('next')
             if not next_url:
                 return
             if not isinstance(next_url, str):
-                raise ExistApiError(self._redact("GET %s answered a 'next' that is not a URL (got %s)"
-                                                 % (path, _short(next_url))), method='GET', path=path)
+                raise ExistApiError(
+                    self._redact("GET %s answered a 'next' that is not a URL (got %s)" % (path, _short(next_url))),
+                    method='GET',
+                    path=path,
+                )
             # Follow `next` on our own base URL: the token is only ever sent
             # to the host the user configured, and only for the next page of this list.
             parts = urlsplit(next_url)
             url_path, url_query = self._relative_path(parts.path), parts.query
             if url_path.rstrip('/') != path.rstrip('/'):
-                raise ExistApiError(self._redact("GET %s answered a 'next' for another endpoint (%s); not followed"
-                                                 % (path, _short(parts.path, 80))), method='GET', path=path)
+                raise ExistApiError(
+                    self._redact(
+                        "GET %s answered a 'next' for another endpoint (%s); not followed"
+                        % (path, _short(parts.path, 80))
+                    ),
+                    method='GET',
+                    path=path,
+                )
             if (url_path, url_query) in seen:
-                raise ExistApiError('GET %s: the server sent the same "next" page twice' % path,
-                                    method='GET', path=path)
+                raise ExistApiError(
+                    'GET %s: the server sent the same "next" page twice' % path, method='GET', path=path
+                )
             seen.add((url_path, url_query))
-        raise ExistApiError('GET %s: more than %d pages; the server keeps sending "next"' % (path, MAX_PAGES),
-                            method='GET', path=path)
+        raise ExistApiError(
+            'GET %s: more than %d pages; the server keeps sending "next"' % (path, MAX_PAGES), method='GET', path=path
+        )
 
     def post_batch(self, path, items, params=None):
         """POST one body of at most 35 items. Returns a BatchResult whose
@@ -474,9 +519,15 @@ class ExistClient(object):
         else:
             problem = self._batch_problem(body)
         if problem:
-            raise ExistOutcomeUnknown(self._redact('POST %s: Exist answered %d with %s; whether it applied the write is '
-                                                   'unknown' % (path, answer.status, problem)),
-                                      status=answer.status, method='POST', path=path)
+            raise ExistOutcomeUnknown(
+                self._redact(
+                    'POST %s: Exist answered %d with %s; whether it applied the write is '
+                    'unknown' % (path, answer.status, problem)
+                ),
+                status=answer.status,
+                method='POST',
+                path=path,
+            )
         return BatchResult(answer.status, body['success'], body['failed'])
 
     @staticmethod
@@ -523,7 +574,7 @@ class ExistClient(object):
         """Strip the base URL's own path prefix, if any, from a path the server sent."""
         prefix = urlsplit(self.base_url).path
         if prefix and absolute_path.startswith(prefix + '/'):
-            return absolute_path[len(prefix):]
+            return absolute_path[len(prefix) :]
         return absolute_path
 
     def _redact(self, text):
@@ -546,7 +597,9 @@ class ExistClient(object):
                 raise ExistRequestCapReached(
                     '%s %s: not sent; this task already sent %d requests, the most one task may send '
                     '(Exist allows 300 an hour per user)' % (method, path, self.requests_sent),
-                    method=method, path=path)
+                    method=method,
+                    path=path,
+                )
             self.requests_sent += 1
             answer, failure = self._send(method, url, params, json_body)
             if answer is not None and answer.status == 429:
@@ -563,9 +616,13 @@ class ExistClient(object):
             problem = failure.reason if answer is None else 'Exist answered %d' % answer.status
             sent = failure.sent if answer is None else True
             if sent and method != 'GET':
-                raise ExistOutcomeUnknown('%s %s: %s; whether Exist applied the write is unknown' % (method, path, problem),
-                                          status=answer.status if answer is not None else None, method=method, path=path,
-                                          detail=self._detail(answer) if answer is not None else None)
+                raise ExistOutcomeUnknown(
+                    '%s %s: %s; whether Exist applied the write is unknown' % (method, path, problem),
+                    status=answer.status if answer is not None else None,
+                    method=method,
+                    path=path,
+                    detail=self._detail(answer) if answer is not None else None,
+                )
             if (answer is None and not failure.retryable) or retries >= self.retries:
                 if answer is not None:
                     raise self._error_answer(answer, method, path, retried=retries)
@@ -573,7 +630,9 @@ class ExistClient(object):
                 raise ExistApiError('%s %s: %s%s' % (method, path, problem, suffix), method=method, path=path)
             retries += 1
             delay = 0.5 * 2 ** (retries - 1)
-            self._warn('%s %s: %s; retrying in %.1f s (retry %d of %d)' % (method, path, problem, delay, retries, self.retries))
+            self._warn(
+                '%s %s: %s; retrying in %.1f s (retry %d of %d)' % (method, path, problem, delay, retries, self.retries)
+            )
             self._sleep(delay)
 
     def _send(self, method, url, params, json_body):
@@ -583,36 +642,57 @@ class ExistClient(object):
             with warnings.catch_warnings():
                 # validate_certs=false is said once, as an Ansible warning, not on stderr per request.
                 warnings.simplefilter('ignore', InsecureRequestWarning)
-                response = self._session.request(method, url, params=params, json=json_body, timeout=self.timeout,
-                                                 verify=self.verify, allow_redirects=False, stream=True)
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                    allow_redirects=False,
+                    stream=True,
+                )
         except requests.exceptions.SSLError as exc:
             # Certificate problems do not go away by asking again.
-            return None, _Failure('TLS failure talking to %s: %s' % (self.host, self._redact(_describe(exc))),
-                                  sent=False, retryable=False)
+            return None, _Failure(
+                'TLS failure talking to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False, retryable=False
+            )
         except requests.exceptions.ConnectTimeout:
             # Never connected, so nothing was sent: safe to retry even a write.
-            return None, _Failure('could not connect to %s within %s s (connection timed out)' % (self.host, self.timeout),
-                                  sent=False)
+            return None, _Failure(
+                'could not connect to %s within %s s (connection timed out)' % (self.host, self.timeout), sent=False
+            )
         except requests.exceptions.Timeout:
-            return None, _Failure('%s sent no answer within %s s (read timed out)' % (self.host, self.timeout), sent=True)
+            return None, _Failure(
+                '%s sent no answer within %s s (read timed out)' % (self.host, self.timeout), sent=True
+            )
         except requests.exceptions.ProxyError as exc:
             return None, _Failure('the proxy for %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False)
         except requests.exceptions.ConnectionError as exc:
             # Name resolution and refused connections fail before anything is sent.
             if any(isinstance(cause, NewConnectionError) for cause in _chain(exc)):
-                return None, _Failure('could not connect to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False)
-            return None, _Failure('connection failed talking to %s before an answer arrived: %s'
-                                  % (self.host, self._redact(_describe(exc))), sent=True)
+                return None, _Failure(
+                    'could not connect to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False
+                )
+            return None, _Failure(
+                'connection failed talking to %s before an answer arrived: %s'
+                % (self.host, self._redact(_describe(exc))),
+                sent=True,
+            )
         except requests.exceptions.RequestException as exc:
-            return None, _Failure('the request to %s failed: %s' % (self.host, self._redact(_describe(exc))),
-                                  sent=False, retryable=False)
+            return None, _Failure(
+                'the request to %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False, retryable=False
+            )
         try:
             content = self._read_body(response, started)
         except _BodyProblem as exc:
             return None, _Failure('%s answered %d but %s' % (self.host, response.status_code, exc), sent=True)
         except (requests.exceptions.RequestException, OSError) as exc:
-            return None, _Failure('%s answered %d but the body broke off: %s'
-                                  % (self.host, response.status_code, self._redact(_describe(exc))), sent=True)
+            return None, _Failure(
+                '%s answered %d but the body broke off: %s'
+                % (self.host, response.status_code, self._redact(_describe(exc))),
+                sent=True,
+            )
         finally:
             response.close()
         return Answer(response.status_code, response.headers, content), None
@@ -646,9 +726,18 @@ class ExistClient(object):
             raise ExistRateLimited(
                 '%s %s: rate-limited by Exist (429, Retry-After %s); waiting %.0f s more would exceed '
                 'rate_limit_wait=%s s. The limit is 300 requests an hour per user token.'
-                % (method, path, self._redact(_short(retry_after, 40)) if retry_after else 'not given', delay,
-                   self.rate_limit_wait),
-                status=429, method=method, path=path, detail=self._detail(answer))
+                % (
+                    method,
+                    path,
+                    self._redact(_short(retry_after, 40)) if retry_after else 'not given',
+                    delay,
+                    self.rate_limit_wait,
+                ),
+                status=429,
+                method=method,
+                path=path,
+                detail=self._detail(answer),
+            )
         self._rate_limit_waited += delay
         return delay
 
@@ -659,7 +748,9 @@ class ExistClient(object):
             text = answer.text.strip()
             return self._redact(text[:200]) if text else None
         if isinstance(body, dict) and body.get('detail'):
-            return self._redact(_short(body['detail'], 300) if not isinstance(body['detail'], str) else body['detail'][:300])
+            return self._redact(
+                _short(body['detail'], 300) if not isinstance(body['detail'], str) else body['detail'][:300]
+            )
         return None
 
     def _error_answer(self, answer, method, path, retried=0):
@@ -685,8 +776,12 @@ class ExistClient(object):
         try:
             return answer.json()
         except ValueError:
-            raise ExistApiError('%s %s: Exist answered %d with a body that is not JSON' % (method, path, answer.status),
-                                status=answer.status, method=method, path=path) from None
+            raise ExistApiError(
+                '%s %s: Exist answered %d with a body that is not JSON' % (method, path, answer.status),
+                status=answer.status,
+                method=method,
+                path=path,
+            ) from None
 
 
 class _BodyProblem(Exception):

@@ -49,9 +49,11 @@ def connection_problem(params):
     agent = params['http_agent']
     if agent is not None and (not agent.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in agent)):
         return 'http_agent must be a non-empty line of text, got %r' % (agent,)
-    return (check_number('timeout', params['timeout'], TIMEOUT_RANGE)
-            or check_number('retries', params['retries'], RETRIES_RANGE, 'retries')
-            or check_number('rate_limit_wait', params['rate_limit_wait'], RATE_LIMIT_WAIT_RANGE))
+    return (
+        check_number('timeout', params['timeout'], TIMEOUT_RANGE)
+        or check_number('retries', params['retries'], RETRIES_RANGE, 'retries')
+        or check_number('rate_limit_wait', params['rate_limit_wait'], RATE_LIMIT_WAIT_RANGE)
+    )
 
 
 def client_from_params(params, warn):

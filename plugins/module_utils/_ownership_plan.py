@@ -29,11 +29,11 @@ STATES = ('present', 'absent')
 THIS_CLIENT = '(this client)'
 
 # Why an attribute is acquired.
-NEW = 'new'                   # a template the look-up did not show: created (create fails if it exists)
-TAKEOVER = 'takeover'         # another service owns it
-UNOWNED = 'unowned'           # the user has it, nobody owns it (inactive)
-MANUAL = 'manual'             # this client owns it, only the manual flag differs
-NOT_VISIBLE = 'not_visible'   # by name, and the user lacks it: Exist will say not_found
+NEW = 'new'  # a template the look-up did not show: created (create fails if it exists)
+TAKEOVER = 'takeover'  # another service owns it
+UNOWNED = 'unowned'  # the user has it, nobody owns it (inactive)
+MANUAL = 'manual'  # this client owns it, only the manual flag differs
+NOT_VISIBLE = 'not_visible'  # by name, and the user lacks it: Exist will say not_found
 # A template the look-up did not show, and that Exist says exists: the token
 # cannot read it, so whoever owned it could not be seen.
 HIDDEN = 'hidden'
@@ -45,26 +45,48 @@ UNKNOWN_OWNER = '(unknown: not visible to this token)'
 # The group of each published template (Exist's documentation, plus steps_goal
 # seen in recorded traffic). Used only to tell "the user lacks it" from "the
 # token cannot see it" in a prediction; what Exist answers always wins.
-TEMPLATE_GROUPS = dict((name, group) for group, names in (
-    ('activity', 'steps steps_active_min steps_elevation floors steps_distance stand_hours cycle_min cycle_distance '
-                 'active_energy steps_goal'),
-    ('workouts', 'workouts workouts_min workouts_distance'),
-    ('productivity', 'productive_min neutral_min distracting_min commits tasks_completed words_written emails_sent '
-                     'emails_received pomodoros_min keystrokes'),
-    ('food', 'coffees alcoholic_drinks energy water carbohydrates fat fibre protein sugar sodium cholesterol caffeine'),
-    ('finance', 'money_spent'),
-    ('mood', 'mood mood_note energy_level stress_level'),
-    ('sleep', 'sleep time_in_bed sleep_light sleep_deep sleep_rem sleep_start sleep_end sleep_awakenings'),
-    ('events', 'events events_duration'),
-    ('health', 'weight body_fat lean_mass heartrate heartrate_max heartrate_variability heartrate_resting '
-               'meditation_min menstrual_flow sexual_activity'),
-    ('location', 'checkins location'),
-    ('media', 'tracks articles_read pages_read mobile_screen_min gaming_min tv_min movies_min'),
-    ('social', 'facebook_posts facebook_comments facebook_reactions mastodon_posts mastodon_replies mastodon_boosts '
-               'mastodon_favourites tweets twitter_mentions twitter_username'),
-    ('weather', 'weather_temp_max weather_temp_min weather_precipitation weather_cloud_cover weather_wind_speed '
-                'weather_summary weather_icon day_length'),
-) for name in names.split())
+TEMPLATE_GROUPS = dict(
+    (name, group)
+    for group, names in (
+        (
+            'activity',
+            'steps steps_active_min steps_elevation floors steps_distance stand_hours cycle_min cycle_distance '
+            'active_energy steps_goal',
+        ),
+        ('workouts', 'workouts workouts_min workouts_distance'),
+        (
+            'productivity',
+            'productive_min neutral_min distracting_min commits tasks_completed words_written emails_sent '
+            'emails_received pomodoros_min keystrokes',
+        ),
+        (
+            'food',
+            'coffees alcoholic_drinks energy water carbohydrates fat fibre protein sugar sodium cholesterol caffeine',
+        ),
+        ('finance', 'money_spent'),
+        ('mood', 'mood mood_note energy_level stress_level'),
+        ('sleep', 'sleep time_in_bed sleep_light sleep_deep sleep_rem sleep_start sleep_end sleep_awakenings'),
+        ('events', 'events events_duration'),
+        (
+            'health',
+            'weight body_fat lean_mass heartrate heartrate_max heartrate_variability heartrate_resting '
+            'meditation_min menstrual_flow sexual_activity',
+        ),
+        ('location', 'checkins location'),
+        ('media', 'tracks articles_read pages_read mobile_screen_min gaming_min tv_min movies_min'),
+        (
+            'social',
+            'facebook_posts facebook_comments facebook_reactions mastodon_posts mastodon_replies mastodon_boosts '
+            'mastodon_favourites tweets twitter_mentions twitter_username',
+        ),
+        (
+            'weather',
+            'weather_temp_max weather_temp_min weather_precipitation weather_cloud_cover weather_wind_speed '
+            'weather_summary weather_icon day_length',
+        ),
+    )
+    for name in names.split()
+)
 
 
 class DeclarationError(ValueError):
@@ -75,10 +97,10 @@ class Declared(object):
     """One attribute as the task declares it."""
 
     def __init__(self, name, identified_by, state, manual, index):
-        self.name = name          # the attribute name (a template's attribute has the template's name)
+        self.name = name  # the attribute name (a template's attribute has the template's name)
         self.identified_by = identified_by  # 'name' or 'template': how the task names it, and how to acquire it
         self.state = state
-        self.manual = manual      # None: leave the flag as it is
+        self.manual = manual  # None: leave the flag as it is
         self.index = index
 
     def intent(self):
@@ -120,8 +142,9 @@ def normalize_declared(items, default_state='present'):
     if not isinstance(items, list):
         raise DeclarationError('attributes must be a list of dictionaries, got %r' % (items,))
     if len(items) > MAX_DECLARED:
-        raise DeclarationError('attributes lists %d items; more than %d cannot be right for one user'
-                               % (len(items), MAX_DECLARED))
+        raise DeclarationError(
+            'attributes lists %d items; more than %d cannot be right for one user' % (len(items), MAX_DECLARED)
+        )
     seen = {}
     result = []
     for index, item in enumerate(items):
@@ -132,16 +155,19 @@ def normalize_declared(items, default_state='present'):
         item = dict((key, value) for key, value in item.items() if value is not None)
         unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
         if unknown:
-            raise DeclarationError('%s %r has unknown key(s) %s; allowed are %s'
-                                   % (where, item, ', '.join(unknown), ', '.join(ITEM_KEYS)))
+            raise DeclarationError(
+                '%s %r has unknown key(s) %s; allowed are %s' % (where, item, ', '.join(unknown), ', '.join(ITEM_KEYS))
+            )
         name, template = item.get('name'), item.get('template')
         if (name is None) == (template is None):
             raise DeclarationError('%s %r must have exactly one of name or template' % (where, item))
         identified_by = 'name' if name is not None else 'template'
         value = name if name is not None else template
         if not isinstance(value, str) or not NAME_PATTERN.match(value):
-            raise DeclarationError('%s.%s %r is not an attribute name: use letters, digits and underscores, '
-                                   'like mood_note' % (where, identified_by, value))
+            raise DeclarationError(
+                '%s.%s %r is not an attribute name: use letters, digits and underscores, '
+                'like mood_note' % (where, identified_by, value)
+            )
         manual = item.get('manual')
         if manual is not None and not isinstance(manual, bool):
             raise DeclarationError('%s.manual must be true or false, got %r' % (where, manual))
@@ -157,7 +183,8 @@ def normalize_declared(items, default_state='present'):
                 continue
             raise DeclarationError(
                 'attributes[%d] and %s both declare %r with different wishes (%s / %s); declare it once'
-                % (earlier.index, where, value, _describe_intent(earlier), _describe_intent(declared)))
+                % (earlier.index, where, value, _describe_intent(earlier), _describe_intent(declared))
+            )
         seen[value] = declared
         result.append(declared)
     return result
@@ -233,8 +260,8 @@ class PlannedAcquire(object):
     def __init__(self, declared, reason, previous, manual):
         self.declared = declared
         self.reason = reason
-        self.previous = previous      # the attribute as last read, or None if the user lacks it or it is hidden
-        self.manual = manual          # the flag the attribute will have
+        self.previous = previous  # the attribute as last read, or None if the user lacks it or it is hidden
+        self.manual = manual  # the flag the attribute will have
         self.name = declared.name
 
     def request_item(self):
@@ -278,7 +305,7 @@ class PlannedCreate(PlannedAcquire):
 class PlannedRelease(object):
     def __init__(self, attribute, declared):
         self.attribute = attribute
-        self.declared = declared      # None when released by exclusive mode
+        self.declared = declared  # None when released by exclusive mode
         self.name = attribute['name']
         self.next_owner = next_owner_after_release(attribute)
 
@@ -294,18 +321,21 @@ class Plan(object):
 
     def __init__(self, owned, acquire, create, release, refused, takeover):
         self.owned = owned
-        self.acquire = acquire        # what the look-up showed (takeover, unowned, manual flag), names it did not
-        self.create = create          # templates the look-up did not show
+        self.acquire = acquire  # what the look-up showed (takeover, unowned, manual flag), names it did not
+        self.create = create  # templates the look-up did not show
         self.release = release
-        self.refused = refused        # failed items known before any write (takeover=false)
+        self.refused = refused  # failed items known before any write (takeover=false)
         self.takeover = takeover
         self.service = this_service(owned)
 
     @property
     def predicted_failures(self):
         """Acquires Exist is bound to refuse, as failed items (for check mode)."""
-        return [dict(a.ref(), error_code='not_found', error=NOT_FOUND_ERROR)
-                for a in self.acquire if a.reason == NOT_VISIBLE]
+        return [
+            dict(a.ref(), error_code='not_found', error=NOT_FOUND_ERROR)
+            for a in self.acquire
+            if a.reason == NOT_VISIBLE
+        ]
 
     @property
     def predicted_acquires(self):
@@ -328,26 +358,48 @@ class Plan(object):
     def takeover_warnings(self, acquired, owner_unknown):
         """Warnings for acquires that took attributes from another service: one
         per known previous owner, one for all whose owner nobody could see."""
-        warnings = ["attribute %r was owned by %s; this client took it over" % (a.name, _service_label(a.previous))
-                    for a in acquired if a.reason == TAKEOVER]
+        warnings = [
+            "attribute %r was owned by %s; this client took it over" % (a.name, _service_label(a.previous))
+            for a in acquired
+            if a.reason == TAKEOVER
+        ]
         if owner_unknown:
-            warnings.append('%s existed but %s not visible to this token (no read scope for %s group); this client '
-                            'took %s over from an owner it could not see (previous owner unknown)'
-                            % (_names(owner_unknown), 'was' if len(owner_unknown) == 1 else 'were',
-                               'its' if len(owner_unknown) == 1 else 'their', 'it' if len(owner_unknown) == 1 else 'them'))
+            warnings.append(
+                '%s existed but %s not visible to this token (no read scope for %s group); this client '
+                'took %s over from an owner it could not see (previous owner unknown)'
+                % (
+                    _names(owner_unknown),
+                    'was' if len(owner_unknown) == 1 else 'were',
+                    'its' if len(owner_unknown) == 1 else 'their',
+                    'it' if len(owner_unknown) == 1 else 'them',
+                )
+            )
         return warnings
 
     def predicted_warnings(self, acquired):
         """Check mode's warnings: the takeovers it can see, and what it cannot know."""
-        warnings = ["attribute %r was owned by %s; this client would take it over"
-                    % (a.name, _service_label(a.previous)) for a in acquired if a.reason == TAKEOVER]
+        warnings = [
+            "attribute %r was owned by %s; this client would take it over" % (a.name, _service_label(a.previous))
+            for a in acquired
+            if a.reason == TAKEOVER
+        ]
         if self.unproven:
-            otherwise = ('takes it over (previous owner unknown)' if self.takeover
-                         else 'refuses it (owner_unknown), since takeover is false')
-            warnings.append('%s not visible to this token, which may lack the read scope that would show %s: a real '
-                            'run creates %s if the user lacks %s, and otherwise %s'
-                            % (_names(self.unproven), 'it' if len(self.unproven) == 1 else 'them',
-                               'it' if len(self.unproven) == 1 else 'each', 'it', otherwise))
+            otherwise = (
+                'takes it over (previous owner unknown)'
+                if self.takeover
+                else 'refuses it (owner_unknown), since takeover is false'
+            )
+            warnings.append(
+                '%s not visible to this token, which may lack the read scope that would show %s: a real '
+                'run creates %s if the user lacks %s, and otherwise %s'
+                % (
+                    _names(self.unproven),
+                    'it' if len(self.unproven) == 1 else 'them',
+                    'it' if len(self.unproven) == 1 else 'each',
+                    'it',
+                    otherwise,
+                )
+            )
         return warnings
 
     def diff(self, acquired, released, owner_unknown=(), manual=None, next_owner=None):
@@ -371,12 +423,16 @@ class Plan(object):
                 if acquire.name in owner_unknown:
                     before[acquire.name] = {'owner': UNKNOWN_OWNER, 'manual': None}
                 elif acquire.previous is not None:
-                    before[acquire.name] = {'owner': _service_name(acquire.previous),
-                                            'manual': bool(acquire.previous.get('manual'))}
+                    before[acquire.name] = {
+                        'owner': _service_name(acquire.previous),
+                        'manual': bool(acquire.previous.get('manual')),
+                    }
             after[acquire.name] = {'owner': THIS_CLIENT, 'manual': bool(manual.get(acquire.name, acquire.manual))}
         for release in released:
-            after[release.name] = {'owner': next_owner.get(release.name, release.next_owner),
-                                   'manual': bool(release.attribute.get('manual'))}
+            after[release.name] = {
+                'owner': next_owner.get(release.name, release.next_owner),
+                'manual': bool(release.attribute.get('manual')),
+            }
         return {'before': {'attributes': before}, 'after': {'attributes': after}}
 
 
@@ -434,9 +490,14 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
         manual = item.manual if item.manual is not None else bool(other.get('manual'))
         if _service_name(other):
             if not takeover:
-                refused.append(dict(item.ref(), error_code='owned_by_other_service',
-                                    error="Attribute %r is owned by %s; not taken over because takeover is false"
-                                    % (item.name, _service_label(other))))
+                refused.append(
+                    dict(
+                        item.ref(),
+                        error_code='owned_by_other_service',
+                        error="Attribute %r is owned by %s; not taken over because takeover is false"
+                        % (item.name, _service_label(other)),
+                    )
+                )
                 continue
             acquire.append(PlannedAcquire(item, TAKEOVER, other, manual))
         else:
@@ -450,6 +511,8 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
 
 
 def owner_unknown_error(name):
-    return ("Attribute %r is not visible to this token (no read scope for its group), so whether another service "
-            "owns it is unknown; not acquired because takeover is false. Give the token the group's _read scope, "
-            "or set takeover to true." % name)
+    return (
+        "Attribute %r is not visible to this token (no read scope for its group), so whether another service "
+        "owns it is unknown; not acquired because takeover is false. Give the token the group's _read scope, "
+        "or set takeover to true." % name
+    )

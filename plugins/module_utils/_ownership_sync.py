@@ -93,15 +93,33 @@ def _record_released(owned, planned, entry):
 def ownership_endpoints(client):
     """The three ownership writes, as the write engine needs them."""
     return {
-        'acquire': Endpoint('/api/2/attributes/acquire/', client.acquire, _name_or_template, attribute_problem,
-                            _acquire_applied, _record_acquired),
-        'create': Endpoint('/api/2/attributes/create/', client.create, _name_or_template, attribute_problem,
-                           _acquire_applied, _record_acquired),
+        'acquire': Endpoint(
+            '/api/2/attributes/acquire/',
+            client.acquire,
+            _name_or_template,
+            attribute_problem,
+            _acquire_applied,
+            _record_acquired,
+        ),
+        'create': Endpoint(
+            '/api/2/attributes/create/',
+            client.create,
+            _name_or_template,
+            attribute_problem,
+            _acquire_applied,
+            _record_acquired,
+        ),
         # A release refused as unauthorised or not_found may have lost a race
         # with another run: if a fresh read shows it is not ours, the goal is reached.
-        'release': Endpoint('/api/2/attributes/release/', client.release, _name, _release_problem,
-                            lambda planned, owned: planned.name not in owned, _record_released,
-                            reached_codes=('unauthorised', 'not_found')),
+        'release': Endpoint(
+            '/api/2/attributes/release/',
+            client.release,
+            _name,
+            _release_problem,
+            lambda planned, owned: planned.name not in owned,
+            _record_released,
+            reached_codes=('unauthorised', 'not_found'),
+        ),
     }
 
 
@@ -132,8 +150,9 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
         return _predicted_result(plan, warn)
 
     endpoints = ownership_endpoints(client)
-    run = WriteRun(dict(owned), lambda: read_owned(client)).run([
-        (endpoints['acquire'], plan.acquire), (endpoints['create'], plan.create), (endpoints['release'], plan.release)])
+    run = WriteRun(dict(owned), lambda: read_owned(client)).run(
+        [(endpoints['acquire'], plan.acquire), (endpoints['create'], plan.create), (endpoints['release'], plan.release)]
+    )
     if takeover:
         # Templates Exist says exist although the look-up did not show them: the
         # token cannot read them. takeover=true acquires them all the same.
@@ -166,8 +185,14 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
                 owner_unknown.add(planned.name)
     for message in plan.takeover_warnings(acquired, owner_unknown):
         warn(message)
-    return _result(acquired, released, failed_items, run.errors, run.state,
-                   plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner))
+    return _result(
+        acquired,
+        released,
+        failed_items,
+        run.errors,
+        run.state,
+        plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner),
+    )
 
 
 def _exists(outcome, endpoints):
@@ -193,8 +218,15 @@ def _predicted_result(plan, warn):
         warn(message)
     for planned in plan.release:
         owned_now.pop(planned.name, None)
-    return _result(acquired, plan.release, plan.refused + plan.predicted_failures, [], owned_now,
-                   plan.diff(acquired, plan.release, plan.unproven), check_mode=True)
+    return _result(
+        acquired,
+        plan.release,
+        plan.refused + plan.predicted_failures,
+        [],
+        owned_now,
+        plan.diff(acquired, plan.release, plan.unproven),
+        check_mode=True,
+    )
 
 
 def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False):
@@ -218,7 +250,10 @@ def failure_message(failed_items, errors, acquired, released, check_mode=False):
         parts.append(' '.join(errors))
     if failed_items:
         verb = 'would fail' if check_mode else 'failed'
-        parts.append('%d attribute(s) %s: %s.' % (len(failed_items), verb, '; '.join(_format_item(item) for item in failed_items)))
+        parts.append(
+            '%d attribute(s) %s: %s.'
+            % (len(failed_items), verb, '; '.join(_format_item(item) for item in failed_items))
+        )
     done = []
     if acquired:
         done.append('acquired %s' % ', '.join(acquired))

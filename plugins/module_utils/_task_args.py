@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-
 _EXPECTED = {'str': 'a string', 'path': 'a path', 'int': 'a whole number', 'float': 'a number', 'bool': 'true or false'}
 
 
@@ -39,7 +38,7 @@ def _kind(value):
 
 def _show(value, limit=80):
     text = repr(value) if not isinstance(value, str) else "'%s'" % value
-    return text if len(text) <= limit else text[:limit - 3] + '...'
+    return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
 def shape_problems(spec, args, where=''):
@@ -57,16 +56,21 @@ def shape_problems(spec, args, where=''):
             elif option.get('elements') in ('str', 'int', 'bool') and isinstance(value, (list, tuple)):
                 for index, element in enumerate(value):
                     if isinstance(element, (Mapping, list, tuple)):
-                        problems.append('%s[%d] must be %s, got %s: %s' % (label, index, _EXPECTED[option['elements']],
-                                                                           _kind(element), _show(element)))
+                        problems.append(
+                            '%s[%d] must be %s, got %s: %s'
+                            % (label, index, _EXPECTED[option['elements']], _kind(element), _show(element))
+                        )
             elif option.get('elements') == 'dict':
                 if not isinstance(value, (list, tuple)):
-                    problems.append('%s must be a list of dictionaries, got %s: %s' % (label, _kind(value), _show(value)))
+                    problems.append(
+                        '%s must be a list of dictionaries, got %s: %s' % (label, _kind(value), _show(value))
+                    )
                     continue
                 for index, element in enumerate(value):
                     if not isinstance(element, Mapping):
-                        problems.append('%s[%d] must be a dictionary, got %s: %s'
-                                        % (label, index, _kind(element), _show(element)))
+                        problems.append(
+                            '%s[%d] must be a dictionary, got %s: %s' % (label, index, _kind(element), _show(element))
+                        )
                     elif option.get('options'):
                         problems.extend(shape_problems(option['options'], element, '%s[%d].' % (label, index)))
         elif kind in _EXPECTED and isinstance(value, (Mapping, list, tuple)):

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistError, split_batches
 
-APPLIED = 'applied'              # the answer, or a fresh read, shows it done
-UNCHANGED = 'unchanged'          # Exist refused it, and a fresh read shows the goal was reached all the same
-FAILED = 'failed'                # Exist refused it (per item, or the whole request)
-UNKNOWN = 'outcome_unknown'      # nobody can know whether it was applied
+APPLIED = 'applied'  # the answer, or a fresh read, shows it done
+UNCHANGED = 'unchanged'  # Exist refused it, and a fresh read shows the goal was reached all the same
+FAILED = 'failed'  # Exist refused it (per item, or the whole request)
+UNKNOWN = 'outcome_unknown'  # nobody can know whether it was applied
 NOT_ATTEMPTED = 'not_attempted'  # never sent: an earlier request failed
 
 NOT_ATTEMPTED_ERROR = 'not sent, because an earlier request failed'
@@ -67,7 +67,7 @@ class Outcome(object):
         self.item = item
         self.endpoint = endpoint
         self.status = status
-        self.entry = entry            # the success entry (or the fresh read's object) for APPLIED
+        self.entry = entry  # the success entry (or the fresh read's object) for APPLIED
         self.error_code = error_code
         self.error = error
 
@@ -104,8 +104,11 @@ class WriteRun(object):
             if not exc.may_be_applied:
                 # Refused as a whole (4xx, 429 past the wait) or never sent: nothing was applied.
                 self.errors.append(exc.message)
-                reason = 'Exist refused the request that carried it (HTTP %d)' % exc.status if exc.status else \
-                    'the request that carried it failed before Exist answered'
+                reason = (
+                    'Exist refused the request that carried it (HTTP %d)' % exc.status
+                    if exc.status
+                    else 'the request that carried it failed before Exist answered'
+                )
                 self._add(batch, endpoint, FAILED, error_code='request_failed', error='not applied: %s' % reason)
                 self._stopped = True
                 return
@@ -117,8 +120,12 @@ class WriteRun(object):
         for item, (code, error) in refused:
             self._add([item], endpoint, FAILED, error_code=code, error=error)
         if unaccounted or to_confirm:
-            self._settle(endpoint, unaccounted, to_confirm,
-                         why='POST %s: the answer did not account for every item sent' % endpoint.path)
+            self._settle(
+                endpoint,
+                unaccounted,
+                to_confirm,
+                why='POST %s: the answer did not account for every item sent' % endpoint.path,
+            )
 
     def _keyed(self, endpoint, entries, kind, names):
         """{name: entry} of the answer's entries about sent items; warns about the others."""
@@ -128,8 +135,10 @@ class WriteRun(object):
             if key in names:
                 keyed.setdefault(key, entry)
             else:
-                self.warnings.append('POST %s answered a %s for %s, which was not in the request; ignored'
-                                     % (endpoint.path, kind, _quote(key)))
+                self.warnings.append(
+                    'POST %s answered a %s for %s, which was not in the request; ignored'
+                    % (endpoint.path, kind, _quote(key))
+                )
         return keyed
 
     def _match(self, endpoint, batch, result):
@@ -146,20 +155,26 @@ class WriteRun(object):
         for item in batch:
             entry, failure = success.get(item.name), failed.get(item.name)
             if entry is not None and failure is not None:
-                self.warnings.append('POST %s answered %r both as a success and as a failure; a fresh read decides'
-                                     % (endpoint.path, item.name))
+                self.warnings.append(
+                    'POST %s answered %r both as a success and as a failure; a fresh read decides'
+                    % (endpoint.path, item.name)
+                )
                 unaccounted.append(item)
             elif entry is not None:
                 problem = endpoint.success_problem(entry)
                 if problem:
-                    self.warnings.append('POST %s answered a malformed success for %r (%s); a fresh read decides'
-                                         % (endpoint.path, item.name, problem))
+                    self.warnings.append(
+                        'POST %s answered a malformed success for %r (%s); a fresh read decides'
+                        % (endpoint.path, item.name, problem)
+                    )
                     unaccounted.append(item)
                 else:
                     applied.append((item, entry))
             elif failure is not None:
-                reason = (_text(failure.get('error_code')) or 'unknown_error',
-                          _text(failure.get('error')) or 'Exist gave no reason')
+                reason = (
+                    _text(failure.get('error_code')) or 'unknown_error',
+                    _text(failure.get('error')) or 'Exist gave no reason',
+                )
                 if reason[0] in endpoint.reached_codes:
                     to_confirm[item] = reason
                 else:
@@ -178,9 +193,14 @@ class WriteRun(object):
             self.state = self._read_state()
         except ExistError as exc:
             self.errors.append('%s; the fresh read meant to check it failed too: %s' % (why, exc.message))
-            self._add(unaccounted, endpoint, UNKNOWN, error_code=UNKNOWN,
-                      error='outcome unknown: the request that carried it failed, and so did the fresh read meant '
-                            'to check it; run the task again to converge')
+            self._add(
+                unaccounted,
+                endpoint,
+                UNKNOWN,
+                error_code=UNKNOWN,
+                error='outcome unknown: the request that carried it failed, and so did the fresh read meant '
+                'to check it; run the task again to converge',
+            )
             for item, (code, error) in to_confirm.items():
                 self._add([item], endpoint, FAILED, error_code=code, error=error)
             self._stopped = True
@@ -201,9 +221,14 @@ class WriteRun(object):
             return
         if unknown:
             self.errors.append(why)
-            self._add(unknown, endpoint, UNKNOWN, error_code=UNKNOWN,
-                      error='outcome unknown: the request that carried it failed and a fresh read does not show it '
-                            'applied, but Exist may still apply it; run the task again to converge')
+            self._add(
+                unknown,
+                endpoint,
+                UNKNOWN,
+                error_code=UNKNOWN,
+                error='outcome unknown: the request that carried it failed and a fresh read does not show it '
+                'applied, but Exist may still apply it; run the task again to converge',
+            )
             self._stopped = True
 
     def _applied(self, endpoint, item, entry):

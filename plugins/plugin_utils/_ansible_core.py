@@ -39,8 +39,9 @@ def no_log_values(validation):
 def execute_module(action, module_name, module_args, task_vars):
     """Run a module on the task's host as ansible.builtin.normal does, async included."""
     wrap_async = action._task.async_val and not action._connection.has_native_async
-    result = action._execute_module(module_name=module_name, module_args=module_args, task_vars=task_vars,
-                                    wrap_async=wrap_async)
+    result = action._execute_module(
+        module_name=module_name, module_args=module_args, task_vars=task_vars, wrap_async=wrap_async
+    )
     if not wrap_async:
         action._remove_tmp_path(action._connection._shell.tmpdir)
     return result

@@ -68,7 +68,7 @@ class ExistActionBase(ActionBase):
     TASK = None
     TRANSFERS_FILES = False
     _supports_check_mode = True
-    _supports_async = True      # through the module
+    _supports_async = True  # through the module
 
     def runs_in_worker_process(self, task_vars):
         """Whether this task may run here with the same outcome as the module.
@@ -78,11 +78,13 @@ class ExistActionBase(ActionBase):
         environment is applied here as the module would see it.
         """
         wanted = self._templar.template(task_vars.get(WORKER_PROCESS_VAR, True))
-        return (boolean(wanted, strict=False)
-                and HAS_REQUESTS
-                and self._connection.transport == 'local'
-                and not self._play_context.become
-                and not self._task.async_val)
+        return (
+            boolean(wanted, strict=False)
+            and HAS_REQUESTS
+            and self._connection.transport == 'local'
+            and not self._play_context.become
+            and not self._task.async_val
+        )
 
     def _error_message(self, error):
         # Worded as AnsibleModule words it, so both paths fail alike.
@@ -125,8 +127,15 @@ class ExistActionBase(ActionBase):
                 result.update(failed=True, msg='; '.join(problems))
                 return remove_values(result, secrets)
             warnings = []
-            result.update(run_task(self.TASK, validation.validated_parameters, check_mode=bool(self._play_context.check_mode),
-                                   diff=bool(self._play_context.diff), warn=warnings.append))
+            result.update(
+                run_task(
+                    self.TASK,
+                    validation.validated_parameters,
+                    check_mode=bool(self._play_context.check_mode),
+                    diff=bool(self._play_context.diff),
+                    warn=warnings.append,
+                )
+            )
         if warnings:
             result['warnings'] = warnings
         # The module path masks no_log values in everything it returns; so must we.

@@ -62,7 +62,9 @@ def main() -> int:
         worker.join()
     elapsed = time.perf_counter() - start
     done = per_thread * threads
-    print(f"{done} requests from {threads} threads in {elapsed:.2f}s: {done / elapsed:.0f} requests/second, {len(errors)} errors")
+    print(
+        f"{done} requests from {threads} threads in {elapsed:.2f}s: {done / elapsed:.0f} requests/second, {len(errors)} errors"
+    )
     if server is not None:
         server.stop()
     return 1 if errors else 0

@@ -49,39 +49,67 @@ import time
 from unittest.mock import MagicMock
 
 import yaml
-from exist_emulator.testing import BackgroundEmulator
 
 from ansible_collections.existio.exist.plugins.action.attribute import ActionModule
 from ansible_collections.existio.exist.plugins.module_utils import _client, _connection_options
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import THIS_CLIENT
+from exist_emulator.testing import BackgroundEmulator
 
 ME = 'fuzz_service'
 OTHERS = ['other_a', 'other_b', 'exist_ios']
-TEMPLATES = ['steps', 'floors', 'mood', 'mood_note', 'sleep', 'coffees', 'water', 'keystrokes', 'caffeine',
-             'pages_read', 'weight', 'cycle_min']
+TEMPLATES = [
+    'steps',
+    'floors',
+    'mood',
+    'mood_note',
+    'sleep',
+    'coffees',
+    'water',
+    'keystrokes',
+    'caffeine',
+    'pages_read',
+    'weight',
+    'cycle_min',
+]
 CUSTOM = {'reading_time': ('Reading time', 'media', 3), 'tag_yoga': ('Tag yoga', 'custom', 7)}
 UNKNOWN_NAMES = ['no_such_attribute', 'nonexistent_template']
 GROUPS = ['activity', 'mood', 'sleep', 'food', 'productivity', 'media', 'health', 'custom']
-ENDPOINTS = [('GET', '/api/2/attributes/owned/'), ('GET', '/api/2/attributes/'),
-             ('POST', '/api/2/attributes/acquire/'), ('POST', '/api/2/attributes/release/'),
-             ('POST', '/api/2/attributes/create/')]
+ENDPOINTS = [
+    ('GET', '/api/2/attributes/owned/'),
+    ('GET', '/api/2/attributes/'),
+    ('POST', '/api/2/attributes/acquire/'),
+    ('POST', '/api/2/attributes/release/'),
+    ('POST', '/api/2/attributes/create/'),
+]
 WRONG_BODIES = [
-    {}, {'success': 'mood', 'failed': []}, {'success': [], 'failed': ['mood']}, {'success': [{'name': 'zzz'}], 'failed': []},
-    {'success': [{'label': 'no name'}], 'failed': []}, {'results': {}}, {'results': [{'label': 'x'}], 'next': None},
-    {'results': [{'name': 'mood', 'manual': 'yes'}], 'next': None}, [], 'a string', {'success': [], 'failed': []},
-    {'results': [], 'next': 42}, {'success': [{'name': 'steps', 'service': 7}], 'failed': []},
+    {},
+    {'success': 'mood', 'failed': []},
+    {'success': [], 'failed': ['mood']},
+    {'success': [{'name': 'zzz'}], 'failed': []},
+    {'success': [{'label': 'no name'}], 'failed': []},
+    {'results': {}},
+    {'results': [{'label': 'x'}], 'next': None},
+    {'results': [{'name': 'mood', 'manual': 'yes'}], 'next': None},
+    [],
+    'a string',
+    {'success': [], 'failed': []},
+    {'results': [], 'next': 42},
+    {'success': [{'name': 'steps', 'service': 7}], 'failed': []},
 ]
 # The longest fault delay: enough to outlast the timeouts the cases use (1-2 s).
 MAX_DELAY = 3.0
 HTML = '<html><body><h1>502 Bad Gateway</h1></body></html>'
 # Words that only a Python error puts into a message.
-PYTHON_ERROR = re.compile(r'Traceback|\b(TypeError|KeyError|AttributeError|IndexError|NameError|UnboundLocalError|'
-                          r'RecursionError|ZeroDivisionError)\b|object has no attribute|not subscriptable|'
-                          r'unhashable type|NoneType')
+PYTHON_ERROR = re.compile(
+    r'Traceback|\b(TypeError|KeyError|AttributeError|IndexError|NameError|UnboundLocalError|'
+    r'RecursionError|ZeroDivisionError)\b|object has no attribute|not subscriptable|'
+    r'unhashable type|NoneType'
+)
 INVARIANTS = ('truth', 'converges', 'prediction', 'bounded', 'secret', 'clear', 'paths')
 
 
 # -- generation ------------------------------------------------------------------
+
 
 def make_world(rng, token):
     attributes = []
@@ -89,8 +117,12 @@ def make_world(rng, token):
         if rng.random() < 0.4:
             continue
         owner = rng.choice([ME, ME] + OTHERS + [None])
-        entry = {'service': owner, 'manual': rng.random() < 0.3, 'active': owner is not None or rng.random() < 0.3,
-                 'available_services': rng.sample([ME] + OTHERS, rng.randint(0, 2))}
+        entry = {
+            'service': owner,
+            'manual': rng.random() < 0.3,
+            'active': owner is not None or rng.random() < 0.3,
+            'available_services': rng.sample([ME] + OTHERS, rng.randint(0, 2)),
+        }
         if name in CUSTOM:
             label, group, value_type = CUSTOM[name]
             entry.update(name=name, label=label, group=group, value_type=value_type)
@@ -105,9 +137,16 @@ def make_world(rng, token):
     return {
         'services': [{'name': s, 'label': s.replace('_', ' ').title()} for s in [ME] + OTHERS],
         'clients': [],
-        'users': [{'username': 'fuzz', 'timezone': 'UTC', 'attributes': attributes,
-                   'tokens': [{'token': token, 'service': ME, 'scopes': scopes, 'refresh_token': 'r-' + token,
-                               'kind': 'oauth2'}]}],
+        'users': [
+            {
+                'username': 'fuzz',
+                'timezone': 'UTC',
+                'attributes': attributes,
+                'tokens': [
+                    {'token': token, 'service': ME, 'scopes': scopes, 'refresh_token': 'r-' + token, 'kind': 'oauth2'}
+                ],
+            }
+        ],
     }
 
 
@@ -124,8 +163,13 @@ def make_task(rng, token):
         if rng.random() < 0.4:
             item['manual'] = rng.random() < 0.5
         items.append(item)
-    args = {'token': token, 'attributes': items, 'takeover': rng.random() < 0.6, 'timeout': rng.choice([1, 2]),
-            'rate_limit_wait': rng.choice([0, 1, 3])}
+    args = {
+        'token': token,
+        'attributes': items,
+        'takeover': rng.random() < 0.6,
+        'timeout': rng.choice([1, 2]),
+        'rate_limit_wait': rng.choice([0, 1, 3]),
+    }
     present = [i for i in items if i.get('state') != 'absent']
     if rng.random() < 0.3:
         if present:
@@ -134,12 +178,22 @@ def make_task(rng, token):
             args['release_all'] = True
     if rng.random() < 0.08:
         # A hostile input: the task must fail before any request, naming the option.
-        args.update(rng.choice([
-            {'attributes': 'mood'}, {'attributes': {'name': 'mood'}}, {'attributes': [{'name': 'mood\n'}]},
-            {'timeout': 10 ** 10}, {'rate_limit_wait': -1}, {'attributes': [['mood']]},
-            {'attributes': [{'name': 'mood', 'template': 'mood'}]}, {'exclusive': True, 'attributes': []},
-            {'token': token + '\n'}, {'api_url': 'http://exist.io'},
-        ]))
+        args.update(
+            rng.choice(
+                [
+                    {'attributes': 'mood'},
+                    {'attributes': {'name': 'mood'}},
+                    {'attributes': [{'name': 'mood\n'}]},
+                    {'timeout': 10**10},
+                    {'rate_limit_wait': -1},
+                    {'attributes': [['mood']]},
+                    {'attributes': [{'name': 'mood', 'template': 'mood'}]},
+                    {'exclusive': True, 'attributes': []},
+                    {'token': token + '\n'},
+                    {'api_url': 'http://exist.io'},
+                ]
+            )
+        )
     return args, rng.random() < 0.3
 
 
@@ -148,8 +202,20 @@ def make_faults(rng, timeout, deterministic=False):
     for dummy in range(rng.choice([0, 1, 1, 2, 3])):
         method, path = rng.choice(ENDPOINTS)
         fault = {'method': method, 'path': path, 'skip': rng.choice([0, 0, 1, 2])}
-        kind = rng.choice(['status', 'status', '429', 'drop', 'delay', 'after_apply', 'after_apply', 'wrong_body',
-                           'wrong_body', 'html'])
+        kind = rng.choice(
+            [
+                'status',
+                'status',
+                '429',
+                'drop',
+                'delay',
+                'after_apply',
+                'after_apply',
+                'wrong_body',
+                'wrong_body',
+                'html',
+            ]
+        )
         if deterministic and kind == 'delay':
             kind = 'drop'
         if kind == 'status':
@@ -165,8 +231,17 @@ def make_faults(rng, timeout, deterministic=False):
             fault['delay'] = round(rng.uniform(0.2, min(timeout + 1.0, MAX_DELAY)), 2)
         elif kind == 'after_apply':
             fault['after_apply'] = True
-            fault.update(rng.choice([{'drop': True}, {'status': 500}, {'status': 200, 'body': rng.choice(WRONG_BODIES)},
-                                     {'status': 200, 'raw_body': HTML}, {'status': 202, 'body': {}}]))
+            fault.update(
+                rng.choice(
+                    [
+                        {'drop': True},
+                        {'status': 500},
+                        {'status': 200, 'body': rng.choice(WRONG_BODIES)},
+                        {'status': 200, 'raw_body': HTML},
+                        {'status': 202, 'body': {}},
+                    ]
+                )
+            )
         elif kind == 'wrong_body':
             fault.update(status=rng.choice([200, 202]), body=rng.choice(WRONG_BODIES))
         else:
@@ -188,8 +263,17 @@ class Case(object):
         self.faults = make_faults(rng, 2, deterministic)
 
     def describe(self):
-        return json.dumps({'case': self.seed, 'check_mode': self.check_mode, 'args': self.args,
-                           'faults': self.faults, 'world': self.world}, indent=1, default=str)
+        return json.dumps(
+            {
+                'case': self.seed,
+                'check_mode': self.check_mode,
+                'args': self.args,
+                'faults': self.faults,
+                'world': self.world,
+            },
+            indent=1,
+            default=str,
+        )
 
 
 # -- running -----------------------------------------------------------------------
@@ -208,6 +292,7 @@ def run_in_worker(url, args, check_mode):
 
     def target():
         outcome['value'] = run_task(url, args, check_mode)
+
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     thread.join(CASE_DEADLINE)
@@ -297,17 +382,29 @@ class Fuzzer(object):
         if not self.check('clear', case, error is None, 'the task raised %s' % error):
             return
         text = json.dumps(result, default=str)
-        self.check('clear', case, not PYTHON_ERROR.search(str(result.get('msg', ''))) and
-                   not any(PYTHON_ERROR.search(w) for w in result.get('warnings', [])),
-                   'a Python error in msg: %r' % result.get('msg'))
+        self.check(
+            'clear',
+            case,
+            not PYTHON_ERROR.search(str(result.get('msg', '')))
+            and not any(PYTHON_ERROR.search(w) for w in result.get('warnings', [])),
+            'a Python error in msg: %r' % result.get('msg'),
+        )
         self.check('secret', case, case.token not in text, 'the token is in the result: %s' % text)
-        self.check('bounded', case, len(log) <= _client.MAX_REQUESTS_PER_TASK and elapsed < 120,
-                   '%d requests in %.1f s' % (len(log), elapsed))
+        self.check(
+            'bounded',
+            case,
+            len(log) <= _client.MAX_REQUESTS_PER_TASK and elapsed < 120,
+            '%d requests in %.1f s' % (len(log), elapsed),
+        )
         if 'owned' not in result:
             # Failed before planning (bad input, a read that failed): nothing may have been written.
             writes = [e for e in mine if e['method'] == 'POST']
-            self.check('truth', case, before == after and not writes and not result.get('changed'),
-                       'failed before planning but the state changed or a write was sent: %s' % result.get('msg'))
+            self.check(
+                'truth',
+                case,
+                before == after and not writes and not result.get('changed'),
+                'failed before planning but the state changed or a write was sent: %s' % result.get('msg'),
+            )
             return
         if case.check_mode:
             writes = [e for e in mine if e['method'] == 'POST']
@@ -328,8 +425,11 @@ class Fuzzer(object):
         problems += ['%s reported released but was not owned' % n for n in released - set(before)]
         problems += ['%s became owned unreported' % n for n in set(after) - set(before) - acquired - unknown]
         problems += ['%s stopped being owned unreported' % n for n in set(before) - set(after) - released - unknown]
-        problems += ['%s changed manual flag unreported' % n for n in set(before) & set(after)
-                     if before[n] != after[n] and n not in acquired | unknown]
+        problems += [
+            '%s changed manual flag unreported' % n
+            for n in set(before) & set(after)
+            if before[n] != after[n] and n not in acquired | unknown
+        ]
         if result['changed'] != bool(acquired or released):
             problems.append('changed=%s with acquired=%s released=%s' % (result['changed'], acquired, released))
         reported = dict(owned_view(result))
@@ -337,8 +437,10 @@ class Fuzzer(object):
             problems.append('owned objects name services %s' % sorted(map(str, services(result))))
         for name in set(reported) ^ set(after):
             if name not in unknown:
-                problems.append('owned says %s %s, the server says %s' % (
-                    name, 'owned' if name in reported else 'not owned', 'owned' if name in after else 'not owned'))
+                problems.append(
+                    'owned says %s %s, the server says %s'
+                    % (name, 'owned' if name in reported else 'not owned', 'owned' if name in after else 'not owned')
+                )
         for name in set(reported) & set(after):
             if reported[name] != after[name] and name not in unknown:
                 problems.append('owned says %s manual=%s, the server says %s' % (name, reported[name], after[name]))
@@ -349,9 +451,13 @@ class Fuzzer(object):
         self.admin.clear_requests()
         again, error = run_in_worker(self.emulator.url, case.args, False)
         writes = [e for e in self.admin.requests() if e['method'] == 'POST' and e['user'] == 'fuzz']
-        self.check('converges', case, error is None and not again.get('changed') and not again.get('failed') and not writes,
-                   'a successful run left work: second run changed=%s failed=%s msg=%s writes=%s'
-                   % (again and again.get('changed'), again and again.get('failed'), again and again.get('msg'), writes))
+        self.check(
+            'converges',
+            case,
+            error is None and not again.get('changed') and not again.get('failed') and not writes,
+            'a successful run left work: second run changed=%s failed=%s msg=%s writes=%s'
+            % (again and again.get('changed'), again and again.get('failed'), again and again.get('msg'), writes),
+        )
 
     def check_prediction(self, case, result):
         other_mode = not case.check_mode
@@ -362,46 +468,97 @@ class Fuzzer(object):
             return
         predicted, real = (result, other) if case.check_mode else (other, result)
         if 'owned' not in predicted or 'owned' not in real:
-            self.check('prediction', case, predicted.get('msg') == real.get('msg'),
-                       'check mode failed with %r, the real run with %r' % (predicted.get('msg'), real.get('msg')))
+            self.check(
+                'prediction',
+                case,
+                predicted.get('msg') == real.get('msg'),
+                'check mode failed with %r, the real run with %r' % (predicted.get('msg'), real.get('msg')),
+            )
             return
         if not services(predicted) <= {ME, THIS_CLIENT}:
             self.violate('prediction', case, 'check mode predicts owners %s' % sorted(map(str, services(predicted))))
-        differences = [key for key, view in (('acquired', lambda r: r['acquired']), ('released', lambda r: r['released']),
-                                             ('changed', lambda r: r['changed']), ('owned', owned_view))
-                       if view(predicted) != view(real)]
+        differences = [
+            key
+            for key, view in (
+                ('acquired', lambda r: r['acquired']),
+                ('released', lambda r: r['released']),
+                ('changed', lambda r: r['changed']),
+                ('owned', owned_view),
+            )
+            if view(predicted) != view(real)
+        ]
         # Check mode can only predict refusals the reads reveal (documented).
         predictable = [f for f in failed_view(real) if f[1] not in ('not_allowed', 'not_found', 'owner_unknown')]
         if [f for f in failed_view(predicted) if f[1] not in ('not_found', 'owner_unknown')] != predictable:
             differences.append('failed_items')
         hidden = any('not visible to this token' in w for w in predicted.get('warnings', []))
-        refused = any(f[1] in ('not_allowed', 'not_found', 'owner_unknown') for f in failed_view(real) + failed_view(predicted))
+        refused = any(
+            f[1] in ('not_allowed', 'not_found', 'owner_unknown') for f in failed_view(real) + failed_view(predicted)
+        )
         # What a token cannot see, or a refusal check mode cannot know, may legitimately differ; say so in the data.
         if differences and (hidden or refused):
             return
-        self.check('prediction', case, not differences, 'check mode differs from the real run in %s: %s / %s'
-                   % (differences, json.dumps(predicted, default=str)[:1500], json.dumps(real, default=str)[:1500]))
+        self.check(
+            'prediction',
+            case,
+            not differences,
+            'check mode differs from the real run in %s: %s / %s'
+            % (differences, json.dumps(predicted, default=str)[:1500], json.dumps(real, default=str)[:1500]),
+        )
 
 
 # -- both paths, through ansible-playbook -------------------------------------------
+
 
 def playbook_for(cases, url, results_dir):
     tasks = []
     for index, case in enumerate(cases):
         tasks += [
-            {'name': 'Load world %d' % index, 'ansible.builtin.uri': {
-                'url': url + '/_emulator/reset', 'method': 'POST', 'body_format': 'json', 'body': case.world},
-             'no_log': True},
-            {'name': 'Queue faults %d' % index, 'ansible.builtin.uri': {
-                'url': url + '/_emulator/faults', 'method': 'POST', 'body_format': 'json', 'body': case.faults}},
-            {'name': 'Run case %d' % index, 'existio.exist.attribute': dict(case.args, api_url=url),
-             'check_mode': case.check_mode, 'diff': True, 'register': 'outcome', 'ignore_errors': True},
-            {'name': 'Keep result %d' % index, 'ansible.builtin.copy': {
-                'content': '{{ outcome | to_json }}', 'dest': os.path.join(results_dir, '%d.json' % index)},
-             'no_log': True},
+            {
+                'name': 'Load world %d' % index,
+                'ansible.builtin.uri': {
+                    'url': url + '/_emulator/reset',
+                    'method': 'POST',
+                    'body_format': 'json',
+                    'body': case.world,
+                },
+                'no_log': True,
+            },
+            {
+                'name': 'Queue faults %d' % index,
+                'ansible.builtin.uri': {
+                    'url': url + '/_emulator/faults',
+                    'method': 'POST',
+                    'body_format': 'json',
+                    'body': case.faults,
+                },
+            },
+            {
+                'name': 'Run case %d' % index,
+                'existio.exist.attribute': dict(case.args, api_url=url),
+                'check_mode': case.check_mode,
+                'diff': True,
+                'register': 'outcome',
+                'ignore_errors': True,
+            },
+            {
+                'name': 'Keep result %d' % index,
+                'ansible.builtin.copy': {
+                    'content': '{{ outcome | to_json }}',
+                    'dest': os.path.join(results_dir, '%d.json' % index),
+                },
+                'no_log': True,
+            },
         ]
-    return [{'name': 'Fuzz cases on one path', 'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
-             'tasks': tasks}]
+    return [
+        {
+            'name': 'Fuzz cases on one path',
+            'hosts': 'localhost',
+            'connection': 'local',
+            'gather_facts': False,
+            'tasks': tasks,
+        }
+    ]
 
 
 def run_paths(fuzzer, cases, collections_path):
@@ -414,36 +571,63 @@ def run_paths(fuzzer, cases, collections_path):
             playbook = os.path.join(workdir, 'cases.yml')
             with open(playbook, 'w') as handle:
                 yaml.safe_dump(playbook_for(cases, fuzzer.emulator.url, results_dir), handle)
-            env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
-                       ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-            command = ['ansible-playbook', '-i', 'localhost,', playbook, '-vvvv',
-                       '-e', 'existio_exist_worker_process=%s' % in_worker]
+            env = dict(
+                os.environ,
+                ANSIBLE_COLLECTIONS_PATH=collections_path,
+                ANSIBLE_NOCOLOR='1',
+                ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+            )
+            command = [
+                'ansible-playbook',
+                '-i',
+                'localhost,',
+                playbook,
+                '-vvvv',
+                '-e',
+                'existio_exist_worker_process=%s' % in_worker,
+            ]
             try:
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=600)
             except subprocess.TimeoutExpired:
-                fuzzer.violations['paths'].append('ansible-playbook on the %s path did not end within 600 s'
-                                                  % ('worker process' if in_worker else 'module'))
+                fuzzer.violations['paths'].append(
+                    'ansible-playbook on the %s path did not end within 600 s'
+                    % ('worker process' if in_worker else 'module')
+                )
                 return
             output = done.stdout + done.stderr
             path = 'worker process' if in_worker else 'module'
             for case in cases:
-                fuzzer.check('secret', case, case.token not in output,
-                             'the token is in the -vvvv output on the %s path' % path)
+                fuzzer.check(
+                    'secret', case, case.token not in output, 'the token is in the -vvvv output on the %s path' % path
+                )
             if done.returncode not in (0, 2):
-                fuzzer.violations['paths'].append('ansible-playbook on the %s path exited %d:\n%s'
-                                                  % (path, done.returncode, output[-3000:]))
+                fuzzer.violations['paths'].append(
+                    'ansible-playbook on the %s path exited %d:\n%s' % (path, done.returncode, output[-3000:])
+                )
                 return
-            for index, case in enumerate(cases):
+            for index in range(len(cases)):
                 with open(os.path.join(results_dir, '%d.json' % index)) as handle:
                     outcomes.setdefault(index, []).append(json.load(handle))
     for index, case in enumerate(cases):
         worker, module = outcomes[index]
 
         def view(result):
-            return (bool(result.get('failed')), bool(result.get('changed')), result.get('acquired'), result.get('released'),
-                    failed_view(result), owned_view(result), result.get('msg'))
-        fuzzer.check('paths', case, view(worker) == view(module),
-                     'the paths differ:\nworker: %s\nmodule: %s' % (view(worker), view(module)))
+            return (
+                bool(result.get('failed')),
+                bool(result.get('changed')),
+                result.get('acquired'),
+                result.get('released'),
+                failed_view(result),
+                owned_view(result),
+                result.get('msg'),
+            )
+
+        fuzzer.check(
+            'paths',
+            case,
+            view(worker) == view(module),
+            'the paths differ:\nworker: %s\nmodule: %s' % (view(worker), view(module)),
+        )
 
 
 def main(argv=None):
@@ -451,15 +635,19 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=None, help='master seed (default: random, printed)')
     parser.add_argument('--seconds', type=float, default=60.0, help='time budget for in-process cases')
     parser.add_argument('--max-cases', type=int, default=5000)
-    parser.add_argument('--playbook-cases', type=int, default=4, help='cases also run through ansible-playbook on both paths')
-    parser.add_argument('--collections-path', default=None, help='folder holding ansible_collections (for playbook cases)')
+    parser.add_argument(
+        '--playbook-cases', type=int, default=4, help='cases also run through ansible-playbook on both paths'
+    )
+    parser.add_argument(
+        '--collections-path', default=None, help='folder holding ansible_collections (for playbook cases)'
+    )
     parser.add_argument('--case', type=int, default=None, help='replay one case by its seed')
     parser.add_argument('--result-file', default=None, help='write "passed failed skipped" (one result per invariant)')
     options = parser.parse_args(argv)
 
     # The client's waits (429, retries) are recorded, not slept: the fuzzer checks their bound, not the clock.
     _connection_options.ExistClient = functools.partial(_client.ExistClient, sleep=lambda seconds: None)
-    seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2 ** 32)
+    seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**32)
     print('fuzz: master seed %d (replay with --seed %d)' % (seed, seed), flush=True)
     with BackgroundEmulator() as emulator:  # rate limit off
         fuzzer = Fuzzer(emulator)
@@ -476,7 +664,9 @@ def main(argv=None):
                     case = Case(master.getrandbits(48))
                     fuzzer.run_case(case)
                 if options.playbook_cases and options.collections_path:
-                    cases = [Case(master.getrandbits(48), deterministic=True) for dummy in range(options.playbook_cases)]
+                    cases = [
+                        Case(master.getrandbits(48), deterministic=True) for dummy in range(options.playbook_cases)
+                    ]
                     run_paths(fuzzer, cases, options.collections_path)
         except Hung as exc:
             fuzzer.violate('bounded', case, str(exc))

@@ -53,8 +53,7 @@ from benchmarks.time_per_task import part_tasks
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--collections-path', required=True,
-                        help='folder that holds ansible_collections/existio/exist')
+    parser.add_argument('--collections-path', required=True, help='folder that holds ansible_collections/existio/exist')
     parser.add_argument('--parts', default='requests,tasks,scale')
     parser.add_argument('--paths', default='worker,module', help='paths for the requests part')
     parser.add_argument('--rounds', type=int, default=5)

@@ -56,7 +56,7 @@ def anchors(text: str) -> set[str]:
 
 
 def check_repo_link(url: str, repository: str, root: str, generated: set[str]) -> str | None:
-    rest = url[len(repository):].split('#', 1)[0].split('?', 1)[0].strip('/')
+    rest = url[len(repository) :].split('#', 1)[0].split('?', 1)[0].strip('/')
     if not rest or rest in ('issues', 'pulls', 'releases') or rest.startswith(('issues/', 'pull/', 'releases/')):
         return None
     match = re.match(r'(blob|tree|raw)/[^/]+/(.+)$', rest)
@@ -98,8 +98,9 @@ def main(argv: list[str]) -> int:
                 problems.append('README.md: link to a heading that does not exist: %s' % target)
             continue
         if not target.startswith('https://'):
-            problems.append('README.md: %s is not an absolute https link; Galaxy renders only the README, where it breaks'
-                            % target)
+            problems.append(
+                'README.md: %s is not an absolute https link; Galaxy renders only the README, where it breaks' % target
+            )
             continue
         if repository and target.startswith(repository + '/'):
             problem = check_repo_link(target, repository, root, generated)

@@ -52,10 +52,23 @@ REQUIRED = [
 # Must not be in the tarball: fnmatch patterns against member names (a
 # folder's pattern also matches everything under it).
 FORBIDDEN = [
-    '.ci', '.ci/*', 'Makefile', '.git', '.git/*', '.gitignore',
-    'tests/tools', 'tests/tools/*', 'tests/perf', 'tests/perf/*', 'tests/fuzz', 'tests/fuzz/*',
-    'tests/requirements-*.txt', 'tests/output', 'tests/output/*',
-    'tests/integration/integration_config.yml', 'tests/integration/inventory',
+    '.ci',
+    '.ci/*',
+    'Makefile',
+    '.git',
+    '.git/*',
+    '.gitignore',
+    'tests/tools',
+    'tests/tools/*',
+    'tests/perf',
+    'tests/perf/*',
+    'tests/fuzz',
+    'tests/fuzz/*',
+    'tests/requirements-*.txt',
+    'tests/output',
+    'tests/output/*',
+    'tests/integration/integration_config.yml',
+    'tests/integration/inventory',
 ]
 
 # Litter planted in the scratch copy; none of it may reach the tarball.
@@ -107,8 +120,14 @@ def main(argv: list[str]) -> int:
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         tree = os.path.join(tmp, 'exist')
-        shutil.copytree(source, tree, symlinks=True, ignore=shutil.ignore_patterns(
-            '.git', '.venv', 'build', '.ansible', 'output', '__pycache__', '.hypothesis', '.pytest_cache'))
+        shutil.copytree(
+            source,
+            tree,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(
+                '.git', '.venv', 'build', '.ansible', 'output', '__pycache__', '.hypothesis', '.pytest_cache'
+            ),
+        )
         for name in LITTER:
             path = os.path.join(tree, name)
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -148,8 +167,10 @@ def main(argv: list[str]) -> int:
     for problem in sorted(set(problems)):
         print('FAILED: %s' % problem)
     if not problems:
-        print('ok: %d files and folders; the emulator, the demo and the modules are in; tooling and %d kinds of'
-              ' litter are out' % (len(members), len(LITTER)))
+        print(
+            'ok: %d files and folders; the emulator, the demo and the modules are in; tooling and %d kinds of'
+            ' litter are out' % (len(members), len(LITTER))
+        )
     print(tarballs[0])
     return 1 if problems else 0
 

@@ -23,7 +23,8 @@ def client_version(path: str) -> str | None:
         tree = ast.parse(f.read(), path)
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
-                isinstance(target, ast.Name) and target.id == 'COLLECTION_VERSION' for target in node.targets):
+            isinstance(target, ast.Name) and target.id == 'COLLECTION_VERSION' for target in node.targets
+        ):
             if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
                 return node.value.value
             return ast.dump(node.value)
@@ -38,12 +39,16 @@ def main(argv: list[str]) -> int:
         galaxy_version = str((yaml.safe_load(f) or {}).get('version'))
     version = client_version(client_path)
     if version is None:
-        print('FAILED: plugins/module_utils/_client.py defines no COLLECTION_VERSION (galaxy.yml version: %s)'
-              % galaxy_version)
+        print(
+            'FAILED: plugins/module_utils/_client.py defines no COLLECTION_VERSION (galaxy.yml version: %s)'
+            % galaxy_version
+        )
         return 1
     if version != galaxy_version:
-        print('FAILED: COLLECTION_VERSION in plugins/module_utils/_client.py is %r but galaxy.yml version is %r;'
-              ' bump them together' % (version, galaxy_version))
+        print(
+            'FAILED: COLLECTION_VERSION in plugins/module_utils/_client.py is %r but galaxy.yml version is %r;'
+            ' bump them together' % (version, galaxy_version)
+        )
         return 1
     print('ok: galaxy.yml version and COLLECTION_VERSION in plugins/module_utils/_client.py are both %s' % version)
     return 0

@@ -79,7 +79,9 @@ def cmd_integration(directory, log):
             text = f.read()
     except OSError:
         text = ''
-    match = re.search(r'The (\d+) integration test\(s\) listed below \(out of (\d+)\) failed[^\n]*\n((?:[^\n]+\n?)*)', text)
+    match = re.search(
+        r'The (\d+) integration test\(s\) listed below \(out of (\d+)\) failed[^\n]*\n((?:[^\n]+\n?)*)', text
+    )
     if match:
         count = int(match.group(1))
         failed = [line.strip() for line in match.group(3).splitlines() if line.strip()][:count]
@@ -114,10 +116,25 @@ def cmd_playbook(path, expect):
 
 
 def cmd_summary(results_dir):
-    order = ['sanity-2.16', 'sanity-2.19', 'sanity-2.21', 'units-2.19', 'units-2.21', 'emulator-tests',
-             'integration-2.19', 'integration-2.21', 'compat-2.16', 'compat-2.21', 'fuzz', 'bench-requests', 'lint']
-    files = sorted(glob.glob(os.path.join(results_dir, '*.result')),
-                   key=lambda p: (order.index(os.path.basename(p)[:-7]) if os.path.basename(p)[:-7] in order else 99, p))
+    order = [
+        'sanity-2.16',
+        'sanity-2.19',
+        'sanity-2.21',
+        'units-2.19',
+        'units-2.21',
+        'emulator-tests',
+        'integration-2.19',
+        'integration-2.21',
+        'compat-2.16',
+        'compat-2.21',
+        'fuzz',
+        'bench-requests',
+        'lint',
+    ]
+    files = sorted(
+        glob.glob(os.path.join(results_dir, '*.result')),
+        key=lambda p: (order.index(os.path.basename(p)[:-7]) if os.path.basename(p)[:-7] in order else 99, p),
+    )
     total_passed = total_failed = 0
     broken = False
     print()
@@ -141,7 +158,13 @@ def cmd_summary(results_dir):
         total_passed += passed
         total_failed += failed
         line = '%-16s %-8s %4d passed, %3d failed, %3d skipped %5s' % (
-            name, status.upper(), passed, failed, skipped, '%ds' % secs if secs else '')
+            name,
+            status.upper(),
+            passed,
+            failed,
+            skipped,
+            '%ds' % secs if secs else '',
+        )
         if note:
             line += '  (%s)' % note
         print(line)

@@ -266,6 +266,8 @@ run_lint() {
     lint_one "ansible-lint (in the checkout, as users run it)" lint_ansible_lint "$core"
     lint_one "antsibull-docs lint-collection-docs --plugin-docs ." lint_in_copy "$core" antsibull-docs lint-collection-docs --plugin-docs .
     lint_one "antsibull-changelog lint" lint_in_copy "$core" antsibull-changelog lint
+    lint_one "ruff check (ruff.toml)" lint_in_copy "$core" ruff check --no-cache .
+    lint_one "ruff format --check" lint_in_copy "$core" ruff format --no-cache --check .
     lint_one "version: galaxy.yml and COLLECTION_VERSION" "$py" "$TOOLS/check_version.py" "$COPY"
     lint_one "README links work on Galaxy" "$py" "$TOOLS/check_links.py" "$COPY"
     rm -rf "$BUILD/package"

@@ -83,8 +83,18 @@ def seed(version: str, cache: str, quiet: bool) -> None:
     if not os.path.exists(wheel_path):
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
-                [sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', '--only-binary=:all:',
-                 '--dest', tmp, 'pip==%s' % version],
+                [
+                    sys.executable,
+                    '-m',
+                    'pip',
+                    'download',
+                    '-q',
+                    '--no-deps',
+                    '--only-binary=:all:',
+                    '--dest',
+                    tmp,
+                    'pip==%s' % version,
+                ],
                 check=True,
             )
             files = [n for n in os.listdir(tmp) if n.endswith('.whl')]

@@ -49,8 +49,12 @@ class Admin:
             data = None
         else:
             data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
-        request = urllib.request.Request(f"{self.url}/_emulator/{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data is not None else {})
+        request = urllib.request.Request(
+            f"{self.url}/_emulator/{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"} if data is not None else {},
+        )
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 status, raw = response.status, response.read()
@@ -82,8 +86,9 @@ class Admin:
     def owned(self, username: str, service: str) -> dict[str, bool]:
         """{name: manual} of the attributes of `username` that `service` owns, from the state."""
         user = next(u for u in self.state()["users"] if u["username"] == username)
-        return {a.get("name") or a["template"]: bool(a["manual"]) for a in user["attributes"]
-                if a.get("service") == service}
+        return {
+            a.get("name") or a["template"]: bool(a["manual"]) for a in user["attributes"] if a.get("service") == service
+        }
 
     def faults(self, faults: list | dict | None = None) -> list[dict]:
         """Queue faults (a list, or one object) and answer every pending one; without an argument only answer them."""

@@ -7,9 +7,10 @@ import math
 import re
 import secrets
 import unicodedata
-import zoneinfo
 from typing import Any, Callable
 from urllib.parse import urlencode
+
+import zoneinfo
 
 from .templates import CUSTOM_PRIORITY, GROUPS, LOW_PRIORITY, TEMPLATE_JSON, TEMPLATES, VALUE_TYPES, check_value
 from .world import Attribute, Token, User, World
@@ -36,8 +37,9 @@ class ApiError(Exception):
 class Context:
     """One authenticated API request."""
 
-    def __init__(self, world: World, token: Token, query: dict[str, str], host: str, path: str,
-                 scheme: str = "http") -> None:
+    def __init__(
+        self, world: World, token: Token, query: dict[str, str], host: str, path: str, scheme: str = "http"
+    ) -> None:
         self.world = world
         self.token = token
         self.user: User = world.users[token.user]
@@ -106,7 +108,7 @@ class Context:
             "count": len(items),
             "next": self._page_url(page + 1) if page < pages else None,
             "previous": self._page_url(page - 1) if page > 1 else None,
-            "results": items[(page - 1) * limit:page * limit],
+            "results": items[(page - 1) * limit : page * limit],
         }
 
     def _page_url(self, page: int) -> str:
@@ -131,6 +133,7 @@ def slugify(label: str) -> str:
 
 
 # ---- reading ----
+
 
 def profile(ctx: Context) -> dict:
     """GET /accounts/profile/."""
@@ -159,8 +162,11 @@ def templates(ctx: Context) -> dict:
     """GET /attributes/templates/ (priority >= 10 only with include_low_priority)."""
     groups = ctx.names("groups")
     include_low = ctx.flag("include_low_priority")
-    items = [t for t in TEMPLATE_JSON if (groups is None or t["group"]["name"] in groups)
-             and (include_low or t["priority"] < LOW_PRIORITY)]
+    items = [
+        t
+        for t in TEMPLATE_JSON
+        if (groups is None or t["group"]["name"] in groups) and (include_low or t["priority"] < LOW_PRIORITY)
+    ]
     return ctx.page(items)
 
 
@@ -256,12 +262,16 @@ def values(ctx: Context) -> dict:
     items = []
     # Too few read scopes gives an empty list, never an error.
     if attribute is not None and ctx.can_read(attribute):
-        items = [{"date": day, "value": value} for day, value in sorted(attribute.values.items(), reverse=True)
-                 if day <= date_max]
+        items = [
+            {"date": day, "value": value}
+            for day, value in sorted(attribute.values.items(), reverse=True)
+            if day <= date_max
+        ]
     return ctx.page(items)
 
 
 # ---- writing ----
+
 
 def _failed(item: dict, code: str, error: str) -> dict:
     return {**item, "error_code": code, "error": error}
@@ -289,8 +299,14 @@ def _unauthorised(item: dict, name: str) -> dict:
 
 def _new_from_template(name: str) -> Attribute:
     template = TEMPLATES[name]
-    return Attribute(name=template.name, label=template.label, group=template.group, value_type=template.value_type,
-                     priority=template.priority, template=template.name)
+    return Attribute(
+        name=template.name,
+        label=template.label,
+        group=template.group,
+        value_type=template.value_type,
+        priority=template.priority,
+        template=template.name,
+    )
 
 
 def _acquire_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
@@ -432,10 +448,20 @@ def _increment_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
     if failed:
         return False, failed
     if attribute.value_type in NOT_INCREMENTABLE:
-        return False, _failed(item, "validation", f"Attribute '{attribute.name}' of value type {attribute.value_type} cannot be incremented")
+        return False, _failed(
+            item,
+            "validation",
+            f"Attribute '{attribute.name}' of value type {attribute.value_type} cannot be incremented",
+        )
     delta = item["value"]
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or (isinstance(delta, float) and attribute.value_type in (0, 3, 7)):
-        return False, _failed(item, "validation", f"Value {delta!r} is not a valid increment for value type {attribute.value_type}")
+    if (
+        isinstance(delta, bool)
+        or not isinstance(delta, (int, float))
+        or (isinstance(delta, float) and attribute.value_type in (0, 3, 7))
+    ):
+        return False, _failed(
+            item, "validation", f"Value {delta!r} is not a valid increment for value type {attribute.value_type}"
+        )
     key = day.isoformat()
     value, error = check_value(attribute.value_type, attribute.values.get(key, 0) + delta)
     if error:
@@ -460,6 +486,7 @@ def _batch(one: Callable[[Context, int, dict], tuple[bool, dict]]) -> Callable[[
             ok, entry = one(ctx, index, item)
             result["success" if ok else "failed"].append(entry)
         return (202 if result["failed"] else 200), result
+
     run.__doc__ = one.__doc__
     return run
 
@@ -489,16 +516,28 @@ WRITE_ROUTES: dict[str, Callable[[Context, Any], tuple[int, dict]]] = {
 
 # ---- OAuth2 ----
 
+
 def _same(secret: str, given: str) -> bool:
     return secrets.compare_digest(secret.encode("utf-8"), given.encode("utf-8"))
 
 
 def _issue(world: World, user: str, service: str, scopes: list[str]) -> dict:
-    token = Token(token=secrets.token_hex(20), user=user, service=service, scopes=scopes,
-                  refresh_token=secrets.token_hex(20), kind="oauth2")
+    token = Token(
+        token=secrets.token_hex(20),
+        user=user,
+        service=service,
+        scopes=scopes,
+        refresh_token=secrets.token_hex(20),
+        kind="oauth2",
+    )
     world.tokens[token.token] = token
-    return {"access_token": token.token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
-            "refresh_token": token.refresh_token, "scope": " ".join(scopes)}
+    return {
+        "access_token": token.token,
+        "token_type": "Bearer",
+        "expires_in": TOKEN_LIFETIME,
+        "refresh_token": token.refresh_token,
+        "scope": " ".join(scopes),
+    }
 
 
 def access_token(world: World, form: dict[str, str]) -> tuple[int, dict]:
@@ -514,8 +553,17 @@ def access_token(world: World, form: dict[str, str]) -> tuple[int, dict]:
         return 200, _issue(world, code["user"], client.service, list(code["scopes"]))
     if grant == "refresh_token":
         refresh = form.get("refresh_token", "")
-        old = next((t for t in world.tokens.values() if t.refresh_token and t.kind == "oauth2"
-                    and t.service == client.service and _same(t.refresh_token, refresh)), None)
+        old = next(
+            (
+                t
+                for t in world.tokens.values()
+                if t.refresh_token
+                and t.kind == "oauth2"
+                and t.service == client.service
+                and _same(t.refresh_token, refresh)
+            ),
+            None,
+        )
         if old is None:
             return 400, {"error": "invalid_grant"}
         # Refreshing invalidates the old access and refresh tokens.

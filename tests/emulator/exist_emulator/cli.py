@@ -19,11 +19,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8787, help="port to listen on; 0 picks a free one (default 8787)")
     parser.add_argument("--seed", help="YAML or JSON seed file describing the world (default: the demo world)")
-    parser.add_argument("--rate-limit", type=int, default=300,
-                        help="requests per token in a rolling hour; 0 turns rate limiting off (default 300)")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=300,
+        help="requests per token in a rolling hour; 0 turns rate limiting off (default 300)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request line to stderr")
-    parser.add_argument("--tls-cert", metavar="FILE",
-                        help="serve HTTPS with this PEM certificate (chain); needs --tls-key")
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain); needs --tls-key"
+    )
     parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert; needs --tls-cert")
     args = parser.parse_args(argv)
     if args.tls_cert is not None and args.tls_key is None:
@@ -47,16 +52,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             tls_context(args.tls_cert, args.tls_key)  # only to report an unusable pair before binding
         except OSError as exc:  # a missing or unreadable file, or ssl.SSLError (not PEM, key does not match)
-            print(f"exist-emulator: cannot load TLS certificate {args.tls_cert} with key {args.tls_key}: {exc}",
-                  file=sys.stderr)
+            print(
+                f"exist-emulator: cannot load TLS certificate {args.tls_cert} with key {args.tls_key}: {exc}",
+                file=sys.stderr,
+            )
             return 2
-    server = make_server(args.host, args.port, world, args.rate_limit, args.verbose, tls_cert=args.tls_cert,
-                         tls_key=args.tls_key)
+    server = make_server(
+        args.host, args.port, world, args.rate_limit, args.verbose, tls_cert=args.tls_cert, tls_key=args.tls_key
+    )
     stop = threading.Event()
     # serve_forever runs in a thread so that the main thread can wait for a signal and shut it down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="exist-emulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="exist-emulator", daemon=True
+    )
     thread.start()
     print(f"exist-emulator listening on {server.url}", flush=True)
     while not stop.wait(0.2):

@@ -21,8 +21,22 @@ from .world import SeedError, Token, World, default_seed, parse_seed_text, world
 
 RATE_WINDOW = 3600.0
 LOG_LIMIT = 100_000
-FAULT_KEYS = frozenset(("method", "path", "times", "skip", "status", "retry_after", "body", "raw_body", "content_type",
-                        "delay", "drop", "after_apply"))
+FAULT_KEYS = frozenset(
+    (
+        "method",
+        "path",
+        "times",
+        "skip",
+        "status",
+        "retry_after",
+        "body",
+        "raw_body",
+        "content_type",
+        "delay",
+        "drop",
+        "after_apply",
+    )
+)
 # The Authorization prefix each token kind must be sent with (matched case-insensitively): OAuth2 access tokens
 # as "Bearer", simple tokens as "Token". The other prefix is refused like an unknown token.
 AUTH_PREFIXES = {"oauth2": "Bearer ", "simple": "Token "}
@@ -57,8 +71,14 @@ class Response:
 
     __slots__ = ("status", "payload", "headers", "user", "service")
 
-    def __init__(self, status: int, payload: Any, headers: dict | None = None, user: str | None = None,
-                 service: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        payload: Any,
+        headers: dict | None = None,
+        user: str | None = None,
+        service: str | None = None,
+    ) -> None:
         self.status = status
         self.payload = payload
         self.headers = headers or {}
@@ -103,8 +123,15 @@ def validate_faults(data: Any) -> list[dict]:
             raise ValueError("delay must be a number of seconds")
         if not item.get("drop") and status is None and not delay:
             raise ValueError("a fault needs status, delay or drop")
-        faults.append({**item, "method": (item.get("method") or "").upper() or None, "path": item.get("path") or "",
-                       "times": times, "skip": skip})
+        faults.append(
+            {
+                **item,
+                "method": (item.get("method") or "").upper() or None,
+                "path": item.get("path") or "",
+                "times": times,
+                "skip": skip,
+            }
+        )
     return faults
 
 
@@ -165,8 +192,9 @@ class Emulator:
     def record(self, method: str, path: str, query: dict, status: int, user: str | None, service: str | None) -> None:
         """Append to the request log."""
         with self.lock:
-            self.log.append({"method": method, "path": path, "query": query, "status": status, "user": user,
-                             "service": service})
+            self.log.append(
+                {"method": method, "path": path, "query": query, "status": status, "user": user, "service": service}
+            )
 
     # -- API --
 
@@ -174,8 +202,8 @@ class Emulator:
         """The token a request carries, if it is known and sent with its kind's prefix; call with the lock held."""
         value = headers.get("Authorization") or ""
         for kind, prefix in AUTH_PREFIXES.items():
-            if value[:len(prefix)].lower() == prefix.lower():
-                token = self.world.tokens.get(value[len(prefix):].strip())
+            if value[: len(prefix)].lower() == prefix.lower():
+                token = self.world.tokens.get(value[len(prefix) :].strip())
                 return token if token is not None and token.kind == kind else None
         return None
 
@@ -198,8 +226,9 @@ class Emulator:
         hits.append(now)
         return None
 
-    def handle(self, method: str, path: str, query: dict, headers: Any, body: bytes, host: str,
-               scheme: str = "http") -> Response:
+    def handle(
+        self, method: str, path: str, query: dict, headers: Any, body: bytes, host: str, scheme: str = "http"
+    ) -> Response:
         """Answer one API request (scheme and host make the absolute next/previous URLs of list pages)."""
         if path == "/oauth2/access_token":
             if method != "POST":
@@ -408,8 +437,13 @@ class EmulatorServer(ThreadingHTTPServer):
     request_queue_size = 256
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator, verbose: bool = False,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        emulator: Emulator,
+        verbose: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.emulator = emulator
@@ -452,15 +486,23 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8787, world: World | None = None, rate_limit: int = 300,
-                verbose: bool = False, tls_cert: str | None = None, tls_key: str | None = None) -> EmulatorServer:
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    world: World | None = None,
+    rate_limit: int = 300,
+    verbose: bool = False,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> EmulatorServer:
     """Bind a server (port 0 picks a free one); call serve_forever() to run it.
 
     With tls_cert and tls_key (PEM files: the certificate chain and its key; both or neither) it serves HTTPS.
     """
     if (tls_cert is None) != (tls_key is None):
-        raise ValueError("tls_cert and tls_key go together: " + ("tls_key" if tls_key is None else "tls_cert") +
-                         " is missing")
+        raise ValueError(
+            "tls_cert and tls_key go together: " + ("tls_key" if tls_key is None else "tls_cert") + " is missing"
+        )
     # The certificate is loaded before binding, so that a bad one leaves no socket behind.
     context = tls_context(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
     return EmulatorServer((host, port), Emulator(world, rate_limit), verbose, context)

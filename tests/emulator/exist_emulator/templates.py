@@ -9,24 +9,27 @@ from typing import Any
 # Group name, label; the sort priority is the position (the docs show activity as 1).
 # The custom group's label is the one seen in recorded responses ("Daily tags"; the docs say "Custom tags").
 GROUPS: dict[str, dict] = {}
-for _priority, (_name, _label) in enumerate((
-    ("activity", "Activity"),
-    ("productivity", "Productivity"),
-    ("mood", "Mood"),
-    ("sleep", "Sleep"),
-    ("workouts", "Workouts"),
-    ("events", "Events"),
-    ("finance", "Finance"),
-    ("food", "Food and drink"),
-    ("health", "Health and body"),
-    ("location", "Location"),
-    ("media", "Media"),
-    ("social", "Social"),
-    ("weather", "Weather"),
-    ("symptoms", "Symptoms"),
-    ("medication", "Medication"),
-    ("custom", "Daily tags"),
-), start=1):
+for _priority, (_name, _label) in enumerate(
+    (
+        ("activity", "Activity"),
+        ("productivity", "Productivity"),
+        ("mood", "Mood"),
+        ("sleep", "Sleep"),
+        ("workouts", "Workouts"),
+        ("events", "Events"),
+        ("finance", "Finance"),
+        ("food", "Food and drink"),
+        ("health", "Health and body"),
+        ("location", "Location"),
+        ("media", "Media"),
+        ("social", "Social"),
+        ("weather", "Weather"),
+        ("symptoms", "Symptoms"),
+        ("medication", "Medication"),
+        ("custom", "Daily tags"),
+    ),
+    start=1,
+):
     GROUPS[_name] = {"name": _name, "label": _label, "priority": _priority}
 
 VALUE_TYPES: dict[int, str] = {

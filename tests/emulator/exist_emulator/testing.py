@@ -43,15 +43,31 @@ class BackgroundEmulator:
     `admin_timeout` bounds every admin call. `.server` is the EmulatorServer, `.emulator` its Emulator.
     """
 
-    def __init__(self, world: World | None = None, seed: Any = None, rate_limit: int = 0, *,
-                 host: str = "127.0.0.1", tls_cert: str | None = None, tls_key: str | None = None,
-                 ca_file: str | None = None, verbose: bool = False, admin_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        world: World | None = None,
+        seed: Any = None,
+        rate_limit: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        ca_file: str | None = None,
+        verbose: bool = False,
+        admin_timeout: float = 30.0,
+    ) -> None:
         if world is not None and seed is not None:
             raise ValueError("give world or seed, not both")
         if seed is not None:
             world = world_from_seed(load_seed_file(os.fspath(seed)) if isinstance(seed, (str, os.PathLike)) else seed)
-        self._options = {"host": host, "world": world, "rate_limit": rate_limit, "verbose": verbose,
-                         "tls_cert": tls_cert, "tls_key": tls_key}
+        self._options = {
+            "host": host,
+            "world": world,
+            "rate_limit": rate_limit,
+            "verbose": verbose,
+            "tls_cert": tls_cert,
+            "tls_key": tls_key,
+        }
         self._ca_file = ca_file
         self._admin_timeout = admin_timeout
         self.server: EmulatorServer | None = None
@@ -77,8 +93,9 @@ class BackgroundEmulator:
         if self.server is not None:
             raise RuntimeError("the emulator is already running")
         self.server = make_server(port=0, **self._options)
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="exist-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="exist-emulator", daemon=True
+        )
         self._thread.start()
         self.admin = Admin(self.server.url, timeout=self._admin_timeout, cafile=self._ca_file)
         return self
@@ -123,8 +140,9 @@ class InProcessAdapter(BaseAdapter):  # type: ignore[misc,valid-type]
         parts = urlsplit(request.url)
         if request.method != "GET":
             self.writes += 1
-        answer = self.emulator.handle(request.method, parts.path, dict(parse_qsl(parts.query)), request.headers,
-                                      request.body or b"", parts.netloc)
+        answer = self.emulator.handle(
+            request.method, parts.path, dict(parse_qsl(parts.query)), request.headers, request.body or b"", parts.netloc
+        )
         response = Response()
         response.status_code = answer.status
         response.headers.update(answer.headers)

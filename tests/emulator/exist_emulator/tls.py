@@ -57,8 +57,18 @@ def _run(*args: str) -> None:
 
 
 def _key(openssl: str, path: str) -> None:
-    _run(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-pkeyopt",
-         "ec_param_enc:named_curve", "-out", path)
+    _run(
+        openssl,
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-pkeyopt",
+        "ec_param_enc:named_curve",
+        "-out",
+        path,
+    )
     os.chmod(path, 0o600)
 
 
@@ -72,8 +82,11 @@ def make_test_ca(directory: str | os.PathLike) -> dict[str, str]:
     openssl = _openssl()
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
-    paths = {"ca": os.path.join(directory, "ca.pem"), "cert": os.path.join(directory, "server.pem"),
-             "key": os.path.join(directory, "server-key.pem")}
+    paths = {
+        "ca": os.path.join(directory, "ca.pem"),
+        "cert": os.path.join(directory, "server.pem"),
+        "key": os.path.join(directory, "server-key.pem"),
+    }
     with tempfile.TemporaryDirectory(prefix="exist-emulator-ca-") as work:
         config = os.path.join(work, "openssl.cnf")
         with open(config, "w", encoding="utf-8") as handle:
@@ -81,13 +94,49 @@ def make_test_ca(directory: str | os.PathLike) -> dict[str, str]:
         ca_key = os.path.join(work, "ca-key.pem")
         csr = os.path.join(work, "server.csr")
         _key(openssl, ca_key)
-        _run(openssl, "req", "-config", config, "-new", "-x509", "-key", ca_key, "-sha256", "-days", str(VALIDITY_DAYS),
-             "-extensions", "v3_ca", "-set_serial", str(secrets.randbits(63)), "-out", paths["ca"])
+        _run(
+            openssl,
+            "req",
+            "-config",
+            config,
+            "-new",
+            "-x509",
+            "-key",
+            ca_key,
+            "-sha256",
+            "-days",
+            str(VALIDITY_DAYS),
+            "-extensions",
+            "v3_ca",
+            "-set_serial",
+            str(secrets.randbits(63)),
+            "-out",
+            paths["ca"],
+        )
         _key(openssl, paths["key"])
         _run(openssl, "req", "-config", config, "-new", "-key", paths["key"], "-subj", "/CN=localhost", "-out", csr)
-        _run(openssl, "x509", "-req", "-in", csr, "-CA", paths["ca"], "-CAkey", ca_key, "-set_serial",
-             str(secrets.randbits(63)), "-sha256", "-days", str(VALIDITY_DAYS), "-extfile", config, "-extensions",
-             "v3_server", "-out", paths["cert"])
+        _run(
+            openssl,
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            paths["ca"],
+            "-CAkey",
+            ca_key,
+            "-set_serial",
+            str(secrets.randbits(63)),
+            "-sha256",
+            "-days",
+            str(VALIDITY_DAYS),
+            "-extfile",
+            config,
+            "-extensions",
+            "v3_server",
+            "-out",
+            paths["cert"],
+        )
     return paths
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import zoneinfo
 from importlib import resources
 from typing import Any
 
 import yaml
+import zoneinfo
 
 from .templates import CUSTOM_PRIORITY, GROUPS, TEMPLATES, VALUE_TYPES, check_value, expand_scopes
 
@@ -35,8 +35,13 @@ class Token:
 
     def as_seed(self) -> dict:
         """The token in the seed format."""
-        return {"token": self.token, "service": self.service, "scopes": list(self.scopes),
-                "refresh_token": self.refresh_token, "kind": self.kind}
+        return {
+            "token": self.token,
+            "service": self.service,
+            "scopes": list(self.scopes),
+            "refresh_token": self.refresh_token,
+            "kind": self.kind,
+        }
 
 
 @dataclasses.dataclass
@@ -76,10 +81,21 @@ class Attribute:
             if self.priority != template.priority:
                 data["priority"] = self.priority
         else:
-            data = {"name": self.name, "label": self.label, "group": self.group, "value_type": self.value_type,
-                    "priority": self.priority}
-        data.update({"service": self.service, "manual": self.manual, "active": self.active,
-                     "available_services": list(self.available_services)})
+            data = {
+                "name": self.name,
+                "label": self.label,
+                "group": self.group,
+                "value_type": self.value_type,
+                "priority": self.priority,
+            }
+        data.update(
+            {
+                "service": self.service,
+                "manual": self.manual,
+                "active": self.active,
+                "available_services": list(self.available_services),
+            }
+        )
         if self.values:
             data["values"] = dict(sorted(self.values.items()))
         return data
@@ -154,9 +170,15 @@ class World:
             users.append(entry)
         return {
             "services": [{"name": name, "label": label} for name, label in self.services.items()],
-            "clients": [{"client_id": c.client_id, "client_secret": c.client_secret, "service": c.service,
-                         "codes": [{"code": code, **data} for code, data in c.codes.items()]}
-                        for c in self.clients.values()],
+            "clients": [
+                {
+                    "client_id": c.client_id,
+                    "client_secret": c.client_secret,
+                    "service": c.service,
+                    "codes": [{"code": code, **data} for code, data in c.codes.items()],
+                }
+                for c in self.clients.values()
+            ],
             "users": users,
         }
 
@@ -190,9 +212,14 @@ def _attribute_from_seed(data: dict, world: World, where: str) -> Attribute:
         if template_name not in TEMPLATES:
             raise SeedError(f"{where}: unknown template {template_name!r}")
         template = TEMPLATES[template_name]
-        attribute = Attribute(name=template.name, label=data.get("label") or template.label, group=template.group,
-                              value_type=template.value_type, priority=int(data.get("priority", template.priority)),
-                              template=template.name)
+        attribute = Attribute(
+            name=template.name,
+            label=data.get("label") or template.label,
+            group=template.group,
+            value_type=template.value_type,
+            priority=int(data.get("priority", template.priority)),
+            template=template.name,
+        )
     else:
         name = _require(data, "name", where)
         group = _require(data, "group", where)
@@ -201,8 +228,13 @@ def _attribute_from_seed(data: dict, world: World, where: str) -> Attribute:
         value_type = int(_require(data, "value_type", where))
         if value_type not in VALUE_TYPES:
             raise SeedError(f"{where}: unknown value_type {value_type!r}")
-        attribute = Attribute(name=str(name), label=str(data.get("label") or name), group=group, value_type=value_type,
-                              priority=int(data.get("priority") or CUSTOM_PRIORITY))
+        attribute = Attribute(
+            name=str(name),
+            label=str(data.get("label") or name),
+            group=group,
+            value_type=value_type,
+            priority=int(data.get("priority") or CUSTOM_PRIORITY),
+        )
     attribute.service = service
     attribute.manual = bool(data.get("manual", attribute.template is None))
     attribute.active = bool(data.get("active", True))
@@ -233,19 +265,27 @@ def world_from_seed(seed: Any) -> World:
         world.services[str(name)] = str(service.get("label") or name)
     for index, client in enumerate(seed.get("clients") or []):
         where = f"clients[{index}]"
-        entry = Client(client_id=str(_require(client, "client_id", where)),
-                       client_secret=str(_require(client, "client_secret", where)),
-                       service=str(_require(client, "service", where)))
+        entry = Client(
+            client_id=str(_require(client, "client_id", where)),
+            client_secret=str(_require(client, "client_secret", where)),
+            service=str(_require(client, "service", where)),
+        )
         if entry.service not in world.services:
             raise SeedError(f"{where}: unknown service {entry.service!r}")
         for code in client.get("codes") or []:
-            entry.codes[str(_require(code, "code", where))] = {"user": str(_require(code, "user", where)),
-                                                               "scopes": list(code.get("scopes") or [])}
+            entry.codes[str(_require(code, "code", where))] = {
+                "user": str(_require(code, "user", where)),
+                "scopes": list(code.get("scopes") or []),
+            }
         world.clients[entry.client_id] = entry
     for index, data in enumerate(seed.get("users") or []):
         where = f"users[{index}]"
-        user = User(username=str(_require(data, "username", where)), timezone=str(data.get("timezone") or "UTC"),
-                    first_name=str(data.get("first_name") or ""), last_name=str(data.get("last_name") or ""))
+        user = User(
+            username=str(_require(data, "username", where)),
+            timezone=str(data.get("timezone") or "UTC"),
+            first_name=str(data.get("first_name") or ""),
+            last_name=str(data.get("last_name") or ""),
+        )
         if user.username in world.users:
             raise SeedError(f"{where}: duplicate user {user.username!r}")
         try:
@@ -257,9 +297,14 @@ def world_from_seed(seed: Any) -> World:
             kind = token.get("kind", "oauth2") if isinstance(token, dict) else None
             if kind not in ("oauth2", "simple"):
                 raise SeedError(f"{twhere}: kind must be oauth2 or simple")
-            entry = Token(token=str(_require(token, "token", twhere)), user=user.username, service=token.get("service"),
-                          scopes=[str(s) for s in token.get("scopes") or []], refresh_token=token.get("refresh_token"),
-                          kind=kind)
+            entry = Token(
+                token=str(_require(token, "token", twhere)),
+                user=user.username,
+                service=token.get("service"),
+                scopes=[str(s) for s in token.get("scopes") or []],
+                refresh_token=token.get("refresh_token"),
+                kind=kind,
+            )
             if entry.service is not None and entry.service not in world.services:
                 raise SeedError(f"{twhere}: unknown service {entry.service!r}")
             if entry.token in world.tokens:

@@ -12,6 +12,7 @@ if EMULATOR_DIR not in sys.path:
     sys.path.insert(0, EMULATOR_DIR)
 
 from emulator_helpers import Exist  # noqa: E402  pylint: disable=wrong-import-position
+
 from exist_emulator.testing import BackgroundEmulator  # noqa: E402  pylint: disable=wrong-import-position
 
 

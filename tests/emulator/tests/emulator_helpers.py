@@ -19,7 +19,9 @@ class Exist:
         """GET an API path (relative to /api/2/ unless absolute)."""
         return self.http.get(self.url(path), params=params, headers=self._auth(token, scheme), timeout=10)
 
-    def post(self, path: str, body, token: str | None = "demo-token", params: dict | None = None, scheme: str = "Bearer"):
+    def post(
+        self, path: str, body, token: str | None = "demo-token", params: dict | None = None, scheme: str = "Bearer"
+    ):
         """POST a JSON body to an API path."""
         return self.http.post(self.url(path), json=body, params=params, headers=self._auth(token, scheme), timeout=10)
 
@@ -49,13 +51,36 @@ class Exist:
 
 def seed_with(attributes: list[dict], scopes: list[str] | None = None, extra_tokens: list[dict] | None = None) -> dict:
     """A minimal seed: user demo, token demo-token for demo_service with the given scopes and attributes."""
-    tokens = [{"token": "demo-token", "service": "demo_service", "scopes": scopes or ["all"], "refresh_token": "demo-refresh",
-               "kind": "oauth2"}]
+    tokens = [
+        {
+            "token": "demo-token",
+            "service": "demo_service",
+            "scopes": scopes or ["all"],
+            "refresh_token": "demo-refresh",
+            "kind": "oauth2",
+        }
+    ]
     return {
-        "services": [{"name": "demo_service", "label": "Demo Service"}, {"name": "withings", "label": "Withings"},
-                     {"name": "fitbit", "label": "Fitbit"}, {"name": "exist_ios", "label": "Exist for iOS"}],
-        "clients": [{"client_id": "demo-client", "client_secret": "demo-secret", "service": "demo_service",
-                     "codes": [{"code": "demo-code", "user": "demo", "scopes": ["mood_read", "mood_write"]}]}],
-        "users": [{"username": "demo", "timezone": "Europe/London", "tokens": tokens + (extra_tokens or []),
-                   "attributes": attributes}],
+        "services": [
+            {"name": "demo_service", "label": "Demo Service"},
+            {"name": "withings", "label": "Withings"},
+            {"name": "fitbit", "label": "Fitbit"},
+            {"name": "exist_ios", "label": "Exist for iOS"},
+        ],
+        "clients": [
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "service": "demo_service",
+                "codes": [{"code": "demo-code", "user": "demo", "scopes": ["mood_read", "mood_write"]}],
+            }
+        ],
+        "users": [
+            {
+                "username": "demo",
+                "timezone": "Europe/London",
+                "tokens": tokens + (extra_tokens or []),
+                "attributes": attributes,
+            }
+        ],
     }

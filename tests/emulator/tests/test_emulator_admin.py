@@ -8,7 +8,6 @@ import time
 
 import pytest
 import requests
-
 from emulator_helpers import seed_with
 
 from exist_emulator import default_seed, is_loopback
@@ -39,13 +38,16 @@ def test_reset_accepts_yaml_example_seed(exist):
 
 def test_reset_invalid_seed_is_400_and_keeps_world(exist):
     """A malformed seed is refused with a detail and the world stays as it was."""
-    for seed in ({"users": [{"username": "x", "attributes": [{"template": "nope"}]}]}, {"users": [{"tokens": []}]},
-                 {"services": [], "users": [{"username": "x", "attributes": [{"template": "steps", "service": "ghost"}]}]},
-                 {"users": [{"username": "x", "timezone": "Mars/Olympus"}]},
-                 {"users": [{"username": "x", "attributes": [{"template": "mood", "values": {"2026-11-27": 12}}]}]},
-                 {"users": [{"username": "x", "attributes": [{"template": "mood"}, {"template": "mood"}]}]},
-                 {"users": [{"username": "x", "tokens": [{"token": "t"}, {"token": "t"}]}]},
-                 json.dumps("- just a list")):  # text: the JSON of a string
+    for seed in (
+        {"users": [{"username": "x", "attributes": [{"template": "nope"}]}]},
+        {"users": [{"tokens": []}]},
+        {"services": [], "users": [{"username": "x", "attributes": [{"template": "steps", "service": "ghost"}]}]},
+        {"users": [{"username": "x", "timezone": "Mars/Olympus"}]},
+        {"users": [{"username": "x", "attributes": [{"template": "mood", "values": {"2026-11-27": 12}}]}]},
+        {"users": [{"username": "x", "attributes": [{"template": "mood"}, {"template": "mood"}]}]},
+        {"users": [{"username": "x", "tokens": [{"token": "t"}, {"token": "t"}]}]},
+        json.dumps("- just a list"),
+    ):  # text: the JSON of a string
         with pytest.raises(AdminError) as refused:
             exist.admin.reset(seed)
         assert refused.value.status == 400 and refused.value.detail
@@ -83,10 +85,22 @@ def test_request_log_fields_and_clear(exist):
     exist.admin.state()
     log = exist.admin.requests()
     assert log == [
-        {"method": "GET", "path": "/api/2/attributes/", "query": {"groups": "mood"}, "status": 200, "user": "demo",
-         "service": "demo_service"},
-        {"method": "POST", "path": "/api/2/attributes/acquire/", "query": {"success_objects": "1"}, "status": 200,
-         "user": "demo", "service": "demo_service"},
+        {
+            "method": "GET",
+            "path": "/api/2/attributes/",
+            "query": {"groups": "mood"},
+            "status": 200,
+            "user": "demo",
+            "service": "demo_service",
+        },
+        {
+            "method": "POST",
+            "path": "/api/2/attributes/acquire/",
+            "query": {"success_objects": "1"},
+            "status": 200,
+            "user": "demo",
+            "service": "demo_service",
+        },
         {"method": "GET", "path": "/api/2/attributes/", "query": {}, "status": 401, "user": None, "service": None},
         {"method": "GET", "path": "/api/2/attributes/", "query": {}, "status": 200, "user": "reader", "service": None},
     ]
@@ -191,14 +205,17 @@ def test_fault_skip_lets_first_matching_requests_through(exist):
 
 def test_fault_skip_counts_every_matching_request(exist):
     """A skipping fault counts a matching request even when an earlier fault applies to it."""
-    exist.admin.faults([{"path": "/api/2/accounts/", "status": 500}, {"path": "/api/2/accounts/", "skip": 1, "status": 502}])
+    exist.admin.faults(
+        [{"path": "/api/2/accounts/", "status": 500}, {"path": "/api/2/accounts/", "skip": 1, "status": 502}]
+    )
     assert [exist.get("accounts/profile/").status_code for dummy in range(3)] == [500, 502, 200]
 
 
 def test_fault_skip_then_drop_after_apply(exist):
     """The Nth matching write can be applied and then dropped; the ones before it are normal."""
-    exist.admin.faults([{"method": "POST", "path": "/api/2/attributes/update/", "skip": 1, "drop": True,
-                         "after_apply": True}])
+    exist.admin.faults(
+        [{"method": "POST", "path": "/api/2/attributes/update/", "skip": 1, "drop": True, "after_apply": True}]
+    )
     assert exist.post("attributes/update/", [{"name": "coffees", "date": "2026-11-26", "value": 1}]).status_code == 200
     with pytest.raises(requests.exceptions.ConnectionError):
         exist.post("attributes/update/", [{"name": "coffees", "date": "2026-11-27", "value": 4}])
@@ -209,8 +226,12 @@ def test_fault_skip_then_drop_after_apply(exist):
 def test_fault_raw_body_exact_bytes_and_content_type(exist):
     """raw_body answers exactly those UTF-8 bytes with the fault's status, text/html unless content_type says."""
     page = "<html><body><h1>502 Bad Gateway</h1><p>nginx – café</p></body></html>"
-    exist.admin.faults([{"path": "/api/2/attributes/", "status": 502, "raw_body": page, "retry_after": 3},
-                        {"path": "/api/2/accounts/", "status": 200, "raw_body": "not json", "content_type": "text/plain"}])
+    exist.admin.faults(
+        [
+            {"path": "/api/2/attributes/", "status": 502, "raw_body": page, "retry_after": 3},
+            {"path": "/api/2/accounts/", "status": 200, "raw_body": "not json", "content_type": "text/plain"},
+        ]
+    )
     response = exist.get("attributes/owned/")
     assert response.status_code == 502
     assert response.headers["Content-Type"] == "text/html"
@@ -234,23 +255,38 @@ def test_fault_raw_body_keeps_connection_usable(exist):
 
 def test_fault_after_apply_200_empty_object(exist):
     """after_apply with status 200 and body {}: the acquire happens, the client only sees 200 {}."""
-    exist.admin.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "status": 200, "body": {},
-                         "after_apply": True}])
+    exist.admin.faults(
+        [{"method": "POST", "path": "/api/2/attributes/acquire/", "status": 200, "body": {}, "after_apply": True}]
+    )
     response = exist.post("attributes/acquire/", [{"name": "steps"}], params={"success_objects": "1"})
     assert response.status_code == 200 and response.json() == {}
     assert exist.attribute("steps")["service"] == "demo_service"
     assert "steps" in exist.owned_names()
-    assert exist.admin.requests()[0]["status"] == 200 and exist.admin.requests()[0]["path"] == "/api/2/attributes/acquire/"
+    assert (
+        exist.admin.requests()[0]["status"] == 200 and exist.admin.requests()[0]["path"] == "/api/2/attributes/acquire/"
+    )
 
 
 def test_fault_after_apply_202_and_html_200(exist):
     """after_apply allows any status: 202 with a made-up body, or 200 with an HTML page; both writes happen."""
-    exist.admin.faults([
-        {"method": "POST", "path": "/api/2/attributes/create/", "status": 202, "after_apply": True,
-         "body": {"success": [], "failed": []}},
-        {"method": "POST", "path": "/api/2/attributes/release/", "status": 200, "after_apply": True,
-         "raw_body": "<html>Moved</html>"},
-    ])
+    exist.admin.faults(
+        [
+            {
+                "method": "POST",
+                "path": "/api/2/attributes/create/",
+                "status": 202,
+                "after_apply": True,
+                "body": {"success": [], "failed": []},
+            },
+            {
+                "method": "POST",
+                "path": "/api/2/attributes/release/",
+                "status": 200,
+                "after_apply": True,
+                "raw_body": "<html>Moved</html>",
+            },
+        ]
+    )
     created = exist.post("attributes/create/", [{"label": "Naps", "group": "sleep", "value_type": 3}])
     assert created.status_code == 202 and created.json() == {"success": [], "failed": []}
     assert exist.attribute("naps")["service"] == "demo_service"
@@ -263,8 +299,9 @@ def test_fault_after_apply_202_and_html_200(exist):
 
 def test_fault_delay_with_after_apply_drop(exist):
     """delay + after_apply + drop: waits, applies, then drops; logged as 0."""
-    exist.admin.faults([{"method": "POST", "path": "/api/2/attributes/release/", "delay": 0.4, "drop": True,
-                         "after_apply": True}])
+    exist.admin.faults(
+        [{"method": "POST", "path": "/api/2/attributes/release/", "delay": 0.4, "drop": True, "after_apply": True}]
+    )
     start = time.monotonic()
     with pytest.raises(requests.exceptions.ConnectionError):
         exist.post("attributes/release/", [{"name": "coffees"}])
@@ -275,17 +312,30 @@ def test_fault_delay_with_after_apply_drop(exist):
 
 def test_fault_validation_of_new_keys(exist):
     """skip, raw_body and content_type are checked; good combinations are queued normalised."""
-    for bad in ([{"status": 500, "skip": -1}], [{"status": 500, "skip": "1"}], [{"status": 500, "skip": True}],
-                [{"status": 500, "skip": 1.5}], [{"raw_body": "<html/>"}], [{"drop": True, "raw_body": "x"}],
-                [{"status": 500, "raw_body": "x", "body": {}}], [{"status": 500, "raw_body": 5}],
-                [{"status": 500, "content_type": "text/plain"}], [{"status": 500, "raw_body": "x", "content_type": ""}],
-                [{"status": 500, "raw_body": "x", "content_type": 1}]):
+    for bad in (
+        [{"status": 500, "skip": -1}],
+        [{"status": 500, "skip": "1"}],
+        [{"status": 500, "skip": True}],
+        [{"status": 500, "skip": 1.5}],
+        [{"raw_body": "<html/>"}],
+        [{"drop": True, "raw_body": "x"}],
+        [{"status": 500, "raw_body": "x", "body": {}}],
+        [{"status": 500, "raw_body": 5}],
+        [{"status": 500, "content_type": "text/plain"}],
+        [{"status": 500, "raw_body": "x", "content_type": ""}],
+        [{"status": 500, "raw_body": "x", "content_type": 1}],
+    ):
         with pytest.raises(AdminError) as refused:
             exist.admin.faults(bad)
         assert refused.value.status == 400 and refused.value.detail, bad
     assert exist.admin.faults() == []
-    queued = exist.admin.faults([{"status": 500}, {"status": 200, "skip": 0, "raw_body": "", "after_apply": True},
-                                 {"status": 202, "after_apply": True, "body": {}}])
+    queued = exist.admin.faults(
+        [
+            {"status": 500},
+            {"status": 200, "skip": 0, "raw_body": "", "after_apply": True},
+            {"status": 202, "after_apply": True, "body": {}},
+        ]
+    )
     assert [fault["skip"] for fault in queued] == [0, 0, 0]
     assert queued[1]["raw_body"] == "" and "content_type" not in queued[1]
 
@@ -313,7 +363,16 @@ def test_is_loopback_unit():
     """Only loopback addresses (IPv4, IPv6, IPv4-mapped) count as loopback."""
     for address in ("127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"):
         assert is_loopback(address), address
-    for address in ("10.0.0.1", "192.168.1.5", "172.16.0.1", "8.8.8.8", "::ffff:10.0.0.1", "fe80::1%eth0", "", "localhost"):
+    for address in (
+        "10.0.0.1",
+        "192.168.1.5",
+        "172.16.0.1",
+        "8.8.8.8",
+        "::ffff:10.0.0.1",
+        "fe80::1%eth0",
+        "",
+        "localhost",
+    ):
         assert not is_loopback(address), address
 
 

@@ -55,8 +55,13 @@ def test_oauth2_token_with_token_prefix_is_401(exist):
     assert write.status_code == 401 and write.json() == {"detail": "Invalid token."}
     assert exist.attribute("steps")["service"] == "withings"
     # A token issued by the OAuth2 endpoint follows the same rule.
-    issued = oauth(exist, grant_type="refresh_token", refresh_token="withings-refresh", client_id="withings-client",
-                   client_secret="withings-secret").json()["access_token"]
+    issued = oauth(
+        exist,
+        grant_type="refresh_token",
+        refresh_token="withings-refresh",
+        client_id="withings-client",
+        client_secret="withings-secret",
+    ).json()["access_token"]
     assert exist.get("accounts/profile/", issued, scheme="Token").status_code == 401
     assert exist.get("accounts/profile/", issued, scheme="Bearer").status_code == 200
     for scheme in ("Bearer", "bearer", "BEARER"):
@@ -72,18 +77,30 @@ def test_wrong_prefix_is_logged_anonymously_and_not_counted(exist):
     assert exist.get("accounts/profile/", "demo-token", params=mark).status_code == 200
     assert exist.get("accounts/profile/", "reader-simple-token", scheme="Token", params=mark).status_code == 200
     assert [(e["status"], e["user"], e["service"]) for e in exist.admin.requests() if e["query"] == mark] == [
-        (401, None, None), (401, None, None), (200, "demo", "demo_service"), (200, "reader", None)]
+        (401, None, None),
+        (401, None, None),
+        (200, "demo", "demo_service"),
+        (200, "reader", None),
+    ]
 
 
 def test_faulted_request_identified_only_with_right_prefix(exist):
     """A faulted request is logged with its user and service when the prefix fits the token kind, else anonymously."""
     exist.admin.faults({"path": "/api/2/accounts/", "status": 503, "times": 4})
     mark = {"probe": "faulted-prefix"}
-    for token, scheme in (("demo-token", "Bearer"), ("demo-token", "Token"), ("reader-simple-token", "Token"),
-                          ("reader-simple-token", "Bearer")):
+    for token, scheme in (
+        ("demo-token", "Bearer"),
+        ("demo-token", "Token"),
+        ("reader-simple-token", "Token"),
+        ("reader-simple-token", "Bearer"),
+    ):
         assert exist.get("accounts/profile/", token, scheme=scheme, params=mark).status_code == 503
     assert [(e["status"], e["user"], e["service"]) for e in exist.admin.requests() if e["query"] == mark] == [
-        (503, "demo", "demo_service"), (503, None, None), (503, "reader", None), (503, None, None)]
+        (503, "demo", "demo_service"),
+        (503, None, None),
+        (503, "reader", None),
+        (503, None, None),
+    ]
 
 
 def test_rate_limit_429_with_retry_after(exist):
@@ -124,32 +141,55 @@ def test_rate_limit_window_rolls(exist, server, monkeypatch):
 
 def test_oauth2_code_exchange(exist):
     """A seeded code becomes a working token pair with its scopes; the code works once."""
-    response = oauth(exist, grant_type="authorization_code", code="demo-code", client_id="demo-client",
-                     client_secret="demo-secret", redirect_uri="http://localhost/cb")
+    response = oauth(
+        exist,
+        grant_type="authorization_code",
+        code="demo-code",
+        client_id="demo-client",
+        client_secret="demo-secret",
+        redirect_uri="http://localhost/cb",
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "Bearer" and body["scope"] == "all" and body["expires_in"] > 30000000
     assert body["access_token"] and body["refresh_token"]
     assert exist.get("accounts/profile/", body["access_token"]).json()["username"] == "demo"
     assert exist.post("attributes/acquire/", [{"name": "coffees"}], token=body["access_token"]).status_code == 200
-    again = oauth(exist, grant_type="authorization_code", code="demo-code", client_id="demo-client", client_secret="demo-secret")
+    again = oauth(
+        exist, grant_type="authorization_code", code="demo-code", client_id="demo-client", client_secret="demo-secret"
+    )
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
 def test_oauth2_refresh_invalidates_old_pair(exist):
     """Refreshing gives a new pair; the old access token gets 401 and the old refresh token is refused."""
-    response = oauth(exist, grant_type="refresh_token", refresh_token="demo-refresh", client_id="demo-client",
-                     client_secret="demo-secret")
+    response = oauth(
+        exist,
+        grant_type="refresh_token",
+        refresh_token="demo-refresh",
+        client_id="demo-client",
+        client_secret="demo-secret",
+    )
     assert response.status_code == 200
     new = response.json()
     assert new["access_token"] != "demo-token"
     assert exist.get("accounts/profile/", new["access_token"]).status_code == 200
     assert exist.get("accounts/profile/", "demo-token").status_code == 401
-    old = oauth(exist, grant_type="refresh_token", refresh_token="demo-refresh", client_id="demo-client",
-                client_secret="demo-secret")
+    old = oauth(
+        exist,
+        grant_type="refresh_token",
+        refresh_token="demo-refresh",
+        client_id="demo-client",
+        client_secret="demo-secret",
+    )
     assert old.status_code == 400
-    newer = oauth(exist, grant_type="refresh_token", refresh_token=new["refresh_token"], client_id="demo-client",
-                  client_secret="demo-secret")
+    newer = oauth(
+        exist,
+        grant_type="refresh_token",
+        refresh_token=new["refresh_token"],
+        client_id="demo-client",
+        client_secret="demo-secret",
+    )
     assert newer.status_code == 200
     assert exist.get("accounts/profile/", new["access_token"]).status_code == 401
     tokens = [t["token"] for t in exist.admin.state()["users"][0]["tokens"]]
@@ -158,10 +198,23 @@ def test_oauth2_refresh_invalidates_old_pair(exist):
 
 def test_oauth2_bad_client_and_grant(exist):
     """A wrong secret is invalid_client (401); another client's refresh token and unknown grants are 400."""
-    assert oauth(exist, grant_type="refresh_token", refresh_token="demo-refresh", client_id="demo-client",
-                 client_secret="nope").status_code == 401
-    other = oauth(exist, grant_type="refresh_token", refresh_token="demo-refresh", client_id="withings-client",
-                  client_secret="withings-secret")
+    assert (
+        oauth(
+            exist,
+            grant_type="refresh_token",
+            refresh_token="demo-refresh",
+            client_id="demo-client",
+            client_secret="nope",
+        ).status_code
+        == 401
+    )
+    other = oauth(
+        exist,
+        grant_type="refresh_token",
+        refresh_token="demo-refresh",
+        client_id="withings-client",
+        client_secret="withings-secret",
+    )
     assert other.status_code == 400
     assert oauth(exist, grant_type="password", client_id="demo-client", client_secret="demo-secret").status_code == 400
     assert exist.http.get(exist.base + "/oauth2/access_token", timeout=10).status_code == 405

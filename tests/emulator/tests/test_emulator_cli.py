@@ -15,8 +15,13 @@ EMULATOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _start(*args: str) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, PYTHONPATH=EMULATOR_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "exist_emulator", "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exist_emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     line = proc.stdout.readline().rstrip("\n")
     return proc, line
 
@@ -48,7 +53,9 @@ def test_default_world_and_sigint():
     proc, line = _start()
     try:
         base = line.rsplit(" ", 1)[1]
-        owned = requests.get(base + "/api/2/attributes/owned/", headers={"Authorization": "Bearer demo-token"}, timeout=10)
+        owned = requests.get(
+            base + "/api/2/attributes/owned/", headers={"Authorization": "Bearer demo-token"}, timeout=10
+        )
         assert [a["name"] for a in owned.json()["results"]] == ["coffees"]
     finally:
         proc.send_signal(signal.SIGINT)
@@ -62,8 +69,9 @@ def test_verbose_logs_requests_without_tokens():
     proc, line = _start("--verbose")
     try:
         base = line.rsplit(" ", 1)[1]
-        response = requests.get(base + "/api/2/attributes/owned/?limit=5", headers={"Authorization": "Bearer demo-token"},
-                                timeout=10)
+        response = requests.get(
+            base + "/api/2/attributes/owned/?limit=5", headers={"Authorization": "Bearer demo-token"}, timeout=10
+        )
         assert response.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -78,8 +86,14 @@ def test_verbose_logs_requests_without_tokens():
 def test_bad_seed_exits_2():
     """An unreadable or invalid seed is reported on stderr with exit status 2."""
     env = dict(os.environ, PYTHONPATH=EMULATOR_DIR)
-    result = subprocess.run([sys.executable, "-m", "exist_emulator", "--port", "0", "--seed", "/nonexistent.yml"],
-                            capture_output=True, text=True, env=env, timeout=20, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "exist_emulator", "--port", "0", "--seed", "/nonexistent.yml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=20,
+        check=False,
+    )
     assert result.returncode == 2 and "cannot load seed" in result.stderr
 
 

@@ -49,8 +49,12 @@ def test_concurrent_increments_are_consistent(exist):
     def bump() -> int:
         conn = _connection(exist)
         body = json.dumps([{"name": "coffees", "value": 1, "date": "2026-11-27"}])
-        conn.request("POST", "/api/2/attributes/increment/", body=body,
-                     headers={"Authorization": "Bearer demo-token", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/api/2/attributes/increment/",
+            body=body,
+            headers={"Authorization": "Bearer demo-token", "Content-Type": "application/json"},
+        )
         status = conn.getresponse().status
         conn.close()
         return status

@@ -24,20 +24,33 @@ def test_docs_acquire_failed_example_missing_field(exist):
     response = exist.post("attributes/acquire/", [{"title": "mood"}, {"name": "mood_note"}])
     assert response.status_code == 202
     body = response.json()
-    assert body["failed"] == [{"title": "mood", "error_code": "missing_field",
-                               "error": "Object at index 0 missing field(s) 'name'"}]
+    assert body["failed"] == [
+        {"title": "mood", "error_code": "missing_field", "error": "Object at index 0 missing field(s) 'name'"}
+    ]
     assert body["success"] == [{"name": "mood_note"}]
 
 
 def test_docs_release_example_unauthorised_and_success(exist):
     """The docs' release example: mood_note (owned) succeeds, mood (not owned) fails with unauthorised."""
-    exist.admin.reset(seed_with(MOOD_OWNED_ELSEWHERE + [
-        {"template": "mood_note", "service": "demo_service", "manual": True, "available_services": ["exist_ios"]}]))
+    exist.admin.reset(
+        seed_with(
+            MOOD_OWNED_ELSEWHERE
+            + [
+                {
+                    "template": "mood_note",
+                    "service": "demo_service",
+                    "manual": True,
+                    "available_services": ["exist_ios"],
+                }
+            ]
+        )
+    )
     response = exist.post("attributes/release/", [{"name": "mood"}, {"name": "mood_note"}])
     assert response.status_code == 202
     body = response.json()
-    assert body["failed"] == [{"name": "mood", "error_code": "unauthorised",
-                               "error": "Attribute 'mood' does not belong to this service"}]
+    assert body["failed"] == [
+        {"name": "mood", "error_code": "unauthorised", "error": "Attribute 'mood' does not belong to this service"}
+    ]
     assert body["success"] == [{"name": "mood_note", "service": "exist_ios"}]
     assert exist.owned_names() == []
 
@@ -72,14 +85,22 @@ def test_acquire_new_template_defaults_manual_false_and_echoes_item(exist):
 
 def test_acquire_success_objects_returns_full_attribute(exist):
     """With success_objects the success item is the whole Attribute object."""
-    response = exist.post("attributes/acquire/", [{"name": "mood_note", "manual": True}], params={"success_objects": "1"})
+    response = exist.post(
+        "attributes/acquire/", [{"name": "mood_note", "manual": True}], params={"success_objects": "1"}
+    )
     assert response.status_code == 200
     item = response.json()["success"][0]
     assert item == {
-        "template": "mood_note", "name": "mood_note", "label": "Mood note",
-        "group": {"name": "mood", "label": "Mood", "priority": 3}, "subgroup": None,
+        "template": "mood_note",
+        "name": "mood_note",
+        "label": "Mood note",
+        "group": {"name": "mood", "label": "Mood", "priority": 3},
+        "subgroup": None,
         "service": {"name": "demo_service", "label": "Demo Service"},
-        "active": True, "priority": 2, "manual": True, "value_type": 2,
+        "active": True,
+        "priority": 2,
+        "manual": True,
+        "value_type": 2,
         "value_type_description": "String (max 1000 characters)",
         "available_services": [{"name": "exist_ios", "label": "Exist for iOS"}],
     }
@@ -111,23 +132,37 @@ def test_acquire_inactive_attribute_reactivates_it(exist):
 
 def test_acquire_without_write_scope_not_allowed(exist):
     """A token without activity_write cannot acquire steps: per-item not_allowed with the seen sentence."""
-    exist.admin.reset(seed_with([{"template": "steps", "service": "withings", "available_services": ["withings"]}],
-                                scopes=["activity_read", "mood_write"]))
+    exist.admin.reset(
+        seed_with(
+            [{"template": "steps", "service": "withings", "available_services": ["withings"]}],
+            scopes=["activity_read", "mood_write"],
+        )
+    )
     response = exist.post("attributes/acquire/", [{"name": "steps"}, {"template": "mood"}])
     assert response.status_code == 202
     body = response.json()
-    assert body["failed"] == [{"name": "steps", "error_code": "not_allowed",
-                               "error": "No permission to write to attributes in group 'activity'"}]
+    assert body["failed"] == [
+        {
+            "name": "steps",
+            "error_code": "not_allowed",
+            "error": "No permission to write to attributes in group 'activity'",
+        }
+    ]
     assert body["success"] == [{"template": "mood"}]
     assert exist.attribute("steps")["service"] == "withings"
 
 
 def test_manual_write_covers_manual_attributes_only(exist):
     """manual_write lets a token acquire a manual attribute of any group, but not an automatic one."""
-    exist.admin.reset(seed_with([
-        {"name": "reading_time", "label": "Reading time", "group": "media", "value_type": 3, "manual": True},
-        {"template": "tracks", "service": None, "manual": False},
-    ], scopes=["manual_write"]))
+    exist.admin.reset(
+        seed_with(
+            [
+                {"name": "reading_time", "label": "Reading time", "group": "media", "value_type": 3, "manual": True},
+                {"template": "tracks", "service": None, "manual": False},
+            ],
+            scopes=["manual_write"],
+        )
+    )
     response = exist.post("attributes/acquire/", [{"name": "reading_time"}, {"name": "tracks"}])
     body = response.json()
     assert body["success"] == [{"name": "reading_time"}]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 
+import zoneinfo
 from emulator_helpers import seed_with
 
 
@@ -26,8 +26,14 @@ def test_templates_all_published_and_group_filter(exist):
     body = exist.get("attributes/templates/", params={"limit": 100, "include_low_priority": "true"}).json()
     assert body["count"] == 87 and len(body["results"]) == 87 and body["next"] is None
     steps = body["results"][0]
-    assert steps == {"name": "steps", "label": "Steps", "group": {"name": "activity", "label": "Activity", "priority": 1},
-                     "priority": 1, "value_type": 0, "value_type_description": "Integer"}
+    assert steps == {
+        "name": "steps",
+        "label": "Steps",
+        "group": {"name": "activity", "label": "Activity", "priority": 1},
+        "priority": 1,
+        "value_type": 0,
+        "value_type_description": "Integer",
+    }
     location = next(t for t in body["results"] if t["name"] == "location")
     assert location["value_type_description"] == 'String ("lat,lng" format where lat and lng are floats)'
     mood = exist.get("attributes/templates/", params={"groups": "mood"}).json()
@@ -84,17 +90,33 @@ def test_empty_list_first_page_is_200(exist):
 def test_attributes_order_and_inactive_excluded(exist):
     """Ordered by group priority, then attribute priority, then name; inactive only with include_inactive."""
     assert names(exist.get("attributes/")) == [
-        "steps", "productive_min", "mood", "mood_note", "sleep", "coffees", "weight", "reading_time", "meditation"]
+        "steps",
+        "productive_min",
+        "mood",
+        "mood_note",
+        "sleep",
+        "coffees",
+        "weight",
+        "reading_time",
+        "meditation",
+    ]
     assert "pages_read" in names(exist.get("attributes/", params={"include_inactive": "1"}))
 
 
 def test_attributes_filters(exist):
     """groups, exclude_custom and manual filter the list; `attributes` does not on /attributes/ (recordings)."""
     assert names(exist.get("attributes/", params={"groups": "mood,sleep"})) == ["mood", "mood_note", "sleep"]
-    assert names(exist.get("attributes/", params={"attributes": "steps,weight,nope"})) == names(exist.get("attributes/"))
+    assert names(exist.get("attributes/", params={"attributes": "steps,weight,nope"})) == names(
+        exist.get("attributes/")
+    )
     assert "reading_time" not in names(exist.get("attributes/", params={"exclude_custom": "true"}))
     assert names(exist.get("attributes/", params={"manual": "true"})) == [
-        "mood", "mood_note", "coffees", "reading_time", "meditation"]
+        "mood",
+        "mood_note",
+        "coffees",
+        "reading_time",
+        "meditation",
+    ]
     assert names(exist.get("attributes/", params={"manual": "false"})) == ["steps", "productive_min", "sleep", "weight"]
 
 
@@ -107,17 +129,27 @@ def test_attributes_owned_flag_and_owned_endpoint(exist):
 
 def test_read_scopes_filter_silently(exist):
     """Too few read scopes give fewer results, never an error; manual_read covers manual attributes."""
-    exist.admin.reset(seed_with([
-        {"template": "steps", "service": "withings"},
-        {"template": "mood", "service": "exist_ios", "manual": True, "values": {"2026-11-27": 5}},
-        {"template": "sleep", "service": "fitbit", "manual": False},
-    ], scopes=["activity_read"]))
+    exist.admin.reset(
+        seed_with(
+            [
+                {"template": "steps", "service": "withings"},
+                {"template": "mood", "service": "exist_ios", "manual": True, "values": {"2026-11-27": 5}},
+                {"template": "sleep", "service": "fitbit", "manual": False},
+            ],
+            scopes=["activity_read"],
+        )
+    )
     assert names(exist.get("attributes/")) == ["steps"]
     assert exist.get("attributes/values/", params={"attribute": "mood"}).json()["results"] == []
-    exist.admin.reset(seed_with([
-        {"template": "steps", "service": "withings"},
-        {"template": "mood", "service": "exist_ios", "manual": True},
-    ], scopes=["manual_read"]))
+    exist.admin.reset(
+        seed_with(
+            [
+                {"template": "steps", "service": "withings"},
+                {"template": "mood", "service": "exist_ios", "manual": True},
+            ],
+            scopes=["manual_read"],
+        )
+    )
     assert names(exist.get("attributes/")) == ["mood"]
 
 
@@ -131,10 +163,15 @@ def test_owned_ignores_read_scopes(exist):
 
 def test_with_values_days_and_date_max(exist):
     """with-values gives the values of each attribute's last `days` days, newest first, only days that have one."""
-    body = exist.get("attributes/with-values/", params={"days": 3, "date_max": "2026-11-27", "attributes": "steps,sleep"}).json()
+    body = exist.get(
+        "attributes/with-values/", params={"days": 3, "date_max": "2026-11-27", "attributes": "steps,sleep"}
+    ).json()
     by_name = {item["name"]: item["values"] for item in body["results"]}
-    assert by_name["steps"] == [{"date": "2026-11-27", "value": 6540}, {"date": "2026-11-26", "value": 10456},
-                                {"date": "2026-11-25", "value": 8123}]
+    assert by_name["steps"] == [
+        {"date": "2026-11-27", "value": 6540},
+        {"date": "2026-11-26", "value": 10456},
+        {"date": "2026-11-25", "value": 8123},
+    ]
     assert by_name["sleep"] == [{"date": "2026-11-27", "value": 405}, {"date": "2026-11-26", "value": 431}]
     default = exist.get("attributes/with-values/", params={"attributes": "steps", "date_max": "2026-11-26"}).json()
     assert default["results"][0]["values"] == [{"date": "2026-11-26", "value": 10456}]
@@ -146,15 +183,20 @@ def test_with_values_days_and_date_max(exist):
     assert capped["values"][0] == {"date": "2026-11-27", "value": 127}
     assert capped["values"][-1] == {"date": "2026-10-28", "value": 28}
     exist.admin.reset()
-    assert names(exist.get("attributes/with-values/", params={"templates": "mood", "date_max": "2026-11-27"})) == ["mood"]
+    assert names(exist.get("attributes/with-values/", params={"templates": "mood", "date_max": "2026-11-27"})) == [
+        "mood"
+    ]
     assert names(exist.get("attributes/with-values/", params={"groups": "sleep", "manual": "false"})) == ["sleep"]
 
 
 def test_values_newest_first_with_paging_and_date_max(exist):
     """values lists one attribute's stored values newest first; date_max cuts; paging applies."""
     body = exist.get("attributes/values/", params={"attribute": "steps"}).json()
-    assert body["results"] == [{"date": "2026-11-27", "value": 6540}, {"date": "2026-11-26", "value": 10456},
-                               {"date": "2026-11-25", "value": 8123}]
+    assert body["results"] == [
+        {"date": "2026-11-27", "value": 6540},
+        {"date": "2026-11-26", "value": 10456},
+        {"date": "2026-11-25", "value": 8123},
+    ]
     assert exist.get("attributes/values/", params={"attribute": "steps", "date_max": "2026-11-26"}).json()["count"] == 2
     page = exist.get("attributes/values/", params={"attribute": "steps", "limit": 2, "page": 2}).json()
     assert page["results"] == [{"date": "2026-11-25", "value": 8123}] and page["next"] is None

@@ -5,18 +5,37 @@ from __future__ import annotations
 
 from emulator_helpers import seed_with
 
-LOW_PRIORITY_TEMPLATES = {"keystrokes", "sodium", "cholesterol", "caffeine", "sexual_activity", "twitter_username",
-                          "steps_goal"}
+LOW_PRIORITY_TEMPLATES = {
+    "keystrokes",
+    "sodium",
+    "cholesterol",
+    "caffeine",
+    "sexual_activity",
+    "twitter_username",
+    "steps_goal",
+}
 
 MIXED_PRIORITIES = [
     {"template": "steps", "service": "demo_service", "values": {"2026-11-27": 100}},
     {"template": "steps_goal", "service": "demo_service", "values": {"2026-11-27": 10000}},
     {"template": "keystrokes", "service": "demo_service"},
     {"template": "caffeine", "service": "withings", "values": {"2026-11-27": 95.0}},
-    {"name": "edge_nine", "label": "Edge nine", "group": "media", "value_type": 0, "priority": 9,
-     "service": "demo_service"},
-    {"name": "edge_ten", "label": "Edge ten", "group": "media", "value_type": 0, "priority": 10,
-     "service": "demo_service"},
+    {
+        "name": "edge_nine",
+        "label": "Edge nine",
+        "group": "media",
+        "value_type": 0,
+        "priority": 9,
+        "service": "demo_service",
+    },
+    {
+        "name": "edge_ten",
+        "label": "Edge ten",
+        "group": "media",
+        "value_type": 0,
+        "priority": 10,
+        "service": "demo_service",
+    },
 ]
 LOW = {"steps_goal", "keystrokes", "caffeine", "edge_ten"}
 
@@ -32,10 +51,11 @@ def test_low_priority_hidden_on_attribute_lists_unless_flag(exist):
     exist.admin.reset(seed_with(MIXED_PRIORITIES))
     day = {"date_max": "2026-11-27"}
     for path, params, everything in (
-            ("attributes/", {}, {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"}),
-            ("attributes/", {"owned": "true"}, {"steps", "steps_goal", "keystrokes", "edge_nine", "edge_ten"}),
-            ("attributes/owned/", {}, {"steps", "steps_goal", "keystrokes", "edge_nine", "edge_ten"}),
-            ("attributes/with-values/", day, {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"})):
+        ("attributes/", {}, {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"}),
+        ("attributes/", {"owned": "true"}, {"steps", "steps_goal", "keystrokes", "edge_nine", "edge_ten"}),
+        ("attributes/owned/", {}, {"steps", "steps_goal", "keystrokes", "edge_nine", "edge_ten"}),
+        ("attributes/with-values/", day, {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"}),
+    ):
         hidden = names(exist.get(path, params=params))
         assert set(hidden) == everything - LOW, (path, params, hidden)
         shown = names(exist.get(path, params={**params, "include_low_priority": "true"}))
@@ -64,8 +84,13 @@ def test_templates_low_priority_hidden_and_steps_goal(exist):
     full = exist.get("attributes/templates/", params={"limit": 100, "include_low_priority": "true"}).json()["results"]
     assert {t["name"] for t in full if t["priority"] >= 10} == LOW_PRIORITY_TEMPLATES
     assert next(t for t in full if t["name"] == "steps_goal") == {
-        "name": "steps_goal", "label": "Steps goal", "group": {"name": "activity", "label": "Activity", "priority": 1},
-        "priority": 11, "value_type": 0, "value_type_description": "Integer"}
+        "name": "steps_goal",
+        "label": "Steps goal",
+        "group": {"name": "activity", "label": "Activity", "priority": 1},
+        "priority": 11,
+        "value_type": 0,
+        "value_type_description": "Integer",
+    }
     activity = exist.get("attributes/templates/", params={"groups": "activity"}).json()["results"]
     assert "steps_goal" not in [t["name"] for t in activity] and activity[-1]["name"] == "active_energy"
     activity = exist.get("attributes/templates/", params={"groups": "activity", "include_low_priority": "1"}).json()
@@ -82,10 +107,14 @@ def test_low_priority_template_can_be_acquired_and_stays_hidden_by_default(exist
 
 def test_owned_list_hides_inactive_unless_include_inactive(exist):
     """/owned/ and ?owned=true leave out inactive attributes like /attributes/ does; with-values always does."""
-    exist.admin.reset(seed_with([
-        {"template": "steps", "service": "demo_service", "values": {"2026-11-27": 1}},
-        {"template": "water", "service": "demo_service", "active": False, "values": {"2026-11-27": 500}},
-    ]))
+    exist.admin.reset(
+        seed_with(
+            [
+                {"template": "steps", "service": "demo_service", "values": {"2026-11-27": 1}},
+                {"template": "water", "service": "demo_service", "active": False, "values": {"2026-11-27": 500}},
+            ]
+        )
+    )
     assert names(exist.get("attributes/owned/")) == ["steps"]
     assert names(exist.get("attributes/", params={"owned": "true"})) == ["steps"]
     assert names(exist.get("attributes/")) == ["steps"]
@@ -115,8 +144,11 @@ def test_subgroup_null_on_every_attribute_object(exist):
     objects += exist.get("attributes/", params={"include_inactive": "1", "limit": 100}).json()["results"]
     objects += exist.get("attributes/owned/").json()["results"]
     objects += exist.get("attributes/with-values/").json()["results"]
-    for path, items in (("acquire", [{"name": "steps"}]), ("create", [{"label": "Naps", "group": "sleep", "value_type": 3}]),
-                        ("release", [{"name": "steps"}])):
+    for path, items in (
+        ("acquire", [{"name": "steps"}]),
+        ("create", [{"label": "Naps", "group": "sleep", "value_type": 3}]),
+        ("release", [{"name": "steps"}]),
+    ):
         response = exist.post(f"attributes/{path}/", items, params={"success_objects": "1"})
         assert response.status_code == 200, response.text
         objects += response.json()["success"]
@@ -137,47 +169,80 @@ def test_with_values_items_have_no_available_services(exist):
 
 def test_with_values_only_days_with_data_newest_first(exist):
     """Only days with a value are listed, newest first, within days/date_max; no data gives an empty list."""
-    exist.admin.reset(seed_with([
-        {"template": "steps", "service": "withings",
-         "values": {"2026-11-20": 1, "2026-11-27": 4, "2026-11-22": 2, "2026-11-25": 3, "2026-11-28": 5}},
-        {"template": "mood", "service": "exist_ios", "manual": True},
-    ]))
+    exist.admin.reset(
+        seed_with(
+            [
+                {
+                    "template": "steps",
+                    "service": "withings",
+                    "values": {"2026-11-20": 1, "2026-11-27": 4, "2026-11-22": 2, "2026-11-25": 3, "2026-11-28": 5},
+                },
+                {"template": "mood", "service": "exist_ios", "manual": True},
+            ]
+        )
+    )
     body = exist.get("attributes/with-values/", params={"days": 7, "date_max": "2026-11-27"}).json()
     by_name = {item["name"]: item["values"] for item in body["results"]}
-    assert by_name["steps"] == [{"date": "2026-11-27", "value": 4}, {"date": "2026-11-25", "value": 3},
-                                {"date": "2026-11-22", "value": 2}]
+    assert by_name["steps"] == [
+        {"date": "2026-11-27", "value": 4},
+        {"date": "2026-11-25", "value": 3},
+        {"date": "2026-11-22", "value": 2},
+    ]
     assert by_name["mood"] == []
     one_day = exist.get("attributes/with-values/", params={"date_max": "2026-11-26", "attributes": "steps"}).json()
     assert one_day["results"][0]["values"] == []
     month = exist.get("attributes/with-values/", params={"days": 31, "date_max": "2026-12-15"}).json()["results"]
-    assert [v["date"] for v in month[0]["values"]] == ["2026-11-28", "2026-11-27", "2026-11-25", "2026-11-22",
-                                                       "2026-11-20"]
+    assert [v["date"] for v in month[0]["values"]] == [
+        "2026-11-28",
+        "2026-11-27",
+        "2026-11-25",
+        "2026-11-22",
+        "2026-11-20",
+    ]
 
 
 def test_new_custom_attribute_gets_priority_9_and_stays_visible(exist):
     """create gives a custom attribute priority 9 even in groups whose templates reach 10 or more."""
-    response = exist.post("attributes/create/", [
-        {"label": "Late snacks", "group": "food", "value_type": 0},
-        {"label": "Focus blocks", "group": "productivity", "value_type": 0},
-        {"label": "Went swimming", "group": "custom", "value_type": 7},
-    ], params={"success_objects": "1"})
+    response = exist.post(
+        "attributes/create/",
+        [
+            {"label": "Late snacks", "group": "food", "value_type": 0},
+            {"label": "Focus blocks", "group": "productivity", "value_type": 0},
+            {"label": "Went swimming", "group": "custom", "value_type": 7},
+        ],
+        params={"success_objects": "1"},
+    )
     assert response.status_code == 200
     assert [item["priority"] for item in response.json()["success"]] == [9, 9, 9]
     listed = names(exist.get("attributes/", params={"limit": 100}))
     assert {"late_snacks", "focus_blocks", "went_swimming"} <= set(listed)
     assert {"late_snacks", "focus_blocks", "went_swimming", "coffees"} == set(exist.owned_names())
     assert exist.attribute("late_snacks")["priority"] == 9
-    second = exist.post("attributes/create/", [{"label": "More snacks", "group": "food", "value_type": 0}],
-                        params={"success_objects": "1"})
+    second = exist.post(
+        "attributes/create/",
+        [{"label": "More snacks", "group": "food", "value_type": 0}],
+        params={"success_objects": "1"},
+    )
     assert second.json()["success"][0]["priority"] == 9
 
 
 def test_seeded_custom_attribute_defaults_to_priority_9(exist):
     """A custom attribute seeded without a priority gets 9 too; a given priority is kept."""
-    exist.admin.reset(seed_with([
-        {"name": "snacks", "label": "Snacks", "group": "food", "value_type": 0, "service": "demo_service"},
-        {"name": "late", "label": "Late", "group": "food", "value_type": 0, "service": "demo_service", "priority": 12},
-    ]))
+    exist.admin.reset(
+        seed_with(
+            [
+                {"name": "snacks", "label": "Snacks", "group": "food", "value_type": 0, "service": "demo_service"},
+                {
+                    "name": "late",
+                    "label": "Late",
+                    "group": "food",
+                    "value_type": 0,
+                    "service": "demo_service",
+                    "priority": 12,
+                },
+            ]
+        )
+    )
     assert exist.attribute("snacks")["priority"] == 9
     assert exist.attribute("late")["priority"] == 12
     assert exist.owned_names() == ["snacks"]
@@ -185,8 +250,14 @@ def test_seeded_custom_attribute_defaults_to_priority_9(exist):
 
 def test_templated_attribute_priority_override_round_trips(exist):
     """A seeded priority on a templated attribute is served and kept in the state (so it stays hidden after a reload)."""
-    exist.admin.reset(seed_with([{"template": "steps", "service": "demo_service", "priority": 12},
-                                 {"template": "water", "service": "demo_service"}]))
+    exist.admin.reset(
+        seed_with(
+            [
+                {"template": "steps", "service": "demo_service", "priority": 12},
+                {"template": "water", "service": "demo_service"},
+            ]
+        )
+    )
     assert exist.owned_names() == ["water"]
     state = exist.admin.state()
     assert exist.attribute("steps")["priority"] == 12 and "priority" not in exist.attribute("water")

@@ -24,9 +24,12 @@ def _refused(port: int) -> bool:
 def test_background_emulator_serves_a_seed_and_stops(tmp_path):
     """A seed (dict or file) is served on a free loopback port with rate limiting off; stop() closes the port."""
     seed_file = tmp_path / "seed.json"
-    seed_file.write_text('{"services": [{"name": "demo_service", "label": "Demo"}], "users": [{"username": "demo", '
-                         '"tokens": [{"token": "demo-token", "service": "demo_service", "scopes": ["all"]}], '
-                         '"attributes": [{"template": "water", "service": "demo_service"}]}]}', encoding="utf-8")
+    seed_file.write_text(
+        '{"services": [{"name": "demo_service", "label": "Demo"}], "users": [{"username": "demo", '
+        '"tokens": [{"token": "demo-token", "service": "demo_service", "scopes": ["all"]}], '
+        '"attributes": [{"template": "water", "service": "demo_service"}]}]}',
+        encoding="utf-8",
+    )
     for seed in (seed_with([{"template": "water", "service": "demo_service"}]), str(seed_file), seed_file):
         with BackgroundEmulator(seed=seed) as running:
             assert running.url.startswith("http://127.0.0.1:")
@@ -96,8 +99,9 @@ def test_in_process_adapter_serves_without_sockets():
         owned = session.get("http://emulator.invalid/api/2/attributes/owned/", headers=AUTH, timeout=10)
         assert owned.status_code == 200 and [a["name"] for a in owned.json()["results"]] == ["water"]
         assert owned.json()["next"] is None
-        acquired = session.post("http://emulator.invalid/api/2/attributes/acquire/", json=[{"template": "steps"}],
-                                headers=AUTH, timeout=10)
+        acquired = session.post(
+            "http://emulator.invalid/api/2/attributes/acquire/", json=[{"template": "steps"}], headers=AUTH, timeout=10
+        )
         assert acquired.status_code == 200 and adapter.writes == 1
         assert session.get("http://emulator.invalid/api/2/attributes/owned/", timeout=10).status_code == 401
     assert emulator.world.users["demo"].attributes["steps"].service == "demo_service"

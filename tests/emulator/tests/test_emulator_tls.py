@@ -13,10 +13,9 @@ import sys
 
 import pytest
 import requests
-
 from emulator_helpers import Exist
-from exist_emulator import make_server
-from exist_emulator import tls
+
+from exist_emulator import make_server, tls
 from exist_emulator.testing import BackgroundEmulator
 
 EMULATOR_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,8 +53,13 @@ def _profile_ok(url: str, ca_file: str) -> bool:
 
 
 def _openssl_text(path: str) -> str:
-    return subprocess.run(["openssl", "x509", "-in", path, "-noout", "-text", "-dates"], capture_output=True, text=True,
-                          check=True, timeout=30).stdout
+    return subprocess.run(
+        ["openssl", "x509", "-in", path, "-noout", "-text", "-dates"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
 
 
 def test_make_test_ca_writes_a_ca_and_a_server_certificate_it_signs(ca):  # pylint: disable=redefined-outer-name
@@ -65,8 +69,13 @@ def test_make_test_ca_writes_a_ca_and_a_server_certificate_it_signs(ca):  # pyli
     assert {os.path.basename(ca[name]) for name in ("ca", "cert", "key")} == {"ca.pem", "server.pem", "server-key.pem"}
     assert sorted(os.listdir(directory)) == ["ca.pem", "server-key.pem", "server.pem"]
     assert stat.S_IMODE(os.stat(ca["key"]).st_mode) == 0o600
-    verify = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", ca["ca"], ca["cert"]], capture_output=True,
-                            text=True, check=False, timeout=30)
+    verify = subprocess.run(
+        ["openssl", "verify", "-x509_strict", "-CAfile", ca["ca"], ca["cert"]],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
     assert verify.returncode == 0 and verify.stdout.strip().endswith(": OK"), verify.stdout + verify.stderr
     server_text = _openssl_text(ca["cert"])
     assert re.search(r"IP Address:127\.0\.0\.1, DNS:localhost", server_text), server_text
@@ -90,14 +99,24 @@ def test_tls_module_command_prints_the_three_paths(tmp_path):
     """python -m exist_emulator.tls DIRECTORY makes the files and prints ca, cert and key paths, one a line."""
     env = dict(os.environ, PYTHONPATH=EMULATOR_DIR)
     target = tmp_path / "certs"
-    result = subprocess.run([sys.executable, "-m", "exist_emulator.tls", str(target)], capture_output=True, text=True,
-                            env=env, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "exist_emulator.tls", str(target)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [str(target / "ca.pem"), str(target / "server.pem"),
-                                          str(target / "server-key.pem")]
+    assert result.stdout.splitlines() == [
+        str(target / "ca.pem"),
+        str(target / "server.pem"),
+        str(target / "server-key.pem"),
+    ]
     assert all(os.path.getsize(path) > 0 for path in result.stdout.splitlines())
-    usage = subprocess.run([sys.executable, "-m", "exist_emulator.tls"], capture_output=True, text=True, env=env,
-                           timeout=60, check=False)
+    usage = subprocess.run(
+        [sys.executable, "-m", "exist_emulator.tls"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     assert usage.returncode == 2 and "usage" in usage.stderr
 
 
@@ -181,8 +200,13 @@ def test_make_server_needs_both_tls_files(ca, tmp_path):  # pylint: disable=rede
 
 def _cli(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=EMULATOR_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-m", "exist_emulator", "--port", "0", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "exist_emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def test_cli_serves_https_and_survives_a_failed_handshake(ca):  # pylint: disable=redefined-outer-name

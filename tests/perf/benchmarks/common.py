@@ -27,13 +27,24 @@ def seed(users):
 
 
 def user(name, attributes=()):
-    return {'username': name, 'timezone': 'UTC', 'attributes': list(attributes),
-            'tokens': [{'token': name + '-token', 'service': SERVICE, 'scopes': ['all'], 'kind': 'oauth2'}]}
+    return {
+        'username': name,
+        'timezone': 'UTC',
+        'attributes': list(attributes),
+        'tokens': [{'token': name + '-token', 'service': SERVICE, 'scopes': ['all'], 'kind': 'oauth2'}],
+    }
 
 
 def custom(name, owned=False):
-    return {'name': name, 'label': name, 'group': 'custom', 'value_type': 7,
-            'service': SERVICE if owned else None, 'manual': True, 'active': True}
+    return {
+        'name': name,
+        'label': name,
+        'group': 'custom',
+        'value_type': 7,
+        'service': SERVICE if owned else None,
+        'manual': True,
+        'active': True,
+    }
 
 
 def table(headers, rows, title=None):

@@ -49,9 +49,23 @@ class Emulator(object):
 
     def start(self):
         self._stderr = open(self.log_path, 'w', encoding='utf-8')  # pylint: disable=consider-using-with
-        self.proc = subprocess.Popen([sys.executable, '-m', 'exist_emulator', '--host', '127.0.0.1', '--port', '0',  # pylint: disable=consider-using-with
-                                      '--rate-limit', '0'], stdout=subprocess.PIPE, stderr=self._stderr,
-                                     env=importable(os.environ), text=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                '-m',
+                'exist_emulator',
+                '--host',
+                '127.0.0.1',
+                '--port',
+                '0',  # pylint: disable=consider-using-with
+                '--rate-limit',
+                '0',
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=importable(os.environ),
+            text=True,
+        )
         line = self.proc.stdout.readline()
         match = re.search(r'listening on (http://\S+)', line)
         if not match:

@@ -77,12 +77,31 @@ def part_profile(runner, emulator, collections_path):
     os.makedirs(remote_tmp)
     playbook = os.path.join(runner.workdir, 'profile.json.yml')
     with open(playbook, 'w', encoding='utf-8') as f:
-        json.dump([{'name': 'One module-path task', 'hosts': 'localhost', 'gather_facts': False, 'tasks': [
-            {'name': 'Declare 10 owned attributes', 'existio.exist.attribute': {
-                'api_url': emulator.url, 'token': 'conv-token',
-                'attributes': [{'template': t} for t in PART2_TEMPLATES]}}]}], f)
-    runner.run(playbook, extra_vars={'existio_exist_worker_process': False},
-               env={'ANSIBLE_KEEP_REMOTE_FILES': '1', 'ANSIBLE_REMOTE_TMP': remote_tmp})
+        json.dump(
+            [
+                {
+                    'name': 'One module-path task',
+                    'hosts': 'localhost',
+                    'gather_facts': False,
+                    'tasks': [
+                        {
+                            'name': 'Declare 10 owned attributes',
+                            'existio.exist.attribute': {
+                                'api_url': emulator.url,
+                                'token': 'conv-token',
+                                'attributes': [{'template': t} for t in PART2_TEMPLATES],
+                            },
+                        }
+                    ],
+                }
+            ],
+            f,
+        )
+    runner.run(
+        playbook,
+        extra_vars={'existio_exist_worker_process': False},
+        env={'ANSIBLE_KEEP_REMOTE_FILES': '1', 'ANSIBLE_REMOTE_TMP': remote_tmp},
+    )
     payload = None
     for dirpath, dummy, files in os.walk(remote_tmp):
         for name in files:
@@ -96,12 +115,19 @@ def part_profile(runner, emulator, collections_path):
     # A fresh python, the payload as Ansible runs it, and the payload under -X importtime.
     bare = _run_timed([sys.executable, '-c', 'pass'], env)
     whole = _run_timed([sys.executable, payload], env)
-    proc = subprocess.run([sys.executable, '-X', 'importtime', payload], env=env, capture_output=True, text=True,
-                          check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, '-X', 'importtime', payload], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
     total, roots = _importtime(proc.stderr)
     phases_env = dict(env, PYTHONPATH=collections_path)
-    proc = subprocess.run([sys.executable, '-c', PHASES, emulator.url, ','.join(PART2_TEMPLATES)], env=phases_env,
-                          capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, '-c', PHASES, emulator.url, ','.join(PART2_TEMPLATES)],
+        env=phases_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     try:
         phases = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -121,8 +147,10 @@ def part_profile(runner, emulator, collections_path):
             ['direct run: planning 10 attributes', '%.2f' % (phases['plan'] * 1000)],
         ]
     text = table(['module path, where the time goes', 'ms'], rows)
-    text += '\n\n' + table(['top-level import in the AnsiballZ payload', 'cumulative ms'],
-                           [[name, '%.1f' % (cum / 1000.0)] for cum, name in roots])
+    text += '\n\n' + table(
+        ['top-level import in the AnsiballZ payload', 'cumulative ms'],
+        [[name, '%.1f' % (cum / 1000.0)] for cum, name in roots],
+    )
     if lines:
         text += '\n\n' + '\n'.join(lines)
     shutil.rmtree(remote_tmp, ignore_errors=True)

@@ -32,6 +32,7 @@ def machine():
     except OSError:
         pass
     from ansible.release import __version__ as core_version  # pylint: disable=import-outside-toplevel
+
     return [
         ['CPU', cpu],
         ['cores', str(os.cpu_count())],
@@ -47,5 +48,12 @@ def write(path, sections, machine_rows, rounds, users):
     with open(TEMPLATE, encoding='utf-8') as f:
         template = f.read()
     with open(path, 'w', encoding='utf-8') as f:
-        f.write(template.format(machine=table(['item', 'value'], machine_rows), rounds=rounds, users=users,
-                                cores=os.cpu_count(), **sections))
+        f.write(
+            template.format(
+                machine=table(['item', 'value'], machine_rows),
+                rounds=rounds,
+                users=users,
+                cores=os.cpu_count(),
+                **sections,
+            )
+        )

@@ -62,14 +62,26 @@ def requests_playbook(url):
         tasks = [
             {'name': 'measure %d first' % n, 'existio.exist.attribute': {'attributes': first_set}},
             {'name': 'measure %d converged' % n, 'existio.exist.attribute': {'attributes': first_set}},
-            {'name': 'measure %d check' % n, 'check_mode': True,
-             'existio.exist.attribute': {'exclusive': True, 'attributes': shifted}},
+            {
+                'name': 'measure %d check' % n,
+                'check_mode': True,
+                'existio.exist.attribute': {'exclusive': True, 'attributes': shifted},
+            },
             {'name': 'measure %d exclusive' % n, 'existio.exist.attribute': {'exclusive': True, 'attributes': shifted}},
-            {'name': 'measure %d release-all' % n, 'existio.exist.attribute': {'state': 'absent', 'attributes': shifted}},
+            {
+                'name': 'measure %d release-all' % n,
+                'existio.exist.attribute': {'state': 'absent', 'attributes': shifted},
+            },
         ]
-        plays.append({'name': 'Requests with %d declared attributes' % n, 'hosts': 'localhost', 'gather_facts': False,
-                      'module_defaults': {'group/existio.exist.exist': {'api_url': url, 'token': 'bench%d-token' % n}},
-                      'tasks': tasks})
+        plays.append(
+            {
+                'name': 'Requests with %d declared attributes' % n,
+                'hosts': 'localhost',
+                'gather_facts': False,
+                'module_defaults': {'group/existio.exist.exist': {'api_url': url, 'token': 'bench%d-token' % n}},
+                'tasks': tasks,
+            }
+        )
     return plays
 
 
@@ -112,13 +124,17 @@ def part_requests(runner, emulator, paths):
                     continue
                 kinds = counts.classify(record['requests'])
                 total = len(record['requests'])
-                row += ['%d (%d+%d+%d+%d)' % (total, kinds['owned'], kinds['lookup'], kinds['acquire'], kinds['release']),
-                        '%.2f' % (total / float(least))]
+                row += [
+                    '%d (%d+%d+%d+%d)' % (total, kinds['owned'], kinds['lookup'], kinds['acquire'], kinds['release']),
+                    '%.2f' % (total / float(least)),
+                ]
                 if record['status'] != 'ok':
                     problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
                     size_ok[n] = False
                 if record['changed'] != EXPECT_CHANGED[scenario]:
-                    problems.append('%s: changed=%s, expected %s' % (where, record['changed'], EXPECT_CHANGED[scenario]))
+                    problems.append(
+                        '%s: changed=%s, expected %s' % (where, record['changed'], EXPECT_CHANGED[scenario])
+                    )
                     size_ok[n] = False
                 problem = counts.check(where, record['requests'], least)
                 if problem:

@@ -30,19 +30,21 @@ class Runner(object):
         if not os.path.exists(self.playbook_cmd):
             self.playbook_cmd = shutil.which('ansible-playbook') or 'ansible-playbook'
         self.env = importable(os.environ)
-        self.env.update({
-            'PATH': bindir + os.pathsep + self.env.get('PATH', ''),
-            'ANSIBLE_COLLECTIONS_PATH': collections_path,
-            'ANSIBLE_CALLBACK_PLUGINS': CALLBACK_PLUGINS,
-            'ANSIBLE_CALLBACKS_ENABLED': 'bench_timer',
-            'ANSIBLE_STDOUT_CALLBACK': 'default',
-            'ANSIBLE_LOCALHOST_WARNING': 'false',
-            'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false',
-            'ANSIBLE_RETRY_FILES_ENABLED': 'false',
-            'ANSIBLE_NOCOLOR': '1',
-            'ANSIBLE_FORCE_COLOR': '0',
-            'ANSIBLE_CONFIG': os.path.join(workdir, 'ansible.cfg'),
-        })
+        self.env.update(
+            {
+                'PATH': bindir + os.pathsep + self.env.get('PATH', ''),
+                'ANSIBLE_COLLECTIONS_PATH': collections_path,
+                'ANSIBLE_CALLBACK_PLUGINS': CALLBACK_PLUGINS,
+                'ANSIBLE_CALLBACKS_ENABLED': 'bench_timer',
+                'ANSIBLE_STDOUT_CALLBACK': 'default',
+                'ANSIBLE_LOCALHOST_WARNING': 'false',
+                'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false',
+                'ANSIBLE_RETRY_FILES_ENABLED': 'false',
+                'ANSIBLE_NOCOLOR': '1',
+                'ANSIBLE_FORCE_COLOR': '0',
+                'ANSIBLE_CONFIG': os.path.join(workdir, 'ansible.cfg'),
+            }
+        )
         with open(self.env['ANSIBLE_CONFIG'], 'w', encoding='utf-8') as f:
             f.write('# Empty: tests/perf/bench.py configures Ansible through the environment.\n[defaults]\n')
         for key in ('EXIST_TOKEN', 'EXIST_API_URL', 'ANSIBLE_KEEP_REMOTE_FILES'):

@@ -15,10 +15,28 @@ import sys
 from . import counts
 from .common import PLAYBOOKS, log, seed, table, user, with_problems
 
-SCALE_TEMPLATES = ('steps', 'floors', 'steps_distance', 'active_energy', 'workouts', 'productive_min',
-                   'commits', 'tasks_completed', 'words_written', 'emails_sent', 'coffees', 'water',
-                   'caffeine', 'money_spent', 'mood', 'mood_note', 'energy_level', 'stress_level',
-                   'alcoholic_drinks', 'pomodoros_min')
+SCALE_TEMPLATES = (
+    'steps',
+    'floors',
+    'steps_distance',
+    'active_energy',
+    'workouts',
+    'productive_min',
+    'commits',
+    'tasks_completed',
+    'words_written',
+    'emails_sent',
+    'coffees',
+    'water',
+    'caffeine',
+    'money_spent',
+    'mood',
+    'mood_note',
+    'energy_level',
+    'stress_level',
+    'alcoholic_drinks',
+    'pomodoros_min',
+)
 # A run of this many playbooks per part is bounded; so is every wait below.
 MAX_USERS = 1000
 
@@ -30,16 +48,30 @@ def part_scale(runner, emulator, users, forks_list=(10, 25)):
         name = 'user%04d' % i
         hosts[name] = {'exist_token': name + '-token'}
     with open(inventory, 'w', encoding='utf-8') as f:
-        json.dump({'all': {'hosts': hosts, 'vars': {
-            'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
-            'exist_api_url': emulator.url,
-            'scale_attributes': [{'template': t} for t in SCALE_TEMPLATES]}}}, f, indent=1)
+        json.dump(
+            {
+                'all': {
+                    'hosts': hosts,
+                    'vars': {
+                        'ansible_connection': 'local',
+                        'ansible_python_interpreter': sys.executable,
+                        'exist_api_url': emulator.url,
+                        'scale_attributes': [{'template': t} for t in SCALE_TEMPLATES],
+                    },
+                }
+            },
+            f,
+            indent=1,
+        )
     world = seed([user(name) for name in hosts])
     # Per user, in the numbers counts.minimum takes: the first run finds nothing owned and nothing visible and
     # acquires every template (created: the user has none); the second owns them all. Ping sends no request.
     n = len(SCALE_TEMPLATES)
-    least_per_user = {'ping': 0, 'first': counts.minimum(0, n, n, 0, 0, False),
-                      'again': counts.minimum(n, 0, 0, 0, n, False)}
+    least_per_user = {
+        'ping': 0,
+        'first': counts.minimum(0, n, n, 0, 0, False),
+        'again': counts.minimum(n, 0, 0, 0, n, False),
+    }
     rows = []
     problems = []
     for forks in forks_list:
@@ -68,9 +100,21 @@ def part_scale(runner, emulator, users, forks_list=(10, 25)):
             problem = counts.check('forks %d, %s' % (forks, run), logged, least)
             if problem:
                 problems.append(problem)
-            rows.append([forks, run, '%.1f' % wall, '%.1f' % (users / wall), requests, least,
-                         '%.2f' % (requests / float(users)), '%.2f' % (wall / ping_wall),
-                         '%.1f%%' % (100.0 * cpu / wall)])
+            rows.append(
+                [
+                    forks,
+                    run,
+                    '%.1f' % wall,
+                    '%.1f' % (users / wall),
+                    requests,
+                    least,
+                    '%.2f' % (requests / float(users)),
+                    '%.2f' % (wall / ping_wall),
+                    '%.1f%%' % (100.0 * cpu / wall),
+                ]
+            )
             log('scale: %d users, forks %d, %s: %.1f s' % (users, forks, run, wall))
-    text = table(['forks', 'run', 'wall s', 'users/s', 'requests', 'minimum', 'req/user', 'x ping', 'emulator CPU'], rows)
+    text = table(
+        ['forks', 'run', 'wall s', 'users/s', 'requests', 'minimum', 'req/user', 'x ping', 'emulator CPU'], rows
+    )
     return with_problems(text, problems), not problems

@@ -19,24 +19,50 @@ from .common import PLAYBOOKS, SERVICE, log, seed, table, user, with_problems
 TASK_KINDS = (
     # key, label, playbook, extra vars
     ('ping', 'ansible.builtin.ping', 'tasks_ping.yml', {}),
-    ('converged', 'existio.exist.attribute converged (worker process)', 'tasks_converged.yml',
-     {'exist_token': 'conv-token'}),
-    ('changes', 'existio.exist.attribute with changes (worker process)', 'tasks_changes.yml',
-     {'exist_token': 'change-token'}),
+    (
+        'converged',
+        'existio.exist.attribute converged (worker process)',
+        'tasks_converged.yml',
+        {'exist_token': 'conv-token'},
+    ),
+    (
+        'changes',
+        'existio.exist.attribute with changes (worker process)',
+        'tasks_changes.yml',
+        {'exist_token': 'change-token'},
+    ),
     ('uri', 'ansible.builtin.uri, one GET of the owned list', 'tasks_uri.yml', {'exist_token': 'conv-token'}),
-    ('module', 'existio.exist.attribute converged (module path)', 'tasks_converged.yml',
-     {'exist_token': 'conv-token', 'existio_exist_worker_process': False}),
+    (
+        'module',
+        'existio.exist.attribute converged (module path)',
+        'tasks_converged.yml',
+        {'exist_token': 'conv-token', 'existio_exist_worker_process': False},
+    ),
 )
 
-PART2_TEMPLATES = ('steps', 'floors', 'active_energy', 'productive_min', 'commits', 'coffees', 'water',
-                   'money_spent', 'mood', 'energy_level')
+PART2_TEMPLATES = (
+    'steps',
+    'floors',
+    'active_energy',
+    'productive_min',
+    'commits',
+    'coffees',
+    'water',
+    'money_spent',
+    'mood',
+    'energy_level',
+)
 
 
 def part_tasks(runner, emulator, rounds):
-    emulator.admin.reset(seed([
-        user('conv', [{'template': t, 'service': SERVICE, 'manual': False} for t in PART2_TEMPLATES]),
-        user('change'),
-    ]))
+    emulator.admin.reset(
+        seed(
+            [
+                user('conv', [{'template': t, 'service': SERVICE, 'manual': False} for t in PART2_TEMPLATES]),
+                user('change'),
+            ]
+        )
+    )
     per_task = dict((kind[0], []) for kind in TASK_KINDS)
     wall = dict((kind[0], []) for kind in TASK_KINDS)
     problems = []
@@ -59,16 +85,32 @@ def part_tasks(runner, emulator, rounds):
     med_wall = dict((key, statistics.median(values) * 1000.0 / 20.0) for key, values in wall.items())
     rows = []
     for key, label, dummy, dummy in TASK_KINDS:
-        rows.append([label, '%.0f' % med[key], '%.0f' % med_wall[key], '%.2f' % (med[key] / med['ping']),
-                     '%.2f' % (med[key] / med['uri'])])
+        rows.append(
+            [
+                label,
+                '%.0f' % med[key],
+                '%.0f' % med_wall[key],
+                '%.2f' % (med[key] / med['ping']),
+                '%.2f' % (med[key] / med['uri']),
+            ]
+        )
     text = table(['task (20 per playbook)', 'median ms/task', 'playbook wall / 20', 'x ping', 'x uri'], rows)
     bars = [
-        ('converged task, worker process path, under 0.25x ping', med['converged'] / med['ping'] < 0.25,
-         '%.2fx' % (med['converged'] / med['ping'])),
-        ('converged task, module path, within 1.10x ping', med['module'] / med['ping'] <= 1.10,
-         '%.2fx' % (med['module'] / med['ping'])),
-        ('converged task, module path, at most 0.8x uri', med['module'] / med['uri'] <= 0.8,
-         '%.2fx' % (med['module'] / med['uri'])),
+        (
+            'converged task, worker process path, under 0.25x ping',
+            med['converged'] / med['ping'] < 0.25,
+            '%.2fx' % (med['converged'] / med['ping']),
+        ),
+        (
+            'converged task, module path, within 1.10x ping',
+            med['module'] / med['ping'] <= 1.10,
+            '%.2fx' % (med['module'] / med['ping']),
+        ),
+        (
+            'converged task, module path, at most 0.8x uri',
+            med['module'] / med['uri'] <= 0.8,
+            '%.2fx' % (med['module'] / med['uri']),
+        ),
     ]
     bar_rows = [[name, value, 'holds' if ok else 'DOES NOT HOLD'] for name, ok, value in bars]
     text += '\n\n' + table(['bar', 'measured', ''], bar_rows)

@@ -64,6 +64,7 @@ class CallbackModule(CallbackBase):
         self._admin = None
         if self._emulator:
             from exist_emulator.admin import Admin  # pylint: disable=import-outside-toplevel
+
             self._admin = Admin(self._emulator, timeout=30)
         self._task_start = None
         self._measuring = False
@@ -92,8 +93,10 @@ class CallbackModule(CallbackBase):
         if status == 'failed':
             record['msg'] = str(result._result.get('msg', ''))[:500]
         if self._measuring:
-            record['requests'] = [{'method': r['method'], 'path': r['path'], 'query': r.get('query') or {}}
-                                  for r in self._admin.requests()]
+            record['requests'] = [
+                {'method': r['method'], 'path': r['path'], 'query': r.get('query') or {}}
+                for r in self._admin.requests()
+            ]
         self._records.append(record)
 
     def v2_runner_on_ok(self, result):
@@ -111,7 +114,6 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         if not self._out:
             return
-        data = {'records': self._records,
-                'play_seconds': time.monotonic() - (self._play_start or time.monotonic())}
+        data = {'records': self._records, 'play_seconds': time.monotonic() - (self._play_start or time.monotonic())}
         with open(self._out, 'w', encoding='utf-8') as f:
             json.dump(data, f)

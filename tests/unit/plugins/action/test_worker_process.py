@@ -62,18 +62,22 @@ def test_local_connection_runs_in_process_without_the_module():
     assert len(responses.calls) == 1
 
 
-@pytest.mark.parametrize('kwargs, task_vars', [
-    ({'transport': 'ssh'}, {}),
-    ({}, {'existio_exist_worker_process': False}),
-    ({}, {'existio_exist_worker_process': 'no'}),
-    ({'become': True}, {}),
-])
+@pytest.mark.parametrize(
+    'kwargs, task_vars',
+    [
+        ({'transport': 'ssh'}, {}),
+        ({}, {'existio_exist_worker_process': False}),
+        ({}, {'existio_exist_worker_process': 'no'}),
+        ({'become': True}, {}),
+    ],
+)
 def test_other_cases_run_the_module(kwargs, task_vars):
     args = {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]}
     action = make_action(AttributeAction, args, **kwargs)
     result = action.run(task_vars=task_vars)
-    action._execute_module.assert_called_once_with(module_name='existio.exist.attribute', module_args=args,
-                                                   task_vars=task_vars, wrap_async=0)
+    action._execute_module.assert_called_once_with(
+        module_name='existio.exist.attribute', module_args=args, task_vars=task_vars, wrap_async=0
+    )
     assert result['from_module'] is True
 
 
@@ -89,8 +93,12 @@ def test_async_runs_the_module_wrapped():
 def test_check_mode_and_diff_come_from_the_play_context():
     responses.add(responses.GET, OWNED, json=page([]))
     responses.add(responses.GET, BASE + '/api/2/attributes/', json=page([]))
-    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]},
-                         check_mode=True, diff=True)
+    action = make_action(
+        AttributeAction,
+        {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]},
+        check_mode=True,
+        diff=True,
+    )
     result = action.run(task_vars={})
     assert result['changed'] is True and result['acquired'] == ['mood']
     assert result['diff']['after']['attributes']['mood']['owner'] == '(this client)'
@@ -108,11 +116,15 @@ def test_warnings_are_returned_like_a_module_does(monkeypatch):
 
 
 def test_invalid_arguments_fail_in_process_naming_the_option():
-    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'name': 'a', 'colour': 'x'}],
-                                           'stat': 'present'})
+    action = make_action(
+        AttributeAction,
+        {'api_url': BASE, 'token': TOKEN, 'attributes': [{'name': 'a', 'colour': 'x'}], 'stat': 'present'},
+    )
     result = action.run(task_vars={})
     assert result['failed'] is True
-    assert result['msg'].startswith('Unsupported parameters for (existio.exist.attribute) module: attributes.colour, stat.')
+    assert result['msg'].startswith(
+        'Unsupported parameters for (existio.exist.attribute) module: attributes.colour, stat.'
+    )
     assert TOKEN not in json.dumps(result)
 
 
@@ -161,9 +173,13 @@ def test_task_environment_is_applied_in_the_worker_and_restored(monkeypatch):
         seen['authorization'] = request.headers['Authorization']
         seen['proxy'] = os.environ.get('NO_PROXY')
         return 200, {}, json.dumps(page([MOOD]))
+
     responses.add_callback(responses.GET, OWNED, callback=owned)
-    action = make_action(AttributeAction, {'api_url': BASE, 'attributes': [{'template': 'mood'}]},
-                         environment=[{'EXIST_TOKEN': TOKEN, 'NO_PROXY': '127.0.0.1'}])
+    action = make_action(
+        AttributeAction,
+        {'api_url': BASE, 'attributes': [{'template': 'mood'}]},
+        environment=[{'EXIST_TOKEN': TOKEN, 'NO_PROXY': '127.0.0.1'}],
+    )
     result = action.run(task_vars={})
     action._execute_module.assert_not_called()
     assert 'failed' not in result and result['owned'][0]['name'] == 'mood'
@@ -175,23 +191,28 @@ def test_module_path_moves_the_token_out_of_the_environment():
     # Ansible prints a module's environment in its EXEC line at -vvv; the token
     # travels as a no_log module argument instead.
     args = {'api_url': BASE, 'attributes': []}
-    action = make_action(AttributeAction, args, transport='ssh',
-                         environment=[{'EXIST_TOKEN': TOKEN, 'HTTPS_PROXY': 'http://proxy:3128'}])
+    action = make_action(
+        AttributeAction, args, transport='ssh', environment=[{'EXIST_TOKEN': TOKEN, 'HTTPS_PROXY': 'http://proxy:3128'}]
+    )
     action.run(task_vars={})
     assert action._execute_module.call_args.kwargs['module_args'] == dict(args, token=TOKEN)
     assert action._task.environment == [{'HTTPS_PROXY': 'http://proxy:3128'}]
 
 
 @pytest.mark.parametrize('transport', ['local', 'ssh'])
-@pytest.mark.parametrize('attributes, fragment', [
-    ('mood', "attributes must be a list of dictionaries, got a string: 'mood'"),
-    (['mood', 'sleep'], "attributes[0] must be a dictionary, got a string: 'mood'; attributes[1] must be"),
-    ({'name': 'mood'}, "attributes must be a list, got a dictionary: {'name': 'mood'}"),
-    ([{'name': ['mood']}], "attributes[0].name must be a string, got a list: ['mood']"),
-])
+@pytest.mark.parametrize(
+    'attributes, fragment',
+    [
+        ('mood', "attributes must be a list of dictionaries, got a string: 'mood'"),
+        (['mood', 'sleep'], "attributes[0] must be a dictionary, got a string: 'mood'; attributes[1] must be"),
+        ({'name': 'mood'}, "attributes must be a list, got a dictionary: {'name': 'mood'}"),
+        ([{'name': ['mood']}], "attributes[0].name must be a string, got a list: ['mood']"),
+    ],
+)
 def test_wrong_shapes_fail_before_the_module_is_shipped_and_mask_the_token(transport, attributes, fragment):
-    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN + '\n', 'attributes': attributes},
-                         transport=transport)
+    action = make_action(
+        AttributeAction, {'api_url': BASE, 'token': TOKEN + '\n', 'attributes': attributes}, transport=transport
+    )
     result = action.run(task_vars={})
     action._execute_module.assert_not_called()
     assert result['failed'] is True and result['msg'].startswith(fragment)
@@ -204,7 +225,9 @@ def test_a_token_with_a_trailing_newline_is_masked_in_both_forms():
     # and a server echoing the stripped form must not leak it.
     echoed = dict(MOOD, label='token was ' + TOKEN)
     responses.add(responses.GET, OWNED, json=page([echoed]))
-    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN + '\n', 'attributes': [{'template': 'mood'}]})
+    action = make_action(
+        AttributeAction, {'api_url': BASE, 'token': TOKEN + '\n', 'attributes': [{'template': 'mood'}]}
+    )
     result = action.run(task_vars={})
     assert TOKEN not in json.dumps(result)
     assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN

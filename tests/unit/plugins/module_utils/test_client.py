@@ -64,20 +64,33 @@ def assert_no_token(*texts):
 
 # -- configuration -----------------------------------------------------------
 
-@pytest.mark.parametrize('url', ['http://127.0.0.1:8787', 'http://localhost:1', 'http://[::1]:80', 'http://127.3.4.5',
-                                 'https://exist.io', 'https://exist.io/'])
+
+@pytest.mark.parametrize(
+    'url',
+    [
+        'http://127.0.0.1:8787',
+        'http://localhost:1',
+        'http://[::1]:80',
+        'http://127.3.4.5',
+        'https://exist.io',
+        'https://exist.io/',
+    ],
+)
 def test_accepted_api_urls(url):
     assert check_api_url(url) == url.rstrip('/')
 
 
-@pytest.mark.parametrize('url, fragment', [
-    ('http://exist.io', "api_url 'http://exist.io' uses plain http:// to a host that is not loopback"),
-    ('http://10.0.0.1:8787', 'not loopback'),
-    ('ftp://exist.io', "got 'ftp://exist.io'"),
-    ('exist.io', "got 'exist.io'"),
-    ('https://exist.io/?x=1', 'must not carry a query'),
-    ('', 'non-empty'),
-])
+@pytest.mark.parametrize(
+    'url, fragment',
+    [
+        ('http://exist.io', "api_url 'http://exist.io' uses plain http:// to a host that is not loopback"),
+        ('http://10.0.0.1:8787', 'not loopback'),
+        ('ftp://exist.io', "got 'ftp://exist.io'"),
+        ('exist.io', "got 'exist.io'"),
+        ('https://exist.io/?x=1', 'must not carry a query'),
+        ('', 'non-empty'),
+    ],
+)
 def test_refused_api_urls_name_the_value(url, fragment):
     with pytest.raises(ExistConfigError) as excinfo:
         ExistClient(url, TOKEN)
@@ -105,9 +118,14 @@ def test_sends_bearer_token_json_and_user_agent(client):
 
 # -- paging ------------------------------------------------------------------
 
+
 @responses.activate
 def test_paging_follows_every_next_with_limit_100_on_the_configured_host(client):
-    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], 'http://internal:9000/api/2/attributes/owned/?limit=100&page=2'))
+    responses.add(
+        responses.GET,
+        OWNED,
+        json=page([{'name': 'a'}], 'http://internal:9000/api/2/attributes/owned/?limit=100&page=2'),
+    )
     responses.add(responses.GET, OWNED, json=page([{'name': 'b'}], BASE + '/api/2/attributes/owned/?limit=100&page=3'))
     responses.add(responses.GET, OWNED, json=page([{'name': 'c'}]))
     assert [a['name'] for a in client.list_owned()] == ['a', 'b', 'c']
@@ -144,6 +162,7 @@ def test_page_past_the_end_404_is_an_error_with_status(client):
 
 # -- batching ----------------------------------------------------------------
 
+
 def test_split_batches_by_35():
     items = [{'name': 'a%d' % i} for i in range(71)]
     assert [len(batch) for batch in split_batches(items)] == [35, 35, 1]
@@ -158,9 +177,15 @@ def test_post_batch_refuses_more_than_35(client):
 
 @responses.activate
 def test_acquire_sends_json_array_and_asks_for_success_objects(client):
-    responses.add(responses.POST, ACQUIRE, status=202, json={
-        'success': [{'name': 'mood', 'manual': False}],
-        'failed': [{'template': 'nope', 'error_code': 'not_found', 'error': 'Template not found'}]})
+    responses.add(
+        responses.POST,
+        ACQUIRE,
+        status=202,
+        json={
+            'success': [{'name': 'mood', 'manual': False}],
+            'failed': [{'template': 'nope', 'error_code': 'not_found', 'error': 'Template not found'}],
+        },
+    )
     result = client.acquire([{'template': 'mood'}, {'template': 'nope'}])
     assert result.status == 202
     assert result.success == [{'name': 'mood', 'manual': False}]
@@ -172,6 +197,7 @@ def test_acquire_sends_json_array_and_asks_for_success_objects(client):
 
 
 # -- retries -----------------------------------------------------------------
+
 
 @responses.activate
 def test_429_waits_for_retry_after_then_succeeds(client, rec):
@@ -284,15 +310,22 @@ def test_post_connect_timeout_was_never_sent_so_it_is_retried(client, rec):
 
 # -- error mapping -----------------------------------------------------------
 
+
 @responses.activate
 def test_401_maps_to_error_with_status_method_path_and_detail(client):
     responses.add(responses.GET, OWNED, status=401, json={'detail': 'Invalid token.'})
     with pytest.raises(ExistApiError) as excinfo:
         list(client.list_owned())
     error = excinfo.value
-    assert (error.status, error.method, error.path, error.detail) == (401, 'GET', '/api/2/attributes/owned/', 'Invalid token.')
-    assert error.message == ('GET /api/2/attributes/owned/: Exist answered 401 (the token is invalid, expired or revoked): '
-                             'Invalid token.')
+    assert (error.status, error.method, error.path, error.detail) == (
+        401,
+        'GET',
+        '/api/2/attributes/owned/',
+        'Invalid token.',
+    )
+    assert error.message == (
+        'GET /api/2/attributes/owned/: Exist answered 401 (the token is invalid, expired or revoked): Invalid token.'
+    )
 
 
 @responses.activate
@@ -322,11 +355,13 @@ def test_token_appears_in_no_message_or_warning(client, rec):
     with pytest.raises(ExistOutcomeUnknown) as unknown:
         client.acquire([{'name': 'a'}])
     assert '********' in excinfo.value.message
-    assert_no_token(excinfo.value.message, excinfo.value.detail, unknown.value.message, unknown.value.detail,
-                    *rec.warnings)
+    assert_no_token(
+        excinfo.value.message, excinfo.value.detail, unknown.value.message, unknown.value.detail, *rec.warnings
+    )
 
 
 # -- hostile servers: every wait and every request is bounded ----------------
+
 
 @responses.activate
 @pytest.mark.parametrize('retry_after', ['0', '-5', 'nan', 'Thu, 01 Jan 1970 00:00:00 GMT', 'soon', ''])
@@ -384,8 +419,10 @@ def test_a_next_link_that_loops_is_an_error(client):
     assert len(responses.calls) == 2
 
 
-@pytest.mark.parametrize('option, value', [('timeout', 0), ('timeout', 10 ** 10), ('timeout', True),
-                                           ('rate_limit_wait', -1), ('rate_limit_wait', 3601)])
+@pytest.mark.parametrize(
+    'option, value',
+    [('timeout', 0), ('timeout', 10**10), ('timeout', True), ('rate_limit_wait', -1), ('rate_limit_wait', 3601)],
+)
 def test_numeric_options_are_bounded_before_any_request(option, value):
     with pytest.raises(ExistConfigError) as excinfo:
         ExistClient(BASE, TOKEN, **{option: value})
@@ -405,14 +442,18 @@ def test_api_url_with_a_bad_port_names_the_value():
 
 # -- hostile servers: every answer is checked for shape ----------------------
 
+
 @responses.activate
-@pytest.mark.parametrize('body, fragment', [
-    ({}, "no 'success' list"),
-    ({'success': [], 'failed': None}, "no 'failed' list"),
-    ({'success': 'mood', 'failed': []}, "no 'success' list (got \"mood\")"),
-    ({'success': [], 'failed': ['mood']}, 'failed[0] that is not an object ("mood")'),
-    ([], 'a body that is not an object ([])'),
-])
+@pytest.mark.parametrize(
+    'body, fragment',
+    [
+        ({}, "no 'success' list"),
+        ({'success': [], 'failed': None}, "no 'failed' list"),
+        ({'success': 'mood', 'failed': []}, "no 'success' list (got \"mood\")"),
+        ({'success': [], 'failed': ['mood']}, 'failed[0] that is not an object ("mood")'),
+        ([], 'a body that is not an object ([])'),
+    ],
+)
 def test_a_malformed_2xx_write_answer_is_an_unknown_outcome_naming_the_endpoint(client, body, fragment):
     responses.add(responses.POST, ACQUIRE, json=body)
     with pytest.raises(ExistOutcomeUnknown) as excinfo:
@@ -423,22 +464,26 @@ def test_a_malformed_2xx_write_answer_is_an_unknown_outcome_naming_the_endpoint(
 
 @responses.activate
 def test_an_html_2xx_write_answer_is_an_unknown_outcome_not_a_refusal(client):
-    responses.add(responses.POST, ACQUIRE, body='<html><body>Proxy says hi</body></html>', status=200,
-                  content_type='text/html')
+    responses.add(
+        responses.POST, ACQUIRE, body='<html><body>Proxy says hi</body></html>', status=200, content_type='text/html'
+    )
     with pytest.raises(ExistOutcomeUnknown, match='answered 200 with a body that is not JSON'):
         client.acquire([{'name': 'a'}])
 
 
 @responses.activate
-@pytest.mark.parametrize('result, fragment', [
-    ('mood', 'results[0] is "mood", not an object'),
-    ({'label': 'Mood'}, "results[0] has no 'name' (got null)"),
-    ({'name': 7}, "results[0] has no 'name' (got 7)"),
-    ({'name': 'mood', 'manual': 'yes'}, "results[0] 'manual' is \"yes\", expected true or false"),
-    ({'name': 'mood', 'service': ['x']}, "results[0] 'service' is [\"x\"]"),
-    ({'name': 'mood', 'group': 3}, "results[0] 'group' is 3"),
-    ({'name': 'mood', 'available_services': 'x'}, "'available_services' is \"x\", expected a list"),
-])
+@pytest.mark.parametrize(
+    'result, fragment',
+    [
+        ('mood', 'results[0] is "mood", not an object'),
+        ({'label': 'Mood'}, "results[0] has no 'name' (got null)"),
+        ({'name': 7}, "results[0] has no 'name' (got 7)"),
+        ({'name': 'mood', 'manual': 'yes'}, "results[0] 'manual' is \"yes\", expected true or false"),
+        ({'name': 'mood', 'service': ['x']}, "results[0] 'service' is [\"x\"]"),
+        ({'name': 'mood', 'group': 3}, "results[0] 'group' is 3"),
+        ({'name': 'mood', 'available_services': 'x'}, "'available_services' is \"x\", expected a list"),
+    ],
+)
 def test_a_malformed_attribute_in_a_list_is_an_error_naming_the_endpoint(client, result, fragment):
     responses.add(responses.GET, OWNED, json=page([result]))
     with pytest.raises(ExistApiError) as excinfo:
@@ -463,6 +508,7 @@ def test_a_body_too_large_is_refused_without_reading_it_all(client, monkeypatch)
 
 
 # -- transport failures name the host and the cause --------------------------
+
 
 @responses.activate
 def test_tls_failure_is_not_retried_and_names_host_and_cause(client, rec):
@@ -511,6 +557,7 @@ def test_a_token_with_its_header_prefix_says_so_without_echo(token):
 
 # -- transport: netrc, token kinds, CA bundles, proxies, retries, agent ---------
 
+
 @responses.activate
 def test_a_netrc_entry_for_the_host_never_replaces_the_token(tmp_path, monkeypatch, rec):
     netrc = tmp_path / '.netrc'
@@ -537,13 +584,16 @@ def test_an_unknown_token_type_is_refused():
         ExistClient(BASE, TOKEN, token_type='basic')
 
 
-@pytest.mark.parametrize('environ, ca_path, expected', [
-    ({}, None, True),
-    ({'REQUESTS_CA_BUNDLE': '{a}'}, None, '{a}'),
-    ({'SSL_CERT_FILE': '{b}'}, None, '{b}'),
-    ({'REQUESTS_CA_BUNDLE': '{a}', 'SSL_CERT_FILE': '{b}'}, None, '{a}'),
-    ({'REQUESTS_CA_BUNDLE': '{a}', 'SSL_CERT_FILE': '{b}'}, '{c}', '{c}'),
-])
+@pytest.mark.parametrize(
+    'environ, ca_path, expected',
+    [
+        ({}, None, True),
+        ({'REQUESTS_CA_BUNDLE': '{a}'}, None, '{a}'),
+        ({'SSL_CERT_FILE': '{b}'}, None, '{b}'),
+        ({'REQUESTS_CA_BUNDLE': '{a}', 'SSL_CERT_FILE': '{b}'}, None, '{a}'),
+        ({'REQUESTS_CA_BUNDLE': '{a}', 'SSL_CERT_FILE': '{b}'}, '{c}', '{c}'),
+    ],
+)
 def test_which_ca_bundle_wins(tmp_path, environ, ca_path, expected):
     files = {}
     for key in 'abc':
@@ -556,10 +606,17 @@ def test_which_ca_bundle_wins(tmp_path, environ, ca_path, expected):
     assert _client.tls_verify(False, ca_path, environ) is False
 
 
-@pytest.mark.parametrize('environ, ca_path, fragment', [
-    ({}, '/nonexistent/ca.pem', "ca_path '/nonexistent/ca.pem' is not a readable CA bundle file"),
-    ({'REQUESTS_CA_BUNDLE': '/nonexistent/x.pem'}, None, "REQUESTS_CA_BUNDLE '/nonexistent/x.pem' is not a readable"),
-])
+@pytest.mark.parametrize(
+    'environ, ca_path, fragment',
+    [
+        ({}, '/nonexistent/ca.pem', "ca_path '/nonexistent/ca.pem' is not a readable CA bundle file"),
+        (
+            {'REQUESTS_CA_BUNDLE': '/nonexistent/x.pem'},
+            None,
+            "REQUESTS_CA_BUNDLE '/nonexistent/x.pem' is not a readable",
+        ),
+    ],
+)
 def test_an_unreadable_ca_bundle_fails_before_any_request(environ, ca_path, fragment):
     with pytest.raises(ExistConfigError, match=fragment.replace('(', r'\(')):
         _client.tls_verify(True, ca_path, environ)
@@ -573,7 +630,8 @@ def test_use_proxy_false_ignores_the_proxy_variables(monkeypatch, rec):
     without = ExistClient(BASE, TOKEN, use_proxy=False, warn=rec.warn, sleep=rec.sleep)
     # What requests itself decides for the next request to Exist.
     assert with_proxy._session.merge_environment_settings(OWNED, {}, None, None, None)['proxies'] == {
-        'https': 'http://proxy.invalid:3128'}
+        'https': 'http://proxy.invalid:3128'
+    }
     assert without._session.merge_environment_settings(OWNED, {}, None, None, None)['proxies'] == {}
 
 

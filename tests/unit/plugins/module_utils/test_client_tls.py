@@ -12,13 +12,12 @@ import warnings
 
 import pytest
 
-from exist_emulator.server import make_server
-from exist_emulator.tls import make_test_ca
-
 from ansible_collections.existio.exist.plugins.module_utils._client import (
     ExistApiError,
     ExistClient,
 )
+from exist_emulator.server import make_server
+from exist_emulator.tls import make_test_ca
 
 TOKEN = 'demo-token'
 

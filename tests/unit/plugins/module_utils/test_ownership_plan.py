@@ -32,8 +32,15 @@ FITBIT = {'name': 'fitbit', 'label': 'Fitbit'}
 def attr(name, service='me', manual=False, available=(), template=None, group='activity'):
     if service == 'me':
         service = ME
-    return {'name': name, 'template': template, 'service': service, 'manual': manual, 'active': service is not None,
-            'group': {'name': group}, 'available_services': list(available)}
+    return {
+        'name': name,
+        'template': template,
+        'service': service,
+        'manual': manual,
+        'active': service is not None,
+        'group': {'name': group},
+        'available_services': list(available),
+    }
 
 
 # A visible attribute that proves the token reads the food group (coffees, water).
@@ -46,21 +53,27 @@ def declare(*items, **kwargs):
 
 # -- validation --------------------------------------------------------------
 
-@pytest.mark.parametrize('items, fragment', [
-    ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name or template"),
-    ([{'name': 'a', 'template': 'a'}], 'must have exactly one of name or template'),
-    ([{'name': ''}], "attributes[0].name '' is not an attribute name"),
-    ([{'template': 'mood'}, {'name': 'has space'}], "attributes[1].name 'has space' is not an attribute name"),
-    ([{'template': 'mood-note'}], "attributes[0].template 'mood-note'"),
-    ([{'name': 'a', 'colour': 'red'}], 'unknown key(s) colour'),
-    (['mood'], "attributes[0] must be a dictionary with name or template, got 'mood'"),
-    ([{'name': 'a', 'state': 'gone'}], "attributes[0].state must be one of present, absent, got 'gone'"),
-    ([{'name': 'a', 'manual': 'yes'}], "attributes[0].manual must be true or false, got 'yes'"),
-    ([{'template': 'mood'}, {'template': 'mood', 'manual': True}],
-     "attributes[0] and attributes[1] both declare 'mood' with different wishes"),
-    ([{'template': 'mood'}, {'name': 'mood', 'state': 'absent'}], 'state=present by template / state=absent'),
-    ([{'template': 'mood'}, {'name': 'mood'}], 'by template / state=present by name'),
-])
+
+@pytest.mark.parametrize(
+    'items, fragment',
+    [
+        ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name or template"),
+        ([{'name': 'a', 'template': 'a'}], 'must have exactly one of name or template'),
+        ([{'name': ''}], "attributes[0].name '' is not an attribute name"),
+        ([{'template': 'mood'}, {'name': 'has space'}], "attributes[1].name 'has space' is not an attribute name"),
+        ([{'template': 'mood-note'}], "attributes[0].template 'mood-note'"),
+        ([{'name': 'a', 'colour': 'red'}], 'unknown key(s) colour'),
+        (['mood'], "attributes[0] must be a dictionary with name or template, got 'mood'"),
+        ([{'name': 'a', 'state': 'gone'}], "attributes[0].state must be one of present, absent, got 'gone'"),
+        ([{'name': 'a', 'manual': 'yes'}], "attributes[0].manual must be true or false, got 'yes'"),
+        (
+            [{'template': 'mood'}, {'template': 'mood', 'manual': True}],
+            "attributes[0] and attributes[1] both declare 'mood' with different wishes",
+        ),
+        ([{'template': 'mood'}, {'name': 'mood', 'state': 'absent'}], 'state=present by template / state=absent'),
+        ([{'template': 'mood'}, {'name': 'mood'}], 'by template / state=present by name'),
+    ],
+)
 def test_invalid_declarations_name_the_item(items, fragment):
     with pytest.raises(DeclarationError) as excinfo:
         normalize_declared(items, 'present')
@@ -74,9 +87,13 @@ def test_too_many_items_is_refused():
 
 
 def test_identical_duplicates_are_merged():
-    declared = declare({'template': 'mood', 'manual': True}, {'template': 'steps'},
-                       {'template': 'mood', 'manual': True, 'state': None})
-    assert [(d.name, d.identified_by, d.manual) for d in declared] == [('mood', 'template', True), ('steps', 'template', None)]
+    declared = declare(
+        {'template': 'mood', 'manual': True}, {'template': 'steps'}, {'template': 'mood', 'manual': True, 'state': None}
+    )
+    assert [(d.name, d.identified_by, d.manual) for d in declared] == [
+        ('mood', 'template', True),
+        ('steps', 'template', None),
+    ]
 
 
 def test_absent_duplicates_merge_whatever_their_manual_or_way():
@@ -102,6 +119,7 @@ def test_request_item_carries_manual_only_when_declared():
 
 # -- planning ----------------------------------------------------------------
 
+
 def test_converged_declaration_plans_nothing():
     owned = {'mood': attr('mood', manual=True), 'steps': attr('steps')}
     declared = declare({'template': 'mood', 'manual': True}, {'name': 'steps'})
@@ -114,15 +132,22 @@ def test_converged_declaration_plans_nothing():
 
 def test_only_unowned_present_items_are_looked_up():
     owned = {'mood': attr('mood')}
-    declared = declare({'template': 'mood'}, {'template': 'steps'}, {'name': 'zz'}, {'name': 'sleep', 'state': 'absent'})
+    declared = declare(
+        {'template': 'mood'}, {'template': 'steps'}, {'name': 'zz'}, {'name': 'sleep', 'state': 'absent'}
+    )
     assert names_to_look_up(owned, declared) == ['steps', 'zz']
 
 
 def test_reasons_for_acquiring():
     owned = {'mood': attr('mood', manual=False)}
     visible = dict(FOOD_READER, steps=attr('steps', service=WITHINGS, manual=True), sleep=attr('sleep', service=None))
-    declared = declare({'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'},
-                       {'template': 'coffees'}, {'name': 'nowhere'})
+    declared = declare(
+        {'template': 'mood', 'manual': True},
+        {'template': 'steps'},
+        {'name': 'sleep'},
+        {'template': 'coffees'},
+        {'name': 'nowhere'},
+    )
     plan = plan_ownership(owned, declared, visible)
     reasons = dict((a.name, a.reason) for a in plan.acquire + plan.create)
     assert reasons == {'mood': MANUAL, 'steps': TAKEOVER, 'sleep': UNOWNED, 'coffees': NEW, 'nowhere': NOT_VISIBLE}
@@ -130,7 +155,11 @@ def test_reasons_for_acquiring():
     manuals = dict((a.name, a.manual) for a in plan.acquire + plan.create)
     assert manuals == {'mood': True, 'steps': True, 'sleep': False, 'coffees': False, 'nowhere': False}
     assert [a.request_item() for a in plan.acquire] == [
-        {'template': 'mood', 'manual': True}, {'template': 'steps'}, {'name': 'sleep'}, {'name': 'nowhere'}]
+        {'template': 'mood', 'manual': True},
+        {'template': 'steps'},
+        {'name': 'sleep'},
+        {'name': 'nowhere'},
+    ]
     # A template the look-up did not show is created: create refuses what exists, where acquire would take it
     # over. create's manual defaults to true, so the flag is always sent.
     assert [c.request_item() for c in plan.create] == [{'template': 'coffees', 'manual': False}]
@@ -142,7 +171,8 @@ def test_a_template_the_token_cannot_see_is_created_and_not_proven_new():
     assert [(c.name, c.proven) for c in plan.create] == [('coffees', False)]
     assert plan.unproven == {'coffees'}
     assert plan.diff(plan.predicted_acquires, [], plan.unproven)['before']['attributes'] == {
-        'coffees': {'owner': UNKNOWN_OWNER, 'manual': None}}
+        'coffees': {'owner': UNKNOWN_OWNER, 'manual': None}
+    }
 
 
 def test_manual_attributes_prove_no_read_scope():
@@ -164,17 +194,22 @@ def test_a_name_the_token_cannot_see(takeover):
 def test_check_mode_predicts_not_found_for_invisible_names_only():
     plan = plan_ownership({}, declare({'name': 'nowhere'}, {'template': 'coffees'}), FOOD_READER)
     assert [a.name for a in plan.predicted_acquires] == ['coffees']
-    assert plan.predicted_failures == [{'name': 'nowhere', 'error_code': 'not_found',
-                                        'error': 'Attribute matching query does not exist.'}]
+    assert plan.predicted_failures == [
+        {'name': 'nowhere', 'error_code': 'not_found', 'error': 'Attribute matching query does not exist.'}
+    ]
 
 
 def test_takeover_false_refuses_attributes_other_services_own():
     visible = {'steps': attr('steps', service=WITHINGS), 'sleep': attr('sleep', service=None)}
     plan = plan_ownership({}, declare({'template': 'steps'}, {'name': 'sleep'}), visible, takeover=False)
     assert [a.name for a in plan.acquire] == ['sleep']
-    assert plan.refused == [{
-        'template': 'steps', 'error_code': 'owned_by_other_service',
-        'error': "Attribute 'steps' is owned by Withings (withings); not taken over because takeover is false"}]
+    assert plan.refused == [
+        {
+            'template': 'steps',
+            'error_code': 'owned_by_other_service',
+            'error': "Attribute 'steps' is owned by Withings (withings); not taken over because takeover is false",
+        }
+    ]
 
 
 def test_takeover_shows_previous_owner_in_diff_and_warning():
@@ -184,9 +219,11 @@ def test_takeover_shows_previous_owner_in_diff_and_warning():
     assert diff['before']['attributes'] == {'steps': {'owner': 'withings', 'manual': False}}
     assert diff['after']['attributes'] == {'steps': {'owner': THIS_CLIENT, 'manual': False}}
     assert plan.predicted_warnings(plan.acquire) == [
-        "attribute 'steps' was owned by Withings (withings); this client would take it over"]
+        "attribute 'steps' was owned by Withings (withings); this client would take it over"
+    ]
     assert plan.takeover_warnings(plan.acquire, ()) == [
-        "attribute 'steps' was owned by Withings (withings); this client took it over"]
+        "attribute 'steps' was owned by Withings (withings); this client took it over"
+    ]
 
 
 def test_absent_releases_only_what_this_client_owns():
@@ -217,8 +254,10 @@ def test_release_predicts_next_owner_from_available_services():
     owned = {'steps': attr('steps', available=[ME, FITBIT, WITHINGS]), 'mood': attr('mood', available=[ME])}
     plan = plan_ownership(owned, declare({'name': 'steps'}, {'name': 'mood'}, state='absent'))
     diff = plan.diff([], plan.release)
-    assert diff['after']['attributes'] == {'steps': {'owner': 'fitbit', 'manual': False},
-                                           'mood': {'owner': None, 'manual': False}}
+    assert diff['after']['attributes'] == {
+        'steps': {'owner': 'fitbit', 'manual': False},
+        'mood': {'owner': None, 'manual': False},
+    }
     assert diff['before']['attributes']['steps'] == {'owner': THIS_CLIENT, 'manual': False}
 
 

@@ -21,10 +21,6 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exist_emulator.server import Emulator
-from exist_emulator.testing import InProcessAdapter
-from exist_emulator.world import world_from_seed
-
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     THIS_CLIENT,
@@ -33,6 +29,9 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
     plan_ownership,
 )
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge, read_owned, read_visible
+from exist_emulator.server import Emulator
+from exist_emulator.testing import InProcessAdapter
+from exist_emulator.world import world_from_seed
 
 BASE = 'http://127.0.0.1:8787'
 TOKEN = 'property-token'
@@ -43,20 +42,32 @@ CUSTOM = {'reading_time': ('Reading time', 'media', 3)}
 GROUPS = ['activity', 'mood', 'food', 'sleep', 'productivity', 'media']
 
 
-attribute_entries = st.fixed_dictionaries({
-    'service': st.sampled_from([ME, None] + OTHERS),
-    'manual': st.booleans(),
-    'inactive': st.booleans(),
-    'available_services': st.lists(st.sampled_from([ME] + OTHERS), max_size=2, unique=True),
-})
+attribute_entries = st.fixed_dictionaries(
+    {
+        'service': st.sampled_from([ME, None] + OTHERS),
+        'manual': st.booleans(),
+        'inactive': st.booleans(),
+        'available_services': st.lists(st.sampled_from([ME] + OTHERS), max_size=2, unique=True),
+    }
+)
 worlds = st.dictionaries(st.sampled_from(TEMPLATES + sorted(CUSTOM)), attribute_entries, max_size=9)
-scopes = st.one_of(st.just(['all']), st.lists(
-    st.sampled_from([g + s for g in GROUPS for s in ('_read', '_write')] + ['manual_read', 'manual_write']),
-    unique=True))
-items = st.lists(st.fixed_dictionaries(
-    {'key': st.sampled_from(['template', 'name']),
-     'value': st.sampled_from(TEMPLATES + sorted(CUSTOM) + ['no_such_attribute'])},
-    optional={'state': st.sampled_from(['present', 'absent']), 'manual': st.booleans()}), max_size=6)
+scopes = st.one_of(
+    st.just(['all']),
+    st.lists(
+        st.sampled_from([g + s for g in GROUPS for s in ('_read', '_write')] + ['manual_read', 'manual_write']),
+        unique=True,
+    ),
+)
+items = st.lists(
+    st.fixed_dictionaries(
+        {
+            'key': st.sampled_from(['template', 'name']),
+            'value': st.sampled_from(TEMPLATES + sorted(CUSTOM) + ['no_such_attribute']),
+        },
+        optional={'state': st.sampled_from(['present', 'absent']), 'manual': st.booleans()},
+    ),
+    max_size=6,
+)
 options = st.fixed_dictionaries({'takeover': st.booleans(), 'exclusive': st.booleans()})
 
 
@@ -64,18 +75,30 @@ def seed_for(world, token_scopes):
     attributes = []
     for name, entry in sorted(world.items()):
         service = entry['service']
-        attribute = {'service': service, 'manual': entry['manual'],
-                     'active': service is not None or not entry['inactive'],
-                     'available_services': entry['available_services']}
+        attribute = {
+            'service': service,
+            'manual': entry['manual'],
+            'active': service is not None or not entry['inactive'],
+            'available_services': entry['available_services'],
+        }
         if name in CUSTOM:
             label, group, value_type = CUSTOM[name]
             attribute.update(name=name, label=label, group=group, value_type=value_type)
         else:
             attribute['template'] = name
         attributes.append(attribute)
-    return {'services': [{'name': s, 'label': s.title()} for s in [ME] + OTHERS], 'clients': [],
-            'users': [{'username': 'u', 'timezone': 'UTC', 'attributes': attributes,
-                       'tokens': [{'token': TOKEN, 'service': ME, 'scopes': token_scopes, 'kind': 'oauth2'}]}]}
+    return {
+        'services': [{'name': s, 'label': s.title()} for s in [ME] + OTHERS],
+        'clients': [],
+        'users': [
+            {
+                'username': 'u',
+                'timezone': 'UTC',
+                'attributes': attributes,
+                'tokens': [{'token': TOKEN, 'service': ME, 'scopes': token_scopes, 'kind': 'oauth2'}],
+            }
+        ],
+    }
 
 
 def declared_from(raw_items):

@@ -29,10 +29,15 @@ EVERY = {'include_inactive': 'true', 'include_low_priority': 'true'}
 
 
 def attribute(name, service, manual=False, available=(), template=True, group=None):
-    return {'name': name, 'template': name if template else None, 'manual': manual, 'active': service is not None,
-            'group': {'name': group or TEMPLATE_GROUPS.get(name, 'activity')},
-            'service': {'name': service, 'label': service.title()} if service else None,
-            'available_services': [{'name': s, 'label': s.title()} for s in available]}
+    return {
+        'name': name,
+        'template': name if template else None,
+        'manual': manual,
+        'active': service is not None,
+        'group': {'name': group or TEMPLATE_GROUPS.get(name, 'activity')},
+        'service': {'name': service, 'label': service.title()} if service else None,
+        'available_services': [{'name': s, 'label': s.title()} for s in available],
+    }
 
 
 class FakeExist(object):
@@ -43,25 +48,29 @@ class FakeExist(object):
         self.templates = set(templates)
         for i in range(200):
             self.templates.add('t%03d' % i)
-        self.readable = readable      # groups the token reads; None: all
+        self.readable = readable  # groups the token reads; None: all
         self.calls = []
-        self.refuse = {}              # name -> (error_code, error)
+        self.refuse = {}  # name -> (error_code, error)
         self.ignore_manual = False
-        self.faults = []              # [(method, exception, apply_first)] for the next writes
+        self.faults = []  # [(method, exception, apply_first)] for the next writes
 
     def list_owned(self, params=None):
         # Reads that decide ownership must see low-priority and inactive attributes.
         assert params == EVERY
         self.calls.append(('GET', 'owned'))
-        return [copy.deepcopy(a) for n, a in sorted(self.attributes.items())
-                if a['service'] and a['service']['name'] == ME]
+        return [
+            copy.deepcopy(a) for n, a in sorted(self.attributes.items()) if a['service'] and a['service']['name'] == ME
+        ]
 
     def list_attributes(self, params=None):
         # The whole list: Exist has been seen to ignore a name filter.
         assert params == EVERY
         self.calls.append(('GET', 'attributes'))
-        return [copy.deepcopy(a) for n, a in sorted(self.attributes.items())
-                if self.readable is None or a['group']['name'] in self.readable]
+        return [
+            copy.deepcopy(a)
+            for n, a in sorted(self.attributes.items())
+            if self.readable is None or a['group']['name'] in self.readable
+        ]
 
     def _fault(self, method):
         if self.faults and self.faults[0][0] == method:
@@ -115,8 +124,13 @@ class FakeExist(object):
         for item in items:
             obj = self.attributes[item['name']]
             if not obj['service'] or obj['service']['name'] != ME:
-                failed.append(dict(item, error_code='unauthorised',
-                                   error="Attribute '%s' does not belong to this service" % item['name']))
+                failed.append(
+                    dict(
+                        item,
+                        error_code='unauthorised',
+                        error="Attribute '%s' does not belong to this service" % item['name'],
+                    )
+                )
                 continue
             others = [s for s in obj['available_services'] if s['name'] != ME]
             obj['service'] = others[0] if others else None
@@ -137,13 +151,15 @@ def run(fake, items, state='present', **kwargs):
 
 
 def world():
-    return FakeExist([
-        attribute('mood', ME, manual=True),
-        attribute('coffees', ME, available=[ME, 'fitbit']),
-        attribute('steps', 'withings', available=['withings']),
-        attribute('sleep', None),
-        attribute('reading_time', 'other', template=False),
-    ])
+    return FakeExist(
+        [
+            attribute('mood', ME, manual=True),
+            attribute('coffees', ME, available=[ME, 'fitbit']),
+            attribute('steps', 'withings', available=['withings']),
+            attribute('sleep', None),
+            attribute('reading_time', 'other', template=False),
+        ]
+    )
 
 
 def test_converged_run_reads_once_and_writes_nothing():
@@ -157,11 +173,17 @@ def test_converged_run_reads_once_and_writes_nothing():
 
 def test_changes_add_one_lookup_and_one_post_per_endpoint():
     fake = world()
-    result, warnings = run(fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'},
-                                  {'name': 'coffees', 'state': 'absent'}])
+    result, warnings = run(
+        fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'}, {'name': 'coffees', 'state': 'absent'}]
+    )
     # water is a template the look-up did not show: created, which never takes over.
-    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'acquire', 2), ('POST', 'create', 1),
-                          ('POST', 'release', 1)]
+    assert fake.calls == [
+        ('GET', 'owned'),
+        ('GET', 'attributes'),
+        ('POST', 'acquire', 2),
+        ('POST', 'create', 1),
+        ('POST', 'release', 1),
+    ]
     assert result['changed'] is True
     assert result['acquired'] == ['sleep', 'steps', 'water']
     assert result['released'] == ['coffees']
@@ -173,17 +195,21 @@ def test_changes_add_one_lookup_and_one_post_per_endpoint():
     assert 'water' not in result['diff']['before']['attributes']
     # The second run has converged.
     fake.calls = []
-    again, dummy = run(fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'},
-                              {'name': 'coffees', 'state': 'absent'}])
+    again, dummy = run(
+        fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'}, {'name': 'coffees', 'state': 'absent'}]
+    )
     assert fake.calls == [('GET', 'owned')] and again['changed'] is False
 
 
-@pytest.mark.parametrize('items, kwargs', [
-    ([{'template': 'steps'}, {'template': 'water'}, {'name': 'coffees', 'state': 'absent'}], {}),
-    ([{'template': 'mood', 'manual': False}], {'exclusive': True}),
-    ([{'template': 'steps'}, {'name': 'sleep'}], {'takeover': False}),
-    ([{'name': 'nowhere'}, {'template': 'water'}], {}),
-])
+@pytest.mark.parametrize(
+    'items, kwargs',
+    [
+        ([{'template': 'steps'}, {'template': 'water'}, {'name': 'coffees', 'state': 'absent'}], {}),
+        ([{'template': 'mood', 'manual': False}], {'exclusive': True}),
+        ([{'template': 'steps'}, {'name': 'sleep'}], {'takeover': False}),
+        ([{'name': 'nowhere'}, {'template': 'water'}], {}),
+    ],
+)
 def test_check_mode_writes_nothing_and_predicts_the_real_run(items, kwargs):
     checked, real = world(), world()
     predicted, predicted_warnings = run(checked, items, check_mode=True, **kwargs)
@@ -235,7 +261,9 @@ def test_takeover_false_fails_the_item_and_still_acquires_the_rest():
     assert result['acquired'] == ['sleep'] and result['changed'] is True
     assert result['failed'] is True
     assert result['failed_items'][0]['error_code'] == 'owned_by_other_service'
-    assert "template 'steps' (owned_by_other_service: Attribute 'steps' is owned by Withings (withings)" in result['msg']
+    assert (
+        "template 'steps' (owned_by_other_service: Attribute 'steps' is owned by Withings (withings)" in result['msg']
+    )
     assert 'Done all the same: acquired sleep.' in result['msg']
     assert fake.attributes['steps']['service']['name'] == 'withings'
 
@@ -247,7 +275,9 @@ def test_partial_failure_202_names_each_failed_item_and_reports_what_succeeded()
     assert result['failed'] is True and result['changed'] is True
     assert result['acquired'] == ['water']
     assert sorted((i.get('template'), i['error_code']) for i in result['failed_items']) == [
-        ('bogus', 'not_found'), ('steps', 'not_allowed')]
+        ('bogus', 'not_found'),
+        ('steps', 'not_allowed'),
+    ]
     assert "template 'bogus' (not_found" in result['msg'] and "template 'steps' (not_allowed" in result['msg']
     assert 'acquired water' in result['msg']
 
@@ -272,8 +302,13 @@ def test_dropped_connection_after_applied_acquire_is_verified_by_a_fresh_read():
     fake = world()
     fake.faults = [('create', ExistOutcomeUnknown('POST /api/2/attributes/create/: connection failed'), True)]
     result, warnings = run(fake, [{'template': 'water'}, {'name': 'coffees', 'state': 'absent'}])
-    assert fake.calls == [('GET', 'owned'), ('GET', 'attributes'), ('POST', 'create', 1), ('GET', 'owned'),
-                          ('POST', 'release', 1)]
+    assert fake.calls == [
+        ('GET', 'owned'),
+        ('GET', 'attributes'),
+        ('POST', 'create', 1),
+        ('GET', 'owned'),
+        ('POST', 'release', 1),
+    ]
     assert 'failed' not in result
     assert result['acquired'] == ['water'] and result['released'] == ['coffees']
     assert any('a fresh read shows every item of that request was applied' in w for w in warnings)
@@ -283,8 +318,14 @@ def test_unknown_outcome_not_applied_fails_and_stops_without_losing_what_was_don
     fake = FakeExist([attribute('old', ME)])
     items = [{'template': 't%03d' % i} for i in range(40)] + [{'name': 'old', 'state': 'absent'}]
     # The first batch goes through, the second fails before applying.
-    fail_nth(fake, 'create', 2, ExistOutcomeUnknown(
-        'POST /api/2/attributes/create/: Exist answered 500; whether it applied the write is unknown'))
+    fail_nth(
+        fake,
+        'create',
+        2,
+        ExistOutcomeUnknown(
+            'POST /api/2/attributes/create/: Exist answered 500; whether it applied the write is unknown'
+        ),
+    )
     result, dummy = run(fake, items)
     assert result['failed'] is True
     assert result['acquired'] == ['t%03d' % i for i in range(35)]
@@ -305,7 +346,10 @@ def test_definite_error_mid_run_reports_earlier_batches():
     assert len(result['acquired']) == 35
     # The refused request's items were sent and refused, not "not sent".
     refused = [i for i in result['failed_items'] if i['error_code'] == 'request_failed']
-    assert len(refused) == 15 and refused[0]['error'] == 'not applied: Exist refused the request that carried it (HTTP 401)'
+    assert (
+        len(refused) == 15
+        and refused[0]['error'] == 'not applied: Exist refused the request that carried it (HTTP 401)'
+    )
     assert 'answered 401' in result['msg']
 
 
@@ -318,6 +362,7 @@ def test_release_to_nobody_shows_null_owner():
 
 
 # -- every item sent is accounted for ------------------------------------------
+
 
 class FailingReads(FakeExist):
     """A fake whose owned-list reads fail after the first `good_reads`."""
@@ -348,6 +393,7 @@ def fail_nth(fake, method, n, exception, apply_first=False):
         else:
             fake.calls.append(('POST', method, len(batch)))
         raise exception
+
     setattr(fake, method, wrapper)
 
 
@@ -369,7 +415,7 @@ def test_a_write_that_may_land_later_is_never_reported_not_applied():
     fake = world()
     fail_nth(fake, 'create', 1, ExistOutcomeUnknown('POST /api/2/attributes/create/: sent no answer within 2 s'))
     result, dummy = run(fake, [{'template': 'water'}])
-    item, = result['failed_items']
+    (item,) = result['failed_items']
     assert item['error_code'] == 'outcome_unknown'
     assert 'not applied' not in item['error'] and 'may still apply it' in item['error']
     assert result['changed'] is False and result['acquired'] == []
@@ -387,13 +433,16 @@ class Answering(FakeExist):
         return BatchResult(200, *self.answer(result.success))
 
 
-@pytest.mark.parametrize('answer', [
-    lambda success: ([], []),                                            # 200 {"success": [], "failed": []}
-    lambda success: (success[:1], []),                                   # lists only some of the items
-    lambda success: ([dict(s, manual='yes') for s in success], []),      # malformed success entries
-    lambda success: ([{'label': 'no name'}], []),                        # entries naming nothing
-    lambda success: (success, [dict(s, error_code='x') for s in success]),  # both a success and a failure
-])
+@pytest.mark.parametrize(
+    'answer',
+    [
+        lambda success: ([], []),  # 200 {"success": [], "failed": []}
+        lambda success: (success[:1], []),  # lists only some of the items
+        lambda success: ([dict(s, manual='yes') for s in success], []),  # malformed success entries
+        lambda success: ([{'label': 'no name'}], []),  # entries naming nothing
+        lambda success: (success, [dict(s, error_code='x') for s in success]),  # both a success and a failure
+    ],
+)
 def test_an_answer_that_does_not_account_for_every_item_is_decided_by_a_fresh_read(answer):
     fake = Answering([attribute('coffees', ME), attribute('steps', 'withings'), attribute('sleep', None)], answer)
     result, warnings = run(fake, [{'name': 'sleep'}, {'template': 'steps'}])
@@ -408,6 +457,7 @@ def test_an_unaccounted_item_a_fresh_read_does_not_show_is_outcome_unknown():
         def _take(self, method, items):
             self.calls.append(('POST', method, len(items)))
             return BatchResult(200, [], [])
+
     fake = Ignoring([])
     result, dummy = run(fake, [{'template': 'water'}])
     assert [i['error_code'] for i in result['failed_items']] == ['outcome_unknown']
@@ -422,6 +472,7 @@ def test_a_release_that_lost_a_race_is_success_without_change():
         # Another run released coffees a moment before this one.
         fake.attributes['coffees']['service'] = None
         return original(items)
+
     fake.release = release
     result, dummy = run(fake, [{'name': 'coffees'}], state='absent')
     assert 'failed' not in result and result['changed'] is False and result['released'] == []
@@ -434,6 +485,7 @@ def test_an_unauthorised_release_of_what_is_still_owned_fails():
     def release(items):
         fake.calls.append(('POST', 'release', len(items)))
         return BatchResult(202, [], [dict(items[0], error_code='unauthorised', error='no')])
+
     fake.release = release
     result, dummy = run(fake, [{'name': 'coffees'}], state='absent')
     assert result['failed'] is True and result['failed_items'][0]['error_code'] == 'unauthorised'
@@ -441,10 +493,13 @@ def test_an_unauthorised_release_of_what_is_still_owned_fails():
 
 # -- what the token cannot see -----------------------------------------------------
 
+
 def scoped_world():
     """mood is owned by exist_ios, but the token can only read activity and food."""
-    return FakeExist([attribute('mood', 'exist_ios', group='mood'), attribute('steps', 'withings'),
-                      attribute('coffees', ME)], readable={'activity', 'food'})
+    return FakeExist(
+        [attribute('mood', 'exist_ios', group='mood'), attribute('steps', 'withings'), attribute('coffees', ME)],
+        readable={'activity', 'food'},
+    )
 
 
 def test_takeover_false_never_takes_over_what_the_token_cannot_see():
@@ -470,9 +525,11 @@ def test_check_mode_with_takeover_false_predicts_the_creation_and_says_it_may_be
     fake = scoped_world()
     result, warnings = run(fake, [{'template': 'mood'}], takeover=False, check_mode=True)
     assert fake.writes() == [] and result['acquired'] == ['mood']
-    assert warnings == ["attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
-                        "a real run creates it if the user lacks it, and otherwise refuses it (owner_unknown), since "
-                        "takeover is false"]
+    assert warnings == [
+        "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+        "a real run creates it if the user lacks it, and otherwise refuses it (owner_unknown), since "
+        "takeover is false"
+    ]
 
 
 def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknown():
@@ -483,8 +540,10 @@ def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknow
     assert result['acquired'] == ['mood'] and 'failed' not in result
     assert fake.attributes['mood']['service']['name'] == ME
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
-    assert warnings == ["attribute 'mood' existed but was not visible to this token (no read scope for its group); "
-                        "this client took it over from an owner it could not see (previous owner unknown)"]
+    assert warnings == [
+        "attribute 'mood' existed but was not visible to this token (no read scope for its group); "
+        "this client took it over from an owner it could not see (previous owner unknown)"
+    ]
 
 
 def test_check_mode_says_what_it_cannot_know_about_what_the_token_cannot_see():
@@ -492,9 +551,11 @@ def test_check_mode_says_what_it_cannot_know_about_what_the_token_cannot_see():
     result, warnings = run(fake, [{'template': 'mood'}], check_mode=True)
     assert fake.writes() == [] and result['acquired'] == ['mood']
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
-    assert warnings == ["attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
-                        "a real run creates it if the user lacks it, and otherwise takes it over (previous owner "
-                        "unknown)"]
+    assert warnings == [
+        "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+        "a real run creates it if the user lacks it, and otherwise takes it over (previous owner "
+        "unknown)"
+    ]
 
 
 @pytest.mark.parametrize('check_mode', [True, False])
@@ -521,5 +582,6 @@ def test_check_mode_predicts_owned_objects_with_this_client_as_service():
 
     def view(result):
         return [(a['name'], a['service']['name'], bool(a['manual']), a['active']) for a in result['owned']]
+
     assert view(predicted) == view(actual)
     assert [a['service']['name'] for a in predicted['owned']] == [ME, ME, ME]

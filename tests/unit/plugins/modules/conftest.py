@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
@@ -38,12 +37,15 @@ def run_module(monkeypatch):
             with pytest.raises(ModuleExit) as excinfo:
                 main()
         return excinfo.value.result, excinfo.value.failed
+
     return run
 
 
 @pytest.fixture
 def no_http(monkeypatch):
     """Fail the test if any HTTP request is made."""
+
     def refuse(*args, **kwargs):
         raise AssertionError('an HTTP request was made: %r' % (args,))
+
     monkeypatch.setattr(requests.Session, 'request', refuse)

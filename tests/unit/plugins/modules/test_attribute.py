@@ -22,12 +22,18 @@ def args(**kwargs):
     return base
 
 
-@pytest.mark.parametrize('items, fragment', [
-    ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name or template"),
-    ([{'name': 'a', 'template': 'b'}], 'attributes[0]'),
-    ([{'name': 'not a name'}], "attributes[0].name 'not a name' is not an attribute name"),
-    ([{'template': 'mood'}, {'template': 'mood', 'state': 'absent'}], "attributes[0] and attributes[1] both declare 'mood'"),
-])
+@pytest.mark.parametrize(
+    'items, fragment',
+    [
+        ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name or template"),
+        ([{'name': 'a', 'template': 'b'}], 'attributes[0]'),
+        ([{'name': 'not a name'}], "attributes[0].name 'not a name' is not an attribute name"),
+        (
+            [{'template': 'mood'}, {'template': 'mood', 'state': 'absent'}],
+            "attributes[0] and attributes[1] both declare 'mood'",
+        ),
+    ],
+)
 def test_bad_items_fail_before_any_request(run_module, no_http, items, fragment):
     result, failed = run_module(attribute.main, args(attributes=items))
     assert failed
@@ -45,12 +51,15 @@ def test_plain_http_to_a_remote_host_fails_before_any_request(run_module, no_htt
     assert TOKEN not in json.dumps(result)
 
 
-@pytest.mark.parametrize('option, value, fragment', [
-    ('timeout', 0, 'timeout must be a whole number of seconds from 1 to 3600, got 0'),
-    ('timeout', 10000000000, 'timeout must be a whole number of seconds from 1 to 3600, got 10000000000'),
-    ('rate_limit_wait', -1, 'rate_limit_wait must be a whole number of seconds from 0 to 3600, got -1'),
-    ('rate_limit_wait', 86401, 'rate_limit_wait must be a whole number of seconds from 0 to 3600, got 86401'),
-])
+@pytest.mark.parametrize(
+    'option, value, fragment',
+    [
+        ('timeout', 0, 'timeout must be a whole number of seconds from 1 to 3600, got 0'),
+        ('timeout', 10000000000, 'timeout must be a whole number of seconds from 1 to 3600, got 10000000000'),
+        ('rate_limit_wait', -1, 'rate_limit_wait must be a whole number of seconds from 0 to 3600, got -1'),
+        ('rate_limit_wait', 86401, 'rate_limit_wait must be a whole number of seconds from 0 to 3600, got 86401'),
+    ],
+)
 def test_bad_numbers_name_option_and_value(run_module, no_http, option, value, fragment):
     result, failed = run_module(attribute.main, args(**{option: value}))
     assert failed and fragment in result['msg']
@@ -74,8 +83,9 @@ def test_401_fails_cleanly_without_the_token(run_module):
     responses.add(responses.GET, BASE + '/api/2/attributes/owned/', status=401, json={'detail': 'Invalid token.'})
     result, failed = run_module(attribute.main, args(attributes=[{'template': 'mood'}]))
     assert failed and result['changed'] is False
-    assert result['msg'] == ('GET /api/2/attributes/owned/: Exist answered 401 (the token is invalid, expired or revoked): '
-                             'Invalid token.')
+    assert result['msg'] == (
+        'GET /api/2/attributes/owned/: Exist answered 401 (the token is invalid, expired or revoked): Invalid token.'
+    )
     assert TOKEN not in json.dumps(result)
 
 
@@ -95,8 +105,9 @@ def test_converged_run_returns_owned_and_no_diff_unless_asked(run_module):
 def test_check_mode_with_diff_sends_no_write(run_module):
     responses.add(responses.GET, BASE + '/api/2/attributes/owned/', json={'count': 0, 'next': None, 'results': []})
     responses.add(responses.GET, BASE + '/api/2/attributes/', json={'count': 0, 'next': None, 'results': []})
-    result, failed = run_module(attribute.main, args(attributes=[{'template': 'mood'}], _ansible_check_mode=True,
-                                                     _ansible_diff=True))
+    result, failed = run_module(
+        attribute.main, args(attributes=[{'template': 'mood'}], _ansible_check_mode=True, _ansible_diff=True)
+    )
     assert not failed and result['changed'] is True and result['acquired'] == ['mood']
     assert result['diff']['after']['attributes'] == {'mood': {'owner': '(this client)', 'manual': False}}
     assert [c.request.method for c in responses.calls] == ['GET', 'GET']

@@ -16,7 +16,6 @@ import inspect
 from unittest.mock import MagicMock
 
 import pytest
-
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
@@ -28,8 +27,9 @@ def owner(dotted):
     return getattr(importlib.import_module(module), name)
 
 
-@pytest.mark.parametrize('dotted, attribute', [pair for pair in _ansible_core.PRIVATE_API
-                                               if pair[1] not in ('_no_log_values', 'tmpdir')])
+@pytest.mark.parametrize(
+    'dotted, attribute', [pair for pair in _ansible_core.PRIVATE_API if pair[1] not in ('_no_log_values', 'tmpdir')]
+)
 def test_private_methods_exist(dotted, attribute):
     assert callable(getattr(owner(dotted), attribute, None)), '%s.%s is gone' % (dotted, attribute)
 
@@ -41,9 +41,11 @@ def test_execute_module_takes_the_arguments_we_pass():
 
 def test_compute_environment_string_fills_the_dict_it_is_given():
     assert 'raw_environment_out' in inspect.signature(ActionBase._compute_environment_string).parameters
+
     class Action(ActionBase):
         def run(self, tmp=None, task_vars=None):
             return {}
+
     action = Action(MagicMock(), MagicMock(), MagicMock(), loader=None, templar=MagicMock(), shared_loader_obj=None)
     action._task.environment = [{'A': 1}, None, {'B': 'two', 'A': 'one'}]
     action._templar.template.side_effect = lambda value: value
@@ -58,4 +60,5 @@ def test_validation_lists_its_no_log_values():
 
 def test_shells_have_a_tmpdir():
     from ansible.plugins.shell.sh import ShellModule
+
     assert hasattr(ShellModule(), 'tmpdir')
