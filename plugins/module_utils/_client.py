@@ -18,11 +18,13 @@ and one client (one task) never sends more than MAX_REQUESTS_PER_TASK requests.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import ipaddress
 import json
 import math
 import os
+import re
 import time
 import traceback
 import warnings
@@ -73,6 +75,7 @@ TIMEOUT_RANGE = (1, 3600)
 RATE_LIMIT_WAIT_RANGE = (0, 3600)
 # The API's own path prefix; users may paste it into api_url.
 API_PREFIX = '/api/2'
+DATE_PATTERN = re.compile(r'\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z')
 
 
 class ExistError(Exception):
@@ -303,6 +306,44 @@ def template_problem(obj):
         return 'is %s, not an object' % _short(obj)
     if not _is_text(obj.get('name')):
         return "has no 'name' (got %s)" % _short(obj.get('name'))
+    return None
+
+
+def is_iso_date(value):
+    """Whether value is a real calendar date written YYYY-MM-DD."""
+    if not isinstance(value, str) or not DATE_PATTERN.match(value):
+        return False
+    try:
+        datetime.date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+def value_row_problem(obj):
+    """What makes obj unusable as one day's value ({"date": "YYYY-MM-DD", "value": ...}), or None."""
+    if not isinstance(obj, dict):
+        return 'is %s, not an object' % _short(obj)
+    if not is_iso_date(obj.get('date')):
+        return "'date' is %s, expected YYYY-MM-DD" % _short(obj.get('date'))
+    if 'value' not in obj:
+        return "has no 'value'"
+    if isinstance(obj['value'], (dict, list)):
+        return "'value' is %s, expected a number, a string or null" % _short(obj['value'])
+    return None
+
+
+def with_values_problem(obj):
+    """What makes obj unusable as an attribute of GET /attributes/with-values/, or None."""
+    problem = attribute_problem(obj)
+    if problem:
+        return problem
+    if not isinstance(obj.get('values'), list):
+        return "'values' is %s, expected a list" % _short(obj.get('values'))
+    for index, row in enumerate(obj['values']):
+        problem = value_row_problem(row)
+        if problem:
+            return 'values[%d] %s' % (index, problem)
     return None
 
 
@@ -555,6 +596,36 @@ class ExistClient(object):
     def list_templates(self, params=None):
         """Every attribute template Exist supports (all pages)."""
         return self.get_all('/api/2/attributes/templates/', params, item_problem=template_problem)
+
+    def profile(self):
+        """The user behind the token: GET /accounts/profile/ (an object with 'username')."""
+        path = '/api/2/accounts/profile/'
+        body = self.get(path)
+        if not isinstance(body, dict) or not _is_text(body.get('username')):
+            raise ExistApiError(
+                self._redact('GET %s answered a body that is not a profile (got %s)' % (path, _short(body))),
+                method='GET',
+                path=path,
+            )
+        return body
+
+    def list_with_values(self, params=None):
+        """Attributes with the values of their last `days` days (all pages); only days with data are listed."""
+        return self.get_all('/api/2/attributes/with-values/', params, item_problem=with_values_problem)
+
+    def list_values(self, name, params=None):
+        """One attribute's values, newest first, page by page: stop iterating to stop reading."""
+        query = dict(params or {})
+        query['attribute'] = name
+        return self.get_all('/api/2/attributes/values/', query, item_problem=value_row_problem)
+
+    def update(self, items):
+        """Set one batch of day totals ({"name", "date", "value"})."""
+        return self.post_batch('/api/2/attributes/update/', items)
+
+    def increment(self, items):
+        """Add to one batch of day totals; success items carry `current`, the new total."""
+        return self.post_batch('/api/2/attributes/increment/', items)
 
     def acquire(self, items):
         """Acquire one batch; success items come back as full attribute objects."""
