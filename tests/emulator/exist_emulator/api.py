@@ -235,7 +235,8 @@ def _date_max(ctx: Context) -> datetime.date:
 def with_values(ctx: Context) -> dict:
     """GET /attributes/with-values/: each attribute with the values of its last `days` days, newest first.
 
-    Only days that have a value are listed; inactive attributes are always left out.
+    Only days that have data are listed (a null row, as a new scale attribute has, is not data: values/ lists it,
+    with-values does not); inactive attributes are always left out.
     """
     try:
         days = int(ctx.query.get("days", 1))
@@ -247,13 +248,15 @@ def with_values(ctx: Context) -> dict:
     results = []
     for attribute in _select(ctx, False, False, by_name=True):
         item = ctx.world.attribute_json(attribute, with_services=False)
-        item["values"] = [{"date": day, "value": attribute.values[day]} for day in dates if day in attribute.values]
+        item["values"] = [
+            {"date": day, "value": attribute.values[day]} for day in dates if attribute.values.get(day) is not None
+        ]
         results.append(item)
     return ctx.page(results)
 
 
 def values(ctx: Context) -> dict:
-    """GET /attributes/values/: every stored value of one attribute, newest first."""
+    """GET /attributes/values/: every stored row of one attribute (null rows too), newest first."""
     name = ctx.query.get("attribute")
     if not name:
         raise ApiError(400, "The attribute parameter is required.")
@@ -264,7 +267,8 @@ def values(ctx: Context) -> dict:
     if attribute is not None and ctx.can_read(attribute):
         items = [
             {"date": day, "value": value}
-            for day, value in sorted(attribute.values.items(), reverse=True)
+            # Sorted by date only: a value may be null.
+            for day, value in sorted(attribute.values.items(), key=lambda row: row[0], reverse=True)
             if day <= date_max
         ]
     return ctx.page(items)
@@ -361,6 +365,16 @@ def _release_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
     return True, {"name": name, "service": successor}
 
 
+def _first_values(ctx: Context, attribute: Attribute) -> None:
+    """The rows a new attribute starts with, as in the recorded responses: today's 0 for an integer attribute
+    (custom or template) and today's null for a custom scale attribute (the user's local day)."""
+    today = ctx.today().isoformat()
+    if attribute.value_type == 0:
+        attribute.values[today] = 0
+    elif attribute.value_type == 8 and attribute.template is None:
+        attribute.values[today] = None
+
+
 def _create_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
     manual = item.get("manual", True)
     if not isinstance(manual, bool):
@@ -397,6 +411,7 @@ def _create_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
     attribute.manual = manual
     attribute.service = ctx.token.service
     attribute.active = True
+    _first_values(ctx, attribute)
     ctx.user.attributes[attribute.name] = attribute
     if ctx.flag("success_objects"):
         return True, ctx.world.attribute_json(attribute)
@@ -427,7 +442,8 @@ def _update_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
         return False, failed
     key = day.isoformat()
     if item["value"] is None:
-        if key in attribute.values:
+        # A day with no row or a null row stays as it is; a non-null value cannot become null again.
+        if attribute.values.get(key) is not None:
             return False, _failed(item, "validation", "A value cannot be set back to null")
         return True, dict(item)
     value, error = check_value(attribute.value_type, item["value"])
@@ -463,7 +479,9 @@ def _increment_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
             item, "validation", f"Value {delta!r} is not a valid increment for value type {attribute.value_type}"
         )
     key = day.isoformat()
-    value, error = check_value(attribute.value_type, attribute.values.get(key, 0) + delta)
+    # A day without a row, or with a null row, counts as 0.
+    current = attribute.values.get(key)
+    value, error = check_value(attribute.value_type, (0 if current is None else current) + delta)
     if error:
         return False, _failed(item, "validation", error)
     attribute.values[key] = value

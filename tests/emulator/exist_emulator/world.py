@@ -97,7 +97,8 @@ class Attribute:
             }
         )
         if self.values:
-            data["values"] = dict(sorted(self.values.items()))
+            # Sorted by date only: a value may be null (a row without data).
+            data["values"] = dict(sorted(self.values.items(), key=lambda row: row[0]))
         return data
 
 
@@ -244,12 +245,13 @@ def _attribute_from_seed(data: dict, world: World, where: str) -> Attribute:
         raise SeedError(f"{where}: values must be a mapping of date to value")
     attribute.values = {}
     for day, value in values.items():
-        if value is None:
-            continue
-        value, error = check_value(attribute.value_type, value)
-        if error:
-            raise SeedError(f"{where}: {error}")
-        attribute.values[_date_key(day, where)] = value
+        key = _date_key(day, where)
+        # null is a row without data (seen for a new scale attribute): kept, and served as null by values/.
+        if value is not None:
+            value, error = check_value(attribute.value_type, value)
+            if error:
+                raise SeedError(f"{where}: {error}")
+        attribute.values[key] = value
     return attribute
 
 
