@@ -135,16 +135,20 @@ def _service_of(entry):
     return service or None
 
 
-def converge(client, declared, takeover=True, exclusive=False, check_mode=False, warn=None):
+def converge(client, declared, takeover=True, exclusive=False, check_mode=False, warn=None, owned=None, visible=None):
     """Make this client's ownership match `declared`. Returns the task result.
 
+    owned, visible: what the caller already read (read_owned, read_visible), so
+    a task that needs them too reads them once.
     Reads raise ExistError (nothing was changed yet). Failures once writing has
     begun are reported in the result (`failed` and `msg`) alongside what did
     change, never raised, so no change goes unreported.
     """
     warn = warn or (lambda message: None)
-    owned = read_owned(client)
-    visible = read_visible(client) if names_to_look_up(owned, declared) else {}
+    if owned is None:
+        owned = read_owned(client)
+    if visible is None:
+        visible = read_visible(client) if names_to_look_up(owned, declared) else {}
     plan = plan_ownership(owned, declared, visible, takeover=takeover, exclusive=exclusive)
     if check_mode:
         return _predicted_result(plan, warn)

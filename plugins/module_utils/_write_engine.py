@@ -43,14 +43,29 @@ class Endpoint(object):
     answer_key(entry) -> the key (name) of the sent item an answer entry is
         about, or None.
     success_problem(entry) -> what makes a success entry unusable, or None.
-    applied_in(item, state) -> whether a fresh read shows the item's goal reached.
+    applied_in(item, state) -> whether a fresh read shows the item's goal reached;
+        None when no read can tell (an increment adds to whatever is there):
+        then an unaccounted item is outcome_unknown at once, with no read.
     record(state, item, entry) -> state after the item was applied (entry is
         what Exist answered, or what the fresh read showed).
     reached_codes: failure codes that may mean the goal is reached anyway (a
         race with another run); a fresh read decides.
+    item_key(item) -> the key answer_key() gives for that item (default: its name).
+    read_entry(item, state) -> what the fresh read showed of an applied item.
     """
 
-    def __init__(self, path, send, answer_key, success_problem, applied_in, record, reached_codes=()):
+    def __init__(
+        self,
+        path,
+        send,
+        answer_key,
+        success_problem,
+        applied_in,
+        record,
+        reached_codes=(),
+        item_key=None,
+        read_entry=None,
+    ):
         self.path = path
         self.send = send
         self.answer_key = answer_key
@@ -58,6 +73,8 @@ class Endpoint(object):
         self.applied_in = applied_in
         self.record = record
         self.reached_codes = frozenset(reached_codes)
+        self.item_key = item_key or (lambda item: item.name)
+        self.read_entry = read_entry or (lambda item, state: state.get(item.name, {'name': item.name}))
 
 
 class Outcome(object):
@@ -148,24 +165,25 @@ class WriteRun(object):
         to_confirm: {item: (code, error)} refusals a fresh read must confirm,
         unaccounted: [item] that the answer does not decide).
         """
-        names = set(item.name for item in batch)
+        names = set(endpoint.item_key(item) for item in batch)
         success = self._keyed(endpoint, result.success, 'success', names)
         failed = self._keyed(endpoint, result.failed, 'failure', names)
         applied, refused, to_confirm, unaccounted = [], [], {}, []
         for item in batch:
-            entry, failure = success.get(item.name), failed.get(item.name)
+            key = endpoint.item_key(item)
+            entry, failure = success.get(key), failed.get(key)
             if entry is not None and failure is not None:
                 self.warnings.append(
-                    'POST %s answered %r both as a success and as a failure; a fresh read decides'
-                    % (endpoint.path, item.name)
+                    'POST %s answered %s both as a success and as a failure; a fresh read decides'
+                    % (endpoint.path, _quote(key))
                 )
                 unaccounted.append(item)
             elif entry is not None:
                 problem = endpoint.success_problem(entry)
                 if problem:
                     self.warnings.append(
-                        'POST %s answered a malformed success for %r (%s); a fresh read decides'
-                        % (endpoint.path, item.name, problem)
+                        'POST %s answered a malformed success for %s (%s); a fresh read decides'
+                        % (endpoint.path, _quote(key), problem)
                     )
                     unaccounted.append(item)
                 else:
@@ -189,6 +207,21 @@ class WriteRun(object):
         unaccounted: items whose outcome is unknown; to_confirm: {item: (code,
         error)} refused in a way that may mean the goal is reached anyway.
         """
+        if endpoint.applied_in is None:
+            # No read can tell whether it was applied: say so without spending one.
+            self.errors.append(why)
+            self._add(
+                unaccounted,
+                endpoint,
+                UNKNOWN,
+                error_code=UNKNOWN,
+                error='outcome unknown: the request that carried it failed, and no read can tell whether Exist '
+                'applied it; check before sending it again',
+            )
+            for item, (code, error) in to_confirm.items():
+                self._add([item], endpoint, FAILED, error_code=code, error=error)
+            self._stopped = bool(unaccounted)
+            return
         try:
             self.state = self._read_state()
         except ExistError as exc:
@@ -213,7 +246,7 @@ class WriteRun(object):
         unknown = []
         for item in unaccounted:
             if endpoint.applied_in(item, self.state):
-                self._add([item], endpoint, APPLIED, entry=self.state.get(item.name, {'name': item.name}))
+                self._add([item], endpoint, APPLIED, entry=endpoint.read_entry(item, self.state))
             else:
                 unknown.append(item)
         if unaccounted and not unknown:
@@ -247,4 +280,8 @@ def _text(value):
 
 
 def _quote(key):
-    return repr(key) if isinstance(key, str) else 'an entry without a name'
+    if isinstance(key, str):
+        return repr(key)
+    if isinstance(key, tuple) and key and all(isinstance(part, str) for part in key):
+        return ' on '.join(repr(part) for part in key)
+    return 'an entry without a name'
