@@ -30,6 +30,9 @@ def argument_spec():
             options=dict(
                 name=dict(type='str'),
                 template=dict(type='str'),
+                label=dict(type='str'),
+                group=dict(type='str'),
+                value_type=dict(type='raw'),
                 manual=dict(type='bool'),
                 state=dict(type='str', choices=['present', 'absent']),
             ),
@@ -90,4 +93,4 @@ def work(client, declared, params, check_mode, warn):
 
 
 # What a task that failed before any write reports.
-NOTHING_DONE = dict(acquired=[], released=[], failed_items=[])
+NOTHING_DONE = dict(acquired=[], created=[], released=[], failed_items=[])

@@ -43,7 +43,7 @@ except ImportError:
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 
-COLLECTION_VERSION = '0.1.0'
+COLLECTION_VERSION = '0.2.0'
 USER_AGENT = 'existio.exist/%s (Ansible collection)' % COLLECTION_VERSION
 
 # The API refuses write bodies with more items than this.

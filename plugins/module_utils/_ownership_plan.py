@@ -15,13 +15,49 @@ unit tests use it without any request.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Exist attribute names are ASCII slugs; anything else is a typo. \Z, not $:
 # '$' also matches before a trailing newline, and 'mood\n' is not a name.
 NAME_PATTERN = re.compile(r'\A[A-Za-z0-9_]{1,100}\Z')
 # More than any user can have: a guard against a runaway loop or a wrong variable.
 MAX_DECLARED = 1000
-ITEM_KEYS = ('name', 'template', 'manual', 'state')
+ITEM_KEYS = ('name', 'template', 'label', 'group', 'value_type', 'manual', 'state')
+# Exist's attribute groups (a custom attribute needs one).
+GROUPS = (
+    'activity',
+    'productivity',
+    'mood',
+    'sleep',
+    'workouts',
+    'events',
+    'finance',
+    'food',
+    'health',
+    'location',
+    'media',
+    'social',
+    'weather',
+    'symptoms',
+    'medication',
+    'custom',
+)
+# Exist's value types, by number and by the names this collection accepts.
+VALUE_TYPE_NAMES = {
+    0: 'integer',
+    1: 'float',
+    2: 'string',
+    3: 'duration',
+    4: 'time_of_day',
+    5: 'percentage',
+    6: 'time_of_day_midday',
+    7: 'boolean',
+    8: 'scale',
+}
+VALUE_TYPES = dict((name, number) for number, name in VALUE_TYPE_NAMES.items())
+# Templates only: Exist's API cannot create an attribute of this type.
+NOT_CREATABLE = frozenset((6,))
+MAX_LABEL = 100
 STATES = ('present', 'absent')
 # How this client appears as an owner in the diff. Its service name is not
 # known before it owns something, and check mode must show the same diff as a
@@ -34,6 +70,8 @@ TAKEOVER = 'takeover'  # another service owns it
 UNOWNED = 'unowned'  # the user has it, nobody owns it (inactive)
 MANUAL = 'manual'  # this client owns it, only the manual flag differs
 NOT_VISIBLE = 'not_visible'  # by name, and the user lacks it: Exist will say not_found
+# A custom attribute whose group or value type differs from the declaration: Exist cannot change them.
+DIFFERS = 'group_or_type_differs'
 # A template the look-up did not show, and that Exist says exists: the token
 # cannot read it, so whoever owned it could not be seen.
 HIDDEN = 'hidden'
@@ -93,30 +131,74 @@ class DeclarationError(ValueError):
     """The task's attributes are invalid; the message names the item."""
 
 
+def slug_of(label):
+    """The name Exist gives a custom attribute: an ASCII slug of its label.
+
+    A prediction (Exist's own rule is not documented): results always take
+    the name from Exist's answer; only check mode and the look-up use this.
+    """
+    text = unicodedata.normalize('NFKD', label).encode('ascii', 'ignore').decode('ascii').lower()
+    return re.sub(r'[^a-z0-9]+', '_', text).strip('_')
+
+
+class Custom(object):
+    """What a custom attribute is declared as: its label, group and value type (a number)."""
+
+    def __init__(self, label, group, value_type):
+        self.label = label
+        self.group = group
+        self.value_type = value_type
+
+    def key(self):
+        return (self.label, self.group, self.value_type)
+
+    def differences(self, attribute):
+        """How an existing attribute differs from this declaration (group, value type), or None."""
+        group, value_type = group_name(attribute), attribute.get('value_type')
+        if self.group is None or (group == self.group and value_type == self.value_type):
+            return None
+        return 'it exists with group %s and value type %s, but the task declares group %s and value type %s' % (
+            group,
+            _value_type_text(value_type),
+            self.group,
+            _value_type_text(self.value_type),
+        )
+
+
+def _value_type_text(value_type):
+    name = VALUE_TYPE_NAMES.get(value_type) if isinstance(value_type, int) else None
+    return '%s (%s)' % (name, value_type) if name else repr(value_type)
+
+
 class Declared(object):
     """One attribute as the task declares it."""
 
-    def __init__(self, name, identified_by, state, manual, index):
-        self.name = name  # the attribute name (a template's attribute has the template's name)
-        self.identified_by = identified_by  # 'name' or 'template': how the task names it, and how to acquire it
+    def __init__(self, name, identified_by, state, manual, index, custom=None):
+        self.name = name  # the attribute name (a template's attribute has the template's name; a label's, its slug)
+        # 'name', 'template' or 'label': how the task names it, and how to acquire or create it
+        self.identified_by = identified_by
         self.state = state
         self.manual = manual  # None: leave the flag as it is
         self.index = index
+        self.custom = custom  # a Custom for items declared by label
 
     def intent(self):
         if self.state == 'absent':
             return ('absent',)
-        return ('present', self.identified_by, self.manual)
+        return ('present', self.identified_by, self.manual, self.custom.key() if self.custom else None)
 
     def request_item(self):
-        """The acquire item: by name or template, with manual only when declared."""
-        item = {self.identified_by: self.name}
+        """The acquire item: by name or template, with manual only when declared.
+        An attribute declared by label is acquired by its name."""
+        item = {'name' if self.identified_by == 'label' else self.identified_by: self.name}
         if self.manual is not None:
             item['manual'] = self.manual
         return item
 
     def ref(self):
         """The item as a user wrote it, for messages and failed_items."""
+        if self.custom is not None:
+            return {'label': self.custom.label}
         return {self.identified_by: self.name}
 
 
@@ -124,6 +206,8 @@ def _describe_intent(declared):
     if declared.state == 'absent':
         return 'state=absent'
     text = 'state=present by %s' % declared.identified_by
+    if declared.custom is not None:
+        text += ' (group %s, value type %s)' % (declared.custom.group, declared.custom.value_type)
     if declared.manual is not None:
         text += ', manual=%s' % declared.manual
     return text
@@ -158,25 +242,36 @@ def normalize_declared(items, default_state='present'):
             raise DeclarationError(
                 '%s %r has unknown key(s) %s; allowed are %s' % (where, item, ', '.join(unknown), ', '.join(ITEM_KEYS))
             )
-        name, template = item.get('name'), item.get('template')
-        if (name is None) == (template is None):
-            raise DeclarationError('%s %r must have exactly one of name or template' % (where, item))
-        identified_by = 'name' if name is not None else 'template'
-        value = name if name is not None else template
-        if not isinstance(value, str) or not NAME_PATTERN.match(value):
-            raise DeclarationError(
-                '%s.%s %r is not an attribute name: use letters, digits and underscores, '
-                'like mood_note' % (where, identified_by, value)
-            )
-        manual = item.get('manual')
-        if manual is not None and not isinstance(manual, bool):
-            raise DeclarationError('%s.manual must be true or false, got %r' % (where, manual))
+        given = [key for key in ('name', 'template', 'label') if item.get(key) is not None]
+        if len(given) != 1:
+            raise DeclarationError('%s %r must have exactly one of name, template or label' % (where, item))
+        identified_by = given[0]
         state = item.get('state')
         if state is None:
             state = default_state
         if state not in STATES:
             raise DeclarationError('%s.state must be one of %s, got %r' % (where, ', '.join(STATES), state))
-        declared = Declared(value, identified_by, state, manual, index)
+        custom = None
+        if identified_by == 'label':
+            custom = _custom(item, where, state)
+            value = slug_of(custom.label)
+        else:
+            for key in ('group', 'value_type'):
+                if item.get(key) is not None:
+                    raise DeclarationError(
+                        '%s.%s is only for a custom attribute declared by label, not by %s'
+                        % (where, key, identified_by)
+                    )
+            value = item[identified_by]
+            if not isinstance(value, str) or not NAME_PATTERN.match(value):
+                raise DeclarationError(
+                    '%s.%s %r is not an attribute name: use letters, digits and underscores, '
+                    'like mood_note' % (where, identified_by, value)
+                )
+        manual = item.get('manual')
+        if manual is not None and not isinstance(manual, bool):
+            raise DeclarationError('%s.manual must be true or false, got %r' % (where, manual))
+        declared = Declared(value, identified_by, state, manual, index, custom)
         earlier = seen.get(value)
         if earlier is not None:
             if earlier.intent() == declared.intent():
@@ -188,6 +283,54 @@ def normalize_declared(items, default_state='present'):
         seen[value] = declared
         result.append(declared)
     return result
+
+
+def value_type_number(value, where='value_type'):
+    """Exist's number for a value type given as a number (0-8) or a name; raises DeclarationError."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value in VALUE_TYPE_NAMES:
+        return value
+    if isinstance(value, str) and value in VALUE_TYPES:
+        return VALUE_TYPES[value]
+    raise DeclarationError(
+        '%s %r is not a value type: use a number 0-8 or one of %s'
+        % (where, value, ', '.join(VALUE_TYPE_NAMES[n] for n in sorted(VALUE_TYPE_NAMES)))
+    )
+
+
+def _custom(item, where, state):
+    """The Custom of an item declared by label, checked (group and value type are needed to create it)."""
+    label = item['label']
+    if not isinstance(label, str) or not label.strip():
+        raise DeclarationError('%s.label %r must be a non-empty string' % (where, label))
+    if len(label) > MAX_LABEL:
+        raise DeclarationError('%s.label is %d characters long; at most %d are allowed' % (where, len(label), MAX_LABEL))
+    if not slug_of(label) or not NAME_PATTERN.match(slug_of(label)):
+        raise DeclarationError(
+            '%s.label %r has no letter or digit Exist can name the attribute by (its name is a slug of the label)'
+            % (where, label)
+        )
+    group, value_type = item.get('group'), item.get('value_type')
+    if state == 'absent' and group is None and value_type is None:
+        return Custom(label, None, None)
+    for key, given in (('group', group), ('value_type', value_type)):
+        if given is None:
+            raise DeclarationError('%s (label %r) needs %s to create the attribute' % (where, label, key))
+    if group not in GROUPS:
+        raise DeclarationError('%s.group %r is not an Exist group: use one of %s' % (where, group, ', '.join(GROUPS)))
+    number = value_type_number(value_type, '%s.value_type' % where)
+    if number in NOT_CREATABLE:
+        raise DeclarationError(
+            '%s.value_type %r (%s) exists only for templates; Exist cannot create an attribute of it'
+            % (where, value_type, VALUE_TYPE_NAMES[number])
+        )
+    if group == 'custom' and number != VALUE_TYPES['boolean']:
+        raise DeclarationError(
+            "%s: group custom holds custom tags, which are boolean (value_type boolean or 7), got %r"
+            % (where, value_type)
+        )
+    return Custom(label, group, number)
 
 
 def names_to_look_up(owned, declared):
@@ -270,11 +413,24 @@ class PlannedAcquire(object):
     def ref(self):
         return self.declared.ref()
 
+    def find_in(self, attributes):
+        """This attribute in {name: attribute}, or None. One declared by label is
+        also found by its label, in case Exist named it otherwise than predicted."""
+        found = attributes.get(self.name)
+        if found is None and self.declared.custom is not None:
+            for attribute in attributes.values():
+                if attribute.get('label') == self.declared.custom.label and attribute.get('template') is None:
+                    return attribute
+        return found
+
     def predicted_object(self, service):
         """The attribute as it should read after the acquire (for check mode):
         the object as last read, now owned by `service` with the new flag."""
         template = self.name if self.declared.identified_by == 'template' else None
         obj = dict(self.previous or {'name': self.name, 'template': template})
+        custom = self.declared.custom
+        if self.previous is None and custom is not None:
+            obj.update(label=custom.label, group={'name': custom.group}, value_type=custom.value_type)
         obj['service'] = dict(service)
         obj['manual'] = self.manual
         obj['active'] = True
@@ -295,7 +451,27 @@ class PlannedCreate(PlannedAcquire):
 
     def request_item(self):
         # create's manual defaults to true; acquire's to false: say it.
+        custom = self.declared.custom
+        if custom is not None:
+            return {
+                'label': custom.label,
+                'group': custom.group,
+                'value_type': custom.value_type,
+                'manual': bool(self.manual),
+            }
         return {'template': self.name, 'manual': bool(self.manual)}
+
+    @property
+    def create_key(self):
+        """How Exist's answer names this item: by template, or by label for a custom attribute."""
+        custom = self.declared.custom
+        return ('label', custom.label) if custom is not None else ('template', self.name)
+
+    def named(self, name):
+        """This creation, with the name Exist gave the attribute."""
+        created = PlannedCreate(self.declared, self.manual, self.proven)
+        created.name = name
+        return created
 
     def taken_over(self):
         """The acquire that follows when Exist says the template exists (takeover=true)."""
@@ -443,8 +619,9 @@ def _names(names):
 
 def _absence_proven(item, readable):
     """Whether an attribute the look-up did not show is known not to exist:
-    its group (known for templates) is one the token reads."""
-    return TEMPLATE_GROUPS.get(item.name) in readable
+    its group (known for templates and custom attributes) is one the token reads."""
+    group = item.custom.group if item.custom is not None else TEMPLATE_GROUPS.get(item.name)
+    return group in readable
 
 
 def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False, readable=None):
@@ -471,13 +648,24 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
                 release.append(PlannedRelease(current, item))
             continue
         present.add(item.name)
+        differs = item.custom.differences(current or visible.get(item.name) or {}) if item.custom else None
+        if differs and (current is not None or item.name in visible):
+            refused.append(
+                dict(
+                    item.ref(),
+                    name=item.name,
+                    error_code=DIFFERS,
+                    error='Attribute %r: %s; Exist cannot change either, so it was not acquired' % (item.name, differs),
+                )
+            )
+            continue
         if current is not None:
             if item.manual is not None and bool(current.get('manual')) != item.manual:
                 acquire.append(PlannedAcquire(item, MANUAL, current, item.manual))
             continue
         other = visible.get(item.name)
         if other is None:
-            if item.identified_by == 'template':
+            if item.identified_by in ('template', 'label'):
                 # Never "not visible, so new": create fails where acquire would take over.
                 create.append(PlannedCreate(item, bool(item.manual), _absence_proven(item, readable)))
             elif takeover or _absence_proven(item, readable):

@@ -55,6 +55,16 @@ def _name_or_template(entry):
     return None
 
 
+def _create_key(entry):
+    """The create item an answer entry is about: a success object or a failed
+    echo names a template by `template`, a custom attribute by `label`."""
+    if isinstance(entry.get('template'), str):
+        return ('template', entry['template'])
+    if isinstance(entry.get('label'), str):
+        return ('label', entry['label'])
+    return None
+
+
 def _name(entry):
     return entry.get('name') if isinstance(entry.get('name'), str) else None
 
@@ -67,7 +77,7 @@ def _release_problem(entry):
 
 
 def _acquire_applied(planned, owned):
-    now = owned.get(planned.name)
+    now = planned.find_in(owned)
     if now is None:
         return False
     return planned.declared.manual is None or bool(now.get('manual')) == planned.declared.manual
@@ -80,7 +90,8 @@ def _record_acquired(owned, planned, entry):
     if not isinstance(entry.get('manual'), bool) and planned.declared.manual is not None:
         # A success that does not show the flag applied the item as sent.
         current['manual'] = planned.declared.manual
-    owned[planned.name] = current
+    # The name Exist answered (a custom attribute's is Exist's to choose).
+    owned[current['name'] if isinstance(current.get('name'), str) else planned.name] = current
     return owned
 
 
@@ -104,10 +115,12 @@ def ownership_endpoints(client):
         'create': Endpoint(
             '/api/2/attributes/create/',
             client.create,
-            _name_or_template,
+            _create_key,
             attribute_problem,
             _acquire_applied,
             _record_acquired,
+            item_key=lambda planned: planned.create_key,
+            read_entry=lambda planned, owned: planned.find_in(owned) or {'name': planned.name},
         ),
         # A release refused as unauthorised or not_found may have lost a race
         # with another run: if a fresh read shows it is not ours, the goal is reached.
@@ -124,7 +137,10 @@ def ownership_endpoints(client):
 
 
 def _format_item(item):
-    key = 'template' if 'template' in item and 'name' not in item else 'name'
+    key = 'name'
+    for candidate in ('label', 'template'):
+        if candidate in item and 'name' not in item:
+            key = candidate
     return "%s %r (%s: %s)" % (key, item.get(key), item.get('error_code'), item.get('error'))
 
 
@@ -164,7 +180,7 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
         run.run([(endpoints['acquire'], hidden)])
     for message in run.warnings:
         warn(message)
-    acquired, released, failed_items = [], [], list(plan.refused)
+    acquired, released, created, failed_items = [], [], [], list(plan.refused)
     manual, next_owner, owner_unknown = {}, {}, set()
     for outcome in run.outcomes:
         planned, entry = outcome.item, outcome.entry
@@ -184,6 +200,16 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
                 manual[planned.name] = got
                 if planned.reason == MANUAL:
                     continue
+            if outcome.endpoint is endpoints['create']:
+                # Named as Exist answered: a custom attribute's name is Exist's to choose.
+                if isinstance(entry.get('name'), str) and entry['name'] != planned.name:
+                    planned = planned.named(entry['name'])
+                created.append(planned.name)
+            elif planned.declared.custom is not None and planned.declared.custom.differences(entry):
+                warn(
+                    'attribute %r was acquired, but %s; Exist cannot change either'
+                    % (planned.name, planned.declared.custom.differences(entry))
+                )
             acquired.append(planned)
             if plan.previous_owner_unknown(planned, entry):
                 owner_unknown.add(planned.name)
@@ -196,6 +222,7 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
         run.errors,
         run.state,
         plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner),
+        created=created,
     )
 
 
@@ -215,6 +242,13 @@ def _failed_item(outcome, endpoints):
 def _predicted_result(plan, warn):
     """Check mode: what a real run would do, from the plan alone."""
     acquired = plan.predicted_acquires
+    predicted_names = sorted(c.name for c in plan.create if c.declared.custom is not None)
+    if predicted_names:
+        warn(
+            'check mode: %s %s a prediction (a slug of the label) of the name Exist gives a new custom attribute; '
+            'a real run reports the name Exist answers'
+            % (', '.join(repr(n) for n in predicted_names), 'is' if len(predicted_names) == 1 else 'are each')
+        )
     owned_now = dict(plan.owned)
     for planned in acquired:
         owned_now[planned.name] = planned.predicted_object(plan.service)
@@ -230,13 +264,15 @@ def _predicted_result(plan, warn):
         owned_now,
         plan.diff(acquired, plan.release, plan.unproven),
         check_mode=True,
+        created=[c.name for c in plan.create],
     )
 
 
-def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False):
+def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False, created=()):
     result = {
         'changed': bool(acquired or released),
         'acquired': sorted(p.name for p in acquired),
+        'created': sorted(created),
         'released': sorted(p.name for p in released),
         'failed_items': failed_items,
         'owned': [owned_now[name] for name in sorted(owned_now)],

@@ -16,6 +16,11 @@ description:
   - Only one service owns an attribute at a time, and only the owner may write its values.
     Acquiring an attribute by O(attributes[].template) creates it when the user lacks it;
     acquiring by O(attributes[].name) needs an attribute the user already has.
+  - A custom attribute is declared by O(attributes[].label) with O(attributes[].group) and
+    O(attributes[].value_type). When the user has no attribute named by the label's slug, it is created
+    (C(POST /attributes/create/), 35 to a request), and so owned by this client; when it exists, it is
+    acquired like any other, and an existing attribute whose group or value type differs fails (Exist
+    cannot change them). The name Exist gives a new attribute is read from its answer (RV(created)).
   - Reads the attributes this client owns (one request per 100), and when it is about to acquire
     something it does not own, reads the attributes the token can see once (one more request per 100)
     to learn their owners; then sends only the writes that differ, 35 to a request. A run with nothing
@@ -42,8 +47,8 @@ attributes:
 options:
   attributes:
     description:
-      - The attributes to declare. Each item has exactly one of O(attributes[].name) or
-        O(attributes[].template).
+      - The attributes to declare. Each item has exactly one of O(attributes[].name),
+        O(attributes[].template) or O(attributes[].label).
       - The same attribute may be listed twice only with the same wishes (the items are then merged).
     type: list
     elements: dict
@@ -61,6 +66,31 @@ options:
             template the user lacks creates the attribute. The attribute's name equals the template's.
           - Mutually exclusive with O(attributes[].name).
         type: str
+      label:
+        description:
+          - The label of a custom attribute, for example V(Meditation streak). Its name is a slug of the label
+            (V(meditation_streak)), chosen by Exist; check mode predicts it and says so in a warning.
+          - Needs O(attributes[].group) and O(attributes[].value_type), except with O(attributes[].state=absent),
+            which releases the attribute named by the slug.
+          - Mutually exclusive with O(attributes[].name) and O(attributes[].template).
+        type: str
+        version_added: 0.2.0
+      group:
+        description:
+          - The group of a custom attribute declared by O(attributes[].label), one of V(activity),
+            V(productivity), V(mood), V(sleep), V(workouts), V(events), V(finance), V(food), V(health),
+            V(location), V(media), V(social), V(weather), V(symptoms), V(medication) or V(custom) (custom
+            tags, which are boolean).
+        type: str
+        version_added: 0.2.0
+      value_type:
+        description:
+          - The value type of a custom attribute declared by O(attributes[].label), as Exist's number or its
+            name. V(0)/V(integer), V(1)/V(float), V(2)/V(string), V(3)/V(duration) (minutes),
+            V(4)/V(time_of_day) (minutes after midnight), V(5)/V(percentage), V(7)/V(boolean), V(8)/V(scale)
+            (1-9). V(6)/V(time_of_day_midday) exists only for templates; Exist cannot create it.
+        type: raw
+        version_added: 0.2.0
       manual:
         description:
           - Whether the attribute is marked as manually tracked.
@@ -142,6 +172,17 @@ EXAMPLES = r'''
             manual: true
           - template: coffees
 
+    - name: Declare the custom attributes this service fills, creating them for users who lack them
+      existio.exist.attribute:
+        attributes:
+          - label: Meditation streak
+            group: health
+            value_type: integer
+          - label: Read before bed
+            group: custom
+            value_type: boolean
+            manual: true
+
     - name: Stop owning steps, which another service fills better
       existio.exist.attribute:
         state: absent
@@ -188,6 +229,16 @@ acquired:
   type: list
   elements: str
   sample: [coffees, mood, steps]
+created:
+  description:
+    - Names of the attributes this run created (custom attributes declared by O(attributes[].label), and
+      templates the user lacked), sorted, as Exist named them. Each is also in RV(acquired). In check mode,
+      the predicted names, with a warning that they are predictions.
+  returned: always
+  type: list
+  elements: str
+  sample: [meditation_streak]
+  version_added: 0.2.0
 released:
   description:
     - Names of the attributes this run released, sorted. In check mode, what a real run would release.
@@ -197,8 +248,10 @@ released:
   sample: [sleep]
 failed_items:
   description:
-    - The declared attributes that could not be converged, each with its O(attributes[].name) or
-      O(attributes[].template) and Exist's error. Any entry here fails the task.
+    - The declared attributes that could not be converged, each with its O(attributes[].name),
+      O(attributes[].template) or O(attributes[].label) and Exist's error. Any entry here fails the task.
+    - V(group_or_type_differs) says a custom attribute exists with another group or value type than declared
+      (the entry then also has its C(name)); Exist cannot change either.
     - Codes from Exist include V(not_found), V(not_allowed) and V(unauthorised). The module adds
       V(owned_by_other_service) (O(takeover=false) and another service owns it),
       V(owner_unknown) (O(takeover=false) and the token cannot see who owns it),

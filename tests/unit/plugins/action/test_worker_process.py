@@ -132,7 +132,7 @@ def test_item_errors_name_the_item_in_process():
     action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'manual': True}]})
     result = action.run(task_vars={})
     assert result['failed'] is True
-    assert result['msg'] == "attributes[0] {'manual': True} must have exactly one of name or template"
+    assert result['msg'] == "attributes[0] {'manual': True} must have exactly one of name, template or label"
 
 
 @responses.activate

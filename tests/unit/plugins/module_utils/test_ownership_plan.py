@@ -57,8 +57,8 @@ def declare(*items, **kwargs):
 @pytest.mark.parametrize(
     'items, fragment',
     [
-        ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name or template"),
-        ([{'name': 'a', 'template': 'a'}], 'must have exactly one of name or template'),
+        ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name, template or label"),
+        ([{'name': 'a', 'template': 'a'}], 'must have exactly one of name, template or label'),
         ([{'name': ''}], "attributes[0].name '' is not an attribute name"),
         ([{'template': 'mood'}, {'name': 'has space'}], "attributes[1].name 'has space' is not an attribute name"),
         ([{'template': 'mood-note'}], "attributes[0].template 'mood-note'"),

@@ -25,7 +25,7 @@ def args(**kwargs):
 @pytest.mark.parametrize(
     'items, fragment',
     [
-        ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name or template"),
+        ([{'manual': True}], "attributes[0] {'manual': True} must have exactly one of name, template or label"),
         ([{'name': 'a', 'template': 'b'}], 'attributes[0]'),
         ([{'name': 'not a name'}], "attributes[0].name 'not a name' is not an attribute name"),
         (
