@@ -234,7 +234,7 @@ def normalize_declared(items, default_state='present'):
     for index, item in enumerate(items):
         where = 'attributes[%d]' % index
         if not isinstance(item, dict):
-            raise DeclarationError('%s must be a dictionary with name or template, got %r' % (where, item))
+            raise DeclarationError('%s must be a dictionary with name, template or label, got %r' % (where, item))
         # The argument spec fills unset keys with None; show the item as written.
         item = dict((key, value) for key, value in item.items() if value is not None)
         unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
@@ -305,7 +305,9 @@ def _custom(item, where, state):
     if not isinstance(label, str) or not label.strip():
         raise DeclarationError('%s.label %r must be a non-empty string' % (where, label))
     if len(label) > MAX_LABEL:
-        raise DeclarationError('%s.label is %d characters long; at most %d are allowed' % (where, len(label), MAX_LABEL))
+        raise DeclarationError(
+            '%s.label is %d characters long; at most %d are allowed' % (where, len(label), MAX_LABEL)
+        )
     if not slug_of(label) or not NAME_PATTERN.match(slug_of(label)):
         raise DeclarationError(
             '%s.label %r has no letter or digit Exist can name the attribute by (its name is a slug of the label)'

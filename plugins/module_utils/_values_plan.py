@@ -181,7 +181,8 @@ def normalize_values(items, operation=SET, today=None):
         name = item.get('name')
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             raise ValuesError(
-                '%s.name %s is not an attribute name: use letters, digits and underscores, like mood' % (where, _show(name))
+                '%s.name %s is not an attribute name: use letters, digits and underscores, like mood'
+                % (where, _show(name))
             )
         date = item.get('date')
         if isinstance(date, datetime.date) and not isinstance(date, datetime.datetime):
@@ -272,7 +273,9 @@ def plan_values(declared, current, value_types):
             if previous is None:
                 unchanged.append(item)
             else:
-                refused.append(dict(_ref(item), error_code='validation', error=NULL_ERROR + ' (it is %s)' % _show(previous)))
+                refused.append(
+                    dict(_ref(item), error_code='validation', error=NULL_ERROR + ' (it is %s)' % _show(previous))
+                )
             continue
         value = check_value(value_types.get(item.name), item.value)[0]
         if previous is not None and same_value(previous, value):

@@ -154,7 +154,11 @@ def _message(failed_items, errors, done, check_mode):
     if failed_items:
         parts.append(
             '%d value(s) %s: %s.'
-            % (len(failed_items), 'would fail' if check_mode else 'failed', '; '.join(_describe(i) for i in failed_items))
+            % (
+                len(failed_items),
+                'would fail' if check_mode else 'failed',
+                '; '.join(_describe(i) for i in failed_items),
+            )
         )
     if done:
         parts.append('%s: %s.' % ('Would still be done' if check_mode else 'Done all the same', '; '.join(done)))
@@ -209,7 +213,13 @@ def work(client, declared, params, check_mode, warn):
             errors.append('Acquiring failed: %s' % ownership['msg'])
     to_write = [item for item in declared if item.name not in blocked]
     refused = [
-        dict(name=item.name, date=item.date, value=item.value, error_code='not_attempted', error='not sent: acquiring %s failed' % item.name)
+        dict(
+            name=item.name,
+            date=item.date,
+            value=item.value,
+            error_code='not_attempted',
+            error='not sent: acquiring %s failed' % item.name,
+        )
         for item in declared
         if item.name in blocked
     ]
@@ -260,7 +270,9 @@ def work(client, declared, params, check_mode, warn):
             failed_items.append(_failed(planned, outcome))
         elif operation == INCREMENT:
             entry = outcome.entry or {}
-            incremented.append(dict(name=planned.name, date=planned.date, value=planned.value, current=entry.get('current')))
+            incremented.append(
+                dict(name=planned.name, date=planned.date, value=planned.value, current=entry.get('current'))
+            )
         else:
             updated.append(dict(name=planned.name, date=planned.date, previous=planned.previous, value=planned.value))
     applied = [o.item for o in run.outcomes if o.status == APPLIED]

@@ -63,7 +63,7 @@ def declare(*items, **kwargs):
         ([{'template': 'mood'}, {'name': 'has space'}], "attributes[1].name 'has space' is not an attribute name"),
         ([{'template': 'mood-note'}], "attributes[0].template 'mood-note'"),
         ([{'name': 'a', 'colour': 'red'}], 'unknown key(s) colour'),
-        (['mood'], "attributes[0] must be a dictionary with name or template, got 'mood'"),
+        (['mood'], "attributes[0] must be a dictionary with name, template or label, got 'mood'"),
         ([{'name': 'a', 'state': 'gone'}], "attributes[0].state must be one of present, absent, got 'gone'"),
         ([{'name': 'a', 'manual': 'yes'}], "attributes[0].manual must be true or false, got 'yes'"),
         (
@@ -272,3 +272,121 @@ def test_predicted_object_for_a_new_template():
     assert obj['name'] == 'coffees' and obj['template'] == 'coffees' and obj['manual'] is True and obj['active'] is True
     # Nothing is owned yet, so this client's service is a marked placeholder.
     assert obj['service'] == {'name': THIS_CLIENT, 'label': THIS_CLIENT}
+
+
+# -- custom attributes, declared by label ---------------------------------------
+
+
+def custom_attr(name, label, group, value_type, service='me'):
+    obj = attr(name, service=service, group=group)
+    obj.update(label=label, value_type=value_type)
+    return obj
+
+
+def test_a_label_is_named_by_its_slug_and_takes_value_types_by_number_or_name():
+    declared = declare(
+        {'label': 'Meditation streak', 'group': 'health', 'value_type': 'integer'},
+        {'label': 'Café visits!', 'group': 'food', 'value_type': 0},
+        {'label': 'Read before bed', 'group': 'custom', 'value_type': 'boolean', 'manual': True},
+    )
+    assert [(d.name, d.identified_by, d.custom.value_type) for d in declared] == [
+        ('meditation_streak', 'label', 0),
+        ('cafe_visits', 'label', 0),
+        ('read_before_bed', 'label', 7),
+    ]
+    assert declared[0].ref() == {'label': 'Meditation streak'}
+    assert declared[0].request_item() == {'name': 'meditation_streak'}
+
+
+@pytest.mark.parametrize(
+    'item, fragment',
+    [
+        (
+            {'label': 'Streak', 'group': 'health'},
+            "attributes[0] (label 'Streak') needs value_type to create the attribute",
+        ),
+        ({'label': 'Streak', 'value_type': 0}, "attributes[0] (label 'Streak') needs group to create the attribute"),
+        (
+            {'label': 'Streak', 'group': 'hobbies', 'value_type': 0},
+            "attributes[0].group 'hobbies' is not an Exist group",
+        ),
+        ({'label': 'Streak', 'group': 'health', 'value_type': 9}, 'attributes[0].value_type 9 is not a value type'),
+        ({'label': 'Streak', 'group': 'health', 'value_type': 'number'}, "attributes[0].value_type 'number' is not"),
+        (
+            {'label': 'Streak', 'group': 'health', 'value_type': True},
+            'attributes[0].value_type True is not a value type',
+        ),
+        ({'label': 'Wake', 'group': 'sleep', 'value_type': 6}, 'exists only for templates'),
+        (
+            {'label': 'Tag', 'group': 'custom', 'value_type': 'integer'},
+            'group custom holds custom tags, which are boolean',
+        ),
+        ({'label': '!!!', 'group': 'health', 'value_type': 0}, "attributes[0].label '!!!' has no letter or digit"),
+        ({'label': ' ', 'group': 'health', 'value_type': 0}, "attributes[0].label ' ' must be a non-empty string"),
+        ({'label': 'x' * 101, 'group': 'health', 'value_type': 0}, 'attributes[0].label is 101 characters long'),
+        ({'template': 'mood', 'group': 'mood'}, 'attributes[0].group is only for a custom attribute declared by label'),
+    ],
+)
+def test_invalid_custom_declarations_name_the_item(item, fragment):
+    with pytest.raises(DeclarationError) as excinfo:
+        declare(item)
+    assert fragment in str(excinfo.value)
+
+
+def test_a_label_declared_absent_needs_no_group_or_value_type():
+    declared = declare({'label': 'Meditation streak', 'state': 'absent'})
+    owned = {'meditation_streak': custom_attr('meditation_streak', 'Meditation streak', 'health', 0)}
+    plan = plan_ownership(owned, declared)
+    assert [r.name for r in plan.release] == ['meditation_streak']
+
+
+def test_a_custom_attribute_the_user_lacks_is_created_with_its_label_group_and_type():
+    plan = plan_ownership({}, declare({'label': 'Meditation streak', 'group': 'health', 'value_type': 'duration'}))
+    assert [c.request_item() for c in plan.create] == [
+        {'label': 'Meditation streak', 'group': 'health', 'value_type': 3, 'manual': False}
+    ]
+    assert plan.create[0].create_key == ('label', 'Meditation streak')
+    predicted = plan.create[0].predicted_object(ME)
+    assert (predicted['name'], predicted['label'], predicted['value_type']) == (
+        'meditation_streak',
+        'Meditation streak',
+        3,
+    )
+
+
+def test_a_custom_attribute_that_exists_is_acquired_and_one_owned_alike_is_left_alone():
+    declared = declare({'label': 'Meditation streak', 'group': 'health', 'value_type': 0})
+    visible = {'meditation_streak': custom_attr('meditation_streak', 'Meditation streak', 'health', 0, service=None)}
+    plan = plan_ownership({}, declared, visible)
+    assert [(a.name, a.reason, a.request_item()) for a in plan.acquire] == [
+        ('meditation_streak', UNOWNED, {'name': 'meditation_streak'})
+    ]
+    assert plan.create == []
+    converged = plan_ownership(
+        visible and {'meditation_streak': dict(visible['meditation_streak'], service=ME)}, declared
+    )
+    assert converged.acquire == converged.create == converged.refused == []
+
+
+@pytest.mark.parametrize('where', ['owned', 'visible'])
+def test_an_existing_attribute_of_another_group_or_type_is_a_failed_item_naming_both(where):
+    existing = {'meditation_streak': custom_attr('meditation_streak', 'Meditation streak', 'mood', 8)}
+    declared = declare({'label': 'Meditation streak', 'group': 'health', 'value_type': 'integer'})
+    plan = plan_ownership(existing if where == 'owned' else {}, declared, existing if where == 'visible' else {})
+    assert plan.acquire == plan.create == []
+    assert len(plan.refused) == 1
+    refused = plan.refused[0]
+    assert (refused['label'], refused['name'], refused['error_code']) == (
+        'Meditation streak',
+        'meditation_streak',
+        'group_or_type_differs',
+    )
+    assert 'group mood and value type scale (8)' in refused['error']
+    assert 'group health and value type integer (0)' in refused['error']
+
+
+def test_a_custom_attribute_is_found_by_its_label_when_exist_named_it_otherwise():
+    plan = plan_ownership({}, declare({'label': 'Meditation streak', 'group': 'health', 'value_type': 0}))
+    renamed = custom_attr('meditation_streak_2', 'Meditation streak', 'health', 0)
+    assert plan.create[0].find_in({'meditation_streak_2': renamed}) is renamed
+    assert plan.create[0].named('meditation_streak_2').name == 'meditation_streak_2'

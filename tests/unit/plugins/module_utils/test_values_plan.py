@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The values planner as a pure function: validation, comparison, the plan and the diff."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from ansible_collections.existio.exist.plugins.module_utils._values_plan import (
+    INCREMENT,
+    NULL_ERROR,
+    ValuesError,
+    check_increment,
+    check_value,
+    needs_today,
+    normalize_values,
+    plan_increments,
+    plan_values,
+    same_value,
+    value_problems,
+    values_diff,
+)
+from ansible_collections.existio.exist.plugins.module_utils._values_read import choose_read, read_costs
+
+TODAY = datetime.date(2026, 11, 28)
+
+
+def test_items_without_a_date_take_the_users_today():
+    items = [{'name': 'mood', 'value': 7}, {'name': 'mood', 'date': '2026-11-27', 'value': 6}]
+    assert needs_today(items)
+    declared = normalize_values(items, today=TODAY)
+    assert [(d.name, d.date, d.value) for d in declared] == [('mood', '2026-11-28', 7), ('mood', '2026-11-27', 6)]
+
+
+def test_before_today_is_known_an_undated_item_keeps_no_date():
+    declared = normalize_values([{'name': 'mood', 'value': 7}])
+    assert declared[0].date is None
+    assert not needs_today([{'name': 'mood', 'date': '2026-11-27', 'value': 6}])
+
+
+def test_a_yaml_date_object_is_read_as_its_day():
+    declared = normalize_values([{'name': 'mood', 'date': datetime.date(2026, 11, 2), 'value': 7}])
+    assert declared[0].date == '2026-11-02'
+
+
+@pytest.mark.parametrize(
+    'item, message',
+    [
+        ({'name': 'mood', 'date': '2026-02-30', 'value': 1}, "values[0].date '2026-02-30' is not a date"),
+        ({'name': 'mood', 'date': '27/11/2026', 'value': 1}, "values[0].date '27/11/2026' is not a date"),
+        ({'name': 'mood\n', 'date': '2026-11-27', 'value': 1}, "values[0].name 'mood\\n' is not an attribute name"),
+        ({'name': 'mood', 'date': '2026-11-27'}, 'values[0] (mood on 2026-11-27) has no value'),
+        ({'name': 'mood', 'date': '2026-11-27', 'value': [1]}, 'values[0].value [1] must be a number'),
+        ({'name': 'mood', 'date': '2026-11-27', 'value': float('nan')}, 'values[0].value nan is not a number'),
+        ({'name': 'mood', 'day': '2026-11-27', 'value': 1}, 'values[0] has unknown key(s) day'),
+        ('mood', "values[0] must be a dictionary with name, date and value, got 'mood'"),
+    ],
+)
+def test_bad_items_are_refused_naming_the_item(item, message):
+    with pytest.raises(ValuesError) as excinfo:
+        normalize_values([item], today=TODAY)
+    assert message in str(excinfo.value)
+
+
+def test_the_same_day_twice_with_different_values_names_both_items():
+    items = [{'name': 'mood', 'date': '2026-11-28', 'value': 7}, {'name': 'mood', 'value': 6}]
+    with pytest.raises(ValuesError) as excinfo:
+        normalize_values(items, today=TODAY)
+    assert str(excinfo.value) == 'values[0] and values[1] both give mood on 2026-11-28 (7 / 6); declare each day once'
+
+
+def test_the_same_day_twice_with_the_same_value_is_merged_for_set_but_not_for_increment():
+    items = [{'name': 'mood', 'date': '2026-11-28', 'value': 7}] * 2
+    assert len(normalize_values(items)) == 1
+    with pytest.raises(ValuesError):
+        normalize_values(items, operation=INCREMENT)
+
+
+@pytest.mark.parametrize(
+    'value_type, value, sent',
+    [
+        (0, 12, 12),
+        (1, 2, 2),
+        (1, 2.5, 2.5),
+        (2, 'a quiet day', 'a quiet day'),
+        (3, 0, 0),
+        (4, 1439, 1439),
+        (5, 1.0, 1.0),
+        (5, 0, 0),
+        (6, 0, 0),
+        (7, True, 1),
+        (7, 0, 0),
+        (8, 9, 9),
+        (None, 'anything', 'anything'),
+    ],
+)
+def test_values_that_fit_their_type_pass(value_type, value, sent):
+    assert check_value(value_type, value) == (sent, None)
+
+
+@pytest.mark.parametrize(
+    'value_type, value',
+    [
+        (0, '12'),
+        (0, 1.5),
+        (0, True),
+        (1, 'x'),
+        (2, 5),
+        (3, -1),
+        (4, 1440),
+        (5, 1.5),
+        (7, 2),
+        (8, 12),
+        (8, 0),
+    ],
+)
+def test_values_that_do_not_fit_their_type_are_refused(value_type, value):
+    assert check_value(value_type, value)[1] is not None
+
+
+def test_increments_follow_exists_rules():
+    assert check_increment(0, 1) is None
+    assert check_increment(1, 0.5) is None
+    assert 'Cannot apply a float to an integer type' in check_increment(0, 0.5)
+    assert check_increment(8, 1) == 'a scale attribute cannot be incremented'
+    assert check_increment(2, 1) == 'a string attribute cannot be incremented'
+    assert check_increment(4, 1) == 'a time_of_day attribute cannot be incremented'
+    assert check_increment(0, 'one') == "'one' is not a number to add"
+
+
+def test_value_problems_name_the_item_and_skip_unknown_types():
+    declared = normalize_values(
+        [
+            {'name': 'mood', 'date': '2026-11-27', 'value': 12},
+            {'name': 'steps', 'date': '2026-11-27', 'value': 'many'},
+            {'name': 'unknown', 'date': '2026-11-27', 'value': 'anything'},
+        ]
+    )
+    problems = value_problems(declared, {'mood': 8, 'steps': 0})
+    assert [(p['name'], p['error_code']) for p in problems] == [('mood', 'validation'), ('steps', 'validation')]
+    assert problems[0]['error'] == '12 is not a valid scale value (a whole number from 1 to 9)'
+
+
+def test_same_value_treats_numbers_and_booleans_as_exist_stores_them():
+    assert same_value(7, 7.0)
+    assert same_value(1, True)
+    assert not same_value(7, '7')
+    assert not same_value('a', 'b')
+    assert same_value(0.1 + 0.2, 0.3)
+
+
+def test_only_values_that_differ_are_planned():
+    declared = normalize_values(
+        [
+            {'name': 'mood', 'date': '2026-11-26', 'value': 7},
+            {'name': 'mood', 'date': '2026-11-27', 'value': 8},
+            {'name': 'mood', 'date': '2026-11-28', 'value': 5},
+            {'name': 'tag', 'date': '2026-11-28', 'value': True},
+        ]
+    )
+    current = {'mood': {'2026-11-26': 7, '2026-11-27': 6}, 'tag': {'2026-11-28': 1}}
+    plan = plan_values(declared, current, {'mood': 8, 'tag': 7})
+    assert [(w.name, w.date, w.previous, w.value) for w in plan.writes] == [
+        ('mood', '2026-11-27', 6, 8),
+        ('mood', '2026-11-28', None, 5),
+    ]
+    assert [(u.name, u.date) for u in plan.unchanged] == [('mood', '2026-11-26'), ('tag', '2026-11-28')]
+    assert values_diff(plan.writes) == {
+        'before': {'mood': {'2026-11-27': 6, '2026-11-28': None}},
+        'after': {'mood': {'2026-11-27': 8, '2026-11-28': 5}},
+    }
+
+
+def test_null_is_nothing_to_do_on_an_empty_day_and_refused_over_a_value():
+    declared = normalize_values(
+        [{'name': 'mood', 'date': '2026-11-26', 'value': None}, {'name': 'mood', 'date': '2026-11-27', 'value': None}]
+    )
+    plan = plan_values(declared, {'mood': {'2026-11-27': 6}}, {'mood': 8})
+    assert plan.writes == []
+    assert [u.date for u in plan.unchanged] == ['2026-11-26']
+    assert plan.refused == [
+        {
+            'name': 'mood',
+            'date': '2026-11-27',
+            'value': None,
+            'error_code': 'validation',
+            'error': NULL_ERROR + ' (it is 6)',
+        }
+    ]
+
+
+def test_every_increment_is_planned_and_booleans_go_as_numbers():
+    declared = normalize_values([{'name': 'tag', 'date': '2026-11-27', 'value': True}], operation=INCREMENT)
+    plan = plan_increments(declared, {'tag': 7})
+    assert [w.request_item() for w in plan.writes] == [{'name': 'tag', 'date': '2026-11-27', 'value': 1}]
+
+
+@pytest.mark.parametrize(
+    'count, days, costs, chosen',
+    [
+        (1, 7, {'with-values': 1, 'values': 1}, 'with-values'),
+        (5, 7, {'with-values': 1, 'values': 5}, 'with-values'),
+        (1, 60, {'with-values': 2, 'values': 1}, 'values'),
+        (2, 60, {'with-values': 2, 'values': 2}, 'with-values'),
+        (1, 365, {'with-values': 12, 'values': 4}, 'values'),
+        (150, 31, {'with-values': 2, 'values': 150}, 'with-values'),
+    ],
+)
+def test_the_cheaper_read_is_chosen(count, days, costs, chosen):
+    assert read_costs(count, days) == costs
+    assert choose_read(count, days) == chosen
+
+
+def test_without_the_last_day_only_with_values_can_read():
+    assert choose_read(1, 20, last_known=False) == 'with-values'

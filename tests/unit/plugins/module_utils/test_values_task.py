@@ -1,0 +1,277 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The values task end to end against the emulator's own request handling, in process.
+
+Each test counts the requests the task sent, because the request budget is
+part of what the module promises.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import requests
+import zoneinfo
+
+from ansible_collections.existio.exist.plugins.module_utils import _values_task
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
+from exist_emulator.server import Emulator
+from exist_emulator.testing import InProcessAdapter
+from exist_emulator.world import world_from_seed
+
+BASE = 'http://127.0.0.1:8787'
+TOKEN = 'values-token'
+
+
+def seed(scopes=('all',)):
+    return {
+        'services': [{'name': 'me', 'label': 'Me'}, {'name': 'withings', 'label': 'Withings'}],
+        'clients': [],
+        'users': [
+            {
+                'username': 'u',
+                'timezone': 'Pacific/Auckland',
+                'tokens': [{'token': TOKEN, 'service': 'me', 'scopes': list(scopes), 'kind': 'oauth2'}],
+                'attributes': [
+                    {'template': 'mood', 'service': 'me', 'manual': True, 'values': {'2026-11-27': 6}},
+                    {'template': 'coffees', 'service': 'me', 'values': {'2026-11-27': 2}},
+                    {'template': 'steps', 'service': 'withings', 'available_services': ['withings']},
+                ],
+            }
+        ],
+    }
+
+
+class LoggingAdapter(InProcessAdapter):
+    """The emulator in process, with a log of (method, path) and an optional fault per request."""
+
+    def __init__(self, emulator):
+        super(LoggingAdapter, self).__init__(emulator)
+        self.log = []
+        self.lose_answer_of = None  # a path whose answer is lost after the emulator applied it
+
+    def send(self, request, **kwargs):
+        path = requests.utils.urlparse(request.url).path
+        self.log.append((request.method, path))
+        response = super(LoggingAdapter, self).send(request, **kwargs)
+        if path == self.lose_answer_of:
+            self.lose_answer_of = None
+            raise requests.exceptions.ReadTimeout('the answer was lost')
+        return response
+
+
+@pytest.fixture
+def server():
+    emulator = Emulator(world_from_seed(seed()), rate_limit=0)
+    return emulator, LoggingAdapter(emulator)
+
+
+def run(adapter, values, check_mode=False, **options):
+    params = dict(token_type='bearer', values=values, operation='set', acquire=False, takeover=True)
+    params.update(options)
+    client = ExistClient(BASE, TOKEN, sleep=lambda seconds: None)
+    client._session.mount('http://', adapter)
+    warnings = []
+    adapter.log[:] = []
+    declared = _values_task.prepare(params)
+    result = _values_task.work(client, declared, params, check_mode, warnings.append)
+    return result, warnings, list(adapter.log)
+
+
+def stored(emulator, name):
+    return dict(emulator.world.users['u'].attributes[name].values)
+
+
+WEEK = [{'name': 'mood', 'date': '2026-11-%02d' % day, 'value': 5 + day % 3} for day in range(21, 28)]
+
+
+def test_check_predicts_the_real_run_and_the_second_run_sends_no_write(server):
+    emulator, adapter = server
+    predicted, _, check_requests = run(adapter, WEEK, check_mode=True)
+    assert all(method == 'GET' for method, path in check_requests)
+    assert stored(emulator, 'mood') == {'2026-11-27': 6}
+    real, _, real_requests = run(adapter, WEEK)
+    assert predicted['changed'] is real['changed'] is True
+    assert predicted['updated'] == real['updated']
+    assert predicted['diff'] == real['diff']
+    # 2026-11-27 held 6, and the week's value for the 27th is 5 + 27 % 3 = 5.
+    assert {'name': 'mood', 'date': '2026-11-27', 'previous': 6, 'value': 5} in real['updated']
+    assert len(real['updated']) == 7
+    assert real_requests == [
+        ('GET', '/api/2/attributes/owned/'),
+        ('GET', '/api/2/attributes/with-values/'),
+        ('POST', '/api/2/attributes/update/'),
+    ]
+    again, _, again_requests = run(adapter, WEEK)
+    assert again['changed'] is False and again['updated'] == []
+    assert [method for method, path in again_requests] == ['GET', 'GET']
+
+
+def test_only_the_values_that_differ_are_sent(server):
+    emulator, adapter = server
+    run(adapter, WEEK)
+    changed = [dict(item) for item in WEEK]
+    changed[2]['value'] = 9
+    result, _, _ = run(adapter, changed)
+    assert result['updated'] == [{'name': 'mood', 'date': '2026-11-23', 'previous': 7, 'value': 9}]
+    assert stored(emulator, 'mood')['2026-11-23'] == 9
+
+
+def test_a_day_left_out_is_the_users_today_read_from_the_profile(server):
+    emulator, adapter = server
+    before = datetime.datetime.now(zoneinfo.ZoneInfo('Pacific/Auckland')).date().isoformat()
+    result, _, requests_sent = run(adapter, [{'name': 'coffees', 'value': 4}])
+    after = datetime.datetime.now(zoneinfo.ZoneInfo('Pacific/Auckland')).date().isoformat()
+    assert requests_sent[0] == ('GET', '/api/2/accounts/profile/')
+    day = result['updated'][0]['date']
+    # The user's day in their timezone (Pacific/Auckland), not the machine's (UTC here).
+    assert day in (before, after)
+    assert stored(emulator, 'coffees')[day] == 4
+
+
+def test_a_60_day_backfill_of_two_attributes_reads_in_windows_and_writes_in_batches_of_35(server):
+    emulator, adapter = server
+    start = datetime.date(2026, 9, 29)
+    values = [
+        {'name': name, 'date': (start + datetime.timedelta(days=n)).isoformat(), 'value': 1 + n % 9}
+        for name in ('mood', 'coffees')
+        for n in range(60)
+    ]
+    result, _, requests_sent = run(adapter, values)
+    assert result['read_with'] == 'with-values'
+    # 120 declared; mood on 2026-11-27 already holds 1 + 59 % 9 = 6, so 119 differ.
+    assert len(result['updated']) == 119
+    assert requests_sent.count(('GET', '/api/2/attributes/with-values/')) == 2
+    assert requests_sent.count(('POST', '/api/2/attributes/update/')) == 4
+    again, _, again_requests = run(adapter, values)
+    assert again['changed'] is False
+    assert again_requests == [('GET', '/api/2/attributes/owned/')] + [('GET', '/api/2/attributes/with-values/')] * 2
+
+
+def test_a_60_day_backfill_of_one_attribute_reads_its_values_pages(server):
+    emulator, adapter = server
+    start = datetime.date(2026, 9, 29)
+    values = [
+        {'name': 'coffees', 'date': (start + datetime.timedelta(days=n)).isoformat(), 'value': n} for n in range(60)
+    ]
+    result, _, requests_sent = run(adapter, values)
+    assert result['read_with'] == 'values'
+    assert requests_sent.count(('GET', '/api/2/attributes/values/')) == 1
+    assert requests_sent.count(('POST', '/api/2/attributes/update/')) == 2
+    assert len(result['updated']) == 60
+    again, _, _ = run(adapter, values)
+    assert again['changed'] is False and again['read_with'] == 'values'
+
+
+def test_a_value_of_the_wrong_type_fails_before_any_write(server):
+    emulator, adapter = server
+    values = [{'name': 'mood', 'date': '2026-11-26', 'value': 7}, {'name': 'mood', 'date': '2026-11-27', 'value': 12}]
+    result, _, requests_sent = run(adapter, values)
+    assert result['failed'] is True and result['changed'] is False
+    assert result['failed_items'] == [
+        {
+            'name': 'mood',
+            'date': '2026-11-27',
+            'value': 12,
+            'error_code': 'validation',
+            'error': '12 is not a valid scale value (a whole number from 1 to 9)',
+        }
+    ]
+    assert 'Nothing was written' in result['msg']
+    assert all(method == 'GET' for method, path in requests_sent)
+    assert stored(emulator, 'mood') == {'2026-11-27': 6}
+
+
+def test_a_value_for_an_attribute_this_client_does_not_own_fails_and_the_rest_is_written(server):
+    emulator, adapter = server
+    values = [{'name': 'mood', 'date': '2026-11-26', 'value': 7}, {'name': 'steps', 'date': '2026-11-26', 'value': 100}]
+    predicted, _, _ = run(adapter, values, check_mode=True)
+    result, _, _ = run(adapter, values)
+    assert result['failed'] is True and result['changed'] is True
+    assert result['updated'] == [{'name': 'mood', 'date': '2026-11-26', 'previous': None, 'value': 7}]
+    assert [(i['name'], i['error_code']) for i in result['failed_items']] == [('steps', 'unauthorised')]
+    assert predicted['failed_items'] == result['failed_items']
+    assert 'Done all the same: updated 1 value(s)' in result['msg']
+
+
+def test_acquire_takes_the_attribute_over_before_writing(server):
+    emulator, adapter = server
+    result, warnings, requests_sent = run(
+        adapter, [{'name': 'steps', 'date': '2026-11-26', 'value': 100}], acquire=True
+    )
+    assert result['acquired'] == ['steps'] and result['updated'][0]['value'] == 100
+    assert any('Withings' in w and 'took it over' in w for w in warnings)
+    assert requests_sent[:3] == [
+        ('GET', '/api/2/attributes/owned/'),
+        ('GET', '/api/2/attributes/'),
+        ('POST', '/api/2/attributes/acquire/'),
+    ]
+
+
+def test_null_over_a_value_is_refused_with_exists_reason(server):
+    emulator, adapter = server
+    result, _, requests_sent = run(adapter, [{'name': 'mood', 'date': '2026-11-27', 'value': None}])
+    assert result['failed'] is True
+    assert result['failed_items'][0]['error'].startswith('A non-null value cannot be set back to null')
+    assert ('POST', '/api/2/attributes/update/') not in requests_sent
+
+
+def test_an_update_whose_answer_is_lost_is_decided_by_a_fresh_read(server):
+    emulator, adapter = server
+    adapter.lose_answer_of = '/api/2/attributes/update/'
+    result, warnings, requests_sent = run(adapter, [{'name': 'mood', 'date': '2026-11-26', 'value': 7}])
+    assert result['updated'] == [{'name': 'mood', 'date': '2026-11-26', 'previous': None, 'value': 7}]
+    assert result['changed'] is True and not result.get('failed')
+    assert requests_sent[-1] == ('GET', '/api/2/attributes/with-values/')
+    assert any('a fresh read shows every item of that request was applied' in w for w in warnings)
+
+
+def test_an_increment_whose_answer_is_lost_is_outcome_unknown_without_a_read(server):
+    emulator, adapter = server
+    adapter.lose_answer_of = '/api/2/attributes/increment/'
+    result, _, requests_sent = run(
+        adapter, [{'name': 'coffees', 'date': '2026-11-27', 'value': 1}], operation='increment'
+    )
+    assert result['failed'] is True
+    assert [i['error_code'] for i in result['failed_items']] == ['outcome_unknown']
+    assert requests_sent[-1] == ('POST', '/api/2/attributes/increment/')
+    assert stored(emulator, 'coffees')['2026-11-27'] == 3  # it did land: nobody could know
+
+
+def test_increment_is_always_a_change_and_returns_the_new_totals(server):
+    emulator, adapter = server
+    values = [{'name': 'coffees', 'date': '2026-11-27', 'value': 1}]
+    predicted, warnings, check_requests = run(adapter, values, check_mode=True, operation='increment')
+    assert predicted['changed'] is True and predicted['incremented'][0]['current'] is None
+    assert any('never idempotent' in w for w in warnings)
+    assert check_requests == [('GET', '/api/2/attributes/owned/')]
+    first, _, _ = run(adapter, values, operation='increment')
+    second, _, _ = run(adapter, values, operation='increment')
+    assert [r['incremented'][0]['current'] for r in (first, second)] == [3, 4]
+    assert first['changed'] is second['changed'] is True
+
+
+def test_an_increment_of_a_scale_is_refused_before_any_write(server):
+    emulator, adapter = server
+    result, _, requests_sent = run(adapter, [{'name': 'mood', 'date': '2026-11-27', 'value': 1}], operation='increment')
+    assert result['failed'] is True and result['failed_items'][0]['error'] == 'a scale attribute cannot be incremented'
+    assert requests_sent == [('GET', '/api/2/attributes/owned/')]
+
+
+def test_an_owned_attribute_the_token_cannot_read_is_written_with_a_warning():
+    emulator = Emulator(world_from_seed(seed(scopes=('food_write', 'mood_write'))), rate_limit=0)
+    adapter = LoggingAdapter(emulator)
+    result, warnings, _ = run(adapter, [{'name': 'coffees', 'date': '2026-11-27', 'value': 2}])
+    assert result['updated'] == [{'name': 'coffees', 'date': '2026-11-27', 'previous': None, 'value': 2}]
+    assert any("values of 'coffees' cannot be read" in w for w in warnings)
+
+
+def test_a_simple_token_is_refused_before_any_request():
+    with pytest.raises(TaskInputError) as excinfo:
+        _values_task.prepare(dict(token_type='token', values=[], operation='set', acquire=False, takeover=True))
+    assert 'read-only' in str(excinfo.value)
