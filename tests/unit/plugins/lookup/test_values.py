@@ -1,0 +1,456 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The existio.exist.values lookup: at the HTTP boundary with `responses`, and against the emulator in process."""
+
+from __future__ import annotations
+
+import datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+import yaml
+from ansible import constants as C
+from ansible.errors import AnsibleError
+
+from ansible_collections.existio.exist.plugins.doc_fragments import lookup_connection
+from ansible_collections.existio.exist.plugins.lookup import values as plugin_module
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    client_from_params,
+    connection_argument_spec,
+)
+from exist_emulator.server import Emulator
+from exist_emulator.testing import InProcessAdapter
+from exist_emulator.world import world_from_seed
+
+BASE = 'http://127.0.0.1:8787'
+TOKEN = 'lookup-s3cret-token-9911'
+WITH_VALUES = BASE + '/api/2/attributes/with-values/'
+VALUES = BASE + '/api/2/attributes/values/'
+PROFILE = BASE + '/api/2/accounts/profile/'
+NAME = 'existio.exist.values'
+
+
+def plugin_options():
+    """The options as ansible-core's plugin loader declares them: the plugin's own plus its doc fragment's."""
+    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
+    fragment = yaml.safe_load(lookup_connection.ModuleDocFragment.DOCUMENTATION)
+    assert doc['extends_documentation_fragment'] == ['existio.exist.lookup_connection']
+    assert not set(doc['options']) & set(fragment['options'])
+    return dict(fragment['options'], **doc['options'])
+
+
+@pytest.fixture
+def lookup():
+    # What the plugin loader does, without it: a plain pytest run has no collection loader configured.
+    C.config.initialize_plugin_configuration_definitions('lookup', NAME, plugin_options())
+    plugin = plugin_module.LookupModule()
+    plugin._load_name = NAME
+    return plugin
+
+
+def test_the_connection_options_are_those_of_the_modules():
+    options, spec = plugin_options(), connection_argument_spec()
+    assert set(spec) <= set(options)
+    for name, option in spec.items():
+        assert options[name]['type'] == option['type'], name
+        assert options[name].get('default') == option.get('default'), name
+        assert options[name].get('choices') == option.get('choices'), name
+        fallback = option.get('fallback', (None, []))[1]
+        assert [entry['name'] for entry in options[name].get('env', [])] == fallback, name
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    seen = []
+    monkeypatch.setattr(plugin_module.display, 'warning', lambda message, *args, **kwargs: seen.append(message))
+    return seen
+
+
+@pytest.fixture
+def no_http(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError('an HTTP request was made: %r' % (args,))
+
+    monkeypatch.setattr(requests.Session, 'request', refuse)
+
+
+def run(lookup, *terms, **kwargs):
+    options = {'api_url': BASE, 'token': TOKEN, 'retries': 0}
+    options.update(kwargs)
+    result = lookup.run(list(terms), {}, **options)
+    assert isinstance(result, list) and len(result) == 1
+    return result[0]
+
+
+def failure(lookup, *terms, **kwargs):
+    with pytest.raises(AnsibleError) as excinfo:
+        run(lookup, *terms, **kwargs)
+    message = str(excinfo.value)
+    assert TOKEN not in message
+    return message
+
+
+def page(results, next_url=None):
+    return {'count': len(results), 'next': next_url, 'previous': None, 'results': results}
+
+
+def attribute(name, rows):
+    group = {'mood': 'mood', 'sleep': 'sleep'}.get(name, 'custom')
+    return {
+        'template': name,
+        'name': name,
+        'label': name.title(),
+        'group': {'name': group, 'label': group.title(), 'priority': 1},
+        'service': {'name': 'me', 'label': 'Me'},
+        'active': True,
+        'priority': 1,
+        'manual': True,
+        'value_type': 8,
+        'value_type_description': 'Integer scale (1-9)',
+        'values': [{'date': day, 'value': value} for day, value in rows],
+    }
+
+
+def query_of(call):
+    return dict((key, values[0]) for key, values in parse_qs(urlsplit(call.request.url).query).items())
+
+
+def paths():
+    return [urlsplit(call.request.url).path for call in responses.calls]
+
+
+def days_before(last, count):
+    """`count` ISO dates ending on `last`, newest first."""
+    return [(last - datetime.timedelta(days=n)).isoformat() for n in range(count)]
+
+
+# -- with-values ---------------------------------------------------------------
+
+
+@responses.activate
+def test_seven_days_of_two_attributes_cost_one_with_values_request(lookup, warnings):
+    responses.add(
+        responses.GET,
+        WITH_VALUES,
+        json=page(
+            [
+                attribute('mood', [('2026-11-27', 8), ('2026-11-25', None), ('2026-11-24', 6)]),
+                attribute('sleep', [('2026-11-26', 452)]),
+            ]
+        ),
+    )
+    result = run(lookup, 'sleep', 'mood', days=7)
+    assert result == {'sleep': {'2026-11-26': 452}, 'mood': {'2026-11-24': 6, '2026-11-27': 8}}
+    # Oldest first, nulls left out.
+    assert list(result['mood']) == ['2026-11-24', '2026-11-27']
+    assert paths() == ['/api/2/attributes/with-values/']
+    query = query_of(responses.calls[0])
+    assert query['days'] == '7' and query['attributes'] == 'mood,sleep' and query['include_low_priority'] == 'true'
+    assert 'date_max' not in query and query['limit'] == '100'
+    assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN
+    assert warnings == []
+
+
+@responses.activate
+def test_every_with_values_page_is_followed(lookup, warnings):
+    responses.add(
+        responses.GET,
+        WITH_VALUES,
+        json=page([attribute('a', [('2026-11-27', 1)])], next_url=WITH_VALUES + '?page=2&limit=100'),
+    )
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('b', [('2026-11-27', 2)])]))
+    assert run(lookup, 'a', 'b') == {'a': {'2026-11-27': 1}, 'b': {'2026-11-27': 2}}
+    assert paths() == ['/api/2/attributes/with-values/'] * 2
+    assert query_of(responses.calls[1])['page'] == '2'
+    assert query_of(responses.calls[0])['days'] == '1'  # the default: one day
+
+
+@responses.activate
+def test_rows_outside_the_window_and_names_not_asked_for_are_left_out(lookup, warnings):
+    # Exist has been seen to ignore the attributes= filter.
+    responses.add(
+        responses.GET,
+        WITH_VALUES,
+        json=page(
+            [
+                attribute('mood', [('2026-11-28', 9), ('2026-11-27', 8), ('2026-11-20', 1)]),
+                attribute('other', [('2026-11-27', 5)]),
+            ]
+        ),
+    )
+    assert run(lookup, 'mood', days=2, date_max='2026-11-27') == {'mood': {'2026-11-27': 8}}
+    assert query_of(responses.calls[0])['date_max'] == '2026-11-27'
+    assert 'accounts/profile' not in ''.join(paths())
+
+
+@responses.activate
+def test_terms_as_one_list_and_repeats(lookup, warnings):
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', []), attribute('sleep', [])]))
+    assert run(lookup, ['mood', 'sleep'], 'mood') == {'mood': {}, 'sleep': {}}
+    assert query_of(responses.calls[0])['attributes'] == 'mood,sleep'
+
+
+@responses.activate
+def test_more_than_31_days_of_many_attributes_read_with_values_windows_ending_on_date_max(lookup, warnings):
+    names = ['a', 'b', 'c']
+    for rows in ([('2026-10-31', 1), ('2026-10-01', 2)], [('2026-09-30', 3), ('2026-09-02', 4), ('2026-09-01', 5)]):
+        responses.add(responses.GET, WITH_VALUES, json=page([attribute(n, rows) for n in names]))
+    result = run(lookup, *names, days=60, date_max='2026-10-31')
+    # 60 days up to 2026-10-31 start on 2026-09-02.
+    assert result['a'] == {'2026-09-02': 4, '2026-09-30': 3, '2026-10-01': 2, '2026-10-31': 1}
+    assert result['a'] == result['b'] == result['c']
+    # 3 attributes over 60 days: 2 with-values windows beat 3 values/ reads; no profile, date_max is given.
+    assert paths() == ['/api/2/attributes/with-values/'] * 2
+    first, second = query_of(responses.calls[0]), query_of(responses.calls[1])
+    assert (first['days'], first['date_max']) == ('31', '2026-10-31')
+    assert (second['days'], second['date_max']) == ('29', '2026-09-30')
+
+
+# -- values/ -------------------------------------------------------------------
+
+
+@responses.activate
+def test_more_than_31_days_read_the_users_today_then_values_pages(lookup, warnings):
+    today = datetime.date(2026, 11, 28)
+    responses.add(responses.GET, PROFILE, json={'username': 'u', 'local_time': '2026-11-28T09:15:00+01:00'})
+    rows = [{'date': day, 'value': n} for n, day in enumerate(days_before(today, 170))]
+    rows[3]['value'] = None  # a row without data
+    responses.add(responses.GET, VALUES, json=page(rows[:100], next_url=VALUES + '?attribute=steps&page=2&limit=100'))
+    responses.add(responses.GET, VALUES, json=page(rows[100:]))
+    result = run(lookup, 'steps', days=150)
+    # 1 attribute over 150 days: 2 values/ pages beat 5 with-values windows.
+    assert paths() == ['/api/2/accounts/profile/', '/api/2/attributes/values/', '/api/2/attributes/values/']
+    query = query_of(responses.calls[1])
+    assert query['attribute'] == 'steps' and query['date_max'] == '2026-11-28'
+    expected = dict((row['date'], row['value']) for row in rows[:150] if row['value'] is not None)
+    assert result == {'steps': dict(sorted(expected.items()))}
+    assert len(result['steps']) == 149 and min(result['steps']) == '2026-07-02'
+    assert warnings == []
+
+
+@responses.activate
+def test_values_pages_stop_once_past_the_window(lookup, warnings):
+    last = datetime.date(2026, 10, 31)
+    rows = [{'date': day, 'value': 1} for day in days_before(last, 300)]
+    responses.add(responses.GET, VALUES, json=page(rows[:100], next_url=VALUES + '?page=2'))
+    responses.add(responses.GET, VALUES, json=page(rows[100:200], next_url=VALUES + '?page=3'))
+    result = run(lookup, 'steps', days=120, date_max='2026-10-31')
+    assert len(result['steps']) == 120
+    assert paths() == ['/api/2/attributes/values/'] * 2  # page 3 is never asked for
+
+
+@responses.activate
+def test_a_name_the_token_cannot_see_is_empty_with_a_warning(lookup, warnings):
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [('2026-11-27', 8)])]))
+    result = run(lookup, 'mood', 'ghost', days=7)
+    assert result == {'mood': {'2026-11-27': 8}, 'ghost': {}}
+    assert len(warnings) == 1 and 'ghost' in warnings[0] and 'mood' not in warnings[0]
+    assert TOKEN not in warnings[0]
+
+
+@responses.activate
+def test_a_name_values_pages_know_nothing_of_is_empty_with_a_warning(lookup, warnings):
+    responses.add(responses.GET, VALUES, json=page([{'date': '2026-10-30', 'value': 3}]))
+    responses.add(responses.GET, VALUES, json=page([]))
+    result = run(lookup, 'a', 'ghost', days=200, date_max='2026-10-31')
+    assert result == {'a': {'2026-10-30': 3}, 'ghost': {}}
+    assert [query_of(call)['attribute'] for call in responses.calls] == ['a', 'ghost']
+    assert len(warnings) == 1 and 'ghost' in warnings[0] and '2026-10-31' in warnings[0]
+
+
+# -- errors --------------------------------------------------------------------
+
+
+@responses.activate
+def test_an_api_error_names_the_attributes_and_never_the_token(lookup, warnings):
+    responses.add(responses.GET, WITH_VALUES, status=500, json={'detail': 'boom for token %s' % TOKEN})
+    message = failure(lookup, 'mood', 'sleep', days=7)
+    assert 'reading mood, sleep' in message and 'answered 500' in message and 'boom for token' in message
+
+
+@responses.activate
+def test_a_values_error_names_the_attribute_that_failed(lookup, warnings):
+    responses.add(responses.GET, VALUES, json=page([{'date': '2026-10-30', 'value': 3}]))
+    responses.add(responses.GET, VALUES, status=401, json={'detail': 'Invalid token %s.' % TOKEN})
+    message = failure(lookup, 'a', 'b', days=200, date_max='2026-10-31')
+    assert 'reading b:' in message and 'reading a' not in message and 'answered 401' in message
+
+
+@responses.activate
+def test_a_malformed_answer_names_the_attribute(lookup, warnings):
+    responses.add(responses.GET, WITH_VALUES, json=page([dict(attribute('mood', []), values='nope')]))
+    message = failure(lookup, 'mood', days=3)
+    assert 'reading mood' in message and 'malformed' in message
+
+
+@responses.activate
+def test_a_profile_without_local_time_names_the_attributes(lookup, warnings):
+    responses.add(responses.GET, PROFILE, json={'username': 'u'})
+    message = failure(lookup, 'steps', days=40)
+    assert 'reading steps' in message and 'local_time' in message
+    assert paths() == ['/api/2/accounts/profile/']
+
+
+def test_a_refused_connection_names_the_attributes(lookup, warnings):
+    message = failure(lookup, 'mood', api_url='http://127.0.0.1:1')
+    assert 'reading mood' in message and '127.0.0.1:1' in message
+
+
+@pytest.mark.parametrize(
+    'terms, kwargs, fragment',
+    [
+        (['mood', 'bad name'], {}, "'bad name' is not an attribute name"),
+        ([['mood', '']], {}, "'' is not an attribute name"),
+        (['mood', 7], {}, '7 is not an attribute name'),
+        (['mood'], {'days': 0}, 'days must be a whole number of days from 1 to 3660, got 0'),
+        (['mood'], {'days': 3661}, 'days must be a whole number of days from 1 to 3660, got 3661'),
+        (['mood'], {'days': 'week'}, "days must be a whole number, got 'week'"),
+        (['mood'], {'days': True}, 'days must be a whole number, got True'),
+        (['mood'], {'days': 7.5}, 'days must be a whole number, got 7.5'),
+        (['mood'], {'date_max': '2026-02-30'}, "date_max must be a date written YYYY-MM-DD, got '2026-02-30'"),
+        (['mood'], {'date_max': '28/11/2026'}, "date_max must be a date written YYYY-MM-DD, got '28/11/2026'"),
+        (['mood'], {'date_max': 20261128}, 'date_max must be a date written YYYY-MM-DD, got 20261128'),
+        (['mood'], {'dayz': 7}, 'unknown option(s) dayz'),
+        (['mood'], {'timeout': 0}, 'timeout must be a whole number of seconds from 1 to 3600, got 0'),
+        (['mood'], {'api_url': 'http://exist.example'}, "api_url 'http://exist.example' uses plain http://"),
+        (['mood'], {'token': 'Bearer ' + TOKEN}, "token must be the access token alone"),
+    ],
+)
+def test_bad_input_fails_before_any_request_naming_option_and_value(lookup, no_http, terms, kwargs, fragment):
+    message = failure(lookup, *terms, **kwargs)
+    assert message.startswith('existio.exist.values: ') and fragment in message
+
+
+def test_no_name_reads_nothing(lookup, no_http):
+    assert run(lookup) == {} and run(lookup, []) == {}
+
+
+def test_a_date_object_is_a_date_max(lookup, monkeypatch):
+    seen = []
+    monkeypatch.setattr(plugin_module, 'read', lambda client, names, days, last: seen.append(last) or {})
+    run(lookup, 'mood', date_max=datetime.date(2026, 11, 27))
+    assert seen == [datetime.date(2026, 11, 27)]
+
+
+# -- connection options --------------------------------------------------------
+
+
+@responses.activate
+def test_token_and_api_url_from_the_environment(lookup, warnings, monkeypatch):
+    monkeypatch.setenv('EXIST_TOKEN', TOKEN)
+    monkeypatch.setenv('EXIST_API_URL', 'http://localhost:9999/api/2/')
+    url = 'http://localhost:9999/api/2/attributes/with-values/'
+    responses.add(responses.GET, url, json=page([attribute('mood', [('2026-11-27', 8)])]))
+    assert lookup.run(['mood'], {}) == [{'mood': {'2026-11-27': 8}}]
+    assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN
+
+
+@responses.activate
+def test_simple_token_and_user_agent(lookup, warnings):
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [])]))
+    run(lookup, 'mood', token_type='token', http_agent='my-agent/1.0')
+    headers = responses.calls[0].request.headers
+    assert headers['Authorization'] == 'Token ' + TOKEN and headers['User-Agent'] == 'my-agent/1.0'
+
+
+@responses.activate
+def test_a_retry_is_a_warning_without_the_token(lookup, warnings, monkeypatch):
+    monkeypatch.setattr('time.sleep', lambda seconds: None)
+    responses.add(responses.GET, WITH_VALUES, status=503, json={'detail': 'busy %s' % TOKEN})
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [('2026-11-27', 8)])]))
+    assert run(lookup, 'mood', retries=1) == {'mood': {'2026-11-27': 8}}
+    assert len(warnings) == 1 and all(TOKEN not in w for w in warnings)
+
+
+# -- against the emulator, in process --------------------------------------------
+
+
+def emulator_seed(today):
+    def days(count, value):
+        return dict((day, value(n)) for n, day in enumerate(days_before(today, count)))
+
+    return {
+        'services': [{'name': 'me', 'label': 'Me'}],
+        'clients': [],
+        'users': [
+            {
+                'username': 'u',
+                'timezone': 'UTC',
+                'tokens': [
+                    {'token': TOKEN, 'service': 'me', 'scopes': ['all'], 'kind': 'oauth2'},
+                    {'token': TOKEN + '-mood', 'service': 'me', 'scopes': ['mood_read'], 'kind': 'oauth2'},
+                ],
+                'attributes': [
+                    {'template': 'mood', 'service': 'me', 'manual': True, 'values': days(90, lambda n: 1 + n % 9)},
+                    {'template': 'steps', 'service': 'me', 'values': days(90, lambda n: 1000 + n)},
+                    {'template': 'keystrokes', 'service': 'me', 'values': days(3, lambda n: 50)},
+                ],
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def emulated(monkeypatch):
+    """An emulator in process, whose today is the user's (UTC); every client the lookup builds talks to it."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    emulator = Emulator(world_from_seed(emulator_seed(today)), rate_limit=0)
+    adapter = InProcessAdapter(emulator)
+    sent = []
+
+    def connected_client(params, warn):
+        client = client_from_params(params, warn)
+        client._session.mount('http://', adapter)
+        original = client.get
+
+        def get(path, params=None):
+            sent.append(path)
+            return original(path, params)
+
+        client.get = get
+        return client
+
+    monkeypatch.setattr(plugin_module, 'client_from_params', connected_client)
+    return today, emulator, sent
+
+
+def test_emulator_seven_days(lookup, warnings, emulated):
+    today, emulator, sent = emulated
+    result = run(lookup, 'mood', 'steps', 'keystrokes', days=7)
+    stored = emulator.world.users['u'].attributes
+    for name in ('mood', 'steps', 'keystrokes'):
+        expected = dict((d, v) for d, v in stored[name].values.items() if d in days_before(today, 7))
+        assert result[name] == dict(sorted(expected.items()))
+    assert len(result['mood']) == 7 and len(result['keystrokes']) == 3
+    assert sent == ['/api/2/attributes/with-values/'] and warnings == []
+
+
+def test_emulator_sixty_days_of_one_attribute_read_values_pages(lookup, warnings, emulated):
+    today, emulator, sent = emulated
+    result = run(lookup, 'steps', days=60)
+    assert result['steps'] == dict((d, 1000 + n) for n, d in reversed(list(enumerate(days_before(today, 60)))))
+    assert sent == ['/api/2/accounts/profile/', '/api/2/attributes/values/']
+
+
+def test_emulator_sixty_days_of_three_attributes_read_two_with_values_windows(lookup, warnings, emulated):
+    today, emulator, sent = emulated
+    result = run(lookup, 'mood', 'steps', 'keystrokes', days=60)
+    assert len(result['mood']) == len(result['steps']) == 60 and len(result['keystrokes']) == 3
+    assert min(result['mood']) == days_before(today, 60)[-1] and max(result['mood']) == today.isoformat()
+    assert sent == ['/api/2/accounts/profile/'] + ['/api/2/attributes/with-values/'] * 2
+
+
+def test_emulator_read_scopes_hide_an_attribute(lookup, warnings, emulated):
+    result = run(lookup, 'mood', 'steps', days=2, token=TOKEN + '-mood')
+    assert len(result['mood']) == 2 and result['steps'] == {}
+    assert len(warnings) == 1 and 'steps' in warnings[0] and TOKEN not in warnings[0]
+
+
+def test_emulator_invalid_token(lookup, warnings, emulated):
+    message = failure(lookup, 'mood', token='not-' + TOKEN)
+    assert 'reading mood' in message and 'answered 401' in message and TOKEN not in message
