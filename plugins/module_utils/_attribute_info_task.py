@@ -14,9 +14,14 @@ from __future__ import annotations
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
+from ansible_collections.existio.exist.plugins.module_utils._values_read import (
+    WITH_VALUES,
+    WITH_VALUES_MAX_DAYS,
+    read_values,
+)
 
-# Filters the templates list does not take.
-ATTRIBUTE_ONLY_FILTERS = ('names', 'manual', 'include_inactive', 'exclude_custom')
+# Options the templates list does not take.
+ATTRIBUTE_ONLY_FILTERS = ('names', 'manual', 'include_inactive', 'exclude_custom', 'with_values')
 
 
 def argument_spec():
@@ -29,12 +34,19 @@ def argument_spec():
         include_inactive=dict(type='bool', default=False),
         include_low_priority=dict(type='bool', default=False),
         exclude_custom=dict(type='bool', default=False),
+        with_values=dict(type='int'),
     )
     return spec
 
 
 def list_params(params):
     """The API query for the module's filters; raises ValueError naming a bad option."""
+    with_values = params['with_values']
+    if with_values is not None and not 0 <= with_values <= WITH_VALUES_MAX_DAYS:
+        raise ValueError(
+            'with_values must be a number of days from 1 to %d (0 or omitted for no values), got %r'
+            % (WITH_VALUES_MAX_DAYS, with_values)
+        )
     for option in ('groups', 'names'):
         for value in params[option] or []:
             if not isinstance(value, str) or not NAME_PATTERN.match(value):
@@ -85,9 +97,24 @@ def work(client, query, params, check_mode, warn):
         # Exist has been seen to ignore the attributes= filter: filter here too.
         wanted = set(params['names'])
         items = [item for item in items if item['name'] in wanted]
+    if params['with_values'] and params['source'] != 'templates':
+        add_values(client, items, params['with_values'], warn)
     result = dict(changed=False, attributes=[], templates=[], count=len(items))
     result['templates' if params['source'] == 'templates' else 'attributes'] = items
     return result
+
+
+def add_values(client, attributes, days, warn):
+    """Give each listed attribute its `values` ({date: value}, oldest first) of the last `days` days, read
+    through with-values: one request per 100 attributes."""
+    read = read_values(client, [item['name'] for item in attributes], days, read_with=WITH_VALUES)
+    for item in attributes:
+        item['values'] = dict(sorted(read.values.get(item['name'], {}).items()))
+    if read.unseen:
+        warn(
+            'with_values: Exist did not show %s with values (inactive, or outside the read scopes of the token); '
+            'their values are empty' % ', '.join(read.unseen)
+        )
 
 
 # What a task that failed before its reads succeeded reports.

@@ -14,6 +14,7 @@ description:
   - Lists the attributes of the user behind O(token), either every attribute the token may read or only
     those your client (service) owns; or lists the attribute templates Exist supports.
   - Every page is followed (100 attributes a request), so the list is never cut short.
+  - With O(with_values), each listed attribute also carries its values of the last days.
 author:
   - Existio maintainers (@existio)
 extends_documentation_fragment:
@@ -65,11 +66,25 @@ options:
       - Leave out custom attributes (custom tags and attributes the user created).
     type: bool
     default: false
+  with_values:
+    description:
+      - How many days of values to read with the list, from 1 to 31, ending on the user's today; each listed
+        attribute then has a C(values) key. V(0) or omitted reads no values.
+      - The values are read through Exist's C(GET /api/2/attributes/with-values/) for the listed attributes
+        only, after the list (one more request per 100 listed attributes).
+      - Exist's with-values read leaves out inactive attributes and those outside the token's read scopes;
+        such an attribute gets empty values and a warning names it.
+      - Cannot be used with O(source=templates).
+      - For more than 31 days, use the P(existio.exist.values#lookup) lookup.
+    type: int
+    version_added: 0.2.0
 seealso:
   - name: Exist API, reading attributes
     description: The list endpoints and their filters.
     link: https://developer.exist.io/reference/reading_data/
   - module: existio.exist.attribute
+  - plugin: existio.exist.values
+    plugin_type: lookup
 '''
 
 EXAMPLES = r'''
@@ -89,6 +104,17 @@ EXAMPLES = r'''
     groups: [mood, sleep]
     manual: true
     include_inactive: true
+
+- name: The mood attributes with their values of the last week
+  existio.exist.attribute_info:
+    token: "{{ exist_token }}"
+    groups: [mood]
+    with_values: 7
+  register: mood
+
+- name: Show each day's mood
+  ansible.builtin.debug:
+    msg: "{{ (mood.attributes | selectattr('name', 'equalto', 'mood') | first)['values'] }}"
 
 - name: Every template Exist supports, low-priority ones too
   existio.exist.attribute_info:
@@ -118,6 +144,16 @@ attributes:
       value_type: 0
       value_type_description: Integer
       available_services: [{name: withings, label: Withings}]
+      values: {"2026-11-26": 10342, "2026-11-27": 8120}
+  contains:
+    values:
+      description:
+        - The attribute's values of the last O(with_values) days, a dictionary from the date (a C(YYYY-MM-DD)
+          string, the user's local day) to the value, oldest first; only days with a value are listed.
+      returned: when O(with_values) is set (1 or more)
+      type: dict
+      sample: {"2026-11-26": 10342, "2026-11-27": 8120}
+      version_added: 0.2.0
 templates:
   description:
     - The templates, as Exist lists them, when O(source=templates); empty otherwise.
