@@ -169,6 +169,8 @@ def work(client, declared, params, check_mode, warn):
     """Converge the declared values. Failures once writing has begun are in the result, with what did change."""
     operation = params['operation']
     result = dict(changed=False, updated=[], incremented=[], acquired=[], failed_items=[], read_with=None)
+    if not declared:
+        return dict(result, diff={'before': {}, 'after': {}})
     if needs_today(_items(params)):
         today = today_of(client.profile())
         try:

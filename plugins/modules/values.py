@@ -25,8 +25,8 @@ description:
   - With O(operation=increment) every item is added to the day's total (C(POST /attributes/increment/)), and
     nothing is read but the owned list. Adding is never idempotent; the task always reports changed.
   - Every item sent is accounted for, as in M(existio.exist.attribute). A value is reported updated only when
-    Exist's answer says so or a fresh read shows it. An increment whose answer is lost is V(outcome_unknown):
-    no read can tell whether it was added.
+    Exist's answer says so or a fresh read shows it. An increment whose answer is lost is V(outcome_unknown),
+    because no read can tell whether it was added.
 author:
   - Existio maintainers (@existio)
 extends_documentation_fragment:
@@ -64,8 +64,9 @@ options:
       value:
         description:
           - The day's value, checked against the attribute's value type before anything is written. Integer,
-            duration (minutes), time of day (minutes after midnight, 0-1439), scale (1-9): whole numbers.
-            Float, percentage (0.0-1.0): numbers. String: text. Boolean: V(true), V(false), V(1) or V(0).
+            duration (minutes), time of day (minutes after midnight, 0-1439) and scale (1-9) take whole numbers;
+            float and percentage (0.0-1.0) take numbers; string takes text; boolean takes V(true), V(false), V(1)
+            or V(0).
           - V(null) means "no value". Exist cannot set a day's value back to null, so V(null) on a day that
             has a value fails, with Exist's reason; on a day without one it changes nothing.
           - With O(operation=increment), the number to add.
@@ -118,13 +119,10 @@ EXAMPLES = r'''
       - name: meditation_min
         value: 20
 
-- name: Backfill a week of mood from another system (only days that differ are written)
+- name: Backfill from another system's export, a JSON list of {name, date, value} (only days that differ are written)
   existio.exist.values:
     token: "{{ exist_token }}"
-    values: "{{ mood_export | map('dict2items') | flatten | list }}"
-  vars:
-    mood_export: []
-  when: false
+    values: "{{ lookup('ansible.builtin.file', 'mood-export.json') | from_json }}"
 
 - name: Set two days of two attributes
   existio.exist.values:

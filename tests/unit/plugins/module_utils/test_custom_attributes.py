@@ -73,7 +73,7 @@ def test_a_missing_custom_attribute_is_created_owned_and_named_from_the_answer()
     predicted, warnings = server.converge([STREAK], check_mode=True)
     assert predicted['created'] == predicted['acquired'] == ['meditation_streak']
     assert any("'meditation_streak' is a prediction" in w for w in warnings)
-    result, _ = server.converge([STREAK])
+    result, unused_warnings = server.converge([STREAK])
     assert result['created'] == result['acquired'] == ['meditation_streak']
     created = server.attribute('meditation_streak')
     assert (created.label, created.group, created.value_type, created.service) == (
@@ -87,7 +87,7 @@ def test_a_missing_custom_attribute_is_created_owned_and_named_from_the_answer()
         ('GET', '/api/2/attributes/'),
         ('POST', '/api/2/attributes/create/'),
     ]
-    again, _ = server.converge([STREAK])
+    again, unused_warnings = server.converge([STREAK])
     assert again['changed'] is False and again['created'] == []
     assert server.log == [('GET', '/api/2/attributes/owned/')]
 
@@ -95,7 +95,7 @@ def test_a_missing_custom_attribute_is_created_owned_and_named_from_the_answer()
 def test_thirty_six_creations_take_two_posts():
     server = Server(emulator_with())
     items = [{'label': 'Habit %02d' % n, 'group': 'custom', 'value_type': 7} for n in range(36)]
-    result, _ = server.converge(items)
+    result, unused_warnings = server.converge(items)
     assert len(result['created']) == 36
     assert server.log.count(('POST', '/api/2/attributes/create/')) == 2
     assert len(server.log) == 4
@@ -126,7 +126,7 @@ def test_an_existing_attribute_of_another_type_fails_and_nothing_is_written():
         'service': 'other',
     }
     server = Server(emulator_with([existing]))
-    result, _ = server.converge([STREAK])
+    result, unused_warnings = server.converge([STREAK])
     assert result['failed'] is True
     assert result['failed_items'][0]['error_code'] == 'group_or_type_differs'
     assert "name 'meditation_streak' (group_or_type_differs" in result['msg']

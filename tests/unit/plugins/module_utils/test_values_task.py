@@ -92,10 +92,10 @@ WEEK = [{'name': 'mood', 'date': '2026-11-%02d' % day, 'value': 5 + day % 3} for
 
 def test_check_predicts_the_real_run_and_the_second_run_sends_no_write(server):
     emulator, adapter = server
-    predicted, _, check_requests = run(adapter, WEEK, check_mode=True)
+    predicted, unused_warnings, check_requests = run(adapter, WEEK, check_mode=True)
     assert all(method == 'GET' for method, path in check_requests)
     assert stored(emulator, 'mood') == {'2026-11-27': 6}
-    real, _, real_requests = run(adapter, WEEK)
+    real, unused_warnings, real_requests = run(adapter, WEEK)
     assert predicted['changed'] is real['changed'] is True
     assert predicted['updated'] == real['updated']
     assert predicted['diff'] == real['diff']
@@ -107,7 +107,7 @@ def test_check_predicts_the_real_run_and_the_second_run_sends_no_write(server):
         ('GET', '/api/2/attributes/with-values/'),
         ('POST', '/api/2/attributes/update/'),
     ]
-    again, _, again_requests = run(adapter, WEEK)
+    again, unused_warnings, again_requests = run(adapter, WEEK)
     assert again['changed'] is False and again['updated'] == []
     assert [method for method, path in again_requests] == ['GET', 'GET']
 
@@ -117,7 +117,7 @@ def test_only_the_values_that_differ_are_sent(server):
     run(adapter, WEEK)
     changed = [dict(item) for item in WEEK]
     changed[2]['value'] = 9
-    result, _, _ = run(adapter, changed)
+    result, unused_warnings, unused_requests = run(adapter, changed)
     assert result['updated'] == [{'name': 'mood', 'date': '2026-11-23', 'previous': 7, 'value': 9}]
     assert stored(emulator, 'mood')['2026-11-23'] == 9
 
@@ -125,7 +125,7 @@ def test_only_the_values_that_differ_are_sent(server):
 def test_a_day_left_out_is_the_users_today_read_from_the_profile(server):
     emulator, adapter = server
     before = datetime.datetime.now(zoneinfo.ZoneInfo('Pacific/Auckland')).date().isoformat()
-    result, _, requests_sent = run(adapter, [{'name': 'coffees', 'value': 4}])
+    result, unused_warnings, requests_sent = run(adapter, [{'name': 'coffees', 'value': 4}])
     after = datetime.datetime.now(zoneinfo.ZoneInfo('Pacific/Auckland')).date().isoformat()
     assert requests_sent[0] == ('GET', '/api/2/accounts/profile/')
     day = result['updated'][0]['date']
@@ -142,13 +142,13 @@ def test_a_60_day_backfill_of_two_attributes_reads_in_windows_and_writes_in_batc
         for name in ('mood', 'coffees')
         for n in range(60)
     ]
-    result, _, requests_sent = run(adapter, values)
+    result, unused_warnings, requests_sent = run(adapter, values)
     assert result['read_with'] == 'with-values'
     # 120 declared; mood on 2026-11-27 already holds 1 + 59 % 9 = 6, so 119 differ.
     assert len(result['updated']) == 119
     assert requests_sent.count(('GET', '/api/2/attributes/with-values/')) == 2
     assert requests_sent.count(('POST', '/api/2/attributes/update/')) == 4
-    again, _, again_requests = run(adapter, values)
+    again, unused_warnings, again_requests = run(adapter, values)
     assert again['changed'] is False
     assert again_requests == [('GET', '/api/2/attributes/owned/')] + [('GET', '/api/2/attributes/with-values/')] * 2
 
@@ -159,19 +159,19 @@ def test_a_60_day_backfill_of_one_attribute_reads_its_values_pages(server):
     values = [
         {'name': 'coffees', 'date': (start + datetime.timedelta(days=n)).isoformat(), 'value': n} for n in range(60)
     ]
-    result, _, requests_sent = run(adapter, values)
+    result, unused_warnings, requests_sent = run(adapter, values)
     assert result['read_with'] == 'values'
     assert requests_sent.count(('GET', '/api/2/attributes/values/')) == 1
     assert requests_sent.count(('POST', '/api/2/attributes/update/')) == 2
     assert len(result['updated']) == 60
-    again, _, _ = run(adapter, values)
+    again, unused_warnings, unused_requests = run(adapter, values)
     assert again['changed'] is False and again['read_with'] == 'values'
 
 
 def test_a_value_of_the_wrong_type_fails_before_any_write(server):
     emulator, adapter = server
     values = [{'name': 'mood', 'date': '2026-11-26', 'value': 7}, {'name': 'mood', 'date': '2026-11-27', 'value': 12}]
-    result, _, requests_sent = run(adapter, values)
+    result, unused_warnings, requests_sent = run(adapter, values)
     assert result['failed'] is True and result['changed'] is False
     assert result['failed_items'] == [
         {
@@ -190,8 +190,8 @@ def test_a_value_of_the_wrong_type_fails_before_any_write(server):
 def test_a_value_for_an_attribute_this_client_does_not_own_fails_and_the_rest_is_written(server):
     emulator, adapter = server
     values = [{'name': 'mood', 'date': '2026-11-26', 'value': 7}, {'name': 'steps', 'date': '2026-11-26', 'value': 100}]
-    predicted, _, _ = run(adapter, values, check_mode=True)
-    result, _, _ = run(adapter, values)
+    predicted, unused_warnings, unused_requests = run(adapter, values, check_mode=True)
+    result, unused_warnings, unused_requests = run(adapter, values)
     assert result['failed'] is True and result['changed'] is True
     assert result['updated'] == [{'name': 'mood', 'date': '2026-11-26', 'previous': None, 'value': 7}]
     assert [(i['name'], i['error_code']) for i in result['failed_items']] == [('steps', 'unauthorised')]
@@ -215,7 +215,7 @@ def test_acquire_takes_the_attribute_over_before_writing(server):
 
 def test_null_over_a_value_is_refused_with_exists_reason(server):
     emulator, adapter = server
-    result, _, requests_sent = run(adapter, [{'name': 'mood', 'date': '2026-11-27', 'value': None}])
+    result, unused_warnings, requests_sent = run(adapter, [{'name': 'mood', 'date': '2026-11-27', 'value': None}])
     assert result['failed'] is True
     assert result['failed_items'][0]['error'].startswith('A non-null value cannot be set back to null')
     assert ('POST', '/api/2/attributes/update/') not in requests_sent
@@ -234,7 +234,7 @@ def test_an_update_whose_answer_is_lost_is_decided_by_a_fresh_read(server):
 def test_an_increment_whose_answer_is_lost_is_outcome_unknown_without_a_read(server):
     emulator, adapter = server
     adapter.lose_answer_of = '/api/2/attributes/increment/'
-    result, _, requests_sent = run(
+    result, unused_warnings, requests_sent = run(
         adapter, [{'name': 'coffees', 'date': '2026-11-27', 'value': 1}], operation='increment'
     )
     assert result['failed'] is True
@@ -250,15 +250,17 @@ def test_increment_is_always_a_change_and_returns_the_new_totals(server):
     assert predicted['changed'] is True and predicted['incremented'][0]['current'] is None
     assert any('never idempotent' in w for w in warnings)
     assert check_requests == [('GET', '/api/2/attributes/owned/')]
-    first, _, _ = run(adapter, values, operation='increment')
-    second, _, _ = run(adapter, values, operation='increment')
+    first, unused_warnings, unused_requests = run(adapter, values, operation='increment')
+    second, unused_warnings, unused_requests = run(adapter, values, operation='increment')
     assert [r['incremented'][0]['current'] for r in (first, second)] == [3, 4]
     assert first['changed'] is second['changed'] is True
 
 
 def test_an_increment_of_a_scale_is_refused_before_any_write(server):
     emulator, adapter = server
-    result, _, requests_sent = run(adapter, [{'name': 'mood', 'date': '2026-11-27', 'value': 1}], operation='increment')
+    result, unused_warnings, requests_sent = run(
+        adapter, [{'name': 'mood', 'date': '2026-11-27', 'value': 1}], operation='increment'
+    )
     assert result['failed'] is True and result['failed_items'][0]['error'] == 'a scale attribute cannot be incremented'
     assert requests_sent == [('GET', '/api/2/attributes/owned/')]
 
@@ -266,7 +268,7 @@ def test_an_increment_of_a_scale_is_refused_before_any_write(server):
 def test_an_owned_attribute_the_token_cannot_read_is_written_with_a_warning():
     emulator = Emulator(world_from_seed(seed(scopes=('food_write', 'mood_write'))), rate_limit=0)
     adapter = LoggingAdapter(emulator)
-    result, warnings, _ = run(adapter, [{'name': 'coffees', 'date': '2026-11-27', 'value': 2}])
+    result, warnings, unused_requests = run(adapter, [{'name': 'coffees', 'date': '2026-11-27', 'value': 2}])
     assert result['updated'] == [{'name': 'coffees', 'date': '2026-11-27', 'previous': None, 'value': 2}]
     assert any("values of 'coffees' cannot be read" in w for w in warnings)
 
