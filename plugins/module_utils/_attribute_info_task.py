@@ -112,8 +112,8 @@ def add_values(client, attributes, days, warn):
         item['values'] = dict(sorted(read.values.get(item['name'], {}).items()))
     if read.unseen:
         warn(
-            'with_values: Exist did not show %s with values (inactive, or outside the read scopes of the token); '
-            'their values are empty' % ', '.join(read.unseen)
+            "with_values: Exist's with-values read did not show %s (inactive, or outside the token's read scopes): "
+            'values left empty' % ', '.join(read.unseen)
         )
 
 
