@@ -533,6 +533,16 @@ class Plan(object):
         # By name, Exist creates nothing: a success proves it existed, unseen.
         return acquire.reason == NOT_VISIBLE and obj is not None
 
+    @staticmethod
+    def takeovers(acquired, owner_unknown=()):
+        """[{name, previous_owner}] of the acquires that took an attribute from another service, by name;
+        previous_owner is the service's name, or UNKNOWN_OWNER when nobody could see it."""
+        taken = [
+            {'name': a.name, 'previous_owner': _service_name(a.previous)} for a in acquired if a.reason == TAKEOVER
+        ]
+        taken.extend({'name': name, 'previous_owner': UNKNOWN_OWNER} for name in owner_unknown)
+        return sorted(taken, key=lambda entry: entry['name'])
+
     def takeover_warnings(self, acquired, owner_unknown):
         """Warnings for acquires that took attributes from another service: one
         per known previous owner, one for all whose owner nobody could see."""

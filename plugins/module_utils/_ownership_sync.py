@@ -223,6 +223,7 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
         run.state,
         plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner),
         created=created,
+        takeovers=plan.takeovers(acquired, owner_unknown),
     )
 
 
@@ -265,14 +266,16 @@ def _predicted_result(plan, warn):
         plan.diff(acquired, plan.release, plan.unproven),
         check_mode=True,
         created=[c.name for c in plan.create],
+        takeovers=plan.takeovers(acquired),
     )
 
 
-def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False, created=()):
+def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False, created=(), takeovers=()):
     result = {
         'changed': bool(acquired or released),
         'acquired': sorted(p.name for p in acquired),
         'created': sorted(created),
+        'takeovers': list(takeovers),
         'released': sorted(p.name for p in released),
         'failed_items': failed_items,
         'owned': [owned_now[name] for name in sorted(owned_now)],

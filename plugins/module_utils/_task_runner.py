@@ -40,13 +40,16 @@ def run_task(task, params, check_mode, diff, warn):
             raise TaskInputError(problem)
         prepared = task.prepare(params)
     except TaskInputError as exc:
-        return dict(failed=True, msg=str(exc), changed=False)
+        return dict(failed=True, msg=str(exc), changed=False, api_requests=0)
+    client = None
     try:
         client = client_from_params(params, warn)
         result = task.work(client, prepared, params, check_mode, warn)
     except ExistError as exc:
         # Raised only before any write (configuration, reads): nothing changed.
-        return dict(task.NOTHING_DONE, failed=True, msg=exc.message, changed=False)
+        result = dict(task.NOTHING_DONE, failed=True, msg=exc.message, changed=False)
     if not diff:
         result.pop('diff', None)
+    # What this task spent of the user's 300 requests an hour (429s and retries included).
+    result['api_requests'] = client.requests_sent if client is not None else 0
     return result

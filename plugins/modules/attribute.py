@@ -221,6 +221,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+api_requests:
+  description:
+    - How many HTTP requests this task sent to Exist, retries and rate-limited attempts included, out of the 300
+      an hour Exist allows each user. V(0) when the task failed before any request.
+  returned: always
+  type: int
+  sample: 2
+  version_added: 0.2.0
 acquired:
   description:
     - Names of the attributes this run acquired, sorted. Includes attributes acquired again to change
@@ -238,6 +246,17 @@ created:
   type: list
   elements: str
   sample: [meditation_streak]
+  version_added: 0.2.0
+takeovers:
+  description:
+    - The attributes this run took from another service, sorted by name, each with C(previous_owner), that
+      service's name (C((unknown: not visible to this token\)) when the token could not see it). In check mode,
+      the takeovers it can see.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: steps, previous_owner: withings}
   version_added: 0.2.0
 released:
   description:

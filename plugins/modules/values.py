@@ -148,6 +148,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+api_requests:
+  description:
+    - How many HTTP requests this task sent to Exist, retries and rate-limited attempts included, out of the 300
+      an hour Exist allows each user. V(0) when the task failed before any request.
+  returned: always
+  type: int
+  sample: 2
+  version_added: 0.2.0
 updated:
   description:
     - The values this run set, in the order declared, each with the day's value before (V(null) when it had none).
