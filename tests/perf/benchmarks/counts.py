@@ -5,8 +5,8 @@
 
 """The one place that knows how few requests the API allows, and the one check of a count against it.
 
-Every part that counts requests (requests per run, scale) describes its run in the numbers `minimum` takes and
-hands what the emulator logged to `check`.
+Every part that counts requests (requests per run, scale) describes its run in the numbers `minimum` (ownership)
+or `values_minimum` (existio.exist.values) takes and hands what the emulator logged to `check`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,16 @@ import math
 
 PAGE = 100
 BATCH = 35
+# GET /attributes/with-values/ answers at most this many days per request.
+WITH_VALUES_DAYS = 31
+
+# What each kind of run may send (see classify).
+OWNERSHIP_KINDS = ('owned', 'lookup', 'acquire', 'release')
+VALUES_KINDS = ('owned', 'profile', 'read', 'write')
+
+
+def _ceil(a, b):
+    return int(math.ceil(a / float(b)))
 
 
 def minimum(owned_before, not_owned, acquires, releases, visible, check_mode):
@@ -32,9 +42,40 @@ def minimum(owned_before, not_owned, acquires, releases, visible, check_mode):
     return gets + int(math.ceil(acquires / float(BATCH))) + int(math.ceil(releases / float(BATCH)))
 
 
+def read_minimum(attributes, days):
+    """The fewest GETs that read `attributes` attributes' values over `days` days (at most one row a day).
+
+    Either GET /attributes/with-values/ (every attribute at once, 31 days and 100 attributes a request) or
+    GET /attributes/values/ (one attribute, 100 rows a request): whichever is fewer.
+    """
+    if not attributes:
+        return 0
+    with_values = _ceil(max(days, 1), WITH_VALUES_DAYS) * _ceil(attributes, PAGE)
+    values = attributes * max(1, _ceil(days, PAGE))
+    return min(with_values, values)
+
+
+def values_minimum(attributes, days, writes, today=False, increment=False):
+    """The fewest requests the API allows for an existio.exist.values run (from the scenario, not the module).
+
+    The owned list (value types and ownership), the profile when a day is left out (the user's today), the
+    current values of the days declared (not for an increment, which adds whatever is there), and
+    ceil(writes/35) update or increment POSTs.
+    """
+    gets = max(1, _ceil(attributes, PAGE))
+    if today:
+        gets += 1
+    if not increment:
+        gets += read_minimum(attributes, days)
+    return gets + _ceil(writes, BATCH)
+
+
 def classify(requests):
-    """{'owned', 'lookup', 'acquire', 'release', 'other': count} of logged requests."""
-    counts = {'owned': 0, 'lookup': 0, 'acquire': 0, 'release': 0, 'other': 0}
+    """{'owned', 'lookup', 'acquire', 'release', 'profile', 'read', 'write', 'other': count} of logged requests.
+
+    'read' is a values read (with-values or values/), 'write' a value write (update or increment).
+    """
+    counts = {'owned': 0, 'lookup': 0, 'acquire': 0, 'release': 0, 'profile': 0, 'read': 0, 'write': 0, 'other': 0}
     for r in requests:
         if r['method'] == 'GET' and r['path'] == '/api/2/attributes/owned/':
             counts['owned'] += 1
@@ -45,17 +86,30 @@ def classify(requests):
             counts['acquire'] += 1
         elif r['method'] == 'POST' and r['path'] == '/api/2/attributes/release/':
             counts['release'] += 1
+        elif r['method'] == 'GET' and r['path'] == '/api/2/accounts/profile/':
+            counts['profile'] += 1
+        elif r['method'] == 'GET' and r['path'] in ('/api/2/attributes/with-values/', '/api/2/attributes/values/'):
+            counts['read'] += 1
+        elif r['method'] == 'POST' and r['path'] in ('/api/2/attributes/update/', '/api/2/attributes/increment/'):
+            counts['write'] += 1
         else:
             counts['other'] += 1
     return counts
 
 
-def check(where, requests, least):
+def check(where, requests, least, kinds=OWNERSHIP_KINDS):
     """The problem with the requests a run sent (a list of logged requests), or None.
 
-    A run must send exactly `least` requests, every one an owned-list GET, a look-up GET, an acquire (or
-    create) POST or a release POST.
+    A run must send exactly `least` requests, every one of the given kinds (see classify): by default an
+    owned-list GET, a look-up GET, an acquire (or create) POST or a release POST.
     """
-    if len(requests) != least or classify(requests)['other']:
-        return '%s: %d requests, minimum %d' % (where, len(requests), least)
+    counted = classify(requests)
+    strays = len(requests) - sum(counted[kind] for kind in kinds)
+    if len(requests) != least or strays:
+        return '%s: %d requests, minimum %d%s' % (
+            where,
+            len(requests),
+            least,
+            ' (%d of a kind this run should not send)' % strays if strays else '',
+        )
     return None

@@ -3,22 +3,29 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Part `requests`: the requests each existio.exist.attribute task sends, against the minimum the API allows.
+"""Part `requests`: the requests each existio.exist.attribute and existio.exist.values task sends, against the
+minimum the API allows.
 
-For 1, 10, 35, 36, 71 and 100 declared attributes, five runs in one real ansible-playbook run: first run,
-converged run, check-mode run, exclusive run, release-all run. The requests each task sent are read from the
-emulator's request log (cleared before the task, by the bench_timer callback).
+existio.exist.attribute: for 1, 10, 35, 36, 71 and 100 declared attributes, five runs in one real ansible-playbook
+run: first run, converged run, check-mode run, exclusive run, release-all run.
+
+existio.exist.values: for a few sizes (attributes x days, up to 190 values and 95 days), a set run and its
+converged second run, and increments (VALUES_CASES).
+
+The requests each task sent are read from the emulator's request log (cleared before the task, by the bench_timer
+callback).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
 import re
 
 from . import counts
-from .common import custom, log, seed, table, user, with_problems
+from .common import SERVICE, custom, log, seed, table, user, with_problems
 
 SIZES = (1, 10, 35, 36, 71, 100)
 SCENARIOS = ('first', 'converged', 'check', 'exclusive', 'release-all')
@@ -146,3 +153,166 @@ def part_requests(runner, emulator, paths):
     for path in paths:
         headers += ['requests (%s)' % path, 'ratio']
     return with_problems(table(headers, rows), problems), size_ok, not problems
+
+
+# --- existio.exist.values ------------------------------------------------------------------------------------------
+# Each case: (label, attributes, days, operation, runs). The case's user owns `attributes` integer attributes
+# v01, v02, ... with no values; the task declares one value per attribute per day on the `days` days ending on
+# VALUES_LAST_DAY (days 0: no date, the user's today from the profile). 'first' writes every value, 'converged'
+# declares the same again; an increment adds every value on every run.
+VALUES_CASES = (
+    ('1 x 7', 1, 7, 'set', ('first', 'converged')),
+    ('2 x 20', 2, 20, 'set', ('first', 'converged')),
+    ('4 x 31', 4, 31, 'set', ('first', 'converged')),
+    ('1 x 60', 1, 60, 'set', ('first', 'converged')),
+    ('2 x 60', 2, 60, 'set', ('first', 'converged')),
+    ('2 x 95', 2, 95, 'set', ('first', 'converged')),
+    ('3 x today', 3, 0, 'set', ('first', 'converged')),
+    ('2 x 20', 2, 20, 'increment', ('first', 'again')),
+    ('1 x today', 1, 0, 'increment', ('first', 'again')),
+)
+VALUES_LAST_DAY = datetime.date(2026, 10, 31)
+VALUES_EXPECT_CHANGED = {'first': True, 'converged': False, 'again': True}
+
+
+def values_case_id(index):
+    return 'values%d' % index
+
+
+def values_attribute(number, owned=True):
+    return {
+        'name': 'v%02d' % number,
+        'label': 'v%02d' % number,
+        'group': 'health',
+        'value_type': 0,
+        'service': SERVICE if owned else None,
+        'manual': True,
+        'active': True,
+    }
+
+
+def values_declared(attributes, days):
+    """One value per attribute per day (a date left out when days is 0), the oldest day first."""
+    items = []
+    for number in range(1, attributes + 1):
+        if not days:
+            items.append({'name': 'v%02d' % number, 'value': number})
+            continue
+        for back in range(days - 1, -1, -1):
+            day = VALUES_LAST_DAY - datetime.timedelta(days=back)
+            items.append({'name': 'v%02d' % number, 'date': day.isoformat(), 'value': number * 1000 + back})
+    return items
+
+
+def values_numbers(attributes, days, operation, run):
+    """(values declared, values written, counts.values_minimum) for one run of a case."""
+    declared = attributes * max(days, 1)
+    written = 0 if run == 'converged' else declared
+    least = counts.values_minimum(attributes, days, written, today=not days, increment=operation == 'increment')
+    return declared, written, least
+
+
+def values_playbook(url):
+    plays = []
+    for index, (label, attributes, days, operation, runs) in enumerate(VALUES_CASES):
+        task = {'values': values_declared(attributes, days)}
+        if operation == 'increment':
+            task['operation'] = 'increment'
+        plays.append(
+            {
+                'name': 'Values requests, %s %s' % (label, operation),
+                'hosts': 'localhost',
+                'gather_facts': False,
+                'module_defaults': {
+                    'group/existio.exist.exist': {'api_url': url, 'token': '%s-token' % values_case_id(index)}
+                },
+                'tasks': [{'name': 'measure %d %s' % (index, run), 'existio.exist.values': task} for run in runs],
+            }
+        )
+    return plays
+
+
+def values_seed():
+    return seed(
+        [
+            user(values_case_id(index), [values_attribute(n) for n in range(1, case[1] + 1)])
+            for index, case in enumerate(VALUES_CASES)
+        ]
+    )
+
+
+def part_values_requests(runner, emulator, paths):
+    """Returns (text, {case: ok}, all ok) for existio.exist.values."""
+    playbook = os.path.join(runner.workdir, 'values_requests.json.yml')
+    with open(playbook, 'w', encoding='utf-8') as f:
+        json.dump(values_playbook(emulator.url), f, indent=1)  # JSON is YAML
+    measured = {}
+    for path in paths:
+        emulator.admin.reset(values_seed())
+        extra = {} if path == 'worker' else {'existio_exist_worker_process': False}
+        wall, data = runner.run(playbook, extra_vars=extra, measure=True, check=False)
+        log('values requests, %s path: %d tasks in %.1f s' % (path, len(data['records']), wall))
+        if data['rc'] != 0:
+            log('ansible-playbook exited %d: see %s' % (data['rc'], data['log']))
+        for record in data['records']:
+            match = re.match(r'measure (\d+) (\S+)$', record['task'])
+            if match:
+                measured[(path, int(match.group(1)), match.group(2))] = record
+    rows = []
+    case_ok = {}
+    problems = []
+    for index, (label, attributes, days, operation, runs) in enumerate(VALUES_CASES):
+        key = 'values %s %s' % (label, operation)
+        case_ok[key] = True
+        for run in runs:
+            declared, written, least = values_numbers(attributes, days, operation, run)
+            row = [label, operation, run, '%d/%d' % (declared, written), least]
+            for path in paths:
+                where = '%s path, values %s %s %s' % (path, label, operation, run)
+                record = measured.get((path, index, run))
+                if record is None:
+                    row += ['-', '-']
+                    case_ok[key] = False
+                    problems.append('%s: no result' % where)
+                    continue
+                kinds = counts.classify(record['requests'])
+                total = len(record['requests'])
+                row += [
+                    '%d (%d+%d+%d+%d)%s'
+                    % (
+                        total,
+                        kinds['owned'],
+                        kinds['profile'],
+                        kinds['read'],
+                        kinds['write'],
+                        read_kind(record['requests']),
+                    ),
+                    '%.2f' % (total / float(least)),
+                ]
+                if record['status'] != 'ok':
+                    problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
+                    case_ok[key] = False
+                if record['changed'] != VALUES_EXPECT_CHANGED[run]:
+                    problems.append(
+                        '%s: changed=%s, expected %s' % (where, record['changed'], VALUES_EXPECT_CHANGED[run])
+                    )
+                    case_ok[key] = False
+                problem = counts.check(where, record['requests'], least, kinds=counts.VALUES_KINDS)
+                if problem:
+                    problems.append(problem)
+                    case_ok[key] = False
+            rows.append(row)
+    headers = ['attributes x days', 'operation', 'run', 'declared/written', 'minimum']
+    for path in paths:
+        headers += ['requests (%s)' % path, 'ratio']
+    return with_problems(table(headers, rows), problems), case_ok, not problems
+
+
+def read_kind(requests):
+    """' w' when the values were read through with-values, ' v' through values/, '' when not read."""
+    paths = set(r['path'] for r in requests)
+    if '/api/2/attributes/with-values/' in paths:
+        return ' w'
+    if '/api/2/attributes/values/' in paths:
+        return ' v'
+    return ''
