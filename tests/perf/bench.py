@@ -19,7 +19,9 @@ requests  For 1, 10, 35, 36, 71 and 100 declared attributes, five runs of
           existio.exist.attribute in one real ansible-playbook run: first run,
           converged run, check-mode run, exclusive run, release-all run. Then
           existio.exist.values: a set run and its converged second run for a
-          few sizes (attributes x days), and increments. The requests each
+          few sizes (attributes x days), and increments; and custom
+          attributes declared by label, created or acquired (check mode,
+          first run, converged run). The requests each
           task sent are read from the emulator's request log (cleared before
           the task, by the bench_timer callback) and compared with the minimum
           the API allows, computed from the scenario's own numbers
@@ -32,7 +34,7 @@ scale     N users (one host each with its own token), forks 10 and 25: ping,
 --rst writes the tables, with the machine, into the given file
 (docs/docsite/rst/performance.rst) from the template tests/perf/performance.rst.in.
 --result-file writes `passed failed skipped` for `make test` (one result per
-size of the requests part, and per case of its existio.exist.values runs).
+size of the requests part, and per case of its values and custom-attribute runs).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from benchmarks import page
 from benchmarks.common import log, table
 from benchmarks.emulator import Emulator
 from benchmarks.module_profile import part_profile
-from benchmarks.requests_per_run import PATHS, part_requests, part_values_requests
+from benchmarks.requests_per_run import PATHS, part_custom_requests, part_requests, part_values_requests
 from benchmarks.runner import Runner
 from benchmarks.scale import MAX_USERS, part_scale
 from benchmarks.time_per_task import part_tasks
@@ -89,6 +91,11 @@ def main(argv=None):
             sections['values_requests'] = text
             ok = ok and good
             print('\nRequests per run of existio.exist.values\n' + text + '\n', flush=True)
+            size_ok = dict(size_ok, **case_ok)
+            text, case_ok, good = part_custom_requests(runner, emulator, paths)
+            sections['custom_requests'] = text
+            ok = ok and good
+            print('\nRequests per run creating custom attributes\n' + text + '\n', flush=True)
             size_ok = dict(size_ok, **case_ok)
             if args.result_file:
                 passed = sum(1 for v in size_ok.values() if v)

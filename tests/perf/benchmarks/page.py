@@ -6,8 +6,8 @@
 """The generated page: the machine table, and docs/docsite/rst/performance.rst from its template.
 
 The prose lives in tests/perf/performance.rst.in, a str.format template: {machine}, {requests},
-{values_requests}, {tasks}, {profile} and {scale} are the tables, {rounds}, {users} and {cores} numbers; a
-literal brace is written twice.
+{values_requests}, {custom_requests}, {tasks}, {profile} and {scale} are the tables, {rounds}, {users} and
+{cores} numbers; a literal brace is written twice.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import platform
 from .common import PERF, table
 
 TEMPLATE = os.path.join(PERF, 'performance.rst.in')
-SECTIONS = ('requests', 'values_requests', 'tasks', 'profile', 'scale')
+SECTIONS = ('requests', 'values_requests', 'custom_requests', 'tasks', 'profile', 'scale')
 
 
 def machine():

@@ -132,7 +132,9 @@ def part_requests(runner, emulator, paths):
                 kinds = counts.classify(record['requests'])
                 total = len(record['requests'])
                 row += [
-                    '%d (%d+%d+%d+%d)' % (total, kinds['owned'], kinds['lookup'], kinds['acquire'], kinds['release']),
+                    # A template the user lacks is created (create never takes over): it counts as an acquire.
+                    '%d (%d+%d+%d+%d)'
+                    % (total, kinds['owned'], kinds['lookup'], kinds['acquire'] + kinds['create'], kinds['release']),
                     '%.2f' % (total / float(least)),
                 ]
                 if record['status'] != 'ok':
@@ -316,3 +318,135 @@ def read_kind(requests):
     if '/api/2/attributes/values/' in paths:
         return ' v'
     return ''
+
+
+# --- custom attributes (existio.exist.attribute with label/group/value_type) ---------------------------------------
+# Each case: (declared, existing). The case's user has `existing` of the declared custom attributes already, with
+# no owner (acquired), and lacks the others (created, 35 to a POST /attributes/create/).
+CUSTOM_CASES = ((1, 0), (35, 0), (36, 0), (71, 0), (50, 15))
+CUSTOM_RUNS = ('check', 'first', 'converged')
+CUSTOM_EXPECT_CHANGED = {'check': True, 'first': True, 'converged': False}
+
+
+def custom_case_id(declared, existing):
+    return 'custom%dof%d' % (existing, declared)
+
+
+def custom_label(number):
+    return 'Habit %03d' % number
+
+
+def custom_existing(number):
+    """An existing custom attribute named as Exist names custom_label(number), with no owner."""
+    attribute = values_attribute(number, owned=False)
+    attribute.update(name='habit_%03d' % number, label=custom_label(number))
+    return attribute
+
+
+def custom_numbers(declared, existing, run):
+    """The arguments of counts.minimum for one run of a case."""
+    if run == 'converged':
+        return (declared, 0, 0, 0, declared, False, 0)
+    return (0, declared, existing, 0, existing, run == 'check', declared - existing)
+
+
+def custom_playbook(url):
+    plays = []
+    for declared, existing in CUSTOM_CASES:
+        items = [
+            {'label': custom_label(number), 'group': 'health', 'value_type': 'integer'}
+            for number in range(1, declared + 1)
+        ]
+        tasks = []
+        for run in CUSTOM_RUNS:
+            task = {
+                'name': 'measure %d %d %s' % (declared, existing, run),
+                'existio.exist.attribute': {'attributes': items},
+            }
+            if run == 'check':
+                task['check_mode'] = True
+            tasks.append(task)
+        plays.append(
+            {
+                'name': 'Custom attribute requests, %d declared, %d existing' % (declared, existing),
+                'hosts': 'localhost',
+                'gather_facts': False,
+                'module_defaults': {
+                    'group/existio.exist.exist': {
+                        'api_url': url,
+                        'token': '%s-token' % custom_case_id(declared, existing),
+                    }
+                },
+                'tasks': tasks,
+            }
+        )
+    return plays
+
+
+def custom_seed():
+    return seed(
+        [
+            user(custom_case_id(declared, existing), [custom_existing(n) for n in range(1, existing + 1)])
+            for declared, existing in CUSTOM_CASES
+        ]
+    )
+
+
+def part_custom_requests(runner, emulator, paths):
+    """Returns (text, {case: ok}, all ok) for custom attributes declared by label."""
+    playbook = os.path.join(runner.workdir, 'custom_requests.json.yml')
+    with open(playbook, 'w', encoding='utf-8') as f:
+        json.dump(custom_playbook(emulator.url), f, indent=1)  # JSON is YAML
+    measured = {}
+    for path in paths:
+        emulator.admin.reset(custom_seed())
+        extra = {} if path == 'worker' else {'existio_exist_worker_process': False}
+        wall, data = runner.run(playbook, extra_vars=extra, measure=True, check=False)
+        log('custom attribute requests, %s path: %d tasks in %.1f s' % (path, len(data['records']), wall))
+        if data['rc'] != 0:
+            log('ansible-playbook exited %d: see %s' % (data['rc'], data['log']))
+        for record in data['records']:
+            match = re.match(r'measure (\d+) (\d+) (\S+)$', record['task'])
+            if match:
+                measured[(path, int(match.group(1)), int(match.group(2)), match.group(3))] = record
+    rows = []
+    case_ok = {}
+    problems = []
+    for declared, existing in CUSTOM_CASES:
+        key = 'custom %d/%d' % (declared - existing, existing)
+        case_ok[key] = True
+        for run in CUSTOM_RUNS:
+            numbers = custom_numbers(declared, existing, run)
+            least = counts.minimum(*numbers)
+            row = [declared, '%d/%d' % (declared - existing, existing), run, least]
+            for path in paths:
+                where = '%s path, custom %d declared %d existing %s' % (path, declared, existing, run)
+                record = measured.get((path, declared, existing, run))
+                if record is None:
+                    row += ['-', '-']
+                    case_ok[key] = False
+                    problems.append('%s: no result' % where)
+                    continue
+                kinds = counts.classify(record['requests'])
+                total = len(record['requests'])
+                row += [
+                    '%d (%d+%d+%d+%d)' % (total, kinds['owned'], kinds['lookup'], kinds['acquire'], kinds['create']),
+                    '%.2f' % (total / float(least)),
+                ]
+                if record['status'] != 'ok':
+                    problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
+                    case_ok[key] = False
+                if record['changed'] != CUSTOM_EXPECT_CHANGED[run]:
+                    problems.append(
+                        '%s: changed=%s, expected %s' % (where, record['changed'], CUSTOM_EXPECT_CHANGED[run])
+                    )
+                    case_ok[key] = False
+                problem = counts.check(where, record['requests'], least)
+                if problem:
+                    problems.append(problem)
+                    case_ok[key] = False
+            rows.append(row)
+    headers = ['declared', 'new/existing', 'run', 'minimum']
+    for path in paths:
+        headers += ['requests (%s)' % path, 'ratio']
+    return with_problems(table(headers, rows), problems), case_ok, not problems
