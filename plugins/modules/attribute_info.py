@@ -129,6 +129,10 @@ attributes:
   description:
     - The attributes, as Exist's attribute objects, in the order Exist lists them.
       Empty when O(source=templates).
+    - With O(with_values) (version 0.2.0 or later), each also has a C(values) key, the attribute's values of
+      the last O(with_values) days, a dictionary from the date (a C(YYYY-MM-DD) string, the user's local day) to
+      the value, oldest first; only days with a value are listed. In Jinja write C(item['values']), since
+      C(item.values) is the dictionary's own method.
   returned: always
   type: list
   elements: dict
@@ -145,15 +149,6 @@ attributes:
       value_type_description: Integer
       available_services: [{name: withings, label: Withings}]
       values: {"2026-11-26": 10342, "2026-11-27": 8120}
-  contains:
-    values:
-      description:
-        - The attribute's values of the last O(with_values) days, a dictionary from the date (a C(YYYY-MM-DD)
-          string, the user's local day) to the value, oldest first; only days with a value are listed.
-      returned: when O(with_values) is set (1 or more)
-      type: dict
-      sample: {"2026-11-26": 10342, "2026-11-27": 8120}
-      version_added: 0.2.0
 templates:
   description:
     - The templates, as Exist lists them, when O(source=templates); empty otherwise.
