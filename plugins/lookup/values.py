@@ -92,24 +92,24 @@ _value:
 '''
 
 # ansible-test wants the documentation before any import (validate-modules), as in a module.
-import datetime  # noqa: E402
-import re  # noqa: E402
+import datetime
+import re
 
-from ansible.errors import AnsibleLookupError  # noqa: E402
-from ansible.plugins.lookup import LookupBase  # noqa: E402
-from ansible.utils.display import Display  # noqa: E402
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._client import (
     ExistError,
     check_number,
     is_iso_date,
 )
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
     client_from_params,
     connection_problem,
 )
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN  # noqa: E402
-from ansible_collections.existio.exist.plugins.module_utils._values_read import (  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._values_read import (
     VALUES,
     WITH_VALUES,
     WITH_VALUES_MAX_DAYS,

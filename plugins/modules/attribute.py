@@ -249,9 +249,9 @@ created:
   version_added: 0.2.0
 takeovers:
   description:
-    - The attributes this run took from another service, sorted by name, each with C(previous_owner), that
-      service's name (C((unknown: not visible to this token\)) when the token could not see it). In check mode,
-      the takeovers it can see.
+    - 'The attributes this run took from another service, sorted by name, each with C(previous_owner), that
+      service''s name (C((unknown: not visible to this token\)) when the token could not see it). In check mode,
+      the takeovers it can see.'
   returned: always
   type: list
   elements: dict

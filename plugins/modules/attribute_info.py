@@ -125,6 +125,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+api_requests:
+  description:
+    - How many HTTP requests this task sent to Exist, retries and rate-limited attempts included, out of the 300
+      an hour Exist allows each user. V(0) when the task failed before any request.
+  returned: always
+  type: int
+  sample: 1
+  version_added: 0.2.0
 attributes:
   description:
     - The attributes, as Exist's attribute objects, in the order Exist lists them.
