@@ -9,10 +9,13 @@ environment: the admin API answers loopback clients only) and raises AdminError 
     admin.faults([{"path": "/api/2/attributes/acquire/", "status": 500}])
     ...
     admin.requests()                        # the request log, oldest first
+    admin.advance(days=365)                 # move the emulator's clock (token expiry, the users' days)
+    code = admin.authorize("demo-client", "demo", ["all"])   # a code as if the user had clicked "allow"
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import ssl
 import urllib.error
@@ -111,3 +114,38 @@ class Admin:
         if rate_limit is None:
             return self.call("GET", "config")
         return self.call("POST", "config", {"rate_limit": rate_limit})
+
+    def clock(self) -> dict:
+        """The emulator's clock: {"now": "YYYY-MM-DDTHH:MM:SSZ", "offset_seconds": N}."""
+        return self.call("GET", "clock")
+
+    def advance(self, days: float = 0, seconds: float = 0) -> dict:
+        """Move the clock forward by `days` and `seconds` (negative moves it back); answers clock()."""
+        body: dict[str, float] = {}
+        if days:
+            body["advance_days"] = days
+        if seconds or not body:
+            body["advance_seconds"] = seconds
+        return self.call("POST", "clock", body)
+
+    def set_now(self, now: str | datetime.datetime) -> dict:
+        """Set the clock to `now` (ISO 8601 text, UTC unless it says otherwise, or a datetime); it runs on from
+        there. Answers clock()."""
+        if isinstance(now, datetime.datetime):
+            if now.tzinfo is None:
+                now = now.replace(tzinfo=datetime.timezone.utc)
+            now = now.isoformat()
+        return self.call("POST", "clock", {"now": now})
+
+    def authorize(self, client_id: str, username: str, scopes: list[str], redirect_uri: str | None = None) -> str:
+        """A one-time authorisation code for `client_id`, as if `username` had allowed `scopes` (and, with
+        `redirect_uri`, as if the authorisation had been asked with it: the exchange must then give the same)."""
+        body: dict[str, Any] = {"client_id": client_id, "username": username, "scopes": list(scopes)}
+        if redirect_uri is not None:
+            body["redirect_uri"] = redirect_uri
+        return self.call("POST", "authorize", body)["code"]
+
+    def stats(self) -> dict:
+        """{"requests": API requests answered since the emulator started, "cpu_seconds": the emulator process's CPU
+        time (time.process_time()), "wall_seconds": since the emulator started}."""
+        return self.call("GET", "stats")

@@ -12,13 +12,24 @@ from urllib.parse import urlencode
 
 import zoneinfo
 
-from .templates import CUSTOM_PRIORITY, GROUPS, LOW_PRIORITY, TEMPLATE_JSON, TEMPLATES, VALUE_TYPES, check_value
-from .world import Attribute, Token, User, World
+from .templates import (
+    ALL_SCOPES,
+    CUSTOM_PRIORITY,
+    GROUPS,
+    LOW_PRIORITY,
+    TEMPLATE_JSON,
+    TEMPLATES,
+    VALUE_TYPES,
+    check_value,
+)
+from .world import Attribute, Token, User, World, utc_now
 
 MAX_ITEMS = 35
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 MAX_DAYS = 31
+# An issued access token lives 365 days; its expires_in is counted from the moment of issue to that expiry in
+# whole seconds (so 31535999 as recorded, unless issued on a whole second).
 TOKEN_LIFETIME = 31536000
 TRUE_WORDS = frozenset(("", "1", "true", "yes", "on", "t", "y"))
 NOT_INCREMENTABLE = frozenset((2, 4, 6, 8))
@@ -38,9 +49,18 @@ class Context:
     """One authenticated API request."""
 
     def __init__(
-        self, world: World, token: Token, query: dict[str, str], host: str, path: str, scheme: str = "http"
+        self,
+        world: World,
+        token: Token,
+        query: dict[str, str],
+        host: str,
+        path: str,
+        scheme: str = "http",
+        now: datetime.datetime | None = None,
     ) -> None:
         self.world = world
+        # The emulator's clock (UTC) when the request arrived: the real time unless the admin API moved it.
+        self.utc_now = utc_now() if now is None else now
         self.token = token
         self.user: User = world.users[token.user]
         self.query = query
@@ -77,12 +97,12 @@ class Context:
         return f"{group}_write" in scopes or (manual and "manual_write" in scopes)
 
     def now(self) -> datetime.datetime:
-        """The user's local time."""
+        """The user's local time, by the emulator's clock."""
         try:
             zone: datetime.tzinfo = zoneinfo.ZoneInfo(self.user.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             zone = datetime.timezone.utc
-        return datetime.datetime.now(zone)
+        return self.utc_now.astimezone(zone)
 
     def today(self) -> datetime.date:
         """Today in the user's timezone."""
@@ -539,7 +559,8 @@ def _same(secret: str, given: str) -> bool:
     return secrets.compare_digest(secret.encode("utf-8"), given.encode("utf-8"))
 
 
-def _issue(world: World, user: str, service: str, scopes: list[str]) -> dict:
+def _issue(world: World, user: str, service: str, scopes: list[str], now: datetime.datetime) -> dict:
+    expires_at = (now + datetime.timedelta(seconds=TOKEN_LIFETIME)).replace(microsecond=0)
     token = Token(
         token=secrets.token_hex(20),
         user=user,
@@ -547,44 +568,77 @@ def _issue(world: World, user: str, service: str, scopes: list[str]) -> dict:
         scopes=scopes,
         refresh_token=secrets.token_hex(20),
         kind="oauth2",
+        expires_at=expires_at,
     )
-    world.tokens[token.token] = token
+    world.add_token(token)
     return {
         "access_token": token.token,
         "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME,
+        "expires_in": int((expires_at - now).total_seconds()),
         "refresh_token": token.refresh_token,
         "scope": " ".join(scopes),
     }
 
 
-def access_token(world: World, form: dict[str, str]) -> tuple[int, dict]:
-    """POST /oauth2/access_token for authorization_code and refresh_token grants."""
+def access_token(world: World, form: dict[str, str], now: datetime.datetime | None = None) -> tuple[int, dict]:
+    """POST /oauth2/access_token for authorization_code and refresh_token grants.
+
+    `now` (aware, UTC; default the real time) is the emulator's clock: the new token expires TOKEN_LIFETIME later.
+    A client unknown or with the wrong secret is 401 invalid_client. A code is one-time and belongs to one client:
+    another client's code, a used or unknown one, or a redirect_uri that differs from the one the code was issued
+    for (given or not) is 400 invalid_grant, and such a refusal leaves the code usable by its rightful exchange.
+    A refresh token works once, whether its access token has expired or not (refresh tokens do not expire); the
+    old access and refresh tokens stop working at once.
+    """
+    now = utc_now() if now is None else now
     client = world.clients.get(form.get("client_id", ""))
     if client is None or not _same(client.client_secret, form.get("client_secret", "")):
         return 401, {"error": "invalid_client"}
     grant = form.get("grant_type")
     if grant == "authorization_code":
-        code = client.codes.pop(form.get("code", ""), None)
+        code = client.codes.get(form.get("code", ""))
         if code is None:
             return 400, {"error": "invalid_grant"}
-        return 200, _issue(world, code["user"], client.service, list(code["scopes"]))
+        if code.get("redirect_uri") is not None and form.get("redirect_uri") != code["redirect_uri"]:
+            return 400, {"error": "invalid_grant"}
+        del client.codes[form["code"]]
+        return 200, _issue(world, code["user"], client.service, list(code["scopes"]), now)
     if grant == "refresh_token":
-        refresh = form.get("refresh_token", "")
-        old = next(
-            (
-                t
-                for t in world.tokens.values()
-                if t.refresh_token
-                and t.kind == "oauth2"
-                and t.service == client.service
-                and _same(t.refresh_token, refresh)
-            ),
-            None,
-        )
+        old = world.token_for_refresh(client.service, form.get("refresh_token", ""))
         if old is None:
             return 400, {"error": "invalid_grant"}
         # Refreshing invalidates the old access and refresh tokens.
-        del world.tokens[old.token]
-        return 200, _issue(world, old.user, client.service, list(old.scopes))
+        world.remove_token(old)
+        return 200, _issue(world, old.user, client.service, list(old.scopes), now)
     return 400, {"error": "unsupported_grant_type"}
+
+
+def authorize(world: World, data: Any) -> str:
+    """A one-time code for `client_id`, as if `username` had allowed `scopes` on /oauth2/authorize.
+
+    data: {"client_id", "username", "scopes": [...], "redirect_uri"?}. Raises ValueError when it is malformed or
+    names an unknown client or user.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object with client_id, username and scopes")
+    unknown = set(data) - {"client_id", "username", "scopes", "redirect_uri"}
+    if unknown:
+        raise ValueError(f"unknown key(s): {', '.join(sorted(unknown))}")
+    client = world.clients.get(data.get("client_id")) if isinstance(data.get("client_id"), str) else None
+    if client is None:
+        raise ValueError(f"unknown client_id {data.get('client_id')!r}")
+    username = data.get("username")
+    if not isinstance(username, str) or username not in world.users:
+        raise ValueError(f"unknown username {username!r}")
+    scopes = data.get("scopes")
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) and s for s in scopes):
+        raise ValueError("scopes must be a non-empty list of scope names")
+    unknown_scopes = sorted(set(scopes) - ALL_SCOPES - {"all"})
+    if unknown_scopes:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown_scopes)}")
+    redirect_uri = data.get("redirect_uri")
+    if redirect_uri is not None and not isinstance(redirect_uri, str):
+        raise ValueError("redirect_uri must be a string")
+    code = secrets.token_urlsafe(24)
+    client.codes[code] = {"user": username, "scopes": list(scopes), "redirect_uri": redirect_uri}
+    return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import datetime
 import functools
 import ipaddress
 import json
@@ -17,7 +18,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
-from .world import SeedError, Token, World, default_seed, parse_seed_text, world_from_seed
+from .world import (
+    SeedError,
+    Token,
+    World,
+    default_seed,
+    format_moment,
+    parse_moment,
+    parse_seed_text,
+    utc_now,
+    world_from_seed,
+)
 
 RATE_WINDOW = 3600.0
 LOG_LIMIT = 100_000
@@ -145,18 +156,85 @@ class Emulator:
         self.hits: dict[str, collections.deque] = {}
         self.faults: list[dict] = []
         self.log: collections.deque = collections.deque(maxlen=LOG_LIMIT)
-        # Replaceable so that tests can move time past the rolling hour.
+        # Replaceable so that tests can move time past the rolling hour (the clock offset is added to it).
         self.clock = time.monotonic
+        # Seconds added to the real time: the emulator's "now" (token expiry, the users' days, the rate window).
+        self.offset = 0.0
+        # API requests answered since the emulator was made (never reset), and when it was made.
+        self.request_count = 0
+        self.started = time.monotonic()
+
+    # -- the clock --
+
+    def now(self) -> datetime.datetime:
+        """The emulator's time, in UTC: the real time plus the admin-set offset."""
+        return utc_now() + datetime.timedelta(seconds=self.offset)
+
+    def clock_json(self) -> dict:
+        """{"now": ISO 8601 UTC with Z, "offset_seconds": N}."""
+        with self.lock:
+            now, offset = self.now(), self.offset
+        return {"now": format_moment(now), "offset_seconds": round(offset, 3)}
+
+    def set_clock(self, data: Any) -> dict:
+        """Move the clock: {"advance_seconds": N} and/or {"advance_days": N}, or {"now": ISO 8601}; answers
+        clock_json(). Moving it back clears the rate counters (their requests would lie in the future)."""
+        if not isinstance(data, dict) or not data:
+            raise ValueError("the clock takes {advance_seconds: N}, {advance_days: N} or {now: ISO 8601}")
+        unknown = set(data) - {"advance_seconds", "advance_days", "now"}
+        if unknown:
+            raise ValueError(f"unknown clock key(s): {', '.join(sorted(unknown))}")
+        if "now" in data and len(data) > 1:
+            raise ValueError("now cannot be combined with advance_seconds or advance_days")
+        with self.lock:
+            if "now" in data:
+                try:
+                    target = parse_moment(data["now"])
+                except (ValueError, OverflowError) as exc:
+                    raise ValueError(f"now must be an ISO 8601 date and time, got {data['now']!r}") from exc
+                offset = (target - utc_now()).total_seconds()
+            else:
+                delta = 0.0
+                for key, unit in (("advance_seconds", 1), ("advance_days", 86400)):
+                    value = data.get(key, 0)
+                    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                        raise ValueError(f"{key} must be a number")
+                    delta += value * unit
+                offset = self.offset + delta
+            try:
+                utc_now() + datetime.timedelta(seconds=offset)
+            except OverflowError as exc:
+                raise ValueError("that moves the clock out of range") from exc
+            if offset < self.offset:
+                self.hits.clear()
+            self.offset = offset
+        return self.clock_json()
 
     # -- admin --
 
     def reset(self, world: World) -> None:
-        """Replace the world; rate counters, faults and the request log start afresh too."""
+        """Replace the world; rate counters, faults, the request log and the clock start afresh too."""
         with self.lock:
             self.world = world
             self.hits.clear()
             self.faults.clear()
             self.log.clear()
+            self.offset = 0.0
+
+    def stats(self) -> dict:
+        """{"requests": API requests answered, "cpu_seconds": this process's CPU time, "wall_seconds": since start}."""
+        with self.lock:
+            requests = self.request_count
+        return {
+            "requests": requests,
+            "cpu_seconds": time.process_time(),
+            "wall_seconds": time.monotonic() - self.started,
+        }
+
+    def authorize(self, data: Any) -> dict:
+        """A one-time authorisation code, as if the user had allowed the client: {"code": ...}."""
+        with self.lock:
+            return {"code": api.authorize(self.world, data)}
 
     def state(self) -> dict:
         """The world in the seed format."""
@@ -190,8 +268,9 @@ class Emulator:
         return chosen
 
     def record(self, method: str, path: str, query: dict, status: int, user: str | None, service: str | None) -> None:
-        """Append to the request log."""
+        """Append to the request log (and count the request)."""
         with self.lock:
+            self.request_count += 1
             self.log.append(
                 {"method": method, "path": path, "query": query, "status": status, "user": user, "service": service}
             )
@@ -199,12 +278,15 @@ class Emulator:
     # -- API --
 
     def _token(self, headers: Any) -> Token | None:
-        """The token a request carries, if it is known and sent with its kind's prefix; call with the lock held."""
+        """The token a request carries, if it is known, unexpired and sent with its kind's prefix; call with the lock
+        held."""
         value = headers.get("Authorization") or ""
         for kind, prefix in AUTH_PREFIXES.items():
             if value[: len(prefix)].lower() == prefix.lower():
                 token = self.world.tokens.get(value[len(prefix) :].strip())
-                return token if token is not None and token.kind == kind else None
+                if token is None or token.kind != kind or token.expired(self.now()):
+                    return None
+                return token
         return None
 
     def identify(self, headers: Any) -> tuple[str | None, str | None]:
@@ -217,7 +299,7 @@ class Emulator:
         """Seconds to wait when the token is over its limit, else None (and the request is counted)."""
         if self.rate_limit <= 0:
             return None
-        now = self.clock()
+        now = self.clock() + self.offset
         hits = self.hits.setdefault(token, collections.deque())
         while hits and hits[0] <= now - RATE_WINDOW:
             hits.popleft()
@@ -235,7 +317,7 @@ class Emulator:
                 return Response(405, {"detail": f'Method "{method}" not allowed.'})
             form = _form(headers, body)
             with self.lock:
-                status, payload = api.access_token(self.world, form)
+                status, payload = api.access_token(self.world, form, self.now())
             return Response(status, payload)
         read = api.READ_ROUTES.get(path)
         write = api.WRITE_ROUTES.get(path)
@@ -254,7 +336,7 @@ class Emulator:
                 response.payload = {"detail": f"Request was throttled. Expected available in {wait} seconds."}
                 return response
             try:
-                ctx = api.Context(self.world, token, query, host, path, scheme)
+                ctx = api.Context(self.world, token, query, host, path, scheme, self.now())
                 if read is not None:
                     response.payload = read(ctx)
                 elif token.kind != "oauth2":
@@ -410,6 +492,14 @@ class Handler(BaseHTTPRequestHandler):
                 with emulator.lock:
                     emulator.faults.clear()
                 self._send(200, [])
+            elif route == ("GET", "/_emulator/clock"):
+                self._send(200, emulator.clock_json())
+            elif route == ("POST", "/_emulator/clock"):
+                self._send(200, emulator.set_clock(json.loads(body or b"{}")))
+            elif route == ("POST", "/_emulator/authorize"):
+                self._send(200, emulator.authorize(json.loads(body or b"{}")))
+            elif route == ("GET", "/_emulator/stats"):
+                self._send(200, emulator.stats())
             elif route == ("GET", "/_emulator/config"):
                 self._send(200, {"rate_limit": emulator.rate_limit})
             elif route == ("POST", "/_emulator/config"):

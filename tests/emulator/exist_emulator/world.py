@@ -18,6 +18,39 @@ class SeedError(ValueError):
     """A seed document that does not describe a valid world."""
 
 
+# The expiry of a token seeded without one: it never expires in practice (and existing seeds keep working).
+FAR_FUTURE = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
+
+
+def utc_now() -> datetime.datetime:
+    """The real time, in UTC (the emulator's clock adds its offset to this)."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def parse_moment(value: Any) -> datetime.datetime:
+    """An aware UTC datetime from ISO 8601 text (a trailing Z allowed; no offset means UTC) or a datetime.
+
+    Raises ValueError when it is neither.
+    """
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        moment = datetime.datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"expected an ISO 8601 date and time, got {value!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)
+
+
+def format_moment(moment: datetime.datetime) -> str:
+    """ISO 8601 in UTC with whole seconds and a Z, as the token store writes expires_at."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclasses.dataclass
 class Token:
     """An access token (oauth2 or simple) of one user."""
@@ -28,20 +61,29 @@ class Token:
     scopes: list[str]
     refresh_token: str | None = None
     kind: str = "oauth2"
+    # When the access token stops working (UTC); refresh tokens never expire (the project's assumption).
+    expires_at: datetime.datetime = FAR_FUTURE
     expanded: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.expanded = expand_scopes(self.scopes)
 
+    def expired(self, now: datetime.datetime) -> bool:
+        """Whether the access token has expired at `now` (expired from expires_at on, inclusive)."""
+        return now >= self.expires_at
+
     def as_seed(self) -> dict:
-        """The token in the seed format."""
-        return {
+        """The token in the seed format (expires_at only when it is not the far-future default)."""
+        data = {
             "token": self.token,
             "service": self.service,
             "scopes": list(self.scopes),
             "refresh_token": self.refresh_token,
             "kind": self.kind,
         }
+        if self.expires_at != FAR_FUTURE:
+            data["expires_at"] = format_moment(self.expires_at)
+        return data
 
 
 @dataclasses.dataclass
@@ -115,7 +157,11 @@ class User:
 
 @dataclasses.dataclass
 class Client:
-    """An OAuth2 client acting as one service, with pending authorisation codes."""
+    """An OAuth2 client acting as one service, with pending authorisation codes.
+
+    codes: {code: {"user": username, "scopes": [...], "redirect_uri": URI or None}}; a code with a redirect_uri
+    is exchanged only with that same redirect_uri.
+    """
 
     client_id: str
     client_secret: str
@@ -131,6 +177,33 @@ class World:
     clients: dict[str, Client] = dataclasses.field(default_factory=dict)
     users: dict[str, User] = dataclasses.field(default_factory=dict)
     tokens: dict[str, Token] = dataclasses.field(default_factory=dict)
+    # (service, refresh token) -> access token, so that refreshing is a dict look-up, not a scan of every token.
+    refresh_index: dict[tuple, str] = dataclasses.field(default_factory=dict)
+
+    def add_token(self, token: Token) -> None:
+        """Register a token (and its refresh token in the index; the first token with a refresh token keeps it)."""
+        self.tokens[token.token] = token
+        if token.refresh_token:
+            self.refresh_index.setdefault((token.service, token.refresh_token), token.token)
+
+    def remove_token(self, token: Token) -> None:
+        """Forget a token, and its refresh token with it."""
+        self.tokens.pop(token.token, None)
+        key = (token.service, token.refresh_token)
+        if self.refresh_index.get(key) == token.token:
+            del self.refresh_index[key]
+
+    def token_for_refresh(self, service: str, refresh_token: str) -> Token | None:
+        """The OAuth2 token of `service` that `refresh_token` refreshes, or None."""
+        if not refresh_token:
+            return None
+        token = self.tokens.get(self.refresh_index.get((service, refresh_token), ""))
+        if token is None or token.refresh_token != refresh_token or token.service != service:
+            # Tokens put straight into `tokens` (not through add_token) are found by a scan.
+            token = next(
+                (t for t in self.tokens.values() if t.service == service and t.refresh_token == refresh_token), None
+            )
+        return token if token is not None and token.kind == "oauth2" else None
 
     def service_json(self, name: str | None) -> dict | None:
         """A service as {name, label}, or None."""
@@ -161,8 +234,11 @@ class World:
     def as_seed(self) -> dict:
         """The whole world in the seed format, loadable again by from_seed()."""
         users = []
+        by_user: dict[str, list[dict]] = {}
+        for token in self.tokens.values():
+            by_user.setdefault(token.user, []).append(token.as_seed())
         for user in self.users.values():
-            tokens = [token.as_seed() for token in self.tokens.values() if token.user == user.username]
+            tokens = by_user.get(user.username, [])
             attributes = sorted(user.attributes.values(), key=Attribute.sort_key)
             entry: dict[str, Any] = {"username": user.username, "timezone": user.timezone}
             if user.first_name or user.last_name:
@@ -176,7 +252,10 @@ class World:
                     "client_id": c.client_id,
                     "client_secret": c.client_secret,
                     "service": c.service,
-                    "codes": [{"code": code, **data} for code, data in c.codes.items()],
+                    "codes": [
+                        {"code": code, **{k: v for k, v in data.items() if v is not None}}
+                        for code, data in c.codes.items()
+                    ],
                 }
                 for c in self.clients.values()
             ],
@@ -255,8 +334,33 @@ def _attribute_from_seed(data: dict, world: World, where: str) -> Attribute:
     return attribute
 
 
-def world_from_seed(seed: Any) -> World:
-    """Build a world from a parsed seed document; raises SeedError when it is malformed."""
+def _expires_at(token: dict, now: datetime.datetime, where: str) -> datetime.datetime:
+    """A seeded token's expiry: `expires_at` (ISO 8601, UTC unless it says otherwise), `expires_in_days` from `now`,
+    or the far-future default."""
+    if "expires_at" in token and "expires_in_days" in token:
+        raise SeedError(f"{where}: give expires_at or expires_in_days, not both")
+    if token.get("expires_at") is not None:
+        try:
+            return parse_moment(token["expires_at"])
+        except (ValueError, OverflowError) as exc:
+            raise SeedError(f"{where}: expires_at {token['expires_at']!r} is not an ISO 8601 date and time") from exc
+    days = token.get("expires_in_days")
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, (int, float)):
+            raise SeedError(f"{where}: expires_in_days must be a number of days")
+        try:
+            return (now + datetime.timedelta(days=days)).replace(microsecond=0)
+        except OverflowError as exc:
+            raise SeedError(f"{where}: expires_in_days {days!r} is out of range") from exc
+    return FAR_FUTURE
+
+
+def world_from_seed(seed: Any, now: datetime.datetime | None = None) -> World:
+    """Build a world from a parsed seed document; raises SeedError when it is malformed.
+
+    `now` (aware, default the real time) is what a token's `expires_in_days` counts from.
+    """
+    now = utc_now() if now is None else now
     if seed is None:
         seed = {}
     if not isinstance(seed, dict):
@@ -275,9 +379,11 @@ def world_from_seed(seed: Any) -> World:
         if entry.service not in world.services:
             raise SeedError(f"{where}: unknown service {entry.service!r}")
         for code in client.get("codes") or []:
+            redirect_uri = code.get("redirect_uri")
             entry.codes[str(_require(code, "code", where))] = {
                 "user": str(_require(code, "user", where)),
                 "scopes": list(code.get("scopes") or []),
+                "redirect_uri": None if redirect_uri is None else str(redirect_uri),
             }
         world.clients[entry.client_id] = entry
     for index, data in enumerate(seed.get("users") or []):
@@ -306,12 +412,13 @@ def world_from_seed(seed: Any) -> World:
                 scopes=[str(s) for s in token.get("scopes") or []],
                 refresh_token=token.get("refresh_token"),
                 kind=kind,
+                expires_at=_expires_at(token, now, twhere),
             )
             if entry.service is not None and entry.service not in world.services:
                 raise SeedError(f"{twhere}: unknown service {entry.service!r}")
             if entry.token in world.tokens:
                 raise SeedError(f"{twhere}: duplicate token")
-            world.tokens[entry.token] = entry
+            world.add_token(entry)
         for aindex, attribute_data in enumerate(data.get("attributes") or []):
             attribute = _attribute_from_seed(attribute_data, world, f"{where}.attributes[{aindex}]")
             if attribute.name in user.attributes:
