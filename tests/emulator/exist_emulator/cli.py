@@ -1,5 +1,5 @@
-"""Command line: exist-emulator [--host H] [--port P] [--seed FILE] [--rate-limit N] [--verbose]
-[--tls-cert FILE --tls-key FILE]."""
+"""Command line: exist-emulator [--host H] [--port P] [--seed FILE | --fleet N[,ATTRIBUTES]
+[--fleet-expiring DAYS] [--write-fleet-store PATH]] [--rate-limit N] [--verbose] [--tls-cert FILE --tls-key FILE]."""
 
 from __future__ import annotations
 
@@ -9,8 +9,21 @@ import sys
 import threading
 from typing import Sequence
 
+from .fleet import TEMPLATE_POOL, fleet_seed, fleet_store, write_store
 from .server import make_server, tls_context
 from .world import SeedError, load_seed_file, world_from_seed
+
+
+def _fleet_size(text: str) -> tuple[int, int]:
+    """N or N,ATTRIBUTES (default 20 attributes)."""
+    users, _, attributes = text.partition(",")
+    try:
+        size = (int(users), int(attributes) if attributes else 20)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or N,ATTRIBUTES (integers), got {text!r}") from None
+    if size[0] < 1 or not 0 <= size[1] <= len(TEMPLATE_POOL):
+        raise argparse.ArgumentTypeError(f"N must be at least 1 and ATTRIBUTES from 0 to {len(TEMPLATE_POOL)}")
+    return size
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -19,6 +32,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8787, help="port to listen on; 0 picks a free one (default 8787)")
     parser.add_argument("--seed", help="YAML or JSON seed file describing the world (default: the demo world)")
+    parser.add_argument(
+        "--fleet",
+        metavar="N[,ATTRIBUTES]",
+        type=_fleet_size,
+        help="serve a fleet instead: N users (user0001...) of fleet_service with ATTRIBUTES attributes each "
+        "(default 20); client fleet-client / fleet-secret",
+    )
+    parser.add_argument(
+        "--fleet-expiring",
+        metavar="DAYS",
+        type=float,
+        help="with --fleet: every tenth user's token expires within DAYS days",
+    )
+    parser.add_argument(
+        "--write-fleet-store",
+        metavar="PATH",
+        help="with --fleet: write the fleet's token store (YAML, mode 0600) to PATH before serving",
+    )
     parser.add_argument(
         "--rate-limit",
         type=int,
@@ -31,6 +62,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert; needs --tls-cert")
     args = parser.parse_args(argv)
+    if args.fleet is not None and args.seed is not None:
+        parser.error("--fleet and --seed are mutually exclusive")
+    if args.fleet is None and (args.write_fleet_store is not None or args.fleet_expiring is not None):
+        parser.error("--write-fleet-store and --fleet-expiring need --fleet")
+    if args.fleet_expiring is not None and args.fleet_expiring <= 0:
+        parser.error("--fleet-expiring must be a positive number of days")
     if args.tls_cert is not None and args.tls_key is None:
         parser.error("--tls-cert needs --tls-key (give both, or neither for plain HTTP)")
     if args.tls_key is not None and args.tls_cert is None:
@@ -48,6 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, SeedError) as exc:
             print(f"exist-emulator: cannot load seed {args.seed}: {exc}", file=sys.stderr)
             return 2
+    if args.fleet is not None:
+        users, attributes = args.fleet
+        seed = fleet_seed(users, attributes, expires_within_days=args.fleet_expiring)
+        world = world_from_seed(seed)
+        if args.write_fleet_store is not None:
+            try:
+                write_store(fleet_store(seed), args.write_fleet_store)
+            except OSError as exc:
+                print(f"exist-emulator: cannot write the fleet store {args.write_fleet_store}: {exc}", file=sys.stderr)
+                return 2
     if args.tls_cert is not None:
         try:
             tls_context(args.tls_cert, args.tls_key)  # only to report an unusable pair before binding
