@@ -1,0 +1,404 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The existio.exist.users inventory plugin: stores plain and vault-encrypted, groups, constructed
+features, and validate_tokens against the emulator (in a background thread)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import yaml
+from ansible import constants as C
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.vault import VaultLib, VaultSecret
+from ansible.plugins.doc_fragments import constructed
+from ansible.plugins.loader import lookup_loader
+from ansible.template import Templar
+from ansible.utils.display import Display
+
+from ansible_collections.existio.exist.plugins.inventory import users as plugin_module
+from exist_emulator.testing import BackgroundEmulator
+
+NAME = 'existio.exist.users'
+VAULT_PASSWORD = b'fleet-vault-password'
+TOKENS = {
+    'alice': 'inv-alice-s3cret-7f01',
+    'bob': 'inv-bob-s3cret-7f02',
+    'carol': 'inv-carol-s3cret-7f03',
+}
+NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def moment(days):
+    return (NOW + datetime.timedelta(days=days)).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def store_entries():
+    return {
+        'alice': {
+            'username': 'alice',
+            'access_token': TOKENS['alice'],
+            'refresh_token': 'inv-alice-refresh',
+            'expires_at': moment(300),
+            'scope': 'mood_read mood_write activity_read',
+        },
+        'bob': {
+            'username': 'bob',
+            'access_token': TOKENS['bob'],
+            'refresh_token': 'inv-bob-refresh',
+            'expires_at': moment(10),
+            'scope': 'activity_read activity_write',
+        },
+        'carol': {
+            'access_token': TOKENS['carol'],
+            'refresh_token': 'inv-carol-refresh',
+            'expires_at': moment(-2),
+            'scope': 'mood_read',
+        },
+    }
+
+
+def plugin_options():
+    """The options as the plugin loader declares them: the plugin's own plus ansible-core's constructed fragment."""
+    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
+    assert doc['extends_documentation_fragment'] == ['constructed']
+    fragment = yaml.safe_load(constructed.ModuleDocFragment.DOCUMENTATION)
+    return dict(fragment['options'], **doc['options'])
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """Everything the plugin shows, at the highest verbosity."""
+    lines = []
+    monkeypatch.setattr(Display, 'verbosity', 5, raising=False)
+    monkeypatch.setattr(Display, 'display', lambda self, msg, *args, **kwargs: lines.append(str(msg)))
+    monkeypatch.setattr(Display, 'warning', lambda self, msg, *args, **kwargs: lines.append('WARNING ' + str(msg)))
+    monkeypatch.setattr(Display, 'debug', lambda self, msg, *args, **kwargs: lines.append(str(msg)))
+    return lines
+
+
+def write_store(directory, entries=None, encrypt=False, name='tokens.yml'):
+    text = yaml.safe_dump(store_entries() if entries is None else entries).encode('utf-8')
+    if encrypt:
+        text = VaultLib([('default', VaultSecret(VAULT_PASSWORD))]).encrypt(text)
+    path = directory / name
+    path.write_bytes(text)
+    return path
+
+
+def write_config(directory, name='fleet.exist_users.yml', **options):
+    config = dict(plugin=NAME, store='tokens.yml')
+    config.update(options)
+    path = directory / name
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def parse(config_path, vault=False):
+    """Run the plugin as `ansible-inventory -i CONFIG` would; returns (inventory, loader)."""
+    C.config.initialize_plugin_configuration_definitions('inventory', NAME, plugin_options())
+    plugin = plugin_module.InventoryModule()
+    plugin._load_name = NAME
+    plugin._redirected_names = [NAME]
+    loader = DataLoader()
+    if vault:
+        loader.set_vault_secrets([('default', VaultSecret(VAULT_PASSWORD))])
+    inventory = InventoryData()
+    assert plugin.verify_file(config_path)
+    plugin.parse(inventory, loader, config_path, cache=False)
+    return inventory, loader
+
+
+def host_vars(inventory, name):
+    return inventory.get_host(name).get_vars()
+
+
+def members(inventory, group):
+    return sorted(host.name for host in inventory.groups[group].get_hosts())
+
+
+def assert_no_token(texts):
+    for text in texts:
+        for token in TOKENS.values():
+            assert token not in str(text)
+
+
+# -- hosts, variables and groups ---------------------------------------------
+
+
+def test_one_host_per_user_with_its_token_and_groups(tmp_path, captured):
+    write_store(tmp_path)
+    inventory, unused_loader = parse(write_config(tmp_path))
+    assert sorted(inventory.hosts) == ['alice', 'bob', 'carol']
+    alice = host_vars(inventory, 'alice')
+    assert alice['exist_token'] == TOKENS['alice']
+    assert alice['exist_username'] == 'alice'
+    assert alice['exist_token_expires_at'] == moment(300)
+    assert alice['exist_token_expires_in_days'] in (299, 300)
+    assert alice['exist_token_scopes'] == ['activity_read', 'mood_read', 'mood_write']
+    assert alice['exist_token_store'] == str(tmp_path / 'tokens.yml')
+    assert alice['ansible_connection'] == 'local'
+    assert 'exist_token_error' not in alice
+    assert host_vars(inventory, 'carol')['exist_token_expires_in_days'] < 0
+    assert members(inventory, 'exist_users') == ['alice', 'bob', 'carol']
+    assert members(inventory, 'scope_mood_read') == ['alice', 'carol']
+    assert members(inventory, 'scope_mood_write') == ['alice']
+    assert members(inventory, 'scope_activity_write') == ['bob']
+    # bob expires in 10 days (within the default 30), carol has expired.
+    assert members(inventory, 'exist_token_expiring') == ['bob', 'carol']
+    assert members(inventory, 'exist_token_expired') == ['carol']
+    # Exists (empty) without validate_tokens, so exist_users:!exist_token_invalid never warns.
+    assert members(inventory, 'exist_token_invalid') == []
+    assert_no_token(captured)
+
+
+def test_the_python_of_the_playbook_is_a_template_and_the_token_is_not(tmp_path):
+    entries = store_entries()
+    entries['alice']['access_token'] = 'braces{{ 7 * 7 }}s3cret'
+    write_store(tmp_path, entries)
+    inventory, loader = parse(write_config(tmp_path))
+    variables = dict(host_vars(inventory, 'alice'), ansible_playbook_python='/opt/venv/bin/python')
+    templar = Templar(loader=loader, variables=variables)
+    assert templar.template(variables['ansible_python_interpreter']) == '/opt/venv/bin/python'
+    assert templar.template(variables['exist_token']) == 'braces{{ 7 * 7 }}s3cret'
+
+
+def test_expiring_within_days_and_no_local_connection(tmp_path):
+    write_store(tmp_path)
+    inventory, unused_loader = parse(write_config(tmp_path, expiring_within_days=5, local_connection=False))
+    assert members(inventory, 'exist_token_expiring') == ['carol']
+    assert 'ansible_connection' not in host_vars(inventory, 'alice')
+    assert 'ansible_python_interpreter' not in host_vars(inventory, 'alice')
+    inventory, unused_loader = parse(write_config(tmp_path, expiring_within_days=365))
+    assert members(inventory, 'exist_token_expiring') == ['alice', 'bob', 'carol']
+
+
+def test_keyed_groups_groups_and_compose(tmp_path):
+    write_store(tmp_path)
+    config = write_config(
+        tmp_path,
+        keyed_groups=[
+            {'key': "exist_token_scopes | map('regex_replace', '_(read|write)$', '') | unique", 'prefix': 'group'}
+        ],
+        groups={'due_soon': 'exist_token_expires_in_days < 30', 'reads_mood': "'mood_read' in exist_token_scopes"},
+        compose={'exist_days_left': 'exist_token_expires_in_days * 1', 'region': "'eu'"},
+    )
+    inventory, unused_loader = parse(config)
+    assert members(inventory, 'group_mood') == ['alice', 'carol']
+    assert members(inventory, 'group_activity') == ['alice', 'bob']
+    assert members(inventory, 'due_soon') == ['bob', 'carol']
+    assert members(inventory, 'reads_mood') == ['alice', 'carol']
+    assert host_vars(inventory, 'bob')['region'] == 'eu'
+    assert host_vars(inventory, 'bob')['exist_days_left'] == host_vars(inventory, 'bob')['exist_token_expires_in_days']
+
+
+def test_strict_fails_on_a_bad_expression_without_the_token(tmp_path, captured):
+    write_store(tmp_path)
+    config = write_config(tmp_path, strict=True, compose={'broken': 'exist_token ~ no_such_variable'})
+    with pytest.raises(AnsibleError) as excinfo:
+        parse(config)
+    assert_no_token([excinfo.value, excinfo.value.message] + captured)
+    # Without strict the host simply does not get the variable.
+    inventory, unused_loader = parse(write_config(tmp_path, compose={'broken': 'exist_token ~ no_such_variable'}))
+    assert 'broken' not in host_vars(inventory, 'alice')
+
+
+def test_include_token_false_reads_the_token_from_the_store_when_used(tmp_path):
+    write_store(tmp_path)
+    inventory, loader = parse(write_config(tmp_path, include_token=False))
+    variables = host_vars(inventory, 'bob')
+    assert_no_token(repr(value) for value in variables.values())
+    assert 'lookup(' in variables['exist_token']
+    expression = variables['exist_token']
+    if lookup_loader.get('ansible.builtin.file') is None:
+        # A plain pytest run has no collection loader, which FQCNs of ansible.builtin need; ansible-test
+        # units (and the integration target fleet) evaluate the expression as it is.
+        expression = plugin_module._as_template(expression.replace("lookup('ansible.builtin.file'", "lookup('file'"))
+    assert Templar(loader=loader, variables=variables).template(expression) == TOKENS['bob']
+
+
+def test_include_token_false_refuses_a_name_it_cannot_quote(tmp_path):
+    entries = {"o'brien": dict(store_entries()['alice'], username="o'brien")}
+    write_store(tmp_path, entries)
+    with pytest.raises(AnsibleParserError, match='include_token=false cannot name the username'):
+        parse(write_config(tmp_path, include_token=False))
+
+
+# -- the store ---------------------------------------------------------------
+
+
+def test_a_vault_encrypted_store(tmp_path, captured):
+    path = write_store(tmp_path, encrypt=True, name='tokens.vault.yml')
+    assert path.read_bytes().startswith(b'$ANSIBLE_VAULT;')
+    config = write_config(tmp_path, store='tokens.vault.yml')
+    inventory, unused_loader = parse(config, vault=True)
+    assert host_vars(inventory, 'carol')['exist_token'] == TOKENS['carol']
+    assert members(inventory, 'exist_token_expired') == ['carol']
+    with pytest.raises(AnsibleParserError, match='vault-encrypted and cannot be decrypted') as excinfo:
+        parse(config)
+    assert_no_token([excinfo.value.message] + captured)
+
+
+def test_the_store_path_absolute_or_relative_to_the_configuration(tmp_path):
+    elsewhere = tmp_path / 'secrets'
+    elsewhere.mkdir()
+    path = write_store(elsewhere)
+    config_dir = tmp_path / 'inventory'
+    config_dir.mkdir()
+    for store in (str(path), '../secrets/tokens.yml'):
+        inventory, unused_loader = parse(write_config(config_dir, store=store))
+        assert host_vars(inventory, 'alice')['exist_token_store'] == str(path)
+
+
+def test_a_missing_store_is_an_error_not_an_empty_inventory(tmp_path):
+    with pytest.raises(AnsibleParserError, match='does not exist; exchange a code into it with existio.exist.token'):
+        parse(write_config(tmp_path))
+
+
+@pytest.mark.parametrize(
+    'text, message',
+    [
+        ('alice: [not, a, mapping]\n', "user 'alice' must be a mapping"),
+        ('alice: {access_token: %s, expires_at: "2027-01-01T00:00:00Z"}\n' % TOKENS['alice'], 'has no refresh_token'),
+        ('alice: {access_token: %s, refresh_token: r, expires_at: soon}\n' % TOKENS['alice'], 'not an ISO 8601'),
+        ('alice:\n  access_token: %s\n bad: [indent\n' % TOKENS['alice'], 'not valid YAML'),
+    ],
+)
+def test_a_broken_store_names_the_problem_never_the_token(tmp_path, captured, text, message):
+    (tmp_path / 'tokens.yml').write_text(text)
+    with pytest.raises(AnsibleParserError) as excinfo:
+        parse(write_config(tmp_path))
+    assert message in excinfo.value.message
+    assert_no_token([excinfo.value.message] + captured)
+
+
+@pytest.mark.parametrize(
+    'options, message',
+    [
+        ({'expiring_within_days': -1}, 'expiring_within_days must be a whole number of days from 0 to 3660'),
+        ({'validate_concurrency': 0}, 'validate_concurrency must be a whole number of requests from 1 to 64'),
+        ({'validate_tokens': True, 'timeout': 0}, 'timeout must be a whole number of seconds from 1 to 3600'),
+    ],
+)
+def test_options_are_checked_before_anything_is_read(tmp_path, options, message):
+    write_store(tmp_path)
+    with pytest.raises(AnsibleParserError, match=message):
+        parse(write_config(tmp_path, **options))
+
+
+def test_verify_file(tmp_path):
+    plugin = plugin_module.InventoryModule()
+    write_store(tmp_path)
+    assert plugin.verify_file(write_config(tmp_path, name='prod.exist_users.yml'))
+    assert plugin.verify_file(write_config(tmp_path, name='exist_users.yaml'))
+    assert plugin.verify_file(write_config(tmp_path, name='fleet.yml'))
+    (tmp_path / 'other.yml').write_text('plugin: amazon.aws.aws_ec2\n')
+    (tmp_path / 'hosts.yml').write_text('all:\n  hosts:\n    a:\n')
+    (tmp_path / 'weird.yml').write_text('!!python/object:os.system\n')
+    for name in ('other.yml', 'hosts.yml', 'weird.yml', 'tokens.yml', 'missing.exist_users.yml'):
+        assert not plugin.verify_file(str(tmp_path / name)), name
+
+
+# -- validate_tokens against the emulator ------------------------------------
+
+
+def emulator_seed():
+    def user(name, token, scopes):
+        return {
+            'username': name,
+            'timezone': 'UTC',
+            'tokens': [{'token': token, 'service': 'fleet', 'scopes': scopes, 'refresh_token': name + '-refresh'}],
+            'attributes': [],
+        }
+
+    return {
+        'services': [{'name': 'fleet', 'label': 'Fleet'}],
+        'clients': [],
+        'users': [
+            user('alice', TOKENS['alice'], ['all']),
+            user('bob', TOKENS['bob'], ['activity_read']),
+            # carol's store entry holds a token Exist does not know.
+            user('carol', 'inv-carol-current-token', ['all']),
+            user('dave', 'inv-dave-s3cret-7f04', ['all']),
+        ],
+    }
+
+
+@pytest.fixture(scope='module')
+def emulator():
+    with BackgroundEmulator(seed=emulator_seed()) as server:
+        yield server
+
+
+def test_validate_tokens_one_profile_request_per_user(tmp_path, emulator, captured):
+    entries = store_entries()
+    # eve's entry holds dave's token: it works, but for another user.
+    entries['eve'] = dict(entries['alice'], username='eve', access_token='inv-dave-s3cret-7f04')
+    write_store(tmp_path, entries)
+    emulator.admin.clear_requests()
+    config = write_config(tmp_path, validate_tokens=True, api_url=emulator.url, use_proxy=False, validate_concurrency=3)
+    inventory, unused_loader = parse(config)
+    log = emulator.admin.requests()
+    assert sorted((entry['method'], entry['path'], entry['status']) for entry in log) == sorted(
+        [('GET', '/api/2/accounts/profile/', 200)] * 3 + [('GET', '/api/2/accounts/profile/', 401)]
+    )
+    assert members(inventory, 'exist_token_invalid') == ['carol', 'eve']
+    carol, eve = host_vars(inventory, 'carol'), host_vars(inventory, 'eve')
+    assert '401' in carol['exist_token_error']
+    assert eve['exist_token_error'] == "the token belongs to the Exist user 'dave', not 'eve'"
+    assert 'exist_token_error' not in host_vars(inventory, 'alice')
+    # A working token that has expired in the store is still a user of the fleet: the store says when to refresh.
+    assert members(inventory, 'exist_users') == ['alice', 'bob', 'carol', 'eve']
+    assert any('2 of 4 token(s) failed validation' in line and 'carol, eve' in line for line in captured)
+    assert_no_token([carol['exist_token_error'], eve['exist_token_error'], 'inv-dave-s3cret-7f04'] + captured)
+    assert not any('inv-dave-s3cret-7f04' in line for line in captured)
+
+
+def test_validate_tokens_takes_the_api_url_from_the_environment(tmp_path, emulator, monkeypatch):
+    write_store(tmp_path, dict((name, store_entries()[name]) for name in ('alice', 'bob')))
+    monkeypatch.setenv('EXIST_API_URL', emulator.url)
+    emulator.admin.clear_requests()
+    inventory, unused_loader = parse(write_config(tmp_path, validate_tokens=True, use_proxy=False))
+    assert len(emulator.admin.requests()) == 2
+    assert members(inventory, 'exist_token_invalid') == []
+
+
+def test_validate_tokens_when_exist_cannot_be_reached(tmp_path, captured):
+    write_store(tmp_path)
+    config = write_config(tmp_path, validate_tokens=True, api_url='http://127.0.0.1:9', retries=0, use_proxy=False)
+    inventory, unused_loader = parse(config)
+    assert members(inventory, 'exist_token_invalid') == ['alice', 'bob', 'carol']
+    assert '127.0.0.1:9' in host_vars(inventory, 'alice')['exist_token_error']
+    assert any('3 of 3 token(s) failed validation' in line for line in captured)
+    assert_no_token(captured + [host_vars(inventory, name)['exist_token_error'] for name in TOKENS])
+
+
+@pytest.mark.parametrize(
+    'options, message',
+    [
+        ({'api_url': 'http://exist.io'}, 'plain http://'),
+        ({'ca_path': '/nonexistent/ca.pem'}, "ca_path '/nonexistent/ca.pem' is not a readable CA bundle file"),
+    ],
+)
+def test_validate_tokens_with_unusable_connection_options_fails_the_inventory(tmp_path, options, message):
+    write_store(tmp_path)
+    with pytest.raises(AnsibleParserError, match=message):
+        parse(write_config(tmp_path, validate_tokens=True, **options))
+
+
+def test_no_request_without_validate_tokens(tmp_path, monkeypatch):
+    import requests
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('an HTTP request was made')
+
+    monkeypatch.setattr(requests.Session, 'request', refuse)
+    write_store(tmp_path)
+    inventory, unused_loader = parse(write_config(tmp_path))
+    assert len(inventory.hosts) == 3
