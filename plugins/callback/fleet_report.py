@@ -1,0 +1,612 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: fleet_report
+type: aggregate
+short_description: A JSON and a Markdown report of what existio.exist tasks did to every Exist user
+version_added: 0.2.0
+description:
+  - >-
+    Collects the results of the tasks of this collection (M(existio.exist.attribute), M(existio.exist.values),
+    M(existio.exist.attribute_info) and every other module of its C(existio.exist.exist) action group, by their
+    resolved action name, written in full or short) for every host, usually one host per Exist user (see the
+    P(existio.exist.users#inventory) inventory plugin).
+  - >-
+    At the end of the run it writes two files to O(output_dir): C(exist-fleet-report.json) and
+    C(exist-fleet-report.md). Each says how many users converged, changed or failed; the attributes acquired,
+    released and created (in total and by attribute); the takeovers by previous owner; the failures by
+    C(error_code); the values updated and incremented; the API requests spent, in total and per user; and the ten
+    busiest users against Exist's budget of 300 requests per user and hour.
+  - >-
+    A run with C(--check) writes the same report titled as a drift report: what a real run would change. The
+    counts are then predictions.
+  - >-
+    Both files are written whole and atomically (a temporary file in O(output_dir), renamed over the old report),
+    so a reader never sees half a report. A report that cannot be written is a warning; it never fails the run.
+  - >-
+    The report holds no token and nothing from a result's C(invocation): only the counts, names, error codes and
+    messages listed above. A failed task's C(msg) is kept (shortened), with the host's C(exist_token) masked all
+    the same.
+  - Enable it like any callback, in C(callbacks_enabled) or E(ANSIBLE_CALLBACKS_ENABLED); it does not change the
+    output on the screen.
+author:
+  - Existio maintainers (@existio)
+requirements:
+  - enabled in C(callbacks_enabled) (E(ANSIBLE_CALLBACKS_ENABLED))
+options:
+  output_dir:
+    description:
+      - The directory to write C(exist-fleet-report.json) and C(exist-fleet-report.md) into, created when missing.
+      - When not set, the current working directory of C(ansible-playbook).
+    type: path
+    env:
+      - name: EXIST_FLEET_REPORT_DIR
+    ini:
+      - section: callback_existio_exist_fleet_report
+        key: output_dir
+seealso:
+  - name: Running a fleet of Exist users
+    description: The token store, the inventory, converging every user and this report.
+    link: https://github.com/existio/exist/blob/main/docs/docsite/rst/guide_fleet.rst
+'''
+
+EXAMPLES = r'''
+# ansible.cfg
+# [defaults]
+# callbacks_enabled = existio.exist.fleet_report
+#
+# [callback_existio_exist_fleet_report]
+# output_dir = reports/
+#
+# or for one run:
+# ANSIBLE_CALLBACKS_ENABLED=existio.exist.fleet_report EXIST_FLEET_REPORT_DIR=reports \
+#   ansible-playbook -i fleet.exist_users.yml converge.yml
+'''
+
+# ansible-test wants the documentation before any import, as in a module.
+import contextlib  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import yaml  # noqa: E402
+from ansible import context  # noqa: E402
+from ansible.module_utils.common.text.converters import to_text  # noqa: E402
+from ansible.plugins.callback import CallbackBase  # noqa: E402
+from ansible.release import __version__ as ansible_version  # noqa: E402
+
+COLLECTION = 'existio.exist'
+ACTION_GROUP = 'exist'
+# Used when meta/runtime.yml cannot be read (it ships with the collection, so it normally can).
+KNOWN_MODULES = ('attribute', 'attribute_info', 'values')
+REPORT_NAME = 'exist-fleet-report'
+REPORT_VERSION = 1
+# Exist allows each user's token this many requests in a rolling hour.
+HOURLY_BUDGET = 300
+BUSIEST = 10
+# Markdown lists at most this many failed tasks (the JSON has them all).
+MARKDOWN_FAILED_TASKS = 20
+MESSAGE_LIMIT = 300
+MASK = '********'
+
+
+def _action_group():
+    """The short names of the collection's action group, from meta/runtime.yml."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'meta', 'runtime.yml')
+    try:
+        with open(path, 'rb') as f:
+            groups = (yaml.safe_load(f) or {}).get('action_groups') or {}
+        names = [name for name in groups.get(ACTION_GROUP) or [] if isinstance(name, str)]
+    except (IOError, OSError, yaml.YAMLError, AttributeError):
+        names = []
+    short = set(name.split('.')[-1] for name in names) or set(KNOWN_MODULES)
+    return frozenset(short | set('%s.%s' % (COLLECTION, name) for name in short))
+
+
+def _count(value):
+    """A request count from a result: a non-negative int, anything else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _names(value):
+    return [to_text(name) for name in value if isinstance(name, str)] if isinstance(value, list) else []
+
+
+def _dicts(value):
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _short(text, limit=MESSAGE_LIMIT):
+    text = ' '.join(to_text(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + '...'
+
+
+def _bump(counter, key, by=1):
+    counter[key] = counter.get(key, 0) + by
+
+
+def _sorted_counts(counter):
+    """{key: n}, largest first, then by key (JSON keeps the order)."""
+    return dict(sorted(counter.items(), key=lambda pair: (-pair[1], pair[0])))
+
+
+def _item_name(item):
+    for key in ('name', 'template', 'label'):
+        if isinstance(item.get(key), str) and item[key]:
+            return to_text(item[key])
+    return '(unnamed)'
+
+
+class _User(object):
+    """What the tasks of one host (one Exist user) did."""
+
+    def __init__(self, name):
+        self.name = name
+        self.tasks = dict(ok=0, changed=0, failed=0, skipped=0, unreachable=0)
+        self.api_requests = 0
+        self.acquired = []
+        self.released = []
+        self.created = []
+        self.takeovers = []  # [{name, previous_owner}]
+        self.failed_items = []  # [{name, error_code, error}]
+        self.updated = []  # attribute names, one per value set
+        self.incremented = []
+        self.task_failures = []  # [{task, msg}]
+        self.secret = None  # the host's exist_token, only ever used to mask it
+
+    def outcome(self):
+        if self.tasks['failed'] or self.tasks['unreachable']:
+            return 'failed'
+        if self.tasks['changed']:
+            return 'changed'
+        if self.tasks['ok']:
+            return 'unchanged'
+        return 'skipped'
+
+    def mask(self, text):
+        text = to_text(text)
+        if self.secret and self.secret in text:
+            text = text.replace(self.secret, MASK)
+        return text
+
+    def add(self, data):
+        """Add one module result (or one loop item's)."""
+        self.api_requests += _count(data.get('api_requests'))
+        self.acquired.extend(_names(data.get('acquired')))
+        self.released.extend(_names(data.get('released')))
+        self.created.extend(_names(data.get('created')))
+        for takeover in _dicts(data.get('takeovers')):
+            self.takeovers.append(
+                dict(
+                    name=_item_name(takeover),
+                    previous_owner=to_text(takeover.get('previous_owner') or '(unknown)'),
+                )
+            )
+        for item in _dicts(data.get('failed_items')):
+            self.failed_items.append(
+                dict(
+                    name=_item_name(item),
+                    error_code=to_text(item.get('error_code') or '(none)'),
+                    error=_short(self.mask(item.get('error') or ''), 200),
+                )
+            )
+        self.updated.extend(_item_name(item) for item in _dicts(data.get('updated')))
+        self.incremented.extend(_item_name(item) for item in _dicts(data.get('incremented')))
+
+    def summary(self):
+        return dict(
+            outcome=self.outcome(),
+            tasks=dict(self.tasks),
+            api_requests=self.api_requests,
+            acquired=sorted(self.acquired),
+            released=sorted(self.released),
+            created=sorted(self.created),
+            takeovers=sorted(self.takeovers, key=lambda entry: (entry['name'], entry['previous_owner'])),
+            failed_items=[dict(name=item['name'], error_code=item['error_code']) for item in self.failed_items],
+            values_updated=len(self.updated),
+            values_incremented=len(self.incremented),
+            task_failures=list(self.task_failures),
+        )
+
+
+def build_report(users, check_results, real_results, cli_check, playbooks, started, finished):
+    """The report as a dictionary (what the JSON file holds) from the collected users.
+
+    started and finished are Unix times.
+    """
+    if check_results and not real_results:
+        mode = 'drift'
+    elif check_results and real_results:
+        mode = 'mixed'
+    elif real_results:
+        mode = 'run'
+    else:
+        mode = 'drift' if cli_check else 'run'
+    outcomes = dict(changed=[], unchanged=[], failed=[], skipped=[])
+    for user in users.values():
+        outcomes[user.outcome()].append(user.name)
+    acquired, released, created, updated, incremented = {}, {}, {}, {}, {}
+    owners, codes, failed_tasks, per_user = {}, {}, [], {}
+    for name in sorted(users):
+        user = users[name]
+        for counter, names in (
+            (acquired, user.acquired),
+            (released, user.released),
+            (created, user.created),
+            (updated, user.updated),
+            (incremented, user.incremented),
+        ):
+            for attribute in names:
+                _bump(counter, attribute)
+        for takeover in user.takeovers:
+            owner = owners.setdefault(takeover['previous_owner'], dict(total=0, users=set(), by_attribute={}))
+            owner['total'] += 1
+            owner['users'].add(name)
+            _bump(owner['by_attribute'], takeover['name'])
+        for item in user.failed_items:
+            code = codes.setdefault(item['error_code'], dict(total=0, users=set(), by_attribute={}, example=''))
+            code['total'] += 1
+            code['users'].add(name)
+            _bump(code['by_attribute'], item['name'])
+            code['example'] = code['example'] or item['error']
+        for failure in user.task_failures:
+            failed_tasks.append(dict(user=name, task=failure['task'], msg=failure['msg']))
+        per_user[name] = user.summary()
+    requests = dict((name, users[name].api_requests) for name in users)
+    busiest = sorted(requests.items(), key=lambda pair: (-pair[1], pair[0]))[:BUSIEST]
+    total_requests = sum(requests.values())
+    kind_title = {
+        'run': 'Exist fleet report',
+        'drift': 'Exist fleet drift report: what would change',
+        'mixed': 'Exist fleet report (some tasks in check mode)',
+    }
+    return dict(
+        report=REPORT_NAME,
+        version=REPORT_VERSION,
+        title=kind_title[mode],
+        mode=mode,
+        check_mode=mode == 'drift',
+        task_results=dict(check_mode=check_results, applied=real_results),
+        playbooks=list(playbooks),
+        started=_utc(started),
+        finished=_utc(finished),
+        duration_seconds=round(finished - started, 1),
+        ansible_core=ansible_version,
+        users=dict(
+            total=len(users),
+            converged=len(outcomes['changed']) + len(outcomes['unchanged']),
+            changed=len(outcomes['changed']),
+            unchanged=len(outcomes['unchanged']),
+            failed=len(outcomes['failed']),
+            skipped=len(outcomes['skipped']),
+            by_outcome=dict((key, sorted(value)) for key, value in outcomes.items()),
+        ),
+        attributes=dict(
+            acquired=dict(total=sum(acquired.values()), by_attribute=_sorted_counts(acquired)),
+            released=dict(total=sum(released.values()), by_attribute=_sorted_counts(released)),
+            created=dict(total=sum(created.values()), by_attribute=_sorted_counts(created)),
+        ),
+        takeovers=dict(
+            total=sum(owner['total'] for owner in owners.values()),
+            by_previous_owner=dict(
+                (
+                    owner,
+                    dict(
+                        total=data['total'], users=len(data['users']), by_attribute=_sorted_counts(data['by_attribute'])
+                    ),
+                )
+                for owner, data in sorted(owners.items(), key=lambda pair: (-pair[1]['total'], pair[0]))
+            ),
+        ),
+        failures=dict(
+            items=sum(code['total'] for code in codes.values()),
+            by_error_code=dict(
+                (
+                    code,
+                    dict(
+                        total=data['total'],
+                        users=len(data['users']),
+                        by_attribute=_sorted_counts(data['by_attribute']),
+                        example=data['example'],
+                    ),
+                )
+                for code, data in sorted(codes.items(), key=lambda pair: (-pair[1]['total'], pair[0]))
+            ),
+            tasks=failed_tasks,
+        ),
+        values=dict(
+            updated=dict(total=sum(updated.values()), by_attribute=_sorted_counts(updated)),
+            incremented=dict(total=sum(incremented.values()), by_attribute=_sorted_counts(incremented)),
+        ),
+        api_requests=dict(
+            total=total_requests,
+            per_user=dict(sorted(requests.items())),
+            mean_per_user=round(float(total_requests) / len(users), 2) if users else 0,
+            budget_per_user_per_hour=HOURLY_BUDGET,
+            busiest=[
+                dict(user=name, requests=count, budget_share=round(float(count) / HOURLY_BUDGET, 4))
+                for name, count in busiest
+            ],
+            over_budget=sorted(name for name, count in requests.items() if count > HOURLY_BUDGET),
+        ),
+        per_user=per_user,
+    )
+
+
+# -- Markdown -----------------------------------------------------------------
+
+
+def _cell(text):
+    return to_text(text).replace('\\', '\\\\').replace('|', '\\|').replace('\n', ' ')
+
+
+def _table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(' --- ' for dummy in header) + '|']
+    lines.extend('| ' + ' | '.join(_cell(value) for value in row) + ' |' for row in rows)
+    return lines
+
+
+def _listing(counts, limit=8):
+    items = list(counts.items())
+    text = ', '.join('%s (%d)' % pair for pair in items[:limit])
+    return text + (', ...' if len(items) > limit else '')
+
+
+def render_markdown(report):
+    drift = report['mode'] == 'drift'
+    would = 'would be ' if drift else ''
+    users, attributes, requests = report['users'], report['attributes'], report['api_requests']
+    lines = ['# %s' % report['title'], '']
+    lines.append(
+        'Playbook %s, run from %s to %s (UTC, %s s) with ansible-core %s.'
+        % (
+            ', '.join(report['playbooks']) or '(unnamed)',
+            report['started'],
+            report['finished'],
+            report['duration_seconds'],
+            report['ansible_core'],
+        )
+    )
+    if drift:
+        lines += ['', 'Check mode: nothing was changed. The counts below are what a real run would change.']
+    elif report['mode'] == 'mixed':
+        lines += [
+            '',
+            '%d task result(s) ran in check mode: their changes are predictions, counted with the %d applied.'
+            % (report['task_results']['check_mode'], report['task_results']['applied']),
+        ]
+    lines += ['', '## Users', '']
+    lines += _table(
+        ['users', 'converged', 'would change' if drift else 'changed', 'unchanged', 'failed', 'skipped'],
+        [[users['total'], users['converged'], users['changed'], users['unchanged'], users['failed'], users['skipped']]],
+    )
+    lines += ['', '## Attributes', '']
+    names = sorted(
+        set(attributes['acquired']['by_attribute'])
+        | set(attributes['released']['by_attribute'])
+        | set(attributes['created']['by_attribute'])
+    )
+    if names:
+        rows = [
+            [
+                name,
+                attributes['acquired']['by_attribute'].get(name, 0),
+                attributes['released']['by_attribute'].get(name, 0),
+                attributes['created']['by_attribute'].get(name, 0),
+            ]
+            for name in names
+        ]
+        rows.append(
+            [
+                '**total**',
+                attributes['acquired']['total'],
+                attributes['released']['total'],
+                attributes['created']['total'],
+            ]
+        )
+        lines += _table(['attribute', would + 'acquired', would + 'released', would + 'created'], rows)
+    else:
+        lines.append('No attribute %sacquired, released or created.' % would)
+    lines += ['', '## Takeovers by previous owner', '']
+    owners = report['takeovers']['by_previous_owner']
+    if owners:
+        lines += _table(
+            ['previous owner', 'takeovers', 'users', 'attributes'],
+            [[owner, data['total'], data['users'], _listing(data['by_attribute'])] for owner, data in owners.items()],
+        )
+    else:
+        lines.append('No attribute %staken from another service.' % would)
+    lines += ['', '## Failures by error code', '']
+    failures = report['failures']
+    if failures['by_error_code']:
+        lines += _table(
+            ['error code', 'items', 'users', 'attributes', 'example'],
+            [
+                [code, data['total'], data['users'], _listing(data['by_attribute']), data['example']]
+                for code, data in failures['by_error_code'].items()
+            ],
+        )
+    else:
+        lines.append('No item failed.')
+    if failures['tasks']:
+        lines += ['', '### Failed tasks', '']
+        shown = failures['tasks'][:MARKDOWN_FAILED_TASKS]
+        lines += _table(['user', 'task', 'message'], [[entry['user'], entry['task'], entry['msg']] for entry in shown])
+        if len(failures['tasks']) > len(shown):
+            lines += ['', '%d more in the JSON report.' % (len(failures['tasks']) - len(shown))]
+    lines += ['', '## Values', '']
+    values = report['values']
+    value_names = sorted(set(values['updated']['by_attribute']) | set(values['incremented']['by_attribute']))
+    if value_names:
+        rows = [
+            [name, values['updated']['by_attribute'].get(name, 0), values['incremented']['by_attribute'].get(name, 0)]
+            for name in value_names
+        ]
+        rows.append(['**total**', values['updated']['total'], values['incremented']['total']])
+        lines += _table(['attribute', would + 'updated', would + 'incremented'], rows)
+    else:
+        lines.append('No value %supdated or incremented.' % would)
+    lines += ['', '## API requests', '']
+    lines.append(
+        '%d request(s) for %d user(s), %s per user on average; Exist allows %d per user and hour.'
+        % (requests['total'], users['total'], requests['mean_per_user'], requests['budget_per_user_per_hour'])
+    )
+    if requests['over_budget']:
+        lines += ['', '**Over the hourly budget in this run:** %s.' % ', '.join(requests['over_budget'])]
+    if requests['busiest']:
+        lines += ['', '### Busiest users', '']
+        lines += _table(
+            ['user', 'requests', 'share of the hourly budget'],
+            [
+                [entry['user'], entry['requests'], '%.1f %%' % (entry['budget_share'] * 100)]
+                for entry in requests['busiest']
+            ],
+        )
+    return '\n'.join(lines) + '\n'
+
+
+def write_atomically(directory, name, text):
+    """Write text to directory/name through a temporary file in the same directory and a rename."""
+    path = os.path.join(directory, name)
+    fd, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            os.fchmod(f.fileno(), 0o644)
+            f.write(text.encode('utf-8'))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def _utc(moment):
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+class CallbackModule(CallbackBase):
+    """Collect the existio.exist task results of every host; write the report at the end of the run."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'aggregate'
+    CALLBACK_NAME = 'existio.exist.fleet_report'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self.actions = _action_group()
+        self.users = {}
+        self.playbooks = []
+        self.started = time.time()
+        self.check_results = 0
+        self.real_results = 0
+
+    # -- what to collect -----------------------------------------------------
+
+    def _is_ours(self, task):
+        action = getattr(task, 'action', None)
+        if isinstance(action, str) and '{{' in action:
+            # A templated action: only the resolved name counts (asking resolved_action too early warns).
+            resolved = getattr(task, '_resolved_action', None)
+        else:
+            resolved = getattr(task, 'resolved_action', None) or action
+        return isinstance(resolved, str) and resolved in self.actions
+
+    @staticmethod
+    def _in_check_mode(task):
+        value = getattr(task, 'check_mode', None)
+        if isinstance(value, bool):
+            return value
+        return bool(context.CLIARGS.get('check', False))
+
+    def _user(self, result):
+        name = to_text(result._host.get_name())
+        user = self.users.get(name)
+        if user is None:
+            user = self.users[name] = _User(name)
+            # Only to mask it, should a message ever quote it; never written anywhere.
+            with contextlib.suppress(Exception):
+                secret = result._host.get_vars().get('exist_token')
+                if isinstance(secret, str) and '{{' not in secret and len(secret.strip()) >= 8:
+                    user.secret = to_text(secret.strip())
+        return user
+
+    def _record(self, result, status):
+        task = result._task
+        if not self._is_ours(task):
+            return
+        user = self._user(result)
+        data = result._result if isinstance(result._result, dict) else {}
+        if status == 'ok' and data.get('changed'):
+            status = 'changed'
+        user.tasks[status] += 1
+        if status == 'skipped':
+            return
+        if self._in_check_mode(task):
+            self.check_results += 1
+        else:
+            self.real_results += 1
+        loop = isinstance(data.get('results'), list)
+        for one in _dicts(data['results']) if loop else [data]:
+            user.add(one)
+            # ansible-core 2.19 drops `failed` from the task's own result, not from a loop item's.
+            if status == 'failed' and (one.get('failed') or not loop):
+                msg = one.get('msg') or 'failed'
+                user.task_failures.append(dict(task=_short(task.get_name(), 120), msg=_short(user.mask(msg))))
+        if status == 'unreachable':
+            user.task_failures.append(
+                dict(task=_short(task.get_name(), 120), msg=_short(user.mask(data.get('msg') or 'unreachable')))
+            )
+
+    # -- the callback API ----------------------------------------------------
+
+    def v2_playbook_on_start(self, playbook):
+        name = getattr(playbook, '_file_name', None)
+        if name:
+            self.playbooks.append(os.path.basename(to_text(name)))
+
+    def v2_runner_on_ok(self, result):
+        self._record(result, 'ok')
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record(result, 'failed')
+
+    def v2_runner_on_skipped(self, result):
+        self._record(result, 'skipped')
+
+    def v2_runner_on_unreachable(self, result):
+        self._record(result, 'unreachable')
+
+    def v2_playbook_on_stats(self, stats):
+        report = build_report(
+            self.users,
+            self.check_results,
+            self.real_results,
+            bool(context.CLIARGS.get('check', False)),
+            self.playbooks,
+            self.started,
+            time.time(),
+        )
+        directory = self.get_option('output_dir') or os.getcwd()
+        try:
+            os.makedirs(directory, exist_ok=True)
+            written = [
+                write_atomically(directory, REPORT_NAME + '.json', json.dumps(report, indent=2) + '\n'),
+                write_atomically(directory, REPORT_NAME + '.md', render_markdown(report)),
+            ]
+        except (IOError, OSError) as exc:
+            self._display.warning(
+                '%s: could not write the report to %s: %s' % (self.CALLBACK_NAME, directory, exc.strerror or exc)
+            )
+            return
+        self._display.vv('%s: wrote %s' % (self.CALLBACK_NAME, ' and '.join(written)))

@@ -1,0 +1,415 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The existio.exist.fleet_report callback, fed task results as ansible-core hands them over."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+from ansible import constants as C
+from ansible import context
+from ansible.module_utils.common.collections import ImmutableDict
+
+from ansible_collections.existio.exist.plugins.callback import fleet_report as plugin_module
+
+NAME = 'existio.exist.fleet_report'
+SECRET = 'fleet-report-s3cret-token-5150'
+
+
+class FakeHost(object):
+    def __init__(self, name, token=SECRET):
+        self.name = name
+        self._vars = {'exist_token': token, 'exist_username': name}
+
+    def get_name(self):
+        return self.name
+
+    def get_vars(self):
+        return self._vars
+
+
+class FakeTask(object):
+    def __init__(self, action, name=None, resolved_action=None, check_mode=False):
+        self.action = action
+        self.resolved_action = resolved_action
+        self.check_mode = check_mode
+        self.name = name or action
+
+    def get_name(self):
+        return self.name
+
+
+class FakeResult(object):
+    def __init__(self, host, task, result):
+        self._host = host
+        self._task = task
+        self._result = result
+
+
+def attribute_task(name='Converge ownership', check_mode=False):
+    return FakeTask('existio.exist.attribute', name, 'existio.exist.attribute', check_mode)
+
+
+def invocation():
+    return {'module_args': {'token': SECRET, 'api_url': 'https://exist.io', 'attributes': [{'template': 'mood'}]}}
+
+
+def attribute_result(**fields):
+    result = dict(
+        changed=False,
+        acquired=[],
+        released=[],
+        created=[],
+        takeovers=[],
+        failed_items=[],
+        owned=[{'name': 'mood', 'service': {'name': 'svc-from-owned-xyz'}}],
+        api_requests=1,
+        invocation=invocation(),
+    )
+    result.update(fields)
+    return result
+
+
+@pytest.fixture
+def callback(tmp_path, monkeypatch):
+    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
+    C.config.initialize_plugin_configuration_definitions('callback', NAME, doc['options'])
+    monkeypatch.setattr(context, 'CLIARGS', ImmutableDict(check=False))
+    plugin = plugin_module.CallbackModule()
+    plugin._load_name = NAME
+    plugin.set_options(direct={'output_dir': str(tmp_path / 'reports')})
+    return plugin
+
+
+def finish(callback, tmp_path):
+    callback.v2_playbook_on_stats(None)
+    directory = tmp_path / 'reports'
+    report = json.loads((directory / 'exist-fleet-report.json').read_text())
+    markdown = (directory / 'exist-fleet-report.md').read_text()
+    return report, markdown
+
+
+def feed_a_fleet_run(callback, check_mode=False):
+    task = attribute_task(check_mode=check_mode)
+    callback.v2_playbook_on_start(type('Playbook', (), {'_file_name': '/srv/fleet/converge.yml'})())
+    # alice: two takeovers and a created custom attribute.
+    callback.v2_runner_on_ok(
+        FakeResult(
+            FakeHost('alice'),
+            task,
+            attribute_result(
+                changed=True,
+                acquired=['meditation_min', 'mood', 'steps'],
+                created=['meditation_min'],
+                takeovers=[
+                    {'name': 'steps', 'previous_owner': 'withings'},
+                    {'name': 'mood', 'previous_owner': 'exist_ios'},
+                ],
+                api_requests=4,
+            ),
+        )
+    )
+    # bob: converged already.
+    callback.v2_runner_on_ok(FakeResult(FakeHost('bob'), task, attribute_result(api_requests=1)))
+    # carol: one item refused, one released; the task fails.
+    callback.v2_runner_on_failed(
+        FakeResult(
+            FakeHost('carol'),
+            task,
+            attribute_result(
+                changed=True,
+                released=['sleep'],
+                takeovers=[{'name': 'steps', 'previous_owner': 'withings'}],
+                acquired=['steps'],
+                failed_items=[
+                    {
+                        'template': 'mood',
+                        'error_code': 'not_allowed',
+                        'error': "No permission to write to attributes in group 'mood'",
+                    }
+                ],
+                msg="1 attribute(s) failed: template 'mood' (not_allowed: ...). Done all the same: acquired steps.",
+                api_requests=3,
+            ),
+        )
+    )
+    # dave: a 401 before anything was written (no failed_items), the message quoting the token by mistake.
+    callback.v2_runner_on_failed(
+        FakeResult(
+            FakeHost('dave'),
+            task,
+            dict(
+                changed=False,
+                acquired=[],
+                released=[],
+                failed_items=[],
+                msg='GET /api/2/attributes/owned/ answered 401: Invalid token (%s).' % SECRET,
+                api_requests=1,
+                invocation=invocation(),
+            ),
+        ),
+        ignore_errors=True,
+    )
+    # values for alice and bob, bob's in a loop of two items (short action name).
+    values_task = FakeTask('values', 'Write the day', 'existio.exist.values', check_mode)
+    callback.v2_runner_on_ok(
+        FakeResult(
+            FakeHost('alice'),
+            values_task,
+            dict(
+                changed=True,
+                updated=[
+                    {'name': 'mood', 'date': '2026-11-27', 'previous': 6, 'value': 8},
+                    {'name': 'meditation_min', 'date': '2026-11-27', 'previous': None, 'value': 20},
+                ],
+                incremented=[],
+                failed_items=[],
+                api_requests=3,
+                invocation=invocation(),
+            ),
+        )
+    )
+    callback.v2_runner_on_ok(
+        FakeResult(
+            FakeHost('bob'),
+            values_task,
+            dict(
+                changed=True,
+                results=[
+                    dict(
+                        changed=True,
+                        updated=[],
+                        incremented=[{'name': 'coffees', 'date': '2026-11-27', 'value': 1, 'current': 3}],
+                        api_requests=2,
+                        item='coffees',
+                        invocation=invocation(),
+                    ),
+                    dict(changed=False, updated=[], incremented=[], api_requests=1, item='mood'),
+                ],
+            ),
+        )
+    )
+    # attribute_info spends requests and changes nothing.
+    callback.v2_runner_on_ok(
+        FakeResult(
+            FakeHost('bob'),
+            FakeTask('existio.exist.attribute_info', 'List', 'existio.exist.attribute_info', check_mode),
+            dict(changed=False, attributes=[], count=0, api_requests=2, invocation=invocation()),
+        )
+    )
+    # Tasks of other collections are not counted, whatever they return.
+    callback.v2_runner_on_ok(
+        FakeResult(
+            FakeHost('erin'),
+            FakeTask('ansible.builtin.debug', 'Debug', 'ansible.builtin.debug'),
+            dict(changed=True, api_requests=99, acquired=['x']),
+        )
+    )
+    callback.v2_runner_on_ok(
+        FakeResult(
+            FakeHost('erin'),
+            FakeTask('values', 'Not ours', 'other.collection.values'),
+            dict(changed=True, api_requests=99),
+        )
+    )
+    # A skipped task makes frank a skipped user.
+    callback.v2_runner_on_skipped(FakeResult(FakeHost('frank'), task, dict(changed=False, skipped=True)))
+
+
+def test_a_fleet_run(callback, tmp_path):
+    feed_a_fleet_run(callback)
+    report, markdown = finish(callback, tmp_path)
+    assert report['title'] == 'Exist fleet report' and report['mode'] == 'run' and report['check_mode'] is False
+    assert report['playbooks'] == ['converge.yml']
+    users = report['users']
+    assert (users['total'], users['converged'], users['changed'], users['unchanged'], users['failed']) == (
+        5,
+        2,
+        2,
+        0,
+        2,
+    )
+    assert users['skipped'] == 1
+    assert users['by_outcome'] == {
+        'changed': ['alice', 'bob'],
+        'unchanged': [],
+        'failed': ['carol', 'dave'],
+        'skipped': ['frank'],
+    }
+    attributes = report['attributes']
+    assert attributes['acquired'] == {'total': 4, 'by_attribute': {'steps': 2, 'meditation_min': 1, 'mood': 1}}
+    assert attributes['released'] == {'total': 1, 'by_attribute': {'sleep': 1}}
+    assert attributes['created'] == {'total': 1, 'by_attribute': {'meditation_min': 1}}
+    assert report['takeovers'] == {
+        'total': 3,
+        'by_previous_owner': {
+            'withings': {'total': 2, 'users': 2, 'by_attribute': {'steps': 2}},
+            'exist_ios': {'total': 1, 'users': 1, 'by_attribute': {'mood': 1}},
+        },
+    }
+    failures = report['failures']
+    assert failures['items'] == 1
+    assert failures['by_error_code'] == {
+        'not_allowed': {
+            'total': 1,
+            'users': 1,
+            'by_attribute': {'mood': 1},
+            'example': "No permission to write to attributes in group 'mood'",
+        }
+    }
+    assert [(entry['user'], entry['task']) for entry in failures['tasks']] == [
+        ('carol', 'Converge ownership'),
+        ('dave', 'Converge ownership'),
+    ]
+    assert report['values'] == {
+        'updated': {'total': 2, 'by_attribute': {'meditation_min': 1, 'mood': 1}},
+        'incremented': {'total': 1, 'by_attribute': {'coffees': 1}},
+    }
+    requests = report['api_requests']
+    assert requests['total'] == 4 + 1 + 3 + 1 + 3 + (2 + 1) + 2 == 17
+    assert requests['per_user'] == {'alice': 7, 'bob': 6, 'carol': 3, 'dave': 1, 'frank': 0}
+    assert requests['busiest'][:2] == [
+        {'user': 'alice', 'requests': 7, 'budget_share': round(7 / 300.0, 4)},
+        {'user': 'bob', 'requests': 6, 'budget_share': 0.02},
+    ]
+    assert report['per_user']['carol']['failed_items'] == [{'name': 'mood', 'error_code': 'not_allowed'}]
+    assert report['per_user']['bob']['tasks'] == {'ok': 2, 'changed': 1, 'failed': 0, 'skipped': 0, 'unreachable': 0}
+    assert 'erin' not in report['per_user']
+    assert markdown.startswith('# Exist fleet report\n')
+    for line in (
+        '| 5 | 2 | 2 | 0 | 2 | 1 |',
+        '| steps | 2 | 0 | 0 |',
+        '| **total** | 4 | 1 | 1 |',
+        '| withings | 2 | 2 | steps (2) |',
+        "| not_allowed | 1 | 1 | mood (1) | No permission to write to attributes in group 'mood' |",
+        '| coffees | 0 | 1 |',
+        '17 request(s) for 5 user(s), 3.4 per user on average; Exist allows 300 per user and hour.',
+        '| alice | 7 | 2.3 % |',
+    ):
+        assert line in markdown.splitlines(), line
+
+
+def test_check_mode_makes_a_drift_report(callback, tmp_path, monkeypatch):
+    monkeypatch.setattr(context, 'CLIARGS', ImmutableDict(check=True))
+    feed_a_fleet_run(callback, check_mode=True)
+    report, markdown = finish(callback, tmp_path)
+    assert report['mode'] == 'drift' and report['check_mode'] is True
+    assert report['title'] == 'Exist fleet drift report: what would change'
+    assert report['attributes']['acquired']['total'] == 4
+    assert markdown.startswith('# Exist fleet drift report: what would change\n')
+    assert 'Check mode: nothing was changed. The counts below are what a real run would change.' in markdown
+    assert '| attribute | would be acquired | would be released | would be created |' in markdown
+    assert '| users | converged | would change | unchanged | failed | skipped |' in markdown
+
+
+def test_the_task_check_mode_counts_and_a_mixed_run_says_so(callback, tmp_path):
+    callback.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(check_mode=True), attribute_result()))
+    report, unused_markdown = finish(callback, tmp_path)
+    assert report['mode'] == 'drift'
+    callback.v2_runner_on_ok(FakeResult(FakeHost('b'), attribute_task(), attribute_result()))
+    report, markdown = finish(callback, tmp_path)
+    assert report['mode'] == 'mixed' and report['task_results'] == {'check_mode': 1, 'applied': 1}
+    assert '1 task result(s) ran in check mode' in markdown
+
+
+def test_an_empty_run_still_writes_both_files(callback, tmp_path):
+    report, markdown = finish(callback, tmp_path)
+    assert report['users']['total'] == 0 and report['api_requests']['total'] == 0
+    assert 'No attribute acquired, released or created.' in markdown
+
+
+def test_no_secret_and_nothing_from_invocation(callback, tmp_path):
+    feed_a_fleet_run(callback)
+    unused_report, unused_markdown = finish(callback, tmp_path)
+    for name in ('exist-fleet-report.json', 'exist-fleet-report.md'):
+        text = (tmp_path / 'reports' / name).read_text()
+        assert SECRET not in text, name
+        assert 'module_args' not in text and 'invocation' not in text and 'https://exist.io' not in text, name
+        assert 'svc-from-owned-xyz' not in text, name  # results are read key by key, `owned` is not one
+    report = json.loads((tmp_path / 'reports' / 'exist-fleet-report.json').read_text())
+    assert (
+        report['failures']['tasks'][1]['msg'] == 'GET /api/2/attributes/owned/ answered 401: Invalid token (********).'
+    )
+
+
+def test_the_busiest_ten_against_the_hourly_budget(callback, tmp_path):
+    for index in range(12):
+        callback.v2_runner_on_ok(
+            FakeResult(FakeHost('u%02d' % index), attribute_task(), attribute_result(api_requests=10 * index + 5))
+        )
+    callback.v2_runner_on_ok(FakeResult(FakeHost('u11'), attribute_task(), attribute_result(api_requests=300)))
+    report, markdown = finish(callback, tmp_path)
+    busiest = report['api_requests']['busiest']
+    assert [entry['user'] for entry in busiest] == [
+        'u11',
+        'u10',
+        'u09',
+        'u08',
+        'u07',
+        'u06',
+        'u05',
+        'u04',
+        'u03',
+        'u02',
+    ]
+    assert busiest[0] == {'user': 'u11', 'requests': 415, 'budget_share': round(415 / 300.0, 4)}
+    assert report['api_requests']['over_budget'] == ['u11']
+    assert '| u11 | 415 | 138.3 % |' in markdown
+    assert '**Over the hourly budget in this run:** u11.' in markdown
+
+
+def test_the_report_is_replaced_atomically(callback, tmp_path):
+    directory = tmp_path / 'reports'
+    directory.mkdir()
+    (directory / 'exist-fleet-report.json').write_text('old')
+    callback.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result(api_requests=2)))
+    report, unused_markdown = finish(callback, tmp_path)
+    assert report['api_requests']['total'] == 2
+    assert sorted(os.listdir(str(directory))) == ['exist-fleet-report.json', 'exist-fleet-report.md']
+
+
+def test_a_report_that_cannot_be_written_is_a_warning(callback, tmp_path, monkeypatch):
+    blocker = tmp_path / 'reports'
+    blocker.write_text('a file where the directory should be')
+    warnings = []
+    monkeypatch.setattr(callback._display, 'warning', lambda message, *args, **kwargs: warnings.append(message))
+    callback.v2_playbook_on_stats(None)
+    assert len(warnings) == 1 and 'could not write the report to %s' % blocker in warnings[0]
+
+
+def test_the_output_dir_defaults_to_the_current_directory(tmp_path, monkeypatch):
+    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
+    C.config.initialize_plugin_configuration_definitions('callback', NAME, doc['options'])
+    monkeypatch.delenv('EXIST_FLEET_REPORT_DIR', raising=False)
+    monkeypatch.chdir(tmp_path)
+    plugin = plugin_module.CallbackModule()
+    plugin._load_name = NAME
+    plugin.set_options()
+    plugin.v2_playbook_on_stats(None)
+    assert sorted(os.listdir(str(tmp_path))) == ['exist-fleet-report.json', 'exist-fleet-report.md']
+    monkeypatch.setenv('EXIST_FLEET_REPORT_DIR', str(tmp_path / 'from-env'))
+    plugin.set_options()
+    plugin.v2_playbook_on_stats(None)
+    assert os.path.exists(str(tmp_path / 'from-env' / 'exist-fleet-report.md'))
+
+
+def test_the_actions_are_the_action_group_of_meta_runtime():
+    runtime = os.path.join(os.path.dirname(plugin_module.__file__), '..', '..', 'meta', 'runtime.yml')
+    with open(runtime) as f:
+        group = yaml.safe_load(f)['action_groups']['exist']
+    assert plugin_module._action_group() == frozenset(group + ['existio.exist.' + name for name in group])
+    assert {'existio.exist.attribute', 'values', 'existio.exist.attribute_info'} <= plugin_module._action_group()
+
+
+def test_a_templated_action_is_matched_only_once_resolved(callback):
+    task = FakeTask('{{ module }}', 'Templated', None)
+    task._resolved_action = 'existio.exist.attribute'
+    assert callback._is_ours(task)
+    task._resolved_action = None
+    assert not callback._is_ours(task)
