@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Scenario: a service's fleet. Four users of the emulator (seed.json, loaded
+# through the admin reset) and a token store for them; the inventory plugin
+# existio.exist.users builds the inventory (ansible-inventory --list and
+# --graph, a vault-encrypted store with include_token=false, validate_tokens);
+# one existio.exist.attribute task converges ownership for every user with the
+# fleet_report callback enabled: a --check run gives the drift report, the real
+# run and a second run (changed 0) their reports, each checked against what the
+# emulator logged and holds. Both execution paths. No token in any output.
+#
+# The test command writes the emulator's address to
+# tests/integration/integration_config.yml, which ansible-test copies two
+# levels up from this target's working directory.
+set -eu
+
+config=../../integration_config.yml
+py="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
+check() { "$py" check_fleet.py "$@"; }
+work="${OUTPUT_DIR:-.}/fleet-run"
+rm -rf "$work"
+mkdir -p "$work"
+log="$work/output.log"
+: >"$log"
+
+url="$(check url "$config")"
+api="$(check url --api "$config")"
+# Next to ansible-test's own junit callback.
+export ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}existio.exist.fleet_report"
+# A source the plugin cannot read must fail the command, not leave an empty inventory.
+export ANSIBLE_INVENTORY_UNPARSED_FAILED=true
+
+run() {  # run EXPECTED_STATUS command...: the output goes to the log
+    local expected="$1" status=0
+    shift
+    echo "### $*" >>"$log"
+    "$@" >>"$log" 2>&1 || status=$?
+    if [ "$status" -ne "$expected" ]; then
+        tail -n 60 "$log"
+        echo "exit status $status, expected $expected: $*" >&2
+        exit 1
+    fi
+}
+
+# -- the world and the store -------------------------------------------------
+check reset "$url" seed.json
+check store seed.json "$work/tokens.yml"
+cat >"$work/fleet.exist_users.yml" <<'EOF'
+plugin: existio.exist.users
+store: tokens.yml
+EOF
+
+# -- the inventory -----------------------------------------------------------
+ansible-inventory -i "$work/fleet.exist_users.yml" --list >"$work/list.json" 2>>"$log"
+check inventory "$work/list.json" seed.json --tokens included
+ansible-inventory -i "$work/fleet.exist_users.yml" --graph >"$work/graph.txt" 2>>"$log"
+grep -q -- '--@exist_users:' "$work/graph.txt"
+grep -q -- '--@exist_token_expiring:' "$work/graph.txt"
+for token in $(grep -o '"fleet-[a-z]*-[A-Za-z0-9]*"' seed.json | tr -d '"'); do
+    ! grep -q -F -- "$token" "$work/graph.txt" || { echo "--graph printed a token" >&2; exit 1; }
+done
+echo "ansible-inventory --graph: the groups, no token"
+
+# The same store vault-encrypted, read with include_token=false: the inventory holds no token.
+printf 'fleet-vault-password\n' >"$work/vault-pass"
+cp "$work/tokens.yml" "$work/tokens.vault.yml"
+ansible-vault encrypt --vault-password-file "$work/vault-pass" "$work/tokens.vault.yml" >>"$log" 2>&1
+head -c 15 "$work/tokens.vault.yml" | grep -q '^\$ANSIBLE_VAULT'
+cat >"$work/vault.exist_users.yml" <<'EOF'
+plugin: existio.exist.users
+store: tokens.vault.yml
+include_token: false
+EOF
+ansible-inventory -i "$work/vault.exist_users.yml" --vault-password-file "$work/vault-pass" --list \
+    >"$work/vault-list.json" 2>>"$log"
+check inventory "$work/vault-list.json" seed.json --tokens expression
+run 1 ansible-inventory -i "$work/vault.exist_users.yml" --list
+grep -q 'the token store is vault-encrypted and cannot be decrypted' "$log"
+echo "without the vault password: the inventory fails, naming the store"
+
+# validate_tokens: one profile request per user; erin's token is unknown to Exist.
+check store seed.json "$work/tokens-erin.yml" --with-unknown
+cat >"$work/validate.exist_users.yml" <<'EOF'
+plugin: existio.exist.users
+store: tokens-erin.yml
+validate_tokens: true
+validate_concurrency: 2
+EOF
+check clear "$url"
+EXIST_API_URL="$api" ansible-inventory -i "$work/validate.exist_users.yml" --list \
+    >"$work/validate-list.json" 2>>"$log"
+check validated "$work/validate-list.json" "$url"
+
+# -- converge every user, with the report ------------------------------------
+drift='{"mode": "drift", "check_mode": true, "title": "Exist fleet drift report: what would change",
+        "users": {"total": 4, "changed": 3, "unchanged": 1, "failed": 0,
+                  "by_outcome": {"changed": ["alice", "bob", "carol"], "unchanged": ["dave"]}},
+        "attributes": {"acquired": {"total": 5, "by_attribute": {"mood": 3, "steps": 2}},
+                       "released": {"total": 0}, "created": {"by_attribute": {"mood": 2}}},
+        "takeovers": {"total": 2, "by_previous_owner": {"withings": {"total": 1, "by_attribute": {"steps": 1}},
+                                                        "exist_ios": {"total": 1, "by_attribute": {"mood": 1}}}},
+        "failures": {"items": 0, "by_error_code": {}}}'
+first='{"mode": "run", "check_mode": false, "title": "Exist fleet report",
+        "users": {"total": 4, "converged": 3, "changed": 2, "unchanged": 1, "failed": 1,
+                  "by_outcome": {"changed": ["alice", "bob"], "unchanged": ["dave"], "failed": ["carol"]}},
+        "attributes": {"acquired": {"total": 4, "by_attribute": {"mood": 2, "steps": 2}},
+                       "released": {"total": 0}, "created": {"total": 1, "by_attribute": {"mood": 1}}},
+        "takeovers": {"total": 2, "by_previous_owner": {"withings": {"total": 1, "users": 1},
+                                                        "exist_ios": {"total": 1, "users": 1}}},
+        "failures": {"items": 1, "by_error_code": {"not_allowed": {"total": 1, "users": 1,
+                                                                    "by_attribute": {"mood": 1}}}},
+        "per_user": {"alice": {"acquired": ["mood", "steps"]}, "carol": {"acquired": ["steps"]},
+                     "dave": {"outcome": "unchanged", "acquired": []}}}'
+second='{"mode": "run", "users": {"total": 4, "converged": 3, "changed": 0, "unchanged": 3, "failed": 1},
+         "attributes": {"acquired": {"total": 0}, "released": {"total": 0}, "created": {"total": 0}},
+         "takeovers": {"total": 0}, "failures": {"by_error_code": {"not_allowed": {"total": 1}}}}'
+owners='{"alice": {"steps": "fleet_service", "mood": "fleet_service", "sleep": "fleet_service"},
+         "bob": {"steps": "fleet_service", "mood": "fleet_service"},
+         "carol": {"steps": "fleet_service", "mood": "exist_ios"},
+         "dave": {"steps": "fleet_service", "mood": "fleet_service"}}'
+
+# Both paths: in the worker process, and through the module as on a remote host.
+for in_worker in true false; do
+    reports="$work/reports-worker-$in_worker"
+    check reset "$url" seed.json
+    check state "$url" >"$work/seed-state.json"
+    playbook=(ansible-playbook converge.yml -e "@$config" -e "existio_exist_worker_process=$in_worker" -vvv)
+
+    EXIST_FLEET_REPORT_DIR="$reports/check" run 0 "${playbook[@]}" -i "$work/fleet.exist_users.yml" --check
+    check report "$reports/check" "$url" "$drift"
+    check same-state "$url" "$work/seed-state.json"
+
+    # carol's token lacks mood_write: her task fails, so the run ends with status 2.
+    check clear "$url"
+    EXIST_FLEET_REPORT_DIR="$reports/first" run 2 "${playbook[@]}" -i "$work/fleet.exist_users.yml"
+    check report "$reports/first" "$url" "$first"
+    check owners "$url" "$owners"
+
+    # The second run reads the vault-encrypted store, the token through include_token=false's expression.
+    check clear "$url"
+    EXIST_FLEET_REPORT_DIR="$reports/second" run 2 "${playbook[@]}" -i "$work/vault.exist_users.yml" \
+        --vault-password-file "$work/vault-pass"
+    check report "$reports/second" "$url" "$second"
+    check owners "$url" "$owners"
+    echo "existio_exist_worker_process=$in_worker: drift report, first and second run as expected"
+done
+
+# -- no token anywhere -------------------------------------------------------
+leaks=0
+for token in $(grep -o '"fleet-[a-z]*-[A-Za-z0-9]*"' seed.json | tr -d '"'); do
+    for file in "$log" "$work"/reports-*/*/exist-fleet-report.*; do
+        if grep -q -F -- "$token" "$file"; then
+            echo "a token appears in $file" >&2
+            leaks=1
+        fi
+    done
+done
+lines=$(wc -l <"$log")
+echo "checked $lines lines of output (-vvv) and $(ls "$work"/reports-*/*/exist-fleet-report.* | wc -l) reports for 4 tokens"
+[ "$lines" -gt 200 ] || { echo "the output is suspiciously short" >&2; exit 1; }
+exit "$leaks"
