@@ -64,7 +64,7 @@ echo "ansible-inventory --graph: the groups, no token"
 printf 'fleet-vault-password\n' >"$work/vault-pass"
 cp "$work/tokens.yml" "$work/tokens.vault.yml"
 ansible-vault encrypt --vault-password-file "$work/vault-pass" "$work/tokens.vault.yml" >>"$log" 2>&1
-head -c 15 "$work/tokens.vault.yml" | grep -q '^\$ANSIBLE_VAULT'
+[ "$(head -c 14 "$work/tokens.vault.yml")" = "\$ANSIBLE_VAULT" ] || { echo "the store is not vault-encrypted" >&2; exit 1; }
 cat >"$work/vault.exist_users.yml" <<'EOF'
 plugin: existio.exist.users
 store: tokens.vault.yml
@@ -155,6 +155,8 @@ for token in $(grep -o '"fleet-[a-z]*-[A-Za-z0-9]*"' seed.json | tr -d '"'); do
     done
 done
 lines=$(wc -l <"$log")
-echo "checked $lines lines of output (-vvv) and $(ls "$work"/reports-*/*/exist-fleet-report.* | wc -l) reports for 4 tokens"
+report_files=$(find "$work" -name 'exist-fleet-report.*' | wc -l)
+echo "checked $lines lines of output (-vvv) and $report_files reports for 4 tokens"
+[ "$report_files" -eq 12 ] || { echo "expected 12 report files, found $report_files" >&2; exit 1; }
 [ "$lines" -gt 200 ] || { echo "the output is suspiciously short" >&2; exit 1; }
 exit "$leaks"
