@@ -23,6 +23,10 @@ description:
     C(error_code); the values updated and incremented; the API requests spent, in total and per user; and the ten
     busiest users against Exist's budget of 300 requests per user and hour.
   - >-
+    M(existio.exist.token) tasks run once for the whole token store, usually on C(localhost): their results go to
+    a C(tokens) section (pairs exchanged and refreshed, failures by C(error_code) with the users they name, the
+    requests they spent), not to a user named after their host.
+  - >-
     A run with C(--check) writes the same report titled as a drift report: what a real run would change. The
     counts are then predictions.
   - >-
@@ -85,7 +89,10 @@ from ansible.release import __version__ as ansible_version  # noqa: E402
 COLLECTION = 'existio.exist'
 ACTION_GROUP = 'exist'
 # Used when meta/runtime.yml cannot be read (it ships with the collection, so it normally can).
-KNOWN_MODULES = ('attribute', 'attribute_info', 'values')
+KNOWN_MODULES = ('attribute', 'attribute_info', 'token', 'values')
+# existio.exist.token runs once for the whole store (on localhost): its results go to the report's
+# `tokens` section, per Exist user it names, not to a user named after its host.
+TOKEN_MODULE = 'token'
 REPORT_NAME = 'exist-fleet-report'
 REPORT_VERSION = 1
 # Exist allows each user's token this many requests in a rolling hour.
@@ -98,7 +105,7 @@ MASK = '********'
 
 
 def _action_group():
-    """The short names of the collection's action group, from meta/runtime.yml."""
+    """The names (short and FQCN) of the collection's action group, from meta/runtime.yml, and the token module."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'meta', 'runtime.yml')
     try:
         with open(path, 'rb') as f:
@@ -106,7 +113,7 @@ def _action_group():
         names = [name for name in groups.get(ACTION_GROUP) or [] if isinstance(name, str)]
     except (IOError, OSError, yaml.YAMLError, AttributeError):
         names = []
-    short = set(name.split('.')[-1] for name in names) or set(KNOWN_MODULES)
+    short = (set(name.split('.')[-1] for name in names) or set(KNOWN_MODULES)) | set([TOKEN_MODULE])
     return frozenset(short | set('%s.%s' % (COLLECTION, name) for name in short))
 
 
@@ -216,11 +223,60 @@ class _User(object):
         )
 
 
-def build_report(users, check_results, real_results, cli_check, playbooks, started, finished):
+class _Tokens(object):
+    """What existio.exist.token tasks did: pairs exchanged and refreshed, failures by user."""
+
+    def __init__(self):
+        self.tasks = dict(ok=0, changed=0, failed=0, skipped=0, unreachable=0)
+        self.api_requests = 0
+        self.refreshed = set()
+        self.exchanged = set()
+        self.failed_items = []  # [{username, error_code}]
+        self.task_failures = []  # [{host, task, msg}]
+
+    def add(self, data):
+        self.api_requests += _count(data.get('api_requests'))
+        refreshed = _names(data.get('refreshed'))
+        self.refreshed.update(refreshed)
+        username = data.get('username')
+        if data.get('changed') and isinstance(username, str) and username and username not in refreshed:
+            self.exchanged.add(to_text(username))
+        for item in _dicts(data.get('failed_items')):
+            self.failed_items.append(
+                dict(
+                    username=to_text(item.get('username') or '(unknown)'),
+                    error_code=to_text(item.get('error_code') or '(none)'),
+                )
+            )
+
+    def summary(self):
+        codes = {}
+        for item in self.failed_items:
+            code = codes.setdefault(item['error_code'], dict(total=0, users=set()))
+            code['total'] += 1
+            code['users'].add(item['username'])
+        return dict(
+            tasks=dict(self.tasks),
+            api_requests=self.api_requests,
+            exchanged=dict(total=len(self.exchanged), users=sorted(self.exchanged)),
+            refreshed=dict(total=len(self.refreshed), users=sorted(self.refreshed)),
+            failures=dict(
+                items=len(self.failed_items),
+                by_error_code=dict(
+                    (code, dict(total=data['total'], users=sorted(data['users'])))
+                    for code, data in sorted(codes.items(), key=lambda pair: (-pair[1]['total'], pair[0]))
+                ),
+                tasks=list(self.task_failures),
+            ),
+        )
+
+
+def build_report(users, check_results, real_results, cli_check, playbooks, started, finished, tokens=None):
     """The report as a dictionary (what the JSON file holds) from the collected users.
 
-    started and finished are Unix times.
+    started and finished are Unix times; tokens is a _Tokens (None: no token task ran).
     """
+    tokens = tokens or _Tokens()
     if check_results and not real_results:
         mode = 'drift'
     elif check_results and real_results:
@@ -261,7 +317,8 @@ def build_report(users, check_results, real_results, cli_check, playbooks, start
         per_user[name] = user.summary()
     requests = dict((name, users[name].api_requests) for name in users)
     busiest = sorted(requests.items(), key=lambda pair: (-pair[1], pair[0]))[:BUSIEST]
-    total_requests = sum(requests.values())
+    user_requests = sum(requests.values())
+    total_requests = user_requests + tokens.api_requests
     kind_title = {
         'run': 'Exist fleet report',
         'drift': 'Exist fleet drift report: what would change',
@@ -328,7 +385,8 @@ def build_report(users, check_results, real_results, cli_check, playbooks, start
         api_requests=dict(
             total=total_requests,
             per_user=dict(sorted(requests.items())),
-            mean_per_user=round(float(total_requests) / len(users), 2) if users else 0,
+            token_tasks=tokens.api_requests,
+            mean_per_user=round(float(user_requests) / len(users), 2) if users else 0,
             budget_per_user_per_hour=HOURLY_BUDGET,
             busiest=[
                 dict(user=name, requests=count, budget_share=round(float(count) / HOURLY_BUDGET, 4))
@@ -336,6 +394,7 @@ def build_report(users, check_results, real_results, cli_check, playbooks, start
             ],
             over_budget=sorted(name for name, count in requests.items() if count > HOURLY_BUDGET),
         ),
+        tokens=tokens.summary(),
         per_user=per_user,
     )
 
@@ -453,11 +512,30 @@ def render_markdown(report):
         lines += _table(['attribute', would + 'updated', would + 'incremented'], rows)
     else:
         lines.append('No value %supdated or incremented.' % would)
+    tokens = report['tokens']
+    if any(tokens['tasks'].values()):
+        lines += ['', '## Tokens', '']
+        lines += _table(
+            ['exchanged' if not drift else 'would be exchanged', 'refreshed' if not drift else 'would be refreshed'],
+            [[tokens['exchanged']['total'], tokens['refreshed']['total']]],
+        )
+        if tokens['refreshed']['users']:
+            lines += ['', 'Refreshed: %s.' % _listing(dict((name, 1) for name in tokens['refreshed']['users']), 20)]
+        if tokens['failures']['by_error_code']:
+            lines += ['']
+            lines += _table(
+                ['error code', 'users'],
+                [[code, ', '.join(data['users'])] for code, data in tokens['failures']['by_error_code'].items()],
+            )
     lines += ['', '## API requests', '']
     lines.append(
         '%d request(s) for %d user(s), %s per user on average; Exist allows %d per user and hour.'
         % (requests['total'], users['total'], requests['mean_per_user'], requests['budget_per_user_per_hour'])
     )
+    if requests['token_tasks']:
+        lines.append(
+            'Of these, %d by existio.exist.token tasks (counted apart from the users).' % requests['token_tasks']
+        )
     if requests['over_budget']:
         lines += ['', '**Over the hourly budget in this run:** %s.' % ', '.join(requests['over_budget'])]
     if requests['busiest']:
@@ -506,6 +584,7 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self.actions = _action_group()
         self.users = {}
+        self.tokens = _Tokens()
         self.playbooks = []
         self.started = time.time()
         self.check_results = 0
@@ -513,14 +592,20 @@ class CallbackModule(CallbackBase):
 
     # -- what to collect -----------------------------------------------------
 
-    def _is_ours(self, task):
+    def _action_of(self, task):
+        """The short name of the collection's module the task runs, or None."""
         action = getattr(task, 'action', None)
         if isinstance(action, str) and '{{' in action:
             # A templated action: only the resolved name counts (asking resolved_action too early warns).
             resolved = getattr(task, '_resolved_action', None)
         else:
             resolved = getattr(task, 'resolved_action', None) or action
-        return isinstance(resolved, str) and resolved in self.actions
+        if not isinstance(resolved, str) or resolved not in self.actions:
+            return None
+        return resolved.split('.')[-1]
+
+    def _is_ours(self, task):
+        return self._action_of(task) is not None
 
     @staticmethod
     def _in_check_mode(task):
@@ -543,30 +628,38 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result, status):
         task = result._task
-        if not self._is_ours(task):
+        module = self._action_of(task)
+        if module is None:
             return
-        user = self._user(result)
         data = result._result if isinstance(result._result, dict) else {}
         if status == 'ok' and data.get('changed'):
             status = 'changed'
-        user.tasks[status] += 1
+        if module == TOKEN_MODULE:
+            collector, user = self.tokens, None
+        else:
+            collector = user = self._user(result)
+        collector.tasks[status] += 1
         if status == 'skipped':
             return
         if self._in_check_mode(task):
             self.check_results += 1
         else:
             self.real_results += 1
+        mask = user.mask if user is not None else to_text
+        failures = []
         loop = isinstance(data.get('results'), list)
         for one in _dicts(data['results']) if loop else [data]:
-            user.add(one)
+            collector.add(one)
             # ansible-core 2.19 drops `failed` from the task's own result, not from a loop item's.
             if status == 'failed' and (one.get('failed') or not loop):
-                msg = one.get('msg') or 'failed'
-                user.task_failures.append(dict(task=_short(task.get_name(), 120), msg=_short(user.mask(msg))))
+                failures.append(one.get('msg') or 'failed')
         if status == 'unreachable':
-            user.task_failures.append(
-                dict(task=_short(task.get_name(), 120), msg=_short(user.mask(data.get('msg') or 'unreachable')))
-            )
+            failures.append(data.get('msg') or 'unreachable')
+        for msg in failures:
+            failure = dict(task=_short(task.get_name(), 120), msg=_short(mask(msg)))
+            if user is None:
+                failure['host'] = to_text(result._host.get_name())
+            collector.task_failures.append(failure)
 
     # -- the callback API ----------------------------------------------------
 
@@ -596,6 +689,7 @@ class CallbackModule(CallbackBase):
             self.playbooks,
             self.started,
             time.time(),
+            self.tokens,
         )
         directory = self.get_option('output_dir') or os.getcwd()
         try:

@@ -399,11 +399,63 @@ def test_the_output_dir_defaults_to_the_current_directory(tmp_path, monkeypatch)
     assert os.path.exists(str(tmp_path / 'from-env' / 'exist-fleet-report.md'))
 
 
+def test_token_tasks_go_to_their_own_section(callback, tmp_path):
+    token_task = FakeTask('existio.exist.token', 'Refresh the store', 'existio.exist.token')
+    localhost = FakeHost('localhost', token=None)
+    callback.v2_runner_on_ok(FakeResult(FakeHost('alice'), attribute_task(), attribute_result(api_requests=1)))
+    callback.v2_runner_on_failed(
+        FakeResult(
+            localhost,
+            token_task,
+            dict(
+                changed=True,
+                refreshed=['alice', 'bob'],
+                failed_items=[
+                    {'username': 'carol', 'error_code': 'reauthorization_needed', 'error': 'authorise again'},
+                    {'username': None, 'error_code': 'outcome_unknown', 'error': 'lost'},
+                ],
+                expires_at={'alice': '2027-11-28T19:00:00Z'},
+                api_requests=4,
+                msg='2 failed: user carol: reauthorization_needed. Refreshed all the same: alice, bob',
+                invocation={'module_args': {'client_secret': SECRET}},
+            ),
+        )
+    )
+    callback.v2_runner_on_ok(
+        FakeResult(
+            localhost,
+            FakeTask('token', 'Exchange a code', 'existio.exist.token'),
+            dict(changed=True, refreshed=[], username='dave', api_requests=2),
+        )
+    )
+    # Without a store the result is no_log: ansible-core hands over a censored result.
+    callback.v2_runner_on_ok(
+        FakeResult(localhost, token_task, {'censored': 'the output has been hidden', 'changed': True})
+    )
+    report, markdown = finish(callback, tmp_path)
+    assert sorted(report['per_user']) == ['alice'] and report['users']['total'] == 1
+    tokens = report['tokens']
+    assert tokens['tasks'] == {'ok': 0, 'changed': 2, 'failed': 1, 'skipped': 0, 'unreachable': 0}
+    assert tokens['refreshed'] == {'total': 2, 'users': ['alice', 'bob']}
+    assert tokens['exchanged'] == {'total': 1, 'users': ['dave']}
+    assert tokens['failures']['by_error_code'] == {
+        'outcome_unknown': {'total': 1, 'users': ['(unknown)']},
+        'reauthorization_needed': {'total': 1, 'users': ['carol']},
+    }
+    assert tokens['failures']['tasks'][0]['host'] == 'localhost'
+    assert report['api_requests']['total'] == 7 and report['api_requests']['token_tasks'] == 6
+    assert report['api_requests']['per_user'] == {'alice': 1}
+    assert '## Tokens' in markdown and '| reauthorization_needed | carol |' in markdown
+    assert 'Of these, 6 by existio.exist.token tasks (counted apart from the users).' in markdown
+    assert SECRET not in json.dumps(report) and SECRET not in markdown
+
+
 def test_the_actions_are_the_action_group_of_meta_runtime():
     runtime = os.path.join(os.path.dirname(plugin_module.__file__), '..', '..', 'meta', 'runtime.yml')
     with open(runtime) as f:
         group = yaml.safe_load(f)['action_groups']['exist']
-    assert plugin_module._action_group() == frozenset(group + ['existio.exist.' + name for name in group])
+    short = set(group) | set(['token'])
+    assert plugin_module._action_group() == frozenset(short | set('existio.exist.' + name for name in short))
     assert {'existio.exist.attribute', 'values', 'existio.exist.attribute_info'} <= plugin_module._action_group()
 
 
