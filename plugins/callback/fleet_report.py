@@ -47,6 +47,8 @@ options:
     description:
       - The directory to write C(exist-fleet-report.json) and C(exist-fleet-report.md) into, created when missing.
       - When not set, the current working directory of C(ansible-playbook).
+      - Environment variables in it are expanded, so that C(/srv/exist-reports/$JOB_ID) gives every job of
+        Automation Platform (every slice of a sliced job) a directory of its own.
     type: path
     env:
       - name: EXIST_FLEET_REPORT_DIR

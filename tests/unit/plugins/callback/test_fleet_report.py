@@ -397,6 +397,12 @@ def test_the_output_dir_defaults_to_the_current_directory(tmp_path, monkeypatch)
     plugin.set_options()
     plugin.v2_playbook_on_stats(None)
     assert os.path.exists(str(tmp_path / 'from-env' / 'exist-fleet-report.md'))
+    # Environment variables in the path are expanded: one directory per AWX job (and so per slice).
+    monkeypatch.setenv('JOB_ID', '4711')
+    monkeypatch.setenv('EXIST_FLEET_REPORT_DIR', str(tmp_path / 'jobs' / '$JOB_ID'))
+    plugin.set_options()
+    plugin.v2_playbook_on_stats(None)
+    assert os.path.exists(str(tmp_path / 'jobs' / '4711' / 'exist-fleet-report.json'))
 
 
 def test_token_tasks_go_to_their_own_section(callback, tmp_path):
