@@ -161,33 +161,28 @@ seealso:
 
 EXAMPLES = r'''
 # fleet.exist_users.yml: every user of the store (plain or vault-encrypted), one host each.
-# ansible-inventory -i fleet.exist_users.yml --vault-password-file ~/.vault-pass --graph
+#   ansible-inventory -i fleet.exist_users.yml --vault-password-file ~/.vault-pass --graph
 plugin: existio.exist.users
-store: tokens.yml
-
----
-# Check each token against Exist, keep the tokens themselves out of the inventory,
-# and group users by the groups their scopes cover (group_mood, group_activity...).
-plugin: existio.exist.users
-store: /srv/exist/tokens.vault.yml
+store: tokens.vault.yml
+# Keep the tokens themselves out of the inventory (ansible-inventory --list, Automation Platform's
+# database): exist_token then reads the store when a task uses it.
 include_token: false
+# Check every token with one profile request; failures go to the group exist_token_invalid.
 validate_tokens: true
 expiring_within_days: 45
+# Groups by the groups the scopes cover (group_mood, group_activity...), and a group of your own.
 keyed_groups:
   - key: exist_token_scopes | map('regex_replace', '_(read|write)$', '') | unique
     prefix: group
 groups:
   due_this_week: exist_token_expires_in_days < 7
 
----
-# Run the users' tasks through a Python of your choosing rather than ansible-playbook's own.
-plugin: existio.exist.users
-store: tokens.yml
-local_connection: false
-compose:
-  ansible_connection: "'local'"
-  ansible_python_interpreter: "'/opt/exist/venv/bin/python'"
-
+# To run the users' tasks with a Python of your own rather than ansible-playbook's:
+#   local_connection: false
+#   compose:
+#     ansible_connection: "'local'"
+#     ansible_python_interpreter: "'/opt/exist/venv/bin/python'"
+#
 # A play for every user whose token works needs nothing else than this:
 #
 # - hosts: exist_users:!exist_token_invalid
