@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 
 from ansible_collections.existio.exist.plugins.module_utils._client import is_iso_date
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
@@ -60,6 +61,29 @@ def _is_number(value):
     )
 
 
+INTEGER_TEXT = re.compile(r'\A\s*[-+]?[0-9]+\s*\Z')
+NUMBER_TEXT = re.compile(r'\A\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*\Z')
+BOOLEAN_TEXT = {'true': 1, 'false': 0, 'yes': 1, 'no': 0, '1': 1, '0': 0}
+WHOLE_KINDS = ('integer', 'duration', 'time_of_day', 'time_of_day_midday', 'scale')
+
+
+def coerce(value_type, value):
+    """A number written as text, as the number, for a numeric value type.
+
+    Before ansible-core 2.19, a template such as "{{ x | int }}" inside a list
+    gives the text '3'; a number in text is taken as that number, as options of
+    type int are. Other text stays text (and fails the type check).
+    """
+    kind = VALUE_TYPE_NAMES.get(value_type)
+    if not isinstance(value, str) or kind in (None, 'string'):
+        return value
+    if kind == 'boolean':
+        return BOOLEAN_TEXT.get(value.strip().lower(), value)
+    if kind in WHOLE_KINDS:
+        return int(value) if INTEGER_TEXT.match(value) else value
+    return float(value) if NUMBER_TEXT.match(value) else value
+
+
 def check_value(value_type, value):
     """(value as sent, problem or None) for a day's value of an attribute of value_type.
 
@@ -70,6 +94,7 @@ def check_value(value_type, value):
     kind = VALUE_TYPE_NAMES.get(value_type)
     if kind is None:
         return value, None
+    value = coerce(value_type, value)
     if kind == 'integer' and _is_int(value):
         return value, None
     if kind == 'float' and _is_number(value):
@@ -105,6 +130,8 @@ EXPECTED = {
 def check_increment(value_type, delta):
     """Problem with adding `delta` to an attribute of value_type, or None."""
     kind = VALUE_TYPE_NAMES.get(value_type)
+    if kind is not None and kind not in ('string', 'boolean'):
+        delta = coerce(value_type, delta)
     if not _is_number(delta):
         return '%s is not a number to add' % _show(delta)
     if kind is None:
@@ -289,9 +316,12 @@ def plan_increments(declared, value_types):
     """Every declared increment is sent: adding is never idempotent."""
     writes = []
     for item in declared:
+        value_type = value_types.get(item.name)
         value = item.value
-        if VALUE_TYPE_NAMES.get(value_types.get(item.name)) == 'boolean' and isinstance(value, bool):
+        if VALUE_TYPE_NAMES.get(value_type) == 'boolean' and isinstance(value, bool):
             value = int(value)
+        elif VALUE_TYPE_NAMES.get(value_type) not in (None, 'string', 'boolean'):
+            value = coerce(value_type, value)
         writes.append(PlannedValue(item, value, None))
     return ValuesPlan(writes, [], [])
 

@@ -145,6 +145,9 @@ def _read_one(client, name, first, last, result):
             break
         if row['value'] is not None and row['date'] <= last.isoformat():
             found.setdefault(row['date'], row['value'])
+        if row['date'] == first.isoformat():
+            # One row a day, newest first: nothing older is needed, so no further page is read.
+            break
     if not rows:
         result.unseen.append(name)
     return found

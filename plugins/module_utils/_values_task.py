@@ -30,7 +30,12 @@ from ansible_collections.existio.exist.plugins.module_utils._values_plan import 
     value_problems,
     values_diff,
 )
-from ansible_collections.existio.exist.plugins.module_utils._values_read import iso_day, read_values, today_of
+from ansible_collections.existio.exist.plugins.module_utils._values_read import (
+    WITH_VALUES,
+    iso_day,
+    read_values,
+    today_of,
+)
 from ansible_collections.existio.exist.plugins.module_utils._write_engine import APPLIED, Endpoint, WriteRun
 
 # Exist's answer to a write of an attribute this client does not own (documented wording).
@@ -227,6 +232,7 @@ def work(client, declared, params, check_mode, warn):
     ]
 
     fresh_read = None
+    seen = set(visible)  # attributes a read showed the user has
     if operation == INCREMENT:
         plan = plan_increments(to_write, types)
         current = {}
@@ -238,7 +244,9 @@ def work(client, declared, params, check_mode, warn):
         read = read_values(client, read_names, days, last)
         result['read_with'] = read.read_with if read_names else None
         for name in read.unseen:
-            if name in owned:
+            # Only with-values proves the token cannot read an attribute; an empty values/ answer
+            # may just mean it has no data yet.
+            if name in owned and read.read_with == WITH_VALUES:
                 warn(
                     'the values of %r cannot be read (the token lacks the read scope of its group): every declared '
                     'value of it is sent, and reported as updated, on every run' % name
@@ -250,6 +258,7 @@ def work(client, declared, params, check_mode, warn):
             refused.extend(later)
             to_write = [item for item in to_write if item.key not in bad]
         current = read.values
+        seen.update(read.attributes or {})
         types.update(_value_types(read.attributes))
         plan = plan_values(to_write, current, types)
 
@@ -259,7 +268,7 @@ def work(client, declared, params, check_mode, warn):
         refused.extend(plan.refused)
 
     if check_mode:
-        return _predicted(result, plan, refused, owned, params, done, errors, warn, operation)
+        return _predicted(result, plan, refused, owned, seen, done, errors, warn, operation)
 
     endpoint = value_endpoints(client)[operation]
     run = WriteRun(current, fresh_read).run([(endpoint, plan.writes)])
@@ -305,15 +314,25 @@ def _totals(incremented):
     return after
 
 
-def _predicted(result, plan, refused, owned, params, done, errors, warn, operation):
+def _predicted(result, plan, refused, owned, seen, done, errors, warn, operation):
     """Check mode: what a real run would do, from the plan alone."""
     failed_items = list(refused)
     writes = []
     for planned in plan.writes:
         if planned.name in owned:
             writes.append(planned)
-        else:
+        elif planned.name in seen:
             failed_items.append(dict(planned.ref(), error_code='unauthorised', error=UNAUTHORISED_ERROR % planned.name))
+        else:
+            # Neither owned nor shown by a read: not ours, and perhaps not the user's at all.
+            failed_items.append(
+                dict(
+                    planned.ref(),
+                    error_code='not_owned',
+                    error="Attribute '%s' is not owned by this client and no read shows it: a real run gets Exist's "
+                    'unauthorised, or not_found if the user lacks it' % planned.name,
+                )
+            )
     if operation == INCREMENT:
         result['incremented'] = [dict(name=p.name, date=p.date, value=p.value, current=None) for p in writes]
         result['diff'] = {'before': {}, 'after': {}}

@@ -67,6 +67,8 @@ options:
             duration (minutes), time of day (minutes after midnight, 0-1439) and scale (1-9) take whole numbers;
             float and percentage (0.0-1.0) take numbers; string takes text; boolean takes V(true), V(false), V(1)
             or V(0).
+          - For a numeric type, a number written as text (V('3')) is taken as that number, as options of type int
+            take it; before ansible-core 2.19 a template inside a list, such as C("{{ x | int }}"), gives text.
           - V(null) means "no value". Exist cannot set a day's value back to null, so V(null) on a day that
             has a value fails, with Exist's reason; on a day without one it changes nothing.
           - With O(operation=increment), the number to add.
@@ -98,9 +100,11 @@ notes:
     task with nothing written. Ranges (scale 1-9, percentage 0.0-1.0, minutes of a day 0-1439) follow Exist's
     description of each type.
   - The values of an attribute are compared only when the token may read them (its group's C(_read) scope). An
-    attribute this client owns but cannot read is written on every run, with a warning saying so.
+    attribute this client owns but cannot read is written on every run. The with-values read proves it and warns;
+    a values/ read cannot tell such an attribute from one without data, so it does not warn.
   - Check mode can predict refusals it can see (a value of the wrong type, an attribute this client does not own,
-    null over a value); a group the token may not write is only reported by a real run.
+    null over a value). An attribute no read shows is predicted as V(not_owned), which a real run reports as Exist's
+    V(unauthorised) or V(not_found); a group the token may not write is only reported by a real run.
 seealso:
   - module: existio.exist.attribute
   - plugin: existio.exist.values

@@ -97,6 +97,14 @@ def test_the_same_day_twice_with_the_same_value_is_merged_for_set_but_not_for_in
         (7, 0, 0),
         (8, 9, 9),
         (None, 'anything', 'anything'),
+        # Before ansible-core 2.19 a template in a list gives text: a number in text is that number.
+        (0, '12', 12),
+        (8, ' 7 ', 7),
+        (1, '2.5', 2.5),
+        (5, '.5', 0.5),
+        (7, 'true', 1),
+        (7, '0', 0),
+        (2, '12', '12'),
     ],
 )
 def test_values_that_fit_their_type_pass(value_type, value, sent):
@@ -106,8 +114,11 @@ def test_values_that_fit_their_type_pass(value_type, value, sent):
 @pytest.mark.parametrize(
     'value_type, value',
     [
-        (0, '12'),
+        (0, 'three'),
+        (0, '12.0'),
         (0, 1.5),
+        (8, '12'),
+        (7, 'maybe'),
         (0, True),
         (1, 'x'),
         (2, 5),
@@ -131,6 +142,7 @@ def test_increments_follow_exists_rules():
     assert check_increment(2, 1) == 'a string attribute cannot be incremented'
     assert check_increment(4, 1) == 'a time_of_day attribute cannot be incremented'
     assert check_increment(0, 'one') == "'one' is not a number to add"
+    assert check_increment(0, '2') is None
 
 
 def test_value_problems_name_the_item_and_skip_unknown_types():

@@ -277,3 +277,59 @@ def test_a_simple_token_is_refused_before_any_request():
     with pytest.raises(TaskInputError) as excinfo:
         _values_task.prepare(dict(token_type='token', values=[], operation='set', acquire=False, takeover=True))
     assert 'read-only' in str(excinfo.value)
+
+
+def test_a_value_read_through_values_with_no_row_at_all_is_written_without_a_warning(server):
+    emulator, adapter = server
+    start = datetime.date(2026, 6, 1)
+    values = [
+        {'name': 'coffees', 'date': (start + datetime.timedelta(days=n)).isoformat(), 'value': 1} for n in range(40)
+    ]
+    result, warnings, unused_requests = run(adapter, values)
+    assert result['read_with'] == 'values' and len(result['updated']) == 40
+    assert warnings == []
+
+
+def test_a_values_read_stops_at_the_first_day_without_reading_another_page(server):
+    emulator, adapter = server
+    start = datetime.date(2026, 5, 1)
+    daily = [
+        {'name': 'coffees', 'date': (start + datetime.timedelta(days=n)).isoformat(), 'value': 2} for n in range(123)
+    ]
+    run(adapter, daily)
+    window = daily[23:123]  # exactly 100 days, the newest a row on 2026-08-31
+    assert len(window) == 100
+    result, unused_warnings, requests_sent = run(adapter, window)
+    assert result['read_with'] == 'values' and result['changed'] is False
+    assert requests_sent == [('GET', '/api/2/attributes/owned/'), ('GET', '/api/2/attributes/values/')]
+
+
+def test_check_mode_does_not_claim_unauthorised_for_a_name_no_read_shows(server):
+    emulator, adapter = server
+    values = [
+        {'name': 'no_such_attribute', 'date': '2026-11-26', 'value': 1},
+        {'name': 'steps', 'date': '2026-11-26', 'value': 1},
+    ]
+    predicted, unused_warnings, unused_requests = run(adapter, values, check_mode=True)
+    real, unused_warnings, unused_requests = run(adapter, values)
+    assert [(i['name'], i['error_code']) for i in predicted['failed_items']] == [
+        ('no_such_attribute', 'not_owned'),
+        ('steps', 'unauthorised'),
+    ]
+    assert [(i['name'], i['error_code']) for i in real['failed_items']] == [
+        ('no_such_attribute', 'not_found'),
+        ('steps', 'unauthorised'),
+    ]
+
+
+def test_numbers_given_as_text_are_taken_as_numbers(server):
+    emulator, adapter = server
+    result, unused_warnings, unused_requests = run(adapter, [{'name': 'coffees', 'date': '2026-11-26', 'value': '3'}])
+    assert result['updated'] == [{'name': 'coffees', 'date': '2026-11-26', 'previous': None, 'value': 3}]
+    assert stored(emulator, 'coffees')['2026-11-26'] == 3
+    again, unused_warnings, unused_requests = run(adapter, [{'name': 'coffees', 'date': '2026-11-26', 'value': '3'}])
+    assert again['changed'] is False
+    bumped, unused_warnings, unused_requests = run(
+        adapter, [{'name': 'coffees', 'date': '2026-11-26', 'value': '2'}], operation='increment'
+    )
+    assert bumped['incremented'][0]['current'] == 5
