@@ -152,17 +152,20 @@ class TokenStore(object):
         """Replace the store with entries, atomically, mode 0600."""
         data = self.render(entries)
         directory = os.path.dirname(self.path)
-        fd, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(self.path), suffix='.tmp', dir=directory)
+        temporary = None
         try:
-            os.fchmod(fd, STORE_MODE)
+            # Inside the try: a directory that cannot be written must fail as TokenStoreError too.
+            fd, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(self.path), suffix='.tmp', dir=directory)
             with os.fdopen(fd, 'wb') as f:
+                os.fchmod(f.fileno(), STORE_MODE)
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(temporary, self.path)
         except (IOError, OSError) as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
             raise TokenStoreError('%s: cannot write the token store (%s)' % (self.path, exc.strerror or exc)) from None
         with contextlib.suppress(OSError):
             dir_fd = os.open(directory, os.O_RDONLY)
