@@ -28,7 +28,7 @@ import re
 import time
 import traceback
 import warnings
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 try:
     import requests
@@ -405,6 +405,105 @@ class Answer(object):
         return self.content.decode('utf-8', 'replace')
 
 
+# -- OAuth2 token requests (existio.exist.token) ------------------------------
+# Everything the client knows about Exist's token endpoint is here, in this
+# block and in the block of the same name in ExistClient (plus the `form` and
+# `error_answer` arguments of _request and _send, which only it uses). The
+# endpoint differs from the API on four points:
+#
+# - It lives outside /api/2 and takes a form (grant_type, client_id,
+#   client_secret, and the code or the refresh token), not JSON.
+# - It is sent without any Authorization header: the form authenticates.
+# - A token request that may have reached Exist is never retried. A refresh
+#   that Exist applied has invalidated the old pair at once, so asking again
+#   would be refused and the pair from the lost answer would stay lost: it
+#   raises ExistOutcomeUnknown, and the caller finds out what happened (the
+#   token module tries the old access token). A request that was never sent,
+#   and a 429, are retried as any other request: nothing was issued.
+# - Its refusals are OAuth2's {"error": ..., "error_description": ...}.
+#
+# Every value of the form except grant_type, client_id and redirect_uri is a
+# secret, and so is every token in an answer: all are redacted from every
+# message of the client, as the access token is, and no message ever quotes
+# the body of a token answer.
+
+OAUTH_TOKEN_PATH = '/oauth2/access_token'
+OAUTH_AUTHORIZE_PATH = '/oauth2/authorize'
+# The form fields that are not secrets.
+OAUTH_PUBLIC_FIELDS = ('grant_type', 'client_id', 'redirect_uri')
+# OAuth2 refusals that concern the client (its id, its secret, the grant), not one user's pair:
+# every other request of the same client would be refused the same way.
+OAUTH_CLIENT_ERRORS = frozenset(('invalid_client', 'unauthorized_client', 'unsupported_grant_type'))
+OAUTH_ERROR_HINTS = {
+    'invalid_grant': 'the code or refresh token is not valid: already used, expired, revoked or issued to another '
+    'client, or the redirect_uri is not the one the code was issued for',
+    'invalid_client': 'client_id or client_secret is wrong',
+    'unauthorized_client': 'this client may not use this grant',
+    'unsupported_grant_type': 'Exist does not support this grant',
+    'invalid_request': 'a form field is missing or malformed',
+    'invalid_scope': 'a scope is not valid',
+}
+# A token lives about a year; an answer claiming more than this is not Exist's.
+MAX_EXPIRES_IN = 100 * 366 * 24 * 3600
+# What ExistClient.without_access_token() passes to __init__ before dropping it.
+_NO_ACCESS_TOKEN_YET = 'no-access-token-yet'
+
+
+class ExistOAuthRefused(ExistApiError):
+    """Exist refused a token request (a 4xx answer): nothing was issued and no pair was invalidated.
+
+    error: OAuth2's error code (invalid_grant, invalid_client...) or None when the answer had none.
+    """
+
+    def __init__(self, message, error=None, status=None, method=None, path=None, detail=None):
+        super(ExistOAuthRefused, self).__init__(message, status=status, method=method, path=path, detail=detail)
+        self.error = error
+
+    @property
+    def concerns_client(self):
+        """True when every request of this client would be refused the same way (not one user's problem)."""
+        return self.error in OAUTH_CLIENT_ERRORS or (self.status == 401 and self.error is None)
+
+
+class _NoAuth(object):
+    """No Authorization header at all. Given to requests as the auth of a request,
+    it also keeps requests from applying ~/.netrc (see _TokenAuth)."""
+
+    def __call__(self, request):
+        request.headers.pop('Authorization', None)
+        return request
+
+
+def _is_token_text(value):
+    return isinstance(value, str) and value != '' and not any(ch.isspace() or not 32 < ord(ch) < 127 for ch in value)
+
+
+def token_answer_problem(body):
+    """What makes body unusable as the answer of a token request, or None.
+
+    Never quotes a value of the body: the tokens in it are secrets.
+    """
+    if not isinstance(body, dict):
+        return 'a body that is not an object'
+    for key in ('access_token', 'refresh_token'):
+        if not _is_token_text(body.get(key)):
+            return "no usable '%s'" % key
+    expires_in = body.get('expires_in')
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, (int, float))
+        or math.isnan(expires_in)
+        or not 0 < expires_in <= MAX_EXPIRES_IN
+    ):
+        return "no 'expires_in' that is a positive number of seconds"
+    token_type = body.get('token_type')
+    if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != 'bearer'):
+        return "a 'token_type' that is not Bearer"
+    if body.get('scope') is not None and not isinstance(body.get('scope'), str):
+        return "a 'scope' that is not a string"
+    return None
+
+
 class BatchResult(object):
     """What Exist answered to one write request: lists of objects, shape-checked."""
 
@@ -639,6 +738,113 @@ class ExistClient(object):
         """Release one batch of {"name": ...} items."""
         return self.post_batch('/api/2/attributes/release/', items)
 
+    # -- OAuth2 token requests (existio.exist.token) ------------------------
+    # See the module-level block of the same name.
+
+    @classmethod
+    def without_access_token(cls, api_url, **options):
+        """A client with no access token yet, for token requests (and then use_access_token()).
+
+        options: those of __init__ but token and token_type. Checked as for any client, before any request.
+        """
+        client = cls(api_url, _NO_ACCESS_TOKEN_YET, **options)
+        client._token = None
+        client._secrets = set()
+        client._session.auth = _NoAuth()
+        return client
+
+    def use_access_token(self, token):
+        """Send this OAuth2 access token (one just issued, say) as the bearer of every later request."""
+        self._token = check_token(token)
+        self.add_secrets(token)
+        self._session.auth = _TokenAuth(TOKEN_SCHEMES['bearer'], self._token)
+
+    def add_secrets(self, *values):
+        """Redact these values (a client secret, a code, tokens) from every message of this client."""
+        for value in values:
+            if isinstance(value, str) and value.strip():
+                self._secrets.update((value, value.strip()))
+
+    def oauth_token(self, form):
+        """POST form to /oauth2/access_token, without any bearer header; the answer, checked.
+
+        Returns {'access_token', 'refresh_token', 'expires_in' (seconds), 'scope' (str, '' when Exist gave
+        none)}. Raises ExistOAuthRefused when Exist refused it (4xx: nothing issued), ExistApiError when
+        it could not be sent or stayed rate-limited, and ExistOutcomeUnknown when it was sent and whether
+        Exist issued a new pair is unknown (timeout, dropped connection, 5xx, or a 2xx answer that is not
+        a token). Never retried once sent.
+        """
+        self.add_secrets(*(value for key, value in form.items() if key not in OAUTH_PUBLIC_FIELDS))
+        method, path = 'POST', OAUTH_TOKEN_PATH
+        try:
+            answer = self._request(method, path, form=form, error_answer=self._oauth_refusal)
+        except ExistOutcomeUnknown as exc:
+            reason = exc.message.split(': ', 1)[-1].replace('; whether Exist applied the write is unknown', '')
+            raise ExistOutcomeUnknown(
+                self._redact('%s %s: %s; whether Exist issued a new token pair is unknown' % (method, path, reason)),
+                status=exc.status,
+                method=method,
+                path=path,
+            ) from None
+        try:
+            body = answer.json()
+        except ValueError:
+            problem = 'a body that is not JSON'
+        else:
+            problem = token_answer_problem(body)
+        if problem:
+            raise ExistOutcomeUnknown(
+                '%s %s: Exist answered %d with %s; whether it issued a new token pair is unknown'
+                % (method, path, answer.status, problem),
+                status=answer.status,
+                method=method,
+                path=path,
+            )
+        self.add_secrets(body['access_token'], body['refresh_token'])
+        return {
+            'access_token': body['access_token'],
+            'refresh_token': body['refresh_token'],
+            'expires_in': int(body['expires_in']),
+            'scope': body.get('scope') or '',
+        }
+
+    def authorize_url(self, client_id, scope=None, redirect_uri=None):
+        """The address where a user authorises client_id (no secret in it)."""
+        query = [('response_type', 'code'), ('client_id', client_id)]
+        if redirect_uri:
+            query.append(('redirect_uri', redirect_uri))
+        if scope:
+            query.append(('scope', scope))
+        return self.base_url + OAUTH_AUTHORIZE_PATH + '?' + urlencode(query)
+
+    def _oauth_refusal(self, answer, method, path, retried=0):
+        """The ExistOAuthRefused for a 4xx answer of the token endpoint (a redirect as any other)."""
+        if answer.status < 400:
+            return self._error_answer(answer, method, path, retried=retried)
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        error = body.get('error') if isinstance(body.get('error'), str) and body.get('error') else None
+        description = body.get('error_description')
+        description = self._redact(description[:200]) if isinstance(description, str) and description.strip() else None
+        if error is None and description is None:
+            description = self._detail(answer)
+        message = '%s %s: Exist answered %d' % (method, path, answer.status)
+        if error:
+            message += ' (%s: %s)' % (
+                self._redact(_short(error, 40).strip('"')),
+                OAUTH_ERROR_HINTS.get(error, 'refused'),
+            )
+        elif answer.status == 401:
+            message += ' (%s)' % OAUTH_ERROR_HINTS['invalid_client']
+        if description:
+            message += ': %s' % description
+        return ExistOAuthRefused(
+            message, error=error, status=answer.status, method=method, path=path, detail=description
+        )
+
     # -- internals ----------------------------------------------------------
 
     def _relative_path(self, absolute_path):
@@ -655,11 +861,12 @@ class ExistClient(object):
                 text = text.replace(secret, '********')
         return text
 
-    def _request(self, method, path, params=None, json_body=None):
+    def _request(self, method, path, params=None, json_body=None, form=None, error_answer=None):
         """Send one request with the retry policy; return the Answer of a 2xx.
 
         Raises ExistApiError for an error answer (nothing applied),
         ExistOutcomeUnknown when a write may have been applied.
+        form and error_answer: for the token endpoint only (see "OAuth2 token requests").
         """
         url = self.base_url + path
         retries = 0
@@ -672,7 +879,7 @@ class ExistClient(object):
                     path=path,
                 )
             self.requests_sent += 1
-            answer, failure = self._send(method, url, params, json_body)
+            answer, failure = self._send(method, url, params, json_body, form)
             if answer is not None and answer.status == 429:
                 # A 429 means nothing was applied: any method may wait and retry.
                 delay = self._rate_limit_delay(answer, method, path)
@@ -681,7 +888,7 @@ class ExistClient(object):
                 continue
             if answer is not None and answer.status < 500:
                 if answer.status >= 300:
-                    raise self._error_answer(answer, method, path)
+                    raise (error_answer or self._error_answer)(answer, method, path)
                 return answer
             # A connection failure or a 5xx: transient, but a write may have been applied.
             problem = failure.reason if answer is None else 'Exist answered %d' % answer.status
@@ -706,8 +913,11 @@ class ExistClient(object):
             )
             self._sleep(delay)
 
-    def _send(self, method, url, params, json_body):
-        """One attempt: (Answer, None) or (None, _Failure)."""
+    def _send(self, method, url, params, json_body, form=None):
+        """One attempt: (Answer, None) or (None, _Failure).
+
+        form: a form body, sent without any Authorization header (see "OAuth2 token requests").
+        """
         started = time.monotonic()
         try:
             with warnings.catch_warnings():
@@ -718,6 +928,8 @@ class ExistClient(object):
                     url,
                     params=params,
                     json=json_body,
+                    data=form,
+                    auth=_NoAuth() if form is not None else None,
                     timeout=self.timeout,
                     verify=self.verify,
                     allow_redirects=False,
