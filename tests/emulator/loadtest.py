@@ -56,7 +56,7 @@ def _worker(host: str, port: int, jobs, lock: threading.Lock, new_connections: b
 
 
 def _fleet_size(text: str) -> tuple[int, int]:
-    users, _, attributes = text.partition(",")
+    users, dummy, attributes = text.partition(",")
     return int(users), int(attributes) if attributes else 20
 
 

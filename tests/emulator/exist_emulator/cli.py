@@ -16,7 +16,7 @@ from .world import SeedError, load_seed_file, world_from_seed
 
 def _fleet_size(text: str) -> tuple[int, int]:
     """N or N,ATTRIBUTES (default 20 attributes)."""
-    users, _, attributes = text.partition(",")
+    users, dummy, attributes = text.partition(",")
     try:
         size = (int(users), int(attributes) if attributes else 20)
     except ValueError:
