@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""existio.exist.token: always in the controller, where the token store and the vault secrets are."""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, ExistError
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_problem
+from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values, shape_problems
+from ansible_collections.existio.exist.plugins.modules.token import (
+    ARGUMENT_RULES,
+    GROUP_OPTIONS_IGNORED,
+    argument_spec,
+)
+from ansible_collections.existio.exist.plugins.plugin_utils._ansible_core import no_log_values, task_environment
+from ansible_collections.existio.exist.plugins.plugin_utils._oauth import Run, TaskFailure
+from ansible_collections.existio.exist.plugins.plugin_utils._worker_process import applied_environment
+
+MODULE = 'existio.exist.token'
+# The keys of a new pair returned without a store; with them the whole result is no_log.
+PAIR_KEYS = ('access_token', 'refresh_token', 'expires_at', 'scope', 'username')
+
+
+def nested_secrets(spec, args):
+    """The strings inside a no_log option given as a list or a dictionary (a wrong shape, reported with its value)."""
+    secrets, todo = set(), [value for name, value in args.items() if spec.get(name, {}).get('no_log')]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            todo.extend(value.keys())
+            todo.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            todo.extend(value)
+        elif isinstance(value, str) and value.strip():
+            secrets.update((value, value.strip()))
+    return secrets
+
+
+def vault_secrets(loader):
+    """The vault secrets of the run (--ask-vault-pass, --vault-id), to read and rewrite an encrypted store."""
+    vault = getattr(loader, '_vault', None)
+    return list(getattr(vault, 'secrets', None) or [])
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def _arguments(self):
+        """(params or None, problems, secrets). The secrets are collected first, whatever else is wrong."""
+        spec = argument_spec()
+        # The group's token options, set for the other modules by module_defaults, do not apply here.
+        args = dict((k, v) for k, v in self._task.args.items() if k not in GROUP_OPTIONS_IGNORED)
+        ignored = dict((k, v) for k, v in self._task.args.items() if k in GROUP_OPTIONS_IGNORED)
+        secrets = nested_secrets(spec, args) | nested_secrets({'token': {'no_log': True}}, ignored)
+        problems = shape_problems(spec, args)
+        if problems:
+            return None, problems, secrets
+        validation = ArgumentSpecValidator(spec, **ARGUMENT_RULES).validate(args)
+        secrets.update(secret_values(spec, validation.validated_parameters, {}))
+        secrets.update(no_log_values(validation))
+        problems = [
+            'Unsupported parameters for (%s) module: %s' % (MODULE, error.msg)
+            if isinstance(error, UnsupportedError)
+            else error.msg
+            for error in validation.errors.errors
+        ]
+        if not problems:
+            problem = connection_problem(validation.validated_parameters)
+            if problem:
+                problems.append(problem)
+        return validation.validated_parameters, problems, secrets
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        warnings = []
+        run = None
+        with applied_environment(task_environment(self)):
+            params, problems, secrets = self._arguments()
+            if problems:
+                result.update(failed=True, msg='; '.join(problems), changed=False)
+                return remove_values(result, secrets)
+            if not HAS_REQUESTS:
+                result.update(failed=True, msg="the Python library 'requests' is required on the controller")
+                return result
+            run = Run(
+                params,
+                vault_secrets=vault_secrets(self._loader),
+                check_mode=bool(self._play_context.check_mode),
+                warn=warnings.append,
+            )
+            try:
+                result.update(run.run())
+            except (TaskFailure, ExistError) as exc:
+                result.update(
+                    failed=True,
+                    msg=str(exc.message if isinstance(exc, ExistError) else exc),
+                    changed=run.changed,
+                    api_requests=run.api_requests(),
+                )
+        if not self._play_context.diff:
+            result.pop('diff', None)
+        if warnings:
+            result['warnings'] = warnings
+        # Every secret of the run (the options', the store's, the new pairs) is masked in what is returned...
+        result = remove_values(result, secrets | run.secrets)
+        # ...except a new pair that is returned on purpose: then the whole result is no_log.
+        if run.pair is not None:
+            result.update((key, run.pair[key]) for key in PAIR_KEYS if key in run.pair)
+            result['_ansible_no_log'] = True
+        if run.unsaved is not None:
+            result['unsaved_pair'] = dict(run.unsaved)
+            result['_ansible_no_log'] = True
+            # A no_log result hides its msg; warnings stay visible (ansible-core 2.19 and later).
+            result.setdefault('warnings', []).append(
+                'A new pair could not be written anywhere: it is in this task\'s registered result as unsaved_pair '
+                '(hidden from the output). ' + result.get('msg', '')
+            )
+        return result

@@ -1,0 +1,687 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What existio.exist.token does: exchange a code, refresh pairs, keep them in a store.
+
+Internal to this collection, not a stable API. Runs in the controller (the
+token action plugin), where the store and the vault secrets are. Every HTTP
+request goes through module_utils/_client.py.
+
+Crash safety. Refreshing invalidates the old pair the moment Exist issues the
+new one, so the new pair is the user's only valid one from then on:
+
+(a) It goes to disk before anything else happens. A refresh from the store
+    knows its username, so the store is saved at once (no profile read). A
+    pair whose username is not known yet (a code exchange, a refresh token
+    the store does not hold) is first written to a pending recovery file
+    beside the store, then the profile is read, then the store is saved and
+    the pending file removed.
+(b) When the store cannot be written, the pair goes to a recovery file
+    beside it, PATH.recovered-USERNAME (mode 0600, vault-encrypted when the
+    store is), and the item fails naming that file. When that fails too, the
+    pair is returned as no_log values (unsaved_pair), and the message says so.
+    Nothing more is refreshed in that run. The next run with the same store
+    merges every recovery file back first (the newer pair wins), so running
+    the task again is the way back.
+(c) When the answer to a refresh is lost (timeout, dropped connection, 5xx,
+    a 2xx that is not a token), the old access token is tried once with a
+    profile read: it still works, so Exist did not refresh and the old pair
+    is kept (refresh_failed); 401, so the pair is gone and the user must
+    authorise again (reauthorization_needed, and the store entry is marked
+    so). Nothing more is refreshed in that run: if answers are being lost,
+    every further refresh could lose another user's pair.
+
+Failures name the user and never a secret: every token, the client secret
+and the code are redacted by the client, and the action plugin masks them all
+in the result (Run.secrets).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import glob
+import os
+import re
+
+from ansible_collections.existio.exist.plugins.module_utils._client import (
+    MAX_REQUESTS_PER_TASK,
+    ExistApiError,
+    ExistClient,
+    ExistError,
+    ExistOAuthRefused,
+    ExistOutcomeUnknown,
+)
+from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
+    TokenStore,
+    TokenStoreError,
+    format_expires_at,
+    parse_expires_at,
+)
+
+# Recovery files sit beside the store: PATH.recovered-USERNAME, or PATH.recovered-pending-STAMP
+# for a pair whose username is not known yet (kept under PENDING_KEY).
+RECOVERED_INFIX = '.recovered-'
+PENDING_KEY = '(unknown user)'
+REAUTHORIZATION_KEY = 'reauthorization_needed'
+# The options given to every ExistClient (all but the token).
+CLIENT_OPTIONS = ('validate_certs', 'ca_path', 'use_proxy', 'timeout', 'retries', 'rate_limit_wait', 'http_agent')
+# Outcomes of one user's refresh.
+OK, FAILED, STOP = 'ok', 'failed', 'stop'
+
+
+class TaskFailure(Exception):
+    """The task cannot go on (before any refresh, or the store cannot be merged); the message names no secret."""
+
+
+def expires_at(entry, where='token store'):
+    return parse_expires_at(entry['expires_at'], where)
+
+
+def _safe_name(username):
+    """A username as part of a file name (Exist usernames are plain words; anything else is replaced)."""
+    name = re.sub(r'[^A-Za-z0-9_.@+-]', '_', username).lstrip('.')
+    return name or '_'
+
+
+def _summary(entries):
+    """What a diff may show of the store: never a token."""
+    summary = {}
+    for username in sorted(entries):
+        entry = entries[username]
+        item = {'expires_at': format_expires_at(expires_at(entry)), 'scope': entry.get('scope') or ''}
+        if entry.get(REAUTHORIZATION_KEY):
+            item[REAUTHORIZATION_KEY] = True
+        summary[username] = item
+    return summary
+
+
+class Run(object):
+    """One existio.exist.token task. params: validated; vault_secrets: the loader's."""
+
+    def __init__(self, params, vault_secrets=None, check_mode=False, warn=None, clock=None):
+        self.params = params
+        self.vault_secrets = vault_secrets or []
+        self.check_mode = check_mode
+        self.warnings_seen = set()
+        self.warn_to = warn or (lambda message: None)
+        self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.options = dict((name, params[name]) for name in CLIENT_OPTIONS)
+        self.clients = []
+        self.refresh_client = None
+        self.secrets = set()
+        self.add_secrets(params.get('client_secret'), params.get('code'), params.get('refresh_token'))
+        self.changed = False
+        self.refreshed = []
+        self.recovered = []
+        self.failed_items = []
+        self.username = None
+        self.pair = None  # without a store: the new pair, returned as no_log values
+        self.unsaved = None  # with a store: a new pair no file could hold, returned as no_log values
+        self.diff = None
+
+    # -- helpers ------------------------------------------------------------
+
+    def warn(self, message):
+        """Warn once per message (every client says validate_certs=false, for one)."""
+        if message not in self.warnings_seen:
+            self.warnings_seen.add(message)
+            self.warn_to(message)
+
+    def add_secrets(self, *values):
+        for value in values:
+            if isinstance(value, str) and value.strip():
+                self.secrets.update((value, value.strip()))
+
+    def api_requests(self):
+        return sum(client.requests_sent for client in self.clients)
+
+    def client(self, access_token=None, retries=None, max_requests=MAX_REQUESTS_PER_TASK):
+        """A new client, redacting every secret known so far; with access_token, one user's."""
+        options = dict(self.options)
+        if retries is not None:
+            options['retries'] = retries
+        client = ExistClient.without_access_token(
+            self.params['api_url'], warn=self.warn, max_requests=max_requests, **options
+        )
+        client.add_secrets(*self.secrets)
+        if access_token is not None:
+            client.use_access_token(access_token)
+        self.clients.append(client)
+        return client
+
+    def form(self, **fields):
+        form = dict(client_id=self.params['client_id'], client_secret=self.params['client_secret'])
+        form.update(fields)
+        return form
+
+    def exchange_form(self):
+        return self.form(
+            grant_type='authorization_code', code=self.params['code'], redirect_uri=self.params['redirect_uri']
+        )
+
+    def refresh_form(self, refresh_token):
+        return self.form(grant_type='refresh_token', refresh_token=refresh_token)
+
+    def new_entry(self, answer, old=None):
+        """A store entry for a token answer; the extra keys of the old entry are kept, its mark dropped."""
+        self.add_secrets(answer['access_token'], answer['refresh_token'])
+        entry = dict((key, value) for key, value in (old or {}).items() if key != REAUTHORIZATION_KEY)
+        entry.update(
+            access_token=answer['access_token'],
+            refresh_token=answer['refresh_token'],
+            expires_at=format_expires_at(self.clock() + datetime.timedelta(seconds=answer['expires_in'])),
+            scope=answer['scope'],
+        )
+        return entry
+
+    def authorize_url(self, scope=None):
+        return self.clients[0].authorize_url(self.params['client_id'], scope, self.params.get('redirect_uri'))
+
+    def fail(self, username, error_code, error, **extra):
+        item = dict(username=username, error_code=error_code, error=error)
+        item.update(extra)
+        self.failed_items.append(item)
+
+    def read_username(self, client):
+        """The username behind the client's access token (one GET), or raise ExistError."""
+        return client.profile()['username']
+
+    # -- the task -----------------------------------------------------------
+
+    def run(self):
+        """The task result (without masking: the action plugin masks self.secrets)."""
+        problem = self.problem()
+        if problem:
+            raise TaskFailure(problem)
+        # Checks the connection options (CA bundle, api_url...) before any request or any file.
+        self.client()
+        if self.params['store']:
+            self.run_with_store()
+        else:
+            self.run_without_store()
+        return self.result()
+
+    def problem(self):
+        params = self.params
+        if params['grant'] == 'refresh_token' and params.get('code'):
+            return 'code is only used with grant=authorization_code'
+        if params['grant'] == 'authorization_code' and params.get('refresh_before') is not None:
+            return 'refresh_before is only used with grant=refresh_token'
+        if params.get('refresh_before') is not None and not 0 <= params['refresh_before'] <= 3660:
+            return 'refresh_before must be a whole number of days from 0 to 3660, got %r' % params['refresh_before']
+        for name in ('client_id', 'client_secret', 'code', 'refresh_token', 'redirect_uri'):
+            value = params.get(name)
+            if value is not None and not value.strip():
+                return '%s must not be empty' % name
+        return None
+
+    def result(self):
+        result = dict(
+            changed=self.changed,
+            refreshed=sorted(self.refreshed),
+            failed_items=self.failed_items,
+            api_requests=self.api_requests(),
+        )
+        if self.params['store']:
+            result.update(store=self.store.path, recovered=sorted(self.recovered), expires_at=self.expires)
+            if self.diff is not None:
+                result['diff'] = self.diff
+        if self.username is not None:
+            result['username'] = self.username
+        if self.failed_items:
+            result.update(failed=True, msg=self.failure_message())
+        return result
+
+    def failure_message(self):
+        parts = []
+        for item in self.failed_items:
+            who = 'user %s' % item['username'] if item['username'] else 'the token request'
+            parts.append('%s: %s (%s)' % (who, item['error_code'], item['error']))
+        message = '%d failed: %s' % (len(self.failed_items), '; '.join(parts))
+        if self.refreshed:
+            message += '. Refreshed all the same: %s' % ', '.join(sorted(self.refreshed))
+        return message
+
+    # -- without a store: the new pair is returned -------------------------
+
+    def run_without_store(self):
+        grant = self.params['grant']
+        if self.check_mode:
+            # A code works once and a refresh invalidates the pair: nothing is sent in check mode.
+            self.changed = True
+            return
+        client = self.client()
+        form = (
+            self.exchange_form() if grant == 'authorization_code' else self.refresh_form(self.params['refresh_token'])
+        )
+        answer = self.token_request(client, form)
+        if answer is None:
+            return
+        entry = self.new_entry(answer)
+        self.changed = True
+        client.use_access_token(entry['access_token'])
+        try:
+            self.username = self.read_username(client)
+        except ExistError as exc:
+            self.warn(
+                'Exist issued a new pair, returned in this result; reading the profile to learn the username '
+                'failed: %s' % exc.message
+            )
+        if self.username is not None:
+            entry['username'] = self.username
+            if grant == 'refresh_token':
+                self.refreshed.append(self.username)
+        self.pair = entry
+
+    def token_request(self, client, form):
+        """The answer of a token request for a pair the store does not hold, or None after recording the failure.
+
+        There is no old access token to try here, so a lost answer stays unknown.
+        """
+        try:
+            return client.oauth_token(form)
+        except ExistOAuthRefused as exc:
+            if exc.error == 'invalid_grant' and form['grant_type'] == 'refresh_token':
+                self.fail(
+                    None,
+                    'reauthorization_needed',
+                    '%s; the refresh token no longer works, so the user must authorise again' % exc.message,
+                )
+            else:
+                self.fail(None, 'exchange_failed' if 'code' in form else 'refresh_failed', exc.message)
+        except ExistOutcomeUnknown as exc:
+            if form['grant_type'] == 'authorization_code':
+                advice = 'a code works once: have the user authorise again for a new code'
+            else:
+                advice = (
+                    'without the old access token it cannot be checked. Refresh again with the same refresh '
+                    'token: if Exist refuses it (invalid_grant), the pair is gone and the user must authorise again'
+                )
+            self.fail(None, 'outcome_unknown', '%s; %s' % (exc.message, advice))
+        except ExistApiError as exc:
+            self.fail(None, 'exchange_failed' if 'code' in form else 'refresh_failed', exc.message)
+        return None
+
+    # -- with a store --------------------------------------------------------
+
+    def run_with_store(self):
+        params = self.params
+        self.store = TokenStore(params['store'], self.vault_secrets)
+        self.expires = {}
+        if (
+            params['grant'] == 'refresh_token'
+            and not params.get('refresh_token')
+            and not self.store.exists()
+            and not self.recovery_files()
+        ):
+            raise TaskFailure(
+                '%s: no token store there; exchange a code into it first (grant=authorization_code)' % self.store.path
+            )
+        if not self.check_mode:
+            directory = os.path.dirname(self.store.path)
+            if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+                raise TaskFailure(
+                    '%s: the directory %s cannot be written, so no new pair could be kept; nothing was sent'
+                    % (self.store.path, directory)
+                )
+        lock = self.store.lock() if not self.check_mode else contextlib.nullcontext()
+        try:
+            with lock:
+                entries = self.store.load()
+                before = _summary(entries)
+                self.merge_recovered(entries)
+                if params['grant'] == 'authorization_code':
+                    self.pair_into_store(entries, self.exchange_form())
+                elif params.get('refresh_token'):
+                    username = next(
+                        (name for name, entry in entries.items() if entry['refresh_token'] == params['refresh_token']),
+                        None,
+                    )
+                    if username is None:
+                        self.pair_into_store(entries, self.refresh_form(params['refresh_token']))
+                    else:
+                        self.username = username
+                        self.refresh_users(entries, [username])
+                else:
+                    self.refresh_store(entries)
+        except TokenStoreError as exc:
+            raise TaskFailure(str(exc.message)) from None
+        after = _summary(entries)
+        if self.check_mode:
+            for username in self.refreshed:
+                after[username]['expires_at'] = '(after the refresh)'
+        self.diff = dict(before=before, after=after)
+        self.expires = dict((username, format_expires_at(expires_at(entry))) for username, entry in entries.items())
+
+    def save(self, entries):
+        """Save entries to the store; raises TokenStoreError."""
+        self.store.save(entries)
+        self.changed = True
+
+    # -- (a) and (b): a new pair goes to disk first -----------------------------
+
+    def recovery_store(self, path):
+        """A store at path that is encrypted as the store is (same vault id and secret)."""
+        recovery = copy.copy(self.store)
+        recovery.path = path
+        return recovery
+
+    def write_recovery(self, path, key, entry):
+        """Write {key: entry} to a recovery file; the path, or None after a warning when it cannot be written."""
+        try:
+            self.recovery_store(path).save({key: entry})
+        except TokenStoreError as exc:
+            self.warn('could not write the recovery file: %s' % exc.message)
+            return None
+        return path
+
+    def keep(self, entries, username, entry, pending=None):
+        """Put a new pair in the store at once; OK, or STOP after recording where the pair is.
+
+        pending: a recovery file that already holds the pair (deleted once the pair is safe elsewhere).
+        """
+        candidate = dict(entries)
+        candidate[username] = dict(entry, username=username)
+        try:
+            self.save(candidate)
+        except TokenStoreError as exc:
+            reason = exc.message
+        else:
+            entries.clear()
+            entries.update(candidate)
+            self.forget(pending)
+            return OK
+        recovery = '%s%s%s' % (self.store.path, RECOVERED_INFIX, _safe_name(username))
+        written = self.write_recovery(recovery, username, candidate[username])
+        if written:
+            self.forget(pending)
+        else:
+            written = pending
+        encrypted = ', vault-encrypted like the store' if self.store.encrypted else ''
+        if written:
+            self.fail(
+                username,
+                'store_write_failed',
+                'Exist issued a new pair, and the old one no longer works, but the store could not be written '
+                '(%s). The new pair is safe in %s (mode 0600%s). Run this task again once the store can be '
+                'written: it merges that file back before anything else (or merge it by hand, as the guide '
+                'says). Nothing more was refreshed.' % (reason, written, encrypted),
+                recovery_file=written,
+            )
+        else:
+            self.unsaved = candidate[username]
+            self.fail(
+                username,
+                'pair_not_saved',
+                'Exist issued a new pair, and the old one no longer works, but neither the store (%s) nor the '
+                'recovery file %s could be written. The new pair is in this task\'s result as no_log values '
+                '(unsaved_pair): register the result and put unsaved_pair into the store under this username '
+                'before anything else. Nothing more was refreshed.' % (reason, recovery),
+            )
+        return STOP
+
+    def forget(self, path):
+        if path:
+            try:
+                os.unlink(path)
+            except OSError as exc:
+                self.warn('%s holds a pair that is now in the store; delete it (%s)' % (path, exc.strerror or exc))
+
+    def pair_into_store(self, entries, form):
+        """Exchange a code (or refresh a pair the store does not hold) into the store."""
+        if self.check_mode:
+            self.changed = True
+            return
+        client = self.client()
+        answer = self.token_request(client, form)
+        if answer is None:
+            return
+        entry = self.new_entry(answer)
+        # (a) On disk before anything else: the username is not known yet.
+        stamp = self.clock().strftime('%Y%m%dT%H%M%S%fZ')
+        pending = self.write_recovery('%s%spending-%s' % (self.store.path, RECOVERED_INFIX, stamp), PENDING_KEY, entry)
+        client.use_access_token(entry['access_token'])
+        try:
+            username = self.read_username(client)
+        except ExistError as exc:
+            self.unknown_username(entry, pending, exc)
+            return
+        self.username = username
+        entry = self.new_entry(answer, entries.get(username))
+        if self.keep(entries, username, entry, pending) == OK and form['grant_type'] == 'refresh_token':
+            self.refreshed.append(username)
+
+    def unknown_username(self, entry, pending, exc):
+        self.changed = True
+        if pending:
+            self.fail(
+                None,
+                'profile_failed',
+                'Exist issued a new pair, but reading the profile to learn whose it is failed (%s). The pair is '
+                'safe in %s (mode 0600): run this task again with the same store; it reads that profile and merges '
+                'the pair first.' % (exc.message, pending),
+                recovery_file=pending,
+            )
+        else:
+            self.unsaved = entry
+            self.fail(
+                None,
+                'pair_not_saved',
+                'Exist issued a new pair, but reading the profile to learn whose it is failed (%s), and no recovery '
+                'file could be written beside the store. The new pair is in this task\'s result as no_log values '
+                '(unsaved_pair): register the result and keep it.' % exc.message,
+            )
+
+    # -- merging recovery files back -----------------------------------------------
+
+    def recovery_files(self):
+        """The recovery files beside the store, oldest name first."""
+        return sorted(glob.glob(glob.escape(self.store.path) + RECOVERED_INFIX + '*'))
+
+    def merge_recovered(self, entries):
+        """Put the pairs of the recovery files beside the store back into it, when newer (the next run's job)."""
+        taken = []
+        for path in self.recovery_files():
+            try:
+                loaded = TokenStore(path, self.vault_secrets).load()
+            except TokenStoreError as exc:
+                self.warn('recovery file left in place: %s' % exc.message)
+                continue
+            pairs = []
+            for key, entry in loaded.items():
+                self.add_secrets(entry['access_token'], entry['refresh_token'])
+                username = entry.get('username') or (None if key == PENDING_KEY else key)
+                if username is None:
+                    try:
+                        username = self.read_username(self.client(access_token=entry['access_token']))
+                    except ExistError as exc:
+                        self.warn('%s left in place: reading the profile of its pair failed (%s)' % (path, exc.message))
+                        pairs = None
+                        break
+                current = entries.get(username)
+                if current is None or current.get(REAUTHORIZATION_KEY) or expires_at(entry, path) > expires_at(current):
+                    pairs.append((username, entry))
+                else:
+                    self.warn(
+                        '%s left in place: it holds an older pair of user %s than the store; delete it once you '
+                        'are sure it is not needed' % (path, username)
+                    )
+                    pairs = None
+                    break
+            if pairs:
+                taken.append((path, pairs))
+        if not taken:
+            return
+        candidate = dict(entries)
+        for dummy, pairs in taken:
+            for username, entry in pairs:
+                candidate[username] = dict(
+                    dict((key, value) for key, value in entry.items() if key != REAUTHORIZATION_KEY),
+                    username=username,
+                )
+                self.recovered.append(username)
+        if not self.check_mode:
+            try:
+                self.save(candidate)
+            except TokenStoreError as exc:
+                raise TaskFailure(
+                    'cannot merge %s back into the store, which cannot be written (%s); they stay in place and '
+                    'nothing was sent' % (', '.join(path for path, dummy in taken), exc.message)
+                ) from None
+            for path, dummy in taken:
+                self.forget(path)
+        self.changed = True
+        entries.clear()
+        entries.update(candidate)
+
+    # -- refreshing the users of the store ---------------------------------------
+
+    def refresh_store(self, entries):
+        now = self.clock()
+        marked = sorted(username for username, entry in entries.items() if entry.get(REAUTHORIZATION_KEY))
+        for username in marked:
+            self.fail(
+                username,
+                'reauthorization_needed',
+                'marked in the store by an earlier run: the pair no longer works. The user must authorise again '
+                'at the URL given, and the code be exchanged into the store (grant=authorization_code)',
+                authorize_url=self.authorize_url(entries[username].get('scope')),
+            )
+        due = []
+        for username in sorted(entries):
+            if username in marked:
+                continue
+            before = self.params.get('refresh_before')
+            if before is None or expires_at(entries[username]) <= now + datetime.timedelta(days=before):
+                due.append(username)
+        if self.check_mode:
+            self.refreshed.extend(due)
+            self.changed = self.changed or bool(due)
+            return
+        self.refresh_users(entries, due)
+
+    def refresh_users(self, entries, usernames):
+        # One client sends every refresh of the run (no bearer: one connection kept alive), with the request
+        # cap of one task per user refreshed.
+        self.refresh_client = self.client(max_requests=MAX_REQUESTS_PER_TASK * max(1, len(usernames)))
+        for index, username in enumerate(usernames):
+            if self.refresh_user(entries, username) == STOP:
+                reason = self.failed_items[-1]['error_code']
+                for later in usernames[index + 1 :]:
+                    self.fail(
+                        later,
+                        'not_attempted',
+                        'not refreshed: the refresh of user %s failed (%s) in a way that could repeat for every '
+                        'user; the pair is unchanged. Run the task again once that is solved' % (username, reason),
+                    )
+                return
+
+    def refresh_user(self, entries, username):
+        """Refresh one user of the store: OK, FAILED (go on with the others) or STOP."""
+        if self.check_mode:
+            self.refreshed.append(username)
+            self.changed = True
+            return OK
+        entry = entries[username]
+        # Only the tokens of the users this run touches can reach a message (masking thousands costs time).
+        self.add_secrets(entry['access_token'], entry['refresh_token'])
+        client = self.refresh_client
+        client.add_secrets(entry['access_token'], entry['refresh_token'])
+        try:
+            answer = client.oauth_token(self.refresh_form(entry['refresh_token']))
+        except ExistOAuthRefused as exc:
+            if exc.concerns_client:
+                self.fail(username, 'refresh_failed', '%s; the pair is unchanged' % exc.message)
+                return STOP
+            if exc.error == 'invalid_grant':
+                return self.pair_gone(
+                    entries,
+                    username,
+                    '%s: the refresh token no longer works (the access token in the store works at most until %s)'
+                    % (exc.message, format_expires_at(expires_at(entry))),
+                )
+            self.fail(username, 'refresh_failed', '%s; the pair is unchanged' % exc.message)
+            return FAILED
+        except ExistOutcomeUnknown as exc:
+            return self.after_lost_answer(entries, username, exc)
+        except ExistApiError as exc:
+            # Never sent, rate-limited for too long, or the request cap: nothing was issued.
+            self.fail(username, 'refresh_failed', '%s; the pair is unchanged' % exc.message)
+            return STOP
+        if self.keep(entries, username, self.new_entry(answer, entry)) == STOP:
+            return STOP
+        self.refreshed.append(username)
+        return OK
+
+    def after_lost_answer(self, entries, username, exc):
+        """(c) Whether a refresh whose answer was lost happened: the old access token tells. Always STOP."""
+        entry = entries[username]
+        old_expiry = expires_at(entry)
+        if old_expiry <= self.clock():
+            self.fail(
+                username,
+                'outcome_unknown',
+                '%s. The old access token expired at %s, so trying it cannot tell whether Exist refreshed. The old '
+                'pair is kept: run the task again; if Exist then refuses the refresh token (invalid_grant), the pair '
+                'is gone and the user must authorise again. Nothing more was refreshed.'
+                % (exc.message, format_expires_at(old_expiry)),
+            )
+            return STOP
+        probe = self.client(access_token=entry['access_token'], retries=0)
+        try:
+            self.read_username(probe)
+        except ExistApiError as probe_error:
+            if probe_error.status == 401:
+                self.pair_gone(
+                    entries,
+                    username,
+                    '%s, and the old access token is now refused (401): Exist did refresh, and its answer with the '
+                    'new pair is lost' % exc.message,
+                )
+            else:
+                self.fail(
+                    username,
+                    'outcome_unknown',
+                    '%s, and trying the old access token failed too (%s): whether Exist refreshed is unknown. The old '
+                    'pair is kept unchanged: run the task again; if Exist then refuses the refresh token, the pair is '
+                    'gone and the user must authorise again. Nothing more was refreshed.'
+                    % (exc.message, probe_error.message),
+                )
+            return STOP
+        self.fail(
+            username,
+            'refresh_failed',
+            '%s; the old access token still works, so Exist did not refresh: the old pair is kept (valid until %s). '
+            'Run the task again. Nothing more was refreshed.' % (exc.message, format_expires_at(old_expiry)),
+        )
+        return STOP
+
+    def pair_gone(self, entries, username, why):
+        """The user's pair no longer works: mark the entry (kept) and ask for a new authorisation."""
+        entry = entries[username]
+        url = self.authorize_url(entry.get('scope'))
+        candidate = dict(entries)
+        candidate[username] = dict(entry, **{REAUTHORIZATION_KEY: True})
+        try:
+            self.save(candidate)
+        except TokenStoreError as exc:
+            self.warn(
+                'could not mark user %s as needing a new authorisation in the store: %s' % (username, exc.message)
+            )
+            outcome = STOP
+        else:
+            entries.clear()
+            entries.update(candidate)
+            outcome = FAILED
+        self.fail(
+            username,
+            'reauthorization_needed',
+            '%s. The user must authorise again at the URL given, and the code be exchanged into the store '
+            '(grant=authorization_code); the old entry is kept, marked reauthorization_needed' % why,
+            authorize_url=url,
+        )
+        return outcome

@@ -1,0 +1,738 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""existio.exist.token through its action plugin, against the emulator over HTTP (faults included)."""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import json
+import os
+import stat
+import threading
+import time
+from unittest.mock import MagicMock
+
+import pytest
+import requests
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret, is_encrypted
+
+from ansible_collections.existio.exist.plugins.action.token import ActionModule
+from ansible_collections.existio.exist.plugins.modules import token as token_module
+from ansible_collections.existio.exist.plugins.plugin_utils import _token_store
+from ansible_collections.existio.exist.plugins.plugin_utils._token_store import TokenStore, format_expires_at
+from exist_emulator.testing import BackgroundEmulator
+
+CLIENT_ID = 'unit-client'
+CLIENT_SECRET = 'sEcReT-client-5f1e90'
+CODE = 'sEcReT-code-77aa01'
+REDIRECT = 'https://service.example/callback'
+USERS = ('alice', 'bob', 'carol')
+SCOPES = ['mood_read', 'mood_write']
+
+
+def access(user):
+    return 'sEcReT-access-%s-0a9b' % user
+
+
+def refresh(user):
+    return 'sEcReT-refresh-%s-3c4d' % user
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def seed(days=None, codes=(), refresh_tokens=None):
+    """Users alice, bob and carol, each with one pair for the client, expiring in days[user] days (default 300)."""
+    days = days or {}
+    refresh_tokens = refresh_tokens or {}
+    return {
+        'services': [{'name': 'unit_service', 'label': 'Unit Service'}],
+        'clients': [
+            {
+                'client_id': CLIENT_ID,
+                'client_secret': CLIENT_SECRET,
+                'service': 'unit_service',
+                'codes': [{'code': code, 'user': user, 'scopes': SCOPES} for code, user in codes],
+            }
+        ],
+        'users': [
+            {
+                'username': user,
+                'timezone': 'UTC',
+                'tokens': [
+                    {
+                        'token': access(user),
+                        'refresh_token': refresh_tokens.get(user, refresh(user)),
+                        'service': 'unit_service',
+                        'scopes': SCOPES,
+                        'expires_in_days': days.get(user, 300),
+                    }
+                ],
+                'attributes': [],
+            }
+            for user in USERS
+        ],
+    }
+
+
+def store_entries(days=None, users=USERS):
+    days = days or {}
+    return dict(
+        (
+            user,
+            {
+                'username': user,
+                'access_token': access(user),
+                'refresh_token': refresh(user),
+                'expires_at': format_expires_at(now() + datetime.timedelta(days=days.get(user, 300))),
+                'scope': ' '.join(SCOPES),
+            },
+        )
+        for user in users
+    )
+
+
+ALL_SECRETS = [CLIENT_SECRET, CODE] + [access(u) for u in USERS] + [refresh(u) for u in USERS]
+
+
+@pytest.fixture(scope='module')
+def emulator():
+    with BackgroundEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def world(emulator):
+    """Load a seed; returns the emulator."""
+
+    def load(**kwargs):
+        emulator.admin.reset(seed(**kwargs))
+        return emulator
+
+    return load
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = str(tmp_path / 'tokens.yml')
+
+    def write(entries=None, **kwargs):
+        TokenStore(path).save(entries if entries is not None else store_entries(**kwargs))
+        return path
+
+    write.path = path
+    return write
+
+
+def make_action(args, check_mode=False, diff=False, secrets=None, environment=None):
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.environment = environment if environment is not None else [{}]
+    task.action = 'existio.exist.token'
+    connection = MagicMock()
+    connection.transport = 'ssh'  # the task runs in the controller whatever the connection
+    play_context = MagicMock()
+    play_context.check_mode = check_mode
+    play_context.diff = diff
+    play_context.become = False
+    templar = MagicMock()
+    templar.template.side_effect = lambda value: value
+    loader = MagicMock()
+    loader._vault.secrets = secrets or []
+    action = ActionModule(task, connection, play_context, loader=loader, templar=templar, shared_loader_obj=None)
+    action._execute_module = MagicMock(side_effect=AssertionError('the token task never ships a module'))
+    return action
+
+
+def run(emulator, check_mode=False, diff=False, secrets=None, **args):
+    base = dict(api_url=emulator.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, retries=0)
+    base.update(args)
+    return make_action(base, check_mode=check_mode, diff=diff, secrets=secrets).run(task_vars={})
+
+
+def refresh_store(emulator, path, **args):
+    return run(emulator, grant='refresh_token', store=path, **args)
+
+
+def exchange(emulator, **args):
+    return run(emulator, grant='authorization_code', code=CODE, redirect_uri=REDIRECT, **args)
+
+
+def assert_no_secret(result, *extra):
+    text = json.dumps(result)
+    for secret in ALL_SECRETS + list(extra):
+        assert secret not in text
+
+
+def api_log(emulator):
+    return ['%s %s %s' % (r['method'], r['path'], r['status']) for r in emulator.admin.requests()]
+
+
+def profile_status(emulator, token):
+    return requests.get(
+        emulator.url + '/api/2/accounts/profile/', headers={'Authorization': 'Bearer ' + token}, timeout=10
+    ).status_code
+
+
+def read_store(path, secrets=None):
+    return TokenStore(path, secrets).load()
+
+
+def recovery_files(path):
+    return sorted(glob.glob(path + '.recovered-*'))
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+VAULT = [('prod', VaultSecret(b'unit-vault-password'))]
+
+
+def encrypt_store(path):
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    with open(path, 'wb') as handle:
+        handle.write(VaultLib(VAULT).encrypt(data, secret=VAULT[0][1], vault_id='prod'))
+
+
+class FailingSaves(object):
+    """Make TokenStore.save fail for the paths a test names (a full disk, a read-only file system...)."""
+
+    def __init__(self, monkeypatch, fail):
+        self.fail = fail
+        original = TokenStore.save
+
+        def save(store, entries):
+            if self.fail(store.path):
+                raise _token_store.TokenStoreError(
+                    '%s: cannot write the token store (No space left on device)' % store.path
+                )
+            return original(store, entries)
+
+        monkeypatch.setattr(TokenStore, 'save', save)
+
+
+# -- exchanging a code ------------------------------------------------------------
+
+
+def test_exchange_writes_the_new_pair_to_a_new_store_after_one_profile_read(world, store):
+    emulator = world(codes=[(CODE, 'alice')])
+    result = exchange(emulator, store=store.path)
+    assert result['changed'] is True and 'failed' not in result
+    assert result['username'] == 'alice' and result['failed_items'] == []
+    assert api_log(emulator) == ['POST /oauth2/access_token 200', 'GET /api/2/accounts/profile/ 200']
+    assert result['api_requests'] == 2
+    entries = read_store(store.path)
+    assert list(entries) == ['alice'] and entries['alice']['username'] == 'alice'
+    assert entries['alice']['scope'] == 'mood_read mood_write'
+    assert profile_status(emulator, entries['alice']['access_token']) == 200
+    assert mode(store.path) == 0o600
+    assert recovery_files(store.path) == []  # the pending file is gone once the store holds the pair
+    assert result['expires_at']['alice'] == entries['alice']['expires_at']
+    assert_no_secret(result, entries['alice']['access_token'], entries['alice']['refresh_token'])
+
+
+def test_exchange_without_a_store_returns_the_pair_as_a_no_log_result(world):
+    emulator = world(codes=[(CODE, 'bob')])
+    result = exchange(emulator)
+    assert result['_ansible_no_log'] is True and result['changed'] is True
+    assert result['username'] == 'bob' and result['scope'] == 'mood_read mood_write'
+    assert profile_status(emulator, result['access_token']) == 200
+    assert result['refresh_token'] and result['expires_at'].endswith('Z')
+    assert CLIENT_SECRET not in json.dumps(result) and CODE not in json.dumps(result)
+
+
+def test_a_refused_code_fails_without_naming_it(world, store):
+    emulator = world(codes=[('another-code', 'alice')])
+    result = exchange(emulator, store=store.path)
+    assert result['failed'] is True and result['changed'] is False
+    assert [item['error_code'] for item in result['failed_items']] == ['exchange_failed']
+    assert 'invalid_grant' in result['msg']
+    assert not os.path.exists(store.path) and recovery_files(store.path) == []
+    assert_no_secret(result)
+
+
+def test_an_exchange_whose_profile_read_fails_keeps_the_pair_in_a_pending_file_merged_by_the_next_run(world, store):
+    emulator = world(codes=[(CODE, 'alice')])
+    emulator.admin.faults({'method': 'GET', 'path': '/api/2/accounts/profile/', 'status': 503})
+    result = exchange(emulator, store=store.path)
+    assert result['failed'] is True and result['changed'] is True
+    [item] = result['failed_items']
+    assert item['error_code'] == 'profile_failed' and item['username'] is None
+    [pending] = recovery_files(store.path)
+    assert item['recovery_file'] == pending and '.recovered-pending-' in pending and pending in result['msg']
+    assert mode(pending) == 0o600
+    assert_no_secret(result)
+    # The next run with the store learns whose pair it is (one profile read) and merges it first.
+    emulator.admin.clear_requests()
+    again = refresh_store(emulator, store.path, refresh_before=30)
+    assert again['recovered'] == ['alice'] and again['changed'] is True and again['refreshed'] == []
+    assert api_log(emulator) == ['GET /api/2/accounts/profile/ 200']
+    assert recovery_files(store.path) == []
+    assert profile_status(emulator, read_store(store.path)['alice']['access_token']) == 200
+
+
+# -- refreshing a store -------------------------------------------------------------
+
+
+def test_refreshing_a_store_refreshes_every_user_with_one_request_each(world, store):
+    emulator = world()
+    path = store()
+    result = refresh_store(emulator, path)
+    assert result['changed'] is True and result['refreshed'] == list(USERS) and 'failed' not in result
+    assert api_log(emulator) == ['POST /oauth2/access_token 200'] * 3  # the store knows the usernames
+    entries = read_store(path)
+    for user in USERS:
+        assert profile_status(emulator, access(user)) == 401  # the old pair is gone
+        assert profile_status(emulator, entries[user]['access_token']) == 200
+        assert result['expires_at'][user] == entries[user]['expires_at']
+    assert mode(path) == 0o600
+    assert_no_secret(result, *[entries[u][k] for u in USERS for k in ('access_token', 'refresh_token')])
+
+
+def test_refresh_before_refreshes_only_what_expires_soon_and_is_idempotent(world, store):
+    emulator = world(days={'alice': 10})
+    path = store(days={'alice': 10})
+    first = refresh_store(emulator, path, refresh_before=30)
+    assert first['changed'] is True and first['refreshed'] == ['alice']
+    assert first['api_requests'] == 1
+    with open(path, 'rb') as handle:
+        written = handle.read()
+    emulator.admin.clear_requests()
+    second = refresh_store(emulator, path, refresh_before=30)
+    assert second['changed'] is False and second['refreshed'] == [] and second['api_requests'] == 0
+    assert api_log(emulator) == []
+    with open(path, 'rb') as handle:
+        assert handle.read() == written
+
+
+def test_check_mode_says_who_would_be_refreshed_without_sending_anything(world, store):
+    emulator = world(days={'bob': 5})
+    path = store(days={'bob': 5})
+    with open(path, 'rb') as handle:
+        written = handle.read()
+    result = refresh_store(emulator, path, refresh_before=30, check_mode=True, diff=True)
+    assert result['changed'] is True and result['refreshed'] == ['bob']
+    assert result['expires_at'] == dict((user, entry['expires_at']) for user, entry in read_store(path).items())
+    assert result['expires_at']['bob'] < result['expires_at']['alice']
+    assert result['diff']['before']['bob']['expires_at'] == result['expires_at']['bob']
+    assert result['diff']['after']['bob']['expires_at'] == '(after the refresh)'
+    assert 'access_token' not in json.dumps(result['diff'])
+    assert api_log(emulator) == []
+    with open(path, 'rb') as handle:
+        assert handle.read() == written
+    assert profile_status(emulator, access('bob')) == 200
+
+
+def test_check_mode_of_an_exchange_sends_nothing(world, store):
+    emulator = world(codes=[(CODE, 'alice')])
+    result = exchange(emulator, store=store.path, check_mode=True)
+    assert result['changed'] is True and api_log(emulator) == [] and not os.path.exists(store.path)
+
+
+def test_the_store_is_saved_after_each_user_so_a_failure_half_way_keeps_what_was_issued(world, store):
+    emulator = world()
+    path = store()
+    # carol's refresh is applied, and its answer lost: alice's and bob's new pairs must already be in the store.
+    emulator.admin.faults(
+        {'method': 'POST', 'path': '/oauth2/access_token', 'skip': 2, 'status': 502, 'after_apply': True}
+    )
+    result = refresh_store(emulator, path)
+    assert result['refreshed'] == ['alice', 'bob']
+    entries = read_store(path)
+    for user in ('alice', 'bob'):
+        assert profile_status(emulator, entries[user]['access_token']) == 200
+    assert [item['error_code'] for item in result['failed_items']] == ['reauthorization_needed']
+
+
+def test_a_refused_client_secret_stops_the_run_after_one_request(world, store):
+    emulator = world()
+    path = store()
+    result = refresh_store(emulator, path, client_secret='sEcReT-wrong-secret')
+    assert result['failed'] is True and result['changed'] is False and result['api_requests'] == 1
+    codes = [(item['username'], item['error_code']) for item in result['failed_items']]
+    assert codes == [('alice', 'refresh_failed'), ('bob', 'not_attempted'), ('carol', 'not_attempted')]
+    assert 'invalid_client' in result['failed_items'][0]['error']
+    assert [read_store(path)[user]['refresh_token'] for user in USERS] == [refresh(user) for user in USERS]
+    assert_no_secret(result, 'sEcReT-wrong-secret')
+
+
+def test_a_refresh_token_exist_refuses_marks_the_user_and_the_others_are_refreshed(world, store):
+    emulator = world(refresh_tokens={'alice': 'sEcReT-refresh-elsewhere'})
+    path = store()
+    result = refresh_store(emulator, path, redirect_uri=REDIRECT)
+    assert result['refreshed'] == ['bob', 'carol'] and result['failed'] is True
+    [item] = result['failed_items']
+    assert item['username'] == 'alice' and item['error_code'] == 'reauthorization_needed'
+    assert item['authorize_url'] == (
+        emulator.url + '/oauth2/authorize?response_type=code&client_id=unit-client'
+        '&redirect_uri=https%3A%2F%2Fservice.example%2Fcallback&scope=mood_read+mood_write'
+    )
+    assert read_store(path)['alice']['reauthorization_needed'] is True
+    assert read_store(path)['alice']['access_token'] == access('alice')  # kept
+    assert_no_secret(result, 'sEcReT-refresh-elsewhere')
+
+
+def test_a_marked_user_is_reported_without_a_request_until_a_new_code_is_exchanged(world, store):
+    emulator = world(codes=[(CODE, 'alice')])
+    entries = store_entries()
+    entries['alice']['reauthorization_needed'] = True
+    path = store(entries)
+    result = refresh_store(emulator, path, refresh_before=30)
+    assert result['changed'] is False and result['api_requests'] == 0
+    assert [(i['username'], i['error_code']) for i in result['failed_items']] == [('alice', 'reauthorization_needed')]
+    exchanged = exchange(emulator, store=path)
+    assert exchanged['username'] == 'alice' and 'failed' not in exchanged
+    assert 'reauthorization_needed' not in read_store(path)['alice']
+    assert refresh_store(emulator, path, refresh_before=30)['failed_items'] == []
+
+
+def test_the_store_is_locked_for_the_whole_task(world, store):
+    emulator = world()
+    path = store()
+    results = []
+    with TokenStore(path).lock():
+        worker = threading.Thread(target=lambda: results.append(refresh_store(emulator, path)))
+        worker.start()
+        time.sleep(0.5)
+        assert results == [] and api_log(emulator) == []
+    worker.join(30)
+    assert results[0]['refreshed'] == list(USERS)
+
+
+def test_a_vault_encrypted_store_stays_encrypted_with_its_vault_id(world, store):
+    emulator = world(days={'carol': 3})
+    path = store(days={'carol': 3})
+    encrypt_store(path)
+    result = refresh_store(emulator, path, refresh_before=30, secrets=VAULT)
+    assert result['refreshed'] == ['carol']
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    assert is_encrypted(data) and data.startswith(b'$ANSIBLE_VAULT;1.2;AES256;prod\n')
+    assert profile_status(emulator, read_store(path, VAULT)['carol']['access_token']) == 200
+    assert mode(path) == 0o600
+
+
+def test_an_encrypted_store_without_the_vault_password_fails_before_any_request(world, store):
+    emulator = world()
+    path = store()
+    encrypt_store(path)
+    result = refresh_store(emulator, path)
+    assert result['failed'] is True and 'cannot be decrypted' in result['msg'] and result['api_requests'] == 0
+    assert api_log(emulator) == []
+
+
+# -- (b) the store cannot be written ------------------------------------------------------
+
+
+def test_a_failed_store_write_puts_the_new_pair_in_a_recovery_file_merged_back_next_run(world, store, monkeypatch):
+    emulator = world()
+    path = store()
+    saves = FailingSaves(monkeypatch, lambda target: target == path)
+    result = refresh_store(emulator, path)
+    assert result['failed'] is True and result['refreshed'] == []
+    codes = [(item['username'], item['error_code']) for item in result['failed_items']]
+    assert codes == [('alice', 'store_write_failed'), ('bob', 'not_attempted'), ('carol', 'not_attempted')]
+    recovery = path + '.recovered-alice'
+    assert result['failed_items'][0]['recovery_file'] == recovery and recovery in result['msg']
+    assert 'merges that file back' in result['msg'] and 'No space left on device' in result['msg']
+    assert mode(recovery) == 0o600
+    pair = read_store(recovery)['alice']
+    assert profile_status(emulator, pair['access_token']) == 200 and profile_status(emulator, access('alice')) == 401
+    assert read_store(path)['alice']['access_token'] == access('alice')  # the store was not touched
+    assert_no_secret(result, pair['access_token'], pair['refresh_token'])
+    # Once the store can be written, the next run merges the file back first.
+    saves.fail = lambda target: False
+    emulator.admin.clear_requests()
+    again = refresh_store(emulator, path, refresh_before=30)
+    assert again['recovered'] == ['alice'] and again['changed'] is True and again['api_requests'] == 0
+    assert read_store(path)['alice']['access_token'] == pair['access_token']
+    assert recovery_files(path) == []
+
+
+def test_the_recovery_file_of_an_encrypted_store_is_encrypted_too(world, store, monkeypatch):
+    emulator = world()
+    path = store()
+    encrypt_store(path)
+    FailingSaves(monkeypatch, lambda target: target == path)
+    result = refresh_store(emulator, path, secrets=VAULT)
+    [recovery] = recovery_files(path)
+    assert 'vault-encrypted like the store' in result['failed_items'][0]['error']
+    with open(recovery, 'rb') as handle:
+        assert handle.read().startswith(b'$ANSIBLE_VAULT;1.2;AES256;prod\n')
+    assert profile_status(emulator, read_store(recovery, VAULT)['alice']['access_token']) == 200
+
+
+def test_when_no_file_can_be_written_the_pair_is_returned_as_a_no_log_result(world, store, monkeypatch):
+    emulator = world()
+    path = store()
+    FailingSaves(monkeypatch, lambda target: True)
+    result = refresh_store(emulator, path)
+    assert result['_ansible_no_log'] is True
+    assert [item['error_code'] for item in result['failed_items']][:1] == ['pair_not_saved']
+    unsaved = result['unsaved_pair']
+    assert unsaved['username'] == 'alice' and profile_status(emulator, unsaved['access_token']) == 200
+    assert 'unsaved_pair' in result['msg'] and recovery_files(path) == []
+    assert any('could not be written anywhere' in warning for warning in result['warnings'])
+    # Only unsaved_pair holds the new tokens; the messages do not.
+    rest = dict((k, v) for k, v in result.items() if k != 'unsaved_pair')
+    assert_no_secret(rest, unsaved['access_token'], unsaved['refresh_token'])
+
+
+def test_an_older_recovery_file_is_left_in_place_with_a_warning(world, store):
+    emulator = world()
+    path = store()
+    old = dict(store_entries()['bob'], expires_at=format_expires_at(now() + datetime.timedelta(days=1)))
+    TokenStore(path + '.recovered-bob').save({'bob': old})
+    result = refresh_store(emulator, path, refresh_before=30)
+    assert result['recovered'] == [] and result['changed'] is False
+    assert any('older pair of user bob' in warning for warning in result['warnings'])
+    assert recovery_files(path) == [path + '.recovered-bob']
+
+
+# -- (c) the answer to a refresh is lost ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    'fault',
+    [
+        {'status': 502},
+        {'status': 500, 'raw_body': '<html>proxy error</html>'},
+        {'drop': True},
+    ],
+    ids=['502', 'html-500', 'dropped'],
+)
+def test_a_lost_answer_to_a_refresh_that_did_not_happen_keeps_the_old_pair(world, store, fault):
+    emulator = world()
+    path = store()
+    emulator.admin.faults(dict(fault, method='POST', path='/oauth2/access_token'))
+    result = refresh_store(emulator, path)
+    codes = [(item['username'], item['error_code']) for item in result['failed_items']]
+    assert codes == [('alice', 'refresh_failed'), ('bob', 'not_attempted'), ('carol', 'not_attempted')]
+    assert 'the old access token still works, so Exist did not refresh' in result['msg']
+    assert api_log(emulator)[1:] == ['GET /api/2/accounts/profile/ 200']  # the old token, tried once
+    assert [read_store(path)[user]['refresh_token'] for user in USERS] == [refresh(user) for user in USERS]
+    assert 'reauthorization_needed' not in read_store(path)['alice']
+    assert profile_status(emulator, access('alice')) == 200
+    assert_no_secret(result)
+
+
+@pytest.mark.parametrize(
+    'fault',
+    [
+        {'status': 502, 'after_apply': True},
+        {'status': 200, 'body': {}, 'after_apply': True},
+        {'status': 200, 'body': {'access_token': 'x y', 'token_type': 'Bearer'}, 'after_apply': True},
+        {'drop': True, 'after_apply': True},
+    ],
+    ids=['502', 'not-a-token', 'malformed-token', 'dropped'],
+)
+def test_a_lost_answer_to_a_refresh_that_happened_marks_the_user_for_reauthorization(world, store, fault):
+    emulator = world()
+    path = store()
+    emulator.admin.faults(dict(fault, method='POST', path='/oauth2/access_token'))
+    result = refresh_store(emulator, path)
+    codes = [(item['username'], item['error_code']) for item in result['failed_items']]
+    assert codes == [('alice', 'reauthorization_needed'), ('bob', 'not_attempted'), ('carol', 'not_attempted')]
+    item = result['failed_items'][0]
+    assert 'Exist did refresh' in item['error'] and 'authorise again' in item['error']
+    assert item['authorize_url'].startswith(emulator.url + '/oauth2/authorize?response_type=code&client_id=unit-client')
+    assert CLIENT_SECRET not in item['authorize_url']
+    assert api_log(emulator)[1:] == ['GET /api/2/accounts/profile/ 401']
+    entries = read_store(path)
+    assert entries['alice']['reauthorization_needed'] is True and entries['alice']['access_token'] == access('alice')
+    assert result['changed'] is True  # the mark was written
+    assert_no_secret(result)
+
+
+def test_a_lost_answer_whose_old_token_cannot_be_tried_either_stays_unknown(world, store):
+    emulator = world()
+    path = store()
+    emulator.admin.faults(
+        [
+            {'method': 'POST', 'path': '/oauth2/access_token', 'status': 504, 'after_apply': True},
+            {'method': 'GET', 'path': '/api/2/accounts/profile/', 'status': 503},
+        ]
+    )
+    result = refresh_store(emulator, path)
+    item = result['failed_items'][0]
+    assert item['error_code'] == 'outcome_unknown' and 'whether Exist refreshed is unknown' in item['error']
+    assert 'reauthorization_needed' not in read_store(path)['alice']
+    assert_no_secret(result)
+
+
+def test_a_lost_answer_with_an_expired_access_token_is_not_probed(world, store):
+    emulator = world(days={'alice': -2})
+    path = store(days={'alice': -2})
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'status': 502})
+    result = refresh_store(emulator, path)
+    item = result['failed_items'][0]
+    assert item['error_code'] == 'outcome_unknown' and 'expired' in item['error']
+    assert api_log(emulator) == ['POST /oauth2/access_token 502']
+    # The refresh token still works (the refresh did not happen): the next run refreshes alice.
+    again = refresh_store(emulator, path)
+    assert again['refreshed'] == list(USERS)
+
+
+def test_a_refresh_that_timed_out_is_not_sent_again(world, store):
+    emulator = world()
+    path = store()
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'delay': 3, 'status': 502})
+    result = refresh_store(emulator, path, timeout=1, retries=3)
+    assert result['failed_items'][0]['error_code'] == 'refresh_failed'
+    assert 'read timed out' in result['failed_items'][0]['error']
+    time.sleep(2.5)
+    assert [line.split()[:2] for line in api_log(emulator)].count(['POST', '/oauth2/access_token']) == 1
+
+
+# -- a refresh token given ------------------------------------------------------------------
+
+
+def test_a_refresh_token_without_a_store_returns_the_new_pair(world):
+    emulator = world()
+    result = run(emulator, grant='refresh_token', refresh_token=refresh('carol'))
+    assert result['_ansible_no_log'] is True and result['refreshed'] == ['carol'] and result['username'] == 'carol'
+    assert api_log(emulator) == ['POST /oauth2/access_token 200', 'GET /api/2/accounts/profile/ 200']
+    assert profile_status(emulator, result['access_token']) == 200 and profile_status(emulator, access('carol')) == 401
+
+
+def test_a_refresh_token_the_store_holds_needs_no_profile_read(world, store):
+    emulator = world()
+    path = store()
+    result = run(emulator, grant='refresh_token', refresh_token=refresh('bob'), store=path)
+    assert result['refreshed'] == ['bob'] and result['username'] == 'bob' and result['api_requests'] == 1
+    assert read_store(path)['bob']['refresh_token'] != refresh('bob')
+    assert read_store(path)['alice']['refresh_token'] == refresh('alice')
+    assert '_ansible_no_log' not in result and 'access_token' not in result
+
+
+def test_a_lost_answer_to_a_refresh_token_without_a_store_is_unknown(world):
+    emulator = world()
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'status': 502})
+    result = run(emulator, grant='refresh_token', refresh_token=refresh('carol'))
+    assert result['failed'] is True and result['failed_items'][0]['error_code'] == 'outcome_unknown'
+    assert 'access_token' not in result
+    assert_no_secret(result)
+
+
+# -- options and secrets ----------------------------------------------------------------
+
+
+def test_the_group_token_options_from_module_defaults_are_ignored_and_masked(world, store):
+    emulator = world()
+    path = store()
+    result = refresh_store(emulator, path, token='sEcReT-group-token', token_type='bearer', refresh_before=1)
+    assert 'failed' not in result and result['changed'] is False
+    assert_no_secret(result, 'sEcReT-group-token')
+
+
+@pytest.mark.parametrize(
+    'args, fragment',
+    [
+        (dict(grant='authorization_code', redirect_uri=REDIRECT), 'missing: code'),
+        (dict(grant='refresh_token'), 'refresh_token, store'),
+        (dict(grant='refresh_token', refresh_before=3, refresh_token=CODE), 'mutually exclusive'),
+        (dict(grant='refresh_token', refresh_token=CODE, code=CODE), 'mutually exclusive'),
+        (
+            dict(grant='authorization_code', code=CODE, redirect_uri=REDIRECT, refresh_before=3, store='/tmp/x'),
+            'refresh_before is only',
+        ),
+        (dict(grant='refresh_token', store='/tmp/x', refresh_before=-1), 'refresh_before must be'),
+        (
+            dict(grant='refresh_token', refresh_token=CODE, colour='red'),
+            'Unsupported parameters for (existio.exist.token) module: colour',
+        ),
+        (dict(grant='refresh_token', refresh_token=[CODE]), 'refresh_token must be a string, got a list'),
+        (dict(grant='refresh_token', refresh_token=CODE, timeout=0), 'timeout must be a whole number'),
+        (dict(grant='refresh_token', refresh_token=CODE, api_url='http://exist.io'), 'plain http://'),
+        (dict(grant='refresh_token', refresh_token=CODE, ca_path='/nonexistent/ca.pem'), 'not a readable CA bundle'),
+    ],
+)
+def test_bad_options_fail_before_any_request_and_mask_the_secrets(world, args, fragment):
+    emulator = world()
+    result = run(emulator, **args)
+    assert result['failed'] is True and fragment in result['msg']
+    assert api_log(emulator) == []
+    assert_no_secret(result)
+
+
+def test_a_refresh_of_a_missing_store_fails_before_any_request(world, tmp_path):
+    emulator = world()
+    result = refresh_store(emulator, str(tmp_path / 'nope.yml'))
+    assert result['failed'] is True and 'no token store there' in result['msg'] and api_log(emulator) == []
+
+
+def test_secrets_echoed_by_exist_are_masked_everywhere(world, store):
+    # A proxy page that quotes the form: the client secret and the refresh token never reach the result.
+    emulator = world()
+    path = store()
+    body = 'bad request: client_secret=%s refresh_token=%s' % (CLIENT_SECRET, refresh('alice'))
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'status': 400, 'raw_body': body})
+    result = refresh_store(emulator, path)
+    assert result['failed_items'][0]['error_code'] == 'refresh_failed' and 'bad request' in result['msg']
+    assert_no_secret(result)
+
+
+def test_the_module_alone_fails_clearly_without_its_action_plugin(monkeypatch):
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+
+    captured = {}
+
+    def fail_json(self, **kwargs):
+        captured.update(kwargs)
+        raise SystemExit(1)
+
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    args = dict(grant='refresh_token', refresh_token=CODE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            token_module.main()
+    assert 'runs in the controller through its action plugin' in captured['msg']
+
+
+def test_the_store_format_is_what_the_inventory_reads(world, store):
+    emulator = world(codes=[(CODE, 'alice')])
+    exchange(emulator, store=store.path)
+    with open(store.path) as handle:
+        data = yaml.safe_load(handle)
+    assert sorted(data['alice']) == ['access_token', 'expires_at', 'refresh_token', 'scope', 'username']
+    expires = datetime.datetime.strptime(data['alice']['expires_at'], '%Y-%m-%dT%H:%M:%SZ')
+    assert 364 <= (expires.replace(tzinfo=datetime.timezone.utc) - now()).days <= 366
+
+
+def test_each_warning_is_given_once_however_many_clients_say_it():
+    from ansible_collections.existio.exist.plugins.plugin_utils._oauth import Run
+
+    warnings = []
+    params = dict(
+        grant='refresh_token',
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        store=None,
+        refresh_token=None,
+        code=None,
+        redirect_uri=None,
+        refresh_before=None,
+        api_url='https://exist.example',
+        validate_certs=False,
+        ca_path=None,
+        use_proxy=False,
+        timeout=30,
+        retries=0,
+        rate_limit_wait=60,
+        http_agent=None,
+    )
+    run = Run(params, warn=warnings.append)
+    run.client()
+    run.client(access_token=access('alice'))
+    assert len(warnings) == 1 and 'validate_certs=false' in warnings[0]
