@@ -91,9 +91,28 @@ def secret_values(spec, args, environ):
         if fallback and len(fallback) > 1:
             values.extend(environ.get(variable) for variable in fallback[1])
         for value in values:
-            if isinstance(value, str) and value.strip():
-                secrets.update((value, value.strip()))
+            secrets.update(_texts_in(value))
     return secrets
+
+
+def _texts_in(value, depth=0):
+    """Every text form of a value: a string as given and stripped; the strings
+    and numbers inside a list or a dictionary (a token given as a list is still a
+    secret, and a message may quote it)."""
+    if isinstance(value, str):
+        return set((value, value.strip())) - set([''])
+    if isinstance(value, bool) or value is None or depth > 20:
+        return set()
+    if isinstance(value, (int, float)):
+        return set([str(value)])
+    texts = set()
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            texts |= _texts_in(key, depth + 1) | _texts_in(item, depth + 1)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            texts |= _texts_in(item, depth + 1)
+    return texts
 
 
 def without_env_fallbacks(spec):

@@ -238,3 +238,15 @@ def test_a_list_of_strings_holding_a_dictionary_names_the_element():
     result = action.run(task_vars={})
     action._execute_module.assert_not_called()
     assert result['msg'] == "groups[1] must be a string, got a dictionary: {'x': 1}"
+
+
+@pytest.mark.parametrize('transport', ['local', 'ssh'])
+@pytest.mark.parametrize('token', [[TOKEN], {'value': TOKEN}, [[TOKEN, 12345]]])
+def test_a_token_of_the_wrong_shape_is_refused_and_never_quoted(transport, token):
+    action = make_action(
+        AttributeAction, {'api_url': BASE, 'token': token, 'attributes': [{'template': 'mood'}]}, transport=transport
+    )
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    assert result['failed'] is True and result['msg'].startswith('token must be a string')
+    assert TOKEN not in json.dumps(result)
