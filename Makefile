@@ -9,7 +9,7 @@ TOOLS := tests/tools
 .PHONY: test sanity units integration emulator-tests compat fuzz lint demo venv clean help
 
 help:
-	@echo "make test            sanity, units, emulator tests, integration, compat, fuzz, bench-requests, lint; then 'N passed, N failed'"
+	@echo "make test            sanity, units, emulator tests, integration, compat, fuzz, demo-fleet, bench-requests, lint; then 'N passed, N failed'"
 	@echo "make sanity          ansible-test sanity on ansible-core 2.16 and 2.19 (Py3.11) and 2.21 (Py3.12)"
 	@echo "make units           ansible-test units on both ansible-core versions"
 	@echo "make emulator-tests  the emulator's own pytest suite"
@@ -18,6 +18,7 @@ help:
 	@echo "make fuzz            fault fuzzer against the emulator, both paths (FUZZ_SECONDS, FUZZ_SEED)"
 	@echo "make lint            ansible-lint, antsibull-docs, antsibull-changelog, version, README links, tarball contents, galaxy-importer"
 	@echo "make demo            build + install the collection, run playbooks/demo.yml against the emulator"
+	@echo "make demo-fleet      three users: exchange codes into a token store, inventory, converge, report, refresh"
 	@echo "make venv            only create/refresh the virtualenvs"
 	@echo "make bench           benchmarks (tests/perf): requests per run, time per task, scale; writes docs/docsite/rst/performance.rst"
 	@echo "make bench-requests  only the requests-per-run benchmark (also part of make test)"
@@ -32,6 +33,10 @@ sanity units integration emulator-tests compat fuzz lint:
 
 demo:
 	@bash $(TOOLS)/demo.sh
+
+.PHONY: demo-fleet
+demo-fleet:
+	@bash $(TOOLS)/demo_fleet.sh
 
 venv:
 	@bash $(TOOLS)/venv.sh 2.16 && bash $(TOOLS)/venv.sh 2.19 && bash $(TOOLS)/venv.sh 2.21

@@ -2,7 +2,7 @@
 # The test driver behind `make test` and friends.
 #
 #   tests/tools/run.sh test             set-up, sanity, units, emulator tests, integration
-#   tests/tools/run.sh sanity|units|emulator-tests|integration|compat|fuzz|lint
+#   tests/tools/run.sh sanity|units|emulator-tests|integration|compat|fuzz|demo-fleet|lint
 #
 # It creates the virtualenvs it needs (tests/tools/venv.sh), lays a copy of the
 # checkout out under build/ansible_collections/existio/exist/, runs each stage
@@ -464,6 +464,21 @@ run_fuzz() {
 }
 # --- end fuzz stage ---
 
+# --- demo-fleet stage: `make demo-fleet` and its checks, one result ---
+# (`make demo` runs in the compat stage, from the tarball, on both paths.)
+run_demo_fleet() {
+    local name=demo-fleet rc
+    begin_stage
+    bash "$TOOLS/demo_fleet.sh" > "$RESULTS/$name.log" 2>&1
+    rc=$?
+    tail -n 3 "$RESULTS/$name.log"
+    if ((rc == 0)); then
+        finish_stage "$name" "$rc" "1 0 0" "the fleet demo and its checks"
+    else
+        finish_stage "$name" "$rc" "0 1 0" "the fleet demo and its checks"
+    fi
+}
+
 # Main ------------------------------------------------------------------------
 
 main() {
@@ -479,6 +494,7 @@ main() {
             run_integration
             run_compat
             run_fuzz
+            run_demo_fleet
             stage_bench_requests
             run_lint
             ;;
@@ -489,7 +505,8 @@ main() {
         lint) run_lint ;;
         fuzz) run_fuzz ;;
         compat) run_compat ;;
-        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration, compat, fuzz, lint)" ;;
+        demo-fleet) run_demo_fleet ;;
+        *) die "unknown stage '$what' (test, sanity, units, emulator-tests, integration, compat, fuzz, demo-fleet, lint)" ;;
     esac
     log "Finished in $((SECONDS - start)) s"
     counts summary "$RESULTS"
