@@ -23,7 +23,7 @@ description:
     C(error_code); the values updated and incremented; the API requests spent, in total and per user; and the ten
     busiest users against Exist's budget of 300 requests per user and hour.
   - >-
-    C(existio.exist.token) tasks run once for the whole token store, usually on C(localhost): their results go to
+    M(existio.exist.token) tasks run once for the whole token store, usually on C(localhost): their results go to
     a C(tokens) section (pairs exchanged and refreshed, failures by C(error_code) with the users they name, the
     requests they spent), not to a user named after their host.
   - >-

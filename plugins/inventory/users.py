@@ -10,7 +10,7 @@ name: users
 short_description: One inventory host per Exist user of a token store
 version_added: 0.2.0
 description:
-  - Reads the token store that C(existio.exist.token) writes (one YAML file of OAuth2 token pairs keyed by Exist
+  - Reads the token store that M(existio.exist.token) writes (one YAML file of OAuth2 token pairs keyed by Exist
     username, plain or vault-encrypted) and makes one host per user, named by the username, with the user's access
     token in the host variable C(exist_token).
   - >-
@@ -41,7 +41,7 @@ options:
     choices: [existio.exist.users]
   store:
     description:
-      - Path of the token store, as given to the C(store) option of C(existio.exist.token).
+      - Path of the token store, as given to the C(store) option of M(existio.exist.token).
       - A relative path is relative to the directory of this configuration file.
       - A vault-encrypted store is decrypted with the vault secrets given to Ansible (C(--vault-id),
         C(--vault-password-file), C(--ask-vault-pass)).
@@ -52,7 +52,7 @@ options:
   expiring_within_days:
     description:
       - A token that expires within this many days (from 0 to 3660) is in the group C(exist_token_expiring).
-      - Match it to the C(refresh_before) option of C(existio.exist.token) to see which tokens a refresh would renew.
+      - Match it to the C(refresh_before) option of M(existio.exist.token) to see which tokens a refresh would renew.
     type: int
     default: 30
   include_token:
@@ -146,7 +146,7 @@ notes:
   - The plugin does not cache (it is not Cacheable). The store is a local file read in milliseconds, and an
     inventory cache would write every token, in plain text, into the cache plugin's files.
   - Tokens expire after about a year and refreshing one invalidates the old pair; refresh them with
-    C(existio.exist.token) (C(grant=refresh_token), C(refresh_before)) before they expire. The group
+    M(existio.exist.token) (C(grant=refresh_token), C(refresh_before)) before they expire. The group
     C(exist_token_expiring) shows which are due.
 requirements:
   - requests (only with O(validate_tokens=true))
