@@ -6,6 +6,8 @@ set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
+# An argument lays it out there instead (another .../ansible_collections/existio/exist).
+COPY="${1:-$COPY}"
 log "Laying the checkout out in ${COPY#"$ROOT"/}"
 rm -rf "$COPY"
 mkdir -p "$COPY"

@@ -164,32 +164,47 @@ trap stop_emulator EXIT
 trap 'stop_emulator; exit 130' INT TERM
 
 run_integration() {
-    local core name py rc
+    local core
+    local -a cores=()
     if [[ ! -d "$ROOT/tests/integration/targets" ]] || [[ -z "$(ls -A "$ROOT/tests/integration/targets" 2>/dev/null)" ]]; then
         stage_skip integration "no tests/integration/targets yet"
         return
     fi
     for core in $INTEGRATION_CORES; do
-        name="integration-$core"
-        py="${PY_FOR_CORE[$core]}"; begin_stage
-        setup_venv "$core" || { stage_error "$name" "no virtualenv"; continue; }
-        layout
-        if ! start_emulator "$core" "$RESULTS/$name-emulator.log" --port 0 --rate-limit 0; then
-            stage_error "$name" "the emulator did not start, see build/results/$name-emulator.log"
-            continue
-        fi
-        cat > "$COPY/tests/integration/integration_config.yml" <<EOF
+        if setup_venv "$core"; then cores+=("$core"); else stage_error "integration-$core" "no virtualenv"; fi
+    done
+    # Every core at once, each in its own copy of the checkout against its own emulator: a target
+    # is mostly one ansible-playbook at a time, so two cores take about the time of one.
+    for core in "${cores[@]}"; do
+        integration_on "$core" > "$RESULTS/integration-$core.console" 2>&1 &
+    done
+    wait
+    for core in "${cores[@]}"; do
+        grep -E '^(==>|FATAL|ERROR)' "$RESULTS/integration-$core.console" || true
+    done
+}
+
+integration_on() {  # integration_on CORE: ansible-test integration in build/cores/CORE/...
+    local core="$1" name="integration-$1" py="${PY_FOR_CORE[$1]}" rc
+    # in_copy and save_output use COPY: this core's own copy (bash scopes it to this call).
+    local COPY="$BUILD/cores/$core/ansible_collections/existio/exist"
+    begin_stage
+    bash "$TOOLS/layout.sh" "$COPY" || { stage_error "$name" "could not lay the checkout out in $COPY"; return; }
+    if ! start_emulator "$core" "$RESULTS/$name-emulator.log" --port 0 --rate-limit 0; then
+        stage_error "$name" "the emulator did not start, see build/results/$name-emulator.log"
+        return
+    fi
+    cat > "$COPY/tests/integration/integration_config.yml" <<EOF
 # Written by tests/tools/run.sh: the emulator started for this run.
 exist_api_url: $EMU_URL
 exist_emulator_url: $EMU_URL
 EOF
-        log "$name: ansible-test integration --local --python $py (ansible-core $core)"
-        in_copy "$core" "$name" ansible-test integration --local --python "$py" --continue-on-error --color no "${AT_ARGS[@]}"
-        rc=$?
-        stop_emulator
-        save_output "$name"
-        finish_stage "$name" "$rc" "$(counts integration "$RESULTS/$name/data" "$RESULTS/$name.log")" "one result per target"
-    done
+    log "$name: ansible-test integration --local --python $py (ansible-core $core)"
+    in_copy "$core" "$name" ansible-test integration --local --python "$py" --continue-on-error --color no "${AT_ARGS[@]}"
+    rc=$?
+    stop_emulator
+    save_output "$name"
+    finish_stage "$name" "$rc" "$(counts integration "$RESULTS/$name/data" "$RESULTS/$name.log")" "one result per target"
 }
 
 # --- lint stage: linters and the Galaxy package ---
