@@ -228,14 +228,18 @@ EXAMPLES = r'''
       no_log: true
 
 - name: Try it offline against the local emulator (its demo client and code)
-  existio.exist.token:
-    api_url: http://127.0.0.1:8787
-    grant: authorization_code
-    code: demo-code
-    redirect_uri: http://localhost/callback
-    client_id: demo-client
-    client_secret: demo-secret
-    store: /tmp/exist-tokens.yml
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Exchange the emulator's demo code into a store
+      existio.exist.token:
+        api_url: http://127.0.0.1:8787
+        grant: authorization_code
+        code: demo-code
+        redirect_uri: http://localhost/callback
+        client_id: demo-client
+        client_secret: demo-secret
+        store: /tmp/exist-tokens.yml
 '''
 
 RETURN = r'''
