@@ -5,9 +5,10 @@
 
 """Benchmarks of existio.exist against the local Exist emulator (`make bench`).
 
-  python tests/perf/bench.py --collections-path DIR [--parts requests,tasks,scale]
-                             [--rounds 5] [--users 200] [--large] [--rst FILE]
-                             [--result-file FILE] [--paths worker,module]
+  python tests/perf/bench.py --collections-path DIR [--parts requests,tasks,scale,fleet]
+                             [--rounds 5] [--users 200] [--large] [--fleet-users 200]
+                             [--fleet-rounds 3] [--rst FILE] [--result-file FILE]
+                             [--paths worker,module]
 
 Run with the Python of the ansible-core virtualenv (tests/perf/bench.sh does
 it). DIR holds ansible_collections/existio/exist (installed or laid out).
@@ -30,9 +31,19 @@ tasks     Median milliseconds per task of five 20-task playbooks on localhost,
           run alternately for --rounds rounds, and a profile of the module path.
 scale     N users (one host each with its own token), forks 10 and 25: ping,
           converge 20 attributes from scratch, converge again.
+fleet     A fleet of --fleet-users users x 20 attributes (exist_emulator.fleet),
+          the inventory from existio.exist.users (the token store), one
+          existio.exist.attribute task with module_defaults; forks 10 and 25:
+          the first run, then --fleet-rounds rounds of ansible.builtin.ping,
+          ansible.builtin.debug and the converged run, interleaved; medians,
+          requests (the converged run: one GET per user, checked), the CPU of
+          the emulator, of the controller process and of all of Ansible.
+
+--large sets 1000 users in both the scale and the fleet part.
 
 --rst writes the tables, with the machine, into the given file
-(docs/docsite/rst/performance.rst) from the template tests/perf/performance.rst.in.
+(docs/docsite/rst/performance.rst) from the template tests/perf/performance.rst.in;
+with only some parts, the page keeps the other parts' tables as they are.
 --result-file writes `passed failed skipped` for `make test` (one result per
 size of the requests part, and per case of its values and custom-attribute runs).
 """
@@ -48,6 +59,10 @@ import tempfile
 from benchmarks import page
 from benchmarks.common import log, table
 from benchmarks.emulator import Emulator
+from benchmarks.fleet import DEFAULT_USERS as FLEET_USERS
+from benchmarks.fleet import LARGE_USERS as FLEET_LARGE_USERS
+from benchmarks.fleet import MAX_USERS as FLEET_MAX_USERS
+from benchmarks.fleet import fleet_profile, part_fleet
 from benchmarks.module_profile import part_profile
 from benchmarks.requests_per_run import PATHS, part_custom_requests, part_requests, part_values_requests
 from benchmarks.runner import Runner
@@ -58,21 +73,33 @@ from benchmarks.time_per_task import part_tasks
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--collections-path', required=True, help='folder that holds ansible_collections/existio/exist')
-    parser.add_argument('--parts', default='requests,tasks,scale')
+    parser.add_argument('--parts', default='requests,tasks,scale,fleet')
     parser.add_argument('--paths', default='worker,module', help='paths for the requests part')
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--users', type=int, default=200)
-    parser.add_argument('--large', action='store_true', help='1000 users in the scale part')
+    parser.add_argument('--large', action='store_true', help='1000 users in the scale and fleet parts')
+    parser.add_argument(
+        '--fleet-users',
+        type=int,
+        help='users in the fleet part (default %d, or %d when the page is written)' % (FLEET_USERS, FLEET_LARGE_USERS),
+    )
+    parser.add_argument('--fleet-rounds', type=int, default=3, help='rounds of ping, debug, converged per forks')
     parser.add_argument('--rst', help='write the tables into this RST file')
     parser.add_argument('--result-file', help='write "passed failed skipped" of the requests part here')
     parser.add_argument('--workdir', help='scratch folder (default: a temporary one)')
     args = parser.parse_args(argv)
     parts = [p for p in args.parts.split(',') if p]
     paths = [p for p in args.paths.split(',') if p]
-    if set(paths) - set(PATHS) or set(parts) - {'requests', 'tasks', 'scale'}:
+    if set(paths) - set(PATHS) or set(parts) - {'requests', 'tasks', 'scale', 'fleet'}:
         parser.error('unknown part or path')
     users = MAX_USERS if args.large else max(1, min(args.users, MAX_USERS))
     rounds = max(1, min(args.rounds, 50))
+    writes_page = bool(args.rst) and set(parts) == {'requests', 'tasks', 'scale', 'fleet'}
+    if args.fleet_users is not None:
+        fleet_users = max(1, min(args.fleet_users, FLEET_MAX_USERS))
+    else:
+        fleet_users = FLEET_LARGE_USERS if args.large or writes_page else FLEET_USERS
+    fleet_rounds = max(1, min(args.fleet_rounds, 20))
 
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix='existio-bench-'))
     os.makedirs(workdir, exist_ok=True)
@@ -80,6 +107,7 @@ def main(argv=None):
     log('emulator pid %d at %s; work folder %s' % (emulator.proc.pid, emulator.url, workdir))
     runner = Runner(os.path.abspath(args.collections_path), workdir, emulator)
     sections = {}
+    fleet_numbers = {}
     ok = True
     try:
         if 'requests' in parts:
@@ -114,6 +142,17 @@ def main(argv=None):
             ok = ok and good
             print('\nScale: %d users\n' % users + text + '\n', flush=True)
             sections['scale'] = text
+        if 'fleet' in parts:
+            text, good, numbers = part_fleet(runner, emulator, fleet_users, fleet_rounds)
+            ok = ok and good
+            print('\nFleet: %d users\n' % fleet_users + text + '\n', flush=True)
+            sections['fleet'] = text
+            for forks, runs in numbers.items():
+                fleet_numbers['fleet_x_debug_%d' % forks] = '%.2f' % (runs['converged']['wall'] / runs['debug']['wall'])
+            text, more = fleet_profile(runner, emulator, fleet_users)
+            fleet_numbers.update(more)
+            print('\nFleet: where the time goes\n' + text + '\n', flush=True)
+            sections['fleet_profile'] = text
     finally:
         emulator.stop()
         if not args.workdir:
@@ -123,9 +162,18 @@ def main(argv=None):
     print(table(['machine', ''], mach))
     if args.rst:
         if set(sections) != set(page.SECTIONS):
-            log('not writing %s: it needs all three parts' % args.rst)
+            log('not writing %s: it needs all four parts' % args.rst)
         else:
-            page.write(args.rst, sections, mach, rounds, users)
+            page.write(
+                args.rst,
+                sections,
+                mach,
+                rounds=rounds,
+                users=users,
+                fleet_users=fleet_users,
+                fleet_rounds=fleet_rounds,
+                **fleet_numbers,
+            )
             log('wrote %s' % args.rst)
     return 0 if ok else 1
 

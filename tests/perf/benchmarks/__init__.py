@@ -13,5 +13,7 @@ requests_per_run  part `requests`: requests per run of existio.exist.attribute
 time_per_task     part `tasks`: median time per task
 module_profile    part `tasks` too: where the module path's time goes
 scale             part `scale`: many users, one host each
+fleet             part `fleet`: the fleet guide's run (1,000 users), next to debug and ping; where the time goes
+phase_timer       ansible-playbook with clocks on the phases of a task (a script, run by fleet)
 page              the machine table and docs/docsite/rst/performance.rst from tests/perf/performance.rst.in
 """

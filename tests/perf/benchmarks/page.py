@@ -6,8 +6,9 @@
 """The generated page: the machine table, and docs/docsite/rst/performance.rst from its template.
 
 The prose lives in tests/perf/performance.rst.in, a str.format template: {machine}, {requests},
-{values_requests}, {custom_requests}, {tasks}, {profile} and {scale} are the tables, {rounds}, {users} and
-{cores} numbers; a literal brace is written twice.
+{values_requests}, {custom_requests}, {tasks}, {profile}, {scale}, {fleet} and {fleet_profile} are the tables,
+{cores} and the numbers bench.py passes ({rounds}, {users}, {fleet_users}, {fleet_rounds}...); a literal brace is
+written twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import platform
 from .common import PERF, table
 
 TEMPLATE = os.path.join(PERF, 'performance.rst.in')
-SECTIONS = ('requests', 'values_requests', 'custom_requests', 'tasks', 'profile', 'scale')
+SECTIONS = ('requests', 'values_requests', 'custom_requests', 'tasks', 'profile', 'scale', 'fleet', 'fleet_profile')
 
 
 def machine():
@@ -44,17 +45,15 @@ def machine():
     ]
 
 
-def write(path, sections, machine_rows, rounds, users):
-    """Fill the template with the tables of every part and write it to `path`."""
+def write(path, sections, machine_rows, **numbers):
+    """Fill the template with the tables of every part and the numbers, and write it to `path`."""
     with open(TEMPLATE, encoding='utf-8') as f:
         template = f.read()
     with open(path, 'w', encoding='utf-8') as f:
         f.write(
             template.format(
                 machine=table(['item', 'value'], machine_rows),
-                rounds=rounds,
-                users=users,
                 cores=os.cpu_count(),
-                **sections,
+                **dict(numbers, **sections),
             )
         )

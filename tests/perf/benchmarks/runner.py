@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -50,13 +51,18 @@ class Runner(object):
         for key in ('EXIST_TOKEN', 'EXIST_API_URL', 'ANSIBLE_KEEP_REMOTE_FILES'):
             self.env.pop(key, None)
 
-    def run(self, playbook, extra_vars=None, inventory=None, forks=None, measure=False, env=None, check=True):
-        """Run one playbook; returns (wall seconds, callback data). Raises on failure when check is set."""
+    def run(
+        self, playbook, extra_vars=None, inventory=None, forks=None, measure=False, env=None, check=True, wrapper=()
+    ):
+        """Run one playbook; returns (wall seconds, callback data). Raises on failure when check is set.
+
+        wrapper: a command line that runs ansible-playbook's own (given as its last arguments), e.g. phase_timer.py.
+        """
         self.count += 1
         tag = '%03d-%s' % (self.count, os.path.splitext(os.path.basename(playbook))[0])
         out = os.path.join(self.workdir, tag + '.json')
         log = os.path.join(self.workdir, tag + '.log')
-        cmd = [self.playbook_cmd, playbook]
+        cmd = list(wrapper) + [self.playbook_cmd, playbook]
         if inventory:
             cmd += ['-i', inventory]
         if forks:
@@ -67,10 +73,12 @@ class Runner(object):
         if measure:
             run_env['EXIST_BENCH_EMULATOR'] = self.emulator.url
         run_env.update(env or {})
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
         with open(log, 'w', encoding='utf-8') as f:
             rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=run_env, cwd=self.workdir, timeout=3600)
         wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         data = {'records': []}
         if os.path.exists(out):
             with open(out, encoding='utf-8') as f:
@@ -80,5 +88,8 @@ class Runner(object):
                 tail = f.read()[-3000:]
             raise SystemExit('ansible-playbook %s failed (rc %d), see %s:\n%s' % (playbook, rc, log, tail))
         data['rc'] = rc
+        # CPU seconds of ansible-playbook and every process it waited for (its workers, modules): this process's
+        # only other child, the emulator, is not waited for until the end.
+        data['cpu_seconds'] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         data['log'] = log
         return wall, data
