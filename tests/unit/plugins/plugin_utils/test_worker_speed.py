@@ -3,11 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The worker path's speed-ups change nothing a task sees: plain()."""
+"""The worker path's speed-ups change nothing a task sees: plain() and spare_inherited_objects()."""
 
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -111,3 +113,31 @@ def test_validation_of_plain_arguments_is_validation_of_the_tagged_ones(task, ar
     assert untagged.validated_parameters == tagged.validated_parameters
     assert [str(e) for e in untagged.errors.errors] == [str(e) for e in tagged.errors.errors]
     assert untagged._no_log_values == tagged._no_log_values
+
+
+def _spare_twice(queue):
+    calls = []
+    real = gc.freeze
+    gc.freeze = lambda: calls.append(1) or real()
+    try:
+        _worker_process.spare_inherited_objects()
+        _worker_process.spare_inherited_objects()
+    finally:
+        gc.freeze = real
+    queue.put(len(calls))
+
+
+def test_objects_are_spared_once_in_a_forked_worker_and_never_elsewhere(monkeypatch):
+    calls = []
+    monkeypatch.setattr(gc, 'freeze', lambda: calls.append(1))
+    _worker_process.spare_inherited_objects()
+    assert not calls  # not a process started by multiprocessing
+    monkeypatch.undo()
+    context = multiprocessing.get_context('fork')
+    queue = context.Queue()
+    process = context.Process(target=_spare_twice, args=(queue,))
+    process.start()
+    try:
+        assert queue.get(timeout=60) == 1
+    finally:
+        process.join(60)
