@@ -108,6 +108,36 @@ def plain(value, _texts=None):
     return native[1](value)
 
 
+def share_strings(result):
+    """The result, every string in it that equals another made the same object.
+
+    A result goes to the controller pickled, and the controller keeps every
+    host's result of a task until the task has run on every host. Exist
+    answers the same texts again and again (a service's name and label on
+    every attribute it owns, group names, value types), and JSON decoding
+    makes each one a string of its own: shared, they are pickled once, and a
+    converged result of 20 attributes takes about half the controller's
+    memory (12 kB less a user). Dictionaries and lists are changed in place;
+    only which string object holds a text changes, never a value.
+    """
+    texts = {}
+    todo = [result]
+    seen = set()
+    while todo:
+        container = todo.pop()
+        if id(container) in seen:
+            continue
+        seen.add(id(container))
+        pairs = container.items() if isinstance(container, dict) else enumerate(container)
+        for key, item in list(pairs):
+            kind = type(item)
+            if kind is str:
+                container[key] = texts.setdefault(item, item)
+            elif kind in (dict, list):
+                todo.append(item)
+    return result
+
+
 def masked(result, secrets):
     """The result with every secret masked, as remove_values() masks it.
 
@@ -159,14 +189,18 @@ def spare_inherited_objects():
 def applied_environment(environment):
     """os.environ with the task's environment, as the module would see it;
     restored afterwards (the worker process is the task's own, but a clean
-    exit costs nothing)."""
+    exit costs nothing). Only what differs is set back: clearing and
+    refilling all of os.environ is a libc call per variable."""
     saved = dict(os.environ)
     os.environ.update(environment)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for key in [key for key in os.environ if key not in saved]:
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
 
 
 class ExistActionBase(ActionBase):
@@ -254,7 +288,7 @@ class ExistActionBase(ActionBase):
         if warnings:
             result['warnings'] = warnings
         # The module path masks no_log values in everything it returns; so must we.
-        return masked(result, secrets)
+        return share_strings(masked(result, secrets))
 
     def _run_module(self, task_vars, environment):
         """Run the module as ansible.builtin.normal would."""

@@ -3,13 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The worker path's speed-ups change nothing a task sees: plain() and spare_inherited_objects()."""
+"""The worker path's speed-ups change nothing a task sees: plain(), spare_inherited_objects(), share_strings(),
+applied_environment()."""
 
 from __future__ import annotations
 
 import gc
 import json
 import multiprocessing
+import os
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.module_utils import _attribute_task, _values_task
 from ansible_collections.existio.exist.plugins.plugin_utils import _worker_process
-from ansible_collections.existio.exist.plugins.plugin_utils._worker_process import plain
+from ansible_collections.existio.exist.plugins.plugin_utils._worker_process import plain, share_strings
 
 PLAIN_TYPES = (dict, list, str, int, float, bool, type(None))
 
@@ -141,3 +143,33 @@ def test_objects_are_spared_once_in_a_forked_worker_and_never_elsewhere(monkeypa
         assert queue.get(timeout=60) == 1
     finally:
         process.join(60)
+
+
+def test_the_environment_is_restored_whole_whatever_the_task_did(monkeypatch):
+    monkeypatch.setenv('EXIST_SPEED_KEPT', 'kept')
+    monkeypatch.setenv('EXIST_SPEED_CHANGED', 'before')
+    monkeypatch.delenv('EXIST_SPEED_NEW', raising=False)
+    before = dict(os.environ)
+    with _worker_process.applied_environment({'EXIST_SPEED_CHANGED': 'task', 'EXIST_SPEED_NEW': 'task'}):
+        assert os.environ['EXIST_SPEED_CHANGED'] == 'task' and os.environ['EXIST_SPEED_NEW'] == 'task'
+        os.environ['EXIST_SPEED_BY_THE_TASK'] = 'x'
+        del os.environ['EXIST_SPEED_KEPT']
+    assert dict(os.environ) == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=json_like)
+def test_share_strings_changes_no_value(data):
+    result = {'owned': json.loads(json.dumps(data)), 'again': json.loads(json.dumps(data))}
+    assert share_strings(result) is result
+    assert result == {'owned': data, 'again': data}
+
+
+def test_share_strings_makes_equal_strings_one():
+    owned = json.loads(json.dumps([{'name': 'steps', 'service': {'name': 'fleet_service'}}] * 3))
+    result = share_strings({'changed': False, 'owned': owned, 'names': ['steps']})
+    names = [entry['service']['name'] for entry in result['owned']]
+    assert names[0] is names[1] is names[2]
+    assert result['owned'][0]['name'] is result['names'][0]
+    shared = [1, 'x']
+    assert share_strings({'a': shared, 'b': shared}) == {'a': [1, 'x'], 'b': [1, 'x']}
