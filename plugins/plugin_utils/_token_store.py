@@ -62,10 +62,15 @@ def parse_expires_at(value, where):
         except ValueError:
             raise TokenStoreError('%s: expires_at %r is not an ISO 8601 date and time' % (where, value)) from None
     else:
-        raise TokenStoreError('%s: expires_at must be an ISO 8601 date and time, got %r' % (where, value))
+        got = 'a date without a time' if isinstance(value, datetime.date) else type(value).__name__
+        raise TokenStoreError('%s: expires_at must be an ISO 8601 date and time, got %s' % (where, got))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
+    try:
+        return moment.astimezone(datetime.timezone.utc)
+    except (OverflowError, ValueError):
+        # A moment at the edge of the calendar (year 1 east of UTC, year 9999 west of it) has no UTC form.
+        raise TokenStoreError('%s: expires_at %r is out of range' % (where, str(value))) from None
 
 
 def format_expires_at(moment):
@@ -128,10 +133,13 @@ class TokenStore(object):
                 ) from None
         try:
             entries = yaml.safe_load(to_text(data)) or {}
-        except yaml.YAMLError as exc:
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # PyYAML raises more than YAMLError on a hostile file: ValueError for an
+            # impossible timestamp, RecursionError for deep nesting. Every one of them
+            # means the same to the user. Never quote the error itself: it may hold a
+            # line of the file, and so a token.
             mark = getattr(exc, 'problem_mark', None)
             where = ' at line %d' % (mark.line + 1) if mark is not None else ''
-            # Never quote the YAML error itself: it may hold a line of the file, and so a token.
             raise TokenStoreError('%s: the token store is not valid YAML%s' % (self.path, where)) from None
         return check_entries(entries, self.path)
 

@@ -9,6 +9,9 @@ features, and validate_tokens against the emulator (in a background thread)."""
 from __future__ import annotations
 
 import datetime
+import pathlib
+import tempfile
+from unittest import mock
 
 import pytest
 import yaml
@@ -21,8 +24,10 @@ from ansible.plugins.doc_fragments import constructed
 from ansible.plugins.loader import lookup_loader
 from ansible.template import Templar
 from ansible.utils.display import Display
+from hypothesis import HealthCheck, given, settings
 
 from ansible_collections.existio.exist.plugins.inventory import users as plugin_module
+from ansible_collections.existio.exist.tests.unit.plugins import hostile_stores
 from exist_emulator.testing import BackgroundEmulator
 
 NAME = 'existio.exist.users'
@@ -402,3 +407,28 @@ def test_no_request_without_validate_tokens(tmp_path, monkeypatch):
     write_store(tmp_path)
     inventory, unused_loader = parse(write_config(tmp_path))
     assert len(inventory.hosts) == 3
+
+
+# -- whatever the store holds --------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store=hostile_stores.stores)
+def test_any_store_gives_hosts_or_a_parser_error_and_never_shows_a_token(store):
+    shown = []
+    with tempfile.TemporaryDirectory() as directory, mock.patch.object(
+        Display, 'display', lambda self, msg, *args, **kwargs: shown.append(str(msg))
+    ), mock.patch.object(Display, 'warning', lambda self, msg, *args, **kwargs: shown.append(str(msg))):
+        folder = pathlib.Path(directory)
+        (folder / 'tokens.yml').write_text(hostile_stores.store_text(store), encoding='utf-8')
+        try:
+            inventory, dummy = parse(write_config(folder))
+        except AnsibleParserError as exc:
+            shown.append(exc.message)
+        else:
+            # One host per user, named by the username, with that user's token.
+            entries = yaml.safe_load(hostile_stores.store_text(store)) or {}
+            assert sorted(inventory.hosts) == sorted(entries)
+            for username, entry in entries.items():
+                assert host_vars(inventory, username)['exist_token'] == entry['access_token']
+    assert not any(secret in text for text in shown for secret in hostile_stores.SECRETS), shown

@@ -16,6 +16,7 @@ import time
 
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret, is_encrypted
+from hypothesis import HealthCheck, given, settings
 
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
     TokenStore,
@@ -23,6 +24,7 @@ from ansible_collections.existio.exist.plugins.plugin_utils._token_store import 
     format_expires_at,
     parse_expires_at,
 )
+from ansible_collections.existio.exist.tests.unit.plugins import hostile_stores
 
 ACCESS = 'sEcReT-store-access-71'
 REFRESH = 'sEcReT-store-refresh-72'
@@ -158,3 +160,61 @@ def test_lock_is_exclusive_between_writers(path):
     thread.join(10)
     assert events == ['first done', 'second']
     assert stat.S_IMODE(os.stat(path + '.lock').st_mode) == 0o600
+
+
+# -- whatever the file holds -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    'text, fragment',
+    [
+        ('alice: ' + '[' * 5000 + ']' * 5000 + '\n', 'not valid YAML'),  # PyYAML: RecursionError
+        ('alice:\n  access_token: a\n  refresh_token: b\n  expires_at: 2027-13-45 99:99:99\n', 'not valid YAML'),
+        ("alice:\n  access_token: a\n  refresh_token: b\n  expires_at: '0001-01-01T00:00:00+05:00'\n", 'out of range'),
+        ('alice:\n  access_token: a\n  refresh_token: b\n  expires_at: 9999-12-31 23:00:00-05:00\n', 'out of range'),
+        ('alice:\n  access_token: a\n  refresh_token: b\n  expires_at: 2027-01-01\n', 'got a date without a time'),
+    ],
+)
+def test_a_store_pyyaml_or_the_calendar_cannot_take_is_a_store_error(path, text, fragment):
+    with open(path, 'w') as handle:
+        handle.write(text)
+    with pytest.raises(TokenStoreError) as excinfo:
+        TokenStore(path).load()
+    assert fragment in excinfo.value.message
+
+
+def _load_or_store_error(text):
+    """(entries, None) or (None, the TokenStoreError's message): any other exception fails the test."""
+    with tempfile.TemporaryDirectory() as directory:
+        store_path = os.path.join(directory, 'tokens.yml')
+        with open(store_path, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        try:
+            return TokenStore(store_path).load(), None
+        except TokenStoreError as exc:
+            return None, exc.message
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store=hostile_stores.stores)
+def test_any_store_reads_well_formed_or_fails_naming_no_token(store):
+    entries, message = _load_or_store_error(hostile_stores.store_text(store))
+    if message is not None:
+        assert not any(secret in message for secret in hostile_stores.SECRETS), message
+        return
+    for username, entry in entries.items():
+        assert isinstance(entry['access_token'], str) and isinstance(entry['refresh_token'], str)
+        assert parse_expires_at(entry['expires_at'], username).tzinfo is datetime.timezone.utc
+    # What was read can be written back, and reads the same.
+    with tempfile.TemporaryDirectory() as directory:
+        store = TokenStore(os.path.join(directory, 'tokens.yml'))
+        store.save(entries)
+        assert store.load() == entries
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=hostile_stores.hostile_text)
+def test_any_text_reads_as_a_store_or_fails_as_one(text):
+    entries, message = _load_or_store_error(text)
+    assert (entries is None) != (message is None)
+    assert message is None or message.startswith('/')
