@@ -146,6 +146,12 @@ def _sorted_counts(counter):
     return dict(sorted(counter.items(), key=lambda pair: (-pair[1], pair[0])))
 
 
+def _masked(text, secret):
+    """text with every occurrence of secret (when there is one) replaced by MASK."""
+    text = to_text(text)
+    return text.replace(secret, MASK) if secret and secret in text else text
+
+
 def _item_name(item):
     for key in ('name', 'template', 'label'):
         if isinstance(item.get(key), str) and item[key]:
@@ -180,10 +186,7 @@ class _User(object):
         return 'skipped'
 
     def mask(self, text):
-        text = to_text(text)
-        if self.secret and self.secret in text:
-            text = text.replace(self.secret, MASK)
-        return text
+        return _masked(text, self.secret)
 
     def add(self, data):
         """Add one module result (or one loop item's)."""
@@ -616,16 +619,21 @@ class CallbackModule(CallbackBase):
             return value
         return bool(context.CLIARGS.get('check', False))
 
+    @staticmethod
+    def _host_secret(result):
+        """The host's exist_token, only to mask it should a message ever quote it; never written anywhere."""
+        with contextlib.suppress(Exception):
+            secret = result._host.get_vars().get('exist_token')
+            if isinstance(secret, str) and '{{' not in secret and len(secret.strip()) >= 8:
+                return to_text(secret.strip())
+        return None
+
     def _user(self, result):
         name = to_text(result._host.get_name())
         user = self.users.get(name)
         if user is None:
             user = self.users[name] = _User(name)
-            # Only to mask it, should a message ever quote it; never written anywhere.
-            with contextlib.suppress(Exception):
-                secret = result._host.get_vars().get('exist_token')
-                if isinstance(secret, str) and '{{' not in secret and len(secret.strip()) >= 8:
-                    user.secret = to_text(secret.strip())
+            user.secret = self._host_secret(result)
         return user
 
     def _record(self, result, status):
@@ -637,9 +645,12 @@ class CallbackModule(CallbackBase):
         if status == 'ok' and data.get('changed'):
             status = 'changed'
         if module == TOKEN_MODULE:
+            # A token task is no user of the report, but it may run on one's host: its token is masked too.
             collector, user = self.tokens, None
+            secret = self._host_secret(result)
         else:
             collector = user = self._user(result)
+            secret = user.secret
         collector.tasks[status] += 1
         if status == 'skipped':
             return
@@ -647,7 +658,6 @@ class CallbackModule(CallbackBase):
             self.check_results += 1
         else:
             self.real_results += 1
-        mask = user.mask if user is not None else to_text
         failures = []
         loop = isinstance(data.get('results'), list)
         for one in _dicts(data['results']) if loop else [data]:
@@ -658,7 +668,7 @@ class CallbackModule(CallbackBase):
         if status == 'unreachable':
             failures.append(data.get('msg') or 'unreachable')
         for msg in failures:
-            failure = dict(task=_short(task.get_name(), 120), msg=_short(mask(msg)))
+            failure = dict(task=_short(task.get_name(), 120), msg=_short(_masked(msg, secret)))
             if user is None:
                 failure['host'] = to_text(result._host.get_name())
             collector.task_failures.append(failure)

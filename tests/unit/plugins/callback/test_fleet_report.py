@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from unittest import mock
 
 import pytest
 import yaml
 from ansible import constants as C
 from ansible import context
 from ansible.module_utils.common.collections import ImmutableDict
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.callback import fleet_report as plugin_module
 
@@ -471,3 +475,89 @@ def test_a_templated_action_is_matched_only_once_resolved(callback):
     assert callback._is_ours(task)
     task._resolved_action = None
     assert not callback._is_ours(task)
+
+
+# -- whatever a result holds -----------------------------------------------------
+
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
+# Messages may quote the host's token (a module's bug, a server's echo): the report must not.
+_messages = st.one_of(_json_values, st.text(max_size=10).map(lambda text: text + SECRET + text))
+_items = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                'name': _json_values,
+                'template': _json_values,
+                'label': _json_values,
+                'previous_owner': _json_values,
+                'error_code': _json_values,
+                'error': _messages,
+                'username': _json_values,
+            },
+        ),
+        _json_values,
+    ),
+    max_size=3,
+)
+_result_keys = {
+    'changed': _json_values,
+    'api_requests': _json_values,
+    'acquired': _json_values,
+    'released': _json_values,
+    'created': _json_values,
+    'refreshed': _json_values,
+    'username': _json_values,
+    'takeovers': _items,
+    'failed_items': _items,
+    'updated': _items,
+    'incremented': _items,
+    'msg': _messages,
+    'failed': _json_values,
+}
+_results = st.fixed_dictionaries({}, optional=_result_keys).flatmap(
+    lambda result: st.one_of(
+        st.just(result),
+        st.lists(st.fixed_dictionaries({}, optional=_result_keys), max_size=3).map(
+            lambda items: dict(result, results=items)
+        ),
+    )
+)
+_events = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ['existio.exist.attribute', 'existio.exist.values', 'existio.exist.token', 'ansible.builtin.debug']
+        ),
+        st.sampled_from(['ok', 'failed', 'skipped', 'unreachable']),
+        st.sampled_from(['alice', 'bob']),
+        st.booleans(),
+        _results,
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=_events)
+def test_any_results_make_a_report_that_quotes_no_token(events):
+    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
+    C.config.initialize_plugin_configuration_definitions('callback', NAME, doc['options'])
+    with tempfile.TemporaryDirectory() as directory, mock.patch.object(context, 'CLIARGS', ImmutableDict(check=False)):
+        plugin = plugin_module.CallbackModule()
+        plugin._load_name = NAME
+        plugin.set_options(direct={'output_dir': directory})
+        for action, status, host, check_mode, result in events:
+            handler = getattr(plugin, 'v2_runner_on_%s' % status)
+            handler(FakeResult(FakeHost(host), FakeTask(action, None, action, check_mode), result))
+        plugin.v2_playbook_on_stats(None)
+        with open(os.path.join(directory, 'exist-fleet-report.json'), encoding='utf-8') as handle:
+            report = json.load(handle)
+        with open(os.path.join(directory, 'exist-fleet-report.md'), encoding='utf-8') as handle:
+            markdown = handle.read()
+    ours = set(host for action, status, host, check_mode, result in events if action.endswith(('attribute', 'values')))
+    assert report['users']['total'] == len(ours)
+    assert SECRET not in json.dumps(report) and SECRET not in markdown
