@@ -26,8 +26,7 @@ emulator, so the bracketing itself is not counted. Only for one host at a time.
 The admin client is the emulator package's (exist_emulator.admin), imported
 only then.
 
-At the end of the playbook the records are written as JSON to EXIST_BENCH_OUT, with the play's seconds and the
-controller process's own CPU seconds (os.times() here, in the process that runs the callbacks).
+At the end of the playbook the records are written as JSON to EXIST_BENCH_OUT.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ requirements:
 
 import json
 import os
-import resource
 import time
 
 from ansible.plugins.callback import CallbackBase
@@ -116,16 +114,6 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         if not self._out:
             return
-        times = os.times()
-        data = {
-            'records': self._records,
-            'play_seconds': time.monotonic() - (self._play_start or time.monotonic()),
-            # The controller process's own CPU seconds so far (it runs this callback): inventory, strategy, every
-            # result and callback; the workers it has reaped are the children's.
-            'controller_cpu_seconds': times.user + times.system,
-            'reaped_cpu_seconds': times.children_user + times.children_system,
-            # Its peak memory: every fork copies its page tables.
-            'controller_maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        }
+        data = {'records': self._records, 'play_seconds': time.monotonic() - (self._play_start or time.monotonic())}
         with open(self._out, 'w', encoding='utf-8') as f:
             json.dump(data, f)
