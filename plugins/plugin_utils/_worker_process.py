@@ -86,13 +86,10 @@ def plain(value, _texts=None):
     kind = type(value)
     if kind is str:
         return texts.setdefault(value, value)
-    if kind is dict:
-        return dict((plain(key, texts), plain(item, texts)) for key, item in value.items())
-    if kind is list:
-        return [plain(item, texts) for item in value]
-    if kind in (int, float, bool) or value is None or native_type_name is None:
+    if kind in (int, float, bool) or value is None:
         return value
-    name = native_type_name(value)
+    # Before 2.19 nothing is tagged: only a plain dict or list (type name 'dict', 'list') is copied.
+    name = kind.__name__ if native_type_name is None else native_type_name(value)
     if name == 'dict' and isinstance(value, dict):
         return dict((plain(key, texts), plain(item, texts)) for key, item in value.items())
     if name == 'list' and isinstance(value, list):

@@ -90,6 +90,23 @@ def test_plain_does_not_change_a_plain_value():
     assert plain(value) == value and exact_types(plain(value))
 
 
+def test_before_2_19_plain_copies_only_plain_dicts_and_lists(monkeypatch):
+    # ansible-core < 2.19 has no native_type_name: its own subclasses (AnsibleMapping, AnsibleUnicode...) stay.
+    monkeypatch.setattr(_worker_process, 'native_type_name', None)
+
+    class Mapping(dict):
+        pass
+
+    class Text(str):
+        pass
+
+    value = {'a': [1, 'x', ('t',)], 'm': Mapping(k='v'), 't': Text('s'), 'n': None, 'f': 1.5}
+    copy = plain(value)
+    assert copy == value
+    assert copy is not value and copy['a'] is not value['a']
+    assert copy['m'] is value['m'] and copy['t'] is value['t'] and copy['a'][2] is value['a'][2]
+
+
 def test_plain_makes_equal_strings_one():
     args = plain(loaded({'attributes': [{'template': 'mood'}, {'template': 'steps'}]}))
     first, second = (list(entry)[0] for entry in args['attributes'])
