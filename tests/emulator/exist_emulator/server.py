@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime
 import functools
+import io
 import ipaddress
 import json
 import math
@@ -46,6 +47,7 @@ FAULT_KEYS = frozenset(
         "delay",
         "drop",
         "after_apply",
+        "trickle",
     )
 )
 # The Authorization prefix each token kind must be sent with (matched case-insensitively): OAuth2 access tokens
@@ -132,8 +134,13 @@ def validate_faults(data: Any) -> list[dict]:
         delay = item.get("delay", 0)
         if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
             raise ValueError("delay must be a number of seconds")
-        if not item.get("drop") and status is None and not delay:
-            raise ValueError("a fault needs status, delay or drop")
+        trickle = item.get("trickle", 0)
+        if isinstance(trickle, bool) or not isinstance(trickle, (int, float)) or not 0 <= trickle <= 60:
+            raise ValueError("trickle must be a number of seconds between bytes, from 0 to 60")
+        if trickle and item.get("drop"):
+            raise ValueError("trickle and drop are mutually exclusive")
+        if not item.get("drop") and status is None and not delay and not trickle:
+            raise ValueError("a fault needs status, delay, drop or trickle")
         faults.append(
             {
                 **item,
@@ -378,6 +385,8 @@ class Handler(BaseHTTPRequestHandler):
     # An idle keep-alive connection gives its thread back after this many seconds.
     timeout = 300
     server: "EmulatorServer"
+    # Seconds between the bytes of the answer being sent (a trickle fault); 0: all at once.
+    _trickle: float = 0
 
     def version_string(self) -> str:
         """The Server header."""
@@ -398,6 +407,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send_bytes(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
 
     def _send_bytes(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
+        trickle = self._trickle
+        if trickle:
+            # Build the whole answer (status line and headers included) in memory, then let it out byte by byte.
+            wfile, self.wfile = self.wfile, io.BytesIO()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -405,6 +418,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
+        if trickle:
+            answer, self.wfile = self.wfile.getvalue(), wfile
+            self._trickle = 0
+            self._write_trickling(answer, trickle)
+
+    def _write_trickling(self, answer: bytes, pause: float) -> None:
+        """A server that answers a byte at a time: per-read socket timeouts never fire, only a whole-answer deadline does."""
+        self.close_connection = True
+        try:
+            for index in range(len(answer)):
+                self.wfile.write(answer[index : index + 1])
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:
+            pass  # the client gave up: what a deadline is for
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -427,6 +455,7 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         host = self.headers.get("Host") or self.server.url.split("//", 1)[1]
         fault = emulator.take_fault(method, path)
+        self._trickle = fault.get("trickle", 0) if fault is not None else 0
         if fault is not None:
             if fault.get("delay"):
                 time.sleep(fault["delay"])

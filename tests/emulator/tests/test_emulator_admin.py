@@ -162,6 +162,47 @@ def test_fault_delay_causes_client_timeout(exist):
     assert [entry["status"] for entry in exist.admin.requests()] == [200]
 
 
+def test_fault_trickle_sends_the_whole_answer_a_byte_at_a_time(exist):
+    """trickle: status line, headers and body arrive one byte per pause, so no single socket read times out."""
+    exist.admin.faults([{"path": "/api/2/accounts/", "trickle": 0.002}])
+    start = time.monotonic()
+    # A per-read timeout far below the answer's total time: a trickle never trips it.
+    response = exist.http.get(exist.url("accounts/profile/"), headers={"Authorization": "Bearer demo-token"}, timeout=1)
+    elapsed = time.monotonic() - start
+    assert response.status_code == 200
+    assert response.json()["username"] == "demo"
+    assert elapsed >= 0.002 * len(response.content)
+    assert [entry["status"] for entry in exist.admin.requests()] == [200]
+    start = time.monotonic()
+    assert exist.get("accounts/profile/").status_code == 200
+    assert time.monotonic() - start < 0.5
+
+
+def test_fault_trickle_with_status_and_after_apply(exist):
+    """trickle with after_apply and a status: the write happens, its (fault) answer trickles."""
+    exist.admin.faults(
+        [{"method": "POST", "path": "/api/2/attributes/acquire/", "trickle": 0.001, "status": 502, "after_apply": True}]
+    )
+    response = exist.post("attributes/acquire/", [{"name": "steps"}])
+    assert response.status_code == 502
+    assert exist.attribute("steps")["service"] == "demo_service"
+
+
+@pytest.mark.parametrize(
+    "fault, fragment",
+    [
+        ({"trickle": -1}, "trickle must be"),
+        ({"trickle": 61}, "trickle must be"),
+        ({"trickle": True}, "trickle must be"),
+        ({"trickle": 0.1, "drop": True}, "mutually exclusive"),
+    ],
+)
+def test_fault_trickle_is_checked(exist, fault, fragment):
+    """A trickle that is not a pause of 0-60 s, or with a drop, is refused."""
+    with pytest.raises(AdminError, match=fragment):
+        exist.admin.faults([fault])
+
+
 def test_fault_drop_without_answer_and_not_applied(exist):
     """drop closes the connection without answering; the write is not applied; the log says status 0."""
     exist.admin.faults([{"method": "POST", "path": "/api/2/attributes/acquire/", "drop": True}])
