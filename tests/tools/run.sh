@@ -188,6 +188,12 @@ integration_on() {  # integration_on CORE: ansible-test integration in build/cor
     local core="$1" name="integration-$1" py="${PY_FOR_CORE[$1]}" rc
     # in_copy and save_output use COPY: this core's own copy (bash scopes it to this call).
     local COPY="$BUILD/cores/$core/ansible_collections/existio/exist"
+    # A home of its own: ansible-test keeps per-user state there (its SSH key, made on first use), and two
+    # cores starting at once on a new machine would race to create the same ~/.ansible/test/id_rsa.
+    # This runs in a background subshell, so the caller's HOME is untouched.
+    export HOME="$BUILD/cores/$core/home"
+    rm -rf "$HOME"
+    mkdir -p "$HOME"
     begin_stage
     bash "$TOOLS/layout.sh" "$COPY" || { stage_error "$name" "could not lay the checkout out in $COPY"; return; }
     if ! start_emulator "$core" "$RESULTS/$name-emulator.log" --port 0 --rate-limit 0; then
