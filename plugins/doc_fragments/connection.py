@@ -63,8 +63,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for Exist to answer one request, from 1 to 3600. The body of an answer must
-        arrive within this time too, so a server that trickles bytes cannot hold the task.
+      - Seconds one request may take, from 1 to 3600: connecting, sending, and the whole answer, headers
+        and body, must be done within this time, so a server that trickles bytes cannot hold the task.
     type: int
     default: 30
   retries:

@@ -64,7 +64,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for Exist to answer one request, from 1 to 3600.
+      - Seconds one request may take, from 1 to 3600: connecting, sending, and the whole answer, headers
+        and body, must be done within this time.
     type: int
     default: 30
   retries:

@@ -30,6 +30,8 @@ import traceback
 import warnings
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from ansible_collections.existio.exist.plugins.module_utils._answer_deadline import AnswerDeadline, WatchedAdapter
+
 try:
     import requests
     from urllib3.exceptions import InsecureRequestWarning, NewConnectionError
@@ -562,6 +564,8 @@ class ExistClient(object):
         self._warn = warn or (lambda message: None)
         self._sleep = sleep or time.sleep
         self._session = requests.Session()
+        for scheme in ('https://', 'http://'):
+            self._session.mount(scheme, WatchedAdapter())
         self._session.auth = _TokenAuth(TOKEN_SCHEMES[token_type], self._token)
         # use_proxy=false ignores the proxy variables, as ansible.builtin.uri does; the
         # CA variables are read above either way, and netrc never applies (see _TokenAuth).
@@ -916,61 +920,44 @@ class ExistClient(object):
     def _send(self, method, url, params, json_body, form=None):
         """One attempt: (Answer, None) or (None, _Failure).
 
+        The whole attempt (connecting, sending, the headers and the body) has `timeout` seconds: a
+        server trickling its answer is cut off then (AnswerDeadline), not only one that goes silent.
         form: a form body, sent without any Authorization header (see "OAuth2 token requests").
         """
-        started = time.monotonic()
-        try:
-            with warnings.catch_warnings():
-                # validate_certs=false is said once, as an Ansible warning, not on stderr per request.
-                warnings.simplefilter('ignore', InsecureRequestWarning)
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    data=form,
-                    auth=_NoAuth() if form is not None else None,
-                    timeout=self.timeout,
-                    verify=self.verify,
-                    allow_redirects=False,
-                    stream=True,
-                )
-        except requests.exceptions.SSLError as exc:
-            # Certificate problems do not go away by asking again.
-            return None, _Failure(
-                'TLS failure talking to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False, retryable=False
-            )
-        except requests.exceptions.ConnectTimeout:
-            # Never connected, so nothing was sent: safe to retry even a write.
-            return None, _Failure(
-                'could not connect to %s within %s s (connection timed out)' % (self.host, self.timeout), sent=False
-            )
-        except requests.exceptions.Timeout:
-            return None, _Failure(
-                '%s sent no answer within %s s (read timed out)' % (self.host, self.timeout), sent=True
-            )
-        except requests.exceptions.ProxyError as exc:
-            return None, _Failure('the proxy for %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False)
-        except requests.exceptions.ConnectionError as exc:
-            # Name resolution and refused connections fail before anything is sent.
-            if any(isinstance(cause, NewConnectionError) for cause in _chain(exc)):
-                return None, _Failure(
-                    'could not connect to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False
-                )
-            return None, _Failure(
-                'connection failed talking to %s before an answer arrived: %s'
-                % (self.host, self._redact(_describe(exc))),
-                sent=True,
-            )
-        except requests.exceptions.RequestException as exc:
-            return None, _Failure(
-                'the request to %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False, retryable=False
+        deadline = AnswerDeadline(self.timeout)
+        with deadline:
+            try:
+                return self._attempt(method, url, params, json_body, form, deadline)
+            except (requests.exceptions.RequestException, OSError, _BodyProblem) as exc:
+                if deadline.fired:
+                    return None, self._late(deadline)
+                return None, self._failure(exc)
+
+    def _attempt(self, method, url, params, json_body, form, deadline):
+        with warnings.catch_warnings():
+            # validate_certs=false is said once, as an Ansible warning, not on stderr per request.
+            warnings.simplefilter('ignore', InsecureRequestWarning)
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=form,
+                auth=_NoAuth() if form is not None else None,
+                timeout=self.timeout,
+                verify=self.verify,
+                allow_redirects=False,
+                stream=True,
             )
         try:
-            content = self._read_body(response, started)
+            content = self._read_body(response, deadline)
         except _BodyProblem as exc:
+            if deadline.fired:
+                raise
             return None, _Failure('%s answered %d but %s' % (self.host, response.status_code, exc), sent=True)
         except (requests.exceptions.RequestException, OSError) as exc:
+            if deadline.fired:
+                raise
             return None, _Failure(
                 '%s answered %d but the body broke off: %s'
                 % (self.host, response.status_code, self._redact(_describe(exc))),
@@ -978,12 +965,55 @@ class ExistClient(object):
             )
         finally:
             response.close()
+        if deadline.fired:
+            # The last byte came in as the time ran out: the answer is late all the same.
+            return None, self._late(deadline)
         return Answer(response.status_code, response.headers, content), None
 
-    def _read_body(self, response, started):
-        # requests' timeout bounds each socket read; a server trickling bytes
-        # could still hold a task for ever. The whole body has a deadline.
-        deadline = started + self.timeout
+    def _late(self, deadline):
+        """The failure of an attempt whose whole answer did not arrive within timeout."""
+        if not deadline.sending:
+            return _Failure('could not connect to %s within %s s' % (self.host, self.timeout), sent=False)
+        return _Failure(
+            '%s sent no complete answer within %s s (timeout bounds the whole answer, headers and body)'
+            % (self.host, self.timeout),
+            sent=True,
+        )
+
+    def _failure(self, exc):
+        """Why an attempt that raised got no answer, and whether the request may have reached the server."""
+        if isinstance(exc, requests.exceptions.SSLError):
+            # Certificate problems do not go away by asking again.
+            return _Failure(
+                'TLS failure talking to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False, retryable=False
+            )
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            # Never connected, so nothing was sent: safe to retry even a write.
+            return _Failure(
+                'could not connect to %s within %s s (connection timed out)' % (self.host, self.timeout), sent=False
+            )
+        if isinstance(exc, requests.exceptions.Timeout):
+            return _Failure('%s sent no answer within %s s (read timed out)' % (self.host, self.timeout), sent=True)
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return _Failure('the proxy for %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False)
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            # Name resolution and refused connections fail before anything is sent.
+            if any(isinstance(cause, NewConnectionError) for cause in _chain(exc)):
+                return _Failure('could not connect to %s: %s' % (self.host, self._redact(_describe(exc))), sent=False)
+            return _Failure(
+                'connection failed talking to %s before an answer arrived: %s'
+                % (self.host, self._redact(_describe(exc))),
+                sent=True,
+            )
+        if isinstance(exc, requests.exceptions.RequestException):
+            return _Failure(
+                'the request to %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False, retryable=False
+            )
+        # A socket error requests did not wrap: the request may have gone out.
+        return _Failure('connection failed talking to %s: %s' % (self.host, self._redact(_describe(exc))), sent=True)
+
+    def _read_body(self, response, deadline):
+        # The deadline cuts a trickle off; the size bound keeps a huge body out of memory.
         chunks = []
         size = 0
         for chunk in response.iter_content(65536):
@@ -991,7 +1021,7 @@ class ExistClient(object):
             if size > MAX_BODY_BYTES:
                 raise _BodyProblem('the body is larger than %d bytes' % MAX_BODY_BYTES)
             chunks.append(chunk)
-            if time.monotonic() > deadline:
+            if deadline.fired:
                 raise _BodyProblem('the body took longer than %s s to arrive' % self.timeout)
         return b''.join(chunks)
 

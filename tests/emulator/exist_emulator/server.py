@@ -428,8 +428,8 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             for index in range(len(answer)):
-                self.wfile.write(answer[index : index + 1])
-                self.wfile.flush()
+                # Straight to the socket: a byte left in wfile's buffer would fail again at the handler's last flush.
+                self.connection.sendall(answer[index : index + 1])
                 time.sleep(pause)
         except OSError:
             pass  # the client gave up: what a deadline is for

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A deadline on one whole HTTP exchange: connecting, sending, the headers and the body.
+
+Internal to this collection, not a stable API.
+
+requests' own timeout bounds each socket operation, not the answer: a server
+that sends a byte every second never lets a single read time out, and can
+hold a task (or a token refresh) for as long as it likes. Here every
+connection the session uses is watched while an exchange runs, and when the
+exchange's time is up a timer thread shuts the connection's socket down. The
+blocked read then returns at once, and the client, seeing that the deadline
+fired, reports the answer as late.
+
+Sessions get this through WatchedAdapter, mounted for http:// and https://.
+A connection joins the exchange that the calling thread is running (a
+thread-local), so nothing has to be threaded through requests and urllib3.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+try:
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    HAS_REQUESTS = True
+except ImportError:  # the module reports the missing library; nothing here is used then
+    HAS_REQUESTS = False
+    HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
+
+_current = threading.local()
+
+
+class AnswerDeadline(object):
+    """One exchange's deadline, used as a context manager around the request and the reading of its body.
+
+    fired: the time ran out and the connection was shut down.
+    sending: a request was started on a connection (so it may have reached the server).
+    """
+
+    def __init__(self, seconds):
+        self.fired = False
+        self.sending = False
+        self._connections = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self):
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._timer.cancel()
+        _current.deadline = None
+        with self._lock:
+            self._connections = []
+        return False
+
+    def watch(self, connection, sending=False):
+        """Shut connection down when the time runs out (at once if it already has)."""
+        with self._lock:
+            self.sending = self.sending or sending
+            if all(connection is not known for known in self._connections):
+                self._connections.append(connection)
+            if self.fired:
+                _shut_down(connection)
+
+    def _fire(self):
+        with self._lock:
+            self.fired = True
+            for connection in self._connections:
+                _shut_down(connection)
+
+
+def _shut_down(connection):
+    sock = getattr(connection, 'sock', None)
+    if sock is None:
+        return
+    try:
+        # The plain socket's shutdown, also for a TLS socket: ssl.SSLSocket.shutdown would drop the
+        # TLS object under the thread still reading from it.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass  # already closed: nothing left to stop
+
+
+def _watch(connection, sending=False):
+    deadline = getattr(_current, 'deadline', None)
+    if deadline is not None:
+        deadline.watch(connection, sending)
+
+
+class _WatchedConnection(object):
+    """Joins the running exchange's deadline when it connects and when it sends a request."""
+
+    def connect(self):
+        _watch(self)
+        super(_WatchedConnection, self).connect()
+        _watch(self)  # the socket exists now: a deadline that fired while connecting shuts it at once
+
+    def request(self, *args, **kwargs):
+        _watch(self, sending=True)
+        return super(_WatchedConnection, self).request(*args, **kwargs)
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+WATCHED_POOLS = {'http': _WatchedHTTPPool, 'https': _WatchedHTTPSPool}
+
+
+class WatchedAdapter(HTTPAdapter):
+    """requests' adapter, with connections that AnswerDeadline can shut down (direct and through an HTTP proxy)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super(WatchedAdapter, self).init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super(WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+        # A SOCKS proxy's manager has connection classes of its own; its answers are bounded after the fact.
+        if not proxy.lower().startswith('socks'):
+            manager.pool_classes_by_scheme = WATCHED_POOLS
+        return manager
