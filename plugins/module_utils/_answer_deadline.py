@@ -11,7 +11,7 @@ requests' own timeout bounds each socket operation, not the answer: a server
 that sends a byte every second never lets a single read time out, and can
 hold a task (or a token refresh) for as long as it likes. Here every
 connection the session uses is watched while an exchange runs, and when the
-exchange's time is up a timer thread shuts the connection's socket down. The
+exchange's time is up a watchdog thread shuts the connection's socket down. The
 blocked read then returns at once, and the client, seeing that the deadline
 fired, reports the answer as late.
 
@@ -22,8 +22,10 @@ thread-local), so nothing has to be threaded through requests and urllib3.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
+import time
 
 try:
     from requests.adapters import HTTPAdapter
@@ -38,6 +40,56 @@ except ImportError:  # the module reports the missing library; nothing here is u
 _current = threading.local()
 
 
+class _Watchdog(object):
+    """One thread per process that fires every deadline whose time has come.
+
+    One long-lived thread rather than a timer per request: starting a thread costs more than a converged
+    task's whole plan. It starts on first use, and again in a forked child (Ansible's workers), where
+    the parent's thread does not exist.
+    """
+
+    def __init__(self):
+        self._reset()
+        if hasattr(os, 'register_at_fork'):
+            # A lock held by the parent's thread at fork time would stay held in the child for ever.
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self):
+        self._condition = threading.Condition()
+        self._pending = []
+        self._thread = None
+        self._wakes_at = None  # when the thread wakes up next by itself; None: only when told
+
+    def add(self, deadline):
+        with self._condition:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name='existio-answer-deadline', daemon=True)
+                self._thread.start()
+            self._pending.append(deadline)
+            if self._wakes_at is None or deadline.at < self._wakes_at:
+                # Only a deadline earlier than the thread's next wake-up needs to wake it (waking costs a switch).
+                self._condition.notify()
+
+    def remove(self, deadline):
+        with self._condition:
+            if deadline in self._pending:
+                self._pending.remove(deadline)
+
+    def _run(self):
+        condition = self._condition
+        with condition:
+            while condition is self._condition:
+                now = time.monotonic()
+                for deadline in [pending for pending in self._pending if pending.at <= now]:
+                    self._pending.remove(deadline)
+                    deadline.fire()
+                self._wakes_at = min(pending.at for pending in self._pending) if self._pending else None
+                condition.wait(self._wakes_at - now if self._wakes_at is not None else None)
+
+
+_watchdog = _Watchdog()
+
+
 class AnswerDeadline(object):
     """One exchange's deadline, used as a context manager around the request and the reading of its body.
 
@@ -46,20 +98,19 @@ class AnswerDeadline(object):
     """
 
     def __init__(self, seconds):
+        self.at = time.monotonic() + seconds
         self.fired = False
         self.sending = False
         self._connections = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
 
     def __enter__(self):
         _current.deadline = self
-        self._timer.start()
+        _watchdog.add(self)
         return self
 
     def __exit__(self, *exc_info):
-        self._timer.cancel()
+        _watchdog.remove(self)
         _current.deadline = None
         with self._lock:
             self._connections = []
@@ -74,7 +125,7 @@ class AnswerDeadline(object):
             if self.fired:
                 _shut_down(connection)
 
-    def _fire(self):
+    def fire(self):
         with self._lock:
             self.fired = True
             for connection in self._connections:

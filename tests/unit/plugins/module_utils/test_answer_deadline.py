@@ -11,6 +11,7 @@ and a bare server that sends its headers at once and then trickles the body.
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import threading
 import time
@@ -183,15 +184,37 @@ def test_a_body_that_trickles_after_quick_headers_is_cut_off(body_trickler):
     assert elapsed < TIMEOUT + SLACK
 
 
-def test_no_timer_thread_outlives_its_request(emulator):
-    def timers():
-        return [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]
+def test_one_watchdog_thread_serves_every_request(emulator):
+    def watchdogs():
+        return [thread for thread in threading.enumerate() if thread.name == 'existio-answer-deadline']
 
     client = make_client(emulator.url)
-    assert timers() == []
     for dummy in range(5):
         client.profile()
-    deadline = time.monotonic() + 2
-    while timers() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert timers() == []
+    assert len(watchdogs()) == 1
+    assert watchdogs()[0].daemon
+
+
+def _trickled_profile_in_child(url, queue):
+    client = make_client(url)
+    error, elapsed = timed(lambda: client.profile())
+    queue.put((type(error).__name__, getattr(error, 'message', ''), elapsed))
+
+
+def test_a_forked_worker_cuts_a_trickle_off_too(emulator):
+    """Ansible forks its workers: the parent's watchdog thread is not in the child, which must start its own."""
+    make_client(emulator.url).profile()  # the watchdog runs in this (parent) process now
+    emulator.admin.faults([{'path': '/api/2/accounts/profile/', 'trickle': TRICKLE}])
+    context = multiprocessing.get_context('fork')
+    queue = context.Queue()
+    child = context.Process(target=_trickled_profile_in_child, args=(emulator.url, queue))
+    child.start()
+    try:
+        name, message, elapsed = queue.get(timeout=TIMEOUT + 2 * SLACK)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    assert name == 'ExistApiError'
+    assert 'sent no complete answer within 1 s' in message
+    assert elapsed < TIMEOUT + SLACK
