@@ -64,7 +64,7 @@ options:
     default: true
   timeout:
     description:
-      - Seconds one request may take, from 1 to 3600: connecting, sending, and the whole answer, headers
+      - Seconds one request may take, from 1 to 3600. Connecting, sending, and the whole answer, headers
         and body, must be done within this time.
     type: int
     default: 30

@@ -72,7 +72,7 @@ def timed(call):
 def test_a_read_whose_whole_answer_trickles_fails_within_timeout(emulator):
     emulator.admin.faults([{'path': '/api/2/accounts/profile/', 'trickle': TRICKLE}])
     client = make_client(emulator.url)
-    error, elapsed = timed(lambda: client.profile())
+    error, elapsed = timed(client.profile)
     assert isinstance(error, ExistApiError) and not isinstance(error, ExistOutcomeUnknown)
     assert 'sent no complete answer within 1 s' in error.message
     assert elapsed < TIMEOUT + SLACK
@@ -85,7 +85,7 @@ def test_a_trickled_read_is_retried_and_every_attempt_is_bounded(emulator):
     emulator.admin.faults([{'path': '/api/2/accounts/profile/', 'trickle': TRICKLE, 'times': 2}])
     warned = []
     client = make_client(emulator.url, retries=2, warn=warned.append)
-    error, elapsed = timed(lambda: client.profile())
+    error, elapsed = timed(client.profile)
     assert error is None
     assert client.requests_sent == 3
     assert len(warned) == 2 and all('sent no complete answer within 1 s' in text for text in warned)
@@ -131,7 +131,7 @@ def test_a_trickle_over_tls_is_cut_off_too(tls_emulator):
     assert running.url.startswith('https://')
     running.admin.faults([{'path': '/api/2/accounts/profile/', 'trickle': TRICKLE}])
     client = make_client(running.url, ca_path=ca)
-    error, elapsed = timed(lambda: client.profile())
+    error, elapsed = timed(client.profile)
     assert isinstance(error, ExistApiError)
     assert 'sent no complete answer within 1 s' in error.message
     assert elapsed < TIMEOUT + SLACK
@@ -197,7 +197,7 @@ def test_one_watchdog_thread_serves_every_request(emulator):
 
 def _trickled_profile_in_child(url, queue):
     client = make_client(url)
-    error, elapsed = timed(lambda: client.profile())
+    error, elapsed = timed(client.profile)
     queue.put((type(error).__name__, getattr(error, 'message', ''), elapsed))
 
 
