@@ -993,7 +993,9 @@ class ExistClient(object):
                 'could not connect to %s within %s s (connection timed out)' % (self.host, self.timeout), sent=False
             )
         if isinstance(exc, requests.exceptions.Timeout):
-            return _Failure('%s sent no answer within %s s (read timed out)' % (self.host, self.timeout), sent=True)
+            return _Failure(
+                '%s sent no complete answer within %s s (read timed out)' % (self.host, self.timeout), sent=True
+            )
         if isinstance(exc, requests.exceptions.ProxyError):
             return _Failure('the proxy for %s failed: %s' % (self.host, self._redact(_describe(exc))), sent=False)
         if isinstance(exc, requests.exceptions.ConnectionError):
