@@ -174,13 +174,22 @@ class Declared(object):
     """One attribute as the task declares it."""
 
     def __init__(self, name, identified_by, state, manual, index, custom=None):
-        self.name = name  # the attribute name (a template's attribute has the template's name; a label's, its slug)
+        # The attribute name: a template's attribute has the template's name; one declared by label, until the
+        # reads resolve its label (resolved()), the slug Exist would most likely give a new one.
+        self.name = name
         # 'name', 'template' or 'label': how the task names it, and how to acquire or create it
         self.identified_by = identified_by
         self.state = state
         self.manual = manual  # None: leave the flag as it is
         self.index = index
         self.custom = custom  # a Custom for items declared by label
+        self.found = False  # declared by label, and a read showed the attribute with that label
+
+    def resolved(self, name):
+        """This item declared by label, resolved to the existing attribute `name`."""
+        item = Declared(name, self.identified_by, self.state, self.manual, self.index, self.custom)
+        item.found = True
+        return item
 
     def intent(self):
         if self.state == 'absent':
@@ -220,11 +229,11 @@ def normalize_declared(items, default_state='present'):
     different wishes is an error naming both items.
     """
     if default_state not in STATES:
-        raise DeclarationError('state must be one of %s, got %r' % (', '.join(STATES), default_state))
+        raise DeclarationError('state must be one of %s, got %s' % (', '.join(STATES), shown(default_state)))
     if items is None:
         items = []
     if not isinstance(items, list):
-        raise DeclarationError('attributes must be a list of dictionaries, got %r' % (items,))
+        raise DeclarationError('attributes must be a list of dictionaries, got %s' % shown(items))
     if len(items) > MAX_DECLARED:
         raise DeclarationError(
             'attributes lists %d items; more than %d cannot be right for one user' % (len(items), MAX_DECLARED)
@@ -234,23 +243,26 @@ def normalize_declared(items, default_state='present'):
     for index, item in enumerate(items):
         where = 'attributes[%d]' % index
         if not isinstance(item, dict):
-            raise DeclarationError('%s must be a dictionary with name, template or label, got %r' % (where, item))
+            raise DeclarationError(
+                '%s must be a dictionary with name, template or label, got %s' % (where, shown(item))
+            )
         # The argument spec fills unset keys with None; show the item as written.
         item = dict((key, value) for key, value in item.items() if value is not None)
         unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
         if unknown:
             raise DeclarationError(
-                '%s %r has unknown key(s) %s; allowed are %s' % (where, item, ', '.join(unknown), ', '.join(ITEM_KEYS))
+                '%s %s has unknown key(s) %s; allowed are %s'
+                % (where, shown(item), ', '.join(unknown), ', '.join(ITEM_KEYS))
             )
         given = [key for key in ('name', 'template', 'label') if item.get(key) is not None]
         if len(given) != 1:
-            raise DeclarationError('%s %r must have exactly one of name, template or label' % (where, item))
+            raise DeclarationError('%s %s must have exactly one of name, template or label' % (where, shown(item)))
         identified_by = given[0]
         state = item.get('state')
         if state is None:
             state = default_state
         if state not in STATES:
-            raise DeclarationError('%s.state must be one of %s, got %r' % (where, ', '.join(STATES), state))
+            raise DeclarationError('%s.state must be one of %s, got %s' % (where, ', '.join(STATES), shown(state)))
         custom = None
         if identified_by == 'label':
             custom = _custom(item, where, state)
@@ -265,12 +277,12 @@ def normalize_declared(items, default_state='present'):
             value = item[identified_by]
             if not isinstance(value, str) or not NAME_PATTERN.match(value):
                 raise DeclarationError(
-                    '%s.%s %r is not an attribute name: use letters, digits and underscores, '
-                    'like mood_note' % (where, identified_by, value)
+                    '%s.%s %s is not an attribute name: use letters, digits and underscores, '
+                    'like mood_note' % (where, identified_by, shown(value))
                 )
         manual = item.get('manual')
         if manual is not None and not isinstance(manual, bool):
-            raise DeclarationError('%s.manual must be true or false, got %r' % (where, manual))
+            raise DeclarationError('%s.manual must be true or false, got %s' % (where, shown(manual)))
         declared = Declared(value, identified_by, state, manual, index, custom)
         earlier = seen.get(value)
         if earlier is not None:
@@ -285,25 +297,52 @@ def normalize_declared(items, default_state='present'):
     return result
 
 
+# A value type written as text: one ASCII digit ('²' and '٣' are digits to str.isdigit(), not to int()).
+VALUE_TYPE_TEXT = re.compile(r'\A\s*[0-9]\s*\Z', re.ASCII)
+
+
 def value_type_number(value, where='value_type'):
     """Exist's number for a value type given as a number (0-8) or a name; raises DeclarationError."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and VALUE_TYPE_TEXT.match(value):
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value in VALUE_TYPE_NAMES:
         return value
     if isinstance(value, str) and value in VALUE_TYPES:
         return VALUE_TYPES[value]
     raise DeclarationError(
-        '%s %r is not a value type: use a number 0-8 or one of %s'
-        % (where, value, ', '.join(VALUE_TYPE_NAMES[n] for n in sorted(VALUE_TYPE_NAMES)))
+        '%s %s is not a value type: use a number 0-8 or one of %s'
+        % (where, shown(value), ', '.join(VALUE_TYPE_NAMES[n] for n in sorted(VALUE_TYPE_NAMES)))
     )
+
+
+def shown(value, limit=80):
+    """A value for a message, shortened: never the whole of a long text, never a number too long to write
+    (Python refuses to write an integer of more than 4300 digits as text)."""
+    text = _repr(value, 0)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        return '%s... (%d characters)' % (text[: limit - 3], len(value))
+    return text[: limit - 3] + '...'
+
+
+def _repr(value, depth):
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**100:
+        return '<an integer of more than 100 digits>'
+    if depth > 10:
+        return '...'
+    if isinstance(value, dict):
+        return '{%s}' % ', '.join('%s: %s' % (_repr(k, depth + 1), _repr(v, depth + 1)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return '[%s]' % ', '.join(_repr(v, depth + 1) for v in value)
+    return repr(value)
 
 
 def _custom(item, where, state):
     """The Custom of an item declared by label, checked (group and value type are needed to create it)."""
     label = item['label']
     if not isinstance(label, str) or not label.strip():
-        raise DeclarationError('%s.label %r must be a non-empty string' % (where, label))
+        raise DeclarationError('%s.label %s must be a non-empty string' % (where, shown(label)))
     if len(label) > MAX_LABEL:
         raise DeclarationError(
             '%s.label is %d characters long; at most %d are allowed' % (where, len(label), MAX_LABEL)
@@ -320,17 +359,19 @@ def _custom(item, where, state):
         if given is None:
             raise DeclarationError('%s (label %r) needs %s to create the attribute' % (where, label, key))
     if group not in GROUPS:
-        raise DeclarationError('%s.group %r is not an Exist group: use one of %s' % (where, group, ', '.join(GROUPS)))
+        raise DeclarationError(
+            '%s.group %s is not an Exist group: use one of %s' % (where, shown(group), ', '.join(GROUPS))
+        )
     number = value_type_number(value_type, '%s.value_type' % where)
     if number in NOT_CREATABLE:
         raise DeclarationError(
-            '%s.value_type %r (%s) exists only for templates; Exist cannot create an attribute of it'
-            % (where, value_type, VALUE_TYPE_NAMES[number])
+            '%s.value_type %s (%s) exists only for templates; Exist cannot create an attribute of it'
+            % (where, shown(value_type), VALUE_TYPE_NAMES[number])
         )
     if group == 'custom' and number != VALUE_TYPES['boolean']:
         raise DeclarationError(
-            "%s: group custom holds custom tags, which are boolean (value_type boolean or 7), got %r"
-            % (where, value_type)
+            "%s: group custom holds custom tags, which are boolean (value_type boolean or 7), got %s"
+            % (where, shown(value_type))
         )
     return Custom(label, group, number)
 
@@ -339,9 +380,93 @@ def names_to_look_up(owned, declared):
     """Names of the attributes to acquire that this client does not own.
 
     Only for these does the plan need to know whether they exist and who owns
-    them; everything else is known from the owned list.
+    them; everything else is known from the owned list. An item declared by
+    label is known from the owned list only when exactly one attribute this
+    client owns has that label, group and value type.
     """
-    return sorted(d.name for d in declared if d.state == 'present' and d.name not in owned)
+    names = set()
+    for d in declared:
+        if d.state != 'present':
+            continue
+        if d.custom is not None:
+            if len([a for a in label_matches(d.custom, owned.values()) if not d.custom.differences(a)]) != 1:
+                names.add(d.name)
+        elif d.name not in owned:
+            names.add(d.name)
+    return sorted(names)
+
+
+def label_key(label):
+    """How a label is compared: Exist shows labels to the user, who does not tell case or runs of spaces apart."""
+    return ' '.join(unicodedata.normalize('NFC', label).split()).casefold()
+
+
+def label_matches(custom, attributes):
+    """The attributes (objects) whose label is custom's, sorted by name."""
+    key = label_key(custom.label)
+    return sorted(
+        (a for a in attributes if isinstance(a.get('label'), str) and label_key(a['label']) == key),
+        key=lambda a: str(a.get('name')),
+    )
+
+
+AMBIGUOUS_LABEL = 'ambiguous_label'
+
+
+def _owner_text(attribute, owned):
+    if attribute.get('name') in owned:
+        return 'this client'
+    return _service_label(attribute) or 'nobody'
+
+
+def resolve_label(item, owned, visible):
+    """(item, failed item): an item declared by label, resolved to the attribute that has the label.
+
+    Exist names a new custom attribute by a slug of its label but does not
+    promise which (deep_work_2 when deep_work is taken), so the label, not
+    the predicted name, finds it. Of the attributes the reads show (owned and
+    visible) with that label, the one with the declared group and value type
+    is the one; of several such, the one this client owns. None: a refusal.
+    Several and none of them this client's: ambiguous, refused. Only others
+    (another group or value type): Exist cannot change either, refused. None
+    at all: the item as declared, to be created. One owned by another
+    service is like any other attribute: takeover decides.
+    An item to release is looked for among what this client owns only.
+    """
+    attributes = dict(visible or {})
+    attributes.update(owned)
+    custom = item.custom
+    if item.state == 'absent':
+        matches = [a for a in label_matches(custom, owned.values()) if not custom.differences(a)]
+    else:
+        matches = label_matches(custom, attributes.values())
+    exact = [a for a in matches if not custom.differences(a)]
+    if len(exact) > 1:
+        ours = [a for a in exact if a.get('name') in owned]
+        exact = ours if len(ours) == 1 else exact
+    if len(exact) == 1:
+        return item.resolved(exact[0]['name']), None
+    if len(exact) > 1:
+        return None, dict(
+            item.ref(),
+            error_code=AMBIGUOUS_LABEL,
+            error='Label %r is on %d attributes: %s; declare the one you mean by name'
+            % (
+                custom.label,
+                len(exact),
+                ', '.join('%s (owned by %s)' % (a['name'], _owner_text(a, owned)) for a in exact),
+            ),
+        )
+    if matches:
+        differs = '; '.join('%s: %s' % (a['name'], custom.differences(a)) for a in matches)
+        return None, dict(
+            item.ref(),
+            name=matches[0]['name'],
+            error_code=DIFFERS,
+            error='Label %r is on %s; Exist cannot change either, so it was not acquired (nor another created)'
+            % (custom.label, differs),
+        )
+    return item, None
 
 
 def group_name(attribute):
@@ -450,6 +575,8 @@ class PlannedCreate(PlannedAcquire):
     def __init__(self, declared, manual, proven):
         super(PlannedCreate, self).__init__(declared, NEW, None, manual)
         self.proven = proven
+        # Declared by label: a read showed an attribute with the name a new one would most likely get (not the label).
+        self.name_seen = False
 
     def request_item(self):
         # create's manual defaults to true; acquire's to false: say it.
@@ -473,6 +600,7 @@ class PlannedCreate(PlannedAcquire):
         """This creation, with the name Exist gave the attribute."""
         created = PlannedCreate(self.declared, self.manual, self.proven)
         created.name = name
+        created.name_seen = self.name_seen
         return created
 
     def taken_over(self):
@@ -497,14 +625,20 @@ class PlannedRelease(object):
 class Plan(object):
     """What to do. Built by plan_ownership(); never talks to Exist."""
 
-    def __init__(self, owned, acquire, create, release, refused, takeover):
+    def __init__(self, owned, acquire, create, release, refused, takeover, found=()):
         self.owned = owned
+        self.found = list(found)  # items declared by label that a read found by their label
         self.acquire = acquire  # what the look-up showed (takeover, unowned, manual flag), names it did not
         self.create = create  # templates the look-up did not show
         self.release = release
         self.refused = refused  # failed items known before any write (takeover=false)
         self.takeover = takeover
         self.service = this_service(owned)
+
+    def found_labels(self):
+        """[{label, name, source: 'existing'}] of the items declared by label that a read found by their label,
+        whatever becomes of them."""
+        return [{'label': d.custom.label, 'name': d.name, 'source': 'existing'} for d in self.found]
 
     @property
     def predicted_failures(self):
@@ -651,7 +785,35 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
         readable = readable_groups(visible)
     acquire, create, release, refused = [], [], [], []
     present = set()
+    names = dict((d.name, d) for d in declared if d.custom is None)  # attribute name: the item that declares it
     for item in declared:
+        if item.custom is not None:
+            item, problem = resolve_label(item, owned, visible)
+            if problem:
+                refused.append(problem)
+                continue
+            earlier = names.get(item.name) if item.found else None
+            if earlier is not None:
+                refused.append(
+                    dict(
+                        item.ref(),
+                        name=item.name,
+                        error_code=AMBIGUOUS_LABEL,
+                        error='Label %r is on attribute %r, which %s declares too; declare it once'
+                        % (item.custom.label, item.name, 'attributes[%d]' % earlier.index),
+                    )
+                )
+                continue
+            names[item.name] = item
+            if not item.found:
+                # No attribute has the label: whatever has the name Exist would most likely give a new one is
+                # another attribute. Create it, and let Exist name it.
+                if item.state == 'present':
+                    present.add(item.name)
+                    planned = PlannedCreate(item, bool(item.manual), _absence_proven(item, readable))
+                    planned.name_seen = item.name in owned or item.name in visible
+                    create.append(planned)
+                continue
         current = owned.get(item.name)
         if item.state == 'absent':
             # Only what this client owns is released: an attribute another
@@ -707,7 +869,7 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
         for name in sorted(owned):
             if name not in present and name not in released:
                 release.append(PlannedRelease(owned[name], None))
-    return Plan(owned, acquire, create, release, refused, takeover)
+    return Plan(owned, acquire, create, release, refused, takeover, [d for d in names.values() if d.found])
 
 
 def owner_unknown_error(name):

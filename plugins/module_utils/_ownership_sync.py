@@ -16,6 +16,7 @@ from __future__ import annotations
 from ansible_collections.existio.exist.plugins.module_utils._client import attribute_problem
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     MANUAL,
+    label_matches,
     names_to_look_up,
     owner_unknown_error,
     plan_ownership,
@@ -176,15 +177,16 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
     if takeover:
         # Templates Exist says exist although the look-up did not show them: the
         # token cannot read them. takeover=true acquires them all the same.
-        hidden = [o.item.taken_over() for o in run.outcomes if _exists(o, endpoints)]
+        hidden = [o.item.taken_over() for o in run.outcomes if _exists_hidden(o, endpoints)]
         run.run([(endpoints['acquire'], hidden)])
     for message in run.warnings:
         warn(message)
     acquired, released, created, failed_items = [], [], [], list(plan.refused)
+    labels = plan.found_labels()
     manual, next_owner, owner_unknown = {}, {}, set()
     for outcome in run.outcomes:
         planned, entry = outcome.item, outcome.entry
-        if outcome.status == UNCHANGED or (takeover and _exists(outcome, endpoints)):
+        if outcome.status == UNCHANGED or (takeover and _exists_hidden(outcome, endpoints)):
             continue
         if outcome.status != APPLIED:
             failed_items.append(_failed_item(outcome, endpoints))
@@ -205,11 +207,22 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
                 if isinstance(entry.get('name'), str) and entry['name'] != planned.name:
                     planned = planned.named(entry['name'])
                 created.append(planned.name)
-            elif planned.declared.custom is not None and planned.declared.custom.differences(entry):
-                warn(
-                    'attribute %r was acquired, but %s; Exist cannot change either'
-                    % (planned.name, planned.declared.custom.differences(entry))
-                )
+                if planned.declared.custom is not None:
+                    labels.append(_label_entry(planned, 'created'))
+            elif planned.declared.custom is not None:
+                if planned.declared.custom.differences(entry):
+                    warn(
+                        'attribute %r was acquired, but %s; Exist cannot change either'
+                        % (planned.name, planned.declared.custom.differences(entry))
+                    )
+                if isinstance(entry.get('label'), str) and not label_matches(planned.declared.custom, [entry]):
+                    # Taken over by the name a new one would get, unseen: Exist's answer shows whose it is.
+                    warn(
+                        'attribute %r was acquired for label %r, but its label is %r'
+                        % (planned.name, planned.declared.custom.label, entry['label'])
+                    )
+                if not planned.declared.found:
+                    labels.append(_label_entry(planned, 'existing'))
             acquired.append(planned)
             if plan.previous_owner_unknown(planned, entry):
                 owner_unknown.add(planned.name)
@@ -224,7 +237,12 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
         plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner),
         created=created,
         takeovers=plan.takeovers(acquired, owner_unknown),
+        labels=labels,
     )
+
+
+def _label_entry(planned, source):
+    return {'label': planned.declared.custom.label, 'name': planned.name, 'source': source}
 
 
 def _exists(outcome, endpoints):
@@ -232,11 +250,27 @@ def _exists(outcome, endpoints):
     return outcome.endpoint is endpoints['create'] and outcome.status == FAILED and outcome.error_code == 'exists'
 
 
+def _exists_hidden(outcome, endpoints):
+    """A create Exist refused because the attribute exists, of one the look-up may not have seen: a template,
+    or a custom attribute of a group the token may not read, whose predicted name no read showed. Otherwise the
+    name Exist would give it belongs to an attribute with another label, never taken over for this one."""
+    if not _exists(outcome, endpoints):
+        return False
+    planned = outcome.item
+    return planned.declared.custom is None or not (planned.proven or planned.name_seen)
+
+
 def _failed_item(outcome, endpoints):
     entry = dict(outcome.item.ref(), error_code=outcome.error_code, error=outcome.error)
-    if _exists(outcome, endpoints):
+    if _exists_hidden(outcome, endpoints):
         # takeover=false: the template exists although the token could not see it, so its owner is unknown.
         entry.update(error_code='owner_unknown', error=owner_unknown_error(outcome.item.name))
+    elif _exists(outcome, endpoints):
+        entry['error'] = (
+            "%s: no attribute the token can read has the label %r, so another attribute has the name Exist gives "
+            'a new one (%r); rename the label, or declare the attribute you mean by name'
+            % (outcome.error, outcome.item.declared.custom.label, outcome.item.name)
+        )
     return entry
 
 
@@ -267,15 +301,19 @@ def _predicted_result(plan, warn):
         check_mode=True,
         created=[c.name for c in plan.create],
         takeovers=plan.takeovers(acquired),
+        labels=plan.found_labels() + [_label_entry(c, 'predicted') for c in plan.create if c.declared.custom],
     )
 
 
-def _result(acquired, released, failed_items, errors, owned_now, diff, check_mode=False, created=(), takeovers=()):
+def _result(
+    acquired, released, failed_items, errors, owned_now, diff, check_mode=False, created=(), takeovers=(), labels=()
+):
     result = {
         'changed': bool(acquired or released),
         'acquired': sorted(p.name for p in acquired),
         'created': sorted(created),
         'takeovers': list(takeovers),
+        'labels': sorted(labels, key=lambda entry: (entry['label'], entry['name'])),
         'released': sorted(p.name for p in released),
         'failed_items': failed_items,
         'owned': [owned_now[name] for name in sorted(owned_now)],

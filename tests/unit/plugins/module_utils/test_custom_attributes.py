@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
@@ -148,3 +149,123 @@ def test_a_custom_attribute_the_token_cannot_see_exists_and_is_taken_over_by_nam
     assert any('previous owner unknown' in w for w in warnings)
     assert server.log[-2:] == [('POST', '/api/2/attributes/create/'), ('POST', '/api/2/attributes/acquire/')]
     assert server.attribute('meditation_streak').service == 'me'
+
+
+# -- labels: an attribute is found by its label, whatever Exist named it -----------------------------------------
+
+DEEP_WORK = {'label': 'Deep work', 'group': 'productivity', 'value_type': 'integer'}
+
+
+def deep_work(name='deep_work_2', service='me', label='Deep work', group='productivity', value_type=0):
+    return {'name': name, 'label': label, 'group': group, 'value_type': value_type, 'service': service}
+
+
+def labelled(server, label):
+    return sorted(
+        name for name, attribute in server.emulator.world.users['u'].attributes.items() if attribute.label == label
+    )
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_a_label_finds_the_attribute_whatever_exist_named_it(check_mode):
+    server = Server(emulator_with([deep_work()]))
+    result, unused_warnings = server.converge([DEEP_WORK], check_mode=check_mode)
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is False and result['created'] == [] and result['acquired'] == []
+    assert result['labels'] == [{'label': 'Deep work', 'name': 'deep_work_2', 'source': 'existing'}]
+    assert labelled(server, 'Deep work') == ['deep_work_2']
+    # The owned list alone shows it: nothing else is read.
+    assert server.log == [('GET', '/api/2/attributes/owned/')]
+
+
+@pytest.mark.parametrize('label', ['deep work', 'Deep  Work', ' DEEP WORK '])
+def test_a_label_matches_whatever_its_case_and_spacing(label):
+    server = Server(emulator_with([deep_work()]))
+    result, unused_warnings = server.converge([dict(DEEP_WORK, label=label)])
+    assert result['changed'] is False and result['labels'][0]['name'] == 'deep_work_2'
+    assert labelled(server, 'Deep work') == ['deep_work_2'] and labelled(server, label) in ([], ['deep_work_2'])
+
+
+def test_a_label_owned_by_another_service_is_taken_over_by_its_name_or_refused_without_takeover():
+    server = Server(emulator_with([deep_work(service='other')]))
+    refused, unused_warnings = server.converge([DEEP_WORK], takeover=False)
+    assert refused['failed'] is True and refused['failed_items'][0]['error_code'] == 'owned_by_other_service'
+    assert refused['labels'] == [{'label': 'Deep work', 'name': 'deep_work_2', 'source': 'existing'}]
+    predicted, unused_warnings = server.converge([DEEP_WORK], check_mode=True)
+    result, warnings = server.converge([DEEP_WORK])
+    assert predicted['acquired'] == result['acquired'] == ['deep_work_2'] and result['created'] == []
+    assert result['takeovers'] == [{'name': 'deep_work_2', 'previous_owner': 'other'}]
+    assert labelled(server, 'Deep work') == ['deep_work_2']
+    assert server.attribute('deep_work_2').service == 'me'
+
+
+def test_of_two_attributes_with_the_label_the_one_this_client_owns_is_the_one():
+    server = Server(emulator_with([deep_work('deep_work', service='other'), deep_work('deep_work_2')]))
+    result, unused_warnings = server.converge([DEEP_WORK])
+    assert result['changed'] is False and result['labels'][0]['name'] == 'deep_work_2'
+    assert server.attribute('deep_work').service == 'other'
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_a_label_on_two_attributes_none_of_them_ours_is_refused_naming_both(check_mode):
+    server = Server(emulator_with([deep_work('deep_work', service='other'), deep_work('deep_work_2', service=None)]))
+    result, unused_warnings = server.converge([DEEP_WORK], check_mode=check_mode)
+    assert result['failed'] is True and result['changed'] is False
+    assert result['failed_items'] == [
+        {
+            'label': 'Deep work',
+            'error_code': 'ambiguous_label',
+            'error': "Label 'Deep work' is on 2 attributes: deep_work (owned by Other (other)), deep_work_2 (owned by "
+            'nobody); declare the one you mean by name',
+        }
+    ]
+    assert all(method == 'GET' for method, path in server.log)
+    assert labelled(server, 'Deep work') == ['deep_work', 'deep_work_2']
+
+
+def test_a_label_on_an_attribute_of_another_group_is_refused_and_nothing_is_created():
+    server = Server(emulator_with([deep_work(group='mood', service='other')]))
+    result, unused_warnings = server.converge([DEEP_WORK])
+    assert result['failed'] is True and result['failed_items'][0]['error_code'] == 'group_or_type_differs'
+    assert result['failed_items'][0]['name'] == 'deep_work_2'
+    assert "Label 'Deep work' is on deep_work_2: it exists with group mood" in result['msg']
+    assert all(method == 'GET' for method, path in server.log)
+    assert labelled(server, 'Deep work') == ['deep_work_2']
+
+
+def test_a_name_taken_by_an_attribute_with_another_label_is_not_taken_over_for_the_label():
+    # deep_work is "Deep work hours": declaring "Deep work" must not take it over. Exist may create deep_work_3
+    # (then that is the one); the emulator refuses a taken name, so the item fails, saying why.
+    server = Server(emulator_with([deep_work('deep_work', label='Deep work hours', service='other')]))
+    result, unused_warnings = server.converge([DEEP_WORK])
+    assert result['failed'] is True and result['acquired'] == [] and result['labels'] == []
+    item = result['failed_items'][0]
+    assert item['label'] == 'Deep work' and item['error_code'] == 'exists'
+    assert "no attribute the token can read has the label 'Deep work'" in item['error']
+    assert server.attribute('deep_work').service == 'other'
+
+
+def test_a_created_attribute_reports_the_name_exist_gave_its_label():
+    server = Server(emulator_with())
+    predicted, unused_warnings = server.converge([DEEP_WORK], check_mode=True)
+    assert predicted['labels'] == [{'label': 'Deep work', 'name': 'deep_work', 'source': 'predicted'}]
+    result, unused_warnings = server.converge([DEEP_WORK])
+    assert result['labels'] == [{'label': 'Deep work', 'name': 'deep_work', 'source': 'created'}]
+    again, unused_warnings = server.converge([DEEP_WORK])
+    assert again['changed'] is False and again['labels'][0]['source'] == 'existing'
+
+
+def test_state_absent_by_label_releases_the_attribute_that_has_it():
+    server = Server(emulator_with([deep_work(), deep_work('deep_work', label='Deep work hours')]))
+    result, unused_warnings = server.converge([{'label': 'Deep work', 'state': 'absent'}])
+    assert result['released'] == ['deep_work_2']
+    assert server.attribute('deep_work').service == 'me'
+
+
+def test_two_labels_that_resolve_to_one_attribute_are_refused():
+    server = Server(emulator_with([deep_work()]))
+    result, unused_warnings = server.converge([DEEP_WORK, {'name': 'deep_work_2'}])
+    assert result['failed'] is True
+    assert result['failed_items'][0]['error'] == (
+        "Label 'Deep work' is on attribute 'deep_work_2', which attributes[1] declares too; declare it once"
+    )

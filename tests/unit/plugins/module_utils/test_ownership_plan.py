@@ -311,6 +311,16 @@ def test_a_label_is_named_by_its_slug_and_takes_value_types_by_number_or_name():
             "attributes[0].group 'hobbies' is not an Exist group",
         ),
         ({'label': 'Streak', 'group': 'health', 'value_type': 9}, 'attributes[0].value_type 9 is not a value type'),
+        ({'label': 'Streak', 'group': 'health', 'value_type': '²'}, "attributes[0].value_type '²' is not a value type"),
+        ({'label': 'Streak', 'group': 'health', 'value_type': '٣'}, "attributes[0].value_type '٣' is not a value type"),
+        (
+            {'label': 'Streak', 'group': 'health', 'value_type': '3' * 5000},
+            "attributes[0].value_type '" + '3' * 76 + "... (5000 characters) is not a value type",
+        ),
+        (
+            {'label': 'Streak', 'group': 'health', 'value_type': 10**5000},
+            'attributes[0].value_type <an integer of more than 100 digits> is not a value type',
+        ),
         ({'label': 'Streak', 'group': 'health', 'value_type': 'number'}, "attributes[0].value_type 'number' is not"),
         (
             {'label': 'Streak', 'group': 'health', 'value_type': True},
