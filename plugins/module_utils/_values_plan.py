@@ -19,7 +19,7 @@ import math
 import re
 
 from ansible_collections.existio.exist.plugins.module_utils._client import is_iso_date
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN, shown
 
 SET = 'set'
 INCREMENT = 'increment'
@@ -61,10 +61,51 @@ def _is_number(value):
     )
 
 
-INTEGER_TEXT = re.compile(r'\A\s*[-+]?[0-9]+\s*\Z')
-NUMBER_TEXT = re.compile(r'\A\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*\Z')
+# Python writes and reads integers of at most this many digits as text (its int/str limit, and so the JSON
+# that carries a value); a longer number is refused, naming it, instead of failing as it is sent or shown.
+MAX_DIGITS = 4300
+_TOO_MANY_DIGITS = 10**MAX_DIGITS
+# re.ASCII: only 0-9 are digits (str.isdigit() and \d also take '²' or '٣', which int() refuses or reads).
+INTEGER_TEXT = re.compile(r'\A\s*[-+]?[0-9]+\s*\Z', re.ASCII)
+NUMBER_TEXT = re.compile(r'\A\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*\Z', re.ASCII)
 BOOLEAN_TEXT = {'true': 1, 'false': 0, 'yes': 1, 'no': 0, '1': 1, '0': 0}
 WHOLE_KINDS = ('integer', 'duration', 'time_of_day', 'time_of_day_midday', 'scale')
+# Exist keeps these as decimals: assumed IEEE doubles, what its JSON carries (the docs do not say).
+DECIMAL_KINDS = ('float', 'percentage')
+
+
+def too_long(value):
+    """Whether value is an integer with more than MAX_DIGITS digits (found without writing it as text)."""
+    return _is_int(value) and abs(value) >= _TOO_MANY_DIGITS
+
+
+def digits_in(text):
+    return sum(1 for ch in text if '0' <= ch <= '9')
+
+
+def number_text_problem(text):
+    """Why a number written as text cannot be read as one (too many digits), or None."""
+    if digits_in(text) > MAX_DIGITS:
+        return '%s has %d digits; a number may have at most %d' % (_show(text), digits_in(text), MAX_DIGITS)
+    return None
+
+
+def _from_text(kind, value):
+    """(value, problem): a number written as text, as the number, for a numeric value type; other text as it is."""
+    if kind == 'boolean':
+        return BOOLEAN_TEXT.get(value.strip().lower(), value), None
+    pattern = INTEGER_TEXT if kind in WHOLE_KINDS else NUMBER_TEXT
+    if not pattern.match(value):
+        return value, None
+    problem = number_text_problem(value)
+    if problem:
+        return value, problem
+    if kind in WHOLE_KINDS:
+        return int(value), None
+    number = float(value)
+    if math.isinf(number):
+        return value, '%s is too large a number: it has no finite value as a decimal' % _show(value)
+    return number, None
 
 
 def coerce(value_type, value):
@@ -72,16 +113,21 @@ def coerce(value_type, value):
 
     Before ansible-core 2.19, a template such as "{{ x | int }}" inside a list
     gives the text '3'; a number in text is taken as that number, as options of
-    type int are. Other text stays text (and fails the type check).
+    type int are. Other text stays text (and fails the type check); so does a
+    number too long to read (check_value() says why).
     """
     kind = VALUE_TYPE_NAMES.get(value_type)
     if not isinstance(value, str) or kind in (None, 'string'):
         return value
-    if kind == 'boolean':
-        return BOOLEAN_TEXT.get(value.strip().lower(), value)
-    if kind in WHOLE_KINDS:
-        return int(value) if INTEGER_TEXT.match(value) else value
-    return float(value) if NUMBER_TEXT.match(value) else value
+    return _from_text(kind, value)[0]
+
+
+def _fits_a_double(value):
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def check_value(value_type, value):
@@ -94,9 +140,14 @@ def check_value(value_type, value):
     kind = VALUE_TYPE_NAMES.get(value_type)
     if kind is None:
         return value, None
-    value = coerce(value_type, value)
+    if isinstance(value, str) and kind != 'string':
+        value, problem = _from_text(kind, value)
+        if problem:
+            return value, problem
     if kind == 'integer' and _is_int(value):
         return value, None
+    if kind in DECIMAL_KINDS and _is_number(value) and not _fits_a_double(value):
+        return value, '%s is too large for a %s value (a decimal)' % (_show(value), kind)
     if kind == 'float' and _is_number(value):
         return value, None
     if kind == 'string' and isinstance(value, str):
@@ -130,8 +181,10 @@ EXPECTED = {
 def check_increment(value_type, delta):
     """Problem with adding `delta` to an attribute of value_type, or None."""
     kind = VALUE_TYPE_NAMES.get(value_type)
-    if kind is not None and kind not in ('string', 'boolean'):
-        delta = coerce(value_type, delta)
+    if kind is not None and kind not in ('string', 'boolean') and isinstance(delta, str):
+        delta, problem = _from_text(kind, delta)
+        if problem:
+            return problem
     if not _is_number(delta):
         return '%s is not a number to add' % _show(delta)
     if kind is None:
@@ -140,21 +193,42 @@ def check_increment(value_type, delta):
         return 'a %s attribute cannot be incremented' % kind
     if isinstance(delta, float) and kind in ('integer', 'duration', 'boolean'):
         return 'Cannot apply a float to an integer type (%s)' % _show(delta)
+    if kind in DECIMAL_KINDS and not _fits_a_double(delta):
+        return '%s is too large to add to a %s value (a decimal)' % (_show(delta), kind)
     return None
 
 
-def same_value(a, b):
-    """Whether two day values are the same for Exist (7 and 7.0 are; true and 1 are)."""
-    if _is_number(a) or isinstance(a, bool):
-        if not (_is_number(b) or isinstance(b, bool)):
-            return False
-        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+def _as_number(value):
+    """A boolean as the 0 or 1 Exist stores; any other value as it is."""
+    return int(value) if isinstance(value, bool) else value
+
+
+def same_value(a, b, value_type=None):
+    """Whether a day holding `a` already holds `b`, for an attribute of value_type (None: unknown).
+
+    Exact, by value type: whole numbers as integers (10000000001 is not
+    10000000000, however large); the numbers of a decimal attribute (float,
+    percentage) as the doubles Exist keeps of them, so a value that one
+    double cannot tell from another is the same value; true and 1 are the
+    same, 7 and '7' are not. Of an unknown value type, numbers compare as
+    doubles when one of them is a decimal, else exactly.
+    """
+    a, b = _as_number(a), _as_number(b)
+    if _is_number(a) and _is_number(b):
+        decimal = VALUE_TYPE_NAMES.get(value_type) in DECIMAL_KINDS or isinstance(a, float) or isinstance(b, float)
+        if decimal and _fits_a_double(a) and _fits_a_double(b):
+            return float(a) == float(b)
+        # Python compares an int with a float exactly, never through a rounded copy.
+        return a == b
+    if _is_number(a) or _is_number(b):
+        return False
     return a == b
 
 
 def _show(value, limit=60):
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + '...'
+    if too_long(value):
+        return 'an integer of more than %d digits' % MAX_DIGITS
+    return shown(value, limit)
 
 
 class DeclaredValue(object):
@@ -226,6 +300,11 @@ def normalize_values(items, operation=SET, today=None):
             raise ValuesError('%s.value %s must be a number, a string, true/false or null' % (where, _show(value)))
         if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
             raise ValuesError('%s.value %s is not a number Exist can store' % (where, _show(value)))
+        if too_long(value):
+            raise ValuesError(
+                '%s.value (%s on %s) is %s; a number may have at most %d digits'
+                % (where, name, date or 'today', _show(value), MAX_DIGITS)
+            )
         declared = DeclaredValue(name, date, value, index)
         earlier = seen.get(declared.key)
         if earlier is not None:
@@ -267,12 +346,16 @@ def _ref(item):
 class PlannedValue(object):
     """A value to send: set (update) or add (increment)."""
 
-    def __init__(self, declared, value, previous):
+    def __init__(self, declared, value, previous, value_type=None, previous_known=True):
         self.declared = declared
         self.name = declared.name
         self.date = declared.date
         self.value = value  # as sent: booleans as 1/0
-        self.previous = previous  # the day's value as read, None when it has none (or unread, for increment)
+        # The day's value as read, None when it has none. previous_known is False when no read could show it
+        # (the token cannot read the attribute; an increment reads nothing): then previous means nothing.
+        self.previous = previous if previous_known else None
+        self.previous_known = previous_known
+        self.value_type = value_type  # the attribute's, when known: how a fresh read is compared
         self.key = declared.key
 
     def request_item(self):
@@ -291,10 +374,21 @@ class ValuesPlan(object):
         self.unchanged = unchanged  # declared values Exist already has
 
 
-def plan_values(declared, current, value_types):
-    """Updates for the declared values that differ from `current` ({name: {date: value}})."""
+def plan_values(declared, current, value_types, unreadable=()):
+    """Updates for the declared values that differ from `current` ({name: {date: value}}).
+
+    unreadable: names whose values no read can show (the token lacks the read
+    scope): each of their declared values is sent, its previous value unknown.
+    A null is sent too: Exist takes it only over no value, so its answer
+    tells what the read could not.
+    """
     writes, refused, unchanged = [], [], []
     for item in declared:
+        value_type = value_types.get(item.name)
+        if item.name in unreadable:
+            value = item.value if item.value is None else check_value(value_type, item.value)[0]
+            writes.append(PlannedValue(item, value, None, value_type, previous_known=False))
+            continue
         previous = current.get(item.name, {}).get(item.date)
         if item.value is None:
             if previous is None:
@@ -304,11 +398,11 @@ def plan_values(declared, current, value_types):
                     dict(_ref(item), error_code='validation', error=NULL_ERROR + ' (it is %s)' % _show(previous))
                 )
             continue
-        value = check_value(value_types.get(item.name), item.value)[0]
-        if previous is not None and same_value(previous, value):
+        value = check_value(value_type, item.value)[0]
+        if previous is not None and same_value(previous, value, value_type):
             unchanged.append(item)
         else:
-            writes.append(PlannedValue(item, value, previous))
+            writes.append(PlannedValue(item, value, previous, value_type))
     return ValuesPlan(writes, refused, unchanged)
 
 
@@ -322,14 +416,20 @@ def plan_increments(declared, value_types):
             value = int(value)
         elif VALUE_TYPE_NAMES.get(value_type) not in (None, 'string', 'boolean'):
             value = coerce(value_type, value)
-        writes.append(PlannedValue(item, value, None))
+        writes.append(PlannedValue(item, value, None, value_type, previous_known=False))
     return ValuesPlan(writes, [], [])
 
 
 def values_diff(updates):
-    """Ansible's diff of the updates: {name: {date: value}} before and after."""
+    """Ansible's diff of the updates: {name: {date: value}} before and after.
+
+    Only values whose previous value a read showed: a diff never shows a
+    before that nobody saw.
+    """
     before, after = {}, {}
     for planned in updates:
+        if not planned.previous_known:
+            continue
         before.setdefault(planned.name, {})[planned.date] = planned.previous
         after.setdefault(planned.name, {})[planned.date] = planned.value
     return {'before': before, 'after': after}

@@ -13,6 +13,7 @@ the pure _values_plan, and writes through the shared write engine.
 
 from __future__ import annotations
 
+from ansible_collections.existio.exist.plugins.module_utils._client import MAX_ITEMS_PER_REQUEST
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import Declared, names_to_look_up
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge, read_owned, read_visible
@@ -31,9 +32,10 @@ from ansible_collections.existio.exist.plugins.module_utils._values_plan import 
     values_diff,
 )
 from ansible_collections.existio.exist.plugins.module_utils._values_read import (
-    WITH_VALUES,
     iso_day,
-    read_values,
+    plan_reads,
+    probe_cost,
+    read_planned,
     today_of,
 )
 from ansible_collections.existio.exist.plugins.module_utils._write_engine import APPLIED, Endpoint, WriteRun
@@ -128,7 +130,7 @@ def value_endpoints(client):
             client.update,
             _key_of,
             _no_problem,
-            lambda planned, state: same_value(_value_read(state, planned), planned.value),
+            lambda planned, state: same_value(_value_read(state, planned), planned.value, planned.value_type),
             _record_value,
             item_key=lambda planned: planned.key,
             read_entry=lambda planned, state: {'name': planned.name, 'date': planned.date},
@@ -170,10 +172,14 @@ def _message(failed_items, errors, done, check_mode):
     return ' '.join(parts)
 
 
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
 def work(client, declared, params, check_mode, warn):
     """Converge the declared values. Failures once writing has begun are in the result, with what did change."""
     operation = params['operation']
-    result = dict(changed=False, updated=[], incremented=[], acquired=[], failed_items=[], read_with=None)
+    result = dict(NOTHING_DONE, changed=False)
     if not declared:
         return dict(result, diff={'before': {}, 'after': {}})
     if needs_today(_items(params)):
@@ -198,6 +204,16 @@ def work(client, declared, params, check_mode, warn):
             failed=True,
             msg='Nothing was written: %s.' % '; '.join(_describe(i) for i in problems),
         )
+    read_plan = None
+    if operation == SET:
+        # What reading the declared days will cost, known before anything is sent: a task that cannot afford it
+        # fails now, with its hour's budget intact, instead of at the request cap with nothing written.
+        read_plan = plan_reads(_days_wanted(declared))
+        result.update(read_with=read_plan.read_with if read_plan.steps else None, read_requests=read_plan.requests)
+        acquires = len(names_to_look_up(owned, wanted)) if params['acquire'] else 0
+        problem = _over_budget(client, read_plan, declared, acquires)
+        if problem:
+            return dict(result, failed=True, msg=problem)
 
     done, errors, blocked = [], [], set()
     if params['acquire']:
@@ -237,19 +253,15 @@ def work(client, declared, params, check_mode, warn):
         plan = plan_increments(to_write, types)
         current = {}
     else:
-        dates = [iso_day(item.date) for item in to_write]
-        last = max(dates) if dates else None
-        days = (last - min(dates)).days + 1 if dates else 0
-        read_names = sorted(set(item.name for item in to_write))
-        read = read_values(client, read_names, days, last)
-        result['read_with'] = read.read_with if read_names else None
+        read_plan = plan_reads(_days_wanted(to_write), read_plan.read_with)
+        result.update(read_with=read_plan.read_with if read_plan.steps else None, read_requests=read_plan.requests)
+        read = read_planned(client, read_plan)
         for name in read.unseen:
-            # Only with-values proves the token cannot read an attribute; an empty values/ answer
-            # may just mean it has no data yet.
-            if name in owned and read.read_with == WITH_VALUES:
+            if name in owned:
                 warn(
-                    'the values of %r cannot be read (the token lacks the read scope of its group): every declared '
-                    'value of it is sent, and reported as updated, on every run' % name
+                    'the values of %r cannot be read (the token lacks the read scope of its group): each declared '
+                    'value of it is sent on every run and listed in unread, since whether it changed anything is '
+                    'unknown' % name
                 )
         later = value_problems(to_write, _value_types(read.attributes), operation)
         if later:
@@ -260,10 +272,10 @@ def work(client, declared, params, check_mode, warn):
         current = read.values
         seen.update(read.attributes or {})
         types.update(_value_types(read.attributes))
-        plan = plan_values(to_write, current, types)
+        plan = plan_values(to_write, current, types, unreadable=set(read.unseen))
 
         def fresh_read():
-            return read_values(client, read_names, days, last, read_with=read.read_with).values
+            return read_planned(client, read_plan, probe=False).values
 
         refused.extend(plan.refused)
 
@@ -274,7 +286,7 @@ def work(client, declared, params, check_mode, warn):
     run = WriteRun(current, fresh_read).run([(endpoint, plan.writes)])
     for message in run.warnings:
         warn(message)
-    updated, incremented, failed_items = [], [], list(refused)
+    updated, unread, incremented, failed_items = [], [], [], list(refused)
     for outcome in run.outcomes:
         planned = outcome.item
         if outcome.status != APPLIED:
@@ -284,13 +296,19 @@ def work(client, declared, params, check_mode, warn):
             incremented.append(
                 dict(name=planned.name, date=planned.date, value=planned.value, current=entry.get('current'))
             )
+        elif not planned.previous_known:
+            # Exist takes a null only over no value: then nothing changed, and nothing is reported.
+            if planned.value is not None:
+                unread.append(dict(name=planned.name, date=planned.date, value=planned.value))
         else:
             updated.append(dict(name=planned.name, date=planned.date, previous=planned.previous, value=planned.value))
     applied = [o.item for o in run.outcomes if o.status == APPLIED]
     result.update(
         updated=updated,
+        unread=unread,
         incremented=incremented,
         failed_items=failed_items,
+        # A value sent over one the token cannot read may have been there already: not a change anyone knows of.
         changed=bool(updated or incremented or result['acquired']),
     )
     if operation == SET:
@@ -299,12 +317,36 @@ def work(client, declared, params, check_mode, warn):
         result['diff'] = {'before': {}, 'after': _totals(incremented)}
     if updated:
         done.append('updated %d value(s)' % len(updated))
+    if unread:
+        done.append('sent %d value(s) the token cannot read' % len(unread))
     if incremented:
         done.append('incremented %d value(s)' % len(incremented))
     errors.extend(run.errors)
     if failed_items or errors:
         result.update(failed=True, msg=_message(failed_items, errors, done, False))
     return result
+
+
+def _days_wanted(declared):
+    wanted = {}
+    for item in declared:
+        wanted.setdefault(item.name, set()).add(iso_day(item.date))
+    return wanted
+
+
+def _over_budget(client, read_plan, declared, acquires):
+    """A message when reading and writing the declared values cannot fit in what this task may still send."""
+    reads = read_plan.requests + probe_cost(read_plan)
+    writes = _ceil_div(len(declared), MAX_ITEMS_PER_REQUEST) + _ceil_div(acquires, MAX_ITEMS_PER_REQUEST)
+    left = client.max_requests - client.requests_sent
+    if reads + writes <= left:
+        return None
+    return (
+        'Nothing was read or written: reading the current values of the %d day(s) declared takes %d request(s) '
+        '(%s), and writing up to %d more, but this task may send only %d more (at most %d a task, of the 300 an '
+        'hour Exist allows each user). Split the values over several tasks, each with its dates close together.'
+        % (len(set(item.date for item in declared)), reads, read_plan.read_with, writes, left, client.max_requests)
+    )
 
 
 def _totals(incremented):
@@ -343,10 +385,19 @@ def _predicted(result, plan, refused, owned, seen, done, errors, warn, operation
             )
             done.append('would increment %d value(s)' % len(writes))
     else:
-        result['updated'] = [dict(name=p.name, date=p.date, previous=p.previous, value=p.value) for p in writes]
+        known = [p for p in writes if p.previous_known]
+        result['updated'] = [dict(name=p.name, date=p.date, previous=p.previous, value=p.value) for p in known]
+        result['unread'] = [
+            dict(name=p.name, date=p.date, value=p.value)
+            for p in writes
+            if not p.previous_known and p.value is not None
+        ]
         result['diff'] = values_diff(writes)
-        if writes:
-            done.append('would update %d value(s)' % len(writes))
+        if known:
+            done.append('would update %d value(s)' % len(known))
+        if result['unread']:
+            done.append('would send %d value(s) the token cannot read' % len(result['unread']))
+        writes = known
     result.update(failed_items=failed_items, changed=bool(writes or result['acquired']))
     if failed_items or errors:
         result.update(failed=True, msg=_message(failed_items, errors, done, True))
@@ -354,4 +405,6 @@ def _predicted(result, plan, refused, owned, seen, done, errors, warn, operation
 
 
 # What a task that failed before any write reports.
-NOTHING_DONE = dict(updated=[], incremented=[], acquired=[], failed_items=[], read_with=None)
+NOTHING_DONE = dict(
+    updated=[], unread=[], incremented=[], acquired=[], failed_items=[], read_with=None, read_requests=0
+)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import (
     INCREMENT,
     NULL_ERROR,
+    VALUE_TYPE_NAMES,
     ValuesError,
     check_increment,
     check_value,
@@ -161,9 +164,61 @@ def test_value_problems_name_the_item_and_skip_unknown_types():
 def test_same_value_treats_numbers_and_booleans_as_exist_stores_them():
     assert same_value(7, 7.0)
     assert same_value(1, True)
+    assert same_value(True, 1, 7)
     assert not same_value(7, '7')
     assert not same_value('a', 'b')
-    assert same_value(0.1 + 0.2, 0.3)
+    assert not same_value(None, 0)
+
+
+@pytest.mark.parametrize(
+    'stored, declared',
+    [
+        (10000000000, 10000000001),
+        (2**53, 2**53 + 1),
+        (-(2**63), -(2**63) + 1),
+        (10**40, 10**40 + 1),
+        (123456789012345678, 123456789012345679),
+    ],
+)
+@pytest.mark.parametrize('value_type', [None, 0, 3])
+def test_large_whole_numbers_that_differ_are_written(stored, declared, value_type):
+    assert not same_value(stored, declared, value_type)
+    plan = plan_values(
+        normalize_values([{'name': 'count', 'date': '2026-11-27', 'value': declared}]),
+        {'count': {'2026-11-27': stored}},
+        {} if value_type is None else {'count': value_type},
+    )
+    assert [(w.previous, w.value) for w in plan.writes] == [(stored, declared)]
+
+
+@given(st.integers(), st.integers())
+def test_whole_numbers_are_the_same_exactly_when_they_are_equal(a, b):
+    for value_type in (None, 0, 3, 4, 8):
+        assert same_value(a, b, value_type) is (a == b)
+
+
+@given(
+    st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**70), 2**70)),
+    st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**70), 2**70)),
+)
+def test_decimals_are_the_same_exactly_when_exist_keeps_the_same_double(a, b):
+    # Exist keeps a float or percentage value as a double (what its JSON carries): two numbers are the same value
+    # exactly when they are the same double, never within a tolerance.
+    for value_type in (1, 5):
+        assert same_value(a, b, value_type) is (float(a) == float(b))
+
+
+def test_decimals_that_differ_in_their_last_digit_differ():
+    assert not same_value(0.1 + 0.2, 0.3, 1)
+    assert not same_value(1.0000000001, 1.0, 1)
+    # A whole number past 2**53 in a decimal attribute is kept as the nearest double: declaring it again is no change.
+    assert same_value(9007199254740992.0, 2**53 + 1, 1)
+    plan = plan_values(
+        normalize_values([{'name': 'weight', 'date': '2026-11-27', 'value': 2**53 + 1}]),
+        {'weight': {'2026-11-27': 9007199254740992.0}},
+        {'weight': 1},
+    )
+    assert plan.writes == [] and len(plan.unchanged) == 1
 
 
 def test_only_values_that_differ_are_planned():
@@ -230,3 +285,78 @@ def test_the_cheaper_read_is_chosen(count, days, costs, chosen):
 
 def test_without_the_last_day_only_with_values_can_read():
     assert choose_read(1, 20, last_known=False) == 'with-values'
+
+
+HUGE_TEXT = '9' * 5000
+
+
+@pytest.mark.parametrize(
+    'value_type, value, message',
+    [
+        (0, HUGE_TEXT, "'" + '9' * 56 + "... (5000 characters) has 5000 digits; a number may have at most 4300"),
+        (3, '+' + '0' * 4400 + '7', 'has 4401 digits; a number may have at most 4300'),
+        (1, HUGE_TEXT, 'has 5000 digits; a number may have at most 4300'),
+        (1, '1e999', "'1e999' is too large a number: it has no finite value as a decimal"),
+        (0, '²', "'²' is not a valid integer value (a whole number)"),
+        (8, '٣', "'٣' is not a valid scale value (a whole number from 1 to 9)"),
+        (0, '\u2003 3', "'\\u2003 3' is not a valid integer value (a whole number)"),
+        (5, 10**400, 'is too large for a percentage value (a decimal)'),
+        (1, 10**5000, 'an integer of more than 4300 digits is too large for a float value (a decimal)'),
+        (0, 10**5000, None),
+    ],
+    ids=[
+        'integer-text-5000-digits',
+        'duration-text-4401-digits',
+        'float-text-5000-digits',
+        'float-text-past-a-double',
+        'superscript-digit',
+        'arabic-indic-digit',
+        'unicode-space',
+        'percentage-10e400',
+        'float-int-5000-digits',
+        'integer-int-5000-digits-left-to-normalize',
+    ],
+)
+def test_numbers_past_what_python_or_a_double_holds_are_refused_naming_them(value_type, value, message):
+    checked, problem = check_value(value_type, value)
+    if message is None:
+        assert problem is None
+    else:
+        assert message in problem
+        assert len(problem) < 200
+
+
+def test_an_integer_of_more_than_4300_digits_is_refused_before_any_request():
+    with pytest.raises(ValuesError) as excinfo:
+        normalize_values([{'name': 'mood', 'date': '2026-11-27', 'value': 10**5000}])
+    assert str(excinfo.value) == (
+        'values[0].value (mood on 2026-11-27) is an integer of more than 4300 digits; a number may have at most '
+        '4300 digits'
+    )
+    # 4300 digits is still a number.
+    assert normalize_values([{'name': 'mood', 'date': '2026-11-27', 'value': 10**4299}])[0].value == 10**4299
+
+
+@pytest.mark.parametrize('value_type', sorted(VALUE_TYPE_NAMES) + [None, 42])
+@given(
+    value=st.one_of(
+        st.text(),
+        st.text(alphabet='0123456789²³¹٣۴߅०০੦૦୦௦౦೦൦๐໐༠၀႐០᠐᥆０+-.eE \t\u2003', max_size=60),
+        st.builds(lambda n: '7' * n, st.integers(4290, 4310)),
+        st.integers(),
+        st.builds(lambda n: 10**n, st.integers(300, 4400)),
+        st.floats(),
+        st.booleans(),
+        st.none(),
+    )
+)
+def test_no_value_of_any_type_raises_and_every_problem_is_short(value_type, value):
+    checked, problem = check_value(value_type, value)
+    assert problem is None or len(problem) < 200
+    problem = check_increment(value_type, value)
+    assert problem is None or len(problem) < 200
+    if value is not None and not isinstance(value, float):
+        try:
+            normalize_values([{'name': 'mood', 'date': '2026-11-27', 'value': value}])
+        except ValuesError as exc:
+            assert len(str(exc)) < 300

@@ -20,6 +20,7 @@ import zoneinfo
 from ansible_collections.existio.exist.plugins.module_utils import _values_task
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
+from ansible_collections.existio.exist.plugins.module_utils._values_plan import normalize_values, plan_values
 from exist_emulator.server import Emulator
 from exist_emulator.testing import InProcessAdapter
 from exist_emulator.world import world_from_seed
@@ -265,29 +266,80 @@ def test_an_increment_of_a_scale_is_refused_before_any_write(server):
     assert requests_sent == [('GET', '/api/2/attributes/owned/')]
 
 
-def test_an_owned_attribute_the_token_cannot_read_is_written_with_a_warning():
+def write_only(*values):
+    """A server whose token may write food and mood but read neither."""
     emulator = Emulator(world_from_seed(seed(scopes=('food_write', 'mood_write'))), rate_limit=0)
-    adapter = LoggingAdapter(emulator)
-    result, warnings, unused_requests = run(adapter, [{'name': 'coffees', 'date': '2026-11-27', 'value': 2}])
-    assert result['updated'] == [{'name': 'coffees', 'date': '2026-11-27', 'previous': None, 'value': 2}]
-    assert any("values of 'coffees' cannot be read" in w for w in warnings)
+    return emulator, LoggingAdapter(emulator)
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+@pytest.mark.parametrize(
+    'values',
+    [
+        # One day: with-values, which proves the token cannot read coffees.
+        [{'name': 'coffees', 'date': '2026-11-27', 'value': 2}],
+        # Sixty days of one attribute: values/, whose empty answer proves nothing by itself.
+        [
+            {
+                'name': 'coffees',
+                'date': (datetime.date(2026, 9, 29) + datetime.timedelta(days=n)).isoformat(),
+                'value': 2,
+            }
+            for n in range(60)
+        ],
+    ],
+    ids=['with-values', 'values'],
+)
+def test_a_write_only_token_never_claims_a_previous_value_or_a_change_it_cannot_know(values, check_mode):
+    # coffees holds 2 on 2026-11-27 already; the token may write it but not read it.
+    emulator, adapter = write_only()
+    result, warnings, unused_requests = run(adapter, values, check_mode=check_mode)
+    assert not result.get('failed'), result.get('msg')
+    assert result['updated'] == []
+    assert result['unread'] == [dict(item) for item in values]
+    assert result['changed'] is False
+    assert result['diff'] == {'before': {}, 'after': {}}
+    assert any("values of 'coffees' cannot be read" in w and 'unread' in w for w in warnings)
+    if not check_mode:
+        assert all(stored(emulator, 'coffees')[item['date']] == 2 for item in values)
+
+
+def test_a_null_over_a_value_the_token_cannot_read_is_sent_and_exist_decides():
+    emulator, adapter = write_only()
+    result, unused_warnings, unused_requests = run(
+        adapter,
+        [
+            {'name': 'coffees', 'date': '2026-11-27', 'value': None},
+            {'name': 'coffees', 'date': '2026-11-26', 'value': None},
+        ],
+    )
+    # 2026-11-27 holds 2: Exist refuses the null; 2026-11-26 holds nothing: Exist takes it, and nothing changed.
+    assert [(i['date'], i['error_code']) for i in result['failed_items']] == [('2026-11-27', 'validation')]
+    assert result['updated'] == [] and result['unread'] == [] and result['changed'] is False
+
+
+def test_a_values_read_with_no_row_at_all_asks_once_whether_the_token_can_read(server):
+    emulator, adapter = server
+    start = datetime.date(2026, 6, 1)
+    values = [
+        {'name': 'coffees', 'date': (start + datetime.timedelta(days=n)).isoformat(), 'value': 1} for n in range(40)
+    ]
+    result, warnings, requests_sent = run(adapter, values)
+    assert result['read_with'] == 'values' and len(result['updated']) == 40 and result['unread'] == []
+    assert warnings == []
+    assert requests_sent == [
+        ('GET', '/api/2/attributes/owned/'),
+        ('GET', '/api/2/attributes/values/'),
+        ('GET', '/api/2/attributes/with-values/'),
+        ('POST', '/api/2/attributes/update/'),
+        ('POST', '/api/2/attributes/update/'),
+    ]
 
 
 def test_a_simple_token_is_refused_before_any_request():
     with pytest.raises(TaskInputError) as excinfo:
         _values_task.prepare(dict(token_type='token', values=[], operation='set', acquire=False, takeover=True))
     assert 'read-only' in str(excinfo.value)
-
-
-def test_a_value_read_through_values_with_no_row_at_all_is_written_without_a_warning(server):
-    emulator, adapter = server
-    start = datetime.date(2026, 6, 1)
-    values = [
-        {'name': 'coffees', 'date': (start + datetime.timedelta(days=n)).isoformat(), 'value': 1} for n in range(40)
-    ]
-    result, warnings, unused_requests = run(adapter, values)
-    assert result['read_with'] == 'values' and len(result['updated']) == 40
-    assert warnings == []
 
 
 def test_a_values_read_stops_at_the_first_day_without_reading_another_page(server):
@@ -333,3 +385,186 @@ def test_numbers_given_as_text_are_taken_as_numbers(server):
         adapter, [{'name': 'coffees', 'date': '2026-11-26', 'value': '2'}], operation='increment'
     )
     assert bumped['incremented'][0]['current'] == 5
+
+
+def big_server(stored):
+    """A user whose `count` (integer) and `ratio` (float) attributes this client owns, holding `stored`."""
+    emulator = Emulator(
+        world_from_seed(
+            {
+                'services': [{'name': 'me', 'label': 'Me'}],
+                'clients': [],
+                'users': [
+                    {
+                        'username': 'u',
+                        'timezone': 'UTC',
+                        'tokens': [{'token': TOKEN, 'service': 'me', 'scopes': ['all'], 'kind': 'oauth2'}],
+                        'attributes': [
+                            {
+                                'name': 'count',
+                                'label': 'Count',
+                                'group': 'health',
+                                'value_type': 0,
+                                'service': 'me',
+                                'values': stored.get('count', {}),
+                            },
+                            {
+                                'name': 'ratio',
+                                'label': 'Ratio',
+                                'group': 'health',
+                                'value_type': 1,
+                                'service': 'me',
+                                'values': stored.get('ratio', {}),
+                            },
+                        ],
+                    }
+                ],
+            }
+        ),
+        rate_limit=0,
+    )
+    return emulator, LoggingAdapter(emulator)
+
+
+@pytest.mark.parametrize('stored, declared', [(10000000000, 10000000001), (2**53, 2**53 + 1), (10**30, 10**30 - 1)])
+def test_a_large_integer_that_differs_by_one_is_written_and_then_converged(stored, declared):
+    emulator, adapter = big_server({'count': {'2026-11-27': stored}})
+    values = [{'name': 'count', 'date': '2026-11-27', 'value': declared}]
+    predicted, unused_warnings, unused_requests = run(adapter, values, check_mode=True)
+    assert predicted['updated'] == [{'name': 'count', 'date': '2026-11-27', 'previous': stored, 'value': declared}]
+    result, unused_warnings, unused_requests = run(adapter, values)
+    assert result['updated'] == predicted['updated'] and result['changed'] is True
+    assert stored_value(emulator, 'count') == declared
+    again, unused_warnings, requests_sent = run(adapter, values)
+    assert again['changed'] is False and all(method == 'GET' for method, path in requests_sent)
+
+
+def stored_value(emulator, name, day='2026-11-27'):
+    return emulator.world.users['u'].attributes[name].values[day]
+
+
+def test_a_fresh_read_confirms_a_large_integer_only_when_it_holds_exactly_that_value():
+    emulator, adapter = big_server({'count': {'2026-11-27': 2**53}})
+    values = [{'name': 'count', 'date': '2026-11-27', 'value': 2**53 + 1}]
+    # The answer is lost after Exist applied the write: the fresh read shows 2**53 + 1, exactly.
+    adapter.lose_answer_of = '/api/2/attributes/update/'
+    result, unused_warnings, unused_requests = run(adapter, values)
+    assert result['updated'] == [{'name': 'count', 'date': '2026-11-27', 'previous': 2**53, 'value': 2**53 + 1}]
+    assert not result.get('failed')
+
+
+def test_a_fresh_read_that_shows_the_old_large_integer_is_no_proof():
+    declared = normalize_values([{'name': 'count', 'date': '2026-11-27', 'value': 2**53 + 1}])
+    planned = plan_values(declared, {'count': {'2026-11-27': 2**53}}, {'count': 0}).writes[0]
+    applied_in = _values_task.value_endpoints(FakeClient())['set'].applied_in
+    assert applied_in(planned, {'count': {'2026-11-27': 2**53}}) is False
+    assert applied_in(planned, {'count': {'2026-11-27': 2**53 + 1}}) is True
+
+
+class FakeClient(object):
+    update = increment = staticmethod(lambda items: None)
+
+
+def test_a_decimal_is_compared_as_the_double_exist_keeps():
+    emulator, adapter = big_server({'ratio': {'2026-11-27': 0.30000000000000004}})
+    result, unused_warnings, unused_requests = run(adapter, [{'name': 'ratio', 'date': '2026-11-27', 'value': 0.3}])
+    assert result['updated'] == [{'name': 'ratio', 'date': '2026-11-27', 'previous': 0.30000000000000004, 'value': 0.3}]
+    again, unused_warnings, unused_requests = run(adapter, [{'name': 'ratio', 'date': '2026-11-27', 'value': 0.3}])
+    assert again['changed'] is False
+
+
+def test_an_integer_too_long_to_write_as_text_fails_before_any_request():
+    with pytest.raises(TaskInputError) as excinfo:
+        _values_task.prepare(
+            dict(
+                token_type='bearer',
+                values=[{'name': 'count', 'date': '2026-11-27', 'value': 10**5000}],
+                operation='set',
+                acquire=False,
+                takeover=True,
+            )
+        )
+    assert 'values[0].value (count on 2026-11-27) is an integer of more than 4300 digits' in str(excinfo.value)
+
+
+@pytest.mark.parametrize('text', ['9' * 5000, '²', '1e999'])
+def test_a_number_as_text_that_cannot_be_read_fails_naming_it_with_nothing_written(text):
+    emulator, adapter = big_server({})
+    for name in ('count', 'ratio'):
+        result, unused_warnings, requests_sent = run(adapter, [{'name': name, 'date': '2026-11-27', 'value': text}])
+        assert result['failed'] is True and result['failed_items'][0]['error_code'] == 'validation'
+        assert result['msg'].startswith('Nothing was written: %s on 2026-11-27 (validation: ' % name)
+        assert len(result['msg']) < 300
+        assert requests_sent == [('GET', '/api/2/attributes/owned/')]
+
+
+# -- far-apart dates ---------------------------------------------------------------------------------------------
+
+FAR_APART = [
+    {'name': name, 'date': date, 'value': value}
+    for name, value in (('mood', 7), ('coffees', 3), ('steps', 5000), ('sleep', 420))
+    for date in ('1990-01-01', '2026-11-26')
+]
+
+
+def test_far_apart_dates_read_only_the_windows_that_hold_them():
+    emulator = Emulator(
+        world_from_seed(
+            dict(
+                seed(),
+                users=[
+                    dict(
+                        seed()['users'][0],
+                        attributes=[
+                            {'template': name, 'service': 'me', 'manual': True}
+                            for name in ('mood', 'coffees', 'steps', 'sleep')
+                        ],
+                    )
+                ],
+            )
+        ),
+        rate_limit=0,
+    )
+    adapter = LoggingAdapter(emulator)
+    predicted, unused_warnings, check_requests = run(adapter, FAR_APART, check_mode=True)
+    # The plan says what the read costs, before reading: one with-values window for each of the two days.
+    assert predicted['read_with'] == 'with-values' and predicted['read_requests'] == 2
+    assert check_requests == [('GET', '/api/2/attributes/owned/')] + [('GET', '/api/2/attributes/with-values/')] * 2
+    result, unused_warnings, requests_sent = run(adapter, FAR_APART)
+    assert not result.get('failed'), result.get('msg')
+    assert len(result['updated']) == 8 and result['read_requests'] == 2
+    assert requests_sent == check_requests + [('POST', '/api/2/attributes/update/')]
+    again, unused_warnings, again_requests = run(adapter, FAR_APART)
+    assert again['changed'] is False and again_requests == check_requests
+
+
+def test_scattered_days_of_one_attribute_read_through_values_one_request_per_cluster(server):
+    emulator, adapter = server
+    # coffees holds 2 on 2026-11-27: every cluster shows a row, so no probe.
+    days = ['2026-11-27', '2026-11-20', '2025-06-01', '2025-05-01', '2020-01-01']
+    values = [{'name': 'coffees', 'date': day, 'value': 2} for day in days]
+    run(adapter, values)
+    again, unused_warnings, requests_sent = run(adapter, values)
+    # with-values: 4 windows (2026-11, 2025-06/05 are 31 days apart, 2020); values/: 3 (100 days a read).
+    assert again['read_with'] == 'values' and again['read_requests'] == 3 and again['changed'] is False
+    assert requests_sent == [('GET', '/api/2/attributes/owned/')] + [('GET', '/api/2/attributes/values/')] * 3
+
+
+def test_a_read_that_cannot_fit_in_the_task_budget_fails_before_reading(server):
+    emulator, adapter = server
+    # 400 days, each 101 days apart: 400 reads either way, more than one task may send.
+    values = [
+        {
+            'name': 'coffees',
+            'date': (datetime.date(1900, 1, 1) + datetime.timedelta(days=101 * n)).isoformat(),
+            'value': 1,
+        }
+        for n in range(400)
+    ]
+    for check_mode in (True, False):
+        result, unused_warnings, requests_sent = run(adapter, values, check_mode=check_mode)
+        assert result['failed'] is True and result['read_requests'] == 400
+        assert result['msg'].startswith(
+            'Nothing was read or written: reading the current values of the 400 day(s) declared takes 400 request(s) (with-values)'
+        )
+        assert requests_sent == [('GET', '/api/2/attributes/owned/')]
