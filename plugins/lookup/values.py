@@ -100,8 +100,10 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
 from ansible_collections.existio.exist.plugins.module_utils._client import (
+    RATE_LIMIT_WAIT_RANGE,
+    RETRIES_RANGE,
+    TIMEOUT_RANGE,
     ExistError,
-    check_number,
     is_iso_date,
 )
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
@@ -109,6 +111,7 @@ from ansible_collections.existio.exist.plugins.module_utils._connection_options 
     connection_problem,
 )
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._values_plan import MAX_DIGITS, digits_in, too_long
 from ansible_collections.existio.exist.plugins.module_utils._values_read import (
     VALUES,
     WITH_VALUES,
@@ -135,33 +138,65 @@ CONNECTION_OPTIONS = (
     'rate_limit_wait',
     'http_agent',
 )
-INT_OPTIONS = ('days', 'timeout', 'retries', 'rate_limit_wait')
-WHOLE_NUMBER = re.compile(r'\A\s*[+-]?[0-9]+\s*\Z')
+# The whole-number options: (bounds, unit), checked here, where the value is still as the user gave it.
+INT_OPTIONS = {
+    'days': (DAYS_RANGE, 'days'),
+    'timeout': (TIMEOUT_RANGE, 'seconds'),
+    'retries': (RETRIES_RANGE, 'retries'),
+    'rate_limit_wait': (RATE_LIMIT_WAIT_RANGE, 'seconds'),
+}
+# re.ASCII: '²' or '٣' are digits to \d and str.isdigit(), not to int(), and not to a user reading the message.
+WHOLE_NUMBER = re.compile(r'\A\s*[+-]?[0-9]+\s*\Z', re.ASCII)
+SHOWN_DIGITS = 30
 
 
 class _Problem(ValueError):
     """Why the lookup cannot answer; the message names the option, the value or the attribute."""
 
 
+def _show_int(value):
+    """An integer for a message: as it is, or how long it is when that is all a reader can use."""
+    if too_long(value):
+        return 'an integer of more than %d digits' % MAX_DIGITS
+    text = str(abs(value))
+    return str(value) if len(text) <= SHOWN_DIGITS else 'an integer of %d digits' % len(text)
+
+
+def _show_text(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else '%s... (%d characters)' % (text[: limit - 3], len(value))
+
+
+def whole_number(option, value):
+    """An option's value as an int within its bounds; raises _Problem naming the option and the value, shortened."""
+    (low, high), unit = INT_OPTIONS[option]
+    if isinstance(value, str) and WHOLE_NUMBER.match(value) and digits_in(value) <= MAX_DIGITS:
+        value = int(value)
+    elif isinstance(value, bool) or not isinstance(value, int):
+        shown = _show_text(value) if isinstance(value, str) else _show_text(value, 40)
+        raise _Problem('%s must be a whole number, got %s' % (option, shown))
+    if not low <= value <= high:
+        raise _Problem(
+            '%s must be a whole number of %s from %d to %d, got %s' % (option, unit, low, high, _show_int(value))
+        )
+    return int(value)
+
+
 def _check_keywords(kwargs, known):
-    """Keyword arguments checked before ansible-core converts them (its messages do not show the value)."""
+    """Keyword arguments checked before ansible-core converts them (its messages do not show the value, and a
+    number too long for Python to read raises a bare ValueError there)."""
     unknown = sorted(str(key) for key in kwargs if key not in known)
     if unknown:
         raise _Problem('unknown option(s) %s; the options are %s' % (', '.join(unknown), ', '.join(sorted(known))))
     checked = dict(kwargs)
     for option in INT_OPTIONS:
-        value = checked.get(option)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and WHOLE_NUMBER.match(value))
-        ):
-            raise _Problem('%s must be a whole number, got %r' % (option, value))
+        if checked.get(option) is not None:
+            checked[option] = whole_number(option, checked[option])
     value = checked.get('date_max')
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         checked['date_max'] = value.isoformat()
     elif value is not None and not isinstance(value, str):
-        raise _Problem('date_max must be a date written YYYY-MM-DD, got %r' % (value,))
+        raise _Problem('date_max must be a date written YYYY-MM-DD, got %s' % _show_text(value, 40))
     return checked
 
 
@@ -171,8 +206,9 @@ def attribute_names(terms):
     for term in terms:
         for name in term if isinstance(term, (list, tuple)) else [term]:
             if not isinstance(name, str) or not NAME_PATTERN.match(name):
+                shown = _show_int(name) if isinstance(name, int) and not isinstance(name, bool) else _show_text(name)
                 raise _Problem(
-                    '%r is not an attribute name: use letters, digits and underscores, like mood_note' % (name,)
+                    '%s is not an attribute name: use letters, digits and underscores, like mood_note' % shown
                 )
             if name not in names:
                 names.append(name)
@@ -235,13 +271,10 @@ class LookupModule(LookupBase):
             self.set_options(var_options=variables, direct=kwargs)
             token = self.get_option('token')
             names = attribute_names(terms)
-            days = self.get_option('days')
-            problem = check_number('days', days, DAYS_RANGE, 'days')
-            if problem:
-                raise _Problem(problem)
+            days = whole_number('days', self.get_option('days'))
             date_max = self.get_option('date_max')
             if date_max is not None and not is_iso_date(date_max):
-                raise _Problem('date_max must be a date written YYYY-MM-DD, got %r' % (date_max,))
+                raise _Problem('date_max must be a date written YYYY-MM-DD, got %s' % _show_text(date_max))
             params = dict((option, self.get_option(option)) for option in CONNECTION_OPTIONS)
             problem = connection_problem(params)
             if problem:

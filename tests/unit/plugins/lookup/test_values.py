@@ -307,6 +307,8 @@ def test_a_refused_connection_names_the_attributes(lookup, warnings):
         (['mood', 'bad name'], {}, "'bad name' is not an attribute name"),
         ([['mood', '']], {}, "'' is not an attribute name"),
         (['mood', 7], {}, '7 is not an attribute name'),
+        (['mood', 10**5000], {}, 'an integer of more than 4300 digits is not an attribute name'),
+        (['mood', 'x' * 5000], {}, "'xxxxxxxx"),
         (['mood'], {'days': 0}, 'days must be a whole number of days from 1 to 3660, got 0'),
         (['mood'], {'days': 3661}, 'days must be a whole number of days from 1 to 3660, got 3661'),
         (['mood'], {'days': 'week'}, "days must be a whole number, got 'week'"),
@@ -324,6 +326,38 @@ def test_a_refused_connection_names_the_attributes(lookup, warnings):
 def test_bad_input_fails_before_any_request_naming_option_and_value(lookup, no_http, terms, kwargs, fragment):
     message = failure(lookup, *terms, **kwargs)
     assert message.startswith('existio.exist.values: ') and fragment in message
+
+
+@pytest.mark.parametrize('option', ['days', 'timeout', 'retries', 'rate_limit_wait'])
+@pytest.mark.parametrize(
+    'value, fragment',
+    [
+        ('9' * 5000, "must be a whole number, got '" + '9' * 40),
+        ('²', "must be a whole number, got '²'"),
+        ('٣', "must be a whole number, got '٣'"),
+        ('\u2003' + '7', "must be a whole number, got '\\u20037'"),
+        (10**5000, 'got an integer of more than 4300 digits'),
+        (-(10**5000), 'got an integer of more than 4300 digits'),
+        (10**4000, 'got an integer of 4001 digits'),
+        ('1' + '0' * 100, 'got an integer of 101 digits'),
+    ],
+    ids=[
+        '5000-digits',
+        'superscript',
+        'arabic-indic',
+        'unicode-space',
+        'int-5000-digits',
+        'negative',
+        'int-4001',
+        'text-101-digits',
+    ],
+)
+def test_a_number_option_of_any_size_or_script_fails_naming_it_and_the_value_shortened(
+    lookup, no_http, option, value, fragment
+):
+    message = failure(lookup, 'mood', **{option: value})
+    assert message.startswith('existio.exist.values: %s ' % option) and fragment in message, message
+    assert len(message) < 300
 
 
 def test_no_name_reads_nothing(lookup, no_http):
