@@ -17,10 +17,17 @@ description:
     Acquiring an attribute by O(attributes[].template) creates it when the user lacks it;
     acquiring by O(attributes[].name) needs an attribute the user already has.
   - A custom attribute is declared by O(attributes[].label) with O(attributes[].group) and
-    O(attributes[].value_type). When the user has no attribute named by the label's slug, it is created
-    (C(POST /attributes/create/), 35 to a request), and so owned by this client; when it exists, it is
-    acquired like any other, and an existing attribute whose group or value type differs fails (Exist
-    cannot change them). The name Exist gives a new attribute is read from its answer (RV(created)).
+    O(attributes[].value_type), and found by its label, whatever Exist named it (C(deep_work_2) labelled
+    C(Deep work) is the attribute for the label V(Deep work)). Labels are compared without regard to case
+    or runs of spaces. When no attribute the reads show has the label, it is created
+    (C(POST /attributes/create/), 35 to a request), and so owned by this client; when one has it with the
+    declared group and value type, it is acquired like any other (from another service only as O(takeover)
+    allows). RV(labels) says which attribute each label resolved to; the name Exist gives a new attribute
+    is read from its answer (RV(created)).
+  - When several attributes with the declared group and value type have the label, the one this client
+    owns is the one; if it owns none of them the item fails with V(ambiguous_label), naming them all (declare
+    the one you mean by O(attributes[].name)). An attribute with the label but another group or value type
+    fails with V(group_or_type_differs) (Exist cannot change either), and nothing is created.
   - Reads the attributes this client owns (one request per 100), and when it is about to acquire
     something it does not own, reads the attributes the token can see once (one more request per 100)
     to learn their owners; then sends only the writes that differ, 35 to a request. A run with nothing
@@ -68,10 +75,12 @@ options:
         type: str
       label:
         description:
-          - The label of a custom attribute, for example V(Meditation streak). Its name is a slug of the label
-            (V(meditation_streak)), chosen by Exist; check mode predicts it and says so in a warning.
+          - The label of a custom attribute, for example V(Meditation streak). The attribute with that label is
+            the one, whatever its name. A new one gets a name Exist chooses, most likely a slug of the label
+            (V(meditation_streak)); check mode predicts it and says so in a warning.
           - Needs O(attributes[].group) and O(attributes[].value_type), except with O(attributes[].state=absent),
-            which releases the attribute named by the slug.
+            which releases the attribute with that label this client owns (of that group and value type, when
+            given).
           - Mutually exclusive with O(attributes[].name) and O(attributes[].template).
         type: str
         version_added: 0.2.0
@@ -247,6 +256,20 @@ created:
   elements: str
   sample: [meditation_streak]
   version_added: 0.2.0
+labels:
+  description:
+    - 'For each item declared by O(attributes[].label) whose attribute is known, C(label), C(name) (the
+      attribute it resolved to) and C(source): V(existing) (a read showed the attribute with that label),
+      V(created) (this run created it; the name is Exist''s answer) or V(predicted) (check mode: it would be
+      created, and the name is a prediction). Sorted by label. An item that failed before its attribute was
+      known (V(ambiguous_label), a create that failed) is only in RV(failed_items).'
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {label: Deep work, name: deep_work_2, source: existing}
+    - {label: Meditation streak, name: meditation_streak, source: created}
+  version_added: 0.2.0
 takeovers:
   description:
     - 'The attributes this run took from another service, sorted by name, each with C(previous_owner), that
@@ -270,7 +293,12 @@ failed_items:
     - The declared attributes that could not be converged, each with its O(attributes[].name),
       O(attributes[].template) or O(attributes[].label) and Exist's error. Any entry here fails the task.
     - V(group_or_type_differs) says a custom attribute exists with another group or value type than declared
-      (the entry then also has its C(name)); Exist cannot change either.
+      (the entry then also has its C(name)); Exist cannot change either. V(ambiguous_label) says several
+      attributes have the label and none of them is this client's (or two items name one attribute); the error
+      names them.
+    - V(exists) for an item declared by O(attributes[].label) says Exist refused to create it because the
+      name it would give it is taken by an attribute with another label; rename the label, or declare the
+      attribute you mean by name.
     - Codes from Exist include V(not_found), V(not_allowed) and V(unauthorised). The module adds
       V(owned_by_other_service) (O(takeover=false) and another service owns it),
       V(owner_unknown) (O(takeover=false) and the token cannot see who owns it),

@@ -18,8 +18,18 @@ description:
   - "Reads before it writes: the attributes this client owns (their value types; one request per 100), the
     user's profile only when an item leaves out O(values[].date), and the current values of the days declared,
     through whichever read costs fewer requests: C(GET /attributes/with-values/) (every attribute at once, one
-    request per 31-day window) or C(GET /attributes/values/) (one attribute at a time, one request per 100 days,
-    stopping at the first day declared). On a tie, with-values is used. RV(read_with) says which."
+    request per window of up to 31 days that holds a declared day) or C(GET /attributes/values/) (one attribute
+    at a time, one request per stretch of up to 100 days that holds a declared day of it). Only the windows
+    that hold a declared day are read, so dates years apart cost a window each, not the years between. On a
+    tie, with-values is used. RV(read_with) says which, RV(read_requests) what it costs (known before it reads,
+    also in check mode)."
+  - When reading and writing the declared values would take more requests than the task may still send (at
+    most 300, Exist's hourly allowance per user), the task fails before it reads anything, saying what it
+    would cost.
+  - "Values are compared by the attribute's value type, exactly: whole numbers as integers, however large
+    (V(10000000001) differs from V(10000000000)); the numbers of a float or percentage attribute as the IEEE
+    double Exist's JSON carries (Exist's docs do not say how it stores them; this module assumes it keeps that
+    double), so V(0.3) differs from V(0.30000000000000004); V(true) is V(1)."
   - Then sends only the values that differ, 35 to a request (C(POST /attributes/update/)). A run with nothing to
     change sends no write.
   - With O(operation=increment) every item is added to the day's total (C(POST /attributes/increment/)), and
@@ -63,12 +73,15 @@ options:
         type: str
       value:
         description:
-          - The day's value, checked against the attribute's value type before anything is written. Integer,
+          - The day's value, checked against the attribute's value type before anything is written. A number has
+            at most 4300 digits (what Python writes as text), and one of a float or percentage attribute must fit
+            a double. Integer,
             duration (minutes), time of day (minutes after midnight, 0-1439) and scale (1-9) take whole numbers;
             float and percentage (0.0-1.0) take numbers; string takes text; boolean takes V(true), V(false), V(1)
             or V(0).
           - For a numeric type, a number written as text (V('3')) is taken as that number, as options of type int
             take it; before ansible-core 2.19 a template inside a list, such as C("{{ x | int }}"), gives text.
+            Only the digits 0-9 count (V('²') is text, not a number).
           - V(null) means "no value". Exist cannot set a day's value back to null, so V(null) on a day that
             has a value fails, with Exist's reason; on a day without one it changes nothing.
           - With O(operation=increment), the number to add.
@@ -100,8 +113,11 @@ notes:
     task with nothing written. Ranges (scale 1-9, percentage 0.0-1.0, minutes of a day 0-1439) follow Exist's
     description of each type.
   - The values of an attribute are compared only when the token may read them (its group's C(_read) scope). An
-    attribute this client owns but cannot read is written on every run. The with-values read proves it and warns;
-    a values/ read cannot tell such an attribute from one without data, so it does not warn.
+    attribute this client owns but cannot read is written on every run, with a warning, and its values are
+    listed in RV(unread), not RV(updated): whether each changed anything is unknown, so they do not make the
+    task changed and are not in the diff. A C(null) for such an attribute is sent too; Exist takes it only
+    over no value. A values/ read cannot tell an attribute without data from one the token cannot read, so
+    when it shows no row at all of an attribute, one with-values request settles which.
   - Check mode can predict refusals it can see (a value of the wrong type, an attribute this client does not own,
     null over a value). An attribute no read shows is predicted as V(not_owned), which a real run reports as Exist's
     V(unauthorised) or V(not_found); a group the token may not write is only reported by a real run.
@@ -162,14 +178,27 @@ api_requests:
   version_added: 0.2.0
 updated:
   description:
-    - The values this run set, in the order declared, each with the day's value before (V(null) when it had none).
-      In check mode, what a real run would set.
+    - The values this run set, in the order declared, each with the day's value before (V(null) when it had none,
+      as a read showed). In check mode, what a real run would set.
+    - A value of an attribute the token cannot read is never here, but in RV(unread).
   returned: always
   type: list
   elements: dict
   sample:
     - {name: mood, date: "2026-11-27", previous: 6, value: 8}
     - {name: coffees, date: "2026-11-27", previous: null, value: 3}
+unread:
+  description:
+    - The values this run sent to attributes whose values the token cannot read (no C(_read) scope of their
+      group), in the order declared. Exist took each, but whether the day already held it is unknown, so these
+      are not changes the task reports (RV(changed) stays V(false) for them, the diff leaves them out). In check
+      mode, what a real run would send.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: mood, date: "2026-11-27", value: 8}
+  version_added: 0.2.0
 incremented:
   description:
     - With O(operation=increment), each value added, with C(current), the day's new total as Exist answered it
@@ -209,6 +238,16 @@ read_with:
   returned: always
   type: str
   sample: with-values
+read_requests:
+  description:
+    - The GET requests the read of the current values takes, counted from the declared days before reading
+      (in check mode too); V(0) when nothing is read. A values/ read that shows no row at all of an attribute
+      adds one with-values request to learn whether the token can read it. RV(api_requests) counts every
+      request the task sent.
+  returned: always
+  type: int
+  sample: 2
+  version_added: 0.2.0
 msg:
   description: What failed, value by value, and what was changed all the same.
   returned: failure
