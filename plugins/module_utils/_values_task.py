@@ -297,9 +297,7 @@ def work(client, declared, params, check_mode, warn):
                 dict(name=planned.name, date=planned.date, value=planned.value, current=entry.get('current'))
             )
         elif not planned.previous_known:
-            # Exist takes a null only over no value: then nothing changed, and nothing is reported.
-            if planned.value is not None:
-                unread.append(dict(name=planned.name, date=planned.date, value=planned.value))
+            unread.append(dict(name=planned.name, date=planned.date, value=planned.value))
         else:
             updated.append(dict(name=planned.name, date=planned.date, previous=planned.previous, value=planned.value))
     applied = [o.item for o in run.outcomes if o.status == APPLIED]
@@ -387,11 +385,7 @@ def _predicted(result, plan, refused, owned, seen, done, errors, warn, operation
     else:
         known = [p for p in writes if p.previous_known]
         result['updated'] = [dict(name=p.name, date=p.date, previous=p.previous, value=p.value) for p in known]
-        result['unread'] = [
-            dict(name=p.name, date=p.date, value=p.value)
-            for p in writes
-            if not p.previous_known and p.value is not None
-        ]
+        result['unread'] = [dict(name=p.name, date=p.date, value=p.value) for p in writes if not p.previous_known]
         result['diff'] = values_diff(writes)
         if known:
             done.append('would update %d value(s)' % len(known))

@@ -115,9 +115,10 @@ notes:
   - The values of an attribute are compared only when the token may read them (its group's C(_read) scope). An
     attribute this client owns but cannot read is written on every run, with a warning, and its values are
     listed in RV(unread), not RV(updated): whether each changed anything is unknown, so they do not make the
-    task changed and are not in the diff. A C(null) for such an attribute is sent too; Exist takes it only
-    over no value. A values/ read cannot tell an attribute without data from one the token cannot read, so
-    when it shows no row at all of an attribute, one with-values request settles which.
+    task changed and are not in the diff. A C(null) for such an attribute is sent too (and listed in
+    RV(unread) when Exist takes it, which it does only over no value; over a value it refuses it). A values/
+    read cannot tell an attribute without data from one the token cannot read, so when it shows no row at all
+    of an attribute, one with-values request settles which.
   - Check mode can predict refusals it can see (a value of the wrong type, an attribute this client does not own,
     null over a value). An attribute no read shows is predicted as V(not_owned), which a real run reports as Exist's
     V(unauthorised) or V(not_found); a group the token may not write is only reported by a real run.

@@ -315,7 +315,8 @@ def test_a_null_over_a_value_the_token_cannot_read_is_sent_and_exist_decides():
     )
     # 2026-11-27 holds 2: Exist refuses the null; 2026-11-26 holds nothing: Exist takes it, and nothing changed.
     assert [(i['date'], i['error_code']) for i in result['failed_items']] == [('2026-11-27', 'validation')]
-    assert result['updated'] == [] and result['unread'] == [] and result['changed'] is False
+    assert result['unread'] == [{'name': 'coffees', 'date': '2026-11-26', 'value': None}]
+    assert result['updated'] == [] and result['changed'] is False
 
 
 def test_a_values_read_with_no_row_at_all_asks_once_whether_the_token_can_read(server):
