@@ -10,7 +10,7 @@ existio.exist.attribute: for 1, 10, 35, 36, 71 and 100 declared attributes, five
 run: first run, converged run, check-mode run, exclusive run, release-all run.
 
 existio.exist.values: for a few sizes (attributes x days, up to 190 values and 95 days), a set run and its
-converged second run, and increments (VALUES_CASES).
+converged second run, values on days decades apart, and increments (VALUES_CASES).
 
 The requests each task sent are read from the emulator's request log (cleared before the task, by the bench_timer
 callback).
@@ -160,8 +160,12 @@ def part_requests(runner, emulator, paths):
 # --- existio.exist.values ------------------------------------------------------------------------------------------
 # Each case: (label, attributes, days, operation, runs). The case's user owns `attributes` integer attributes
 # v01, v02, ... with no values; the task declares one value per attribute per day on the `days` days ending on
-# VALUES_LAST_DAY (days 0: no date, the user's today from the profile). 'first' writes every value, 'converged'
-# declares the same again; an increment adds every value on every run.
+# VALUES_LAST_DAY (days 0: no date, the user's today from the profile; a tuple: clusters of days far apart, each
+# (days, last day)). 'first' writes every value, 'converged' declares the same again; an increment adds every value
+# on every run.
+VALUES_LAST_DAY = datetime.date(2026, 10, 31)
+# Decades apart: one day in 1990 and the last day (issue 17: the span between them was read, 31 days a request).
+SPARSE_DAYS = ((1, datetime.date(1990, 1, 1)), (1, VALUES_LAST_DAY))
 VALUES_CASES = (
     ('1 x 7', 1, 7, 'set', ('first', 'converged')),
     ('2 x 20', 2, 20, 'set', ('first', 'converged')),
@@ -170,10 +174,10 @@ VALUES_CASES = (
     ('2 x 60', 2, 60, 'set', ('first', 'converged')),
     ('2 x 95', 2, 95, 'set', ('first', 'converged')),
     ('3 x today', 3, 0, 'set', ('first', 'converged')),
+    ('4 x 2 days 36 years apart', 4, SPARSE_DAYS, 'set', ('first', 'converged')),
     ('2 x 20', 2, 20, 'increment', ('first', 'again')),
     ('1 x today', 1, 0, 'increment', ('first', 'again')),
 )
-VALUES_LAST_DAY = datetime.date(2026, 10, 31)
 VALUES_EXPECT_CHANGED = {'first': True, 'converged': False, 'again': True}
 
 
@@ -193,6 +197,13 @@ def values_attribute(number, owned=True):
     }
 
 
+def clusters(days):
+    """[(days, last day)]: the clusters of consecutive days a case declares (none for no date)."""
+    if isinstance(days, tuple):
+        return list(days)
+    return [(days, VALUES_LAST_DAY)] if days else []
+
+
 def values_declared(attributes, days):
     """One value per attribute per day (a date left out when days is 0), the oldest day first."""
     items = []
@@ -200,18 +211,40 @@ def values_declared(attributes, days):
         if not days:
             items.append({'name': 'v%02d' % number, 'value': number})
             continue
-        for back in range(days - 1, -1, -1):
-            day = VALUES_LAST_DAY - datetime.timedelta(days=back)
-            items.append({'name': 'v%02d' % number, 'date': day.isoformat(), 'value': number * 1000 + back})
+        for count, last in clusters(days):
+            for back in range(count - 1, -1, -1):
+                day = last - datetime.timedelta(days=back)
+                items.append({'name': 'v%02d' % number, 'date': day.isoformat(), 'value': number * 1000 + back})
     return items
 
 
 def values_numbers(attributes, days, operation, run):
-    """(values declared, values written, counts.values_minimum) for one run of a case."""
-    declared = attributes * max(days, 1)
+    """(values declared, values written, the fewest requests the API allows) for one run of a case.
+
+    Days far apart are read apart: the minimum of the first cluster's run, plus the fewest reads of each other
+    cluster. A first run declares values of attributes without any: a values/ read cannot tell such an
+    attribute from one the token may not read (both answer no row), so a run that reads through values/ (it
+    costs fewer than with-values) needs one with-values request per 100 of them to know which, and to report
+    the day's value before as null rather than unknown.
+    """
+    spans = clusters(days)
+    declared = attributes * max(sum(count for count, last in spans), 1)
     written = 0 if run == 'converged' else declared
-    least = counts.values_minimum(attributes, days, written, today=not days, increment=operation == 'increment')
+    first = spans[0][0] if spans else 0
+    least = counts.values_minimum(attributes, first, written, today=not days, increment=operation == 'increment')
+    if operation != 'increment':
+        least += sum(counts.read_minimum(attributes, count) for count, last in spans[1:])
+        if run == 'first' and first and values_read_wins(attributes, first):
+            least += int(math.ceil(attributes / float(counts.PAGE)))
     return declared, written, least
+
+
+def values_read_wins(attributes, days):
+    """Whether values/ reads `attributes` attributes over `days` consecutive days in fewer requests than with-values."""
+    with_values = int(math.ceil(days / float(counts.WITH_VALUES_DAYS))) * int(
+        math.ceil(attributes / float(counts.PAGE))
+    )
+    return attributes * int(math.ceil(days / float(counts.PAGE))) < with_values
 
 
 def values_playbook(url):
@@ -311,13 +344,11 @@ def part_values_requests(runner, emulator, paths):
 
 
 def read_kind(requests):
-    """' w' when the values were read through with-values, ' v' through values/, '' when not read."""
+    """' w' when the values were read through with-values, ' v' through values/ (' v+w' with a with-values request
+    that tells an attribute without data from one the token cannot read), '' when not read."""
     paths = set(r['path'] for r in requests)
-    if '/api/2/attributes/with-values/' in paths:
-        return ' w'
-    if '/api/2/attributes/values/' in paths:
-        return ' v'
-    return ''
+    with_values, values = '/api/2/attributes/with-values/' in paths, '/api/2/attributes/values/' in paths
+    return {(True, False): ' w', (False, True): ' v', (True, True): ' v+w'}.get((with_values, values), '')
 
 
 # --- custom attributes (existio.exist.attribute with label/group/value_type) ---------------------------------------
