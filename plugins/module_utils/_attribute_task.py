@@ -93,4 +93,4 @@ def work(client, declared, params, check_mode, warn):
 
 
 # What a task that failed before any write reports.
-NOTHING_DONE = dict(acquired=[], created=[], released=[], takeovers=[], failed_items=[])
+NOTHING_DONE = dict(acquired=[], created=[], released=[], takeovers=[], labels=[], failed_items=[])
