@@ -114,7 +114,7 @@ notes:
     description of each type.
   - The values of an attribute are compared only when the token may read them (its group's C(_read) scope). An
     attribute this client owns but cannot read is written on every run, with a warning, and its values are
-    listed in RV(unread), not RV(updated): whether each changed anything is unknown, so they do not make the
+    listed in RV(unread), not RV(updated), since whether each changed anything is unknown; they do not make the
     task changed and are not in the diff. A C(null) for such an attribute is sent too (and listed in
     RV(unread) when Exist takes it, which it does only over no value; over a value it refuses it). A values/
     read cannot tell an attribute without data from one the token cannot read, so when it shows no row at all
