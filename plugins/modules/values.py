@@ -192,7 +192,7 @@ unread:
   description:
     - The values this run sent to attributes whose values the token cannot read (no C(_read) scope of their
       group), in the order declared. Exist took each, but whether the day already held it is unknown, so these
-      are not changes the task reports (RV(changed) stays V(false) for them, the diff leaves them out). In check
+      are not changes the task reports (C(changed) stays V(false) for them, the diff leaves them out). In check
       mode, what a real run would send.
   returned: always
   type: list
