@@ -15,7 +15,7 @@ help:
 	@echo "make emulator-tests  the emulator's own pytest suite"
 	@echo "make integration     ansible-test integration against a freshly started emulator"
 	@echo "make compat          the Galaxy tarball on ansible-core 2.16 and 2.21: install, emulator from the install, demo on both paths"
-	@echo "make fuzz            fault fuzzer against the emulator, both paths (FUZZ_SECONDS, FUZZ_SEED)"
+	@echo "make fuzz            the fault fuzzers (ownership, values, token flow) against the emulator (FUZZ_SECONDS each, FUZZ_SEED)"
 	@echo "make lint            ansible-lint, antsibull-docs, antsibull-changelog, version, README links, tarball contents, galaxy-importer"
 	@echo "make demo            build + install the collection, run playbooks/demo.yml against the emulator"
 	@echo "make demo-fleet      three users: exchange codes into a token store, inventory, converge, report, refresh"

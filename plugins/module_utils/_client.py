@@ -185,7 +185,7 @@ def check_number(option, value, bounds, unit='seconds'):
     """Return an error message naming the option when value is outside bounds, else None."""
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return '%s must be a whole number of %s from %d to %d, got %r' % (option, unit, low, high, value)
+        return '%s must be a whole number of %s from %d to %d, got %s' % (option, unit, low, high, _shown(value))
     return None
 
 
@@ -255,6 +255,10 @@ def _retry_after_seconds(value):
 # -- shape checks -------------------------------------------------------------
 # Each returns a description of what is wrong, or None. They look only at the
 # fields this collection reads.
+
+
+_HUGE_DIGITS = 100
+_HUGE = 10**_HUGE_DIGITS
 
 
 def _is_text(value):
@@ -349,7 +353,22 @@ def with_values_problem(obj):
     return None
 
 
+def _is_huge(value):
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _HUGE
+
+
+def _shown(value, limit=60):
+    """repr(value) for a message, shortened, and never failing (Python refuses to write an integer of more
+    than 4300 digits as text)."""
+    if _is_huge(value):
+        return '<an integer of more than %d digits>' % _HUGE_DIGITS
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + '...'
+
+
 def _short(value, limit=60):
+    if _is_huge(value):
+        return _shown(value)
     text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool)) or value is None else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + '...'
 

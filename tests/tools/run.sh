@@ -460,28 +460,40 @@ stage_bench_requests() {
 }
 # --- end bench-requests stage ---
 
-# --- fuzz stage: tests/fuzz (fault fuzzer against the emulator) ---
-# Random worlds, tasks and fault schedules for about FUZZ_SECONDS (default 60),
-# in the worker process, plus FUZZ_PLAYBOOK_CASES cases through ansible-playbook
-# on both paths. One result per invariant. The master seed is printed; set
-# FUZZ_SEED to replay a run, or run tests/fuzz/fuzz_attribute.py --case N.
+# --- fuzz stage: tests/fuzz (fault fuzzers against the emulator) ---
+# Every tests/fuzz/fuzz_*.py (ownership, values, the token flow): random worlds,
+# tasks and fault schedules for about FUZZ_SECONDS each (default 60), in the
+# worker process, plus FUZZ_PLAYBOOK_CASES cases through ansible-playbook. One
+# result per invariant of each fuzzer. Each prints its master seed; set
+# FUZZ_SEED to replay a run, or run one fuzzer with --case N.
 run_fuzz() {
-    local core="${FUZZ_CORE:-2.19}" name=fuzz rc
+    local core="${FUZZ_CORE:-2.19}" name=fuzz rc=0 fuzzer label p f s tp=0 tf=0 ts=0
     local -a seed_args=()
     [[ -n "${FUZZ_SEED:-}" ]] && seed_args=(--seed "$FUZZ_SEED")
     begin_stage
     setup_venv "$core" || { stage_error "$name" "no virtualenv"; return; }
     layout
-    rm -f "$RESULTS/$name.counts"
-    (
-        cd "$COPY" || exit 2
-        # The fuzzer bounds each case itself; this bounds the stage whatever happens.
-        PATH="$(venv_path "$core")" PYTHONPATH="$BUILD" timeout 900 "$(venv_dir "$core")/bin/python" tests/fuzz/fuzz_attribute.py \
-            --seconds "${FUZZ_SECONDS:-60}" --playbook-cases "${FUZZ_PLAYBOOK_CASES:-6}" --collections-path "$BUILD" \
-            --result-file "$RESULTS/$name.counts" "${seed_args[@]}"
-    ) 2>&1 | tee "$RESULTS/$name.log"
-    rc="${PIPESTATUS[0]}"
-    finish_stage "$name" "$rc" "$(cat "$RESULTS/$name.counts" 2>/dev/null)" "one result per invariant"
+    : > "$RESULTS/$name.log"
+    for fuzzer in "$COPY"/tests/fuzz/fuzz_*.py; do
+        label="$(basename "$fuzzer" .py)"
+        rm -f "$RESULTS/$label.counts"
+        log "$name: $label"
+        (
+            cd "$COPY" || exit 2
+            # Each fuzzer bounds its cases itself; this bounds it whatever happens.
+            PATH="$(venv_path "$core")" PYTHONPATH="$BUILD" timeout 900 "$(venv_dir "$core")/bin/python" "$fuzzer" \
+                --seconds "${FUZZ_SECONDS:-60}" --playbook-cases "${FUZZ_PLAYBOOK_CASES:-4}" --collections-path "$BUILD" \
+                --result-file "$RESULTS/$label.counts" "${seed_args[@]}"
+        ) 2>&1 | tee -a "$RESULTS/$name.log"
+        ((PIPESTATUS[0] == 0)) || rc=1
+        if [[ -s "$RESULTS/$label.counts" ]]; then
+            read -r p f s < "$RESULTS/$label.counts"
+            tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
+        else
+            rc=1
+        fi
+    done
+    finish_stage "$name" "$rc" "$tp $tf $ts" "one result per invariant of each fuzzer"
 }
 # --- end fuzz stage ---
 

@@ -430,6 +430,19 @@ def test_numeric_options_are_bounded_before_any_request(option, value):
     assert repr(value) in excinfo.value.message
 
 
+@pytest.mark.parametrize('option', ['timeout', 'retries', 'rate_limit_wait'])
+@pytest.mark.parametrize(
+    'value',
+    [10**5000, -(10**5000), '1' * 5000, '²', '٣'],
+    ids=['huge', 'huge-negative', 'long-text', 'sup2', 'arabic3'],
+)
+def test_a_number_option_of_any_size_or_script_fails_naming_it_shortened(option, value):
+    with pytest.raises(ExistConfigError) as excinfo:
+        ExistClient(BASE, TOKEN, **{option: value})
+    assert excinfo.value.message.startswith('%s must be a whole number of ' % option)
+    assert len(excinfo.value.message) < 200
+
+
 @pytest.mark.parametrize('url', ['https://exist.io/api/2', 'https://exist.io/api/2/', 'https://exist.io/api/2//'])
 def test_api_url_may_end_in_the_api_prefix(url):
     assert check_api_url(url) == 'https://exist.io'
