@@ -16,14 +16,26 @@ Ansible's vault secrets are at hand:
       expires_at: '2027-11-28T19:00:00Z'   # UTC
       scope: mood_read mood_write          # as Exist granted it, space-separated
 
+Two marks an entry may carry (the token module sets them, the inventory
+reads them): `reauthorization_needed: true` (the pair no longer works) and
+`refresh_outcome_unknown: 'YYYY-MM-DDTHH:MM:SSZ'` (the UTC time a refresh of
+this pair was sent whose answer was lost: the pair may already be dead).
+
 - A store that is vault-encrypted is read with the loader's vault secrets and
-  rewritten encrypted with the same vault id and secret.
+  rewritten encrypted with the same secret, under the label its envelope
+  carries (`--vault-id prod@...`), whichever vault ID the secret was given as.
 - Every write is whole and atomic: a temporary file in the same directory,
   mode 0600, flushed and fsynced, then renamed over the store (and the
   directory fsynced), so a crash leaves the old store or the new one, never a
   mixture. Other keys of an entry are kept as they are.
-- lock() serialises writers of one store (an flock on PATH.lock), so two runs
-  refreshing the same store cannot lose each other's new pairs.
+- A store path that is a symbolic link is written through: the file it
+  points to is replaced (the temporary file sits beside it), and the lock
+  and recovery files sit beside it too, so every path to a store shares them.
+- lock() serialises writers of one store (an flock on TARGET.lock) with a
+  bound: a run that cannot have it within the bound fails naming the lock
+  file and the holder, which each holder records in the lock file.
+- A reader refuses what YAML would silently resolve: a user listed twice (or
+  a key given twice in one entry), naming the user and the lines.
 - No message ever holds a token: errors name the file, the user and the key.
 """
 
@@ -31,9 +43,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
+import json
 import os
+import socket
 import tempfile
+import time
 
 import yaml
 from ansible.errors import AnsibleError
@@ -42,15 +58,31 @@ from ansible.parsing.vault import VaultLib, is_encrypted
 
 REQUIRED_KEYS = ('access_token', 'refresh_token', 'expires_at')
 SECRET_KEYS = ('access_token', 'refresh_token')
+# The marks (see above); the inventory plugin reads them too.
+REAUTHORIZATION_KEY = 'reauthorization_needed'
+OUTCOME_UNKNOWN_KEY = 'refresh_outcome_unknown'
+# The keys of an entry a message may name (any other key could be anything, a token included).
+KNOWN_KEYS = frozenset(REQUIRED_KEYS + ('username', 'scope', REAUTHORIZATION_KEY, OUTCOME_UNKNOWN_KEY))
 STORE_MODE = 0o600
+# How long lock() waits for another holder by default (seconds), and how often it tries again.
+DEFAULT_LOCK_TIMEOUT = 300
+LOCK_POLL_SECONDS = 0.1
 
 
 class TokenStoreError(AnsibleError):
     """The store cannot be read or written; the message names the file, never a token."""
 
 
-def parse_expires_at(value, where):
-    """A timezone-aware UTC datetime from an ISO 8601 string (a trailing Z allowed)."""
+def shorten(text, limit=40):
+    """repr() of a text, cut to about limit characters (a hostile value may be megabytes long)."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return '%r... (%d characters)' % (text[:limit], len(text))
+
+
+def parse_moment(value, where, key='expires_at'):
+    """A timezone-aware UTC datetime from an ISO 8601 string (a trailing Z allowed), or TokenStoreError naming key."""
     if isinstance(value, datetime.datetime):
         moment = value
     elif isinstance(value, str):
@@ -58,19 +90,27 @@ def parse_expires_at(value, where):
         if text.endswith('Z'):
             text = text[:-1] + '+00:00'
         try:
+            # ASCII only: a date written with other digits ('²', '٣') is not ISO 8601, whatever a parser makes of it.
+            if not text.isascii() or len(text) > 64:
+                raise ValueError(text)
             moment = datetime.datetime.fromisoformat(text)
         except ValueError:
-            raise TokenStoreError('%s: expires_at %r is not an ISO 8601 date and time' % (where, value)) from None
+            raise TokenStoreError('%s: %s %s is not an ISO 8601 date and time' % (where, key, shorten(value))) from None
     else:
         got = 'a date without a time' if isinstance(value, datetime.date) else type(value).__name__
-        raise TokenStoreError('%s: expires_at must be an ISO 8601 date and time, got %s' % (where, got))
+        raise TokenStoreError('%s: %s must be an ISO 8601 date and time, got %s' % (where, key, got))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     try:
         return moment.astimezone(datetime.timezone.utc)
     except (OverflowError, ValueError):
         # A moment at the edge of the calendar (year 1 east of UTC, year 9999 west of it) has no UTC form.
-        raise TokenStoreError('%s: expires_at %r is out of range' % (where, str(value))) from None
+        raise TokenStoreError('%s: %s %s is out of range' % (where, key, shorten(value))) from None
+
+
+def parse_expires_at(value, where):
+    """A timezone-aware UTC datetime from an ISO 8601 string (a trailing Z allowed)."""
+    return parse_moment(value, where)
 
 
 def format_expires_at(moment):
@@ -78,14 +118,101 @@ def format_expires_at(moment):
     return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
+class _DuplicateKey(Exception):
+    """A mapping of the store gives one key twice (raised inside the YAML loader)."""
+
+    def __init__(self, key, lines, top):
+        super(_DuplicateKey, self).__init__(key)
+        self.key = key
+        self.lines = lines
+        self.top = top
+        self.user = None
+
+
+class _StoreLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error, not "the last one wins".
+
+    A merge (<<) may still be overridden by the mapping's own keys: that is what a merge is for.
+    """
+
+    _store_root = None
+
+    def construct_document(self, node):
+        self._store_root = node
+        return super(_StoreLoader, self).construct_document(node)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            top = node is self._store_root
+            seen = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == 'tag:yaml.org,2002:merge':
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base constructor refuses it
+                    continue
+                if first is not None:
+                    raise _DuplicateKey(key, (first, line), top)
+                seen[key] = line
+                if top and isinstance(value_node, yaml.MappingNode):
+                    # Built here, so that a key given twice inside it is reported with its user.
+                    try:
+                        self.construct_object(value_node, deep=True)
+                    except _DuplicateKey as exc:
+                        exc.user = key
+                        raise
+        return super(_StoreLoader, self).construct_mapping(node, deep=deep)
+
+
+def _duplicate_message(path, exc):
+    """The message for a key given twice: the user, or the user and the entry's key, with the lines."""
+    lines = 'lines %d and %d' % exc.lines
+    if exc.top:
+        return '%s: the token store lists user %s twice (%s); keep one entry per user' % (
+            path,
+            shorten(exc.key, 80),
+            lines,
+        )
+    key = shorten(exc.key) if exc.key in KNOWN_KEYS else 'a key'
+    user = 'user %s' % shorten(exc.user, 80) if isinstance(exc.user, str) else 'an entry'
+    return '%s: %s gives %s twice (%s); keep one of them' % (path, user, key, lines)
+
+
+def load_yaml(text, path):
+    """The data of a store's text, or TokenStoreError (never quoting the text: it holds tokens)."""
+    loader = None
+    try:
+        loader = _StoreLoader(text)
+        try:
+            return loader.get_single_data()
+        except _DuplicateKey as exc:
+            raise TokenStoreError(_duplicate_message(path, exc)) from None
+    except TokenStoreError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # PyYAML raises more than YAMLError on a hostile file: ValueError for an
+        # impossible timestamp or an integer of more than 4300 digits, RecursionError
+        # for deep nesting. Every one of them means the same to the user. Never quote
+        # the error itself: it may hold a line of the file, and so a token.
+        mark = getattr(exc, 'problem_mark', None)
+        where = ' at line %d' % (mark.line + 1) if mark is not None else ''
+        raise TokenStoreError('%s: the token store is not valid YAML%s' % (path, where)) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
 def check_entries(entries, path):
     """Raise TokenStoreError unless entries is {username: {access_token, refresh_token, expires_at, ...}}."""
     if not isinstance(entries, dict):
         raise TokenStoreError('%s: the token store must be a mapping of usernames to tokens' % path)
     for username, entry in entries.items():
-        where = '%s: user %r' % (path, username)
         if not isinstance(username, str) or not username:
             raise TokenStoreError('%s: every key must be a username' % path)
+        where = '%s: user %s' % (path, shorten(username, 80))
         if not isinstance(entry, dict):
             raise TokenStoreError('%s must be a mapping with %s' % (where, ', '.join(REQUIRED_KEYS)))
         missing = [key for key in REQUIRED_KEYS if not entry.get(key)]
@@ -95,13 +222,43 @@ def check_entries(entries, path):
             if not isinstance(entry[key], str):
                 raise TokenStoreError('%s: %s must be a string' % (where, key))
         parse_expires_at(entry['expires_at'], where)
+        if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
+            parse_moment(entry[OUTCOME_UNKNOWN_KEY], where, OUTCOME_UNKNOWN_KEY)
         if entry.get('username') not in (None, username):
-            raise TokenStoreError('%s: its username key says %r' % (where, entry.get('username')))
+            raise TokenStoreError('%s: its username key says %s' % (where, shorten(entry.get('username'), 80)))
     return entries
 
 
+def _vault_label(data):
+    """The vault ID label in a vault envelope's header ($ANSIBLE_VAULT;1.2;AES256;LABEL), or None."""
+    parts = data.split(b'\n', 1)[0].strip().split(b';')
+    label = to_text(parts[3].strip(), errors='surrogate_or_replace') if len(parts) > 3 else ''
+    return label or None
+
+
+def _lock_holder(fd):
+    """Who holds the lock, as its holder recorded it in the lock file ('' when it did not)."""
+    try:
+        raw = os.pread(fd, 4096, 0)
+        holder = json.loads(to_text(raw, errors='surrogate_or_replace')) if raw.strip() else None
+    except (OSError, ValueError):
+        holder = None
+    if not isinstance(holder, dict):
+        return ''
+    parts = []
+    for key, text in (('pid', 'pid %s'), ('host', 'on %s'), ('since', 'since %s'), ('by', '(%s)')):
+        value = holder.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and len(str(value)) <= 255:
+            parts.append(text % ''.join(ch if ch.isprintable() else '?' for ch in str(value)))
+    return ' '.join(parts)
+
+
 class TokenStore(object):
-    """One store file. vault_secrets: the loader's vault secrets (for an encrypted store)."""
+    """One store file. vault_secrets: the loader's vault secrets (for an encrypted store).
+
+    path: the store as given (made absolute), for messages; target: the file it names once
+    symbolic links are followed, which every write replaces and every file of the store sits beside.
+    """
 
     def __init__(self, path, vault_secrets=None):
         self.path = os.path.abspath(os.path.expanduser(path))
@@ -109,6 +266,23 @@ class TokenStore(object):
         self.encrypted = False
         self._vault_id = None
         self._vault_secret = None
+
+    @property
+    def target(self):
+        """The file the store's path names (symbolic links followed); TokenStoreError for a link loop."""
+        target = os.path.realpath(self.path)
+        if os.path.islink(target):
+            raise TokenStoreError('%s: a symbolic link that leads back to itself, not a token store' % self.path)
+        return target
+
+    def beside(self, suffix):
+        """The path of a file of this store (lock, recovery file): beside its target."""
+        return self.target + suffix
+
+    def where(self):
+        """The store's path for a message; with its target when it is a symbolic link."""
+        target = os.path.realpath(self.path)
+        return self.path if target == self.path else '%s (a link to %s)' % (self.path, target)
 
     def exists(self):
         return os.path.exists(self.path)
@@ -124,23 +298,18 @@ class TokenStore(object):
             raise TokenStoreError('%s: cannot read the token store (%s)' % (self.path, exc.strerror or exc)) from None
         if is_encrypted(data):
             self.encrypted = True
+            label = _vault_label(data)
             try:
-                data, self._vault_id, self._vault_secret = self._vault.decrypt_and_get_vault_id(data)
+                data, dummy, self._vault_secret = self._vault.decrypt_and_get_vault_id(data)
             except AnsibleError as exc:
                 raise TokenStoreError(
                     '%s: the token store is vault-encrypted and cannot be decrypted (%s); give the vault password '
                     '(--ask-vault-pass or --vault-id)' % (self.path, to_text(exc.message))
                 ) from None
-        try:
-            entries = yaml.safe_load(to_text(data)) or {}
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            # PyYAML raises more than YAMLError on a hostile file: ValueError for an
-            # impossible timestamp, RecursionError for deep nesting. Every one of them
-            # means the same to the user. Never quote the error itself: it may hold a
-            # line of the file, and so a token.
-            mark = getattr(exc, 'problem_mark', None)
-            where = ' at line %d' % (mark.line + 1) if mark is not None else ''
-            raise TokenStoreError('%s: the token store is not valid YAML%s' % (self.path, where)) from None
+            # Rewritten under the label the file carries, not the ID of the secret that opened it: a
+            # password given without a label (--ask-vault-pass) must not strip the file's label.
+            self._vault_id = label
+        entries = load_yaml(to_text(data), self.path) or {}
         return check_entries(entries, self.path)
 
     def render(self, entries):
@@ -157,24 +326,27 @@ class TokenStore(object):
         return data
 
     def save(self, entries):
-        """Replace the store with entries, atomically, mode 0600."""
+        """Replace the store's target with entries, atomically, mode 0600 (a symbolic link stays a link)."""
         data = self.render(entries)
-        directory = os.path.dirname(self.path)
+        target = self.target
+        directory = os.path.dirname(target)
         temporary = None
         try:
             # Inside the try: a directory that cannot be written must fail as TokenStoreError too.
-            fd, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(self.path), suffix='.tmp', dir=directory)
+            fd, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(target), suffix='.tmp', dir=directory)
             with os.fdopen(fd, 'wb') as f:
                 os.fchmod(f.fileno(), STORE_MODE)
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.rename(temporary, self.path)
+            os.rename(temporary, target)
         except (IOError, OSError) as exc:
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
-            raise TokenStoreError('%s: cannot write the token store (%s)' % (self.path, exc.strerror or exc)) from None
+            raise TokenStoreError(
+                '%s: cannot write the token store (%s)' % (self.where(), exc.strerror or exc)
+            ) from None
         with contextlib.suppress(OSError):
             dir_fd = os.open(directory, os.O_RDONLY)
             try:
@@ -183,15 +355,63 @@ class TokenStore(object):
                 os.close(dir_fd)
 
     @contextlib.contextmanager
-    def lock(self):
-        """Hold an exclusive lock on the store while reading, refreshing and writing it."""
+    def lock(self, timeout=DEFAULT_LOCK_TIMEOUT, sleep=time.sleep, clock=time.monotonic):
+        """Hold an exclusive lock on the store while reading, refreshing and writing it.
+
+        Waits at most timeout seconds for another holder (0: tries once), then raises TokenStoreError naming
+        the lock file and the holder. The holder's pid, host and start are written into the lock file while
+        it is held, for that message; the file is emptied before the lock is released.
+        """
+        path = self.beside('.lock')
         try:
-            fd = os.open(self.path + '.lock', os.O_RDWR | os.O_CREAT, STORE_MODE)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, STORE_MODE)
         except (IOError, OSError) as exc:
-            raise TokenStoreError('%s: cannot lock the token store (%s)' % (self.path, exc.strerror or exc)) from None
+            raise TokenStoreError('%s: cannot lock the token store (%s)' % (path, exc.strerror or exc)) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield self
+            deadline = clock() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise TokenStoreError(
+                            '%s: cannot lock the token store (%s)' % (path, exc.strerror or exc)
+                        ) from None
+                left = deadline - clock()
+                if left <= 0:
+                    holder = _lock_holder(fd)
+                    raise TokenStoreError(
+                        '%s: the token store is locked by another run%s, and was still locked after %s s '
+                        '(lock_timeout); nothing was sent. Run again once it is done, or give it longer; if no run '
+                        'is using the store, find what holds %s open (fuser %s)'
+                        % (
+                            path,
+                            ' (%s)' % holder if holder else ' (which did not record who it is)',
+                            timeout,
+                            path,
+                            path,
+                        )
+                    )
+                sleep(min(LOCK_POLL_SECONDS, left))
+            try:
+                record = json.dumps(
+                    dict(
+                        pid=os.getpid(),
+                        host=socket.gethostname(),
+                        since=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+                        by='existio.exist.token',
+                    )
+                )
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, to_bytes(record + '\n'), 0)
+            except OSError:
+                pass  # who holds the lock is a courtesy for the next waiter; the lock itself is held
+            try:
+                yield self
+            finally:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
