@@ -21,7 +21,7 @@ from ansible_collections.existio.exist.plugins.modules.token import (
     argument_spec,
 )
 from ansible_collections.existio.exist.plugins.plugin_utils._ansible_core import no_log_values, task_environment
-from ansible_collections.existio.exist.plugins.plugin_utils._oauth import Run, TaskFailure
+from ansible_collections.existio.exist.plugins.plugin_utils._oauth import NUMBER_OPTIONS, Run, TaskFailure, whole_number
 from ansible_collections.existio.exist.plugins.plugin_utils._worker_process import applied_environment
 
 MODULE = 'existio.exist.token'
@@ -63,6 +63,17 @@ class ActionModule(ActionBase):
         ignored = dict((k, v) for k, v in self._task.args.items() if k in GROUP_OPTIONS_IGNORED)
         secrets = nested_secrets(spec, args) | nested_secrets({'token': {'no_log': True}}, ignored)
         problems = shape_problems(spec, args)
+        if problems:
+            return None, problems, secrets
+        # Numbers first: ansible-core's int conversion takes any Unicode digit ('٣' is 3), and a message that
+        # quotes an int of more than 4300 digits raises ValueError.
+        for name in sorted(NUMBER_OPTIONS):
+            if args.get(name) is not None:
+                number, problem = whole_number(name, args[name])
+                if problem:
+                    problems.append(problem)
+                else:
+                    args[name] = number
         if problems:
             return None, problems, secrets
         validation = ArgumentSpecValidator(spec, **ARGUMENT_RULES).validate(args)

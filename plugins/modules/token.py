@@ -27,7 +27,8 @@ description:
   - 'Built so that a refresh that fails half-way never loses a user''s only valid pair: a new pair is written to
     disk before anything else happens; when the store cannot be written it goes to a recovery file beside it
     (C(STORE.recovered-USERNAME)), which the next run merges back; and when the answer to a refresh is lost, the
-    old access token is tried to tell whether Exist refreshed. See RV(failed_items) and the guide
+    store entry is marked C(refresh_outcome_unknown) (unless the old access token is already refused), and the
+    next run sends that refresh again, which settles it. See RV(failed_items) and the guide
     R(Exist tokens from Ansible, ansible_collections.existio.exist.docsite.guide_tokens).'
 author:
   - Existio maintainers (@existio)
@@ -39,6 +40,8 @@ attributes:
     details:
       - Sends nothing, since a code works only once and a refresh invalidates the old pair. Reports which users
         would be refreshed (RV(refreshed), with their current RV(expires_at)), and that a code would be exchanged.
+        A user marked C(refresh_outcome_unknown) is among them, with a warning, since a real run sends that refresh
+        again.
   diff_mode:
     support: partial
     details:
@@ -93,10 +96,14 @@ options:
         C(refresh_token), C(expires_at) in UTC, C(scope), C(username)). Created by the first exchange; its
         directory must exist and be writable.
       - Encrypt it with C(ansible-vault encrypt STORE); it is then read with the vault secrets of the run
-        (C(--ask-vault-pass), C(--vault-id)) and stays encrypted, with the same vault ID, every time it is
-        rewritten.
-      - The store is locked (C(STORE.lock)) for the whole task, so runs that share it wait for each other. It
-        is saved after each user's refresh.
+        (C(--ask-vault-pass), C(--vault-id)) and stays encrypted, with the vault ID label it was encrypted
+        with (C(--vault-id prod@...)), every time it is rewritten, whichever vault ID opened it.
+      - A symbolic link is followed (the file it points to is rewritten), and the lock and recovery files sit
+        beside that file.
+      - The store is locked (C(STORE.lock)) for the whole task, so runs that share it wait for each other, at
+        most O(lock_timeout) seconds. It is saved after each user's refresh.
+      - A store that lists a user twice, or gives a key twice in one entry, fails the task before any request,
+        naming the user and the lines; nothing is written.
       - Recovery files beside it (C(STORE.recovered-*), left by a run that could not write the store) are
         merged back first, when they hold a newer pair than the store.
     type: path
@@ -105,7 +112,19 @@ options:
       - With O(grant=refresh_token) and O(store), refresh only the users whose access token expires within
         this many days (0 to 3660), so a scheduled run is idempotent. V(0) refreshes only expired tokens.
       - Without it, every user of the store is refreshed.
+      - A user whose entry is marked C(refresh_outcome_unknown) (the answer to an earlier refresh was lost) is
+        refreshed whatever this says, which settles the mark. See RV(failed_items).
+      - Text is taken when it is ASCII digits (V('30')); anything else, such as V('²'), fails naming the option.
     type: int
+  lock_timeout:
+    description:
+      - With O(store), the most seconds (0 to 3600) the task waits for another run that holds the store's lock
+        (C(STORE.lock), beside the store). It then fails before any request, naming the lock file and the holder
+        (its process ID, host and start, which every holder records in the lock file).
+      - A refresh of a large store can take minutes (a request and a store write per user); V(0) fails at once
+        when the store is locked. Text is taken when it is ASCII digits.
+    type: int
+    default: 300
   api_url:
     description:
       - Base URL of the Exist service; the token requests go to C(/oauth2/access_token) under it.
@@ -161,6 +180,8 @@ notes:
     other connection options apply to it too.
   - A refresh that fails for a reason every user would share (the client ID or secret refused, Exist unreachable,
     rate-limited), or whose outcome is unknown, stops the run; the users left are reported as V(not_attempted).
+  - An entry marked C(refresh_outcome_unknown) holds a pair that may no longer work. The next refresh run settles
+    it first; until then the mark stays in the store, where the C(existio.exist.users) inventory plugin sees it.
   - A user whose entry is marked C(reauthorization_needed) is not refreshed and is reported at every run until a
     new code is exchanged into the store for that user.
   - The result holds no token, except without O(store) (the new pair) or when no file could hold a new pair
@@ -261,16 +282,20 @@ failed_items:
   description:
     - What failed, each with C(username) (V(null) when it is not known yet), C(error_code) and C(error), a
       sentence that names no secret. Any entry here fails the task. Some carry C(authorize_url) (the address
-      where the user authorises your client again; no secret in it) or C(recovery_file).
+      where the user authorises your client again; no secret in it), C(recovery_file) or C(refresh_sent_at).
     - V(reauthorization_needed), the pair no longer works, and the user must authorise again at C(authorize_url);
-      the store entry is kept and marked so. Either Exist refused the refresh token (invalid_grant), or the
-      answer to a refresh was lost and the old access token is now refused.
-    - V(refresh_failed), the pair was not refreshed and still works; run again. Exist refused the refresh (for
-      example a wrong client secret), it could not be sent, or its answer was lost while the old access token
-      still works (so Exist did not refresh).
-    - V(outcome_unknown), the answer to the token request was lost, and whether Exist issued a pair cannot be
-      told (the old access token could not be tried, or had expired). The store keeps the old pair; running
-      again tells.
+      the store entry is kept and marked so. Either Exist refused the refresh token (invalid_grant; for an entry
+      marked C(refresh_outcome_unknown), the lost refresh did happen), or the answer to a refresh was lost and
+      the old access token is now refused.
+    - V(refresh_failed), Exist refused the refresh (for example a wrong client secret), or it could not be sent;
+      nothing was issued, and the entry is unchanged (with its C(refresh_outcome_unknown) mark, if it had one).
+    - V(outcome_unknown), the answer to the token request was lost (a timeout, a dropped connection, a C(5xx),
+      an answer that is not a token), and whether Exist issued a pair cannot be told, since Exist may apply a refresh
+      after its answer was given up on, so the old access token still working proves nothing. With O(store),
+      the entry keeps its old pair, marked C(refresh_outcome_unknown) with the UTC time the refresh was sent
+      (also in C(refresh_sent_at)); the next refresh run sends that refresh again, whatever O(refresh_before)
+      says, and so settles it (a new pair, or V(reauthorization_needed)). For a code, have the user authorise
+      again.
     - V(store_write_failed), a new pair was issued, and the store could not be written; the pair is in
       C(recovery_file), which the next run merges back.
     - V(pair_not_saved), a new pair was issued, and no file could hold it; it is in RV(unsaved_pair).
@@ -380,6 +405,7 @@ def argument_spec():
         refresh_token=dict(type='str', no_log=True),
         store=dict(type='path'),
         refresh_before=dict(type='int'),
+        lock_timeout=dict(type='int', default=300),
     )
     return spec
 

@@ -26,12 +26,24 @@ new one, so the new pair is the user's only valid one from then on:
     merges every recovery file back first (the newer pair wins), so running
     the task again is the way back.
 (c) When the answer to a refresh is lost (timeout, dropped connection, 5xx,
-    a 2xx that is not a token), the old access token is tried once with a
-    profile read: it still works, so Exist did not refresh and the old pair
-    is kept (refresh_failed); 401, so the pair is gone and the user must
-    authorise again (reauthorization_needed, and the store entry is marked
-    so). Nothing more is refreshed in that run: if answers are being lost,
-    every further refresh could lose another user's pair.
+    a 2xx that is not a token), the refresh may still be on its way: Exist
+    can apply it after the client gave up (a request held by a slow server
+    or a proxy). So the old access token still working proves nothing; only
+    its refusal does. The old access token is tried once with a profile
+    read: 401, so the pair is gone and the user must authorise again
+    (reauthorization_needed, and the store entry is marked so); otherwise
+    the outcome is unknown (outcome_unknown), and the entry keeps its old
+    pair, marked refresh_outcome_unknown with the time the refresh was sent,
+    so that nothing (the inventory) takes the old pair for a good one.
+    Nothing more is refreshed in that run: if answers are being lost, every
+    further refresh could lose another user's pair.
+(d) The next refresh run settles a marked entry by sending its refresh again
+    with the same refresh token, whatever refresh_before says. Exist takes
+    a refresh token once, so this is decisive whenever it is sent, even while
+    the lost refresh is still on its way: a new pair (the lost refresh never
+    happened, or will be refused when it lands) clears the mark; invalid_grant
+    (the lost refresh happened, and its pair is lost) marks the entry
+    reauthorization_needed instead; a lost answer again marks it anew.
 
 Failures name the user and never a secret: every token, the client secret
 and the code are redacted by the client, and the action plugin masks them all
@@ -44,11 +56,15 @@ import contextlib
 import copy
 import datetime
 import glob
+import math
 import os
 import re
 
 from ansible_collections.existio.exist.plugins.module_utils._client import (
     MAX_REQUESTS_PER_TASK,
+    RATE_LIMIT_WAIT_RANGE,
+    RETRIES_RANGE,
+    TIMEOUT_RANGE,
     ExistApiError,
     ExistClient,
     ExistError,
@@ -56,17 +72,35 @@ from ansible_collections.existio.exist.plugins.module_utils._client import (
     ExistOutcomeUnknown,
 )
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
+    DEFAULT_LOCK_TIMEOUT,
+    OUTCOME_UNKNOWN_KEY,
+    REAUTHORIZATION_KEY,
     TokenStore,
     TokenStoreError,
     format_expires_at,
     parse_expires_at,
+    shorten,
 )
 
 # Recovery files sit beside the store: PATH.recovered-USERNAME, or PATH.recovered-pending-STAMP
 # for a pair whose username is not known yet (kept under PENDING_KEY).
 RECOVERED_INFIX = '.recovered-'
 PENDING_KEY = '(unknown user)'
-REAUTHORIZATION_KEY = 'reauthorization_needed'
+# Both marks of an entry (see _token_store); a new pair drops them.
+MARKS = (REAUTHORIZATION_KEY, OUTCOME_UNKNOWN_KEY)
+# An access token this close to its expiry is not tried after a lost answer: a refusal could be its expiry
+# (the clocks of the controller and of Exist differ a little), not the refresh.
+EXPIRY_MARGIN = datetime.timedelta(seconds=60)
+# The whole-number options of the task: (unit, lowest, highest).
+NUMBER_OPTIONS = {
+    'refresh_before': ('days', 0, 3660),
+    'lock_timeout': ('seconds', 0, 3600),
+    'timeout': ('seconds',) + tuple(TIMEOUT_RANGE),
+    'retries': ('retries',) + tuple(RETRIES_RANGE),
+    'rate_limit_wait': ('seconds',) + tuple(RATE_LIMIT_WAIT_RANGE),
+}
+# A whole number as text: ASCII digits only (int() also takes '٣' and '３'), and few enough for any bound.
+WHOLE_NUMBER_TEXT = re.compile(r'\A\s*[+-]?[0-9]{1,18}\s*\Z')
 # The options given to every ExistClient (all but the token).
 CLIENT_OPTIONS = ('validate_certs', 'ca_path', 'use_proxy', 'timeout', 'retries', 'rate_limit_wait', 'http_agent')
 # Outcomes of one user's refresh.
@@ -79,6 +113,37 @@ class TaskFailure(Exception):
 
 def expires_at(entry, where='token store'):
     return parse_expires_at(entry['expires_at'], where)
+
+
+def _shown(value):
+    """A value for a message about a number option: shortened, and never str() of a huge int (ValueError)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return 'a number of about %d digits' % int(value.bit_length() * math.log10(2) + 1)
+    if isinstance(value, str):
+        return shorten(value)
+    if isinstance(value, (bool, int, float)):
+        return repr(value)
+    return 'a value of type %s' % type(value).__name__
+
+
+def whole_number(option, value):
+    """(value as an int, None), or (None, a message naming the option and the value) for an option of NUMBER_OPTIONS.
+
+    Takes an int, an integral float, or text of ASCII digits, as Ansible gives a number from YAML, -e or a template.
+    """
+    unit, low, high = NUMBER_OPTIONS[option]
+    number = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and WHOLE_NUMBER_TEXT.match(value):
+        number = int(value)
+    if number is not None and low <= number <= high:
+        return number, None
+    return None, '%s must be a whole number of %s from %d to %d, got %s' % (option, unit, low, high, _shown(value))
 
 
 def _safe_name(username):
@@ -95,6 +160,8 @@ def _summary(entries):
         item = {'expires_at': format_expires_at(expires_at(entry)), 'scope': entry.get('scope') or ''}
         if entry.get(REAUTHORIZATION_KEY):
             item[REAUTHORIZATION_KEY] = True
+        if entry.get(OUTCOME_UNKNOWN_KEY):
+            item[OUTCOME_UNKNOWN_KEY] = entry[OUTCOME_UNKNOWN_KEY]
         summary[username] = item
     return summary
 
@@ -167,9 +234,9 @@ class Run(object):
         return self.form(grant_type='refresh_token', refresh_token=refresh_token)
 
     def new_entry(self, answer, old=None):
-        """A store entry for a token answer; the extra keys of the old entry are kept, its mark dropped."""
+        """A store entry for a token answer; the extra keys of the old entry are kept, its marks dropped."""
         self.add_secrets(answer['access_token'], answer['refresh_token'])
-        entry = dict((key, value) for key, value in (old or {}).items() if key != REAUTHORIZATION_KEY)
+        entry = dict((key, value) for key, value in (old or {}).items() if key not in MARKS)
         entry.update(
             access_token=answer['access_token'],
             refresh_token=answer['refresh_token'],
@@ -211,8 +278,11 @@ class Run(object):
             return 'code is only used with grant=authorization_code'
         if params['grant'] == 'authorization_code' and params.get('refresh_before') is not None:
             return 'refresh_before is only used with grant=refresh_token'
-        if params.get('refresh_before') is not None and not 0 <= params['refresh_before'] <= 3660:
-            return 'refresh_before must be a whole number of days from 0 to 3660, got %r' % params['refresh_before']
+        for name in ('refresh_before', 'lock_timeout'):
+            if params.get(name) is not None:
+                problem = whole_number(name, params[name])[1]
+                if problem:
+                    return problem
         for name in ('client_id', 'client_secret', 'code', 'refresh_token', 'redirect_uri'):
             value = params.get(name)
             if value is not None and not value.strip():
@@ -312,24 +382,30 @@ class Run(object):
         params = self.params
         self.store = TokenStore(params['store'], self.vault_secrets)
         self.expires = {}
-        if (
-            params['grant'] == 'refresh_token'
-            and not params.get('refresh_token')
-            and not self.store.exists()
-            and not self.recovery_files()
-        ):
-            raise TaskFailure(
-                '%s: no token store there; exchange a code into it first (grant=authorization_code)' % self.store.path
-            )
-        if not self.check_mode:
-            directory = os.path.dirname(self.store.path)
-            if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
-                raise TaskFailure(
-                    '%s: the directory %s cannot be written, so no new pair could be kept; nothing was sent'
-                    % (self.store.path, directory)
-                )
-        lock = self.store.lock() if not self.check_mode else contextlib.nullcontext()
         try:
+            if (
+                params['grant'] == 'refresh_token'
+                and not params.get('refresh_token')
+                and not self.store.exists()
+                and not self.recovery_files()
+            ):
+                raise TaskFailure(
+                    '%s: no token store there; exchange a code into it first (grant=authorization_code)'
+                    % self.store.where()
+                )
+            if not self.check_mode:
+                directory = os.path.dirname(self.store.target)
+                if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+                    raise TaskFailure(
+                        '%s: the directory %s cannot be written, so no new pair could be kept; nothing was sent'
+                        % (self.store.where(), directory)
+                    )
+            timeout = params.get('lock_timeout')
+            lock = (
+                self.store.lock(DEFAULT_LOCK_TIMEOUT if timeout is None else timeout)
+                if not self.check_mode
+                else contextlib.nullcontext()
+            )
             with lock:
                 entries = self.store.load()
                 before = _summary(entries)
@@ -395,7 +471,7 @@ class Run(object):
             entries.update(candidate)
             self.forget(pending)
             return OK
-        recovery = '%s%s%s' % (self.store.path, RECOVERED_INFIX, _safe_name(username))
+        recovery = self.recovery_path(_safe_name(username))
         written = self.write_recovery(recovery, username, candidate[username])
         if written:
             self.forget(pending)
@@ -443,7 +519,7 @@ class Run(object):
         entry = self.new_entry(answer)
         # (a) On disk before anything else: the username is not known yet.
         stamp = self.clock().strftime('%Y%m%dT%H%M%S%fZ')
-        pending = self.write_recovery('%s%spending-%s' % (self.store.path, RECOVERED_INFIX, stamp), PENDING_KEY, entry)
+        pending = self.write_recovery(self.recovery_path('pending-' + stamp), PENDING_KEY, entry)
         client.use_access_token(entry['access_token'])
         try:
             username = self.read_username(client)
@@ -478,9 +554,17 @@ class Run(object):
 
     # -- merging recovery files back -----------------------------------------------
 
+    def recovery_path(self, suffix):
+        """A recovery file of the store: beside the file it is (a symbolic link's target)."""
+        return self.store.beside(RECOVERED_INFIX + suffix)
+
     def recovery_files(self):
-        """The recovery files beside the store, oldest name first."""
-        return sorted(glob.glob(glob.escape(self.store.path) + RECOVERED_INFIX + '*'))
+        """The recovery files of the store, oldest name first: beside its target, and beside the link when the
+        store's path is one (where a version of this module that did not follow links left them)."""
+        found = set()
+        for base in set((self.store.path, self.store.target)):
+            found.update(glob.glob(glob.escape(base) + RECOVERED_INFIX + '*'))
+        return sorted(found)
 
     def merge_recovered(self, entries):
         """Put the pairs of the recovery files beside the store back into it, when newer (the next run's job)."""
@@ -520,7 +604,7 @@ class Run(object):
         for dummy, pairs in taken:
             for username, entry in pairs:
                 candidate[username] = dict(
-                    dict((key, value) for key, value in entry.items() if key != REAUTHORIZATION_KEY),
+                    dict((key, value) for key, value in entry.items() if key not in MARKS),
                     username=username,
                 )
                 self.recovered.append(username)
@@ -551,14 +635,26 @@ class Run(object):
                 'at the URL given, and the code be exchanged into the store (grant=authorization_code)',
                 authorize_url=self.authorize_url(entries[username].get('scope')),
             )
-        due = []
+        # (d) An entry whose last refresh has an unknown outcome is settled first, whatever refresh_before says.
+        unsettled = sorted(
+            username
+            for username, entry in entries.items()
+            if username not in marked and entry.get(OUTCOME_UNKNOWN_KEY) is not None
+        )
+        due = list(unsettled)
         for username in sorted(entries):
-            if username in marked:
+            if username in marked or username in unsettled:
                 continue
             before = self.params.get('refresh_before')
             if before is None or expires_at(entries[username]) <= now + datetime.timedelta(days=before):
                 due.append(username)
         if self.check_mode:
+            for username in unsettled:
+                self.warn(
+                    'user %s: the answer to the refresh sent at %s was lost, so whether the pair in the store still '
+                    'works is unknown; a real run sends that refresh again, which settles it'
+                    % (username, entries[username][OUTCOME_UNKNOWN_KEY])
+                )
             self.refreshed.extend(due)
             self.changed = self.changed or bool(due)
             return
@@ -591,46 +687,65 @@ class Run(object):
         self.add_secrets(entry['access_token'], entry['refresh_token'])
         client = self.refresh_client
         client.add_secrets(entry['access_token'], entry['refresh_token'])
+        sent = self.clock()
         try:
             answer = client.oauth_token(self.refresh_form(entry['refresh_token']))
         except ExistOAuthRefused as exc:
             if exc.concerns_client:
-                self.fail(username, 'refresh_failed', '%s; the pair is unchanged' % exc.message)
+                self.fail(username, 'refresh_failed', '%s; %s' % (exc.message, self.unchanged(entry)))
                 return STOP
             if exc.error == 'invalid_grant':
-                return self.pair_gone(
-                    entries,
-                    username,
-                    '%s: the refresh token no longer works (the access token in the store works at most until %s)'
-                    % (exc.message, format_expires_at(expires_at(entry))),
-                )
-            self.fail(username, 'refresh_failed', '%s; the pair is unchanged' % exc.message)
+                if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
+                    why = (
+                        '%s: the refresh token no longer works, so the refresh sent at %s, whose answer was lost, did '
+                        'happen, and its new pair is lost' % (exc.message, entry[OUTCOME_UNKNOWN_KEY])
+                    )
+                else:
+                    why = (
+                        '%s: the refresh token no longer works (the access token in the store works at most until %s)'
+                        % (exc.message, format_expires_at(expires_at(entry)))
+                    )
+                return self.pair_gone(entries, username, why)
+            self.fail(username, 'refresh_failed', '%s; %s' % (exc.message, self.unchanged(entry)))
             return FAILED
         except ExistOutcomeUnknown as exc:
-            return self.after_lost_answer(entries, username, exc)
+            return self.after_lost_answer(entries, username, exc, sent)
         except ExistApiError as exc:
             # Never sent, rate-limited for too long, or the request cap: nothing was issued.
-            self.fail(username, 'refresh_failed', '%s; the pair is unchanged' % exc.message)
+            self.fail(username, 'refresh_failed', '%s; %s' % (exc.message, self.unchanged(entry)))
             return STOP
         if self.keep(entries, username, self.new_entry(answer, entry)) == STOP:
             return STOP
         self.refreshed.append(username)
         return OK
 
-    def after_lost_answer(self, entries, username, exc):
-        """(c) Whether a refresh whose answer was lost happened: the old access token tells. Always STOP."""
+    @staticmethod
+    def unchanged(entry):
+        """What a refresh that was refused or never sent leaves: the pair, and any mark, as they were."""
+        if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
+            return (
+                'the entry is unchanged, still marked %s (the answer to the refresh sent at %s was lost): its pair '
+                'may not work' % (OUTCOME_UNKNOWN_KEY, entry[OUTCOME_UNKNOWN_KEY])
+            )
+        return 'the pair is unchanged'
+
+    def after_lost_answer(self, entries, username, exc, sent):
+        """(c) A refresh whose answer was lost: a refused old access token says it happened; else unknown. STOP."""
         entry = entries[username]
         old_expiry = expires_at(entry)
-        if old_expiry <= self.clock():
-            self.fail(
+        now = self.clock()
+        if old_expiry <= now + EXPIRY_MARGIN:
+            return self.outcome_unknown(
+                entries,
                 username,
-                'outcome_unknown',
-                '%s. The old access token expired at %s, so trying it cannot tell whether Exist refreshed. The old '
-                'pair is kept: run the task again; if Exist then refuses the refresh token (invalid_grant), the pair '
-                'is gone and the user must authorise again. Nothing more was refreshed.'
-                % (exc.message, format_expires_at(old_expiry)),
+                sent,
+                '%s. The old access token %s at %s, so trying it cannot tell whether Exist refreshed'
+                % (
+                    exc.message,
+                    'expired' if old_expiry <= now else 'expires within a minute',
+                    format_expires_at(old_expiry),
+                ),
             )
-            return STOP
         probe = self.client(access_token=entry['access_token'], retries=0)
         try:
             self.read_username(probe)
@@ -642,21 +757,48 @@ class Run(object):
                     '%s, and the old access token is now refused (401): Exist did refresh, and its answer with the '
                     'new pair is lost' % exc.message,
                 )
-            else:
-                self.fail(
-                    username,
-                    'outcome_unknown',
-                    '%s, and trying the old access token failed too (%s): whether Exist refreshed is unknown. The old '
-                    'pair is kept unchanged: run the task again; if Exist then refuses the refresh token, the pair is '
-                    'gone and the user must authorise again. Nothing more was refreshed.'
-                    % (exc.message, probe_error.message),
-                )
-            return STOP
+                return STOP
+            return self.outcome_unknown(
+                entries,
+                username,
+                sent,
+                '%s, and trying the old access token failed too (%s)' % (exc.message, probe_error.message),
+            )
+        return self.outcome_unknown(
+            entries,
+            username,
+            sent,
+            '%s. The old access token still worked just after, but that proves nothing: the refresh may still be on '
+            'its way and be applied later, which ends the old pair' % exc.message,
+        )
+
+    def outcome_unknown(self, entries, username, sent, why):
+        """Whether a refresh happened is unknown: mark the entry (old pair kept) for the next run to settle. STOP."""
+        stamp = format_expires_at(sent)
+        candidate = dict(entries)
+        candidate[username] = dict(
+            dict((key, value) for key, value in entries[username].items() if key != REAUTHORIZATION_KEY),
+            **{OUTCOME_UNKNOWN_KEY: stamp},
+        )
+        try:
+            self.save(candidate)
+        except TokenStoreError as exc:
+            marked = (
+                'The store could not be marked so (%s): until a run settles it, do not rely on the pair the store '
+                'holds for this user' % exc.message
+            )
+        else:
+            entries.clear()
+            entries.update(candidate)
+            marked = 'The store keeps the old pair, marked %s: %s' % (OUTCOME_UNKNOWN_KEY, stamp)
         self.fail(
             username,
-            'refresh_failed',
-            '%s; the old access token still works, so Exist did not refresh: the old pair is kept (valid until %s). '
-            'Run the task again. Nothing more was refreshed.' % (exc.message, format_expires_at(old_expiry)),
+            'outcome_unknown',
+            '%s. Whether Exist refreshed the pair is unknown. %s. Run the task again (refresh_before does not '
+            'matter): it sends this refresh again, which settles it, either with a new pair or, if Exist refuses '
+            'the refresh token, by marking the user reauthorization_needed. Nothing more was refreshed.'
+            % (why, marked),
+            refresh_sent_at=stamp,
         )
         return STOP
 
@@ -665,7 +807,10 @@ class Run(object):
         entry = entries[username]
         url = self.authorize_url(entry.get('scope'))
         candidate = dict(entries)
-        candidate[username] = dict(entry, **{REAUTHORIZATION_KEY: True})
+        candidate[username] = dict(
+            dict((key, value) for key, value in entry.items() if key != OUTCOME_UNKNOWN_KEY),
+            **{REAUTHORIZATION_KEY: True},
+        )
         try:
             self.save(candidate)
         except TokenStoreError as exc:

@@ -11,7 +11,10 @@ import datetime
 import glob
 import json
 import os
+import re
 import stat
+import subprocess
+import sys
 import threading
 import time
 from unittest.mock import MagicMock
@@ -20,10 +23,12 @@ import pytest
 import requests
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret, is_encrypted
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.action.token import ActionModule
 from ansible_collections.existio.exist.plugins.modules import token as token_module
-from ansible_collections.existio.exist.plugins.plugin_utils import _token_store
+from ansible_collections.existio.exist.plugins.plugin_utils import _oauth, _token_store
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import TokenStore, format_expires_at
 from exist_emulator.testing import BackgroundEmulator
 
@@ -502,6 +507,21 @@ def test_an_older_recovery_file_is_left_in_place_with_a_warning(world, store):
 # -- (c) the answer to a refresh is lost ----------------------------------------------------
 
 
+STAMP = re.compile(r'\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z')
+
+
+def assert_marked_unknown(path, username, sent_between):
+    """The entry keeps its old pair, marked refresh_outcome_unknown with the time the refresh was sent (UTC, Z)."""
+    entry = read_store(path)[username]
+    assert entry['access_token'] == access(username) and entry['refresh_token'] == refresh(username)
+    stamp = entry['refresh_outcome_unknown']
+    assert isinstance(stamp, str) and STAMP.match(stamp), stamp
+    low, high = (format_expires_at(moment) for moment in sent_between)
+    assert low <= stamp <= high
+    assert 'reauthorization_needed' not in entry
+    return stamp
+
+
 @pytest.mark.parametrize(
     'fault',
     [
@@ -511,19 +531,30 @@ def test_an_older_recovery_file_is_left_in_place_with_a_warning(world, store):
     ],
     ids=['502', 'html-500', 'dropped'],
 )
-def test_a_lost_answer_to_a_refresh_that_did_not_happen_keeps_the_old_pair(world, store, fault):
+def test_a_lost_answer_whose_old_token_still_works_is_unknown_and_the_next_run_settles_it(world, store, fault):
+    # The old access token working proves nothing: the refresh may still land (issue 17, class 1).
     emulator = world()
     path = store()
     emulator.admin.faults(dict(fault, method='POST', path='/oauth2/access_token'))
+    started = now()
     result = refresh_store(emulator, path)
     codes = [(item['username'], item['error_code']) for item in result['failed_items']]
-    assert codes == [('alice', 'refresh_failed'), ('bob', 'not_attempted'), ('carol', 'not_attempted')]
-    assert 'the old access token still works, so Exist did not refresh' in result['msg']
+    assert codes == [('alice', 'outcome_unknown'), ('bob', 'not_attempted'), ('carol', 'not_attempted')]
+    assert 'did not refresh' not in result['msg'] and 'still works' not in result['msg']
     assert api_log(emulator)[1:] == ['GET /api/2/accounts/profile/ 200']  # the old token, tried once
+    stamp = assert_marked_unknown(path, 'alice', (started, now()))
+    assert result['failed_items'][0]['refresh_sent_at'] == stamp and stamp in result['msg']
+    assert result['changed'] is True  # the mark was written
     assert [read_store(path)[user]['refresh_token'] for user in USERS] == [refresh(user) for user in USERS]
-    assert 'reauthorization_needed' not in read_store(path)['alice']
-    assert profile_status(emulator, access('alice')) == 200
     assert_no_secret(result)
+    # The next run settles alice by sending her refresh again, though refresh_before would not pick her.
+    emulator.admin.clear_requests()
+    again = refresh_store(emulator, path, refresh_before=30)
+    assert again['refreshed'] == ['alice'] and 'failed' not in again and again['changed'] is True
+    assert api_log(emulator) == ['POST /oauth2/access_token 200']
+    entry = read_store(path)['alice']
+    assert 'refresh_outcome_unknown' not in entry and profile_status(emulator, entry['access_token']) == 200
+    assert profile_status(emulator, access('alice')) == 401
 
 
 @pytest.mark.parametrize(
@@ -563,21 +594,34 @@ def test_a_lost_answer_whose_old_token_cannot_be_tried_either_stays_unknown(worl
             {'method': 'GET', 'path': '/api/2/accounts/profile/', 'status': 503},
         ]
     )
+    started = now()
     result = refresh_store(emulator, path)
     item = result['failed_items'][0]
-    assert item['error_code'] == 'outcome_unknown' and 'whether Exist refreshed is unknown' in item['error']
-    assert 'reauthorization_needed' not in read_store(path)['alice']
+    assert item['error_code'] == 'outcome_unknown' and 'Whether Exist refreshed the pair is unknown' in item['error']
+    assert 'trying the old access token failed too' in item['error']
+    assert_marked_unknown(path, 'alice', (started, now()))
     assert_no_secret(result)
+    # The refresh did happen: the next run's refresh is refused, and alice must authorise again.
+    again = refresh_store(emulator, path)
+    [first, *others] = again['failed_items']
+    assert (first['username'], first['error_code']) == ('alice', 'reauthorization_needed')
+    assert 'did happen, and its new pair is lost' in first['error']
+    assert again['refreshed'] == ['bob', 'carol']
+    entry = read_store(path)['alice']
+    assert entry['reauthorization_needed'] is True and 'refresh_outcome_unknown' not in entry
+    assert others == []
 
 
 def test_a_lost_answer_with_an_expired_access_token_is_not_probed(world, store):
     emulator = world(days={'alice': -2})
     path = store(days={'alice': -2})
     emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'status': 502})
+    started = now()
     result = refresh_store(emulator, path)
     item = result['failed_items'][0]
     assert item['error_code'] == 'outcome_unknown' and 'expired' in item['error']
     assert api_log(emulator) == ['POST /oauth2/access_token 502']
+    assert_marked_unknown(path, 'alice', (started, now()))
     # The refresh token still works (the refresh did not happen): the next run refreshes alice.
     again = refresh_store(emulator, path)
     assert again['refreshed'] == list(USERS)
@@ -588,10 +632,352 @@ def test_a_refresh_that_timed_out_is_not_sent_again(world, store):
     path = store()
     emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'delay': 3, 'status': 502})
     result = refresh_store(emulator, path, timeout=1, retries=3)
-    assert result['failed_items'][0]['error_code'] == 'refresh_failed'
+    assert result['failed_items'][0]['error_code'] == 'outcome_unknown'
     assert 'read timed out' in result['failed_items'][0]['error']
     time.sleep(2.5)
     assert [line.split()[:2] for line in api_log(emulator)].count(['POST', '/oauth2/access_token']) == 1
+
+
+def wait_for_landing(emulator, count, seconds=10):
+    """Wait until the emulator has answered `count` token requests (a delayed one lands late)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if [line.split()[:2] for line in api_log(emulator)].count(['POST', '/oauth2/access_token']) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError('the delayed refresh never landed: %s' % api_log(emulator))
+
+
+def test_a_refresh_that_lands_after_the_client_gave_up_is_never_called_kept(world, store):
+    # Issue 17, class 1: the client gives up after 1 s, the old token still works when tried, and then the
+    # emulator applies the refresh (3 s): the old pair dies. Nothing may say it was kept.
+    emulator = world()
+    path = store()
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'delay': 3})
+    started = now()
+    result = refresh_store(emulator, path, timeout=1)
+    codes = [(item['username'], item['error_code']) for item in result['failed_items']]
+    assert codes == [('alice', 'outcome_unknown'), ('bob', 'not_attempted'), ('carol', 'not_attempted')]
+    assert api_log(emulator) == ['GET /api/2/accounts/profile/ 200']  # tried while the refresh was on its way
+    assert 'proves nothing' in result['msg'] and 'kept (valid' not in result['msg']
+    stamp = assert_marked_unknown(path, 'alice', (started, now()))
+    wait_for_landing(emulator, 1)
+    assert profile_status(emulator, access('alice')) == 401  # the refresh landed: the old pair is dead
+    # The next run settles it: the refresh token is spent, so the refresh did happen and alice must authorise again.
+    emulator.admin.clear_requests()
+    again = refresh_store(emulator, path, refresh_before=30, redirect_uri=REDIRECT)
+    [item] = again['failed_items']
+    assert (item['username'], item['error_code']) == ('alice', 'reauthorization_needed')
+    assert 'the refresh sent at %s, whose answer was lost, did happen' % stamp in item['error']
+    assert item['authorize_url'].startswith(emulator.url + '/oauth2/authorize?')
+    assert api_log(emulator) == ['POST /oauth2/access_token 400']
+    entry = read_store(path)['alice']
+    assert entry['reauthorization_needed'] is True and 'refresh_outcome_unknown' not in entry
+    assert_no_secret(result)
+    assert_no_secret(again)
+
+
+def test_settling_while_the_lost_refresh_is_still_on_its_way_keeps_a_working_pair(world, store):
+    # The refresh sent again wins the race: the late one is then refused (its refresh token is spent).
+    emulator = world()
+    path = store()
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'delay': 3})
+    first = refresh_store(emulator, path, timeout=1)
+    assert [item['error_code'] for item in first['failed_items']][:1] == ['outcome_unknown']
+    again = refresh_store(emulator, path, refresh_before=30)
+    assert again['refreshed'] == ['alice'] and again['failed_items'] == []
+    wait_for_landing(emulator, 2)
+    time.sleep(0.2)
+    assert 'POST /oauth2/access_token 400' in api_log(emulator)  # the late refresh, refused
+    entry = read_store(path)['alice']
+    assert 'refresh_outcome_unknown' not in entry and profile_status(emulator, entry['access_token']) == 200
+
+
+def test_an_entry_whose_settling_answer_is_lost_again_is_marked_anew(world, store):
+    emulator = world()
+    entries = store_entries()
+    entries['bob']['refresh_outcome_unknown'] = '2026-01-02T03:04:05Z'
+    path = store(entries)
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'drop': True})
+    started = now()
+    result = refresh_store(emulator, path, refresh_before=30)
+    assert [(i['username'], i['error_code']) for i in result['failed_items']] == [('bob', 'outcome_unknown')]
+    assert assert_marked_unknown(path, 'bob', (started, now())) != '2026-01-02T03:04:05Z'
+
+
+def test_a_settling_refresh_refused_for_the_client_keeps_the_mark(world, store):
+    emulator = world()
+    entries = store_entries()
+    entries['bob']['refresh_outcome_unknown'] = '2026-01-02T03:04:05Z'
+    path = store(entries)
+    result = refresh_store(emulator, path, client_secret='sEcReT-wrong-secret')
+    item = result['failed_items'][0]
+    assert (item['username'], item['error_code']) == ('bob', 'refresh_failed')
+    assert 'still marked refresh_outcome_unknown' in item['error'] and 'pair is unchanged' not in item['error']
+    assert read_store(path)['bob']['refresh_outcome_unknown'] == '2026-01-02T03:04:05Z'
+    assert_no_secret(result, 'sEcReT-wrong-secret')
+
+
+def test_check_mode_says_an_unsettled_entry_would_be_settled_and_sends_nothing(world, store):
+    emulator = world()
+    entries = store_entries()
+    entries['carol']['refresh_outcome_unknown'] = '2026-01-02T03:04:05Z'
+    path = store(entries)
+    result = refresh_store(emulator, path, refresh_before=30, check_mode=True, diff=True)
+    assert result['refreshed'] == ['carol'] and result['changed'] is True and api_log(emulator) == []
+    assert any('carol' in w and '2026-01-02T03:04:05Z' in w and 'settles' in w for w in result['warnings'])
+    assert result['diff']['before']['carol']['refresh_outcome_unknown'] == '2026-01-02T03:04:05Z'
+    assert read_store(path)['carol']['refresh_outcome_unknown'] == '2026-01-02T03:04:05Z'
+
+
+def test_a_new_code_clears_the_unknown_mark(world, store):
+    emulator = world(codes=[(CODE, 'alice')])
+    entries = store_entries()
+    entries['alice']['refresh_outcome_unknown'] = '2026-01-02T03:04:05Z'
+    path = store(entries)
+    result = exchange(emulator, store=path)
+    assert result['username'] == 'alice' and 'failed' not in result
+    assert 'refresh_outcome_unknown' not in read_store(path)['alice']
+
+
+def test_a_mark_that_cannot_be_written_is_said_and_nothing_claims_the_pair_works(world, store, monkeypatch):
+    emulator = world()
+    path = store()
+    FailingSaves(monkeypatch, lambda target: True)
+    emulator.admin.faults({'method': 'POST', 'path': '/oauth2/access_token', 'status': 502})
+    result = refresh_store(emulator, path)
+    item = result['failed_items'][0]
+    assert item['error_code'] == 'outcome_unknown' and 'could not be marked' in item['error']
+    assert 'do not rely on the pair' in item['error']
+
+
+# -- the store's lock waits with a bound (issue 17, class 6) ------------------------------------------
+
+HOLDER = r"""
+import sys, time
+from ansible_collections.existio.exist.plugins.plugin_utils._token_store import TokenStore
+with TokenStore(sys.argv[1]).lock():
+    print('held', flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_store_locked_by_another_process_fails_after_lock_timeout_naming_the_lock_and_its_holder(world, store):
+    emulator = world()
+    path = store()
+    with open(path, 'rb') as handle:
+        written = handle.read()
+    holder = subprocess.Popen(
+        [sys.executable, '-c', HOLDER, path],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
+    results = []
+    try:
+        assert holder.stdout.readline().strip() == b'held'
+        started = time.monotonic()
+        worker = threading.Thread(target=lambda: results.append(refresh_store(emulator, path, lock_timeout=1)))
+        worker.start()
+        worker.join(20)
+        waited = time.monotonic() - started
+        assert results, 'the task still waits for the lock'
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    [result] = results
+    assert result['failed'] is True and result['changed'] is False and result['api_requests'] == 0
+    assert path + '.lock' in result['msg'] and 'pid %d' % holder.pid in result['msg'] and 'after 1 s' in result['msg']
+    assert 1 <= waited < 10
+    assert api_log(emulator) == []
+    with open(path, 'rb') as handle:
+        assert handle.read() == written
+
+
+def test_lock_timeout_defaults_to_the_store_s_bound_and_is_documented():
+    spec = token_module.argument_spec()
+    assert spec['lock_timeout'] == dict(type='int', default=_token_store.DEFAULT_LOCK_TIMEOUT)
+    documented = yaml.safe_load(token_module.DOCUMENTATION)['options']['lock_timeout']
+    assert documented['default'] == _token_store.DEFAULT_LOCK_TIMEOUT and documented['type'] == 'int'
+
+
+# -- numbers as text (issue 17, class 9) -----------------------------------------------------------------
+
+
+NUMBER_CASES = [
+    ('refresh_before', '²', "'²'"),
+    ('refresh_before', '٣', "'٣'"),  # int() reads it as 3
+    ('refresh_before', '３０', "'３０'"),
+    ('refresh_before', '1' * 5000, "'%s'... (5000 characters)" % ('1' * 40)),
+    ('refresh_before', 10**5000, 'a number of about 5001 digits'),
+    ('refresh_before', -(10**5000), 'a number of about 5001 digits'),
+    ('refresh_before', 3661, '3661'),
+    ('refresh_before', 2.5, '2.5'),
+    ('refresh_before', float('inf'), 'inf'),
+    ('refresh_before', True, 'True'),
+    ('refresh_before', '30 days', "'30 days'"),
+    ('refresh_before', '', "''"),
+    ('lock_timeout', '٣', "'٣'"),
+    ('lock_timeout', -1, '-1'),
+    ('lock_timeout', 10**5000, 'a number of about 5001 digits'),
+    ('timeout', 10**5000, 'a number of about 5001 digits'),
+    ('timeout', '²', "'²'"),
+    ('retries', '٣', "'٣'"),
+    ('rate_limit_wait', '1' * 5000, "'%s'... (5000 characters)" % ('1' * 40)),
+]
+
+
+# (Explicit ids: pytest's own would str() an int of 5000 digits, which raises ValueError.)
+@pytest.mark.parametrize(
+    'option, value, shown', NUMBER_CASES, ids=['%s-%d' % (case[0], index) for index, case in enumerate(NUMBER_CASES)]
+)
+def test_a_number_option_that_is_not_a_plain_whole_number_fails_naming_it_and_the_value(
+    world, store, option, value, shown
+):
+    emulator = world()
+    path = store()
+    result = refresh_store(emulator, path, **{option: value})
+    assert result['failed'] is True and result['msg'].startswith(option + ' must be a whole number of ')
+    assert result['msg'].endswith('got %s' % shown) and len(result['msg']) < 300
+    assert api_log(emulator) == [] and 'Traceback' not in result['msg']
+
+
+@pytest.mark.parametrize('value', ['30', ' 30 ', '+30', 30, 30.0])
+def test_refresh_before_as_ascii_text_or_a_whole_float_is_taken(world, store, value):
+    emulator = world(days={'alice': 10})
+    path = store(days={'alice': 10})
+    result = refresh_store(emulator, path, refresh_before=value)
+    assert result['refreshed'] == ['alice'] and 'failed' not in result
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.one_of(st.text(max_size=8), st.integers(), st.floats(), st.booleans(), st.just('1' * 4301)))
+def test_any_refresh_before_is_a_number_in_range_or_an_error_naming_it(value):
+    number, problem = _oauth.whole_number('refresh_before', value)
+    if problem is None:
+        assert isinstance(number, int) and 0 <= number <= 3660
+        assert not isinstance(value, bool)
+        if isinstance(value, str):
+            assert value.strip().lstrip('+-').isascii()
+    else:
+        assert number is None and problem.startswith('refresh_before must be a whole number of days from 0 to 3660')
+        assert len(problem) < 200
+
+
+def test_a_store_timestamp_of_other_digits_fails_the_task_naming_it(world, store):
+    emulator = world()
+    entries = store_entries()
+    entries['bob']['expires_at'] = '２０２７-11-28T19:00:00Z'
+    path = store.path
+    with open(path, 'w') as handle:
+        yaml.safe_dump(entries, handle)
+    result = refresh_store(emulator, path)
+    assert result['failed'] is True and "user 'bob': expires_at '２０２７-11-28T19:00:00Z'" in result['msg']
+    assert api_log(emulator) == []
+    assert_no_secret(result)
+
+
+@pytest.mark.parametrize(
+    'body',
+    [
+        '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": 1%s}' % ('0' * 5000),
+        '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": "31535999"}',
+        '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": 1e400}',
+    ],
+    ids=['5000-digits', 'text', 'infinite'],
+)
+def test_an_expires_in_exist_could_not_mean_fails_as_unknown_without_a_python_error(world, store, body):
+    emulator = world()
+    path = store()
+    emulator.admin.faults(
+        {
+            'method': 'POST',
+            'path': '/oauth2/access_token',
+            'status': 200,
+            'raw_body': body,
+            'content_type': 'application/json',
+        }
+    )
+    result = refresh_store(emulator, path)
+    item = result['failed_items'][0]
+    assert item['error_code'] == 'outcome_unknown' and 'issued a new token pair is unknown' in item['error']
+    assert 'ValueError' not in result['msg'] and 'Traceback' not in result['msg']
+    assert 'refresh_outcome_unknown' in read_store(path)['alice']
+
+
+# -- a store listing a user twice (issue 17, class 10) ------------------------------------------------
+
+
+@pytest.mark.parametrize('grant', ['refresh_token', 'authorization_code'])
+def test_a_store_listing_a_user_twice_fails_and_the_task_writes_nothing(world, store, tmp_path, grant):
+    emulator = world(codes=[(CODE, 'carol')])
+    entries = store_entries()
+    text = yaml.safe_dump(entries, default_flow_style=False)
+    text += yaml.safe_dump({'alice': dict(entries['alice'], access_token='sEcReT-access-alice-other')})
+    path = store.path
+    with open(path, 'w') as handle:
+        handle.write(text)
+    listing = sorted(os.listdir(str(tmp_path)))
+    if grant == 'refresh_token':
+        result = refresh_store(emulator, path)
+    else:
+        result = exchange(emulator, store=path)
+    assert result['failed'] is True and result['changed'] is False
+    assert "lists user 'alice' twice (lines 1 and 19)" in result['msg']
+    assert api_log(emulator) == [] and result['api_requests'] == 0
+    with open(path) as handle:
+        assert handle.read() == text
+    assert [name for name in sorted(os.listdir(str(tmp_path))) if not name.endswith('.lock')] == listing
+    assert_no_secret(result, 'sEcReT-access-alice-other')
+
+
+# -- a symbolic link, a vault label (issue 17, class 11) ------------------------------------------------
+
+
+def test_a_store_that_is_a_symbolic_link_is_refreshed_through_it(world, store, tmp_path):
+    emulator = world()
+    target = store()
+    link = str(tmp_path / 'link' / 'tokens.yml')
+    os.mkdir(os.path.dirname(link))
+    os.symlink(target, link)
+    result = refresh_store(emulator, link)
+    assert result['refreshed'] == list(USERS) and result['store'] == link
+    assert os.path.islink(link) and os.readlink(link) == target
+    entries = read_store(target)
+    assert all(profile_status(emulator, entries[user]['access_token']) == 200 for user in USERS)
+    assert mode(target) == 0o600
+    assert os.listdir(os.path.dirname(link)) == ['tokens.yml']  # no lock, no temporary file beside the link
+    assert os.path.exists(target + '.lock')
+
+
+def test_the_recovery_file_of_a_linked_store_sits_beside_its_target_and_is_merged_back(
+    world, store, tmp_path, monkeypatch
+):
+    emulator = world()
+    target = store()
+    link = str(tmp_path / 'link' / 'tokens.yml')
+    os.mkdir(os.path.dirname(link))
+    os.symlink(target, link)
+    saves = FailingSaves(monkeypatch, lambda path: path == link)
+    result = refresh_store(emulator, link)
+    [first, *dummy] = result['failed_items']
+    assert first['error_code'] == 'store_write_failed' and first['recovery_file'] == target + '.recovered-alice'
+    assert os.listdir(os.path.dirname(link)) == ['tokens.yml']
+    saves.fail = lambda path: False
+    again = refresh_store(emulator, link, refresh_before=30)
+    assert again['recovered'] == ['alice'] and recovery_files(target) == []
+    assert profile_status(emulator, read_store(target)['alice']['access_token']) == 200
+
+
+def test_an_encrypted_store_opened_without_a_vault_id_keeps_its_label(world, store):
+    # --vault-password-file or --ask-vault-pass: the loader's secret has the ID 'default'.
+    emulator = world(days={'carol': 3})
+    path = store(days={'carol': 3})
+    encrypt_store(path)
+    result = refresh_store(emulator, path, refresh_before=30, secrets=[('default', VAULT[0][1])])
+    assert result['refreshed'] == ['carol']
+    with open(path, 'rb') as handle:
+        assert handle.read().startswith(b'$ANSIBLE_VAULT;1.2;AES256;prod\n')
 
 
 # -- a refresh token given ------------------------------------------------------------------
