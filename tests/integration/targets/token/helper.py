@@ -6,14 +6,19 @@
 
 python3 helper.py prepare CONFIG DIR   load seed.json into the emulator; write the stores and the vault password
 python3 helper.py check CONFIG LOG     fail if any secret (seeded, issued during the run, the client's) is in LOG
+python3 helper.py hold LOCK            hold LOCK (an flock, as another run would) with a record of who holds it,
+                                       print "held", and wait to be killed (at most 10 minutes)
 """
 
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
+import socket
 import sys
+import time
 import urllib.request
 
 import yaml
@@ -70,8 +75,24 @@ def prepare(config, directory):
         path = os.path.join(directory, name)
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
             yaml.safe_dump(entries, handle, default_flow_style=False)
+    # A store that lists dave twice (a hand edit, a merge): refused whole.
+    with open(os.path.join(directory, 'store-refresh.yml')) as handle:
+        refresh_store = yaml.safe_load(handle)
+    with open(
+        os.open(os.path.join(directory, 'store-dup.yml'), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w'
+    ) as handle:
+        handle.write(yaml.safe_dump({'dave': refresh_store['dave']}, default_flow_style=False) * 2)
     with open(os.open(os.path.join(directory, 'vault-password'), os.O_WRONLY | os.O_CREAT, 0o600), 'w') as handle:
         handle.write('token-target-vault-password\n')
+
+
+def hold(lock):
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    record = {'pid': os.getpid(), 'host': socket.gethostname(), 'since': '2027-01-01T00:00:00Z', 'by': 'helper.py'}
+    os.write(fd, json.dumps(record).encode())
+    print('held', flush=True)
+    time.sleep(600)
 
 
 def check(config, log):
@@ -104,5 +125,7 @@ def check(config, log):
 if __name__ == '__main__':
     if sys.argv[1] == 'prepare':
         prepare(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == 'hold':
+        hold(sys.argv[2])
     else:
         check(sys.argv[2], sys.argv[3])
