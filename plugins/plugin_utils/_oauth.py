@@ -698,7 +698,8 @@ class Run(object):
                 if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
                     why = (
                         '%s: the refresh token no longer works, so the refresh sent at %s, whose answer was lost, did '
-                        'happen, and its new pair is lost' % (exc.message, entry[OUTCOME_UNKNOWN_KEY])
+                        'happen, and its new pair is lost (unless the user revoked the pair since)'
+                        % (exc.message, entry[OUTCOME_UNKNOWN_KEY])
                     )
                 else:
                     why = (
