@@ -58,7 +58,7 @@ from unittest.mock import MagicMock
 
 import yaml
 
-from ansible_collections.existio.exist.plugins.action.token import ActionModule
+from ansible_collections.existio.exist.plugins.action.token import PAIR_KEYS, ActionModule
 from ansible_collections.existio.exist.plugins.module_utils import _client
 from ansible_collections.existio.exist.plugins.plugin_utils import _oauth
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
@@ -558,7 +558,7 @@ class Fuzzer(object):
         shown = dict(result)
         if result.get('_ansible_no_log'):
             # A pair returned on purpose (without a store, or unsaved_pair): the whole result is no_log.
-            for key in _oauth_pair_keys() + ('unsaved_pair',):
+            for key in tuple(PAIR_KEYS) + ('unsaved_pair',):
                 shown.pop(key, None)
         text = json.dumps(shown, default=str)
         leaked = sorted(secret for secret in secrets if secret in text)
@@ -681,12 +681,6 @@ class Fuzzer(object):
                 % (again.get('changed'), again.get('api_requests'), str(again.get('msg'))[:300])
             )
         self.check('converges', case, not problems, '; '.join(problems))
-
-
-def _oauth_pair_keys():
-    from ansible_collections.existio.exist.plugins.action.token import PAIR_KEYS
-
-    return tuple(PAIR_KEYS)
 
 
 # -- through ansible-playbook ---------------------------------------------------------
