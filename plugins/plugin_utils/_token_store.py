@@ -65,7 +65,7 @@ OUTCOME_UNKNOWN_KEY = 'refresh_outcome_unknown'
 KNOWN_KEYS = frozenset(REQUIRED_KEYS + ('username', 'scope', REAUTHORIZATION_KEY, OUTCOME_UNKNOWN_KEY))
 STORE_MODE = 0o600
 # How long lock() waits for another holder by default (seconds), and how often it tries again.
-DEFAULT_LOCK_TIMEOUT = 300
+DEFAULT_LOCK_TIMEOUT = 600
 LOCK_POLL_SECONDS = 0.1
 
 
@@ -266,6 +266,7 @@ class TokenStore(object):
         self.encrypted = False
         self._vault_id = None
         self._vault_secret = None
+        self._rendered = {}
 
     @property
     def target(self):
@@ -313,17 +314,37 @@ class TokenStore(object):
         return check_entries(entries, self.path)
 
     def render(self, entries):
-        """The bytes of the store for entries: YAML, encrypted when the store was."""
+        """The bytes of the store for entries: YAML, encrypted when the store was.
+
+        The text is that of yaml.safe_dump() of the whole mapping, made user by user: a refresh saves the store
+        after each user, and dumping a thousand entries again for each one made a refresh of a large store take
+        about a second per user (half an hour for 1,000, while holding the lock). An entry's text is kept for
+        the next save of this store as long as the entry is the same.
+        """
         check_entries(entries, self.path)
-        text = yaml.safe_dump(
-            dict((username, dict(entries[username])) for username in sorted(entries)),
-            default_flow_style=False,
-            sort_keys=True,
-        )
+        if not entries:
+            text = yaml.safe_dump({}, default_flow_style=False)
+        else:
+            text = ''.join(self._entry_text(username, entries[username]) for username in sorted(entries))
         data = to_bytes('# existio.exist token store: written by existio.exist.token\n' + text)
         if self.encrypted:
             data = self._vault.encrypt(data, secret=self._vault_secret, vault_id=self._vault_id)
         return data
+
+    def _entry_text(self, username, entry):
+        """The YAML of {username: entry}, from the cache when the entry has not changed."""
+        try:
+            key = (username, tuple(sorted(entry.items())))
+            hash(key)
+        except TypeError:  # a value of another kind (a list, a mapping) under a key of the user's own
+            key = None
+        cached = self._rendered.get(username)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        text = yaml.safe_dump({username: dict(entry)}, default_flow_style=False, sort_keys=True)
+        if key is not None:
+            self._rendered[username] = (key, text)
+        return text
 
     def save(self, entries):
         """Replace the store's target with entries, atomically, mode 0600 (a symbolic link stays a link)."""

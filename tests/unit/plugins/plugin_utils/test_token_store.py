@@ -21,6 +21,7 @@ import time
 
 import pytest
 import yaml
+from ansible.module_utils.common.text.converters import to_text
 from ansible.parsing.vault import VaultLib, VaultSecret, is_encrypted
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -521,3 +522,47 @@ def test_a_vault_encrypted_store_keeps_the_label_of_its_envelope(path, label, se
     with open(path, 'rb') as handle:
         assert handle.read().startswith(header)
     assert TokenStore(path, secrets).load() == {'alice': ENTRY}
+
+
+# -- a save costs one entry's YAML, not the whole store's ---------------------------------------------
+
+
+def _whole_dump(entries):
+    """What render() wrote before it worked user by user: one safe_dump of the whole mapping."""
+    return yaml.safe_dump(
+        dict((username, dict(entries[username])) for username in sorted(entries)),
+        default_flow_style=False,
+        sort_keys=True,
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(store=hostile_stores.stores)
+def test_the_store_is_written_exactly_as_one_dump_of_the_whole_mapping(store):
+    entries, message = _load_or_store_error(hostile_stores.store_text(store))
+    if message is not None:
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        token_store = TokenStore(os.path.join(directory, 'tokens.yml'))
+        for dummy in range(2):  # the second time from the cache
+            text = to_text(token_store.render(entries))
+            assert text == '# existio.exist token store: written by existio.exist.token\n' + _whole_dump(entries)
+
+
+def test_saving_a_large_store_after_each_user_dumps_only_what_changed(path, monkeypatch):
+    entries = dict(
+        ('user%04d' % number, dict(ENTRY, username='user%04d' % number, access_token='sEcReT-%d' % number))
+        for number in range(1000)
+    )
+    store = TokenStore(path)
+    store.save(entries)
+    dumped = []
+    original = yaml.safe_dump
+    monkeypatch.setattr(
+        yaml, 'safe_dump', lambda data, *args, **kwargs: dumped.append(data) or original(data, *args, **kwargs)
+    )
+    for number in range(0, 1000, 100):
+        entries['user%04d' % number] = dict(entries['user%04d' % number], access_token='sEcReT-new-%d' % number)
+        store.save(entries)
+    assert len(dumped) == 10 and all(len(data) == 1 for data in dumped)
+    assert TokenStore(path).load() == entries
