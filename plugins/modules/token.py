@@ -121,10 +121,10 @@ options:
       - With O(store), the most seconds (0 to 3600) the task waits for another run that holds the store's lock
         (C(STORE.lock), beside the store). It then fails before any request, naming the lock file and the holder
         (its process ID, host and start, which every holder records in the lock file).
-      - A refresh of a large store can take minutes (a request and a store write per user); V(0) fails at once
-        when the store is locked. Text is taken when it is ASCII digits.
+      - A refresh of a whole store of a thousand users can take minutes (a request and a store write per user);
+        V(0) fails at once when the store is locked. Text is taken when it is ASCII digits.
     type: int
-    default: 300
+    default: 600
   api_url:
     description:
       - Base URL of the Exist service; the token requests go to C(/oauth2/access_token) under it.
@@ -405,7 +405,7 @@ def argument_spec():
         refresh_token=dict(type='str', no_log=True),
         store=dict(type='path'),
         refresh_before=dict(type='int'),
-        lock_timeout=dict(type='int', default=300),
+        lock_timeout=dict(type='int', default=600),
     )
     return spec
 
