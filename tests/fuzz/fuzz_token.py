@@ -6,7 +6,8 @@
 
 Each case is a random fleet of a few users, each with one pair of this client in the
 emulator and (mostly) in a token store, some of them stale (revoked), expired or already
-marked; a random token task (refresh the store, with or without refresh_before; one
+marked; the store a plain file, a symbolic link (to a file that may not exist yet) or
+vault-encrypted under a label the run's password does not carry; a random token task (refresh the store, with or without refresh_before; one
 refresh_token, in the store or not, or without a store; exchange a code; check mode;
 timeouts) and a random fault schedule on the token endpoint and the profile read
 (5xx, 429s, drops, delays past `timeout` that may still land later, trickled answers,
@@ -15,7 +16,9 @@ these invariants must hold:
 
 - truth: a user the result calls refreshed has the emulator's current pair in the store,
   unmarked; no unmarked entry holds a pair that died during the run; a mark the run set
-  is matched by a failed item of that user; check mode sends and writes nothing;
+  is matched by a failed item of that user; a linked store stays a link, an encrypted
+  one (and its recovery files) stays encrypted under its label; check mode sends and
+  writes nothing;
 - lost: every pair the emulator issued during the run is in the store, in a recovery
   file or in the (no_log) result, or the run says so: its user failed as outcome_unknown
   or reauthorization_needed with the entry marked (or, for a pair whose user was not
@@ -57,6 +60,7 @@ import time
 from unittest.mock import MagicMock
 
 import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.existio.exist.plugins.action.token import PAIR_KEYS, ActionModule
 from ansible_collections.existio.exist.plugins.module_utils import _client
@@ -112,6 +116,10 @@ PYTHON_ERROR = re.compile(
     r'unhashable type|NoneType|Exceeds the limit'
 )
 INVARIANTS = ('truth', 'lost', 'converges', 'bounded', 'secret', 'clear')
+# The run's vault secret, given without a vault ID (as --ask-vault-pass does); a vault store's label is 'prod'.
+VAULT_PASSWORD = 'fuzz-vault-password'
+VAULT_SECRETS = [('default', VaultSecret(VAULT_PASSWORD.encode()))]
+VAULT_HEADER = b'$ANSIBLE_VAULT;1.2;AES256;prod\n'
 # Failure codes that say a user's pair may be, or is, gone (the entry is then marked).
 MARKING_CODES = {'outcome_unknown': OUTCOME_UNKNOWN_KEY, 'reauthorization_needed': REAUTHORIZATION_KEY}
 
@@ -161,6 +169,10 @@ class Case(object):
                 entry[REAUTHORIZATION_KEY] = True
             self.store[user] = entry
         self.check_mode = rng.random() < 0.25
+        # How the store sits on disk: a plain file, a symbolic link (its target may not exist yet), vault-encrypted.
+        self.layout = rng.choice(['plain'] * 5 + ['link', 'vault'])
+        if self.layout == 'vault' and not self.store:
+            self.layout = 'plain'
         self.args, self.kind = self.make_task(rng, users)
         timeout = self.args.get('timeout') if isinstance(self.args.get('timeout'), int) else 2
         self.faults = make_faults(rng, timeout, deterministic)
@@ -251,6 +263,7 @@ class Case(object):
             {
                 'case': self.seed,
                 'kind': self.kind,
+                'layout': self.layout,
                 'check_mode': self.check_mode,
                 'args': args,
                 'faults': self.faults,
@@ -378,7 +391,7 @@ def run_task(url, args, check_mode):
     templar = MagicMock()
     templar.template.side_effect = lambda value: value
     loader = MagicMock()
-    loader._vault.secrets = []
+    loader._vault.secrets = VAULT_SECRETS
     action = ActionModule(task, connection, play_context, loader=loader, templar=templar, shared_loader_obj=None)
     action._execute_module = MagicMock(side_effect=AssertionError('the token task never ships a module'))
     try:
@@ -400,7 +413,7 @@ def live_pairs(state):
 def read_store(path):
     """(entries or None, error): the store as the module left it."""
     try:
-        return TokenStore(path).load(), None
+        return TokenStore(path, VAULT_SECRETS).load(), None
     except TokenStoreError as exc:
         return None, exc.message
 
@@ -408,11 +421,16 @@ def read_store(path):
 def recovered_pairs(path):
     """Every (access, refresh) pair in the recovery files beside the store."""
     pairs = set()
-    for name in glob.glob(glob.escape(path) + '.recovered-*'):
+    for name in recovery_files(path):
         entries, dummy = read_store(name)
         for entry in (entries or {}).values():
             pairs.add((entry['access_token'], entry['refresh_token']))
     return pairs
+
+
+def recovery_files(path):
+    """The recovery files of the store: beside the file its path names."""
+    return glob.glob(glob.escape(os.path.realpath(path)) + '.recovered-*')
 
 
 def pair_of(entry):
@@ -453,6 +471,11 @@ class Fuzzer(object):
         self.admin.reset(case.world())
         directory = tempfile.mkdtemp(dir=self.workdir)
         path = os.path.join(directory, 'tokens.yml')
+        target = path
+        if case.layout == 'link':
+            os.mkdir(os.path.join(directory, 'real'))
+            target = os.path.join(directory, 'real', 'tokens.yml')
+            os.symlink(target, path)
         now = time.time()
         if case.store:
             entries = {}
@@ -461,7 +484,12 @@ class Fuzzer(object):
                 days = int(entry['expires_at'].split(':')[1])
                 entry['expires_at'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now + days * 86400))
                 entries[user] = entry
-            TokenStore(path).save(entries)
+            TokenStore(target).save(entries)
+            if case.layout == 'vault':
+                with open(target, 'rb') as handle:
+                    plain = handle.read()
+                with open(target, 'wb') as handle:
+                    handle.write(VaultLib(VAULT_SECRETS).encrypt(plain, secret=VAULT_SECRETS[0][1], vault_id='prod'))
         args = dict(case.args)
         if args.get('store') == 'STORE':
             args['store'] = path
@@ -585,6 +613,7 @@ class Fuzzer(object):
             self.violate('truth', case, 'the store cannot be read after the run: %s' % store_error)
             return
         recovered = recovered_pairs(path) if path is not None else set()
+        problems.extend(self.layout_problems(case, path))
         returned = set()
         if result.get('access_token') and result.get('refresh_token'):
             returned.add((result['access_token'], result['refresh_token']))
@@ -634,6 +663,21 @@ class Fuzzer(object):
         self.check('truth', case, not problems, '; '.join(problems) + ' / ' + json.dumps(result, default=str)[:800])
         self.check('lost', case, not lost, '; '.join(lost) + ' / ' + json.dumps(result, default=str)[:800])
 
+    @staticmethod
+    def layout_problems(case, path):
+        """A link stays a link; a vault store, and every recovery file of it, stays encrypted under its label."""
+        problems = []
+        if path is None:
+            return problems
+        if case.layout == 'link' and not os.path.islink(path):
+            problems.append('the store, a symbolic link, was replaced by a file')
+        if case.layout == 'vault':
+            for name in [path] + recovery_files(path):
+                with open(name, 'rb') as handle:
+                    if not handle.read().startswith(VAULT_HEADER):
+                        problems.append('%s is not encrypted under the label prod' % os.path.basename(name))
+        return problems
+
     def check_converges(self, case, path, args):
         """Without faults: a refresh of the whole store settles everything, and the run after it sends nothing."""
         base = dict((k, v) for k, v in args.items() if k in ('client_id', 'client_secret', 'redirect_uri', 'store'))
@@ -665,8 +709,9 @@ class Fuzzer(object):
                     problems.append('%s is marked %s, but its pair works' % (user, REAUTHORIZATION_KEY))
             elif pair not in after.get(user, set()):
                 problems.append('%s holds a dead pair, unmarked' % user)
-        if glob.glob(glob.escape(path) + '.recovered-*'):
-            problems.append('recovery files are left: %s' % glob.glob(glob.escape(path) + '.recovered-*'))
+        if recovery_files(path):
+            problems.append('recovery files are left: %s' % recovery_files(path))
+        problems.extend(self.layout_problems(case, path))
         self.admin.clear_requests()
         again, error = run_in_worker(self.emulator.url, dict(base, refresh_before=0), False)
         if error is not None:
@@ -694,6 +739,9 @@ def run_playbook_case(fuzzer, case, collections_path):
     store_before = fuzzer.store_bytes(path)
     directory = tempfile.mkdtemp(dir=fuzzer.workdir)
     result_file = os.path.join(directory, 'result.json')
+    password_file = os.path.join(directory, 'vault-password')
+    with open(password_file, 'w') as handle:
+        handle.write(VAULT_PASSWORD + '\n')
     playbook = os.path.join(directory, 'case.yml')
     task_args = dict(args, api_url=fuzzer.emulator.url)
     with open(playbook, 'w') as handle:
@@ -734,7 +782,7 @@ def run_playbook_case(fuzzer, case, collections_path):
     started = time.monotonic()
     try:
         done = subprocess.run(
-            ['ansible-playbook', '-i', 'localhost,', playbook, '-vvvv'],
+            ['ansible-playbook', '-i', 'localhost,', playbook, '-vvvv', '--vault-password-file', password_file],
             env=env,
             capture_output=True,
             text=True,
