@@ -105,7 +105,9 @@ options:
       - A store that lists a user twice, or gives a key twice in one entry, fails the task before any request,
         naming the user and the lines; nothing is written.
       - Recovery files beside it (C(STORE.recovered-*), left by a run that could not write the store) are
-        merged back first, when they hold a newer pair than the store.
+        merged back first, when they hold a newer pair than the store. A file with an older pair is deleted
+        (with a warning) when the store's own pair works, merged when Exist refuses the store's pair, and
+        otherwise left in place with a warning.
     type: path
   refresh_before:
     description:

@@ -23,8 +23,9 @@ new one, so the new pair is the user's only valid one from then on:
     store is), and the item fails naming that file. When that fails too, the
     pair is returned as no_log values (unsaved_pair), and the message says so.
     Nothing more is refreshed in that run. The next run with the same store
-    merges every recovery file back first (the newer pair wins), so running
-    the task again is the way back.
+    merges every recovery file back first (the newer pair wins; an older one
+    is retired once the store's own pair is seen working, merged if that is
+    refused), so running the task again is the way back.
 (c) When the answer to a refresh is lost (timeout, dropped connection, 5xx,
     a 2xx that is not a token), the refresh may still be on its way: Exist
     can apply it after the client gave up (a request held by a slow server
@@ -105,6 +106,8 @@ WHOLE_NUMBER_TEXT = re.compile(r'\A\s*[+-]?[0-9]{1,18}\s*\Z')
 CLIENT_OPTIONS = ('validate_certs', 'ca_path', 'use_proxy', 'timeout', 'retries', 'rate_limit_wait', 'http_agent')
 # Outcomes of one user's refresh.
 OK, FAILED, STOP = 'ok', 'failed', 'stop'
+# What becomes of a recovery file's pair.
+MERGE, SUPERSEDED, LEAVE = 'merge', 'superseded', 'leave'
 
 
 class TaskFailure(Exception):
@@ -567,7 +570,11 @@ class Run(object):
         return sorted(found)
 
     def merge_recovered(self, entries):
-        """Put the pairs of the recovery files beside the store back into it, when newer (the next run's job)."""
+        """Put the pairs of the recovery files beside the store back into it, when newer (the next run's job).
+
+        A file whose pairs are all superseded (the store holds a later pair that works) is deleted: left in place,
+        it would be read, warned about and probed at every run.
+        """
         taken = []
         for path in self.recovery_files():
             try:
@@ -575,10 +582,11 @@ class Run(object):
             except TokenStoreError as exc:
                 self.warn('recovery file left in place: %s' % exc.message)
                 continue
-            pairs = []
+            pairs, superseded = [], []
             for key, entry in loaded.items():
                 self.add_secrets(entry['access_token'], entry['refresh_token'])
                 username = entry.get('username') or (None if key == PENDING_KEY else key)
+                verified = username is None
                 if username is None:
                     try:
                         username = self.read_username(self.client(access_token=entry['access_token']))
@@ -586,22 +594,20 @@ class Run(object):
                         self.warn('%s left in place: reading the profile of its pair failed (%s)' % (path, exc.message))
                         pairs = None
                         break
-                current = entries.get(username)
-                if current is None or current.get(REAUTHORIZATION_KEY) or expires_at(entry, path) > expires_at(current):
+                decision = self.recovery_decision(path, username, entry, entries.get(username), verified)
+                if decision == MERGE:
                     pairs.append((username, entry))
+                elif decision == SUPERSEDED:
+                    superseded.append(username)
                 else:
-                    self.warn(
-                        '%s left in place: it holds an older pair of user %s than the store; delete it once you '
-                        'are sure it is not needed' % (path, username)
-                    )
                     pairs = None
                     break
-            if pairs:
-                taken.append((path, pairs))
+            if pairs is not None:
+                taken.append((path, pairs, superseded))
         if not taken:
             return
         candidate = dict(entries)
-        for dummy, pairs in taken:
+        for dummy, pairs, dummy in taken:
             for username, entry in pairs:
                 candidate[username] = dict(
                     dict((key, value) for key, value in entry.items() if key not in MARKS),
@@ -609,18 +615,60 @@ class Run(object):
                 )
                 self.recovered.append(username)
         if not self.check_mode:
-            try:
-                self.save(candidate)
-            except TokenStoreError as exc:
-                raise TaskFailure(
-                    'cannot merge %s back into the store, which cannot be written (%s); they stay in place and '
-                    'nothing was sent' % (', '.join(path for path, dummy in taken), exc.message)
-                ) from None
-            for path, dummy in taken:
+            if any(pairs for dummy, pairs, dummy in taken):
+                try:
+                    self.save(candidate)
+                except TokenStoreError as exc:
+                    raise TaskFailure(
+                        'cannot merge %s back into the store, which cannot be written (%s); they stay in place and '
+                        'nothing was sent' % (', '.join(path for path, pairs, dummy in taken if pairs), exc.message)
+                    ) from None
+            for path, dummy, dummy in taken:
                 self.forget(path)
+        for path, dummy, superseded in taken:
+            for username in superseded:
+                self.warn(
+                    '%s %s: it held an older pair of user %s than the store, whose own pair works'
+                    % ('would delete' if self.check_mode else 'deleted', path, username)
+                )
         self.changed = True
         entries.clear()
         entries.update(candidate)
+
+    def recovery_decision(self, path, username, entry, current, verified):
+        """MERGE, SUPERSEDED or LEAVE (said in a warning) a recovery file's pair of username.
+
+        verified: the pair was just seen working (its profile read). A pair with a later expiry than the store's is
+        the newer one; otherwise the store's own pair is tried: working, it supersedes the file's; refused, the
+        file's is the only one that can work.
+        """
+        if current is None or current.get(REAUTHORIZATION_KEY) or expires_at(entry, path) > expires_at(current):
+            return MERGE
+        if (entry['access_token'], entry['refresh_token']) == (current['access_token'], current['refresh_token']):
+            return SUPERSEDED
+        older = '%s left in place: it holds an older pair of user %s than the store' % (path, username)
+        if current.get(OUTCOME_UNKNOWN_KEY) is not None:
+            if verified:
+                return MERGE  # a pair just seen working, over one whose refresh may have landed since
+            self.warn(
+                '%s, whose own pair may no longer work (%s); a later run decides once the store\'s is settled'
+                % (older, OUTCOME_UNKNOWN_KEY)
+            )
+            return LEAVE
+        if expires_at(current) <= self.clock() + EXPIRY_MARGIN:
+            self.warn(
+                '%s, whose access token has expired, so trying it cannot tell which works; delete the file once '
+                'you are sure it is not needed' % older
+            )
+            return LEAVE
+        try:
+            self.read_username(self.client(access_token=current['access_token'], retries=0))
+        except ExistError as exc:
+            if exc.status == 401:
+                return MERGE
+            self.warn('%s, and trying the store\'s pair failed (%s)' % (older, exc.message))
+            return LEAVE
+        return SUPERSEDED
 
     # -- refreshing the users of the store ---------------------------------------
 

@@ -493,15 +493,87 @@ def test_when_no_file_can_be_written_the_pair_is_returned_as_a_no_log_result(wor
     assert_no_secret(rest, unsaved['access_token'], unsaved['refresh_token'])
 
 
-def test_an_older_recovery_file_is_left_in_place_with_a_warning(world, store):
+def older_recovery_file(path, user, access_token='sEcReT-access-older', refresh_token='sEcReT-refresh-older'):
+    old = dict(
+        store_entries()[user],
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_at=format_expires_at(now() + datetime.timedelta(days=1)),
+    )
+    TokenStore(path + '.recovered-' + user).save({user: old})
+    return old
+
+
+def test_an_older_recovery_file_is_deleted_once_the_store_s_own_pair_is_seen_working(world, store):
+    # Left in place, it would be read, warned about and tried at every run (found by fuzz_token).
     emulator = world()
     path = store()
-    old = dict(store_entries()['bob'], expires_at=format_expires_at(now() + datetime.timedelta(days=1)))
-    TokenStore(path + '.recovered-bob').save({'bob': old})
+    older_recovery_file(path, 'bob')
+    result = refresh_store(emulator, path, refresh_before=30)
+    assert result['recovered'] == [] and 'failed' not in result
+    assert any('deleted %s.recovered-bob: it held an older pair of user bob' % path in w for w in result['warnings'])
+    assert recovery_files(path) == [] and api_log(emulator) == ['GET /api/2/accounts/profile/ 200']
+    assert read_store(path)['bob']['access_token'] == access('bob')
+    emulator.admin.clear_requests()
+    again = refresh_store(emulator, path, refresh_before=30)
+    assert again['changed'] is False and api_log(emulator) == [] and 'warnings' not in again
+    assert_no_secret(result, 'sEcReT-access-older', 'sEcReT-refresh-older')
+
+
+def test_an_older_recovery_file_is_merged_when_the_store_s_own_pair_is_refused(world, store):
+    # The store's pair has the later expiry but is dead; the file's is the only one that can work.
+    emulator = world()
+    entries = store_entries()
+    entries['bob'].update(access_token='sEcReT-access-dead', refresh_token='sEcReT-refresh-dead')
+    path = store(entries)
+    older_recovery_file(path, 'bob', access('bob'), refresh('bob'))
+    result = refresh_store(emulator, path, refresh_before=30)
+    assert result['recovered'] == ['bob'] and recovery_files(path) == []
+    # The merged pair expires within refresh_before, so it is refreshed at once, which it could not have been
+    # from the store's dead pair.
+    assert result['refreshed'] == ['bob'] and 'failed' not in result
+    assert api_log(emulator) == ['GET /api/2/accounts/profile/ 401', 'POST /oauth2/access_token 200']
+    assert profile_status(emulator, read_store(path)['bob']['access_token']) == 200
+    assert_no_secret(result, 'sEcReT-access-dead', 'sEcReT-refresh-dead')
+
+
+def test_an_older_recovery_file_is_left_in_place_when_the_store_s_pair_cannot_be_tried(world, store):
+    emulator = world()
+    path = store()
+    older_recovery_file(path, 'bob')
+    emulator.admin.faults({'method': 'GET', 'path': '/api/2/accounts/profile/', 'status': 503})
     result = refresh_store(emulator, path, refresh_before=30)
     assert result['recovered'] == [] and result['changed'] is False
-    assert any('older pair of user bob' in warning for warning in result['warnings'])
+    assert any('older pair of user bob' in w and 'trying the store' in w for w in result['warnings'])
     assert recovery_files(path) == [path + '.recovered-bob']
+
+
+def test_check_mode_says_it_would_delete_a_superseded_recovery_file_and_keeps_it(world, store):
+    emulator = world()
+    path = store()
+    older_recovery_file(path, 'bob')
+    result = refresh_store(emulator, path, refresh_before=30, check_mode=True)
+    assert any(w.startswith('would delete %s.recovered-bob' % path) for w in result['warnings'])
+    assert recovery_files(path) == [path + '.recovered-bob']
+
+
+def test_a_pending_pair_seen_working_replaces_an_entry_whose_refresh_outcome_is_unknown(world, store):
+    emulator = world()
+    entries = store_entries()
+    entries['alice'].update(
+        access_token='sEcReT-access-doubtful',
+        refresh_token='sEcReT-refresh-doubtful',
+        expires_at=format_expires_at(now() + datetime.timedelta(days=400)),
+        refresh_outcome_unknown='2026-01-02T03:04:05Z',
+    )
+    path = store(entries)
+    pending = dict(store_entries()['alice'])
+    del pending['username']
+    TokenStore(path + '.recovered-pending-20260101T000000000000Z').save({'(unknown user)': pending})
+    result = refresh_store(emulator, path, refresh_before=30)
+    assert result['recovered'] == ['alice'] and recovery_files(path) == []
+    entry = read_store(path)['alice']
+    assert entry['access_token'] == access('alice') and 'refresh_outcome_unknown' not in entry
 
 
 # -- (c) the answer to a refresh is lost ----------------------------------------------------
