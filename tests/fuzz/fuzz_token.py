@@ -169,11 +169,11 @@ class Case(object):
                 entry[REAUTHORIZATION_KEY] = True
             self.store[user] = entry
         self.check_mode = rng.random() < 0.25
+        self.args, self.kind = self.make_task(rng, users)
         # How the store sits on disk: a plain file, a symbolic link (its target may not exist yet), vault-encrypted.
         self.layout = rng.choice(['plain'] * 5 + ['link', 'vault'])
         if self.layout == 'vault' and not self.store:
             self.layout = 'plain'
-        self.args, self.kind = self.make_task(rng, users)
         timeout = self.args.get('timeout') if isinstance(self.args.get('timeout'), int) else 2
         self.faults = make_faults(rng, timeout, deterministic)
 
@@ -678,6 +678,9 @@ class Fuzzer(object):
             problems.append('the store, a symbolic link, was replaced by a file')
         if case.layout == 'vault':
             for name in [path] + recovery_files(path):
+                if not os.path.exists(name):
+                    problems.append('%s is gone' % os.path.basename(name))
+                    continue
                 with open(name, 'rb') as handle:
                     if not handle.read().startswith(VAULT_HEADER):
                         problems.append('%s is not encrypted under the label prod' % os.path.basename(name))
