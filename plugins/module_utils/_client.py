@@ -405,6 +405,15 @@ def _describe(exc):
     return '%s (%s)' % (str(root) or 'no details', type(root).__name__)
 
 
+def _parse_int(text):
+    """A JSON integer; one too long for Python to read (over 4300 digits) as an infinity of its sign, so that
+    the rest of the answer (a token pair, say) is still read, and the number is out of every range."""
+    try:
+        return int(text)
+    except ValueError:
+        return float('-inf') if text.startswith('-') else float('inf')
+
+
 class Answer(object):
     """One HTTP answer: status, headers and the raw body (already read in full)."""
 
@@ -416,7 +425,7 @@ class Answer(object):
     def json(self):
         """The decoded JSON body; ValueError when it is not JSON."""
         try:
-            return json.loads(self.content.decode('utf-8'))
+            return json.loads(self.content.decode('utf-8'), parse_int=_parse_int)
         except RecursionError:
             # A hostile body nested deeper than Python's stack is not JSON we can use.
             raise ValueError('JSON nested too deeply') from None
@@ -500,7 +509,7 @@ def _is_token_text(value):
 
 
 def token_answer_problem(body):
-    """What makes body unusable as the answer of a token request, or None.
+    """What makes body unusable as the answer of a token request (no pair in it), or None.
 
     Never quotes a value of the body: the tokens in it are secrets.
     """
@@ -509,6 +518,13 @@ def token_answer_problem(body):
     for key in ('access_token', 'refresh_token'):
         if not _is_token_text(body.get(key)):
             return "no usable '%s'" % key
+    return None
+
+
+def token_answer_oddities(body):
+    """What is odd about a token answer that does hold a pair: the pair is kept all the same (losing the
+    user's only valid pair is the worse harm), these are said. Never quotes a value of the body."""
+    oddities = []
     expires_in = body.get('expires_in')
     if (
         isinstance(expires_in, bool)
@@ -516,13 +532,13 @@ def token_answer_problem(body):
         or math.isnan(expires_in)
         or not 0 < expires_in <= MAX_EXPIRES_IN
     ):
-        return "no 'expires_in' that is a positive number of seconds"
+        oddities.append("no 'expires_in' that is a positive number of seconds, so its expiry is taken as now")
     token_type = body.get('token_type')
     if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != 'bearer'):
-        return "a 'token_type' that is not Bearer"
+        oddities.append("a 'token_type' that is not Bearer")
     if body.get('scope') is not None and not isinstance(body.get('scope'), str):
-        return "a 'scope' that is not a string"
-    return None
+        oddities.append("a 'scope' that is not a string, so its scopes are taken as unknown")
+    return oddities
 
 
 class BatchResult(object):
@@ -824,11 +840,20 @@ class ExistClient(object):
                 path=path,
             )
         self.add_secrets(body['access_token'], body['refresh_token'])
+        oddities = token_answer_oddities(body)
+        if oddities:
+            self._warn(
+                '%s %s: Exist issued a new token pair, kept, but its answer had %s'
+                % (method, path, '; and '.join(oddities))
+            )
+        expires_in = body.get('expires_in')
+        scope = body.get('scope')
         return {
             'access_token': body['access_token'],
             'refresh_token': body['refresh_token'],
-            'expires_in': int(body['expires_in']),
-            'scope': body.get('scope') or '',
+            # An unknown expiry counts as now: the next refresh renews the pair, which then gets a real one.
+            'expires_in': int(expires_in) if not any('expires_in' in odd for odd in oddities) else 0,
+            'scope': scope if isinstance(scope, str) else '',
         }
 
     def authorize_url(self, client_id, scope=None, redirect_uri=None):

@@ -155,11 +155,6 @@ def test_a_token_request_that_may_have_reached_exist_is_never_retried(client, re
         (dict(ANSWER, access_token=''), "no usable 'access_token'"),
         (dict(ANSWER, access_token='two words'), "no usable 'access_token'"),
         (dict(ANSWER, refresh_token=None), "no usable 'refresh_token'"),
-        (dict(ANSWER, expires_in='soon'), "no 'expires_in'"),
-        (dict(ANSWER, expires_in=True), "no 'expires_in'"),
-        (dict(ANSWER, expires_in=-5), "no 'expires_in'"),
-        (dict(ANSWER, token_type='mac'), "'token_type' that is not Bearer"),
-        (dict(ANSWER, scope=['mood_read']), "'scope' that is not a string"),
     ],
 )
 @responses.activate
@@ -170,6 +165,32 @@ def test_a_2xx_that_is_not_a_token_is_an_unknown_outcome_that_quotes_nothing(cli
     assert problem in excinfo.value.message and 'unknown' in excinfo.value.message
     assert_no_secret(excinfo.value.message)
     assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(
+    'odd, expires_in, scope, oddity',
+    [
+        ('"expires_in": "soon"', 0, 'mood_read', "no 'expires_in' that is a positive number"),
+        ('"expires_in": true', 0, 'mood_read', "no 'expires_in' that is a positive number"),
+        ('"expires_in": -5', 0, 'mood_read', "no 'expires_in' that is a positive number"),
+        ('"expires_in": ' + '9' * 5001, 0, 'mood_read', "no 'expires_in' that is a positive number"),
+        ('"expires_in": NaN', 0, 'mood_read', "no 'expires_in' that is a positive number"),
+        ('"expires_in": 31535999, "token_type": "mac"', 31535999, 'mood_read', "'token_type' that is not Bearer"),
+        ('"expires_in": 31535999, "scope": ["mood_read"]', 31535999, '', "'scope' that is not a string"),
+    ],
+)
+def test_a_pair_in_an_odd_answer_is_kept_with_a_warning_never_lost(rec, odd, expires_in, scope, oddity):
+    """The answer holds the user's only valid pair (the old one died as Exist issued it): keep it, say the rest."""
+    body = '{"access_token": "%s", "refresh_token": "%s", "scope": "mood_read", %s}' % (NEW_ACCESS, NEW_REFRESH, odd)
+    client = ExistClient.without_access_token(BASE, warn=rec.warn, sleep=rec.sleep)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, TOKEN_URL, body=body, content_type='application/json')
+        answer = client.oauth_token(REFRESH_FORM)
+    assert answer['access_token'] == NEW_ACCESS and answer['refresh_token'] == NEW_REFRESH
+    assert answer['expires_in'] == expires_in
+    assert answer['scope'] == scope
+    assert len(rec.warnings) == 1 and oddity in rec.warnings[0] and 'kept' in rec.warnings[0]
+    assert_no_secret(rec.warnings[0])
 
 
 @responses.activate
