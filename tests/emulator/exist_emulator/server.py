@@ -416,6 +416,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if trickle:
+            # The trickled answer ends the connection: say so, or a keep-alive client reuses a socket being closed.
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
         if trickle:

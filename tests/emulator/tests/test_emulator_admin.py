@@ -171,6 +171,8 @@ def test_fault_trickle_sends_the_whole_answer_a_byte_at_a_time(exist):
     elapsed = time.monotonic() - start
     assert response.status_code == 200
     assert response.json()["username"] == "demo"
+    # The server closes after a trickle; without saying so a keep-alive client would reuse the closing socket.
+    assert response.headers["Connection"] == "close"
     assert elapsed >= 0.002 * len(response.content)
     assert [entry["status"] for entry in exist.admin.requests()] == [200]
     start = time.monotonic()
