@@ -133,3 +133,67 @@ hostile_text = st.lists(
     ),
     max_size=30,
 ).map(''.join)
+
+
+# -- usernames -----------------------------------------------------------------
+
+# Scopes a generated user may hold (their groups are scope_<scope>).
+SCOPES = ['mood_read', 'mood_write', 'activity_read', 'sleep_write']
+# Names of groups the users inventory makes, Ansible's own, and those of the constructed options the
+# property tests configure (keyed_groups with prefix `group`, groups `due_soon`).
+GROUP_NAMES = [
+    'all',
+    'ungrouped',
+    'localhost',
+    '127.0.0.1',
+    'exist_users',
+    'exist_token_expiring',
+    'exist_token_expired',
+    'exist_token_invalid',
+    'exist_token_reauthorization_needed',
+    'exist_token_refresh_outcome_unknown',
+    'exist_token_recovery_pending',
+    'due_soon',
+    'group_mood',
+    'group_activity',
+    'group_sleep',
+] + ['scope_' + scope for scope in SCOPES]
+# Names Ansible patterns read as something else than one host.
+PATTERN_NAMES = ['a,b', 'a:b', 'a b', '*', 'al*', 'bo?', 'x[0]', '!bob', '&bob', '~b.b', '@file', 'tab\tbed', 'nl\n']
+
+_plain = st.from_regex(r'[a-z][a-z0-9_]{0,9}', fullmatch=True)
+usernames = st.one_of(
+    _plain,
+    st.sampled_from(GROUP_NAMES),
+    st.sampled_from(GROUP_NAMES).map(str.upper),
+    st.sampled_from(PATTERN_NAMES),
+    st.text(min_size=1, max_size=12).filter(lambda name: name.strip('\x00') != ''),
+    st.integers(min_value=100, max_value=5000).map(lambda size: 'long' + 'g' * size),
+    st.sampled_from(["o'brien", 'back\\slash', '{{ 7 * 7 }}', '{% raw %}', 'Ünïcödé', '用户', 'a.b-c+d@e']),
+)
+
+
+@st.composite
+def username_stores(draw):
+    """Well-formed entries under hostile usernames, some of them alike but for case, some marked."""
+    names = draw(st.lists(usernames, min_size=1, max_size=6, unique=True))
+    if draw(st.booleans()):
+        names.append(draw(st.sampled_from(names)).swapcase())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    store = {}
+    for index, name in enumerate(dict.fromkeys(names)):
+        days = draw(st.sampled_from([-3, 5, 100]))
+        entry = {
+            'username': name,
+            'access_token': SECRETS[index % len(SECRETS)],
+            'refresh_token': SECRETS[(index + 1) % len(SECRETS)],
+            'expires_at': (now + datetime.timedelta(days=days)).strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'scope': ' '.join(draw(st.lists(st.sampled_from(SCOPES), max_size=3))),
+        }
+        mark = draw(st.sampled_from([None, None, 'reauthorization_needed', 'refresh_outcome_unknown']))
+        if mark == 'reauthorization_needed':
+            entry[mark] = True
+        elif mark:
+            entry[mark] = now.strftime('%Y-%m-%dT%H:%M:%SZ')
+        store[name] = entry
+    return store

@@ -25,6 +25,7 @@ from ansible.plugins.loader import lookup_loader
 from ansible.template import Templar
 from ansible.utils.display import Display
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.inventory import users as plugin_module
 from ansible_collections.existio.exist.tests.unit.plugins import hostile_stores
@@ -228,11 +229,23 @@ def test_include_token_false_reads_the_token_from_the_store_when_used(tmp_path):
     assert Templar(loader=loader, variables=variables).template(expression) == TOKENS['bob']
 
 
-def test_include_token_false_refuses_a_name_it_cannot_quote(tmp_path):
-    entries = {"o'brien": dict(store_entries()['alice'], username="o'brien")}
+def test_include_token_false_leaves_out_a_name_it_cannot_quote(tmp_path, captured):
+    entries = store_entries()
+    entries["o'brien"] = dict(entries['alice'], username="o'brien")
     write_store(tmp_path, entries)
-    with pytest.raises(AnsibleParserError, match='include_token=false cannot name the username'):
-        parse(write_config(tmp_path, include_token=False))
+    inventory, unused_loader = parse(write_config(tmp_path, include_token=False))
+    # One user's name never takes the others' inventory down.
+    assert sorted(inventory.hosts) == ['alice', 'bob', 'carol']
+    assert "o'brien" in inventory.groups['exist_users'].get_vars()['exist_users_left_out']
+    assert any('"o\'brien": a name include_token=false cannot quote' in line for line in captured)
+
+
+def test_include_token_false_refuses_a_store_path_it_cannot_quote(tmp_path):
+    folder = tmp_path / "o'brien"
+    folder.mkdir()
+    write_store(folder)
+    with pytest.raises(AnsibleParserError, match='include_token=false cannot name the store path'):
+        parse(write_config(folder, include_token=False))
 
 
 # -- the store ---------------------------------------------------------------
@@ -432,3 +445,356 @@ def test_any_store_gives_hosts_or_a_parser_error_and_never_shows_a_token(store):
             for username, entry in entries.items():
                 assert host_vars(inventory, username)['exist_token'] == entry['access_token']
     assert not any(secret in text for text in shown for secret in hostile_stores.SECRETS), shown
+
+
+# -- host names that collide with group names ---------------------------------
+
+KEYED_BY_SCOPE_GROUP = {
+    'key': "exist_token_scopes | map('regex_replace', '_(read|write)$', '') | unique",
+    'prefix': 'group',
+}
+
+
+def left_out(inventory):
+    return inventory.groups['exist_users'].get_vars()['exist_users_left_out']
+
+
+def assert_groups_as_the_store_says(inventory, entries, admitted, expiring_within_days=30, constructed=False):
+    """Every group holds exactly the users the store puts there: nobody is in another's groups."""
+    expected = dict(
+        (group, set())
+        for group in (
+            'exist_users',
+            'exist_token_expiring',
+            'exist_token_expired',
+            'exist_token_invalid',
+            'exist_token_reauthorization_needed',
+            'exist_token_refresh_outcome_unknown',
+            'exist_token_recovery_pending',
+        )
+    )
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for username in admitted:
+        entry = entries[username]
+        expires = datetime.datetime.strptime(entry['expires_at'], '%Y-%m-%dT%H:%M:%SZ').replace(
+            tzinfo=datetime.timezone.utc
+        )
+        groups = ['exist_users'] + ['scope_' + scope for scope in entry['scope'].split()]
+        if expires <= now + datetime.timedelta(days=expiring_within_days):
+            groups.append('exist_token_expiring')
+        if expires <= now:
+            groups.append('exist_token_expired')
+        for mark in ('reauthorization_needed', 'refresh_outcome_unknown'):
+            if entry.get(mark):
+                groups.append('exist_token_' + mark)
+        if constructed:
+            groups.extend('group_' + scope.rsplit('_', 1)[0] for scope in entry['scope'].split())
+            if (expires - now).total_seconds() // 86400 < 30:
+                groups.append('due_soon')
+        for group in groups:
+            expected.setdefault(group, set()).add(username)
+    actual = dict(
+        (name, set(host.name for host in group.get_hosts()))
+        for name, group in inventory.groups.items()
+        if name not in ('all', 'ungrouped')
+    )
+    assert actual == expected
+    assert not set(inventory.hosts) & set(inventory.groups)
+
+
+@pytest.mark.parametrize(
+    'username',
+    [
+        'all',
+        'ungrouped',
+        'localhost',
+        'exist_users',
+        'scope_mood_read',
+        'exist_token_expired',
+        'exist_token_expiring',
+        'exist_token_invalid',
+        'exist_token_refresh_outcome_unknown',
+    ],
+)
+def test_a_user_named_like_a_group_is_left_out_and_nobody_is_misgrouped(tmp_path, captured, username):
+    entries = store_entries()
+    entries[username] = dict(entries['bob'], username=username, access_token='inv-clash-s3cret-7f09')
+    write_store(tmp_path, entries)
+    inventory, unused_loader = parse(write_config(tmp_path))
+    assert sorted(inventory.hosts) == ['alice', 'bob', 'carol']
+    assert_groups_as_the_store_says(inventory, entries, ['alice', 'bob', 'carol'])
+    assert username in left_out(inventory) and 'named like' in left_out(inventory)[username]
+    warning = [line for line in captured if line.startswith('WARNING') and 'not hosts of this inventory' in line]
+    assert len(warning) == 1 and repr(username) in warning[0]
+    assert not any('inv-clash-s3cret-7f09' in line for line in captured)
+
+
+@pytest.mark.parametrize(
+    'username, origin',
+    [
+        ('group_mood', 'keyed_groups makes (give it another prefix)'),
+        ('due_soon', 'the groups option makes (rename that group)'),
+    ],
+)
+def test_a_user_named_like_a_constructed_group_is_left_out(tmp_path, captured, username, origin):
+    entries = store_entries()
+    # The clashing user holds mood_read too: its own keyed group would hold it and every other mood user.
+    entries[username] = dict(entries['alice'], username=username, expires_at=moment(3))
+    write_store(tmp_path, entries)
+    config = write_config(
+        tmp_path, keyed_groups=[KEYED_BY_SCOPE_GROUP], groups={'due_soon': 'exist_token_expires_in_days < 30'}
+    )
+    inventory, unused_loader = parse(config)
+    assert sorted(inventory.hosts) == ['alice', 'bob', 'carol']
+    assert_groups_as_the_store_says(inventory, entries, ['alice', 'bob', 'carol'], constructed=True)
+    assert left_out(inventory) == {username: 'named like the group %r that %s' % (username, origin)}
+    assert any(repr(username) in line and origin in line for line in captured if line.startswith('WARNING'))
+
+
+def test_a_user_named_like_a_group_or_host_of_another_source_is_left_out(tmp_path, captured):
+    entries = store_entries()
+    for name in ('webservers', 'db1'):
+        entries[name] = dict(entries['bob'], username=name)
+    write_store(tmp_path, entries)
+    C.config.initialize_plugin_configuration_definitions('inventory', NAME, plugin_options())
+    inventory = InventoryData()
+    inventory.add_group('webservers')
+    inventory.add_host('db1', group='webservers')
+    plugin = plugin_module.InventoryModule()
+    plugin._load_name = NAME
+    plugin._redirected_names = [NAME]
+    plugin.parse(inventory, DataLoader(), write_config(tmp_path), cache=False)
+    assert members(inventory, 'webservers') == ['db1']
+    assert members(inventory, 'exist_users') == ['alice', 'bob', 'carol']
+    assert 'exist_token' not in host_vars(inventory, 'db1')
+    assert left_out(inventory) == {
+        'db1': 'already a host of another inventory source',
+        'webservers': "named like the group 'webservers' of another inventory source",
+    }
+
+
+@pytest.mark.parametrize('username', ['a,b', 'a:b', 'a b', '*', 'bo?', 'x[0]', '!bob', '~b.b', '@file', 'nl\n'])
+def test_a_user_a_host_pattern_cannot_select_is_left_out(tmp_path, captured, username):
+    entries = store_entries()
+    entries[username] = dict(entries['bob'], username=username)
+    write_store(tmp_path, entries)
+    inventory, unused_loader = parse(write_config(tmp_path))
+    assert sorted(inventory.hosts) == ['alice', 'bob', 'carol']
+    assert 'host pattern cannot select' in left_out(inventory)[username]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    store=hostile_stores.username_stores(),
+    include_token=st.booleans(),
+    constructed=st.booleans(),
+)
+def test_any_usernames_give_one_host_each_or_a_named_refusal_and_nobody_misgrouped(store, include_token, constructed):
+    shown = []
+    options = dict(include_token=include_token)
+    if constructed:
+        options.update(keyed_groups=[KEYED_BY_SCOPE_GROUP], groups={'due_soon': 'exist_token_expires_in_days < 30'})
+    with tempfile.TemporaryDirectory() as directory, mock.patch.object(
+        Display, 'display', lambda self, msg, *args, **kwargs: shown.append(str(msg))
+    ), mock.patch.object(Display, 'warning', lambda self, msg, *args, **kwargs: shown.append(str(msg))):
+        folder = pathlib.Path(directory)
+        (folder / 'tokens.yml').write_text(hostile_stores.store_text(store), encoding='utf-8')
+        inventory, dummy = parse(write_config(folder, **options))
+    refused = left_out(inventory)
+    admitted = sorted(inventory.hosts)
+    # Every user is one host (with its own token) or refused, and a refusal is named in a warning.
+    assert sorted(admitted + sorted(refused)) == sorted(store)
+    for username in admitted:
+        variables = host_vars(inventory, username)
+        assert variables['exist_username'] == username
+        if include_token:
+            assert variables['exist_token'] == store[username]['access_token']
+    for username in refused:
+        assert any(repr(username[:80]) in text for text in shown), username
+    # Nobody is refused whose name collides with nothing.
+    for username in store:
+        if (
+            username not in hostile_stores.GROUP_NAMES
+            and not plugin_module.PATTERN_UNSAFE.search(username)
+            and (include_token or plugin_module.PLAIN_LITERAL.match(username))
+        ):
+            assert username in admitted, (username, refused.get(username))
+    assert_groups_as_the_store_says(inventory, store, admitted, constructed=constructed)
+    texts = shown + [repr(refused)]
+    assert not any(secret in text for text in texts for secret in hostile_stores.SECRETS)
+
+
+# -- options as the configuration file gives them ------------------------------
+
+
+@pytest.mark.parametrize(
+    'option, value, message',
+    [
+        (
+            'expiring_within_days',
+            '\u00b2',
+            "expiring_within_days must be a whole number of days from 0 to 3660, got '\u00b2'",
+        ),
+        # int() reads this Arabic-Indic digit as 3: accepted silently, it would be a number nobody wrote.
+        ('expiring_within_days', '\u0663', "got '\u0663'"),
+        ('expiring_within_days', '1' * 5000, "got '11111111111111111111'... (5000 characters)"),
+        ('expiring_within_days', 2.5, 'got 2.5'),
+        ('expiring_within_days', True, 'got True'),
+        ('expiring_within_days', [30], 'got a list'),
+        ('validate_concurrency', '9' * 4301, 'validate_concurrency must be a whole number of requests from 1 to 64'),
+        ('timeout', '\u00b2', "timeout must be a whole number of seconds from 1 to 3600, got '\u00b2'"),
+        ('retries', -1, 'retries must be a whole number of retries from 0 to 10, got -1'),
+        ('rate_limit_wait', '1e3', "rate_limit_wait must be a whole number of seconds from 0 to 3600, got '1e3'"),
+        ('include_token', 'flase', "include_token must be true or false, got 'flase'"),
+        ('validate_tokens', 'yes please', "validate_tokens must be true or false, got 'yes please'"),
+        ('strict', 'maybe', "strict must be true or false, got 'maybe'"),
+    ],
+)
+def test_an_option_value_is_refused_naming_the_option_and_the_value(tmp_path, option, value, message):
+    write_store(tmp_path)
+    config = write_config(tmp_path, **{option: value})
+    with pytest.raises(AnsibleParserError) as excinfo:
+        parse(config)
+    assert excinfo.value.message.startswith('existio.exist.users: %s: ' % config)
+    assert message in excinfo.value.message
+    assert len(excinfo.value.message) < 400
+
+
+def test_numbers_written_as_text_in_ascii_still_work(tmp_path):
+    write_store(tmp_path)
+    inventory, unused_loader = parse(write_config(tmp_path, expiring_within_days='5', validate_concurrency=' 2 '))
+    assert members(inventory, 'exist_token_expiring') == ['carol']
+
+
+def test_a_number_yaml_cannot_read_names_its_option(tmp_path):
+    write_store(tmp_path)
+    config = tmp_path / 'fleet.exist_users.yml'
+    config.write_text('plugin: %s\nstore: tokens.yml\nexpiring_within_days: %s\n' % (NAME, '7' * 5000))
+    with pytest.raises(AnsibleParserError) as excinfo:
+        parse(str(config))
+    assert excinfo.value.message == (
+        'existio.exist.users: %s: expiring_within_days must be a number Python can read, got a number of 5000 digits '
+        '(77777777777777777777...)' % config
+    )
+
+
+@pytest.mark.parametrize(
+    'option, message',
+    [
+        ('include_tokens', "unknown option 'include_tokens' (did you mean include_token?)"),
+        ('expiring_within', "unknown option 'expiring_within' (did you mean expiring_within_days?)"),
+        (
+            'frobnicate',
+            "unknown option 'frobnicate'; the options are listed by ansible-doc -t inventory existio.exist.users",
+        ),
+    ],
+)
+def test_an_unknown_option_is_an_error_naming_it_and_the_option_meant(tmp_path, captured, option, message):
+    write_store(tmp_path)
+    config = write_config(tmp_path, **{option: False})
+    with pytest.raises(AnsibleParserError) as excinfo:
+        parse(config)
+    assert message in excinfo.value.message and config in excinfo.value.message
+    assert_no_token([excinfo.value.message] + captured)
+
+
+def test_every_number_option_is_checked_before_ansible_converts_it():
+    numbers = sorted(name for name, option in plugin_options().items() if option.get('type') in ('int', 'integer'))
+    assert numbers == sorted(plugin_module.NUMBER_OPTIONS)
+
+
+# -- marks in the store, recovery files ----------------------------------------
+
+
+def test_marked_users_have_their_token_state_their_group_and_a_warning(tmp_path, captured):
+    entries = store_entries()
+    entries['alice']['reauthorization_needed'] = True
+    entries['bob']['refresh_outcome_unknown'] = '2026-11-28T10:00:00Z'
+    entries['dave'] = dict(entries['alice'], username='dave', access_token='inv-dave-s3cret-7f04')
+    del entries['dave']['reauthorization_needed']
+    write_store(tmp_path, entries)
+    inventory, unused_loader = parse(write_config(tmp_path))
+    states = dict((name, host_vars(inventory, name)['exist_token_state']) for name in sorted(inventory.hosts))
+    assert states == {
+        'alice': 'reauthorization_needed',
+        'bob': 'refresh_outcome_unknown',
+        'carol': 'expired',
+        'dave': 'valid',
+    }
+    assert members(inventory, 'exist_token_reauthorization_needed') == ['alice']
+    assert members(inventory, 'exist_token_refresh_outcome_unknown') == ['bob']
+    warnings = [line for line in captured if line.startswith('WARNING')]
+    assert any("marked reauthorization_needed" in line and "'alice'" in line for line in warnings)
+    assert any(
+        "marked refresh_outcome_unknown" in line and "'bob' (refresh sent 2026-11-28T10:00:00Z)" in line
+        for line in warnings
+    )
+    assert_no_token(captured)
+
+
+def test_the_groups_of_the_marks_exist_when_nobody_is_marked(tmp_path, captured):
+    write_store(tmp_path)
+    inventory, unused_loader = parse(write_config(tmp_path))
+    for group in (
+        'exist_token_reauthorization_needed',
+        'exist_token_refresh_outcome_unknown',
+        'exist_token_recovery_pending',
+    ):
+        assert members(inventory, group) == []
+    assert host_vars(inventory, 'alice')['exist_token_state'] == 'valid'
+    assert not [line for line in captured if line.startswith('WARNING')]
+
+
+def test_validate_tokens_sets_the_state_invalid(tmp_path):
+    write_store(tmp_path)
+    config = write_config(tmp_path, validate_tokens=True, api_url='http://127.0.0.1:9', retries=0, use_proxy=False)
+    inventory, unused_loader = parse(config)
+    assert set(host_vars(inventory, name)['exist_token_state'] for name in TOKENS) == {'invalid'}
+
+
+def recovery_file(tmp_path, username, days, name=None, encrypt=False):
+    entry = dict(
+        store_entries()['alice'],
+        username=username,
+        access_token='inv-%s-recovered-s3cret' % username,
+        refresh_token='inv-recovered-refresh',
+        expires_at=moment(days),
+    )
+    key = username
+    if name and name.startswith('pending-'):
+        # A pair whose profile could not be read yet: no username anywhere.
+        key = '(unknown user)'
+        del entry['username']
+    return write_store(tmp_path, {key: entry}, encrypt=encrypt, name='tokens.yml.recovered-%s' % (name or username))
+
+
+def test_a_working_pair_in_a_recovery_file_is_named_with_what_to_do(tmp_path, captured):
+    write_store(tmp_path)
+    newer = recovery_file(tmp_path, 'bob', 365)
+    older = recovery_file(tmp_path, 'alice', 1)
+    only = recovery_file(tmp_path, 'erin', 365)
+    pending = recovery_file(tmp_path, 'frank', 365, name='pending-20261128T100000000000Z')
+    inventory, unused_loader = parse(write_config(tmp_path))
+    assert host_vars(inventory, 'bob')['exist_token_state'] == 'recovery_pending'
+    assert members(inventory, 'exist_token_recovery_pending') == ['bob']
+    assert host_vars(inventory, 'alice')['exist_token_state'] == 'valid'
+    warnings = [line for line in captured if line.startswith('WARNING')]
+    merge = 'Run existio.exist.token with this store (any grant): it merges recovery files back'
+    for path, says in (
+        (newer, "holds the working pair of user 'bob'; the store's pair no longer works"),
+        (older, "holds an older pair of user 'alice' than the store"),
+        (only, "holds the only pair of user 'erin', who is not in the store"),
+        (pending, 'holds a new pair of a user whose name is not known yet'),
+    ):
+        assert any(str(path) in line and says in line and merge in line for line in warnings), says
+    assert not any('recovered-s3cret' in line for line in captured)
+
+
+def test_a_recovery_file_that_cannot_be_read_is_named(tmp_path, captured):
+    write_store(tmp_path)
+    path = recovery_file(tmp_path, 'bob', 365, encrypt=True)
+    inventory, unused_loader = parse(write_config(tmp_path))
+    assert any(str(path) in line and 'cannot be read' in line for line in captured if line.startswith('WARNING'))
+    # With the vault secret, the pair in it is read.
+    inventory, unused_loader = parse(write_config(tmp_path), vault=True)
+    assert members(inventory, 'exist_token_recovery_pending') == ['bob']
