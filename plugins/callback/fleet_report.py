@@ -13,19 +13,30 @@ version_added: 0.2.0
 description:
   - >-
     Collects the results of the tasks of this collection (M(existio.exist.attribute), M(existio.exist.values),
-    M(existio.exist.attribute_info) and every other module of its C(existio.exist.exist) action group, by their
-    resolved action name, written in full or short) for every host, usually one host per Exist user (see the
-    P(existio.exist.users#inventory) inventory plugin).
+    M(existio.exist.attribute_info) and every other module of its C(existio.exist.exist) action group) for every
+    host, usually one host per Exist user (see the P(existio.exist.users#inventory) inventory plugin). A task counts
+    when the module that ran is this collection's, by its resolved full name (C(existio.exist.values)), however the
+    task names it; a module of the playbook's own C(library/) named C(values) or C(attribute) is not counted.
   - >-
     At the end of the run it writes two files to O(output_dir): C(exist-fleet-report.json) and
-    C(exist-fleet-report.md). Each says how many users converged, changed or failed; the attributes acquired,
+    C(exist-fleet-report.md). Each says how many users converged, changed, failed (each failure with its reason:
+    the item's C(error_code) and C(error), or the task's message) or ended with C(outcome_unknown) (their only
+    failures are items Exist may or may not have applied: run again to converge them); the items changed, failed
+    and of unknown outcome, with every unknown item named; the attributes acquired,
     released and created (in total and by attribute); the takeovers by previous owner; the failures by
     C(error_code); the values updated and incremented; the API requests spent, in total and per user; and the ten
     busiest users against Exist's budget of 300 requests per user and hour.
   - >-
+    With the P(existio.exist.users#inventory) inventory, every user is accounted for: a task of another module that
+    fails for a user fails that user, with its message; the users of the group C(exist_users) that no task of this
+    collection ran for are C(not_run), with the reason (not in the plays' host patterns or C(--limit), or no such
+    task ran) and their C(exist_token_state); the users the inventory left out (C(exist_users_left_out)) are listed
+    with the reason; and C(users.by_token_state) groups every user by C(exist_token_state).
+  - >-
     M(existio.exist.token) tasks run once for the whole token store, usually on C(localhost): their results go to
-    a C(tokens) section (pairs exchanged and refreshed, failures by C(error_code) with the users they name, the
-    requests they spent), not to a user named after their host.
+    a C(tokens) section (pairs exchanged, refreshed and merged back from recovery files, failures by C(error_code)
+    with the users they name and each failure's reason, the requests they spent), not to a user named after their
+    host.
   - >-
     A run with C(--check) writes the same report titled as a drift report: what a real run would change. The
     counts are then predictions.
@@ -81,6 +92,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
 
 import yaml  # noqa: E402
 from ansible import context  # noqa: E402
@@ -90,6 +102,14 @@ from ansible.release import __version__ as ansible_version  # noqa: E402
 
 COLLECTION = 'existio.exist'
 ACTION_GROUP = 'exist'
+# An item the module cannot tell applied or not: neither changed nor failed.
+UNKNOWN_CODE = 'outcome_unknown'
+# What the existio.exist.users inventory gives: the group of every user, its group variable naming the users it
+# left out (username: reason), and each host's token state.
+USERS_GROUP = 'exist_users'
+LEFT_OUT_VARIABLE = 'exist_users_left_out'
+STATE_VARIABLE = 'exist_token_state'
+STATE_VALID = 'valid'
 # Used when meta/runtime.yml cannot be read (it ships with the collection, so it normally can).
 KNOWN_MODULES = ('attribute', 'attribute_info', 'token', 'values')
 # existio.exist.token runs once for the whole store (on localhost): its results go to the report's
@@ -100,14 +120,19 @@ REPORT_VERSION = 1
 # Exist allows each user's token this many requests in a rolling hour.
 HOURLY_BUDGET = 300
 BUSIEST = 10
-# Markdown lists at most this many failed tasks (the JSON has them all).
+# Markdown lists at most this many failed tasks, unknown items, users not run... (the JSON has them all).
 MARKDOWN_FAILED_TASKS = 20
+MARKDOWN_LISTED = 20
 MESSAGE_LIMIT = 300
 MASK = '********'
 
 
 def _action_group():
-    """The names (short and FQCN) of the collection's action group, from meta/runtime.yml, and the token module."""
+    """The full names of the modules of the collection's action group, from meta/runtime.yml, and the token module.
+
+    Only full names: a task's resolved action is the full name of the module that ran, and a short name such as
+    `values` may be a module of the playbook's own library/ (ansible-core resolves that as `values`).
+    """
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'meta', 'runtime.yml')
     try:
         with open(path, 'rb') as f:
@@ -116,7 +141,7 @@ def _action_group():
     except (IOError, OSError, yaml.YAMLError, AttributeError):
         names = []
     short = (set(name.split('.')[-1] for name in names) or set(KNOWN_MODULES)) | set([TOKEN_MODULE])
-    return frozenset(short | set('%s.%s' % (COLLECTION, name) for name in short))
+    return frozenset('%s.%s' % (COLLECTION, name) for name in short)
 
 
 def _count(value):
@@ -159,12 +184,20 @@ def _item_name(item):
     return '(unnamed)'
 
 
+def _text_or_none(value):
+    return to_text(value) if isinstance(value, str) and value else None
+
+
 class _User(object):
     """What the tasks of one host (one Exist user) did."""
 
     def __init__(self, name):
         self.name = name
         self.tasks = dict(ok=0, changed=0, failed=0, skipped=0, unreachable=0)
+        # Failed or unreachable tasks whose failure is more than items of unknown outcome, and those that are not.
+        self.hard_failures = 0
+        self.unknown_failures = 0
+        self.token_state = None  # the inventory's exist_token_state of the host, when it has one
         self.api_requests = 0
         self.acquired = []
         self.released = []
@@ -177,8 +210,10 @@ class _User(object):
         self.secret = None  # the host's exist_token, only ever used to mask it
 
     def outcome(self):
-        if self.tasks['failed'] or self.tasks['unreachable']:
+        if self.hard_failures:
             return 'failed'
+        if self.unknown_failures:
+            return UNKNOWN_CODE
         if self.tasks['changed']:
             return 'changed'
         if self.tasks['ok']:
@@ -202,26 +237,37 @@ class _User(object):
                 )
             )
         for item in _dicts(data.get('failed_items')):
-            self.failed_items.append(
-                dict(
-                    name=_item_name(item),
-                    error_code=to_text(item.get('error_code') or '(none)'),
-                    error=_short(self.mask(item.get('error') or ''), 200),
-                )
+            failed = dict(
+                name=_item_name(item),
+                error_code=to_text(item.get('error_code') or '(none)'),
+                error=_short(self.mask(item.get('error') or ''), 200),
             )
+            date = _text_or_none(item.get('date'))
+            if date:
+                failed['date'] = _short(date, 40)
+            self.failed_items.append(failed)
         self.updated.extend(_item_name(item) for item in _dicts(data.get('updated')))
         self.incremented.extend(_item_name(item) for item in _dicts(data.get('incremented')))
 
+    def items(self):
+        """(changed, failed, unknown): this user's items, each counted once (a created attribute is acquired too)."""
+        unknown = sum(1 for item in self.failed_items if item['error_code'] == UNKNOWN_CODE)
+        changed = len(self.acquired) + len(self.released) + len(self.updated) + len(self.incremented)
+        return changed, len(self.failed_items) - unknown, unknown
+
     def summary(self):
+        changed, failed, unknown = self.items()
         return dict(
             outcome=self.outcome(),
+            token_state=self.token_state,
+            items=dict(changed=changed, failed=failed, outcome_unknown=unknown),
             tasks=dict(self.tasks),
             api_requests=self.api_requests,
             acquired=sorted(self.acquired),
             released=sorted(self.released),
             created=sorted(self.created),
             takeovers=sorted(self.takeovers, key=lambda entry: (entry['name'], entry['previous_owner'])),
-            failed_items=[dict(name=item['name'], error_code=item['error_code']) for item in self.failed_items],
+            failed_items=[dict(item) for item in self.failed_items],
             values_updated=len(self.updated),
             values_incremented=len(self.incremented),
             task_failures=list(self.task_failures),
@@ -236,13 +282,16 @@ class _Tokens(object):
         self.api_requests = 0
         self.refreshed = set()
         self.exchanged = set()
-        self.failed_items = []  # [{username, error_code}]
+        self.recovered = set()
+        self.failed_items = []  # [{username, error_code, error}]
         self.task_failures = []  # [{host, task, msg}]
+        self.secret = None  # the token task's host's exist_token, only to mask it
 
     def add(self, data):
         self.api_requests += _count(data.get('api_requests'))
         refreshed = _names(data.get('refreshed'))
         self.refreshed.update(refreshed)
+        self.recovered.update(_names(data.get('recovered')))
         username = data.get('username')
         if data.get('changed') and isinstance(username, str) and username and username not in refreshed:
             self.exchanged.add(to_text(username))
@@ -251,6 +300,7 @@ class _Tokens(object):
                 dict(
                     username=to_text(item.get('username') or '(unknown)'),
                     error_code=to_text(item.get('error_code') or '(none)'),
+                    error=_short(_masked(item.get('error') or '', self.secret), 200),
                 )
             )
 
@@ -265,8 +315,10 @@ class _Tokens(object):
             api_requests=self.api_requests,
             exchanged=dict(total=len(self.exchanged), users=sorted(self.exchanged)),
             refreshed=dict(total=len(self.refreshed), users=sorted(self.refreshed)),
+            recovered=dict(total=len(self.recovered), users=sorted(self.recovered)),
             failures=dict(
                 items=len(self.failed_items),
+                list=list(self.failed_items),
                 by_error_code=dict(
                     (code, dict(total=data['total'], users=sorted(data['users'])))
                     for code, data in sorted(codes.items(), key=lambda pair: (-pair[1]['total'], pair[0]))
@@ -276,12 +328,27 @@ class _Tokens(object):
         )
 
 
-def build_report(users, check_results, real_results, cli_check, playbooks, started, finished, tokens=None):
+def build_report(
+    users,
+    check_results,
+    real_results,
+    cli_check,
+    playbooks,
+    started,
+    finished,
+    tokens=None,
+    not_run=None,
+    left_out=None,
+):
     """The report as a dictionary (what the JSON file holds) from the collected users.
 
-    started and finished are Unix times; tokens is a _Tokens (None: no token task ran).
+    started and finished are Unix times; tokens is a _Tokens (None: no token task ran); not_run: {username:
+    {token_state, reason}} for the inventory's users no task of this collection ran for; left_out: {username:
+    reason} for the users of the token store the inventory could not make hosts of.
     """
     tokens = tokens or _Tokens()
+    not_run = dict((name, data) for name, data in (not_run or {}).items() if name not in users)
+    left_out = left_out or {}
     if check_results and not real_results:
         mode = 'drift'
     elif check_results and real_results:
@@ -290,9 +357,16 @@ def build_report(users, check_results, real_results, cli_check, playbooks, start
         mode = 'run'
     else:
         mode = 'drift' if cli_check else 'run'
-    outcomes = dict(changed=[], unchanged=[], failed=[], skipped=[])
+    outcomes = dict(changed=[], unchanged=[], failed=[], skipped=[], outcome_unknown=[], not_run=sorted(not_run))
     for user in users.values():
         outcomes[user.outcome()].append(user.name)
+    states = {}
+    for name, user in users.items():
+        states.setdefault(user.token_state or '(not from the users inventory)', []).append(name)
+    for name, data in not_run.items():
+        states.setdefault(data.get('token_state') or '(not from the users inventory)', []).append(name)
+    items = dict(changed=0, failed=0, outcome_unknown=0)
+    unknown_items = []
     acquired, released, created, updated, incremented = {}, {}, {}, {}, {}
     owners, codes, failed_tasks, per_user = {}, {}, [], {}
     for name in sorted(users):
@@ -311,6 +385,9 @@ def build_report(users, check_results, real_results, cli_check, playbooks, start
             owner['total'] += 1
             owner['users'].add(name)
             _bump(owner['by_attribute'], takeover['name'])
+        for key, count in zip(('changed', 'failed', 'outcome_unknown'), user.items()):
+            items[key] += count
+        unknown_items.extend(dict(item, user=name) for item in user.failed_items if item['error_code'] == UNKNOWN_CODE)
         for item in user.failed_items:
             code = codes.setdefault(item['error_code'], dict(total=0, users=set(), by_attribute={}, example=''))
             code['total'] += 1
@@ -320,6 +397,10 @@ def build_report(users, check_results, real_results, cli_check, playbooks, start
         for failure in user.task_failures:
             failed_tasks.append(dict(user=name, task=failure['task'], msg=failure['msg']))
         per_user[name] = user.summary()
+    for name in sorted(not_run):
+        per_user[name] = dict(
+            outcome='not_run', token_state=not_run[name].get('token_state'), reason=not_run[name]['reason']
+        )
     requests = dict((name, users[name].api_requests) for name in users)
     busiest = sorted(requests.items(), key=lambda pair: (-pair[1], pair[0]))[:BUSIEST]
     user_requests = sum(requests.values())
@@ -342,14 +423,20 @@ def build_report(users, check_results, real_results, cli_check, playbooks, start
         duration_seconds=round(finished - started, 1),
         ansible_core=ansible_version,
         users=dict(
-            total=len(users),
+            total=len(users) + len(not_run),
+            ran=len(users),
             converged=len(outcomes['changed']) + len(outcomes['unchanged']),
             changed=len(outcomes['changed']),
             unchanged=len(outcomes['unchanged']),
             failed=len(outcomes['failed']),
+            outcome_unknown=len(outcomes['outcome_unknown']),
             skipped=len(outcomes['skipped']),
+            not_run=len(not_run),
             by_outcome=dict((key, sorted(value)) for key, value in outcomes.items()),
+            by_token_state=dict((state, sorted(names)) for state, names in sorted(states.items())),
+            left_out_by_inventory=dict(sorted(left_out.items())),
         ),
+        items=dict(items, unknown=sorted(unknown_items, key=lambda item: (item['user'], item['name']))),
         attributes=dict(
             acquired=dict(total=sum(acquired.values()), by_attribute=_sorted_counts(acquired)),
             released=dict(total=sum(released.values()), by_attribute=_sorted_counts(released)),
@@ -423,6 +510,12 @@ def _listing(counts, limit=8):
     return text + (', ...' if len(items) > limit else '')
 
 
+def _names_listed(names, limit=MARKDOWN_LISTED):
+    names = list(names)
+    text = ', '.join(names[:limit])
+    return text + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
+
+
 def render_markdown(report):
     drift = report['mode'] == 'drift'
     would = 'would be ' if drift else ''
@@ -448,9 +541,76 @@ def render_markdown(report):
         ]
     lines += ['', '## Users', '']
     lines += _table(
-        ['users', 'converged', 'would change' if drift else 'changed', 'unchanged', 'failed', 'skipped'],
-        [[users['total'], users['converged'], users['changed'], users['unchanged'], users['failed'], users['skipped']]],
+        [
+            'users',
+            'converged',
+            'would change' if drift else 'changed',
+            'unchanged',
+            'failed',
+            'outcome unknown',
+            'skipped',
+            'not run',
+        ],
+        [
+            [
+                users['total'],
+                users['converged'],
+                users['changed'],
+                users['unchanged'],
+                users['failed'],
+                users['outcome_unknown'],
+                users['skipped'],
+                users['not_run'],
+            ]
+        ],
     )
+    if users['outcome_unknown']:
+        lines += [
+            '',
+            'Outcome unknown: %s. Whether Exist applied some of their items cannot be known (see Items); run '
+            'again to converge them.' % _names_listed(users['by_outcome']['outcome_unknown']),
+        ]
+    not_run = [(name, data) for name, data in report['per_user'].items() if data['outcome'] == 'not_run']
+    if not_run:
+        lines += ['', '### Users no task of this collection ran for', '']
+        lines += _table(
+            ['user', 'token state', 'reason'],
+            [[name, data['token_state'] or '', data['reason']] for name, data in not_run[:MARKDOWN_LISTED]],
+        )
+        if len(not_run) > MARKDOWN_LISTED:
+            lines += ['', '%d more in the JSON report.' % (len(not_run) - MARKDOWN_LISTED)]
+    if users['left_out_by_inventory']:
+        lines += ['', '### Users of the token store the inventory left out', '']
+        left_out = list(users['left_out_by_inventory'].items())
+        lines += _table(['user', 'reason'], [[name, reason] for name, reason in left_out[:MARKDOWN_LISTED]])
+        if len(left_out) > MARKDOWN_LISTED:
+            lines += ['', '%d more in the JSON report.' % (len(left_out) - MARKDOWN_LISTED)]
+    marked = dict(
+        (state, names)
+        for state, names in users['by_token_state'].items()
+        if state not in (STATE_VALID,) and '(' not in state
+    )
+    if marked:
+        lines += [
+            '',
+            'Token states other than valid: %s.'
+            % '; '.join('%s: %s' % (state, _names_listed(names)) for state, names in marked.items()),
+        ]
+    items = report['items']
+    lines += ['', '## Items', '']
+    lines += _table(
+        [would + 'changed', 'failed', 'outcome unknown'],
+        [[items['changed'], items['failed'], items['outcome_unknown']]],
+    )
+    if items['unknown']:
+        lines += ['', 'Items of unknown outcome (Exist may or may not have applied them; run again to converge):', '']
+        shown = items['unknown'][:MARKDOWN_LISTED]
+        lines += _table(
+            ['user', 'item', 'date', 'error'],
+            [[item['user'], item['name'], item.get('date', ''), item['error']] for item in shown],
+        )
+        if len(items['unknown']) > len(shown):
+            lines += ['', '%d more in the JSON report.' % (len(items['unknown']) - len(shown))]
     lines += ['', '## Attributes', '']
     names = sorted(
         set(attributes['acquired']['by_attribute'])
@@ -526,6 +686,8 @@ def render_markdown(report):
         )
         if tokens['refreshed']['users']:
             lines += ['', 'Refreshed: %s.' % _listing(dict((name, 1) for name in tokens['refreshed']['users']), 20)]
+        if tokens['recovered']['users']:
+            lines += ['', 'Merged back from recovery files: %s.' % _names_listed(tokens['recovered']['users'])]
         if tokens['failures']['by_error_code']:
             lines += ['']
             lines += _table(
@@ -535,7 +697,7 @@ def render_markdown(report):
     lines += ['', '## API requests', '']
     lines.append(
         '%d request(s) for %d user(s), %s per user on average; Exist allows %d per user and hour.'
-        % (requests['total'], users['total'], requests['mean_per_user'], requests['budget_per_user_per_hour'])
+        % (requests['total'], users['ran'], requests['mean_per_user'], requests['budget_per_user_per_hour'])
     )
     if requests['token_tasks']:
         lines.append(
@@ -594,6 +756,7 @@ class CallbackModule(CallbackBase):
         self.started = time.time()
         self.check_results = 0
         self.real_results = 0
+        self.inventory = None  # the run's inventory manager, once a play started
 
     # -- what to collect -----------------------------------------------------
 
@@ -628,26 +791,46 @@ class CallbackModule(CallbackBase):
                 return to_text(secret.strip())
         return None
 
+    @staticmethod
+    def _host_vars(host):
+        with contextlib.suppress(Exception):
+            variables = host.get_vars()
+            if isinstance(variables, Mapping):
+                return variables
+        return {}
+
     def _user(self, result):
         name = to_text(result._host.get_name())
         user = self.users.get(name)
         if user is None:
             user = self.users[name] = _User(name)
             user.secret = self._host_secret(result)
+            user.token_state = _text_or_none(self._host_vars(result._host).get(STATE_VARIABLE))
         return user
+
+    def _record_other(self, result, status, data):
+        """A task of another module failed for a user of the users inventory: the user failed, with the reason."""
+        if status not in ('failed', 'unreachable') or 'exist_username' not in self._host_vars(result._host):
+            return
+        user = self._user(result)
+        user.tasks[status] += 1
+        user.hard_failures += 1
+        msg = data.get('msg') or status
+        user.task_failures.append(dict(task=_short(result._task.get_name(), 120), msg=_short(user.mask(msg))))
 
     def _record(self, result, status):
         task = result._task
         module = self._action_of(task)
-        if module is None:
-            return
         data = result._result if isinstance(result._result, dict) else {}
+        if module is None:
+            self._record_other(result, status, data)
+            return
         if status == 'ok' and data.get('changed'):
             status = 'changed'
         if module == TOKEN_MODULE:
             # A token task is no user of the report, but it may run on one's host: its token is masked too.
             collector, user = self.tokens, None
-            secret = self._host_secret(result)
+            secret = self.tokens.secret = self._host_secret(result)
         else:
             collector = user = self._user(result)
             secret = user.secret
@@ -658,15 +841,23 @@ class CallbackModule(CallbackBase):
             self.check_results += 1
         else:
             self.real_results += 1
-        failures = []
+        failures, unknown_only = [], status == 'failed'
         loop = isinstance(data.get('results'), list)
         for one in _dicts(data['results']) if loop else [data]:
             collector.add(one)
             # ansible-core 2.19 drops `failed` from the task's own result, not from a loop item's.
             if status == 'failed' and (one.get('failed') or not loop):
                 failures.append(one.get('msg') or 'failed')
+                codes = [item.get('error_code') for item in _dicts(one.get('failed_items'))]
+                unknown_only = unknown_only and bool(codes) and all(code == UNKNOWN_CODE for code in codes)
         if status == 'unreachable':
             failures.append(data.get('msg') or 'unreachable')
+        if user is not None and status in ('failed', 'unreachable'):
+            # Failed only because items of unknown outcome: the user's outcome is unknown, not failed.
+            if unknown_only and failures:
+                user.unknown_failures += 1
+            else:
+                user.hard_failures += 1
         for msg in failures:
             failure = dict(task=_short(task.get_name(), 120), msg=_short(_masked(msg, secret)))
             if user is None:
@@ -679,6 +870,41 @@ class CallbackModule(CallbackBase):
         name = getattr(playbook, '_file_name', None)
         if name:
             self.playbooks.append(os.path.basename(to_text(name)))
+
+    def v2_playbook_on_play_start(self, play):
+        # The inventory, to name the users no task ran for (read at the end: refresh_inventory may renew it).
+        with contextlib.suppress(Exception):
+            inventory = getattr(play.get_variable_manager(), '_inventory', None)
+            if inventory is not None:
+                self.inventory = inventory
+
+    def _inventory_users(self, stats):
+        """(not_run, left_out) from the users inventory: {username: {token_state, reason}}, {username: reason}."""
+        not_run, left_out = {}, {}
+        try:
+            group = self.inventory.groups.get(USERS_GROUP) if self.inventory is not None else None
+        except Exception:  # pylint: disable=broad-exception-caught
+            group = None
+        if group is None:
+            return not_run, left_out
+        processed = getattr(stats, 'processed', None) or {}
+        with contextlib.suppress(Exception):
+            named = group.get_vars().get(LEFT_OUT_VARIABLE)
+            if isinstance(named, Mapping):
+                left_out = dict((to_text(name), _short(to_text(reason), 200)) for name, reason in named.items())
+        for host in group.get_hosts():
+            name = to_text(host.get_name())
+            if name in self.users:
+                continue
+            state = _text_or_none(self._host_vars(host).get(STATE_VARIABLE))
+            if name in processed:
+                reason = 'no task of this collection ran for this user'
+            else:
+                reason = 'not in the hosts of this run (the plays\' host patterns, --limit)'
+            if state and state != STATE_VALID:
+                reason += '; its token state is %s' % state
+            not_run[name] = dict(token_state=state, reason=reason)
+        return not_run, left_out
 
     def v2_runner_on_ok(self, result):
         self._record(result, 'ok')
@@ -693,6 +919,7 @@ class CallbackModule(CallbackBase):
         self._record(result, 'unreachable')
 
     def v2_playbook_on_stats(self, stats):
+        not_run, left_out = self._inventory_users(stats)
         report = build_report(
             self.users,
             self.check_results,
@@ -702,6 +929,8 @@ class CallbackModule(CallbackBase):
             self.started,
             time.time(),
             self.tokens,
+            not_run,
+            left_out,
         )
         directory = self.get_option('output_dir') or os.getcwd()
         try:

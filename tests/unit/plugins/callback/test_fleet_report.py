@@ -245,6 +245,8 @@ def test_a_fleet_run(callback, tmp_path):
         'unchanged': [],
         'failed': ['carol', 'dave'],
         'skipped': ['frank'],
+        'outcome_unknown': [],
+        'not_run': [],
     }
     attributes = report['attributes']
     assert attributes['acquired'] == {'total': 4, 'by_attribute': {'steps': 2, 'meditation_min': 1, 'mood': 1}}
@@ -282,12 +284,14 @@ def test_a_fleet_run(callback, tmp_path):
         {'user': 'alice', 'requests': 7, 'budget_share': round(7 / 300.0, 4)},
         {'user': 'bob', 'requests': 6, 'budget_share': 0.02},
     ]
-    assert report['per_user']['carol']['failed_items'] == [{'name': 'mood', 'error_code': 'not_allowed'}]
+    assert report['per_user']['carol']['failed_items'] == [
+        {'name': 'mood', 'error_code': 'not_allowed', 'error': "No permission to write to attributes in group 'mood'"}
+    ]
     assert report['per_user']['bob']['tasks'] == {'ok': 2, 'changed': 1, 'failed': 0, 'skipped': 0, 'unreachable': 0}
     assert 'erin' not in report['per_user']
     assert markdown.startswith('# Exist fleet report\n')
     for line in (
-        '| 5 | 2 | 2 | 0 | 2 | 1 |',
+        '| 5 | 2 | 2 | 0 | 2 | 0 | 1 | 0 |',
         '| steps | 2 | 0 | 0 |',
         '| **total** | 4 | 1 | 1 |',
         '| withings | 2 | 2 | steps (2) |',
@@ -309,7 +313,7 @@ def test_check_mode_makes_a_drift_report(callback, tmp_path, monkeypatch):
     assert markdown.startswith('# Exist fleet drift report: what would change\n')
     assert 'Check mode: nothing was changed. The counts below are what a real run would change.' in markdown
     assert '| attribute | would be acquired | would be released | would be created |' in markdown
-    assert '| users | converged | would change | unchanged | failed | skipped |' in markdown
+    assert '| users | converged | would change | unchanged | failed | outcome unknown | skipped | not run |' in markdown
 
 
 def test_the_task_check_mode_counts_and_a_mixed_run_says_so(callback, tmp_path):
@@ -465,8 +469,12 @@ def test_the_actions_are_the_action_group_of_meta_runtime():
     with open(runtime) as f:
         group = yaml.safe_load(f)['action_groups']['exist']
     short = set(group) | set(['token'])
-    assert plugin_module._action_group() == frozenset(short | set('existio.exist.' + name for name in short))
-    assert {'existio.exist.attribute', 'values', 'existio.exist.attribute_info'} <= plugin_module._action_group()
+    assert plugin_module._action_group() == frozenset('existio.exist.' + name for name in short)
+    assert {'existio.exist.attribute', 'existio.exist.values', 'existio.exist.attribute_info'} <= (
+        plugin_module._action_group()
+    )
+    # Only full names: a short name may be a module of the playbook's own library/.
+    assert not {'values', 'attribute', 'token'} & plugin_module._action_group()
 
 
 def test_a_templated_action_is_matched_only_once_resolved(callback):
@@ -558,6 +566,202 @@ def test_any_results_make_a_report_that_quotes_no_token(events):
             report = json.load(handle)
         with open(os.path.join(directory, 'exist-fleet-report.md'), encoding='utf-8') as handle:
             markdown = handle.read()
-    ours = set(host for action, status, host, check_mode, result in events if action.endswith(('attribute', 'values')))
+    # Users: the hosts of this collection's tasks, and (they are users of the inventory) those any task failed for.
+    ours = set(
+        host
+        for action, status, host, check_mode, result in events
+        if action.endswith(('attribute', 'values')) or status in ('failed', 'unreachable') and 'token' not in action
+    )
     assert report['users']['total'] == len(ours)
     assert SECRET not in json.dumps(report) and SECRET not in markdown
+
+
+# -- only this collection's modules, by their resolved full name ----------------
+
+
+@pytest.mark.parametrize('action, resolved', [('values', 'values'), ('attribute', 'attribute'), ('values', None)])
+def test_a_module_of_the_playbook_named_like_ours_is_not_counted(callback, tmp_path, action, resolved):
+    # ansible-core resolves a module of the playbook's library/ to its short name.
+    callback.v2_runner_on_ok(
+        FakeResult(FakeHost('alice'), FakeTask(action, 'Local', resolved), dict(changed=True, api_requests=9))
+    )
+    callback.v2_runner_on_ok(FakeResult(FakeHost('bob'), attribute_task(), attribute_result(api_requests=1)))
+    report, unused_markdown = finish(callback, tmp_path)
+    assert sorted(report['per_user']) == ['bob']
+    assert report['api_requests']['total'] == 1
+
+
+# -- every user and every item ----------------------------------------------------
+
+
+class FakeStats(object):
+    def __init__(self, processed):
+        self.processed = dict((name, 1) for name in processed)
+
+
+def fleet_inventory(states, left_out=None):
+    """The groups the users inventory makes: exist_users with each host's exist_token_state."""
+    from ansible.inventory.data import InventoryData
+
+    inventory = InventoryData()
+    inventory.add_group('exist_users')
+    inventory.set_variable('exist_users', 'exist_users_left_out', left_out or {})
+    for name, state in states.items():
+        inventory.add_host(name, group='exist_users')
+        inventory.set_variable(name, 'exist_token_state', state)
+        inventory.set_variable(name, 'exist_username', name)
+    return inventory
+
+
+class FakePlay(object):
+    def __init__(self, inventory):
+        self._variable_manager = type('VariableManager', (), {'_inventory': inventory})()
+
+    def get_variable_manager(self):
+        return self._variable_manager
+
+
+def test_every_user_and_every_item_is_changed_failed_with_a_reason_or_unknown(callback, tmp_path):
+    states = {
+        'alice': 'valid',
+        'bob': 'valid',
+        'carol': 'valid',
+        'dave': 'refresh_outcome_unknown',
+        'erin': 'reauthorization_needed',
+        'frank': 'valid',
+        'gina': 'valid',
+        'hank': 'valid',
+    }
+    inventory = fleet_inventory(states, left_out={'all': 'named like the group all that Ansible itself makes'})
+    callback.v2_playbook_on_play_start(FakePlay(inventory))
+
+    def host(name):
+        return inventory.get_host(name)
+
+    values = FakeTask('existio.exist.values', 'Write the day', 'existio.exist.values')
+    # alice: one value written, one whose answer was lost: her outcome is unknown, not failed.
+    callback.v2_runner_on_failed(
+        FakeResult(
+            host('alice'),
+            values,
+            dict(
+                changed=True,
+                updated=[{'name': 'mood', 'date': '2026-11-27', 'previous': 6, 'value': 8}],
+                failed_items=[
+                    {'name': 'steps', 'date': '2026-11-26', 'error_code': 'outcome_unknown', 'error': 'lost answer'},
+                ],
+                api_requests=3,
+                msg='1 value(s) failed',
+            ),
+        )
+    )
+    # bob: one refused, one unknown: failed (a reason is known for one of them).
+    callback.v2_runner_on_failed(
+        FakeResult(
+            host('bob'),
+            values,
+            dict(
+                changed=False,
+                updated=[],
+                failed_items=[
+                    {'name': 'mood', 'date': '2026-11-27', 'error_code': 'not_allowed', 'error': 'no mood_write'},
+                    {'name': 'steps', 'date': '2026-11-27', 'error_code': 'outcome_unknown', 'error': 'lost'},
+                ],
+                api_requests=2,
+                msg='2 value(s) failed',
+            ),
+        )
+    )
+    # carol: a task of another module failed for her before any of ours ran (the token expression, say).
+    callback.v2_runner_on_failed(
+        FakeResult(host('carol'), FakeTask('ansible.builtin.set_fact', 'Prepare'), dict(msg='store unreadable'))
+    )
+    # dave (marked refresh_outcome_unknown) ran and failed with a 401.
+    callback.v2_runner_on_failed(
+        FakeResult(host('dave'), attribute_task(), dict(changed=False, msg='answered 401', api_requests=1))
+    )
+    # frank: unreachable on our task; gina converged; a debug task for hank does not make him a user that ran.
+    callback.v2_runner_on_unreachable(FakeResult(host('frank'), attribute_task(), dict(msg='no connection')))
+    callback.v2_runner_on_ok(FakeResult(host('gina'), attribute_task(), attribute_result()))
+    callback.v2_runner_on_ok(FakeResult(host('hank'), FakeTask('ansible.builtin.debug', 'Debug'), dict(msg='hi')))
+    callback.v2_playbook_on_stats(FakeStats(['alice', 'bob', 'carol', 'dave', 'frank', 'gina', 'hank']))
+    report = json.loads((tmp_path / 'reports' / 'exist-fleet-report.json').read_text())
+    markdown = (tmp_path / 'reports' / 'exist-fleet-report.md').read_text()
+    users = report['users']
+    assert users['by_outcome'] == {
+        'changed': [],
+        'unchanged': ['gina'],
+        'failed': ['bob', 'carol', 'dave', 'frank'],
+        'outcome_unknown': ['alice'],
+        'skipped': [],
+        'not_run': ['erin', 'hank'],
+    }
+    assert (users['total'], users['ran'], users['outcome_unknown'], users['not_run']) == (8, 6, 1, 2)
+    # Every user of the inventory, and every user it left out, is in the report.
+    assert sorted(report['per_user']) == sorted(states)
+    assert users['left_out_by_inventory'] == {'all': 'named like the group all that Ansible itself makes'}
+    assert users['by_token_state'] == {
+        'reauthorization_needed': ['erin'],
+        'refresh_outcome_unknown': ['dave'],
+        'valid': ['alice', 'bob', 'carol', 'frank', 'gina', 'hank'],
+    }
+    assert report['per_user']['erin'] == {
+        'outcome': 'not_run',
+        'token_state': 'reauthorization_needed',
+        'reason': "not in the hosts of this run (the plays' host patterns, --limit); its token state is "
+        'reauthorization_needed',
+    }
+    assert report['per_user']['hank']['reason'] == 'no task of this collection ran for this user'
+    # Every failure has its reason.
+    assert report['per_user']['carol']['task_failures'] == [{'task': 'Prepare', 'msg': 'store unreadable'}]
+    assert report['per_user']['frank']['task_failures'] == [{'task': 'Converge ownership', 'msg': 'no connection'}]
+    assert report['per_user']['bob']['failed_items'] == [
+        {'name': 'mood', 'date': '2026-11-27', 'error_code': 'not_allowed', 'error': 'no mood_write'},
+        {'name': 'steps', 'date': '2026-11-27', 'error_code': 'outcome_unknown', 'error': 'lost'},
+    ]
+    # Every item: changed, failed or unknown, and the unknown ones by name.
+    assert {key: report['items'][key] for key in ('changed', 'failed', 'outcome_unknown')} == {
+        'changed': 1,
+        'failed': 1,
+        'outcome_unknown': 2,
+    }
+    assert [(item['user'], item['name'], item['date']) for item in report['items']['unknown']] == [
+        ('alice', 'steps', '2026-11-26'),
+        ('bob', 'steps', '2026-11-27'),
+    ]
+    for line in (
+        '| 8 | 1 | 0 | 1 | 4 | 1 | 0 | 2 |',
+        '| 1 | 1 | 2 |',
+        '| alice | steps | 2026-11-26 | lost answer |',
+        '| erin | reauthorization_needed | not in the hosts of this run (the plays\' host patterns, --limit); its '
+        'token state is reauthorization_needed |',
+        '| all | named like the group all that Ansible itself makes |',
+    ):
+        assert line in markdown.splitlines(), line
+    assert 'Token states other than valid: reauthorization_needed: erin; refresh_outcome_unknown: dave.' in markdown
+
+
+def test_token_tasks_keep_each_failure_reason_and_the_recovered_users(callback, tmp_path):
+    callback.v2_runner_on_failed(
+        FakeResult(
+            FakeHost('localhost', token=None),
+            FakeTask('existio.exist.token', 'Refresh', 'existio.exist.token'),
+            dict(
+                changed=True,
+                refreshed=['alice'],
+                recovered=['bob'],
+                failed_items=[
+                    {'username': 'carol', 'error_code': 'outcome_unknown', 'error': 'the answer was lost; marked'},
+                ],
+                api_requests=3,
+                msg='1 failed',
+            ),
+        )
+    )
+    report, markdown = finish(callback, tmp_path)
+    tokens = report['tokens']
+    assert tokens['recovered'] == {'total': 1, 'users': ['bob']}
+    assert tokens['failures']['list'] == [
+        {'username': 'carol', 'error_code': 'outcome_unknown', 'error': 'the answer was lost; marked'}
+    ]
+    assert 'Merged back from recovery files: bob.' in markdown
