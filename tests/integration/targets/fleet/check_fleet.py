@@ -25,6 +25,19 @@ SERVICE = 'fleet_service'
 EXPIRES_IN_DAYS = {'alice': 300, 'bob': 10, 'carol': 200, 'dave': 365, 'erin': 100}
 # A user in the store whose token the emulator does not know (validate_tokens).
 UNKNOWN_USER = {'username': 'erin', 'token': 'fleet-erin-0Unkn0wn', 'scopes': ['all']}
+# Users named like groups (of Ansible, of the users inventory, of the keyed_groups in runme.sh) or like the
+# controller: the inventory leaves them out. Each holds mood_read, so that a host of its name would have put
+# it, or the group of its name, into the groups of the others.
+CLASHING_USERS = [
+    'all',
+    'ungrouped',
+    'localhost',
+    'exist_users',
+    'scope_mood_read',
+    'exist_token_expired',
+    'group_mood',
+]
+CLASHING_TOKEN = 'fleet-clash-%d-Tk9q'
 
 
 class CheckFailed(Exception):
@@ -103,6 +116,13 @@ def cmd_store(args):
     if args.with_unknown:
         user = UNKNOWN_USER
         entries[user['username']] = store_entry(user['username'], user['token'], user['scopes'])
+    if args.with_clashes:
+        for index, username in enumerate(CLASHING_USERS):
+            EXPIRES_IN_DAYS.setdefault(username, 50)
+            entries[username] = store_entry(username, CLASHING_TOKEN % index, ['mood_read', 'activity_read'])
+        # Marks existio.exist.token leaves: bob's pair no longer works, dave's refresh answer was lost.
+        entries['bob']['reauthorization_needed'] = True
+        entries['dave']['refresh_outcome_unknown'] = '2026-11-28T10:00:00Z'
     with open(args.out, 'w') as f:
         f.write('# existio.exist token store: written by the fleet integration test\n')
         yaml.safe_dump(entries, f, default_flow_style=False, sort_keys=True)
@@ -151,6 +171,60 @@ def cmd_inventory(args):
             expect('lookup(' in variables['exist_token'], '%s: exist_token is not an expression' % username)
             expect(token['token'] not in text, '%s: the token is in the listing' % username)
     print('inventory: %d users, groups and host variables as expected (tokens %s)' % (len(tokens), args.tokens))
+
+
+def cmd_clashes(args):
+    with open(args.listing) as f:
+        listing = unwrap(json.load(f))
+    with open(args.stderr) as f:
+        # ansible-core before 2.19 wraps warnings at 80 columns.
+        stderr = ' '.join(f.read().split())
+    tokens = seed_users(args.seed)
+    hostvars = listing['_meta']['hostvars']
+    expect(
+        sorted(hostvars) == sorted(tokens), 'hosts %s, expected only the users %s' % (sorted(hostvars), sorted(tokens))
+    )
+    groups = set(name for name in listing if name != '_meta')
+    expect(not groups & set(hostvars), 'hosts named like groups: %s' % sorted(groups & set(hostvars)))
+    # Every group holds exactly the users the store puts there.
+    expected = {
+        'exist_users': sorted(tokens),
+        'scope_mood_read': ['alice'],
+        'group_mood': ['alice'],
+        'group_all': ['bob', 'dave'],
+        'exist_token_expired': [],
+        'exist_token_reauthorization_needed': ['bob'],
+        'exist_token_refresh_outcome_unknown': ['dave'],
+        'exist_token_recovery_pending': [],
+    }
+    for group, hosts in expected.items():
+        # (--list leaves empty groups out; --graph shows them.)
+        expect(group in listing or not hosts, 'the group %s is missing' % group)
+        expect(
+            group_hosts(listing, group) == hosts,
+            '%s holds %s, expected %s' % (group, group_hosts(listing, group), hosts),
+        )
+    states = dict((name, hostvars[name]['exist_token_state']) for name in hostvars)
+    expected_states = {
+        'alice': 'valid',
+        'bob': 'reauthorization_needed',
+        'carol': 'valid',
+        'dave': 'refresh_outcome_unknown',
+    }
+    expect(states == expected_states, 'exist_token_state: %s' % states)
+    # Without --export the group variable is in every user's host variables.
+    left_out = hostvars['alice']['exist_users_left_out']
+    expect(sorted(left_out) == sorted(CLASHING_USERS), 'exist_users_left_out: %s' % sorted(left_out))
+    for username in CLASHING_USERS:
+        expect("'%s'" % username in stderr, 'no warning names %s' % username)
+    expect('marked reauthorization_needed' in stderr and "'bob'" in stderr, 'no warning names bob')
+    expect('(refresh sent 2026-11-28T10:00:00Z)' in stderr, 'no warning names dave\'s refresh')
+    for index in range(len(CLASHING_USERS)):
+        expect(CLASHING_TOKEN % index not in stderr, 'a token in the warnings')
+    print(
+        'clashing names: %d users left out, each named; no host named like a group; groups as the store says'
+        % len(CLASHING_USERS)
+    )
 
 
 def cmd_validated(args):
@@ -259,7 +333,13 @@ def main(argv=None):
     command.add_argument('seed')
     command.add_argument('out')
     command.add_argument('--with-unknown', action='store_true')
+    command.add_argument('--with-clashes', action='store_true')
     command.set_defaults(run=cmd_store)
+    command = commands.add_parser('clashes')
+    command.add_argument('listing')
+    command.add_argument('seed')
+    command.add_argument('stderr')
+    command.set_defaults(run=cmd_clashes)
     command = commands.add_parser('inventory')
     command.add_argument('listing')
     command.add_argument('seed')

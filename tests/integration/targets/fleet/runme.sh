@@ -90,6 +90,25 @@ EXIST_API_URL="$api" ansible-inventory -i "$work/validate.exist_users.yml" --lis
     >"$work/validate-list.json" 2>>"$log"
 check validated "$work/validate-list.json" "$url"
 
+# Users named like groups (all, exist_users, scope_mood_read, exist_token_expired, a keyed group...) and
+# marked users: the others are hosts in exactly their groups, the clashing ones are left out and named.
+check store seed.json "$work/tokens-clash.yml" --with-clashes
+cat >"$work/clash.exist_users.yml" <<'EOF'
+plugin: existio.exist.users
+store: tokens-clash.yml
+keyed_groups:
+  - key: exist_token_scopes | map('regex_replace', '_(read|write)$', '') | unique
+    prefix: group
+EOF
+ansible-inventory -i "$work/clash.exist_users.yml" --list >"$work/clash-list.json" 2>"$work/clash-stderr.txt"
+cat "$work/clash-stderr.txt" >>"$log"
+check clashes "$work/clash-list.json" seed.json "$work/clash-stderr.txt"
+# A typo of an option is an error naming the option meant, not a silently ignored setting.
+printf 'plugin: existio.exist.users\nstore: tokens.yml\ninclude_tokens: false\n' >"$work/typo.exist_users.yml"
+run 1 ansible-inventory -i "$work/typo.exist_users.yml" --list
+grep -q "unknown option 'include_tokens' (did you mean include_token?)" "$log"
+echo "an unknown option: the inventory fails, naming the option meant"
+
 # -- converge every user, with the report ------------------------------------
 drift='{"mode": "drift", "check_mode": true, "title": "Exist fleet drift report: what would change",
         "users": {"total": 4, "changed": 3, "unchanged": 1, "failed": 0,
@@ -144,6 +163,28 @@ for in_worker in true false; do
     echo "existio_exist_worker_process=$in_worker: drift report, first and second run as expected"
 done
 
+# -- modules of the playbook named like the collection's ------------------------
+# library/values.py and library/attribute.py answer like the collection's modules; only
+# existio.exist.attribute_info (one request per user) counts. --limit leaves dave out: not_run.
+# The playbook runs from a directory outside the collection, as a user's does: inside it, ansible-core
+# would resolve a short name to this collection first.
+playbooks="$(mktemp -d "${TMPDIR:-/tmp}/fleet-local-modules.XXXXXX")"
+trap 'rm -rf "$playbooks"' EXIT
+cp -R local_modules.yml library "$playbooks/"
+check reset "$url" seed.json
+check clear "$url"
+EXIST_FLEET_REPORT_DIR="$work/reports-local/run" run 0 ansible-playbook "$playbooks/local_modules.yml" \
+    -e "@$(cd "$(dirname "$config")" && pwd)/$(basename "$config")" -i "$work/fleet.exist_users.yml" \
+    --limit alice,bob,carol -vvv
+local='{"users": {"total": 4, "ran": 3, "unchanged": 3, "changed": 0, "failed": 0, "outcome_unknown": 0,
+                  "not_run": 1, "by_outcome": {"not_run": ["dave"]}},
+        "items": {"changed": 0, "failed": 0, "outcome_unknown": 0},
+        "attributes": {"acquired": {"total": 0}}, "values": {"updated": {"total": 0}},
+        "per_user": {"dave": {"outcome": "not_run", "token_state": "valid",
+                              "reason": "not in the hosts of this run (the plays'"'"' host patterns, --limit)"}}}'
+check report "$work/reports-local/run" "$url" "$local"
+echo "modules of the playbook named values and attribute: not counted; dave (--limit) not run"
+
 # -- no token anywhere -------------------------------------------------------
 leaks=0
 for token in $(grep -o '"fleet-[a-z]*-[A-Za-z0-9]*"' seed.json | tr -d '"'); do
@@ -157,6 +198,6 @@ done
 lines=$(wc -l <"$log")
 report_files=$(find "$work" -name 'exist-fleet-report.*' | wc -l)
 echo "checked $lines lines of output (-vvv) and $report_files reports for 4 tokens"
-[ "$report_files" -eq 12 ] || { echo "expected 12 report files, found $report_files" >&2; exit 1; }
+[ "$report_files" -eq 14 ] || { echo "expected 14 report files, found $report_files" >&2; exit 1; }
 [ "$lines" -gt 200 ] || { echo "the output is suspiciously short" >&2; exit 1; }
 exit "$leaks"
