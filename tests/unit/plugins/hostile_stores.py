@@ -197,3 +197,27 @@ def username_stores(draw):
             entry[mark] = now.strftime('%Y-%m-%dT%H:%M:%SZ')
         store[name] = entry
     return store
+
+
+@st.composite
+def marked_entries(draw):
+    """entries(), with the marks existio.exist.token leaves, of any value a hand could give them."""
+    entry = draw(entries())
+    for key in ('reauthorization_needed', 'refresh_outcome_unknown'):
+        if draw(st.booleans()):
+            entry[key] = draw(st.one_of(st.just(True), st.sampled_from(_EDGE_MOMENTS), values))
+    return entry
+
+
+@st.composite
+def _marked_user_stores(draw):
+    names = st.one_of(st.from_regex(r'[a-z][a-z0-9_.-]{0,11}', fullmatch=True), st.sampled_from(GROUP_NAMES))
+    store = draw(st.dictionaries(names, marked_entries(), max_size=4))
+    for username, entry in store.items():
+        if 'username' in entry and entry['username'] is None:
+            entry['username'] = username
+    return store
+
+
+# Stores for the inventory: as `stores`, and entries with marks under names that may clash with groups.
+marked_stores = st.one_of(stores, _marked_user_stores())

@@ -425,8 +425,23 @@ def test_no_request_without_validate_tokens(tmp_path, monkeypatch):
 # -- whatever the store holds --------------------------------------------------
 
 
+def groups_from_variables(variables, entry, expiring_within_days=30):
+    """The groups a host belongs in, from its own variables and store entry (its marks)."""
+    sanitize = plugin_module.InventoryModule._sanitize_group_name
+    groups = set(['exist_users'] + [sanitize('scope_' + scope) for scope in variables['exist_token_scopes']])
+    days = variables['exist_token_expires_in_days']
+    if days < expiring_within_days:
+        groups.add('exist_token_expiring')
+    if days < 0:
+        groups.add('exist_token_expired')
+    for mark in ('reauthorization_needed', 'refresh_outcome_unknown'):
+        if entry.get(mark):
+            groups.add('exist_token_' + mark)
+    return groups
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(store=hostile_stores.stores)
+@given(store=hostile_stores.marked_stores)
 def test_any_store_gives_hosts_or_a_parser_error_and_never_shows_a_token(store):
     shown = []
     with tempfile.TemporaryDirectory() as directory, mock.patch.object(
@@ -439,11 +454,20 @@ def test_any_store_gives_hosts_or_a_parser_error_and_never_shows_a_token(store):
         except AnsibleParserError as exc:
             shown.append(exc.message)
         else:
-            # One host per user, named by the username, with that user's token.
+            # One host per user, named by the username, with that user's token, or a user left out and named.
             entries = yaml.safe_load(hostile_stores.store_text(store)) or {}
-            assert sorted(inventory.hosts) == sorted(entries)
-            for username, entry in entries.items():
-                assert host_vars(inventory, username)['exist_token'] == entry['access_token']
+            refused = left_out(inventory)
+            assert sorted(list(inventory.hosts) + list(refused)) == sorted(entries)
+            for username in refused:
+                assert any(repr(username[:80]) in text for text in shown), username
+            shown.append(repr(refused))
+            for username in inventory.hosts:
+                variables = host_vars(inventory, username)
+                assert variables['exist_token'] == entries[username]['access_token']
+                # Each host is in exactly the groups its own entry puts it in.
+                groups = set(group.name for group in inventory.get_host(username).get_groups())
+                assert groups - {'all'} == groups_from_variables(variables, entries[username]), username
+            assert not set(inventory.hosts) & set(inventory.groups)
     assert not any(secret in text for text in shown for secret in hostile_stores.SECRETS), shown
 
 
@@ -583,7 +607,7 @@ def test_a_user_a_host_pattern_cannot_select_is_left_out(tmp_path, captured, use
     assert 'host pattern cannot select' in left_out(inventory)[username]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     store=hostile_stores.username_stores(),
     include_token=st.booleans(),
@@ -602,6 +626,8 @@ def test_any_usernames_give_one_host_each_or_a_named_refusal_and_nobody_misgroup
         inventory, dummy = parse(write_config(folder, **options))
     refused = left_out(inventory)
     admitted = sorted(inventory.hosts)
+    # The store as YAML reads it back (a NEL in a key reads as a space, for one).
+    store = yaml.safe_load(hostile_stores.store_text(store))
     # Every user is one host (with its own token) or refused, and a refusal is named in a warning.
     assert sorted(admitted + sorted(refused)) == sorted(store)
     for username in admitted:
