@@ -26,9 +26,9 @@ description:
     store's pair no longer works: run M(existio.exist.token) with the store, which merges it back),
     C(reauthorization_needed) (the store entry is marked so: the user must authorise your client again),
     C(refresh_outcome_unknown) (the store entry is marked so: a refresh was sent and its answer lost, so the pair may
-    or may not still work; the next M(existio.exist.token) run settles it), C(invalid) (with O(validate_tokens):
-    Exist refused the token), C(expired) and C(valid) (nothing is known against it; without O(validate_tokens) the
-    pair is not tried). Users in the first three states are named in a warning.
+    or may not still work; the next refresh run of M(existio.exist.token) settles it), C(invalid) (with
+    O(validate_tokens): Exist refused the token), C(expired) and C(valid) (nothing is known against it; without
+    O(validate_tokens) the pair is not tried). Users in the first three states are named in a warning.
   - >-
     Groups are C(exist_users) (every user), C(scope_<scope>) for each scope a token holds (C(scope_mood_write)...),
     C(exist_token_expiring) (the token expires within O(expiring_within_days) days, or has expired),
@@ -939,8 +939,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 described.append('and %d more' % (len(unknown) - LISTED_USERS))
             self.display.warning(
                 '%s: %d user(s) marked refresh_outcome_unknown in the store: a refresh of their pair was sent and '
-                'its answer lost, so the pair the inventory gives may or may not still work. The next run of '
-                'existio.exist.token with this store settles it. They are in the group %s: %s'
+                'its answer lost, so the pair the inventory gives may or may not still work. The next refresh '
+                '(existio.exist.token, grant=refresh_token, with this store) settles it, whatever refresh_before '
+                'says. They are in the group %s: %s'
                 % (PLUGIN, len(unknown), OUTCOME_UNKNOWN_GROUP, ', '.join(described))
             )
 
