@@ -715,13 +715,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     )
                 else:
                     warnings.append(
-                        '%s holds an older pair of user %s than the store; existio.exist.token leaves it in place: '
-                        'delete it once you are sure it is not needed' % (path, _name(username))
+                        '%s holds an older pair of user %s than the store, whose pair the inventory gives; '
+                        'existio.exist.token decides what becomes of the file' % (path, _name(username))
                     )
         for warning in warnings:
             self.display.warning(
-                '%s: %s. Run existio.exist.token with this store (any grant): it merges recovery files back '
-                'before anything else.' % (PLUGIN, warning)
+                '%s: %s. Run existio.exist.token with this store (any grant): it settles recovery files (merges '
+                'a newer pair back) before anything else.' % (PLUGIN, warning)
             )
         return newer
 

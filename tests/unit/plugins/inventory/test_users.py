@@ -805,7 +805,7 @@ def test_a_working_pair_in_a_recovery_file_is_named_with_what_to_do(tmp_path, ca
     assert members(inventory, 'exist_token_recovery_pending') == ['bob']
     assert host_vars(inventory, 'alice')['exist_token_state'] == 'valid'
     warnings = [line for line in captured if line.startswith('WARNING')]
-    merge = 'Run existio.exist.token with this store (any grant): it merges recovery files back'
+    merge = 'Run existio.exist.token with this store (any grant): it settles recovery files'
     for path, says in (
         (newer, "holds the working pair of user 'bob'; the store's pair no longer works"),
         (older, "holds an older pair of user 'alice' than the store"),
