@@ -824,3 +824,14 @@ def test_a_recovery_file_that_cannot_be_read_is_named(tmp_path, captured):
     # With the vault secret, the pair in it is read.
     inventory, unused_loader = parse(write_config(tmp_path), vault=True)
     assert members(inventory, 'exist_token_recovery_pending') == ['bob']
+
+
+def test_a_store_listing_a_user_twice_fails_the_inventory_naming_the_user(tmp_path, captured):
+    entry = store_entries()['alice']
+    text = yaml.safe_dump({'alice': entry}) + yaml.safe_dump({'alice': dict(entry, access_token=TOKENS['bob'])})
+    (tmp_path / 'tokens.yml').write_text(text)
+    with pytest.raises(AnsibleParserError) as excinfo:
+        parse(write_config(tmp_path))
+    assert 'existio.exist.users: ' in excinfo.value.message
+    assert "lists user 'alice' twice" in excinfo.value.message
+    assert_no_token([excinfo.value.message] + captured)
