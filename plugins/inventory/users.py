@@ -262,10 +262,11 @@ from ansible_collections.existio.exist.plugins.module_utils._connection_options 
 )
 from ansible_collections.existio.exist.plugins.plugin_utils._oauth import (  # noqa: E402
     PENDING_KEY,
-    REAUTHORIZATION_KEY,
     RECOVERED_INFIX,
 )
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (  # noqa: E402
+    OUTCOME_UNKNOWN_KEY,
+    REAUTHORIZATION_KEY,
     TokenStore,
     TokenStoreError,
     format_expires_at,
@@ -308,9 +309,6 @@ FIXED_GROUPS = (
     RECOVERY_GROUP,
 )
 SCOPE_GROUP_PREFIX = 'scope_'
-# The store mark existio.exist.token leaves when the answer to a refresh was lost: the UTC time the refresh was
-# sent (YYYY-MM-DDTHH:MM:SSZ). The entry keeps its old pair, which may or may not still work.
-OUTCOME_UNKNOWN_KEY = 'refresh_outcome_unknown'
 # exist_token_state: one word per host, the first that holds, in this order.
 STATE_RECOVERY = 'recovery_pending'
 STATE_REAUTHORIZATION = 'reauthorization_needed'
@@ -505,7 +503,8 @@ def token_state(entry, expires, now, recovery=None, error=None):
         return STATE_RECOVERY
     if entry.get(REAUTHORIZATION_KEY):
         return STATE_REAUTHORIZATION
-    if entry.get(OUTCOME_UNKNOWN_KEY):
+    if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
+        # The UTC time a refresh was sent whose answer was lost: the old pair may or may not still work.
         return STATE_OUTCOME_UNKNOWN
     if error is not None:
         return STATE_INVALID
@@ -762,7 +761,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 groups.append(EXPIRED_GROUP)
             if entry.get(REAUTHORIZATION_KEY):
                 groups.append(REAUTHORIZATION_GROUP)
-            if entry.get(OUTCOME_UNKNOWN_KEY):
+            if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
                 groups.append(OUTCOME_UNKNOWN_GROUP)
             if recovery.get(username):
                 groups.append(RECOVERY_GROUP)

@@ -434,9 +434,11 @@ def groups_from_variables(variables, entry, expiring_within_days=30):
         groups.add('exist_token_expiring')
     if days < 0:
         groups.add('exist_token_expired')
-    for mark in ('reauthorization_needed', 'refresh_outcome_unknown'):
-        if entry.get(mark):
-            groups.add('exist_token_' + mark)
+    # reauthorization_needed marks when true, refresh_outcome_unknown whenever present (a time).
+    if entry.get('reauthorization_needed'):
+        groups.add('exist_token_reauthorization_needed')
+    if entry.get('refresh_outcome_unknown') is not None:
+        groups.add('exist_token_refresh_outcome_unknown')
     return groups
 
 
@@ -508,9 +510,10 @@ def assert_groups_as_the_store_says(inventory, entries, admitted, expiring_withi
             groups.append('exist_token_expiring')
         if expires <= now:
             groups.append('exist_token_expired')
-        for mark in ('reauthorization_needed', 'refresh_outcome_unknown'):
-            if entry.get(mark):
-                groups.append('exist_token_' + mark)
+        if entry.get('reauthorization_needed'):
+            groups.append('exist_token_reauthorization_needed')
+        if entry.get('refresh_outcome_unknown') is not None:
+            groups.append('exist_token_refresh_outcome_unknown')
         if constructed:
             groups.extend('group_' + scope.rsplit('_', 1)[0] for scope in entry['scope'].split())
             if (expires - now).total_seconds() // 86400 < 30:
