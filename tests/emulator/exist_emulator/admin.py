@@ -11,6 +11,8 @@ environment: the admin API answers loopback clients only) and raises AdminError 
     admin.requests()                        # the request log, oldest first
     admin.advance(days=365)                 # move the emulator's clock (token expiry, the users' days)
     code = admin.authorize("demo-client", "demo", ["all"])   # a code as if the user had clicked "allow"
+    admin.chaos({"rate": 0.05, "seed": 7})  # seeded random faults on 5% of the API requests
+    admin.chaos_log()                       # every fault chaos injected: request, user, kind, applied or not
 """
 
 from __future__ import annotations
@@ -100,6 +102,20 @@ class Admin:
     def clear_faults(self) -> None:
         """Drop every pending fault."""
         self.call("DELETE", "faults")
+
+    def chaos(self, config: dict | None = None) -> dict:
+        """Chaos mode: with `config` ({"rate", "seed", "kinds", "retry_after", "delay", "trickle", "paths"}, all
+        optional), put it in force (its counters and the chaos log start afresh); without, only read it. Answers
+        {"chaos": the configuration or None, "requests": N, "injected": N, "by_kind": {kind: N}}."""
+        return self.call("GET", "chaos") if config is None else self.call("POST", "chaos", config)
+
+    def chaos_off(self) -> dict:
+        """Stop chaos mode; its log is kept. Answers as chaos()."""
+        return self.call("DELETE", "chaos")
+
+    def chaos_log(self) -> list[dict]:
+        """Every fault chaos mode injected since it was set, oldest first."""
+        return self.call("GET", "chaos/log")
 
     def requests(self) -> list[dict]:
         """The log of API requests, oldest first."""

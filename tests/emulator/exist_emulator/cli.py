@@ -1,5 +1,7 @@
 """Command line: exist-emulator [--host H] [--port P] [--seed FILE | --fleet N[,ATTRIBUTES]
-[--fleet-expiring DAYS] [--write-fleet-store PATH]] [--rate-limit N] [--verbose] [--tls-cert FILE --tls-key FILE]."""
+[--fleet-expiring DAYS] [--write-fleet-store PATH]] [--rate-limit N] [--verbose] [--tls-cert FILE --tls-key FILE]
+[--chaos RATE [--chaos-seed N] [--chaos-kinds KIND[=WEIGHT],...] [--chaos-retry-after S] [--chaos-delay S]
+[--chaos-trickle S] [--chaos-paths PREFIX,...]]."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import sys
 import threading
 from typing import Sequence
 
+from .chaos import validate_chaos
 from .fleet import TEMPLATE_POOL, fleet_seed, fleet_store, write_store
 from .server import make_server, tls_context
 from .world import SeedError, load_seed_file, world_from_seed
@@ -24,6 +27,32 @@ def _fleet_size(text: str) -> tuple[int, int]:
     if size[0] < 1 or not 0 <= size[1] <= len(TEMPLATE_POOL):
         raise argparse.ArgumentTypeError(f"N must be at least 1 and ATTRIBUTES from 0 to {len(TEMPLATE_POOL)}")
     return size
+
+
+def _chaos_kinds(text: str) -> dict[str, float]:
+    """KIND[=WEIGHT],... (weight 1 when not given)."""
+    kinds = {}
+    for part in text.split(","):
+        name, dummy, weight = part.strip().partition("=")
+        try:
+            kinds[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected KIND or KIND=WEIGHT, got {part!r}") from None
+    return kinds
+
+
+def _chaos_config(args: argparse.Namespace) -> dict | None:
+    """The chaos configuration the flags give (validated), or None without --chaos."""
+    if args.chaos is None:
+        return None
+    config: dict = {"rate": args.chaos}
+    for key in ("seed", "kinds", "retry_after", "delay", "trickle"):
+        value = getattr(args, "chaos_" + key)
+        if value is not None:
+            config[key] = value
+    if args.chaos_paths is not None:
+        config["paths"] = [path for path in args.chaos_paths.split(",") if path]
+    return validate_chaos(config)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -61,7 +90,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain); needs --tls-key"
     )
     parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert; needs --tls-cert")
+    chaos = parser.add_argument_group("chaos mode (seeded random faults; see the README)")
+    chaos.add_argument("--chaos", metavar="RATE", type=float, help="fault this share (0-1) of the API requests")
+    chaos.add_argument("--chaos-seed", metavar="N", type=int, help="the seed of the draws (default 0)")
+    chaos.add_argument(
+        "--chaos-kinds",
+        metavar="KIND[=WEIGHT],...",
+        type=_chaos_kinds,
+        help="the kinds of fault and their weights (default: every kind, weight 1)",
+    )
+    chaos.add_argument("--chaos-retry-after", metavar="S", type=int, help="Retry-After of a 429_retry_after (1)")
+    chaos.add_argument("--chaos-delay", metavar="S", type=float, help="seconds a delay holds a request (35)")
+    chaos.add_argument("--chaos-trickle", metavar="S", type=float, help="seconds a trickled answer takes (60)")
+    chaos.add_argument("--chaos-paths", metavar="PREFIX,...", help="only requests under these path prefixes")
     args = parser.parse_args(argv)
+    chaos_flags = ("chaos_seed", "chaos_kinds", "chaos_retry_after", "chaos_delay", "chaos_trickle", "chaos_paths")
+    if args.chaos is None and any(getattr(args, flag) is not None for flag in chaos_flags):
+        parser.error("the --chaos-* flags need --chaos RATE")
+    try:
+        args.chaos_config = _chaos_config(args)
+    except ValueError as exc:
+        parser.error(f"chaos: {exc}")
     if args.fleet is not None and args.seed is not None:
         parser.error("--fleet and --seed are mutually exclusive")
     if args.fleet is None and (args.write_fleet_store is not None or args.fleet_expiring is not None):
@@ -107,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = make_server(
         args.host, args.port, world, args.rate_limit, args.verbose, tls_cert=args.tls_cert, tls_key=args.tls_key
     )
+    if args.chaos_config is not None:
+        server.emulator.set_chaos(args.chaos_config)
     stop = threading.Event()
     # serve_forever runs in a thread so that the main thread can wait for a signal and shut it down cleanly.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
+from .chaos import Chaos, fault_for, validate_chaos
 from .world import (
     SeedError,
     Token,
@@ -170,6 +171,9 @@ class Emulator:
         # API requests answered since the emulator was made (never reset), and when it was made.
         self.request_count = 0
         self.started = time.monotonic()
+        # Chaos mode (None: off) and the log of every fault it injected, oldest first.
+        self.chaos: Chaos | None = None
+        self.chaos_log: collections.deque = collections.deque(maxlen=LOG_LIMIT)
 
     # -- the clock --
 
@@ -220,13 +224,137 @@ class Emulator:
     # -- admin --
 
     def reset(self, world: World) -> None:
-        """Replace the world; rate counters, faults, the request log and the clock start afresh too."""
+        """Replace the world; rate counters, faults, chaos (and its log), the request log and the clock start afresh
+        too."""
         with self.lock:
             self.world = world
             self.hits.clear()
             self.faults.clear()
             self.log.clear()
             self.offset = 0.0
+            self.chaos = None
+            self.chaos_log.clear()
+
+    # -- chaos --
+
+    def chaos_json(self) -> dict:
+        """{"chaos": the configuration in force or None, "requests": API requests it drew for, "injected": faults
+        injected, "by_kind": {kind: faults}}."""
+        with self.lock:
+            by_kind: dict[str, int] = {}
+            for entry in self.chaos_log:
+                by_kind[entry["kind"]] = by_kind.get(entry["kind"], 0) + 1
+            return {
+                "chaos": dict(self.chaos.config) if self.chaos is not None else None,
+                "requests": self.chaos.seen if self.chaos is not None else 0,
+                "injected": len(self.chaos_log),
+                "by_kind": by_kind,
+            }
+
+    def set_chaos(self, data: Any) -> dict:
+        """Put a chaos configuration in force (validate_chaos); its counters and the chaos log start afresh."""
+        config = validate_chaos(data)
+        with self.lock:
+            self.chaos = Chaos(config)
+            self.chaos_log.clear()
+        return self.chaos_json()
+
+    def chaos_off(self) -> dict:
+        """Stop injecting; the chaos log is kept (so that it can be read afterwards)."""
+        with self.lock:
+            self.chaos = None
+        return self.chaos_json()
+
+    def chaos_entries(self) -> list[dict]:
+        """The chaos log, oldest first (copies)."""
+        with self.lock:
+            return [dict(entry) for entry in self.chaos_log]
+
+    def _chaos_subject(self, chaos: Chaos, path: str, headers: Any, body: bytes) -> tuple[str | None, Token | None]:
+        """(the user a request belongs to, the live token pair it uses); call with the lock held."""
+        if path == "/oauth2/access_token":
+            form = _form(headers, body)
+            client = self.world.clients.get(form.get("client_id", ""))
+            if form.get("grant_type") == "refresh_token":
+                given = form.get("refresh_token", "")
+                token = self.world.token_for_refresh(client.service, given) if client is not None else None
+                return (token.user if token else chaos.owners.get("refresh:" + given)), token
+            if form.get("grant_type") == "authorization_code" and client is not None:
+                code = client.codes.get(form.get("code", ""))
+                return (code["user"] if code else None), None
+            return None, None
+        value = headers.get("Authorization") or ""
+        given = value.split(" ", 1)[1].strip() if " " in value else ""
+        token = self.world.tokens.get(given) if given else None
+        return (token.user if token else chaos.owners.get("access:" + given)), token
+
+    def chaos_decide(self, method: str, path: str, headers: Any, body: bytes) -> dict | None:
+        """Whether chaos faults this API request: None, or {"entry": its chaos log line, "fault": the fault to apply
+        (None for a revocation, which is done here, before the request is handled)}."""
+        with self.lock:
+            chaos = self.chaos
+            if chaos is None or not chaos.covers(path):
+                return None
+            user, token = self._chaos_subject(chaos, path, headers, body)
+            if token is not None:
+                chaos.owners["access:" + token.token] = token.user
+                if token.refresh_token:
+                    chaos.owners["refresh:" + token.refresh_token] = token.user
+            number, kind, details = chaos.draw(user or "(unknown)")
+            if kind is None:
+                return None
+            entry: dict[str, Any] = {
+                "n": chaos.seen,
+                "at": format_moment(self.now()),
+                "user": user,
+                "user_request": number,
+                "method": method,
+                "path": path,
+                "kind": kind,
+                "applied": None,
+                "answer": None,
+                "sent": None,
+                "finished": False,
+            }
+            if kind in ("revoke_token", "revoke_pair"):
+                if token is None or token.kind != "oauth2":
+                    # Nothing to revoke (no live OAuth2 pair in the request): nothing is injected.
+                    return None
+                if kind == "revoke_pair":
+                    self.world.remove_token(token)
+                else:
+                    token.access_revoked = True
+            fault = fault_for(kind, details, chaos.config)
+            for key in ("status", "retry_after", "delay"):
+                if fault is not None and key in fault:
+                    entry[key] = fault[key]
+            if kind == "trickle":
+                entry["trickle"] = chaos.config["trickle"]
+            if kind in ("429", "429_retry_after", "5xx_before", "drop_before"):
+                entry["applied"] = False
+            self.chaos_log.append(entry)
+            return {"entry": entry, "fault": fault}
+
+    def chaos_done(
+        self, entry: dict | None, sent: int, answer: Response | None = None, completed: bool | None = None
+    ) -> None:
+        """Finish a chaos log line: what the client was sent (0: nothing), the emulator's own answer when it handled
+        the request (applied: it answered 2xx, so the request took effect), whether a trickle reached its last byte."""
+        if entry is None:
+            return
+        with self.lock:
+            entry["sent"] = sent
+            if answer is not None:
+                entry["answer"] = answer.status
+                entry["applied"] = 200 <= answer.status < 300
+                payload = answer.payload
+                if isinstance(payload, dict) and isinstance(payload.get("success"), list):
+                    entry["items"] = {"success": len(payload["success"]), "failed": len(payload.get("failed") or [])}
+            else:
+                entry["applied"] = False
+            if completed is not None:
+                entry["completed"] = completed
+            entry["finished"] = True
 
     def stats(self) -> dict:
         """{"requests": API requests answered, "cpu_seconds": this process's CPU time, "wall_seconds": since start}."""
@@ -291,7 +419,7 @@ class Emulator:
         for kind, prefix in AUTH_PREFIXES.items():
             if value[: len(prefix)].lower() == prefix.lower():
                 token = self.world.tokens.get(value[len(prefix) :].strip())
-                if token is None or token.kind != kind or token.expired(self.now()):
+                if token is None or token.kind != kind or token.expired(self.now()) or token.access_revoked:
                     return None
                 return token
         return None
@@ -387,6 +515,8 @@ class Handler(BaseHTTPRequestHandler):
     server: "EmulatorServer"
     # Seconds between the bytes of the answer being sent (a trickle fault); 0: all at once.
     _trickle: float = 0
+    # Seconds the whole answer takes to go out a byte at a time (a chaos trickle); 0: no such trickle.
+    _trickle_total: float = 0
 
     def version_string(self) -> str:
         """The Server header."""
@@ -403,12 +533,13 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
-    def _send(self, status: int, payload: Any, headers: dict | None = None) -> None:
-        self._send_bytes(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
+    def _send(self, status: int, payload: Any, headers: dict | None = None) -> bool:
+        """Answer with JSON; whether the whole answer went out (False: the client left during a trickle)."""
+        return self._send_bytes(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
 
-    def _send_bytes(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
-        trickle = self._trickle
-        if trickle:
+    def _send_bytes(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> bool:
+        trickle, total = self._trickle, self._trickle_total
+        if trickle or total:
             # Build the whole answer (status line and headers included) in memory, then let it out byte by byte.
             wfile, self.wfile = self.wfile, io.BytesIO()
         self.send_response(status)
@@ -421,21 +552,26 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
-        if trickle:
+        if trickle or total:
             answer, self.wfile = self.wfile.getvalue(), wfile
-            self._trickle = 0
-            self._write_trickling(answer, trickle)
+            self._trickle = self._trickle_total = 0
+            # A chaos trickle spreads the answer over `total` seconds, whatever its length.
+            return self._write_trickling(answer, trickle or total / max(1, len(answer)))
+        return True
 
-    def _write_trickling(self, answer: bytes, pause: float) -> None:
-        """A server that answers a byte at a time: per-read socket timeouts never fire, only a whole-answer deadline does."""
+    def _write_trickling(self, answer: bytes, pause: float) -> bool:
+        """A server that answers a byte at a time: per-read socket timeouts never fire, only a whole-answer deadline
+        does. Whether the client stayed to the last byte."""
         self.close_connection = True
         try:
             for index in range(len(answer)):
+                if index:
+                    time.sleep(pause)
                 # Straight to the socket: a byte left in wfile's buffer would fail again at the handler's last flush.
                 self.connection.sendall(answer[index : index + 1])
-                time.sleep(pause)
         except OSError:
-            pass  # the client gave up: what a deadline is for
+            return False  # the client gave up: what a deadline is for
+        return True
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -458,24 +594,35 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         host = self.headers.get("Host") or self.server.url.split("//", 1)[1]
         fault = emulator.take_fault(method, path)
+        entry = None
+        if fault is None:
+            # A queued fault wins; chaos draws only for the requests no queued fault took.
+            chaos = emulator.chaos_decide(method, path, self.headers, body)
+            if chaos is not None:
+                fault, entry = chaos["fault"], chaos["entry"]
         self._trickle = fault.get("trickle", 0) if fault is not None else 0
+        self._trickle_total = fault.get("trickle_total", 0) if fault is not None else 0
+        fails = fault is not None and bool(fault.get("drop") or fault.get("status") is not None)
         if fault is not None:
             if fault.get("delay"):
                 time.sleep(fault["delay"])
-            fails = fault.get("drop") or fault.get("status") is not None
             if fails and not fault.get("after_apply"):
                 user, service = emulator.identify(self.headers)
-                self._fail(fault, method, path, query, user, service)
+                emulator.chaos_done(entry, self._fail(fault, method, path, query, user, service))
                 return
         response = emulator.handle(method, path, query, self.headers, body, host, self.server.scheme)
-        if fault is not None and (fault.get("drop") or fault.get("status") is not None):
+        if fails:
             # after_apply: the request happened; the client gets the fault's answer (an error, a drop, 200 {}...).
-            self._fail(fault, method, path, query, response.user, response.service)
+            emulator.chaos_done(
+                entry, self._fail(fault, method, path, query, response.user, response.service), response
+            )
             return
         emulator.record(method, path, query, response.status, response.user, response.service)
-        self._send(response.status, response.payload, response.headers)
+        completed = self._send(response.status, response.payload, response.headers)
+        emulator.chaos_done(entry, response.status, response, completed if entry and "trickle" in entry else None)
 
-    def _fail(self, fault: dict, method: str, path: str, query: dict, user: str | None, service: str | None) -> None:
+    def _fail(self, fault: dict, method: str, path: str, query: dict, user: str | None, service: str | None) -> int:
+        """Answer with the fault; the status sent (0: the connection was dropped without an answer)."""
         emulator = self.server.emulator
         if fault.get("drop"):
             emulator.record(method, path, query, 0, user, service)
@@ -484,7 +631,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            return
+            return 0
         status = fault["status"]
         headers = {}
         if fault.get("retry_after") is not None:
@@ -492,8 +639,9 @@ class Handler(BaseHTTPRequestHandler):
         emulator.record(method, path, query, status, user, service)
         if "raw_body" in fault:
             self._send_bytes(status, fault["raw_body"].encode("utf-8"), fault.get("content_type", "text/html"), headers)
-            return
-        self._send(status, fault.get("body", {"detail": f"Injected fault ({status})."}), headers)
+        else:
+            self._send(status, fault.get("body", {"detail": f"Injected fault ({status})."}), headers)
+        return status
 
     def _admin(self, path: str, body: bytes) -> None:
         if not is_loopback(self.client_address[0]):
@@ -524,6 +672,14 @@ class Handler(BaseHTTPRequestHandler):
                 with emulator.lock:
                     emulator.faults.clear()
                 self._send(200, [])
+            elif route == ("GET", "/_emulator/chaos"):
+                self._send(200, emulator.chaos_json())
+            elif route == ("POST", "/_emulator/chaos"):
+                self._send(200, emulator.set_chaos(json.loads(body or b"{}")))
+            elif route == ("DELETE", "/_emulator/chaos"):
+                self._send(200, emulator.chaos_off())
+            elif route == ("GET", "/_emulator/chaos/log"):
+                self._send(200, emulator.chaos_entries())
             elif route == ("GET", "/_emulator/clock"):
                 self._send(200, emulator.clock_json())
             elif route == ("POST", "/_emulator/clock"):

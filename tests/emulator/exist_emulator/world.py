@@ -63,6 +63,9 @@ class Token:
     kind: str = "oauth2"
     # When the access token stops working (UTC); refresh tokens never expire (the project's assumption).
     expires_at: datetime.datetime = FAR_FUTURE
+    # The access token was revoked (chaos mode's revoke_token): refused like an unknown one; the refresh token of
+    # the pair still refreshes.
+    access_revoked: bool = False
     expanded: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -83,6 +86,8 @@ class Token:
         }
         if self.expires_at != FAR_FUTURE:
             data["expires_at"] = format_moment(self.expires_at)
+        if self.access_revoked:
+            data["access_revoked"] = True
         return data
 
 
@@ -413,7 +418,10 @@ def world_from_seed(seed: Any, now: datetime.datetime | None = None) -> World:
                 refresh_token=token.get("refresh_token"),
                 kind=kind,
                 expires_at=_expires_at(token, now, twhere),
+                access_revoked=token.get("access_revoked", False),
             )
+            if not isinstance(entry.access_revoked, bool):
+                raise SeedError(f"{twhere}: access_revoked must be true or false")
             if entry.service is not None and entry.service not in world.services:
                 raise SeedError(f"{twhere}: unknown service {entry.service!r}")
             if entry.token in world.tokens:
