@@ -5,9 +5,10 @@
 
 """Benchmarks of existio.exist against the local Exist emulator (`make bench`).
 
-  python tests/perf/bench.py --collections-path DIR [--parts requests,tasks,scale,fleet]
+  python tests/perf/bench.py --collections-path DIR [--parts requests,tasks,scale,fleet,chaos]
                              [--rounds 5] [--users 200] [--large] [--fleet-users 200]
-                             [--fleet-rounds 3] [--rst FILE] [--result-file FILE]
+                             [--fleet-rounds 3] [--chaos-users 1000] [--chaos-seed 17]
+                             [--chaos-rate 0.04] [--chaos-kinds KIND,...] [--rst FILE] [--result-file FILE]
                              [--paths worker,module]
 
 Run with the Python of the ansible-core virtualenv (tests/perf/bench.sh does
@@ -38,12 +39,24 @@ fleet     A fleet of --fleet-users users x 20 attributes (exist_emulator.fleet),
           ansible.builtin.debug and the converged run, interleaved; medians,
           requests (the converged run: one GET per user, checked), the CPU of
           the emulator, of the controller process and of all of Ansible.
+chaos     The fleet flow under the emulator's chaos mode: --chaos-users users
+          x 20 attributes, their token store, the users inventory, the fleet
+          report. Run 1, with --chaos-rate of the API requests faulted at
+          random from --chaos-seed (429s, 5xx and drops before and after
+          apply, delays past the timeout, trickles, revoked tokens and pairs):
+          a refresh of every user's pair, the inventory again, a converge that
+          acquires 20 attributes and sets 5 values. Run 2, no chaos: the
+          converge again. A checker compares the emulator's state, its chaos
+          log, the store and the reports: every user and item accounted for,
+          no valid pair lost, no dead entry handed out as good, run 2
+          converging everyone whose token works. Exit status 1 if it finds a
+          problem; each is printed with the command that replays it.
 
 --large sets 1000 users in both the scale and the fleet part.
 
 --rst writes the tables, with the machine, into the given file
 (docs/docsite/rst/performance.rst) from the template tests/perf/performance.rst.in;
-with only some parts, the page keeps the other parts' tables as they are.
+it is written only when every part ran (its tables and numbers come from all of them).
 --result-file writes `passed failed skipped` for `make test` (one result per
 size of the requests part, and per case of its values and custom-attribute runs).
 """
@@ -57,6 +70,11 @@ import sys
 import tempfile
 
 from benchmarks import page
+from benchmarks.chaos import CHAOS_KINDS, part_chaos
+from benchmarks.chaos import DEFAULT_RATE as CHAOS_RATE
+from benchmarks.chaos import DEFAULT_SEED as CHAOS_SEED
+from benchmarks.chaos import DEFAULT_USERS as CHAOS_USERS
+from benchmarks.chaos import MAX_USERS as CHAOS_MAX_USERS
 from benchmarks.common import log, table
 from benchmarks.emulator import Emulator
 from benchmarks.fleet import DEFAULT_USERS as FLEET_USERS
@@ -73,7 +91,7 @@ from benchmarks.time_per_task import part_tasks
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--collections-path', required=True, help='folder that holds ansible_collections/existio/exist')
-    parser.add_argument('--parts', default='requests,tasks,scale,fleet')
+    parser.add_argument('--parts', default=','.join(page.PARTS))
     parser.add_argument('--paths', default='worker,module', help='paths for the requests part')
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--users', type=int, default=200)
@@ -84,22 +102,39 @@ def main(argv=None):
         help='users in the fleet part (default %d, or %d when the page is written)' % (FLEET_USERS, FLEET_LARGE_USERS),
     )
     parser.add_argument('--fleet-rounds', type=int, default=3, help='rounds of ping, debug, converged per forks')
+    parser.add_argument(
+        '--chaos-users', type=int, default=CHAOS_USERS, help='users in the chaos part (default %d)' % CHAOS_USERS
+    )
+    parser.add_argument('--chaos-seed', type=int, default=CHAOS_SEED, help='seed of the chaos part\'s faults')
+    parser.add_argument(
+        '--chaos-rate', type=float, default=CHAOS_RATE, help='share of API requests faulted (default %s)' % CHAOS_RATE
+    )
+    parser.add_argument('--chaos-kinds', help='only these kinds of fault in the chaos part (comma-separated)')
     parser.add_argument('--rst', help='write the tables into this RST file')
     parser.add_argument('--result-file', help='write "passed failed skipped" of the requests part here')
     parser.add_argument('--workdir', help='scratch folder (default: a temporary one)')
     args = parser.parse_args(argv)
     parts = [p for p in args.parts.split(',') if p]
     paths = [p for p in args.paths.split(',') if p]
-    if set(paths) - set(PATHS) or set(parts) - {'requests', 'tasks', 'scale', 'fleet'}:
+    if set(paths) - set(PATHS) or set(parts) - set(page.PARTS):
         parser.error('unknown part or path')
+    if not 0 <= args.chaos_rate <= 1:
+        parser.error('--chaos-rate must be from 0 to 1')
+    chaos_kinds = [k.strip() for k in (args.chaos_kinds or '').split(',') if k.strip()]
+    if set(chaos_kinds) - set(CHAOS_KINDS):
+        parser.error(
+            '--chaos-kinds: unknown kind(s) %s (known: %s)'
+            % (', '.join(sorted(set(chaos_kinds) - set(CHAOS_KINDS))), ', '.join(CHAOS_KINDS))
+        )
     users = MAX_USERS if args.large else max(1, min(args.users, MAX_USERS))
     rounds = max(1, min(args.rounds, 50))
-    writes_page = bool(args.rst) and set(parts) == {'requests', 'tasks', 'scale', 'fleet'}
+    writes_page = bool(args.rst) and set(parts) == set(page.PARTS)
     if args.fleet_users is not None:
         fleet_users = max(1, min(args.fleet_users, FLEET_MAX_USERS))
     else:
         fleet_users = FLEET_LARGE_USERS if args.large or writes_page else FLEET_USERS
     fleet_rounds = max(1, min(args.fleet_rounds, 20))
+    chaos_users = max(1, min(args.chaos_users, CHAOS_MAX_USERS))
 
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix='existio-bench-'))
     os.makedirs(workdir, exist_ok=True)
@@ -153,6 +188,14 @@ def main(argv=None):
             fleet_numbers.update(more)
             print('\nFleet: where the time goes\n' + text + '\n', flush=True)
             sections['fleet_profile'] = text
+        if 'chaos' in parts:
+            text, good, numbers = part_chaos(
+                runner, emulator, chaos_users, args.chaos_seed, args.chaos_rate, chaos_kinds
+            )
+            ok = ok and good
+            print('\nChaos: %d users\n' % chaos_users + text + '\n', flush=True)
+            sections['chaos'] = text
+            fleet_numbers.update(numbers)
     finally:
         emulator.stop()
         if not args.workdir:
@@ -162,7 +205,7 @@ def main(argv=None):
     print(table(['machine', ''], mach))
     if args.rst:
         if set(sections) != set(page.SECTIONS):
-            log('not writing %s: it needs all four parts' % args.rst)
+            log('not writing %s: it needs all %d parts' % (args.rst, len(page.PARTS)))
         else:
             page.write(
                 args.rst,

@@ -4,10 +4,11 @@
 # build/perf/collections (what users get), then run tests/perf/bench.py, which
 # starts and stops its own emulator on 127.0.0.1.
 #
-#   tests/perf/bench.sh              all four parts; writes docs/docsite/rst/performance.rst
+#   tests/perf/bench.sh              all five parts; writes docs/docsite/rst/performance.rst
 #   tests/perf/bench.sh requests     only the requests part (exit 1 if a ratio is not 1.00)
 #   tests/perf/bench.sh all --large  1000 users in the scale part (any bench.py option may follow)
 #   tests/perf/bench.sh all --parts fleet   only the fleet part (200 users; the page is not written)
+#   tests/perf/bench.sh all --parts chaos --chaos-users 100   a quick chaos run (the page is not written)
 set -euo pipefail
 # shellcheck source=../tools/common.sh
 source "$(dirname "$0")/../tools/common.sh"

@@ -15,5 +15,7 @@ module_profile    part `tasks` too: where the module path's time goes
 scale             part `scale`: many users, one host each
 fleet             part `fleet`: the fleet guide's run (1,000 users), next to debug and ping; where the time goes
 phase_timer       ansible-playbook with clocks on the phases of a task (a script, run by fleet)
+chaos             part `chaos`: the fleet flow under the emulator's chaos mode, two runs
+chaos_check       the chaos part's checker: every user, item and token pair accounted for
 page              the machine table and docs/docsite/rst/performance.rst from tests/perf/performance.rst.in
 """

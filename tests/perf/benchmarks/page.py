@@ -6,7 +6,8 @@
 """The generated page: the machine table, and docs/docsite/rst/performance.rst from its template.
 
 The prose lives in tests/perf/performance.rst.in, a str.format template: {machine}, {requests},
-{values_requests}, {custom_requests}, {tasks}, {profile}, {scale}, {fleet} and {fleet_profile} are the tables,
+{values_requests}, {custom_requests}, {tasks}, {profile}, {scale}, {fleet}, {fleet_profile} and {chaos} are the
+tables,
 {cores} and the numbers bench.py passes ({rounds}, {users}, {fleet_users}, {fleet_rounds}...); a literal brace is
 written twice.
 """
@@ -20,7 +21,19 @@ import platform
 from .common import PERF, table
 
 TEMPLATE = os.path.join(PERF, 'performance.rst.in')
-SECTIONS = ('requests', 'values_requests', 'custom_requests', 'tasks', 'profile', 'scale', 'fleet', 'fleet_profile')
+# The parts of bench.py, in the order they run; the page is written only when all of them ran.
+PARTS = ('requests', 'tasks', 'scale', 'fleet', 'chaos')
+SECTIONS = (
+    'requests',
+    'values_requests',
+    'custom_requests',
+    'tasks',
+    'profile',
+    'scale',
+    'fleet',
+    'fleet_profile',
+    'chaos',
+)
 
 
 def machine():
