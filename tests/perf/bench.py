@@ -7,7 +7,7 @@
 
   python tests/perf/bench.py --collections-path DIR [--parts requests,tasks,scale,fleet,chaos]
                              [--rounds 5] [--users 200] [--large] [--fleet-users 200]
-                             [--fleet-rounds 3] [--chaos-users 1000] [--chaos-seed 17]
+                             [--fleet-rounds 3] [--chaos-users 1000] [--chaos-seed 308]
                              [--chaos-rate 0.04] [--chaos-kinds KIND,...] [--rst FILE] [--result-file FILE]
                              [--paths worker,module]
 
