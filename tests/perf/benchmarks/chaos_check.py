@@ -351,12 +351,23 @@ def _check_items(findings, declared, by_user, users, before, run):
     for user in users:
         faults = [e for e in by_user.get(user, []) if e['path'] != TOKEN_PATH] if n == 1 else []
         entry = per_user.get(user)
-        if entry is None:
+        if entry is None or entry.get('outcome') == 'not_run':
+            # Left out of the converge play (the inventory leaves marked users out of the guide's pattern).
             marked = marks(store_entries.get(user) or {})
-            if marked:
-                findings.users[n]['not in the play (store entry marked %s)' % ', '.join(marked)] += 1
+            untouched = owners_before[user] == owners_after[user] and values_before[user] == values_after[user]
+            if marked and untouched:
+                findings.users[n]['not run (store entry marked %s)' % ', '.join(marked)] += 1
+                findings.attributes[n]['not attempted (user not run)'] += len(declared.templates)
+                findings.values[n]['not attempted (user not run)'] += len(declared.values[user])
+            elif not untouched:
+                findings.problem(
+                    'run %d, %s: no task of the run reached this user, yet its attributes or values changed' % (n, user)
+                )
             else:
-                findings.problem('run %d, %s: not in the fleet report (not in the converge play)' % (n, user))
+                findings.problem(
+                    'run %d, %s: %s, and the store entry is not marked'
+                    % (n, user, 'not in the fleet report' if entry is None else 'reported not_run')
+                )
             continue
         tasks = entry.get('tasks') or {}
         ran = sum(tasks.get(key, 0) for key in ('ok', 'changed', 'failed', 'unreachable'))
