@@ -26,10 +26,8 @@ KINDS = (
     "revoke_token",  # the request's access token stops working from then on (its refresh token still refreshes)
     "revoke_pair",  # the request's pair (access and refresh token) stops working from then on
 )
-# Kinds whose request is never handled by the emulator: nothing it asked for happens.
-NOT_APPLIED = frozenset(("429", "429_retry_after", "5xx_before", "drop_before", "revoke_token", "revoke_pair"))
-# Kinds whose request is handled and whose answer the client does not get as the emulator gave it.
-LOST_ANSWER = frozenset(("5xx_after", "drop_after"))
+# Kinds whose request is answered without being handled: nothing it asked for happens.
+UNHANDLED = frozenset(("429", "429_retry_after", "5xx_before", "drop_before"))
 STATUSES_5XX = (500, 502, 503, 504)
 # 502 and 504 come as a proxy's HTML page, 500 and 503 as JSON.
 HTML_5XX = frozenset((502, 504))

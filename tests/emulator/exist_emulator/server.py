@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
-from .chaos import Chaos, fault_for, validate_chaos
+from .chaos import UNHANDLED, Chaos, fault_for, validate_chaos
 from .world import (
     SeedError,
     Token,
@@ -330,7 +330,7 @@ class Emulator:
                     entry[key] = fault[key]
             if kind == "trickle":
                 entry["trickle"] = chaos.config["trickle"]
-            if kind in ("429", "429_retry_after", "5xx_before", "drop_before"):
+            if kind in UNHANDLED:
                 entry["applied"] = False
             self.chaos_log.append(entry)
             return {"entry": entry, "fault": fault}
