@@ -79,7 +79,8 @@ def write_playbooks(directory, store, templates, day):
     converge = os.path.join(directory, 'converge.yml')
     lines = [
         '---',
-        '# Written by tests/perf/benchmarks/chaos.py: the converge play of the fleet guide, with values.',
+        '# Written by tests/perf/benchmarks/chaos.py: the converge play of the fleet guide, with values. Every user',
+        '# not known invalid or expired, marked or not: run 2 must converge every user whose token still works.',
         '- name: Converge every user',
         '  hosts: exist_users:!exist_token_invalid:!exist_token_expired',
         '  gather_facts: false',
