@@ -24,7 +24,8 @@ description:
     failures are items Exist may or may not have applied: run again to converge them); the items changed, failed
     and of unknown outcome, with every unknown item named; the attributes acquired,
     released and created (in total and by attribute); the takeovers by previous owner; the failures by
-    C(error_code); the values updated and incremented; the API requests spent, in total and per user; and the ten
+    C(error_code); the values updated and incremented, and those sent to attributes the token cannot read (taken
+    by Exist, whether they changed anything unknown: C(values.unread)); the API requests spent, in total and per user; and the ten
     busiest users against Exist's budget of 300 requests per user and hour.
   - >-
     With the P(existio.exist.users#inventory) inventory, every user is accounted for: a task of another module that
@@ -206,6 +207,8 @@ class _User(object):
         self.failed_items = []  # [{name, error_code, error}]
         self.updated = []  # attribute names, one per value set
         self.incremented = []
+        # Values sent to attributes the token cannot read: Exist took them, whether they changed anything is unknown.
+        self.unread = []
         self.task_failures = []  # [{task, msg}]
         self.secret = None  # the host's exist_token, only ever used to mask it
 
@@ -248,6 +251,7 @@ class _User(object):
             self.failed_items.append(failed)
         self.updated.extend(_item_name(item) for item in _dicts(data.get('updated')))
         self.incremented.extend(_item_name(item) for item in _dicts(data.get('incremented')))
+        self.unread.extend(_item_name(item) for item in _dicts(data.get('unread')))
 
     def items(self):
         """(changed, failed, unknown): this user's items, each counted once (a created attribute is acquired too)."""
@@ -270,6 +274,7 @@ class _User(object):
             failed_items=[dict(item) for item in self.failed_items],
             values_updated=len(self.updated),
             values_incremented=len(self.incremented),
+            values_unread=len(self.unread),
             task_failures=list(self.task_failures),
         )
 
@@ -367,7 +372,7 @@ def build_report(
         states.setdefault(data.get('token_state') or '(not from the users inventory)', []).append(name)
     items = dict(changed=0, failed=0, outcome_unknown=0)
     unknown_items = []
-    acquired, released, created, updated, incremented = {}, {}, {}, {}, {}
+    acquired, released, created, updated, incremented, unread = {}, {}, {}, {}, {}, {}
     owners, codes, failed_tasks, per_user = {}, {}, [], {}
     for name in sorted(users):
         user = users[name]
@@ -377,6 +382,7 @@ def build_report(
             (created, user.created),
             (updated, user.updated),
             (incremented, user.incremented),
+            (unread, user.unread),
         ):
             for attribute in names:
                 _bump(counter, attribute)
@@ -473,6 +479,7 @@ def build_report(
         values=dict(
             updated=dict(total=sum(updated.values()), by_attribute=_sorted_counts(updated)),
             incremented=dict(total=sum(incremented.values()), by_attribute=_sorted_counts(incremented)),
+            unread=dict(total=sum(unread.values()), by_attribute=_sorted_counts(unread)),
         ),
         api_requests=dict(
             total=total_requests,
@@ -667,14 +674,13 @@ def render_markdown(report):
             lines += ['', '%d more in the JSON report.' % (len(failures['tasks']) - len(shown))]
     lines += ['', '## Values', '']
     values = report['values']
-    value_names = sorted(set(values['updated']['by_attribute']) | set(values['incremented']['by_attribute']))
+    kinds = ('updated', 'incremented', 'unread')
+    value_names = sorted(set().union(*(values[kind]['by_attribute'] for kind in kinds)))
     if value_names:
-        rows = [
-            [name, values['updated']['by_attribute'].get(name, 0), values['incremented']['by_attribute'].get(name, 0)]
-            for name in value_names
-        ]
-        rows.append(['**total**', values['updated']['total'], values['incremented']['total']])
-        lines += _table(['attribute', would + 'updated', would + 'incremented'], rows)
+        rows = [[name] + [values[kind]['by_attribute'].get(name, 0) for kind in kinds] for name in value_names]
+        rows.append(['**total**'] + [values[kind]['total'] for kind in kinds])
+        sent_unread = 'would be sent, unread' if drift else 'sent, unread'
+        lines += _table(['attribute', would + 'updated', would + 'incremented', sent_unread], rows)
     else:
         lines.append('No value %supdated or incremented.' % would)
     tokens = report['tokens']

@@ -173,6 +173,8 @@ def feed_a_fleet_run(callback, check_mode=False):
                     {'name': 'meditation_min', 'date': '2026-11-27', 'previous': None, 'value': 20},
                 ],
                 incremented=[],
+                # Sent to an attribute the token cannot read: taken, not a change, not a failure.
+                unread=[{'name': 'energy', 'date': '2026-11-27', 'value': 4}],
                 failed_items=[],
                 api_requests=3,
                 invocation=invocation(),
@@ -276,7 +278,11 @@ def test_a_fleet_run(callback, tmp_path):
     assert report['values'] == {
         'updated': {'total': 2, 'by_attribute': {'meditation_min': 1, 'mood': 1}},
         'incremented': {'total': 1, 'by_attribute': {'coffees': 1}},
+        'unread': {'total': 1, 'by_attribute': {'energy': 1}},
     }
+    assert report['per_user']['alice']['values_unread'] == 1
+    # An unread value is neither a changed nor a failed item.
+    assert report['per_user']['alice']['items'] == {'changed': 5, 'failed': 0, 'outcome_unknown': 0}
     requests = report['api_requests']
     assert requests['total'] == 4 + 1 + 3 + 1 + 3 + (2 + 1) + 2 == 17
     assert requests['per_user'] == {'alice': 7, 'bob': 6, 'carol': 3, 'dave': 1, 'frank': 0}
@@ -296,7 +302,8 @@ def test_a_fleet_run(callback, tmp_path):
         '| **total** | 4 | 1 | 1 |',
         '| withings | 2 | 2 | steps (2) |',
         "| not_allowed | 1 | 1 | mood (1) | No permission to write to attributes in group 'mood' |",
-        '| coffees | 0 | 1 |',
+        '| coffees | 0 | 1 | 0 |',
+        '| energy | 0 | 0 | 1 |',
         '17 request(s) for 5 user(s), 3.4 per user on average; Exist allows 300 per user and hour.',
         '| alice | 7 | 2.3 % |',
     ):
@@ -524,6 +531,7 @@ _result_keys = {
     'failed_items': _items,
     'updated': _items,
     'incremented': _items,
+    'unread': _items,
     'msg': _messages,
     'failed': _json_values,
 }
