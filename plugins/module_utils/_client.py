@@ -854,6 +854,8 @@ class ExistClient(object):
             # An unknown expiry counts as now: the next refresh renews the pair, which then gets a real one.
             'expires_in': int(expires_in) if not any('expires_in' in odd for odd in oddities) else 0,
             'scope': scope if isinstance(scope, str) else '',
+            # Said to the caller too: a pair from an odd answer is worth one read before it replaces a working one.
+            'oddities': oddities,
         }
 
     def authorize_url(self, client_id, scope=None, redirect_uri=None):

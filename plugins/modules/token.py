@@ -28,7 +28,9 @@ description:
     disk before anything else happens; when the store cannot be written it goes to a recovery file beside it
     (C(STORE.recovered-USERNAME)), which the next run merges back; and when the answer to a refresh is lost, the
     store entry is marked C(refresh_outcome_unknown) (unless the old access token is already refused), and the
-    next run sends that refresh again, which settles it. See RV(failed_items) and the guide
+    next run sends that refresh again, which settles it. A pair in an odd answer (an C(expires_in), C(token_type)
+    or C(scope) Exist could not mean) replaces the stored one only once a profile read with it works; one that
+    cannot be tried goes to the recovery file. See RV(failed_items) and the guide
     R(Exist tokens from Ansible, ansible_collections.existio.exist.docsite.guide_tokens).'
 author:
   - Existio maintainers (@existio)
@@ -107,7 +109,8 @@ options:
       - Recovery files beside it (C(STORE.recovered-*), left by a run that could not write the store) are
         merged back first, when they hold a newer pair than the store. A file with an older pair is deleted
         (with a warning) when the store's own pair works, merged when Exist refuses the store's pair, and
-        otherwise left in place with a warning.
+        otherwise left in place with a warning. Beside an entry marked C(refresh_outcome_unknown), the file's
+        pair is tried instead: merged when it works, the file deleted (with a warning) when Exist refuses it.
     type: path
   refresh_before:
     description:

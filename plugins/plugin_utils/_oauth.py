@@ -107,7 +107,7 @@ CLIENT_OPTIONS = ('validate_certs', 'ca_path', 'use_proxy', 'timeout', 'retries'
 # Outcomes of one user's refresh.
 OK, FAILED, STOP = 'ok', 'failed', 'stop'
 # What becomes of a recovery file's pair.
-MERGE, SUPERSEDED, LEAVE = 'merge', 'superseded', 'leave'
+MERGE, SUPERSEDED, REFUSED, LEAVE = 'merge', 'superseded', 'refused', 'leave'
 
 
 class TaskFailure(Exception):
@@ -597,8 +597,8 @@ class Run(object):
                 decision = self.recovery_decision(path, username, entry, entries.get(username), verified)
                 if decision == MERGE:
                     pairs.append((username, entry))
-                elif decision == SUPERSEDED:
-                    superseded.append(username)
+                elif decision in (SUPERSEDED, REFUSED):
+                    superseded.append((username, decision))
                 else:
                     pairs = None
                     break
@@ -626,11 +626,13 @@ class Run(object):
             for path, dummy, dummy in taken:
                 self.forget(path)
         for path, dummy, superseded in taken:
-            for username in superseded:
-                self.warn(
-                    '%s %s: it held an older pair of user %s than the store, whose own pair works'
-                    % ('would delete' if self.check_mode else 'deleted', path, username)
+            for username, decision in superseded:
+                why = (
+                    'it held an older pair of user %s than the store, whose own pair works' % username
+                    if decision == SUPERSEDED
+                    else 'it held a pair of user %s that Exist refuses (401)' % username
                 )
+                self.warn('%s %s: %s' % ('would delete' if self.check_mode else 'deleted', path, why))
         self.changed = True
         entries.clear()
         entries.update(candidate)
@@ -648,12 +650,23 @@ class Run(object):
             return SUPERSEDED
         older = '%s left in place: it holds an older pair of user %s than the store' % (path, username)
         if current.get(OUTCOME_UNKNOWN_KEY) is not None:
+            # The store's pair may have died with a refresh whose answer was lost (or was odd): expiries order
+            # nothing then (an odd answer's pair is due now), so the file's own pair, tried once, decides.
             if verified:
                 return MERGE  # a pair just seen working, over one whose refresh may have landed since
-            self.warn(
-                '%s, whose own pair may no longer work (%s); a later run decides once the store\'s is settled'
-                % (older, OUTCOME_UNKNOWN_KEY)
-            )
+            try:
+                shown = self.read_username(self.client(access_token=entry['access_token'], retries=0))
+            except ExistError as exc:
+                if exc.status == 401:
+                    return REFUSED
+                self.warn(
+                    '%s, whose own pair may no longer work (%s), and trying the file\'s pair failed (%s); a later '
+                    'run decides' % (older, OUTCOME_UNKNOWN_KEY, exc.message)
+                )
+                return LEAVE
+            if shown == username:
+                return MERGE
+            self.warn('%s left in place: its pair is not user %s\'s but %s\'s' % (path, username, shown))
             return LEAVE
         if expires_at(current) <= self.clock() + EXPIRY_MARGIN:
             self.warn(
@@ -763,10 +776,46 @@ class Run(object):
             # Never sent, rate-limited for too long, or the request cap: nothing was issued.
             self.fail(username, 'refresh_failed', '%s; %s' % (exc.message, self.unchanged(entry)))
             return STOP
-        if self.keep(entries, username, self.new_entry(answer, entry)) == STOP:
+        new_entry = self.new_entry(answer, entry)
+        if answer.get('oddities'):
+            doubt = self.doubt_odd_pair(entries, username, new_entry, sent)
+            if doubt is not None:
+                return doubt
+        if self.keep(entries, username, new_entry) == STOP:
             return STOP
         self.refreshed.append(username)
         return OK
+
+    def doubt_odd_pair(self, entries, username, new_entry, sent):
+        """An odd token answer's pair replaces the old one only once a read with it works: None when it did.
+
+        A server (or a proxy) that answers oddly may also answer a pair Exist never issued; storing that would
+        throw away a pair that still works. One read decides; what it cannot decide is kept for the next run.
+        """
+        what = 'POST /oauth2/access_token answered a pair in an odd answer (see the warning)'
+        probe = self.client(access_token=new_entry['access_token'], retries=0)
+        try:
+            shown = self.read_username(probe)
+        except ExistError as exc:
+            if getattr(exc, 'status', None) == 401:
+                # Not a pair Exist knows: as if the answer were lost, the old pair decides what happened.
+                return self.after_lost_answer(
+                    entries, username, ExistOutcomeUnknown('%s that Exist refuses (401)' % what), sent
+                )
+            recovery = self.write_recovery(self.recovery_path(_safe_name(username)), username, new_entry)
+            kept = (
+                'the pair of that answer is kept in %s, which the next run tries first' % recovery
+                if recovery
+                else 'the pair of that answer could not be kept'
+            )
+            return self.outcome_unknown(
+                entries, username, sent, '%s, and trying it failed (%s); %s' % (what, exc.message, kept)
+            )
+        if shown != username:
+            return self.after_lost_answer(
+                entries, username, ExistOutcomeUnknown('%s that belongs to another user' % what), sent
+            )
+        return None
 
     @staticmethod
     def unchanged(entry):

@@ -949,32 +949,37 @@ def test_a_store_timestamp_of_other_digits_fails_the_task_naming_it(world, store
     assert_no_secret(result)
 
 
-@pytest.mark.parametrize(
-    'body',
-    [
-        '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": 1%s}' % ('0' * 5000),
-        '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": "31535999"}',
-        '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": 1e400}',
-    ],
-    ids=['5000-digits', 'text', 'infinite'],
-)
-def test_a_pair_whose_expires_in_exist_could_not_mean_is_kept_due_now_without_a_python_error(world, store, body):
-    """The answer holds the user's only valid pair (the old one died as Exist issued it): it is kept, with its
-    expiry taken as now, so that the next refresh renews it; the odd field is said in a warning."""
-    emulator = world()
-    path = store()
-    emulator.admin.faults(
-        {
-            'method': 'POST',
-            'path': '/oauth2/access_token',
-            'status': 200,
-            'raw_body': body,
-            'content_type': 'application/json',
-        }
+ODD_BODIES = [
+    '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": 1%s}' % ('0' * 5000),
+    '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": "31535999"}',
+    '{"access_token": "a1", "refresh_token": "r1", "token_type": "Bearer", "expires_in": 1e400}',
+]
+ODD_IDS = ['5000-digits', 'text', 'infinite']
+
+
+def odd_answer(emulator, body, **fault):
+    """alice's refresh is answered with body (its pair a1/r1); the others get Exist's own answers."""
+    fault = dict(
+        {'method': 'POST', 'path': '/oauth2/access_token', 'status': 200, 'raw_body': body},
+        content_type='application/json',
+        **fault,
     )
+    emulator.admin.faults(fault)
+
+
+@pytest.mark.parametrize('body', ODD_BODIES, ids=ODD_IDS)
+def test_a_working_pair_in_an_odd_answer_is_kept_due_now_without_a_python_error(world, store, body):
+    """Exist applied the refresh (the old pair died) and its odd answer holds a pair that works: one read proves
+    it, and it is kept, its expiry taken as now, so that the next refresh renews it; the odd field is warned of."""
+    world_seed = seed()
+    alice = world_seed['users'][0]
+    alice['tokens'].append(dict(alice['tokens'][0], token='a1', refresh_token='r1'))
+    emulator = world()
+    emulator.admin.reset(world_seed)
+    path = store()
+    odd_answer(emulator, body, after_apply=True)
     before = datetime.datetime.now(datetime.timezone.utc)
     result = refresh_store(emulator, path, refresh_before=400)
-    # The odd answer is the first refresh's (alice's); the others are Exist's own.
     assert 'failed' not in result and result['refreshed'] == ['alice', 'bob', 'carol']
     entry = read_store(path)['alice']
     assert entry['access_token'] == 'a1' and entry['refresh_token'] == 'r1'
@@ -984,7 +989,62 @@ def test_a_pair_whose_expires_in_exist_could_not_mean_is_kept_due_now_without_a_
     )
     assert before - datetime.timedelta(seconds=1) <= expires <= datetime.datetime.now(datetime.timezone.utc)
     assert any("no 'expires_in' that is a positive number" in text and 'kept' in text for text in result['warnings'])
+    # The read with the answer's pair, right after alice's refresh.
+    assert api_log(emulator)[:2] == ['POST /oauth2/access_token 200', 'GET /api/2/accounts/profile/ 200']
     assert 'ValueError' not in json.dumps(result) and 'Traceback' not in json.dumps(result)
+
+
+@pytest.mark.parametrize('body', ODD_BODIES, ids=ODD_IDS)
+def test_a_pair_exist_refuses_in_an_odd_answer_never_replaces_the_working_pair(world, store, body):
+    """A server that answers oddly may answer a pair Exist never issued (found by fuzz_token): storing it threw
+    away alice's working pair. Exist refuses it (401), so the old pair decides; it still works, but that proves
+    nothing about a refresh, so the entry keeps it, marked, for the next run to settle."""
+    emulator = world()
+    path = store()
+    odd_answer(emulator, body)
+    result = refresh_store(emulator, path, refresh_before=400)
+    entry = read_store(path)['alice']
+    assert entry['access_token'] == access('alice') and entry['refresh_token'] == refresh('alice')
+    assert entry['refresh_outcome_unknown'] == result['failed_items'][0]['refresh_sent_at']
+    assert result['refreshed'] == []
+    item = result['failed_items'][0]
+    assert item['username'] == 'alice' and item['error_code'] == 'outcome_unknown'
+    assert 'that Exist refuses (401)' in item['error']
+    assert [(i['username'], i['error_code']) for i in result['failed_items'][1:]] == [
+        ('bob', 'not_attempted'),
+        ('carol', 'not_attempted'),
+    ]
+    assert profile_status(emulator, access('alice')) == 200
+    assert_no_secret(result)
+
+
+def test_an_odd_answers_pair_that_cannot_be_tried_is_kept_for_the_next_run(world, store):
+    """The read that would prove the odd answer's pair fails (503): the pair goes to a recovery file, the entry
+    keeps the old pair, marked; the next run finds the file's pair working and merges it."""
+    world_seed = seed()
+    alice = world_seed['users'][0]
+    alice['tokens'].append(dict(alice['tokens'][0], token='a1', refresh_token='r1'))
+    emulator = world()
+    emulator.admin.reset(world_seed)
+    path = store()
+    odd_answer(emulator, ODD_BODIES[1], after_apply=True)
+    emulator.admin.faults({'method': 'GET', 'path': '/api/2/accounts/profile/', 'status': 503, 'times': 1})
+    result = refresh_store(emulator, path, refresh_before=400)
+    item = result['failed_items'][0]
+    assert item['username'] == 'alice' and item['error_code'] == 'outcome_unknown'
+    recovery = path + '.recovered-alice'
+    assert recovery in item['error'] and recovery_files(path) == [recovery]
+    assert read_store(recovery)['alice']['access_token'] == 'a1'
+    assert read_store(path)['alice']['refresh_outcome_unknown'] == item['refresh_sent_at']
+    assert_no_secret(result)
+    # Next run: the file's pair works (one read), so it is merged, unmarked; due now, it is refreshed at once.
+    emulator.admin.clear_requests()
+    again = refresh_store(emulator, path, refresh_before=0)
+    assert api_log(emulator)[:2] == ['GET /api/2/accounts/profile/ 200', 'POST /oauth2/access_token 200']
+    entry = read_store(path)['alice']
+    assert 'refresh_outcome_unknown' not in entry and profile_status(emulator, entry['access_token']) == 200
+    assert recovery_files(path) == [] and again['recovered'] == ['alice'] and again['refreshed'] == ['alice']
+    assert 'failed' not in again
 
 
 # -- a store listing a user twice (issue 17, class 10) ------------------------------------------------

@@ -80,6 +80,7 @@ def test_a_token_request_is_a_form_without_any_authorization_header(client):
         'refresh_token': NEW_REFRESH,
         'expires_in': 31535999,
         'scope': 'mood_read mood_write',
+        'oddities': [],
     }
     sent = responses.calls[0].request
     assert 'Authorization' not in sent.headers
@@ -189,6 +190,7 @@ def test_a_pair_in_an_odd_answer_is_kept_with_a_warning_never_lost(rec, odd, exp
     assert answer['access_token'] == NEW_ACCESS and answer['refresh_token'] == NEW_REFRESH
     assert answer['expires_in'] == expires_in
     assert answer['scope'] == scope
+    assert any(oddity in odd for odd in answer['oddities'])
     assert len(rec.warnings) == 1 and oddity in rec.warnings[0] and 'kept' in rec.warnings[0]
     assert_no_secret(rec.warnings[0])
 
