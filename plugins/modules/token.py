@@ -110,7 +110,7 @@ options:
         merged back first, when they hold a newer pair than the store. A file with an older pair is deleted
         (with a warning) when the store's own pair works, merged when Exist refuses the store's pair, and
         otherwise left in place with a warning. Beside an entry marked C(refresh_outcome_unknown), the file's
-        pair is tried instead: merged when it works, the file deleted (with a warning) when Exist refuses it.
+        pair is tried instead, and merged when it works, the file deleted (with a warning) when Exist refuses it.
     type: path
   refresh_before:
     description:

@@ -527,12 +527,30 @@ class Run(object):
         try:
             username = self.read_username(client)
         except ExistError as exc:
-            self.unknown_username(entry, pending, exc)
+            if exc.status == 401:
+                self.refused_pair(pending, exc, form['grant_type'])
+            else:
+                self.unknown_username(entry, pending, exc)
             return
         self.username = username
         entry = self.new_entry(answer, entries.get(username))
         if self.keep(entries, username, entry, pending) == OK and form['grant_type'] == 'refresh_token':
             self.refreshed.append(username)
+
+    def refused_pair(self, pending, exc, grant_type):
+        """The answer's pair is refused at once (401): not a pair Exist issued (an odd or forged answer), or revoked
+        already. Keeping it helps no one; whether Exist used the code (or refresh token) is what is unknown."""
+        self.changed = bool(pending)
+        self.forget(pending)
+        used = 'code' if grant_type == 'authorization_code' else 'refresh token'
+        self.fail(
+            None,
+            'outcome_unknown',
+            'Exist\'s answer held a pair that Exist refuses (%s): it is not a pair Exist issued, or was revoked at '
+            'once, so it is not kept. Whether Exist used the %s, and issued a pair this answer did not carry, is '
+            'unknown: send it again, and if Exist refuses it (invalid_grant), the user must authorise again.'
+            % (exc.message, used),
+        )
 
     def unknown_username(self, entry, pending, exc):
         self.changed = True
@@ -591,6 +609,10 @@ class Run(object):
                     try:
                         username = self.read_username(self.client(access_token=entry['access_token']))
                     except ExistError as exc:
+                        if exc.status == 401:
+                            # Refused: a file that can never be merged would cost a read and a warning every run.
+                            superseded.append((None, REFUSED))
+                            continue
                         self.warn('%s left in place: reading the profile of its pair failed (%s)' % (path, exc.message))
                         pairs = None
                         break
@@ -630,7 +652,7 @@ class Run(object):
                 why = (
                     'it held an older pair of user %s than the store, whose own pair works' % username
                     if decision == SUPERSEDED
-                    else 'it held a pair of user %s that Exist refuses (401)' % username
+                    else 'it held a pair%s that Exist refuses (401)' % (' of user %s' % username if username else '')
                 )
                 self.warn('%s %s: %s' % ('would delete' if self.check_mode else 'deleted', path, why))
         self.changed = True

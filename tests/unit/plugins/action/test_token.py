@@ -286,6 +286,44 @@ def test_an_exchange_whose_profile_read_fails_keeps_the_pair_in_a_pending_file_m
     assert profile_status(emulator, read_store(store.path)['alice']['access_token']) == 200
 
 
+def test_an_exchange_answered_with_a_pair_exist_refuses_keeps_nothing_and_says_the_outcome_is_unknown(world, store):
+    """Exist used the code, but the answer carried a pair it refuses (found by fuzz_token): the pending file would
+    hold a dead pair for ever; nothing is kept and whether the code was used is said to be unknown."""
+    emulator = world(codes=[(CODE, 'alice')])
+    emulator.admin.faults(
+        {
+            'method': 'POST',
+            'path': '/oauth2/access_token',
+            'status': 200,
+            'after_apply': True,
+            'body': {'access_token': 'fz-a', 'refresh_token': 'fz-r', 'expires_in': 'soon'},
+        }
+    )
+    result = exchange(emulator, store=store.path)
+    assert result['failed'] is True
+    [item] = result['failed_items']
+    assert item['error_code'] == 'outcome_unknown' and item['username'] is None
+    assert 'refuses' in item['error'] and 'authorise again' in item['error']
+    assert recovery_files(store.path) == [] and not os.path.exists(store.path)
+    assert api_log(emulator) == ['POST /oauth2/access_token 200', 'GET /api/2/accounts/profile/ 401']
+    assert_no_secret(result, 'fz-a', 'fz-r')
+
+
+def test_a_pending_file_whose_pair_exist_refuses_is_deleted_with_a_warning(world, store):
+    """A pending pair Exist refuses can never be merged: left in place it cost a read and a warning every run."""
+    emulator = world()
+    path = store()
+    pending = path + '.recovered-pending-20261201T000000000000Z'
+    entry = dict(store_entries()['alice'], access_token='dead-a', refresh_token='dead-r')
+    del entry['username']
+    TokenStore(pending).save({_oauth.PENDING_KEY: entry})
+    result = refresh_store(emulator, path, refresh_before=30)
+    assert recovery_files(path) == [] and result['recovered'] == []
+    assert any(pending in text and 'Exist refuses (401)' in text for text in result['warnings'])
+    assert read_store(path)['alice']['access_token'] == access('alice')
+    assert_no_secret(result, 'dead-a', 'dead-r')
+
+
 # -- refreshing a store -------------------------------------------------------------
 
 
