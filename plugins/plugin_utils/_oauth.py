@@ -340,10 +340,25 @@ class Run(object):
         try:
             self.username = self.read_username(client)
         except ExistError as exc:
-            self.warn(
-                'Exist issued a new pair, returned in this result; reading the profile to learn the username '
-                'failed: %s' % exc.message
-            )
+            if exc.status == 401:
+                # Not a pair Exist knows: returning it would hand out a dead pair as the new one.
+                self.refused_pair(None, exc, form['grant_type'])
+                return
+            if answer.get('oddities'):
+                # An odd answer's pair that could not be tried may not be Exist's: returned, but not vouched for.
+                self.fail(
+                    None,
+                    'outcome_unknown',
+                    'Exist\'s answer was odd (see the warning) and reading the profile with its pair failed (%s): '
+                    'the pair is returned in this result, but whether Exist issued it is unknown; if it is refused, '
+                    'send the %s again, and if Exist refuses that (invalid_grant), the user must authorise again.'
+                    % (exc.message, 'code' if grant == 'authorization_code' else 'refresh token'),
+                )
+            else:
+                self.warn(
+                    'Exist issued a new pair, returned in this result; reading the profile to learn the username '
+                    'failed: %s' % exc.message
+                )
         if self.username is not None:
             entry['username'] = self.username
             if grant == 'refresh_token':

@@ -256,6 +256,39 @@ def test_exchange_without_a_store_returns_the_pair_as_a_no_log_result(world):
     assert CLIENT_SECRET not in json.dumps(result) and CODE not in json.dumps(result)
 
 
+FORGED_PAIR = {'access_token': 'fz-a', 'refresh_token': 'fz-r', 'expires_in': 'soon'}
+
+
+def test_an_exchange_without_a_store_never_returns_a_pair_exist_refuses(world):
+    """Exist used the code but the answer carried a pair it refuses (found by fuzz_token): no pair is returned as
+    the new one, and whether the code was used is said to be unknown."""
+    emulator = world(codes=[(CODE, 'bob')])
+    emulator.admin.faults(
+        {'method': 'POST', 'path': '/oauth2/access_token', 'status': 200, 'after_apply': True, 'body': FORGED_PAIR}
+    )
+    result = exchange(emulator)
+    assert result['failed'] is True and 'access_token' not in result and 'refresh_token' not in result
+    [item] = result['failed_items']
+    assert item['error_code'] == 'outcome_unknown' and 'refuses' in item['error']
+
+
+def test_an_odd_answers_pair_that_cannot_be_tried_is_returned_but_not_vouched_for(world):
+    """The profile read with an odd answer's pair fails (502): the pair is returned (it may be the only one), and
+    the result says whether Exist issued it is unknown, instead of a warning that calls it Exist's new pair."""
+    emulator = world(codes=[(CODE, 'bob')])
+    emulator.admin.faults(
+        [
+            {'method': 'POST', 'path': '/oauth2/access_token', 'status': 200, 'after_apply': True, 'body': FORGED_PAIR},
+            {'method': 'GET', 'path': '/api/2/accounts/profile/', 'status': 502},
+        ]
+    )
+    result = exchange(emulator)
+    assert result['failed'] is True and result['_ansible_no_log'] is True
+    assert result['access_token'] == 'fz-a' and result['refresh_token'] == 'fz-r'
+    [item] = result['failed_items']
+    assert item['error_code'] == 'outcome_unknown' and 'whether Exist issued it is unknown' in item['error']
+
+
 def test_a_refused_code_fails_without_naming_it(world, store):
     emulator = world(codes=[('another-code', 'alice')])
     result = exchange(emulator, store=store.path)
