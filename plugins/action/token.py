@@ -12,8 +12,9 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, ExistError
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_problem
+from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import TRANSPORT, validate
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
 from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values, shape_problems
 from ansible_collections.existio.exist.plugins.modules.token import (
     ARGUMENT_RULES,
@@ -56,7 +57,8 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def _arguments(self):
-        """(params or None, problems, secrets). The secrets are collected first, whatever else is wrong."""
+        """(params or None, connection or None, problems, secrets). The secrets are collected first, whatever else is
+        wrong; the connection options are checked once, here."""
         spec = argument_spec()
         # The group's token options, set for the other modules by module_defaults, do not apply here.
         args = dict((k, v) for k, v in self._task.args.items() if k not in GROUP_OPTIONS_IGNORED)
@@ -64,7 +66,7 @@ class ActionModule(ActionBase):
         secrets = nested_secrets(spec, args) | nested_secrets({'token': {'no_log': True}}, ignored)
         problems = shape_problems(spec, args)
         if problems:
-            return None, problems, secrets
+            return None, None, problems, secrets
         # Numbers first: ansible-core's int conversion takes any Unicode digit ('٣' is 3), and a message that
         # quotes an int of more than 4300 digits raises ValueError.
         for name in sorted(NUMBER_OPTIONS):
@@ -75,7 +77,7 @@ class ActionModule(ActionBase):
                 else:
                     args[name] = number
         if problems:
-            return None, problems, secrets
+            return None, None, problems, secrets
         validation = ArgumentSpecValidator(spec, **ARGUMENT_RULES).validate(args)
         secrets.update(secret_values(spec, validation.validated_parameters, {}))
         secrets.update(no_log_values(validation))
@@ -85,11 +87,13 @@ class ActionModule(ActionBase):
             else error.msg
             for error in validation.errors.errors
         ]
+        connection = None
         if not problems:
-            problem = connection_problem(validation.validated_parameters)
-            if problem:
-                problems.append(problem)
-        return validation.validated_parameters, problems, secrets
+            try:
+                connection = validate(validation.validated_parameters, TRANSPORT)
+            except ExistConfigError as exc:
+                problems.append(exc.message)
+        return validation.validated_parameters, connection, problems, secrets
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -97,7 +101,7 @@ class ActionModule(ActionBase):
         warnings = []
         run = None
         with applied_environment(task_environment(self)):
-            params, problems, secrets = self._arguments()
+            params, connection, problems, secrets = self._arguments()
             if problems:
                 result.update(failed=True, msg='; '.join(problems), changed=False)
                 return remove_values(result, secrets)
@@ -109,6 +113,7 @@ class ActionModule(ActionBase):
                 vault_secrets=vault_secrets(self._loader),
                 check_mode=bool(self._play_context.check_mode),
                 warn=warnings.append,
+                connection=connection,
             )
             try:
                 result.update(run.run())

@@ -106,6 +106,7 @@ options:
       - A user whose token fails is in the group C(exist_token_invalid) and gets C(exist_token_error), the reason
         (never the token). Each such user is named in one warning.
       - Costs one of the user's 300 requests an hour per user and inventory run.
+      - The connection options (O(api_url), O(timeout)...) are used, and checked, only with O(validate_tokens).
     type: bool
     default: false
   validate_concurrency:
@@ -113,57 +114,10 @@ options:
       - With O(validate_tokens), how many profile requests are in flight at once (from 1 to 64).
     type: int
     default: 8
-  api_url:
-    description:
-      - With O(validate_tokens), the base URL of the Exist service. A trailing C(/api/2/) is accepted and dropped.
-      - Plain C(http://) is accepted only for loopback hosts such as the local emulator.
-    type: str
-    default: https://exist.io
-    env:
-      - name: EXIST_API_URL
-  validate_certs:
-    description:
-      - With O(validate_tokens), whether to verify the TLS certificate of O(api_url). Prefer O(ca_path) for a
-        private CA.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - With O(validate_tokens), a PEM file of CA certificates to verify O(api_url) with.
-      - Without it, the first of E(REQUESTS_CA_BUNDLE) and E(SSL_CERT_FILE) that is set is used, and otherwise the
-        CA bundle that comes with C(requests).
-    type: path
-    env:
-      - name: EXIST_CA_PATH
-  use_proxy:
-    description:
-      - With O(validate_tokens), whether to use the proxy the E(HTTPS_PROXY) environment variable names (except
-        for the hosts in E(NO_PROXY)).
-    type: bool
-    default: true
-  timeout:
-    description:
-      - With O(validate_tokens), seconds to wait for Exist to answer one request, from 1 to 3600.
-    type: int
-    default: 30
-  retries:
-    description:
-      - With O(validate_tokens), how often a profile request that fails with a connection error or a 5xx answer is
-        retried (0 to 10), with backoff. Every retry is a warning.
-    type: int
-    default: 3
-  rate_limit_wait:
-    description:
-      - With O(validate_tokens), most seconds (0 to 3600) to wait for one user when Exist answers
-        C(429 Too Many Requests); past it that user's token is reported as failing with the reason.
-    type: int
-    default: 60
-  http_agent:
-    description:
-      - With O(validate_tokens), the C(User-Agent) header sent to Exist.
-    type: str
 extends_documentation_fragment:
   - constructed
+  - existio.exist.connection
+  - existio.exist.connection.plugins
 notes:
   - The access token is a secret. The plugin never prints it, at any verbosity, nor puts it in an error. But
     C(ansible-inventory --list) and C(ansible-inventory --host USER) print host variables, so they print every
@@ -247,19 +201,18 @@ from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible.module_utils.parsing.convert_bool import boolean  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable  # noqa: E402
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (  # noqa: E402
-    RATE_LIMIT_WAIT_RANGE,
-    RETRIES_RANGE,
-    TIMEOUT_RANGE,
-    ExistError,
-    check_api_url,
-    check_number,
-    tls_verify,
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    NUMBER_OPTIONS as CONNECTION_NUMBER_OPTIONS,  # noqa: E402
 )
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import TRANSPORT as CONNECTION_OPTIONS  # noqa: E402
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (  # noqa: E402
-    client_from_params,
     connection_problem,
+    validate,
+    with_token,
 )
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_number  # noqa: E402
 from ansible_collections.existio.exist.plugins.plugin_utils._oauth import (  # noqa: E402
     PENDING_KEY,
     RECOVERED_INFIX,
@@ -331,20 +284,8 @@ CONCURRENCY_RANGE = (1, 64)
 NUMBER_OPTIONS = {
     'expiring_within_days': (EXPIRING_RANGE, 'days'),
     'validate_concurrency': (CONCURRENCY_RANGE, 'requests'),
-    'timeout': (TIMEOUT_RANGE, 'seconds'),
-    'retries': (RETRIES_RANGE, 'retries'),
-    'rate_limit_wait': (RATE_LIMIT_WAIT_RANGE, 'seconds'),
 }
-CONNECTION_OPTIONS = (
-    'api_url',
-    'validate_certs',
-    'ca_path',
-    'use_proxy',
-    'timeout',
-    'retries',
-    'rate_limit_wait',
-    'http_agent',
-)
+NUMBER_OPTIONS.update(CONNECTION_NUMBER_OPTIONS)
 PYTHON_OF_THE_PLAYBOOK = '{{ ansible_playbook_python }}'
 # What may stand in a Jinja string literal of the include_token=false expression without escaping.
 PLAIN_LITERAL = re.compile(r"\A[^'\\\x00-\x1f]*\Z")
@@ -643,14 +584,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             'validate_concurrency', concurrency, CONCURRENCY_RANGE, 'requests'
         )
         if not problem and self.get_option('validate_tokens'):
-            params = self._connection_params()
-            problem = connection_problem(params)
-            try:
-                # Problems of the connection options fail the inventory, not every user's token.
-                check_api_url(params['api_url'])
-                tls_verify(params['validate_certs'], params['ca_path'])
-            except ExistError as exc:
-                problem = problem or exc.message
+            # Problems of the connection options fail the inventory, not every user's token.
+            problem = connection_problem(self._connection_params(), CONNECTION_OPTIONS)
         if problem:
             raise AnsibleParserError('%s: %s' % (PLUGIN, problem))
 
@@ -947,15 +882,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     # -- validate_tokens -----------------------------------------------------
 
     def _connection_params(self):
-        params = dict((option, self.get_option(option)) for option in CONNECTION_OPTIONS)
-        params.update(token_type='bearer')
-        return params
+        return dict((option, self.get_option(option)) for option in CONNECTION_OPTIONS)
 
-    def _check_token(self, params, username, token):
+    @staticmethod
+    def _check_token(connection, username, token):
         """(username, error or None, warnings) for one user: one profile request."""
         warnings = []
         try:
-            profile = client_from_params(dict(params, token=token), warnings.append).profile()
+            profile = ExistClient(with_token(connection, token), warnings.append).profile()
         except ExistError as exc:
             return username, _redact(exc.message, [token, token.strip()]), warnings
         owner = to_text(profile['username'])
@@ -967,11 +901,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         """{username: why the token failed} for the users whose token failed one profile request each."""
         if not usernames:
             return {}
-        params = self._connection_params()
+        connection = validate(self._connection_params(), CONNECTION_OPTIONS)
         workers = min(self.get_option('validate_concurrency'), len(usernames))
 
         def check(username):
-            return self._check_token(params, username, entries[username]['access_token'])
+            return self._check_token(connection, username, entries[username]['access_token'])
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             outcomes = list(pool.map(check, usernames))

@@ -45,7 +45,14 @@ options:
         lookup first reads the user's profile (one more request) to know which day that is.
     type: str
 extends_documentation_fragment:
-  - existio.exist.lookup_connection
+  - existio.exist.connection
+  - existio.exist.connection.token
+  - existio.exist.connection.plugins
+  - existio.exist.connection.token_plugins
+notes:
+  - A lookup runs on the controller, each time the template that holds it is rendered. A lookup in
+    a play's C(vars) is read again wherever the variable is used; read once with M(ansible.builtin.set_fact)
+    and use the fact.
 seealso:
   - module: existio.exist.attribute_info
   - name: Reading values from a playbook
@@ -99,17 +106,13 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    RATE_LIMIT_WAIT_RANGE,
-    RETRIES_RANGE,
-    TIMEOUT_RANGE,
-    ExistError,
-    is_iso_date,
-)
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient, is_iso_date
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import ALL as CONNECTION_OPTIONS
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
-    client_from_params,
-    connection_problem,
+    NUMBER_OPTIONS as CONNECTION_NUMBER_OPTIONS,
 )
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import MAX_DIGITS, digits_in, too_long
 from ansible_collections.existio.exist.plugins.module_utils._values_read import (
@@ -126,25 +129,11 @@ display = Display()
 
 PLUGIN = 'existio.exist.values'
 DAYS_RANGE = (1, 3660)
-CONNECTION_OPTIONS = (
-    'api_url',
-    'token',
-    'token_type',
-    'validate_certs',
-    'ca_path',
-    'use_proxy',
-    'timeout',
-    'retries',
-    'rate_limit_wait',
-    'http_agent',
-)
 # The whole-number options: (bounds, unit), checked here, where the value is still as the user gave it.
 INT_OPTIONS = {
     'days': (DAYS_RANGE, 'days'),
-    'timeout': (TIMEOUT_RANGE, 'seconds'),
-    'retries': (RETRIES_RANGE, 'retries'),
-    'rate_limit_wait': (RATE_LIMIT_WAIT_RANGE, 'seconds'),
 }
+INT_OPTIONS.update(CONNECTION_NUMBER_OPTIONS)
 # re.ASCII: '²' or '٣' are digits to \d and str.isdigit(), not to int(), and not to a user reading the message.
 WHOLE_NUMBER = re.compile(r'\A\s*[+-]?[0-9]+\s*\Z', re.ASCII)
 SHOWN_DIGITS = 30
@@ -276,12 +265,9 @@ class LookupModule(LookupBase):
             if date_max is not None and not is_iso_date(date_max):
                 raise _Problem('date_max must be a date written YYYY-MM-DD, got %s' % _show_text(date_max))
             params = dict((option, self.get_option(option)) for option in CONNECTION_OPTIONS)
-            problem = connection_problem(params)
-            if problem:
-                raise _Problem(problem)
             try:
-                client = client_from_params(params, display.warning)
-            except ExistError as exc:
+                client = ExistClient(validate(params), display.warning)
+            except ExistConfigError as exc:
                 raise _Problem(exc.message) from None
             return [read(client, names, days, iso_day(date_max) if date_max is not None else None)]
         except _Problem as exc:

@@ -20,17 +20,28 @@ from __future__ import annotations
 
 import datetime
 import email.utils
-import ipaddress
 import json
 import math
-import os
 import re
 import time
 import traceback
 import warnings
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_deadline import AnswerDeadline, WatchedAdapter
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    TOKEN_SCHEMES,
+    TRANSPORT,
+    validate,
+)
+from ansible_collections.existio.exist.plugins.module_utils._errors import (
+    ExistApiError,
+    ExistConfigError,
+    ExistOutcomeUnknown,
+    ExistRateLimited,
+    ExistRequestCapReached,
+)
+from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_token, is_huge, shown
 
 try:
     import requests
@@ -52,14 +63,6 @@ USER_AGENT = 'existio.exist/%s (Ansible collection)' % COLLECTION_VERSION
 MAX_ITEMS_PER_REQUEST = 35
 # The largest page the API serves; fewer pages means fewer requests.
 PAGE_LIMIT = 100
-# Transient failures of a read (connection errors, 5xx), and requests that
-# could not be sent at all, are retried this often by default.
-READ_RETRIES = 3
-RETRIES_RANGE = (0, 10)
-# The Authorization scheme of each kind of Exist token.
-TOKEN_SCHEMES = {'bearer': 'Bearer', 'token': 'Token'}
-# Where a CA bundle may come from when ca_path is not set, first found wins.
-CA_BUNDLE_VARIABLES = ('REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE')
 # No list can be longer than this many pages; a server that keeps sending
 # `next` past it is looping, and following it would burn the rate limit.
 MAX_PAGES = 500
@@ -72,141 +75,7 @@ RATE_LIMIT_MIN_WAIT = 1.0
 RATE_LIMIT_MAX_BACKOFF = 30.0
 # Exist's largest answer is a page of 100 attributes (tens of kB).
 MAX_BODY_BYTES = 16 * 1024 * 1024
-# Bounds of the numeric connection options, checked before any request.
-TIMEOUT_RANGE = (1, 3600)
-RATE_LIMIT_WAIT_RANGE = (0, 3600)
-# The API's own path prefix; users may paste it into api_url.
-API_PREFIX = '/api/2'
 DATE_PATTERN = re.compile(r'\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z')
-
-
-class ExistError(Exception):
-    """Any failure talking to Exist. The message never holds the token.
-
-    may_be_applied: True only when a write was sent and whether Exist applied
-    it is unknown; every other failure means nothing was applied.
-    """
-
-    may_be_applied = False
-
-    def __init__(self, message, status=None, method=None, path=None, detail=None):
-        super(ExistError, self).__init__(message)
-        self.message = message
-        self.status = status
-        self.method = method
-        self.path = path
-        self.detail = detail
-
-
-class ExistConfigError(ExistError):
-    """The connection options are unusable; raised before any request."""
-
-
-class ExistApiError(ExistError):
-    """Exist answered with an error status, a read failed, or a read's answer
-    was malformed. For a write: the request was refused or never sent."""
-
-
-class ExistRateLimited(ExistApiError):
-    """Exist kept answering 429 for longer than rate_limit_wait allows."""
-
-
-class ExistRequestCapReached(ExistApiError):
-    """The task already sent MAX_REQUESTS_PER_TASK requests; nothing more is sent."""
-
-
-class ExistOutcomeUnknown(ExistError):
-    """A write was sent, but whether Exist applied it is unknown (timeout,
-    dropped connection, 5xx, or a 2xx answer that is not Exist's shape).
-    Callers must re-read the state."""
-
-    may_be_applied = True
-
-
-def is_loopback_host(host):
-    """True for hostnames that can only mean this machine."""
-    if not host:
-        return False
-    host = host.strip('[]').rstrip('.').lower()
-    if host == 'localhost' or host.endswith('.localhost'):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_api_url(api_url):
-    """Return the normalised base URL, or raise ExistConfigError naming the value.
-
-    A bearer token must never cross the network in clear text, so plain http://
-    is only accepted for loopback hosts (the local emulator). A trailing
-    /api/2 (as in Exist's documentation) is accepted and dropped.
-    """
-    if not isinstance(api_url, str) or not api_url.strip():
-        raise ExistConfigError("api_url must be a non-empty http:// or https:// URL, got %r" % (api_url,))
-    try:
-        parts = urlsplit(api_url.strip())
-        hostname, dummy_port = parts.hostname, parts.port  # .port raises ValueError for a bad port
-    except ValueError as exc:
-        raise ExistConfigError("api_url %r is not a valid URL: %s" % (api_url, exc)) from None
-    if parts.scheme not in ('http', 'https') or not hostname:
-        raise ExistConfigError("api_url must be an http:// or https:// URL with a host, got %r" % (api_url,))
-    if parts.query or parts.fragment:
-        raise ExistConfigError("api_url must not carry a query or fragment, got %r" % (api_url,))
-    if parts.username or parts.password:
-        raise ExistConfigError("api_url must not carry credentials; use the token option")
-    if parts.scheme == 'http' and not is_loopback_host(hostname):
-        raise ExistConfigError(
-            "api_url %r uses plain http:// to a host that is not loopback; the bearer token would be sent "
-            "unencrypted. Use https://, or http:// only for 127.0.0.1/localhost (the local emulator)." % (api_url,)
-        )
-    path = parts.path.rstrip('/')
-    if path.endswith(API_PREFIX):
-        path = path[: -len(API_PREFIX)]
-    return urlunsplit((parts.scheme, parts.netloc, path, '', ''))
-
-
-def check_token(token):
-    """Return the token without surrounding whitespace (a vault block scalar
-    ends in a newline), or raise ExistConfigError. Never echo it."""
-    if not isinstance(token, str) or not token.strip():
-        raise ExistConfigError("token is empty: set the token option or the EXIST_TOKEN environment variable")
-    if token.strip().split(' ', 1)[0].lower() in ('bearer', 'token'):
-        raise ExistConfigError("token must be the access token alone, without the 'Bearer ' or 'Token ' prefix")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) > 126 for ch in token.strip()):
-        raise ExistConfigError(
-            "token contains whitespace or non-ASCII characters; it is not a valid Exist access token"
-        )
-    return token.strip()
-
-
-def check_number(option, value, bounds, unit='seconds'):
-    """Return an error message naming the option when value is outside bounds, else None."""
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        return '%s must be a whole number of %s from %d to %d, got %s' % (option, unit, low, high, _shown(value))
-    return None
-
-
-def tls_verify(validate_certs, ca_path, environ=None):
-    """What requests' `verify` gets: False, a CA bundle path, or True (certifi's bundle).
-
-    ca_path wins; without it the variables users already set for other tools
-    (REQUESTS_CA_BUNDLE, then SSL_CERT_FILE) are honoured. Raises
-    ExistConfigError for a bundle that cannot be read, before any request.
-    """
-    if not validate_certs:
-        return False
-    environ = os.environ if environ is None else environ
-    source, path = 'ca_path', ca_path
-    if not path:
-        source, path = next(((name, environ[name]) for name in CA_BUNDLE_VARIABLES if environ.get(name)), (None, None))
-    if not path:
-        return True
-    if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise ExistConfigError('%s %r is not a readable CA bundle file' % (source, path))
-    return path
 
 
 class _TokenAuth(object):
@@ -255,10 +124,6 @@ def _retry_after_seconds(value):
 # -- shape checks -------------------------------------------------------------
 # Each returns a description of what is wrong, or None. They look only at the
 # fields this collection reads.
-
-
-_HUGE_DIGITS = 100
-_HUGE = 10**_HUGE_DIGITS
 
 
 def _is_text(value):
@@ -353,22 +218,9 @@ def with_values_problem(obj):
     return None
 
 
-def _is_huge(value):
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _HUGE
-
-
-def _shown(value, limit=60):
-    """repr(value) for a message, shortened, and never failing (Python refuses to write an integer of more
-    than 4300 digits as text)."""
-    if _is_huge(value):
-        return '<an integer of more than %d digits>' % _HUGE_DIGITS
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + '...'
-
-
 def _short(value, limit=60):
-    if _is_huge(value):
-        return _shown(value)
+    if is_huge(value):
+        return shown(value)
     text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool)) or value is None else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
@@ -475,8 +327,6 @@ OAUTH_ERROR_HINTS = {
 }
 # A token lives about a year; an answer claiming more than this is not Exist's.
 MAX_EXPIRES_IN = 100 * 366 * 24 * 3600
-# What ExistClient.without_access_token() passes to __init__ before dropping it.
-_NO_ACCESS_TOKEN_YET = 'no-access-token-yet'
 
 
 class ExistOAuthRefused(ExistApiError):
@@ -553,45 +403,21 @@ class BatchResult(object):
 class ExistClient(object):
     """A session against one Exist user, authenticated by one token.
 
-    token_type: 'bearer' (an OAuth2 access token) or 'token' (a simple, read-only token).
+    connection: a Connection from _connection_options.validate(), taken as it is (checked there, once).
+    ExistClient.connect() checks options and connects in one call.
     """
 
-    def __init__(
-        self,
-        api_url,
-        token,
-        validate_certs=True,
-        timeout=30,
-        rate_limit_wait=60,
-        warn=None,
-        sleep=None,
-        max_requests=MAX_REQUESTS_PER_TASK,
-        token_type='bearer',
-        ca_path=None,
-        use_proxy=True,
-        retries=READ_RETRIES,
-        http_agent=USER_AGENT,
-    ):
+    def __init__(self, connection, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK):
         if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
-        self.base_url = check_api_url(api_url)
+        self.base_url = connection.base_url
         self.host = urlsplit(self.base_url).netloc
-        self._token = check_token(token)
-        self._secrets = set([self._token, token]) if isinstance(token, str) else set([self._token])
-        if token_type not in TOKEN_SCHEMES:
-            raise ExistConfigError('token_type must be one of %s, got %r' % (', '.join(TOKEN_SCHEMES), token_type))
-        for option, value, bounds, unit in (
-            ('timeout', timeout, TIMEOUT_RANGE, 'seconds'),
-            ('rate_limit_wait', rate_limit_wait, RATE_LIMIT_WAIT_RANGE, 'seconds'),
-            ('retries', retries, RETRIES_RANGE, 'retries'),
-        ):
-            problem = check_number(option, value, bounds, unit)
-            if problem:
-                raise ExistConfigError(problem)
-        self.verify = tls_verify(validate_certs, ca_path)
-        self.retries = retries
-        self.timeout = timeout
-        self.rate_limit_wait = rate_limit_wait
+        self._token = connection.token
+        self._secrets = set([self._token]) if self._token else set()
+        self.verify = connection.verify
+        self.retries = connection.retries
+        self.timeout = connection.timeout
+        self.rate_limit_wait = connection.rate_limit_wait
         self.max_requests = max_requests
         self.requests_sent = 0
         self._rate_limited = 0  # 429s seen by this task
@@ -601,11 +427,12 @@ class ExistClient(object):
         self._session = requests.Session()
         for scheme in ('https://', 'http://'):
             self._session.mount(scheme, WatchedAdapter())
-        self._session.auth = _TokenAuth(TOKEN_SCHEMES[token_type], self._token)
+        # No token yet (a client for token requests): no Authorization header at all, until use_access_token().
+        self._session.auth = _TokenAuth(connection.scheme, self._token) if self._token else _NoAuth()
         # use_proxy=false ignores the proxy variables, as ansible.builtin.uri does; the
-        # CA variables are read above either way, and netrc never applies (see _TokenAuth).
-        self._session.trust_env = bool(use_proxy)
-        self._session.headers.update({'Accept': 'application/json', 'User-Agent': http_agent or USER_AGENT})
+        # CA variables are read in validate() either way, and netrc never applies (see _TokenAuth).
+        self._session.trust_env = connection.use_proxy
+        self._session.headers.update({'Accept': 'application/json', 'User-Agent': connection.http_agent or USER_AGENT})
         if self.verify is False and self.base_url.startswith('https://'):
             self._warn(
                 'validate_certs=false: the TLS certificate of %s is not checked, so the token goes to '
@@ -781,16 +608,18 @@ class ExistClient(object):
     # See the module-level block of the same name.
 
     @classmethod
-    def without_access_token(cls, api_url, **options):
+    def connect(cls, api_url, token, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK, **options):
+        """A client for these option values (those of the connection options table), checked first."""
+        return cls(validate(dict(options, api_url=api_url, token=token)), warn, sleep, max_requests)
+
+    @classmethod
+    def without_access_token(cls, api_url, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK, **options):
         """A client with no access token yet, for token requests (and then use_access_token()).
 
-        options: those of __init__ but token and token_type. Checked as for any client, before any request.
+        options: the connection options but token and token_type. Checked as for any client, before any request.
         """
-        client = cls(api_url, _NO_ACCESS_TOKEN_YET, **options)
-        client._token = None
-        client._secrets = set()
-        client._session.auth = _NoAuth()
-        return client
+        connection = validate(dict(options, api_url=api_url), TRANSPORT)
+        return cls(connection, warn, sleep, max_requests)
 
     def use_access_token(self, token):
         """Send this OAuth2 access token (one just issued, say) as the bearer of every later request."""

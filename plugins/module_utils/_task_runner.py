@@ -21,11 +21,9 @@ plugin in the worker process.
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistError
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
-    client_from_params,
-    connection_problem,
-)
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
 
 
 class TaskInputError(ValueError):
@@ -34,19 +32,18 @@ class TaskInputError(ValueError):
 
 def run_task(task, params, check_mode, diff, warn):
     """Run `task` for validated params. Returns the task result; a failed task has `failed` and `msg`."""
-    problem = connection_problem(params)
     try:
-        if problem:
-            raise TaskInputError(problem)
+        # The connection options are checked here, once; the client takes them as they are.
+        connection = validate(params)
         prepared = task.prepare(params)
-    except TaskInputError as exc:
-        return dict(failed=True, msg=str(exc), changed=False, api_requests=0)
+    except (ExistConfigError, TaskInputError) as exc:
+        return dict(task.NOTHING_DONE, failed=True, msg=str(exc), changed=False, api_requests=0)
     client = None
     try:
-        client = client_from_params(params, warn)
+        client = ExistClient(connection, warn)
         result = task.work(client, prepared, params, check_mode, warn)
     except ExistError as exc:
-        # Raised only before any write (configuration, reads): nothing changed.
+        # Raised only before any write (reads): nothing changed.
         result = dict(task.NOTHING_DONE, failed=True, msg=exc.message, changed=False)
     if not diff:
         result.pop('diff', None)

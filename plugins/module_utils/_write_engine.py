@@ -25,7 +25,8 @@ write them and a "was it applied?" test against a fresh read. The engine:
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistError, split_batches
+from ansible_collections.existio.exist.plugins.module_utils._client import split_batches
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError
 
 APPLIED = 'applied'  # the answer, or a fresh read, shows it done
 UNCHANGED = 'unchanged'  # Exist refused it, and a fresh read shows the goal was reached all the same

@@ -35,6 +35,7 @@ description:
 author:
   - Existio maintainers (@existio)
 extends_documentation_fragment:
+  - existio.exist.connection
   - existio.exist.attributes
 attributes:
   check_mode:
@@ -130,56 +131,10 @@ options:
         V(0) fails at once when the store is locked. Text is taken when it is ASCII digits.
     type: int
     default: 600
-  api_url:
-    description:
-      - Base URL of the Exist service; the token requests go to C(/oauth2/access_token) under it.
-      - Plain C(http://) is accepted only for loopback hosts such as the local emulator
-        (C(http://127.0.0.1:8787)); secrets are never sent unencrypted over a network.
-      - If not set, the value of the E(EXIST_API_URL) environment variable is used.
-    type: str
-    default: https://exist.io
-  validate_certs:
-    description:
-      - Whether to verify the TLS certificate of O(api_url). Prefer O(ca_path) for a private CA; V(false) warns.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - A PEM file of CA certificates to verify O(api_url) with.
-      - If not set, the value of the E(EXIST_CA_PATH) environment variable is used; without either, the first of
-        E(REQUESTS_CA_BUNDLE) and E(SSL_CERT_FILE) that is set, and otherwise the CA bundle of C(requests).
-    type: path
-  use_proxy:
-    description:
-      - Whether to use the proxy that E(HTTPS_PROXY) (or E(HTTP_PROXY), E(ALL_PROXY)) names, except for the hosts
-        in E(NO_PROXY). When V(false), proxy variables are ignored.
-    type: bool
-    default: true
-  timeout:
-    description:
-      - Seconds to wait for Exist to answer one request, from 1 to 3600, the whole body included.
-      - A token request that got no answer in time is not retried; see RV(failed_items).
-    type: int
-    default: 30
-  retries:
-    description:
-      - How often a profile read that fails with a connection error or a 5xx answer is retried (0 to 10), with
-        backoff. A request that could not be sent at all is retried the same way.
-      - A token request that may have reached Exist is never retried, since a refresh that Exist applied has
-        already invalidated the old pair. The profile read that tells what happened is made once.
-    type: int
-    default: 3
-  rate_limit_wait:
-    description:
-      - Most seconds in total (0 to 3600) the task waits when Exist answers C(429 Too Many Requests); such a
-        request was not applied, so it is sent again.
-    type: int
-    default: 60
-  http_agent:
-    description:
-      - The C(User-Agent) header sent to Exist. When not set, C(existio.exist/VERSION (Ansible collection\)).
-    type: str
 notes:
+  - The token requests go to C(/oauth2/access_token) under O(api_url). One that got no answer within O(timeout),
+    or that may have reached Exist, is never retried (a refresh Exist applied has already ended the old pair);
+    see RV(failed_items). The profile read that tells what happened is made once.
   - In a play whose C(module_defaults) for C(group/existio.exist.exist) set O(existio.exist.attribute#module:token)
     and O(existio.exist.attribute#module:token_type) for the other modules, this module ignores those two; the
     other connection options apply to it too.
@@ -379,12 +334,16 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    TOKEN_OPTIONS,
+    TRANSPORT,
+    connection_argument_spec,
+)
 
 # The connection options of the group that make no sense for this module: its
 # tokens come from code, refresh_token or store. Left out of its options; the
 # action plugin drops them when module_defaults set them for the whole group.
-GROUP_OPTIONS_IGNORED = ('token', 'token_type')
+GROUP_OPTIONS_IGNORED = TOKEN_OPTIONS
 # The rules between options, for AnsibleModule and for the action plugin's check.
 ARGUMENT_RULES = dict(
     required_if=[
@@ -398,9 +357,7 @@ ARGUMENT_RULES = dict(
 
 def argument_spec():
     """The options of existio.exist.token (the action plugin checks the task against it)."""
-    spec = connection_argument_spec()
-    for name in GROUP_OPTIONS_IGNORED:
-        del spec[name]
+    spec = connection_argument_spec(TRANSPORT)
     spec.update(
         grant=dict(type='str', required=True, choices=['authorization_code', 'refresh_token']),
         client_id=dict(type='str', required=True),

@@ -41,6 +41,7 @@ author:
   - Existio maintainers (@existio)
 extends_documentation_fragment:
   - existio.exist.connection
+  - existio.exist.connection.token
   - existio.exist.attributes
 attributes:
   check_mode:

@@ -63,13 +63,16 @@ import re
 
 from ansible_collections.existio.exist.plugins.module_utils._client import (
     MAX_REQUESTS_PER_TASK,
-    RATE_LIMIT_WAIT_RANGE,
-    RETRIES_RANGE,
-    TIMEOUT_RANGE,
-    ExistApiError,
     ExistClient,
-    ExistError,
     ExistOAuthRefused,
+)
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    NUMBER_OPTIONS as CONNECTION_NUMBER_OPTIONS,
+)
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import TRANSPORT, validate
+from ansible_collections.existio.exist.plugins.module_utils._errors import (
+    ExistApiError,
+    ExistError,
     ExistOutcomeUnknown,
 )
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
@@ -96,14 +99,10 @@ EXPIRY_MARGIN = datetime.timedelta(seconds=60)
 NUMBER_OPTIONS = {
     'refresh_before': ('days', 0, 3660),
     'lock_timeout': ('seconds', 0, 3600),
-    'timeout': ('seconds',) + tuple(TIMEOUT_RANGE),
-    'retries': ('retries',) + tuple(RETRIES_RANGE),
-    'rate_limit_wait': ('seconds',) + tuple(RATE_LIMIT_WAIT_RANGE),
 }
+NUMBER_OPTIONS.update((name, (unit,) + tuple(bounds)) for name, (bounds, unit) in CONNECTION_NUMBER_OPTIONS.items())
 # A whole number as text: ASCII digits only (int() also takes '٣' and '３'), and few enough for any bound.
 WHOLE_NUMBER_TEXT = re.compile(r'\A\s*[+-]?[0-9]{1,18}\s*\Z')
-# The options given to every ExistClient (all but the token).
-CLIENT_OPTIONS = ('validate_certs', 'ca_path', 'use_proxy', 'timeout', 'retries', 'rate_limit_wait', 'http_agent')
 # Outcomes of one user's refresh.
 OK, FAILED, STOP = 'ok', 'failed', 'stop'
 # What becomes of a recovery file's pair.
@@ -172,14 +171,15 @@ def _summary(entries):
 class Run(object):
     """One existio.exist.token task. params: validated; vault_secrets: the loader's."""
 
-    def __init__(self, params, vault_secrets=None, check_mode=False, warn=None, clock=None):
+    def __init__(self, params, vault_secrets=None, check_mode=False, warn=None, clock=None, connection=None):
         self.params = params
         self.vault_secrets = vault_secrets or []
         self.check_mode = check_mode
         self.warnings_seen = set()
         self.warn_to = warn or (lambda message: None)
         self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
-        self.options = dict((name, params[name]) for name in CLIENT_OPTIONS)
+        # The connection options but the token, checked once; every client of the run takes them as they are.
+        self.connection = connection if connection is not None else validate(params, TRANSPORT)
         self.clients = []
         self.refresh_client = None
         self.secrets = set()
@@ -211,12 +211,8 @@ class Run(object):
 
     def client(self, access_token=None, retries=None, max_requests=MAX_REQUESTS_PER_TASK):
         """A new client, redacting every secret known so far; with access_token, one user's."""
-        options = dict(self.options)
-        if retries is not None:
-            options['retries'] = retries
-        client = ExistClient.without_access_token(
-            self.params['api_url'], warn=self.warn, max_requests=max_requests, **options
-        )
+        connection = self.connection if retries is None else self.connection._replace(retries=retries)
+        client = ExistClient(connection, warn=self.warn, max_requests=max_requests)
         client.add_secrets(*self.secrets)
         if access_token is not None:
             client.use_access_token(access_token)

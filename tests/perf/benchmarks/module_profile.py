@@ -31,12 +31,13 @@ import requests  # noqa
 t2 = time.perf_counter()
 from ansible_collections.existio.exist.plugins.module_utils import _attribute_task, _ownership_sync, _ownership_plan
 t3 = time.perf_counter()
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import client_from_params
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 # Every option with its default, as the module gets them.
 params = ArgumentSpecValidator(_attribute_task.argument_spec()).validate(
     {'api_url': sys.argv[1], 'token': 'conv-token'}).validated_parameters
-client = client_from_params(params, None)
+client = ExistClient(validate(params))
 declared = _ownership_plan.normalize_declared([{'template': t} for t in sys.argv[2].split(',')], 'present')
 owned = _ownership_sync.read_owned(client)
 t4 = time.perf_counter()

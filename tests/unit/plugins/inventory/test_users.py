@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.inventory import users as plugin_module
 from ansible_collections.existio.exist.tests.unit.plugins import hostile_stores
+from ansible_collections.existio.exist.tests.unit.plugins.documented import documented_options
 from exist_emulator.testing import BackgroundEmulator
 
 NAME = 'existio.exist.users'
@@ -71,11 +72,12 @@ def store_entries():
 
 
 def plugin_options():
-    """The options as the plugin loader declares them: the plugin's own plus ansible-core's constructed fragment."""
+    """The options as the plugin loader declares them: the plugin's own, ansible-core's constructed fragment and
+    this collection's connection fragments."""
     doc = yaml.safe_load(plugin_module.DOCUMENTATION)
-    assert doc['extends_documentation_fragment'] == ['constructed']
+    assert doc['extends_documentation_fragment'][0] == 'constructed'
     fragment = yaml.safe_load(constructed.ModuleDocFragment.DOCUMENTATION)
-    return dict(fragment['options'], **doc['options'])
+    return dict(fragment['options'], **documented_options(plugin_module))
 
 
 @pytest.fixture

@@ -13,16 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
-import yaml
 from ansible import constants as C
 from ansible.errors import AnsibleError
 
-from ansible_collections.existio.exist.plugins.doc_fragments import lookup_connection
 from ansible_collections.existio.exist.plugins.lookup import values as plugin_module
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
-    client_from_params,
-    connection_argument_spec,
-)
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
+from ansible_collections.existio.exist.tests.unit.plugins.documented import documented_options
 from exist_emulator.server import Emulator
 from exist_emulator.testing import InProcessAdapter
 from exist_emulator.world import world_from_seed
@@ -36,12 +33,8 @@ NAME = 'existio.exist.values'
 
 
 def plugin_options():
-    """The options as ansible-core's plugin loader declares them: the plugin's own plus its doc fragment's."""
-    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
-    fragment = yaml.safe_load(lookup_connection.ModuleDocFragment.DOCUMENTATION)
-    assert doc['extends_documentation_fragment'] == ['existio.exist.lookup_connection']
-    assert not set(doc['options']) & set(fragment['options'])
-    return dict(fragment['options'], **doc['options'])
+    """The options as ansible-core's plugin loader declares them: the plugin's own plus its doc fragments'."""
+    return documented_options(plugin_module)
 
 
 @pytest.fixture
@@ -437,19 +430,16 @@ def emulated(monkeypatch):
     adapter = InProcessAdapter(emulator)
     sent = []
 
-    def connected_client(params, warn):
-        client = client_from_params(params, warn)
-        client._session.mount('http://', adapter)
-        original = client.get
+    class ConnectedClient(ExistClient):
+        def __init__(self, connection, warn=None, **options):
+            super(ConnectedClient, self).__init__(connection, warn, **options)
+            self._session.mount('http://', adapter)
 
-        def get(path, params=None):
+        def get(self, path, params=None):
             sent.append(path)
-            return original(path, params)
+            return super(ConnectedClient, self).get(path, params)
 
-        client.get = get
-        return client
-
-    monkeypatch.setattr(plugin_module, 'client_from_params', connected_client)
+    monkeypatch.setattr(plugin_module, 'ExistClient', ConnectedClient)
     return today, emulator, sent
 
 

@@ -18,11 +18,8 @@ import time
 
 import pytest
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    ExistApiError,
-    ExistClient,
-    ExistOutcomeUnknown,
-)
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
 from exist_emulator.testing import BackgroundEmulator
 from exist_emulator.tls import make_test_ca
 
@@ -57,7 +54,7 @@ def fresh(emulator):
 def make_client(url, **kwargs):
     options = dict(timeout=TIMEOUT, retries=0, warn=lambda message: None, sleep=lambda seconds: None)
     options.update(kwargs)
-    return ExistClient(url, TOKEN, **options)
+    return ExistClient.connect(url, TOKEN, **options)
 
 
 def timed(call):

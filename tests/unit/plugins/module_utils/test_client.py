@@ -16,14 +16,16 @@ import responses
 from ansible_collections.existio.exist.plugins.module_utils import _client
 from ansible_collections.existio.exist.plugins.module_utils._client import (
     MAX_ITEMS_PER_REQUEST,
-    ExistApiError,
     ExistClient,
+    split_batches,
+)
+from ansible_collections.existio.exist.plugins.module_utils._errors import (
+    ExistApiError,
     ExistConfigError,
     ExistOutcomeUnknown,
     ExistRateLimited,
-    check_api_url,
-    split_batches,
 )
+from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_api_url, tls_verify
 
 BASE = 'https://exist.example'
 TOKEN = 's3cr3t-t0ken-value'
@@ -50,7 +52,7 @@ def rec():
 
 @pytest.fixture
 def client(rec):
-    return ExistClient(BASE, TOKEN, rate_limit_wait=60, warn=rec.warn, sleep=rec.sleep)
+    return ExistClient.connect(BASE, TOKEN, rate_limit_wait=60, warn=rec.warn, sleep=rec.sleep)
 
 
 def page(results, next_url=None):
@@ -93,14 +95,14 @@ def test_accepted_api_urls(url):
 )
 def test_refused_api_urls_name_the_value(url, fragment):
     with pytest.raises(ExistConfigError) as excinfo:
-        ExistClient(url, TOKEN)
+        ExistClient.connect(url, TOKEN)
     assert fragment in excinfo.value.message
 
 
 @pytest.mark.parametrize('token', ['', '   ', 'two words', 'tab\there', 'line\nbreak'])
 def test_bad_tokens_are_refused_without_echo(token):
     with pytest.raises(ExistConfigError) as excinfo:
-        ExistClient(BASE, token)
+        ExistClient.connect(BASE, token)
     assert 'token' in excinfo.value.message
     if token.strip():
         assert token not in excinfo.value.message
@@ -136,7 +138,7 @@ def test_paging_follows_every_next_with_limit_100_on_the_configured_host(client)
 @responses.activate
 def test_paging_under_a_base_path(rec):
     base = 'https://proxy.example/exist'
-    client = ExistClient(base, TOKEN, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(base, TOKEN, warn=rec.warn, sleep=rec.sleep)
     url = base + '/api/2/attributes/'
     responses.add(responses.GET, url, json=page([{'name': 'a'}], url + '?page=2&limit=100'))
     responses.add(responses.GET, url, json=page([{'name': 'b'}]))
@@ -232,7 +234,7 @@ def test_429_longer_than_rate_limit_wait_fails_saying_rate_limited(client, rec):
 
 @responses.activate
 def test_429_waits_add_up_against_rate_limit_wait(rec):
-    client = ExistClient(BASE, TOKEN, rate_limit_wait=5, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, rate_limit_wait=5, warn=rec.warn, sleep=rec.sleep)
     for dummy in range(3):
         responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': '2'})
     with pytest.raises(ExistRateLimited):
@@ -366,7 +368,7 @@ def test_token_appears_in_no_message_or_warning(client, rec):
 @responses.activate
 @pytest.mark.parametrize('retry_after', ['0', '-5', 'nan', 'Thu, 01 Jan 1970 00:00:00 GMT', 'soon', ''])
 def test_429_with_a_zero_or_past_retry_after_still_backs_off_and_ends(rec, retry_after):
-    client = ExistClient(BASE, TOKEN, rate_limit_wait=60, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, rate_limit_wait=60, warn=rec.warn, sleep=rec.sleep)
     responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': retry_after})
     with pytest.raises(ExistRateLimited):
         list(client.list_owned())
@@ -377,7 +379,7 @@ def test_429_with_a_zero_or_past_retry_after_still_backs_off_and_ends(rec, retry
 
 @responses.activate
 def test_rate_limit_wait_0_fails_at_the_first_429(rec):
-    client = ExistClient(BASE, TOKEN, rate_limit_wait=0, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, rate_limit_wait=0, warn=rec.warn, sleep=rec.sleep)
     responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': '0'})
     with pytest.raises(ExistRateLimited, match='rate_limit_wait=0'):
         list(client.list_owned())
@@ -386,7 +388,7 @@ def test_rate_limit_wait_0_fails_at_the_first_429(rec):
 
 @responses.activate
 def test_429_waits_count_across_the_requests_of_a_task(rec):
-    client = ExistClient(BASE, TOKEN, rate_limit_wait=10, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, rate_limit_wait=10, warn=rec.warn, sleep=rec.sleep)
     responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': '4'})
     responses.add(responses.GET, OWNED, json=page([]))
     responses.add(responses.POST, ACQUIRE, status=429, headers={'Retry-After': '4'})
@@ -399,7 +401,7 @@ def test_429_waits_count_across_the_requests_of_a_task(rec):
 
 @responses.activate
 def test_a_task_never_sends_more_than_the_request_cap(rec):
-    client = ExistClient(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep, max_requests=5)
+    client = ExistClient.connect(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep, max_requests=5)
     responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], OWNED + '?page=2'))
     responses.add(responses.GET, OWNED, json=page([{'name': 'b'}], OWNED + '?page=3'))
     responses.add(responses.GET, OWNED, json=page([{'name': 'c'}], OWNED + '?page=4'))
@@ -425,7 +427,7 @@ def test_a_next_link_that_loops_is_an_error(client):
 )
 def test_numeric_options_are_bounded_before_any_request(option, value):
     with pytest.raises(ExistConfigError) as excinfo:
-        ExistClient(BASE, TOKEN, **{option: value})
+        ExistClient.connect(BASE, TOKEN, **{option: value})
     assert excinfo.value.message.startswith('%s must be a whole number of seconds from' % option)
     assert repr(value) in excinfo.value.message
 
@@ -438,7 +440,7 @@ def test_numeric_options_are_bounded_before_any_request(option, value):
 )
 def test_a_number_option_of_any_size_or_script_fails_naming_it_shortened(option, value):
     with pytest.raises(ExistConfigError) as excinfo:
-        ExistClient(BASE, TOKEN, **{option: value})
+        ExistClient.connect(BASE, TOKEN, **{option: value})
     assert excinfo.value.message.startswith('%s must be a whole number of ' % option)
     assert len(excinfo.value.message) < 200
 
@@ -535,7 +537,7 @@ def test_tls_failure_is_not_retried_and_names_host_and_cause(client, rec):
 
 def test_real_connection_failures_name_host_and_cause(rec):
     # Nothing listens on port 9 of loopback: refused before anything is sent.
-    client = ExistClient('http://127.0.0.1:9', TOKEN, timeout=2, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect('http://127.0.0.1:9', TOKEN, timeout=2, warn=rec.warn, sleep=rec.sleep)
     with pytest.raises(ExistApiError) as excinfo:
         client.acquire([{'name': 'a'}])
     message = excinfo.value.message
@@ -563,7 +565,7 @@ def test_a_body_nested_too_deeply_is_not_json_not_a_crash(client):
 @pytest.mark.parametrize('token', ['Bearer ' + TOKEN, 'token ' + TOKEN])
 def test_a_token_with_its_header_prefix_says_so_without_echo(token):
     with pytest.raises(ExistConfigError) as excinfo:
-        ExistClient(BASE, token)
+        ExistClient.connect(BASE, token)
     assert "without the 'Bearer ' or 'Token ' prefix" in excinfo.value.message
     assert TOKEN not in excinfo.value.message
 
@@ -579,7 +581,7 @@ def test_a_netrc_entry_for_the_host_never_replaces_the_token(tmp_path, monkeypat
     monkeypatch.setenv('HOME', str(tmp_path))
     monkeypatch.setenv('NETRC', str(netrc))
     responses.add(responses.GET, OWNED, json=page([]))
-    client = ExistClient(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep)
     list(client.list_owned())
     assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN
 
@@ -587,14 +589,14 @@ def test_a_netrc_entry_for_the_host_never_replaces_the_token(tmp_path, monkeypat
 @responses.activate
 def test_a_simple_token_is_sent_with_the_token_scheme(rec):
     responses.add(responses.GET, OWNED, json=page([]))
-    client = ExistClient(BASE, TOKEN, token_type='token', warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, token_type='token', warn=rec.warn, sleep=rec.sleep)
     list(client.list_owned())
     assert responses.calls[0].request.headers['Authorization'] == 'Token ' + TOKEN
 
 
 def test_an_unknown_token_type_is_refused():
     with pytest.raises(ExistConfigError, match="token_type must be one of bearer, token, got 'basic'"):
-        ExistClient(BASE, TOKEN, token_type='basic')
+        ExistClient.connect(BASE, TOKEN, token_type='basic')
 
 
 @pytest.mark.parametrize(
@@ -615,8 +617,8 @@ def test_which_ca_bundle_wins(tmp_path, environ, ca_path, expected):
     environ = dict((k, v.format(**files)) for k, v in environ.items())
     ca_path = ca_path.format(**files) if ca_path else None
     expected = expected.format(**files) if isinstance(expected, str) else expected
-    assert _client.tls_verify(True, ca_path, environ) == expected
-    assert _client.tls_verify(False, ca_path, environ) is False
+    assert tls_verify(True, ca_path, environ) == expected
+    assert tls_verify(False, ca_path, environ) is False
 
 
 @pytest.mark.parametrize(
@@ -632,15 +634,15 @@ def test_which_ca_bundle_wins(tmp_path, environ, ca_path, expected):
 )
 def test_an_unreadable_ca_bundle_fails_before_any_request(environ, ca_path, fragment):
     with pytest.raises(ExistConfigError, match=fragment.replace('(', r'\(')):
-        _client.tls_verify(True, ca_path, environ)
+        tls_verify(True, ca_path, environ)
 
 
 def test_use_proxy_false_ignores_the_proxy_variables(monkeypatch, rec):
     monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.invalid:3128')
     monkeypatch.delenv('NO_PROXY', raising=False)
     monkeypatch.delenv('no_proxy', raising=False)
-    with_proxy = ExistClient(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep)
-    without = ExistClient(BASE, TOKEN, use_proxy=False, warn=rec.warn, sleep=rec.sleep)
+    with_proxy = ExistClient.connect(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep)
+    without = ExistClient.connect(BASE, TOKEN, use_proxy=False, warn=rec.warn, sleep=rec.sleep)
     # What requests itself decides for the next request to Exist.
     assert with_proxy._session.merge_environment_settings(OWNED, {}, None, None, None)['proxies'] == {
         'https': 'http://proxy.invalid:3128'
@@ -651,7 +653,7 @@ def test_use_proxy_false_ignores_the_proxy_variables(monkeypatch, rec):
 @responses.activate
 @pytest.mark.parametrize('retries', [0, 1, 5])
 def test_retries_bound_the_read_retries(rec, retries):
-    client = ExistClient(BASE, TOKEN, retries=retries, warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, retries=retries, warn=rec.warn, sleep=rec.sleep)
     for dummy in range(retries + 2):
         responses.add(responses.GET, OWNED, status=503)
     with pytest.raises(ExistApiError):
@@ -661,19 +663,19 @@ def test_retries_bound_the_read_retries(rec, retries):
 
 def test_retries_are_bounded():
     with pytest.raises(ExistConfigError, match='retries must be a whole number of retries from 0 to 10, got 11'):
-        ExistClient(BASE, TOKEN, retries=11)
+        ExistClient.connect(BASE, TOKEN, retries=11)
 
 
 @responses.activate
 def test_http_agent_is_sent(rec):
     responses.add(responses.GET, OWNED, json=page([]))
-    client = ExistClient(BASE, TOKEN, http_agent='my-pipeline/2.0', warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, TOKEN, http_agent='my-pipeline/2.0', warn=rec.warn, sleep=rec.sleep)
     list(client.list_owned())
     assert responses.calls[0].request.headers['User-Agent'] == 'my-pipeline/2.0'
 
 
 def test_validate_certs_false_warns_once_for_https(rec):
-    ExistClient(BASE, TOKEN, validate_certs=False, warn=rec.warn, sleep=rec.sleep)
+    ExistClient.connect(BASE, TOKEN, validate_certs=False, warn=rec.warn, sleep=rec.sleep)
     assert len(rec.warnings) == 1 and 'validate_certs=false' in rec.warnings[0] and 'exist.example' in rec.warnings[0]
     assert TOKEN not in rec.warnings[0]
 

@@ -16,12 +16,14 @@ import responses
 from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.existio.exist.plugins.module_utils._client import (
-    ExistApiError,
     ExistClient,
-    ExistConfigError,
     ExistOAuthRefused,
-    ExistOutcomeUnknown,
     token_answer_problem,
+)
+from ansible_collections.existio.exist.plugins.module_utils._errors import (
+    ExistApiError,
+    ExistConfigError,
+    ExistOutcomeUnknown,
 )
 
 BASE = 'https://exist.example'
@@ -92,7 +94,7 @@ def test_a_token_request_is_a_form_without_any_authorization_header(client):
 @responses.activate
 def test_a_token_request_never_carries_a_bearer_even_from_a_client_that_has_one(rec):
     responses.add(responses.POST, TOKEN_URL, json=ANSWER)
-    client = ExistClient(BASE, 'sEcReT-old-access', warn=rec.warn, sleep=rec.sleep)
+    client = ExistClient.connect(BASE, 'sEcReT-old-access', warn=rec.warn, sleep=rec.sleep)
     client.oauth_token(REFRESH_FORM)
     assert 'Authorization' not in responses.calls[0].request.headers
 

@@ -12,10 +12,8 @@ import warnings
 
 import pytest
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    ExistApiError,
-    ExistClient,
-)
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError
 from exist_emulator.server import make_server
 from exist_emulator.tls import make_test_ca
 
@@ -42,7 +40,7 @@ def no_ca_variables(monkeypatch):
 
 def client(url, **kwargs):
     warned, slept = [], []
-    return ExistClient(url, TOKEN, timeout=5, warn=warned.append, sleep=slept.append, **kwargs), warned, slept
+    return ExistClient.connect(url, TOKEN, timeout=5, warn=warned.append, sleep=slept.append, **kwargs), warned, slept
 
 
 def test_ca_path_verifies_the_test_ca(tls):

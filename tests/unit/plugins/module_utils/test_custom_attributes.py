@@ -55,7 +55,7 @@ class Server(object):
         self.adapter.send = send
 
     def converge(self, items, check_mode=False, **options):
-        client = ExistClient(BASE, TOKEN, sleep=lambda seconds: None)
+        client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
         client._session.mount('http://', self.adapter)
         warnings = []
         self.log[:] = []

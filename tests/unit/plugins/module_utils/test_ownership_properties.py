@@ -116,7 +116,7 @@ def declared_from(raw_items):
 def server(world, token_scopes):
     emulator = Emulator(world_from_seed(seed_for(world, token_scopes)), rate_limit=0)
     adapter = InProcessAdapter(emulator)
-    client = ExistClient(BASE, TOKEN, sleep=lambda seconds: None)
+    client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
     client._session.mount('http://', adapter)
     return emulator, adapter, client
 

@@ -11,11 +11,8 @@ import copy
 
 import pytest
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    BatchResult,
-    ExistApiError,
-    ExistOutcomeUnknown,
-)
+from ansible_collections.existio.exist.plugins.module_utils._client import BatchResult
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     TEMPLATE_GROUPS,
     THIS_CLIENT,

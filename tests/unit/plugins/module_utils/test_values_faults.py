@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.module_utils import _values_task
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient, ExistError
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import same_value
 from exist_emulator.server import Emulator
 from exist_emulator.testing import InProcessAdapter
@@ -101,7 +102,7 @@ def server(stored):
 
 def run(emulator, values, faults=()):
     params = dict(token_type='bearer', values=values, operation='set', acquire=False, takeover=True)
-    client = ExistClient(BASE, TOKEN, sleep=lambda seconds: None)
+    client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
     client._session.mount('http://', FaultyAdapter(emulator, faults))
     try:
         return _values_task.work(client, _values_task.prepare(params), params, False, lambda message: None)

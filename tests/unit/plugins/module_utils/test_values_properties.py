@@ -78,7 +78,7 @@ def server(stored):
 
 def run(adapter, values, check_mode):
     params = dict(token_type='bearer', values=values, operation='set', acquire=False, takeover=True)
-    client = ExistClient(BASE, TOKEN, sleep=lambda seconds: None)
+    client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
     client._session.mount('http://', adapter)
     return _values_task.work(client, _values_task.prepare(params), params, check_mode, lambda message: None)
 

@@ -75,7 +75,7 @@ def server():
 def run(adapter, values, check_mode=False, **options):
     params = dict(token_type='bearer', values=values, operation='set', acquire=False, takeover=True)
     params.update(options)
-    client = ExistClient(BASE, TOKEN, sleep=lambda seconds: None)
+    client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
     client._session.mount('http://', adapter)
     warnings = []
     adapter.log[:] = []
