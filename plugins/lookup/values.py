@@ -106,7 +106,8 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient, is_iso_date
+from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import ALL as CONNECTION_OPTIONS
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
     NUMBER_OPTIONS as CONNECTION_NUMBER_OPTIONS,

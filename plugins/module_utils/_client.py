@@ -18,17 +18,24 @@ and one client (one task) never sends more than MAX_REQUESTS_PER_TASK requests.
 
 from __future__ import annotations
 
-import datetime
 import email.utils
 import json
 import math
-import re
 import time
 import traceback
 import warnings
 from urllib.parse import urlencode, urlsplit
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_deadline import AnswerDeadline, WatchedAdapter
+from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import (
+    attribute_problem,
+    is_text,
+    template_problem,
+    token_answer_oddities,
+    token_answer_problem,
+    value_row_problem,
+    with_values_problem,
+)
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
     TOKEN_SCHEMES,
     TRANSPORT,
@@ -41,7 +48,7 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistRateLimited,
     ExistRequestCapReached,
 )
-from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_token, is_huge, shown
+from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_token, short
 
 try:
     import requests
@@ -75,7 +82,6 @@ RATE_LIMIT_MIN_WAIT = 1.0
 RATE_LIMIT_MAX_BACKOFF = 30.0
 # Exist's largest answer is a page of 100 attributes (tens of kB).
 MAX_BODY_BYTES = 16 * 1024 * 1024
-DATE_PATTERN = re.compile(r'\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z')
 
 
 class _TokenAuth(object):
@@ -119,110 +125,6 @@ def _retry_after_seconds(value):
     if math.isnan(seconds):
         return None
     return max(0.0, seconds)
-
-
-# -- shape checks -------------------------------------------------------------
-# Each returns a description of what is wrong, or None. They look only at the
-# fields this collection reads.
-
-
-def _is_text(value):
-    return isinstance(value, str) and value != ''
-
-
-def _service_problem(value):
-    if value is None or isinstance(value, str):
-        return None
-    if isinstance(value, dict):
-        name = value.get('name')
-        if name is None or isinstance(name, str):
-            return None
-    return 'is %s, expected null, a service name or {"name": ...}' % _short(value)
-
-
-def attribute_problem(obj):
-    """What makes obj unusable as an Exist attribute object, or None."""
-    if not isinstance(obj, dict):
-        return 'is %s, not an object' % _short(obj)
-    if not _is_text(obj.get('name')):
-        return "has no 'name' (got %s)" % _short(obj.get('name'))
-    if obj.get('template') is not None and not isinstance(obj.get('template'), str):
-        return "'template' is %s, expected a string or null" % _short(obj['template'])
-    for flag in ('manual', 'active'):
-        if flag in obj and obj[flag] is not None and not isinstance(obj[flag], bool):
-            return "'%s' is %s, expected true or false" % (flag, _short(obj[flag]))
-    problem = _service_problem(obj.get('service'))
-    if problem:
-        return "'service' " + problem
-    group = obj.get('group')
-    if (
-        group is not None
-        and not isinstance(group, str)
-        and not (isinstance(group, dict) and _is_text(group.get('name')))
-    ):
-        return "'group' is %s, expected {\"name\": ...}" % _short(group)
-    available = obj.get('available_services')
-    if available is not None:
-        if not isinstance(available, list):
-            return "'available_services' is %s, expected a list" % _short(available)
-        for entry in available:
-            if _service_problem(entry):
-                return "'available_services' holds %s" % _short(entry)
-    return None
-
-
-def template_problem(obj):
-    """What makes obj unusable as an Exist template object, or None."""
-    if not isinstance(obj, dict):
-        return 'is %s, not an object' % _short(obj)
-    if not _is_text(obj.get('name')):
-        return "has no 'name' (got %s)" % _short(obj.get('name'))
-    return None
-
-
-def is_iso_date(value):
-    """Whether value is a real calendar date written YYYY-MM-DD."""
-    if not isinstance(value, str) or not DATE_PATTERN.match(value):
-        return False
-    try:
-        datetime.date(int(value[:4]), int(value[5:7]), int(value[8:10]))
-    except ValueError:
-        return False
-    return True
-
-
-def value_row_problem(obj):
-    """What makes obj unusable as one day's value ({"date": "YYYY-MM-DD", "value": ...}), or None."""
-    if not isinstance(obj, dict):
-        return 'is %s, not an object' % _short(obj)
-    if not is_iso_date(obj.get('date')):
-        return "'date' is %s, expected YYYY-MM-DD" % _short(obj.get('date'))
-    if 'value' not in obj:
-        return "has no 'value'"
-    if isinstance(obj['value'], (dict, list)):
-        return "'value' is %s, expected a number, a string or null" % _short(obj['value'])
-    return None
-
-
-def with_values_problem(obj):
-    """What makes obj unusable as an attribute of GET /attributes/with-values/, or None."""
-    problem = attribute_problem(obj)
-    if problem:
-        return problem
-    if not isinstance(obj.get('values'), list):
-        return "'values' is %s, expected a list" % _short(obj.get('values'))
-    for index, row in enumerate(obj['values']):
-        problem = value_row_problem(row)
-        if problem:
-            return 'values[%d] %s' % (index, problem)
-    return None
-
-
-def _short(value, limit=60):
-    if is_huge(value):
-        return shown(value)
-    text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool)) or value is None else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
 # -- transport failures -------------------------------------------------------
@@ -325,8 +227,6 @@ OAUTH_ERROR_HINTS = {
     'invalid_request': 'a form field is missing or malformed',
     'invalid_scope': 'a scope is not valid',
 }
-# A token lives about a year; an answer claiming more than this is not Exist's.
-MAX_EXPIRES_IN = 100 * 366 * 24 * 3600
 
 
 class ExistOAuthRefused(ExistApiError):
@@ -352,43 +252,6 @@ class _NoAuth(object):
     def __call__(self, request):
         request.headers.pop('Authorization', None)
         return request
-
-
-def _is_token_text(value):
-    return isinstance(value, str) and value != '' and not any(ch.isspace() or not 32 < ord(ch) < 127 for ch in value)
-
-
-def token_answer_problem(body):
-    """What makes body unusable as the answer of a token request (no pair in it), or None.
-
-    Never quotes a value of the body: the tokens in it are secrets.
-    """
-    if not isinstance(body, dict):
-        return 'a body that is not an object'
-    for key in ('access_token', 'refresh_token'):
-        if not _is_token_text(body.get(key)):
-            return "no usable '%s'" % key
-    return None
-
-
-def token_answer_oddities(body):
-    """What is odd about a token answer that does hold a pair: the pair is kept all the same (losing the
-    user's only valid pair is the worse harm), these are said. Never quotes a value of the body."""
-    oddities = []
-    expires_in = body.get('expires_in')
-    if (
-        isinstance(expires_in, bool)
-        or not isinstance(expires_in, (int, float))
-        or math.isnan(expires_in)
-        or not 0 < expires_in <= MAX_EXPIRES_IN
-    ):
-        oddities.append("no 'expires_in' that is a positive number of seconds, so its expiry is taken as now")
-    token_type = body.get('token_type')
-    if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != 'bearer'):
-        oddities.append("a 'token_type' that is not Bearer")
-    if body.get('scope') is not None and not isinstance(body.get('scope'), str):
-        oddities.append("a 'scope' that is not a string, so its scopes are taken as unknown")
-    return oddities
 
 
 class BatchResult(object):
@@ -459,9 +322,7 @@ class ExistClient(object):
             page = self.get(url_path, url_query)
             if not isinstance(page, dict) or not isinstance(page.get('results'), list):
                 raise ExistApiError(
-                    self._redact(
-                        'GET %s answered a body that is not a page of results (got %s)' % (path, _short(page))
-                    ),
+                    self._redact('GET %s answered a body that is not a page of results (got %s)' % (path, short(page))),
                     method='GET',
                     path=path,
                 )
@@ -480,7 +341,7 @@ class ExistClient(object):
                 return
             if not isinstance(next_url, str):
                 raise ExistApiError(
-                    self._redact("GET %s answered a 'next' that is not a URL (got %s)" % (path, _short(next_url))),
+                    self._redact("GET %s answered a 'next' that is not a URL (got %s)" % (path, short(next_url))),
                     method='GET',
                     path=path,
                 )
@@ -492,7 +353,7 @@ class ExistClient(object):
                 raise ExistApiError(
                     self._redact(
                         "GET %s answered a 'next' for another endpoint (%s); not followed"
-                        % (path, _short(parts.path, 80))
+                        % (path, short(parts.path, 80))
                     ),
                     method='GET',
                     path=path,
@@ -539,13 +400,13 @@ class ExistClient(object):
     @staticmethod
     def _batch_problem(body):
         if not isinstance(body, dict):
-            return 'a body that is not an object (%s)' % _short(body)
+            return 'a body that is not an object (%s)' % short(body)
         for key in ('success', 'failed'):
             if not isinstance(body.get(key), list):
-                return "no '%s' list (got %s)" % (key, _short(body.get(key)))
+                return "no '%s' list (got %s)" % (key, short(body.get(key)))
             for index, entry in enumerate(body[key]):
                 if not isinstance(entry, dict):
-                    return "%s[%d] that is not an object (%s)" % (key, index, _short(entry))
+                    return "%s[%d] that is not an object (%s)" % (key, index, short(entry))
         return None
 
     # -- Exist endpoints ----------------------------------------------------
@@ -566,9 +427,9 @@ class ExistClient(object):
         """The user behind the token: GET /accounts/profile/ (an object with 'username')."""
         path = '/api/2/accounts/profile/'
         body = self.get(path)
-        if not isinstance(body, dict) or not _is_text(body.get('username')):
+        if not isinstance(body, dict) or not is_text(body.get('username')):
             raise ExistApiError(
-                self._redact('GET %s answered a body that is not a profile (got %s)' % (path, _short(body))),
+                self._redact('GET %s answered a body that is not a profile (got %s)' % (path, short(body))),
                 method='GET',
                 path=path,
             )
@@ -713,7 +574,7 @@ class ExistClient(object):
         message = '%s %s: Exist answered %d' % (method, path, answer.status)
         if error:
             message += ' (%s: %s)' % (
-                self._redact(_short(error, 40).strip('"')),
+                self._redact(short(error, 40).strip('"')),
                 OAUTH_ERROR_HINTS.get(error, 'refused'),
             )
         elif answer.status == 401:
@@ -919,7 +780,7 @@ class ExistClient(object):
                 % (
                     method,
                     path,
-                    self._redact(_short(retry_after, 40)) if retry_after else 'not given',
+                    self._redact(short(retry_after, 40)) if retry_after else 'not given',
                     delay,
                     self.rate_limit_wait,
                 ),
@@ -939,7 +800,7 @@ class ExistClient(object):
             return self._redact(text[:200]) if text else None
         if isinstance(body, dict) and body.get('detail'):
             return self._redact(
-                _short(body['detail'], 300) if not isinstance(body['detail'], str) else body['detail'][:300]
+                short(body['detail'], 300) if not isinstance(body['detail'], str) else body['detail'][:300]
             )
         return None
 

@@ -12,6 +12,7 @@ Internal to this collection, not a stable API.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +36,14 @@ def shown(value, limit=60):
     if is_huge(value):
         return '<an integer of more than %d digits>' % _HUGE_DIGITS
     text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + '...'
+
+
+def short(value, limit=60):
+    """value as JSON for a message (as Exist sent it), shortened, and never failing."""
+    if is_huge(value):
+        return shown(value)
+    text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool)) or value is None else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 

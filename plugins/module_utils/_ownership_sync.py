@@ -13,7 +13,7 @@ pure planner.
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.plugins.module_utils._client import attribute_problem
+from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import attribute_problem
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     MANUAL,
     label_matches,

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.existio.exist.plugins.module_utils._client import PAGE_LIMIT, is_iso_date
+from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
+from ansible_collections.existio.exist.plugins.module_utils._client import PAGE_LIMIT
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError
 
 WITH_VALUES = 'with-values'

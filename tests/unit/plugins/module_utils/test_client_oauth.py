@@ -15,11 +15,8 @@ import requests
 import responses
 from urllib3.exceptions import NewConnectionError
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    ExistClient,
-    ExistOAuthRefused,
-    token_answer_problem,
-)
+from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import token_answer_problem
+from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient, ExistOAuthRefused
 from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistApiError,
     ExistConfigError,

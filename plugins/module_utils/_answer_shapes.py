@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The shape of Exist's answers, as this collection reads them: each check returns what is wrong, or None.
+
+Internal to this collection, not a stable API. They look only at the fields this collection reads, and
+never quote a token.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+
+from ansible_collections.existio.exist.plugins.module_utils._option_checks import short
+
+DATE_PATTERN = re.compile(r'\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z')
+# A token lives about a year; an answer claiming more than this is not Exist's.
+MAX_EXPIRES_IN = 100 * 366 * 24 * 3600
+
+
+def is_text(value):
+    return isinstance(value, str) and value != ''
+
+
+def _service_problem(value):
+    if value is None or isinstance(value, str):
+        return None
+    if isinstance(value, dict):
+        name = value.get('name')
+        if name is None or isinstance(name, str):
+            return None
+    return 'is %s, expected null, a service name or {"name": ...}' % short(value)
+
+
+def attribute_problem(obj):
+    """What makes obj unusable as an Exist attribute object, or None."""
+    if not isinstance(obj, dict):
+        return 'is %s, not an object' % short(obj)
+    if not is_text(obj.get('name')):
+        return "has no 'name' (got %s)" % short(obj.get('name'))
+    if obj.get('template') is not None and not isinstance(obj.get('template'), str):
+        return "'template' is %s, expected a string or null" % short(obj['template'])
+    for flag in ('manual', 'active'):
+        if flag in obj and obj[flag] is not None and not isinstance(obj[flag], bool):
+            return "'%s' is %s, expected true or false" % (flag, short(obj[flag]))
+    problem = _service_problem(obj.get('service'))
+    if problem:
+        return "'service' " + problem
+    group = obj.get('group')
+    if (
+        group is not None
+        and not isinstance(group, str)
+        and not (isinstance(group, dict) and is_text(group.get('name')))
+    ):
+        return "'group' is %s, expected {\"name\": ...}" % short(group)
+    available = obj.get('available_services')
+    if available is not None:
+        if not isinstance(available, list):
+            return "'available_services' is %s, expected a list" % short(available)
+        for entry in available:
+            if _service_problem(entry):
+                return "'available_services' holds %s" % short(entry)
+    return None
+
+
+def template_problem(obj):
+    """What makes obj unusable as an Exist template object, or None."""
+    if not isinstance(obj, dict):
+        return 'is %s, not an object' % short(obj)
+    if not is_text(obj.get('name')):
+        return "has no 'name' (got %s)" % short(obj.get('name'))
+    return None
+
+
+def is_iso_date(value):
+    """Whether value is a real calendar date written YYYY-MM-DD."""
+    if not isinstance(value, str) or not DATE_PATTERN.match(value):
+        return False
+    try:
+        datetime.date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return False
+    return True
+
+
+def value_row_problem(obj):
+    """What makes obj unusable as one day's value ({"date": "YYYY-MM-DD", "value": ...}), or None."""
+    if not isinstance(obj, dict):
+        return 'is %s, not an object' % short(obj)
+    if not is_iso_date(obj.get('date')):
+        return "'date' is %s, expected YYYY-MM-DD" % short(obj.get('date'))
+    if 'value' not in obj:
+        return "has no 'value'"
+    if isinstance(obj['value'], (dict, list)):
+        return "'value' is %s, expected a number, a string or null" % short(obj['value'])
+    return None
+
+
+def with_values_problem(obj):
+    """What makes obj unusable as an attribute of GET /attributes/with-values/, or None."""
+    problem = attribute_problem(obj)
+    if problem:
+        return problem
+    if not isinstance(obj.get('values'), list):
+        return "'values' is %s, expected a list" % short(obj.get('values'))
+    for index, row in enumerate(obj['values']):
+        problem = value_row_problem(row)
+        if problem:
+            return 'values[%d] %s' % (index, problem)
+    return None
+
+
+def _is_token_text(value):
+    return isinstance(value, str) and value != '' and not any(ch.isspace() or not 32 < ord(ch) < 127 for ch in value)
+
+
+def token_answer_problem(body):
+    """What makes body unusable as the answer of a token request (no pair in it), or None.
+
+    Never quotes a value of the body: the tokens in it are secrets.
+    """
+    if not isinstance(body, dict):
+        return 'a body that is not an object'
+    for key in ('access_token', 'refresh_token'):
+        if not _is_token_text(body.get(key)):
+            return "no usable '%s'" % key
+    return None
+
+
+def token_answer_oddities(body):
+    """What is odd about a token answer that does hold a pair: the pair is kept all the same (losing the
+    user's only valid pair is the worse harm), these are said. Never quotes a value of the body."""
+    oddities = []
+    expires_in = body.get('expires_in')
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, (int, float))
+        or math.isnan(expires_in)
+        or not 0 < expires_in <= MAX_EXPIRES_IN
+    ):
+        oddities.append("no 'expires_in' that is a positive number of seconds, so its expiry is taken as now")
+    token_type = body.get('token_type')
+    if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != 'bearer'):
+        oddities.append("a 'token_type' that is not Bearer")
+    if body.get('scope') is not None and not isinstance(body.get('scope'), str):
+        oddities.append("a 'scope' that is not a string, so its scopes are taken as unknown")
+    return oddities
