@@ -5,8 +5,8 @@
 
 """Send planned writes to Exist and account for every item sent.
 
-Internal to this collection, not a stable API. Any resource (ownership today;
-creation and values later) plugs in its planned items, the endpoints that
+Internal to this collection, not a stable API. Every resource (ownership,
+custom attributes, values) plugs in its planned items, the endpoints that
 write them and a "was it applied?" test against a fresh read. The engine:
 
 - sends the items in batches of 35;

@@ -166,10 +166,9 @@ def spare_inherited_objects():
     Ansible forks one worker per task, and the worker inherits every object of
     the controller (its inventory, variables, plugins: hundreds of thousands
     for a fleet). A full collection walks all of them and writes into each,
-    so the kernel copies page after page of the controller's memory: a task
-    that allocates as much as validating 20 attributes and decoding their
-    owned list set one off in some workers, tens of milliseconds each, about
-    3 ms a task on average with 1,000 users. gc.freeze() (constant time)
+    so the kernel copies page after page of the controller's memory (what it
+    cost is on the performance page, "where the time of a task goes").
+    gc.freeze() (constant time)
     moves the objects that exist now out of the collector's sight for the
     rest of this process, which ends with its task; objects made later are
     collected as usual (a loop's items too: this runs once per process).
