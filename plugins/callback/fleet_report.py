@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -139,7 +138,7 @@ def _action_group():
         with open(path, 'rb') as f:
             groups = (yaml.safe_load(f) or {}).get('action_groups') or {}
         names = [name for name in groups.get(ACTION_GROUP) or [] if isinstance(name, str)]
-    except (IOError, OSError, yaml.YAMLError, AttributeError):
+    except (OSError, yaml.YAMLError, AttributeError):
         names = []
     short = (set(name.split('.')[-1] for name in names) or set(KNOWN_MODULES)) | set([TOKEN_MODULE])
     return frozenset('%s.%s' % (COLLECTION, name) for name in short)
@@ -189,7 +188,7 @@ def _text_or_none(value):
     return to_text(value) if isinstance(value, str) and value else None
 
 
-class _User(object):
+class _User:
     """What the tasks of one host (one Exist user) did."""
 
     def __init__(self, name):
@@ -279,7 +278,7 @@ class _User(object):
         )
 
 
-class _Tokens(object):
+class _Tokens:
     """What existio.exist.token tasks did: pairs exchanged and refreshed, failures by user."""
 
     def __init__(self):
@@ -754,7 +753,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, *args, **kwargs):
-        super(CallbackModule, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.actions = _action_group()
         self.users = {}
         self.tokens = _Tokens()
@@ -945,7 +944,7 @@ class CallbackModule(CallbackBase):
                 write_atomically(directory, REPORT_NAME + '.json', json.dumps(report, indent=2) + '\n'),
                 write_atomically(directory, REPORT_NAME + '.md', render_markdown(report)),
             ]
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             self._display.warning(
                 '%s: could not write the report to %s: %s' % (self.CALLBACK_NAME, directory, exc.strerror or exc)
             )

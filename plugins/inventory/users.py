@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -378,7 +377,7 @@ class _TolerantLoader(yaml.SafeLoader):
     """Reads a configuration file as YAML, keeping a number Python cannot convert as a marker."""
 
 
-class _TooLong(object):
+class _TooLong:
     def __init__(self, text):
         self.text = text
 
@@ -465,13 +464,13 @@ class _ScratchInventory(InventoryData):
         if child in self.hosts:
             self.add_host(child, group)
             return True
-        return super(_ScratchInventory, self).add_child(group, child)
+        return super().add_child(group, child)
 
     def set_variable(self, entity, varname, value):
         if entity in self.hosts:
             self.hosts[entity].set_variable(varname, value)
         else:
-            super(_ScratchInventory, self).set_variable(entity, varname, value)
+            super().set_variable(entity, varname, value)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -479,7 +478,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def verify_file(self, path):
         """Our suffix, or any YAML file whose `plugin` is this plugin."""
-        if not super(InventoryModule, self).verify_file(path):
+        if not super().verify_file(path):
             return False
         if path.endswith(CONFIG_SUFFIXES):
             return True
@@ -493,7 +492,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         return isinstance(data, dict) and data.get('plugin') in (getattr(self, '_redirected_names', None) or [PLUGIN])
 
     def parse(self, inventory, loader, path, cache=True):
-        super(InventoryModule, self).parse(inventory, loader, path, cache=cache)
+        super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
         self._check_options()
         store_path = os.path.expanduser(to_text(self.get_option('store')))
@@ -532,7 +531,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _read_config_data(self, path):
         self._config_path = path
         try:
-            return super(InventoryModule, self)._read_config_data(path)
+            return super()._read_config_data(path)
         except AnsibleParserError:
             # PyYAML cannot read an int past 4300 digits and says so without naming the option.
             problem = number_in_config_problem(path)
@@ -546,7 +545,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             if problem:
                 where = getattr(self, '_config_path', None)
                 raise AnsibleParserError('%s: %s%s' % (PLUGIN, '%s: ' % where if where else '', problem))
-        super(InventoryModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
 
     def _config_problem(self, config):
         """What is wrong with the options as the configuration file gives them (before ansible-core converts them).

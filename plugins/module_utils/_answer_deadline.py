@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -40,7 +39,7 @@ except ImportError:  # the module reports the missing library; nothing here is u
 _current = threading.local()
 
 
-class _Watchdog(object):
+class _Watchdog:
     """One thread per process that fires every deadline whose time has come.
 
     One long-lived thread rather than a timer per request: starting a thread costs more than a converged
@@ -90,7 +89,7 @@ class _Watchdog(object):
 _watchdog = _Watchdog()
 
 
-class AnswerDeadline(object):
+class AnswerDeadline:
     """One exchange's deadline, used as a context manager around the request and the reading of its body.
 
     fired: the time ran out and the connection was shut down.
@@ -150,17 +149,17 @@ def _watch(connection, sending=False):
         deadline.watch(connection, sending)
 
 
-class _WatchedConnection(object):
+class _WatchedConnection:
     """Joins the running exchange's deadline when it connects and when it sends a request."""
 
     def connect(self):
         _watch(self)
-        super(_WatchedConnection, self).connect()
+        super().connect()
         _watch(self)  # the socket exists now: a deadline that fired while connecting shuts it at once
 
     def request(self, *args, **kwargs):
         _watch(self, sending=True)
-        return super(_WatchedConnection, self).request(*args, **kwargs)
+        return super().request(*args, **kwargs)
 
 
 class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
@@ -186,11 +185,11 @@ class WatchedAdapter(HTTPAdapter):
     """requests' adapter, with connections that AnswerDeadline can shut down (direct and through an HTTP proxy)."""
 
     def init_poolmanager(self, *args, **kwargs):
-        super(WatchedAdapter, self).init_poolmanager(*args, **kwargs)
+        super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = WATCHED_POOLS
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
-        manager = super(WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         # A SOCKS proxy's manager has connection classes of its own; its answers are bounded after the fact.
         if not proxy.lower().startswith('socks'):
             manager.pool_classes_by_scheme = WATCHED_POOLS

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -84,7 +83,7 @@ RATE_LIMIT_MAX_BACKOFF = 30.0
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
-class _TokenAuth(object):
+class _TokenAuth:
     """Sets the Authorization header on every request.
 
     Given to requests as the session's auth, it also keeps requests from
@@ -130,7 +129,7 @@ def _retry_after_seconds(value):
 # -- transport failures -------------------------------------------------------
 
 
-class _Failure(object):
+class _Failure:
     """Why one attempt got no usable answer."""
 
     def __init__(self, reason, sent, retryable=True):
@@ -168,7 +167,7 @@ def _parse_int(text):
         return float('-inf') if text.startswith('-') else float('inf')
 
 
-class Answer(object):
+class Answer:
     """One HTTP answer: status, headers and the raw body (already read in full)."""
 
     def __init__(self, status, headers, content):
@@ -236,7 +235,7 @@ class ExistOAuthRefused(ExistApiError):
     """
 
     def __init__(self, message, error=None, status=None, method=None, path=None, detail=None):
-        super(ExistOAuthRefused, self).__init__(message, status=status, method=method, path=path, detail=detail)
+        super().__init__(message, status=status, method=method, path=path, detail=detail)
         self.error = error
 
     @property
@@ -245,7 +244,7 @@ class ExistOAuthRefused(ExistApiError):
         return self.error in OAUTH_CLIENT_ERRORS or (self.status == 401 and self.error is None)
 
 
-class _NoAuth(object):
+class _NoAuth:
     """No Authorization header at all. Given to requests as the auth of a request,
     it also keeps requests from applying ~/.netrc (see _TokenAuth)."""
 
@@ -254,7 +253,7 @@ class _NoAuth(object):
         return request
 
 
-class BatchResult(object):
+class BatchResult:
     """What Exist answered to one write request: lists of objects, shape-checked."""
 
     def __init__(self, status, success, failed):
@@ -263,7 +262,7 @@ class BatchResult(object):
         self.failed = failed
 
 
-class ExistClient(object):
+class ExistClient:
     """A session against one Exist user, authenticated by one token.
 
     connection: a Connection from _connection_options.validate(), taken as it is (checked there, once).

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -35,9 +34,7 @@ class ConnectionOption(namedtuple('ConnectionOption', 'name type default env bou
     def __new__(
         cls, name, type, default=None, env=(), bounds=None, unit=None, no_log=False, choices=None, required=False
     ):  # pylint: disable=redefined-builtin
-        return super(ConnectionOption, cls).__new__(
-            cls, name, type, default, env, bounds, unit, no_log, choices, required
-        )
+        return super().__new__(cls, name, type, default, env, bounds, unit, no_log, choices, required)
 
 
 CONNECTION_OPTIONS = (

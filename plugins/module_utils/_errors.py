@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -21,7 +20,7 @@ class ExistError(Exception):
     may_be_applied = False
 
     def __init__(self, message, status=None, method=None, path=None, detail=None):
-        super(ExistError, self).__init__(message)
+        super().__init__(message)
         self.message = message
         self.status = status
         self.method = method

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -141,7 +140,7 @@ def slug_of(label):
     return re.sub(r'[^a-z0-9]+', '_', text).strip('_')
 
 
-class Custom(object):
+class Custom:
     """What a custom attribute is declared as: its label, group and value type (a number)."""
 
     def __init__(self, label, group, value_type):
@@ -170,7 +169,7 @@ def _value_type_text(value_type):
     return '%s (%s)' % (name, value_type) if name else repr(value_type)
 
 
-class Declared(object):
+class Declared:
     """One attribute as the task declares it."""
 
     def __init__(self, name, identified_by, state, manual, index, custom=None):
@@ -526,7 +525,7 @@ def this_service(owned):
     return {'name': THIS_CLIENT, 'label': THIS_CLIENT}
 
 
-class PlannedAcquire(object):
+class PlannedAcquire:
     def __init__(self, declared, reason, previous, manual):
         self.declared = declared
         self.reason = reason
@@ -573,7 +572,7 @@ class PlannedCreate(PlannedAcquire):
     """
 
     def __init__(self, declared, manual, proven):
-        super(PlannedCreate, self).__init__(declared, NEW, None, manual)
+        super().__init__(declared, NEW, None, manual)
         self.proven = proven
         # Declared by label: a read showed an attribute with the name a new one would most likely get (not the label).
         self.name_seen = False
@@ -608,7 +607,7 @@ class PlannedCreate(PlannedAcquire):
         return PlannedAcquire(self.declared, HIDDEN, None, self.manual)
 
 
-class PlannedRelease(object):
+class PlannedRelease:
     def __init__(self, attribute, declared):
         self.attribute = attribute
         self.declared = declared  # None when released by exclusive mode
@@ -622,7 +621,7 @@ class PlannedRelease(object):
         return self.declared.ref() if self.declared is not None else {'name': self.name}
 
 
-class Plan(object):
+class Plan:
     """What to do. Built by plan_ownership(); never talks to Exist."""
 
     def __init__(self, owned, acquire, create, release, refused, takeover, found=()):

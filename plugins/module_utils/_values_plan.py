@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -231,7 +230,7 @@ def _show(value, limit=60):
     return shown(value, limit)
 
 
-class DeclaredValue(object):
+class DeclaredValue:
     """One day's value of one attribute, as the task declares it."""
 
     def __init__(self, name, date, value, index):
@@ -343,7 +342,7 @@ def _ref(item):
     return {'name': item.name, 'date': item.date, 'value': item.value}
 
 
-class PlannedValue(object):
+class PlannedValue:
     """A value to send: set (update) or add (increment)."""
 
     def __init__(self, declared, value, previous, value_type=None, previous_known=True):
@@ -365,7 +364,7 @@ class PlannedValue(object):
         return _ref(self.declared)
 
 
-class ValuesPlan(object):
+class ValuesPlan:
     """What to send. Built by plan_values() or plan_increments(); never talks to Exist."""
 
     def __init__(self, writes, refused, unchanged):

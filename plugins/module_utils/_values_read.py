@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -77,7 +76,7 @@ def today_of(profile):
     )
 
 
-class ValuesRead(object):
+class ValuesRead:
     """What a read found.
 
     values: {name: {date: value}}, only days with a non-null value in the window.
@@ -166,7 +165,7 @@ def _windows(dates, span):
     return windows
 
 
-class ReadStep(object):
+class ReadStep:
     """One read of the plan: `names` over [first, last] (with-values: one request per 100 names; values/: one name,
     one request, as the window spans at most 100 days)."""
 
@@ -180,7 +179,7 @@ class ReadStep(object):
         return (self.last - self.first).days + 1
 
 
-class ReadPlan(object):
+class ReadPlan:
     """The GETs that read the days a task declares: read_with, steps, and requests (their number, counted before
     any is sent)."""
 

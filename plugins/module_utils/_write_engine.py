@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -37,7 +36,7 @@ NOT_ATTEMPTED = 'not_attempted'  # never sent: an earlier request failed
 NOT_ATTEMPTED_ERROR = 'not sent, because an earlier request failed'
 
 
-class Endpoint(object):
+class Endpoint:
     """One kind of write: how to send a batch and how to read its answer.
 
     send(request_items) -> BatchResult (or raises ExistError).
@@ -78,7 +77,7 @@ class Endpoint(object):
         self.read_entry = read_entry or (lambda item, state: state.get(item.name, {'name': item.name}))
 
 
-class Outcome(object):
+class Outcome:
     """What became of one planned item."""
 
     def __init__(self, item, endpoint, status, entry=None, error_code=None, error=None):
@@ -90,7 +89,7 @@ class Outcome(object):
         self.error = error
 
 
-class WriteRun(object):
+class WriteRun:
     """One run of the engine. After run(): outcomes (one per item, in the order
     sent), errors (request-level failures, for msg), warnings, state (the best
     knowledge of the server: the last fresh read plus what was applied since)."""

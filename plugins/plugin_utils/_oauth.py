@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -168,7 +167,7 @@ def _summary(entries):
     return summary
 
 
-class Run(object):
+class Run:
     """One existio.exist.token task. params: validated; vault_secrets: the loader's."""
 
     def __init__(self, params, vault_secrets=None, check_mode=False, warn=None, clock=None, connection=None):

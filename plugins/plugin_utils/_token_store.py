@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -122,7 +121,7 @@ class _DuplicateKey(Exception):
     """A mapping of the store gives one key twice (raised inside the YAML loader)."""
 
     def __init__(self, key, lines, top):
-        super(_DuplicateKey, self).__init__(key)
+        super().__init__(key)
         self.key = key
         self.lines = lines
         self.top = top
@@ -139,7 +138,7 @@ class _StoreLoader(yaml.SafeLoader):
 
     def construct_document(self, node):
         self._store_root = node
-        return super(_StoreLoader, self).construct_document(node)
+        return super().construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -164,7 +163,7 @@ class _StoreLoader(yaml.SafeLoader):
                     except _DuplicateKey as exc:
                         exc.user = key
                         raise
-        return super(_StoreLoader, self).construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _duplicate_message(path, exc):
@@ -253,7 +252,7 @@ def _lock_holder(fd):
     return ' '.join(parts)
 
 
-class TokenStore(object):
+class TokenStore:
     """One store file. vault_secrets: the loader's vault secrets (for an encrypted store).
 
     path: the store as given (made absolute), for messages; target: the file it names once
@@ -295,7 +294,7 @@ class TokenStore(object):
         try:
             with open(self.path, 'rb') as f:
                 data = f.read()
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             raise TokenStoreError('%s: cannot read the token store (%s)' % (self.path, exc.strerror or exc)) from None
         if is_encrypted(data):
             self.encrypted = True
@@ -361,7 +360,7 @@ class TokenStore(object):
                 f.flush()
                 os.fsync(f.fileno())
             os.rename(temporary, target)
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
@@ -386,7 +385,7 @@ class TokenStore(object):
         path = self.beside('.lock')
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, STORE_MODE)
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             raise TokenStoreError('%s: cannot lock the token store (%s)' % (path, exc.strerror or exc)) from None
         try:
             deadline = clock() + timeout

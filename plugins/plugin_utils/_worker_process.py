@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -249,7 +248,7 @@ class ExistActionBase(ActionBase):
     def run(self, tmp=None, task_vars=None):
         spare_inherited_objects()
         task_vars = task_vars or {}
-        result = super(ExistActionBase, self).run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
         environment = task_environment(self)
         spec = self.TASK.argument_spec()
         if not self.runs_in_worker_process(task_vars):

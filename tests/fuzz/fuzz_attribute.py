@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -250,7 +249,7 @@ def make_faults(rng, timeout, deterministic=False):
     return faults
 
 
-class Case(object):
+class Case:
     """One fuzz case, reproducible from its seed."""
 
     def __init__(self, case_seed, deterministic=False):
@@ -336,7 +335,7 @@ def failed_view(result):
     return sorted(((i.get('name') or i.get('template')), i.get('error_code')) for i in result.get('failed_items', []))
 
 
-class Fuzzer(object):
+class Fuzzer:
     """Runs cases against one emulator (an exist_emulator.testing.BackgroundEmulator) and checks the invariants."""
 
     def __init__(self, emulator):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -132,7 +131,7 @@ def number_value(value):
 # -- generation ------------------------------------------------------------------
 
 
-class Case(object):
+class Case:
     """One fuzz case, reproducible from its seed."""
 
     def __init__(self, case_seed, deterministic=False):
@@ -357,7 +356,7 @@ class _NoSleepClient(_client.ExistClient):
 
     def __init__(self, *args, **kwargs):
         kwargs['sleep'] = lambda seconds: None
-        super(_NoSleepClient, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
 
 
 def run_in_worker(url, args, check_mode):
@@ -438,10 +437,10 @@ def pair_of(entry):
 
 
 def failed_codes(result):
-    return dict(((item.get('username'), item.get('error_code')) for item in result.get('failed_items') or []))
+    return dict((item.get('username'), item.get('error_code')) for item in result.get('failed_items') or [])
 
 
-class Fuzzer(object):
+class Fuzzer:
     """Runs cases against one emulator (an exist_emulator.testing.BackgroundEmulator) and checks the invariants."""
 
     def __init__(self, emulator):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -402,7 +401,7 @@ def make_faults(rng, timeout, deterministic=False):
     return faults
 
 
-class Case(object):
+class Case:
     """One fuzz case, reproducible from its seed."""
 
     def __init__(self, case_seed, deterministic=False):
@@ -506,7 +505,7 @@ def codes(result):
     )
 
 
-class Fuzzer(object):
+class Fuzzer:
     """Runs cases against one emulator (an exist_emulator.testing.BackgroundEmulator) and checks the invariants."""
 
     def __init__(self, emulator):

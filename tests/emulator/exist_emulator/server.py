@@ -512,7 +512,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     # An idle keep-alive connection gives its thread back after this many seconds.
     timeout = 300
-    server: "EmulatorServer"
+    server: EmulatorServer
     # Seconds between the bytes of the answer being sent (a trickle fault); 0: all at once.
     _trickle: float = 0
     # Seconds the whole answer takes to go out a byte at a time (a chaos trickle); 0: no such trickle.

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -50,7 +49,7 @@ Run = collections.namedtuple('Run', 'number state store recovered report texts r
 Declared = collections.namedtuple('Declared', 'service templates day values timeout')
 
 
-class Findings(object):
+class Findings:
     """What the checker found: problems (sentences) and counts per table row."""
 
     def __init__(self):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -37,7 +36,7 @@ def importable(env):
     return env
 
 
-class Emulator(object):
+class Emulator:
     """An exist-emulator process on 127.0.0.1 (rate limit off); `admin` is its admin client."""
 
     def __init__(self, log_path):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -19,7 +18,7 @@ from .common import CALLBACK_PLUGINS
 from .emulator import importable
 
 
-class Runner(object):
+class Runner:
     """Runs ansible-playbook with the bench_timer callback and collects its records."""
 
     def __init__(self, collections_path, workdir, emulator):

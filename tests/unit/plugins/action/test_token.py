@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -209,7 +208,7 @@ def encrypt_store(path):
         handle.write(VaultLib(VAULT).encrypt(data, secret=VAULT[0][1], vault_id='prod'))
 
 
-class FailingSaves(object):
+class FailingSaves:
     """Make TokenStore.save fail for the paths a test names (a full disk, a read-only file system...)."""
 
     def __init__(self, monkeypatch, fail):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -26,7 +25,7 @@ NAME = 'existio.exist.fleet_report'
 SECRET = 'fleet-report-s3cret-token-5150'
 
 
-class FakeHost(object):
+class FakeHost:
     def __init__(self, name, token=SECRET):
         self.name = name
         self._vars = {'exist_token': token, 'exist_username': name}
@@ -38,7 +37,7 @@ class FakeHost(object):
         return self._vars
 
 
-class FakeTask(object):
+class FakeTask:
     def __init__(self, action, name=None, resolved_action=None, check_mode=False):
         self.action = action
         self.resolved_action = resolved_action
@@ -49,7 +48,7 @@ class FakeTask(object):
         return self.name
 
 
-class FakeResult(object):
+class FakeResult:
     def __init__(self, host, task, result):
         self._host = host
         self._task = task
@@ -602,7 +601,7 @@ def test_a_module_of_the_playbook_named_like_ours_is_not_counted(callback, tmp_p
 # -- every user and every item ----------------------------------------------------
 
 
-class FakeStats(object):
+class FakeStats:
     def __init__(self, processed):
         self.processed = dict((name, 1) for name in processed)
 
@@ -621,7 +620,7 @@ def fleet_inventory(states, left_out=None):
     return inventory
 
 
-class FakePlay(object):
+class FakePlay:
     def __init__(self, inventory):
         self._variable_manager = type('VariableManager', (), {'_inventory': inventory})()
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -432,12 +431,12 @@ def emulated(monkeypatch):
 
     class ConnectedClient(ExistClient):
         def __init__(self, connection, warn=None, **options):
-            super(ConnectedClient, self).__init__(connection, warn, **options)
+            super().__init__(connection, warn, **options)
             self._session.mount('http://', adapter)
 
         def get(self, path, params=None):
             sent.append(path)
-            return super(ConnectedClient, self).get(path, params)
+            return super().get(path, params)
 
     monkeypatch.setattr(plugin_module, 'ExistClient', ConnectedClient)
     return today, emulator, sent

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -42,7 +41,7 @@ REFRESH_FORM = {'grant_type': 'refresh_token', 'refresh_token': REFRESH, 'client
 EVERY_SECRET = (SECRET, REFRESH, CODE, NEW_ACCESS, NEW_REFRESH)
 
 
-class Recorder(object):
+class Recorder:
     def __init__(self):
         self.warnings = []
         self.sleeps = []

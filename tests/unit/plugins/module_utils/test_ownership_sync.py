@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -37,7 +36,7 @@ def attribute(name, service, manual=False, available=(), template=True, group=No
     }
 
 
-class FakeExist(object):
+class FakeExist:
     """Answers like the emulator would, and records every call."""
 
     def __init__(self, attributes, templates=('mood', 'steps', 'sleep', 'coffees', 'water'), readable=None):
@@ -365,7 +364,7 @@ class FailingReads(FakeExist):
     """A fake whose owned-list reads fail after the first `good_reads`."""
 
     def __init__(self, attributes, good_reads=1, **kwargs):
-        super(FailingReads, self).__init__(attributes, **kwargs)
+        super().__init__(attributes, **kwargs)
         self.good_reads = good_reads
 
     def list_owned(self, params=None):
@@ -373,7 +372,7 @@ class FailingReads(FakeExist):
             self.calls.append(('GET', 'owned', 503))
             raise ExistApiError('GET /api/2/attributes/owned/: Exist answered 503 after 3 retries', status=503)
         self.good_reads -= 1
-        return super(FailingReads, self).list_owned(params)
+        return super().list_owned(params)
 
 
 def fail_nth(fake, method, n, exception, apply_first=False):
@@ -422,11 +421,11 @@ class Answering(FakeExist):
     """A fake whose acquire and create apply every item, then answer what `answer(success)` returns."""
 
     def __init__(self, attributes, answer, **kwargs):
-        super(Answering, self).__init__(attributes, **kwargs)
+        super().__init__(attributes, **kwargs)
         self.answer = answer
 
     def _take(self, method, items):
-        result = super(Answering, self)._take(method, items)
+        result = super()._take(method, items)
         return BatchResult(200, *self.answer(result.success))
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -51,7 +50,7 @@ class FaultyAdapter(InProcessAdapter):
     """The emulator in process, with one fault per request, in order (then no fault)."""
 
     def __init__(self, emulator, faults):
-        super(FaultyAdapter, self).__init__(emulator)
+        super().__init__(emulator)
         self.faults = list(faults)
 
     def send(self, request, **kwargs):
@@ -60,7 +59,7 @@ class FaultyAdapter(InProcessAdapter):
             return self._answer(request, 503, {'detail': 'Service unavailable'})
         if fault == 'refused':
             return self._answer(request, 400, {'detail': 'Bad request'})
-        response = super(FaultyAdapter, self).send(request, **kwargs)
+        response = super().send(request, **kwargs)
         if fault == 'lost_after':
             raise requests.exceptions.ReadTimeout('the answer was lost')
         if fault == 'error_after':

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) existio.exist contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -52,14 +51,14 @@ class LoggingAdapter(InProcessAdapter):
     """The emulator in process, with a log of (method, path) and an optional fault per request."""
 
     def __init__(self, emulator):
-        super(LoggingAdapter, self).__init__(emulator)
+        super().__init__(emulator)
         self.log = []
         self.lose_answer_of = None  # a path whose answer is lost after the emulator applied it
 
     def send(self, request, **kwargs):
         path = requests.utils.urlparse(request.url).path
         self.log.append((request.method, path))
-        response = super(LoggingAdapter, self).send(request, **kwargs)
+        response = super().send(request, **kwargs)
         if path == self.lose_answer_of:
             self.lose_answer_of = None
             raise requests.exceptions.ReadTimeout('the answer was lost')
@@ -462,7 +461,7 @@ def test_a_fresh_read_that_shows_the_old_large_integer_is_no_proof():
     assert applied_in(planned, {'count': {'2026-11-27': 2**53 + 1}}) is True
 
 
-class FakeClient(object):
+class FakeClient:
     update = increment = staticmethod(lambda items: None)
 
 
