@@ -51,11 +51,13 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def seed(days=None, codes=(), refresh_tokens=None):
-    """Users alice, bob and carol, each with one pair for the client, expiring in days[user] days (default 300)."""
+def seed(days=None, codes=(), refresh_tokens=None, more_pairs=None):
+    """Users alice, bob and carol, each with one pair for the client, expiring in days[user] days (default 300),
+    and the pairs of more_pairs ({user: [(access, refresh)]}) besides, valid as theirs."""
     days = days or {}
     refresh_tokens = refresh_tokens or {}
-    return {
+    more_pairs = more_pairs or {}
+    world = {
         'services': [{'name': 'unit_service', 'label': 'Unit Service'}],
         'clients': [
             {
@@ -83,6 +85,12 @@ def seed(days=None, codes=(), refresh_tokens=None):
             for user in USERS
         ],
     }
+    for user in world['users']:
+        own = user['tokens'][0]
+        user['tokens'] += [
+            dict(own, token=token, refresh_token=refresh) for token, refresh in more_pairs.get(user['username'], [])
+        ]
+    return world
 
 
 def store_entries(days=None, users=USERS):
@@ -1041,11 +1049,8 @@ def odd_answer(emulator, body, **fault):
 def test_a_working_pair_in_an_odd_answer_is_kept_due_now_without_a_python_error(world, store, body):
     """Exist applied the refresh (the old pair died) and its odd answer holds a pair that works: one read proves
     it, and it is kept, its expiry taken as now, so that the next refresh renews it; the odd field is warned of."""
-    world_seed = seed()
-    alice = world_seed['users'][0]
-    alice['tokens'].append(dict(alice['tokens'][0], token='a1', refresh_token='r1'))
-    emulator = world()
-    emulator.admin.reset(world_seed)
+    # alice also holds a1/r1, the pair the odd answer carries, as Exist would once it issued it.
+    emulator = world(more_pairs={'alice': [('a1', 'r1')]})
     path = store()
     odd_answer(emulator, body, after_apply=True)
     before = datetime.datetime.now(datetime.timezone.utc)
@@ -1091,11 +1096,8 @@ def test_a_pair_exist_refuses_in_an_odd_answer_never_replaces_the_working_pair(w
 def test_an_odd_answers_pair_that_cannot_be_tried_is_kept_for_the_next_run(world, store):
     """The read that would prove the odd answer's pair fails (503): the pair goes to a recovery file, the entry
     keeps the old pair, marked; the next run finds the file's pair working and merges it."""
-    world_seed = seed()
-    alice = world_seed['users'][0]
-    alice['tokens'].append(dict(alice['tokens'][0], token='a1', refresh_token='r1'))
-    emulator = world()
-    emulator.admin.reset(world_seed)
+    # alice also holds a1/r1, the pair the odd answer carries, as Exist would once it issued it.
+    emulator = world(more_pairs={'alice': [('a1', 'r1')]})
     path = store()
     odd_answer(emulator, ODD_BODIES[1], after_apply=True)
     emulator.admin.faults({'method': 'GET', 'path': '/api/2/accounts/profile/', 'status': 503, 'times': 1})
