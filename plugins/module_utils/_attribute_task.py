@@ -15,7 +15,8 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
     DeclarationError,
     normalize_declared,
 )
-from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
+from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import OwnershipOutcome, converge
+from ansible_collections.existio.exist.plugins.module_utils._result_keys import FAILED_ITEMS
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 
 
@@ -91,5 +92,5 @@ def work(client, declared, params, check_mode, warn):
     )
 
 
-# What a task that failed before any write reports.
-NOTHING_DONE = dict(acquired=[], created=[], released=[], takeovers=[], labels=[], failed_items=[])
+# What a task that failed before any write reports (not `owned`: what the client owns is unknown then).
+NOTHING_DONE = dict((key, []) for key in OwnershipOutcome.LISTS + (FAILED_ITEMS,))

@@ -13,6 +13,7 @@ pure planner.
 from __future__ import annotations
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import attribute_problem
+from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     MANUAL,
     label_matches,
@@ -20,6 +21,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
     owner_unknown_error,
     plan_ownership,
 )
+from ansible_collections.existio.exist.plugins.module_utils._result_keys import ACQUIRED, CREATED, RELEASED, TAKEOVERS
 from ansible_collections.existio.exist.plugins.module_utils._write_engine import (
     APPLIED,
     FAILED,
@@ -136,14 +138,6 @@ def ownership_endpoints(client):
     }
 
 
-def _format_item(item):
-    key = 'name'
-    for candidate in ('label', 'template'):
-        if candidate in item and 'name' not in item:
-            key = candidate
-    return "%s %r (%s: %s)" % (key, item.get(key), item.get('error_code'), item.get('error'))
-
-
 def _service_of(entry):
     service = entry.get('service')
     if isinstance(service, dict):
@@ -151,14 +145,59 @@ def _service_of(entry):
     return service or None
 
 
+class OwnershipOutcome(Outcome):
+    """What a converge of ownership did: attribute names acquired, created, released; takeovers; labels resolved."""
+
+    LISTS = (ACQUIRED, CREATED, TAKEOVERS, 'labels', RELEASED)
+    ITEMS = 'attribute(s)'
+
+    def __init__(self, check_mode=False):
+        super().__init__(check_mode)
+        self.owned = {}  # {name: attribute} this client owns after the run (or would, in check mode)
+
+    def describe(self, item):
+        key = 'name'
+        for candidate in ('label', 'template'):
+            if candidate in item and 'name' not in item:
+                key = candidate
+        return "%s %r (%s: %s)" % (key, item.get(key), item.get('error_code'), item.get('error'))
+
+    def settle(self, acquired, released, failed_items, owned, diff, created=(), takeovers=(), labels=()):
+        self.acquired = sorted(p.name for p in acquired)
+        self.released = sorted(p.name for p in released)
+        self.created = sorted(created)
+        self.takeovers = list(takeovers)
+        self.labels = sorted(labels, key=lambda entry: (entry['label'], entry['name']))
+        self.failed_items = list(failed_items)
+        self.owned = dict(owned)
+        self.diff = diff
+        self.changed = bool(acquired or released)
+        self.done = ['acquired %s' % ', '.join(self.acquired)] if self.acquired else []
+        if self.released:
+            self.done.append('released %s' % ', '.join(self.released))
+        return self
+
+    def result(self):
+        result = super().result()
+        result['owned'] = [self.owned[name] for name in sorted(self.owned)]
+        return result
+
+
 def converge(client, declared, takeover=True, exclusive=False, check_mode=False, warn=None, owned=None, visible=None):
-    """Make this client's ownership match `declared`. Returns the task result.
+    """Make this client's ownership match `declared`. Returns the task result (see ownership_outcome)."""
+    return ownership_outcome(client, declared, takeover, exclusive, check_mode, warn, owned, visible).result()
+
+
+def ownership_outcome(
+    client, declared, takeover=True, exclusive=False, check_mode=False, warn=None, owned=None, visible=None
+):
+    """Make this client's ownership match `declared`. Returns an OwnershipOutcome.
 
     owned, visible: what the caller already read (read_owned, read_visible), so
     a task that needs them too reads them once.
     Reads raise ExistError (nothing was changed yet). Failures once writing has
-    begun are reported in the result (`failed` and `msg`) alongside what did
-    change, never raised, so no change goes unreported.
+    begun are in the outcome (failed_items, errors) alongside what did change,
+    never raised, so no change goes unreported.
     """
     warn = warn or (lambda message: None)
     if owned is None:
@@ -167,7 +206,7 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
         visible = read_visible(client) if names_to_look_up(owned, declared) else {}
     plan = plan_ownership(owned, declared, visible, takeover=takeover, exclusive=exclusive)
     if check_mode:
-        return _predicted_result(plan, warn)
+        return _predicted(plan, warn)
 
     endpoints = ownership_endpoints(client)
     run = WriteRun(dict(owned), lambda: read_owned(client)).run(
@@ -180,64 +219,89 @@ def converge(client, declared, takeover=True, exclusive=False, check_mode=False,
         run.run([(endpoints['acquire'], hidden)])
     for message in run.warnings:
         warn(message)
-    acquired, released, created, failed_items = [], [], [], list(plan.refused)
-    labels = plan.found_labels()
-    manual, next_owner, owner_unknown = {}, {}, set()
+    tally = _Tally(plan, endpoints, warn)
     for outcome in run.outcomes:
-        planned, entry = outcome.item, outcome.entry
-        if outcome.status == UNCHANGED or (takeover and _exists_hidden(outcome, endpoints)):
-            continue
-        if outcome.status != APPLIED:
-            failed_items.append(_failed_item(outcome, endpoints))
-        elif outcome.endpoint is endpoints['release']:
-            released.append(planned)
-            if 'service' in entry:
-                next_owner[planned.name] = _service_of(entry)
-        else:
-            wanted, got = planned.declared.manual, entry.get('manual')
-            if wanted is not None and isinstance(got, bool) and got != wanted:
-                # Reporting a change that did not happen would make every run "changed".
-                warn('Exist did not apply manual=%s to attribute %r (it stays manual=%s)' % (wanted, planned.name, got))
-                manual[planned.name] = got
-                if planned.reason == MANUAL:
-                    continue
-            if outcome.endpoint is endpoints['create']:
-                # Named as Exist answered: a custom attribute's name is Exist's to choose.
-                if isinstance(entry.get('name'), str) and entry['name'] != planned.name:
-                    planned = planned.named(entry['name'])
-                created.append(planned.name)
-                if planned.declared.custom is not None:
-                    labels.append(_label_entry(planned, 'created'))
-            elif planned.declared.custom is not None:
-                if planned.declared.custom.differences(entry):
-                    warn(
-                        'attribute %r was acquired, but %s; Exist cannot change either'
-                        % (planned.name, planned.declared.custom.differences(entry))
-                    )
-                if isinstance(entry.get('label'), str) and not label_matches(planned.declared.custom, [entry]):
-                    # Taken over by the name a new one would get, unseen: Exist's answer shows whose it is.
-                    warn(
-                        'attribute %r was acquired for label %r, but its label is %r'
-                        % (planned.name, planned.declared.custom.label, entry['label'])
-                    )
-                if not planned.declared.found:
-                    labels.append(_label_entry(planned, 'existing'))
-            acquired.append(planned)
-            if plan.previous_owner_unknown(planned, entry):
-                owner_unknown.add(planned.name)
-    for message in plan.takeover_warnings(acquired, owner_unknown):
+        if outcome.status != UNCHANGED and not (takeover and _exists_hidden(outcome, endpoints)):
+            tally.add(outcome)
+    for message in plan.takeover_warnings(tally.acquired, tally.owner_unknown):
         warn(message)
-    return _result(
-        acquired,
-        released,
-        failed_items,
-        run.errors,
+    result = OwnershipOutcome().settle(
+        tally.acquired,
+        tally.released,
+        tally.failed_items,
         run.state,
-        plan.diff(acquired, released, owner_unknown, manual=manual, next_owner=next_owner),
-        created=created,
-        takeovers=plan.takeovers(acquired, owner_unknown),
-        labels=labels,
+        plan.diff(
+            tally.acquired, tally.released, tally.owner_unknown, manual=tally.manual, next_owner=tally.next_owner
+        ),
+        created=tally.created,
+        takeovers=plan.takeovers(tally.acquired, tally.owner_unknown),
+        labels=tally.labels,
     )
+    result.errors = list(run.errors)
+    return result
+
+
+class _Tally:
+    """What each write's outcome means for ownership: acquired, released, created or failed, and why."""
+
+    def __init__(self, plan, endpoints, warn):
+        self.plan, self.endpoints, self.warn = plan, endpoints, warn
+        self.acquired, self.released, self.created = [], [], []
+        self.failed_items = list(plan.refused)
+        self.labels = plan.found_labels()
+        self.manual, self.next_owner, self.owner_unknown = {}, {}, set()
+
+    def add(self, outcome):
+        planned, entry = outcome.item, outcome.entry
+        if outcome.status != APPLIED:
+            self.failed_items.append(_failed_item(outcome, self.endpoints))
+        elif outcome.endpoint is self.endpoints['release']:
+            self.released.append(planned)
+            if 'service' in entry:
+                self.next_owner[planned.name] = _service_of(entry)
+        elif self._manual_as_wanted(planned, entry):
+            if outcome.endpoint is self.endpoints['create']:
+                planned = self._created(planned, entry)
+            elif planned.declared.custom is not None:
+                self._custom_acquired(planned, entry)
+            self.acquired.append(planned)
+            if self.plan.previous_owner_unknown(planned, entry):
+                self.owner_unknown.add(planned.name)
+
+    def _manual_as_wanted(self, planned, entry):
+        """False for an item planned only to change `manual` that Exist did not change."""
+        wanted, got = planned.declared.manual, entry.get('manual')
+        if wanted is None or not isinstance(got, bool) or got == wanted:
+            return True
+        # Reporting a change that did not happen would make every run "changed".
+        self.warn('Exist did not apply manual=%s to attribute %r (it stays manual=%s)' % (wanted, planned.name, got))
+        self.manual[planned.name] = got
+        return planned.reason != MANUAL
+
+    def _created(self, planned, entry):
+        # Named as Exist answered: a custom attribute's name is Exist's to choose.
+        if isinstance(entry.get('name'), str) and entry['name'] != planned.name:
+            planned = planned.named(entry['name'])
+        self.created.append(planned.name)
+        if planned.declared.custom is not None:
+            self.labels.append(_label_entry(planned, 'created'))
+        return planned
+
+    def _custom_acquired(self, planned, entry):
+        custom = planned.declared.custom
+        if custom.differences(entry):
+            self.warn(
+                'attribute %r was acquired, but %s; Exist cannot change either'
+                % (planned.name, custom.differences(entry))
+            )
+        if isinstance(entry.get('label'), str) and not label_matches(custom, [entry]):
+            # Taken over by the name a new one would get, unseen: Exist's answer shows whose it is.
+            self.warn(
+                'attribute %r was acquired for label %r, but its label is %r'
+                % (planned.name, custom.label, entry['label'])
+            )
+        if not planned.declared.found:
+            self.labels.append(_label_entry(planned, 'existing'))
 
 
 def _label_entry(planned, source):
@@ -273,7 +337,7 @@ def _failed_item(outcome, endpoints):
     return entry
 
 
-def _predicted_result(plan, warn):
+def _predicted(plan, warn):
     """Check mode: what a real run would do, from the plan alone."""
     acquired = plan.predicted_acquires
     predicted_names = sorted(c.name for c in plan.create if c.declared.custom is not None)
@@ -290,55 +354,13 @@ def _predicted_result(plan, warn):
         warn(message)
     for planned in plan.release:
         owned_now.pop(planned.name, None)
-    return _result(
+    return OwnershipOutcome(check_mode=True).settle(
         acquired,
         plan.release,
         plan.refused + plan.predicted_failures,
-        [],
         owned_now,
         plan.diff(acquired, plan.release, plan.unproven),
-        check_mode=True,
         created=[c.name for c in plan.create],
         takeovers=plan.takeovers(acquired),
         labels=plan.found_labels() + [_label_entry(c, 'predicted') for c in plan.create if c.declared.custom],
     )
-
-
-def _result(
-    acquired, released, failed_items, errors, owned_now, diff, check_mode=False, created=(), takeovers=(), labels=()
-):
-    result = {
-        'changed': bool(acquired or released),
-        'acquired': sorted(p.name for p in acquired),
-        'created': sorted(created),
-        'takeovers': list(takeovers),
-        'labels': sorted(labels, key=lambda entry: (entry['label'], entry['name'])),
-        'released': sorted(p.name for p in released),
-        'failed_items': failed_items,
-        'owned': [owned_now[name] for name in sorted(owned_now)],
-        'diff': diff,
-    }
-    if failed_items or errors:
-        result['failed'] = True
-        result['msg'] = failure_message(failed_items, errors, result['acquired'], result['released'], check_mode)
-    return result
-
-
-def failure_message(failed_items, errors, acquired, released, check_mode=False):
-    parts = []
-    if errors:
-        parts.append(' '.join(errors))
-    if failed_items:
-        verb = 'would fail' if check_mode else 'failed'
-        parts.append(
-            '%d attribute(s) %s: %s.'
-            % (len(failed_items), verb, '; '.join(_format_item(item) for item in failed_items))
-        )
-    done = []
-    if acquired:
-        done.append('acquired %s' % ', '.join(acquired))
-    if released:
-        done.append('released %s' % ', '.join(released))
-    if done:
-        parts.append('%s: %s.' % ('Would still be done' if check_mode else 'Done all the same', '; '.join(done)))
-    return ' '.join(parts)

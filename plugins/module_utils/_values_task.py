@@ -14,8 +14,14 @@ from __future__ import annotations
 
 from ansible_collections.existio.exist.plugins.module_utils._client import MAX_ITEMS_PER_REQUEST
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
+from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import Declared, names_to_look_up
-from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge, read_owned, read_visible
+from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import (
+    ownership_outcome,
+    read_owned,
+    read_visible,
+)
+from ansible_collections.existio.exist.plugins.module_utils._result_keys import ACQUIRED, INCREMENTED, UNREAD, UPDATED
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import (
     INCREMENT,
@@ -151,177 +157,192 @@ def _failed(item, outcome):
     return dict(item.ref(), error_code=outcome.error_code, error=outcome.error)
 
 
-def _describe(item):
-    return '%s on %s (%s: %s)' % (item['name'], item['date'], item.get('error_code'), item.get('error'))
+class ValuesOutcome(Outcome):
+    """What a values task did: values updated, sent unread, incremented; attributes acquired on the way."""
 
+    LISTS = (UPDATED, UNREAD, INCREMENTED, ACQUIRED)
+    ITEMS = 'value(s)'
 
-def _message(failed_items, errors, done, check_mode):
-    parts = list(errors)
-    if failed_items:
-        parts.append(
-            '%d value(s) %s: %s.'
-            % (
-                len(failed_items),
-                'would fail' if check_mode else 'failed',
-                '; '.join(_describe(i) for i in failed_items),
-            )
-        )
-    if done:
-        parts.append('%s: %s.' % ('Would still be done' if check_mode else 'Done all the same', '; '.join(done)))
-    return ' '.join(parts)
+    def __init__(self, check_mode=False):
+        super().__init__(check_mode)
+        self.extra.update(read_with=None, read_requests=0)
+        self.stopped = None  # why nothing was written, when a check stopped the task before any write
 
+    def describe(self, item):
+        return '%s on %s (%s: %s)' % (item['name'], item['date'], item.get('error_code'), item.get('error'))
 
-def _ceil_div(a, b):
-    return -(-a // b)
+    def message(self):
+        return self.stopped or super().message()
+
+    def stop(self, message, failed_items=()):
+        """Nothing is written: `message` says why."""
+        self.stopped = message
+        self.errors = [message]
+        self.failed_items = list(failed_items)
+        return self
+
+    def count_reads(self, read_plan):
+        self.extra.update(read_with=read_plan.read_with if read_plan.steps else None, read_requests=read_plan.requests)
 
 
 def work(client, declared, params, check_mode, warn):
     """Converge the declared values. Failures once writing has begun are in the result, with what did change."""
-    operation = params['operation']
-    result = dict(NOTHING_DONE, changed=False)
     if not declared:
-        return dict(result, diff={'before': {}, 'after': {}})
-    if needs_today(_items(params)):
-        today = today_of(client.profile())
-        try:
-            declared = normalize_values(_items(params), operation, today)
-        except ValuesError as exc:
-            return dict(result, failed=True, msg=str(exc))
-    names = sorted(set(item.name for item in declared))
-    wanted = [Declared(name, 'name', 'present', None, index) for index, name in enumerate(names)]
-    owned = read_owned(client)
-    visible = {}
-    if params['acquire'] and names_to_look_up(owned, wanted):
-        visible = read_visible(client)
-    types = _value_types(visible, owned)
-    problems = value_problems(declared, types, operation)
-    if problems:
-        # Bad values are bad input: nothing is written, not even an acquire.
-        return dict(
-            result,
-            failed_items=problems,
-            failed=True,
-            msg='Nothing was written: %s.' % '; '.join(_describe(i) for i in problems),
-        )
-    read_plan = None
-    if operation == SET:
-        # What reading the declared days will cost, known before anything is sent: a task that cannot afford it
-        # fails now, with its hour's budget intact, instead of at the request cap with nothing written.
-        read_plan = plan_reads(_days_wanted(declared))
-        result.update(read_with=read_plan.read_with if read_plan.steps else None, read_requests=read_plan.requests)
-        acquires = len(names_to_look_up(owned, wanted)) if params['acquire'] else 0
-        problem = _over_budget(client, read_plan, declared, acquires)
-        if problem:
-            return dict(result, failed=True, msg=problem)
+        outcome = ValuesOutcome(check_mode)
+        outcome.diff = {'before': {}, 'after': {}}
+        return outcome.result()
+    return _ValuesRun(client, params, check_mode, warn).converge(declared).result()
 
-    done, errors, blocked = [], [], set()
-    if params['acquire']:
-        ownership = converge(
-            client,
+
+class _ValuesRun:
+    """One values task: read what the plan needs, acquire if asked, plan, write (or predict)."""
+
+    def __init__(self, client, params, check_mode, warn):
+        self.client, self.params, self.check_mode, self.warn = client, params, check_mode, warn
+        self.operation = params['operation']
+        self.outcome = ValuesOutcome(check_mode)
+        self.blocked = set()  # attributes whose acquire failed: their values are not sent
+
+    def converge(self, declared):
+        outcome = self.outcome
+        if needs_today(_items(self.params)):
+            today = today_of(self.client.profile())
+            try:
+                declared = normalize_values(_items(self.params), self.operation, today)
+            except ValuesError as exc:
+                return outcome.stop(str(exc))
+        names = sorted(set(item.name for item in declared))
+        wanted = [Declared(name, 'name', 'present', None, index) for index, name in enumerate(names)]
+        self.owned = read_owned(self.client)
+        self.visible = {}
+        if self.params['acquire'] and names_to_look_up(self.owned, wanted):
+            self.visible = read_visible(self.client)
+        self.types = _value_types(self.visible, self.owned)
+        problems = value_problems(declared, self.types, self.operation)
+        if problems:
+            # Bad values are bad input: nothing is written, not even an acquire.
+            return outcome.stop('Nothing was written: %s.' % '; '.join(outcome.describe(i) for i in problems), problems)
+        read_plan = None
+        if self.operation == SET:
+            # What reading the declared days will cost, known before anything is sent: a task that cannot afford it
+            # fails now, with its hour's budget intact, instead of at the request cap with nothing written.
+            read_plan = plan_reads(_days_wanted(declared))
+            outcome.count_reads(read_plan)
+            acquires = len(names_to_look_up(self.owned, wanted)) if self.params['acquire'] else 0
+            problem = _over_budget(self.client, read_plan, declared, acquires)
+            if problem:
+                return outcome.stop(problem)
+        if self.params['acquire']:
+            self._acquire(wanted)
+        to_write = [item for item in declared if item.name not in self.blocked]
+        refused = [_not_attempted(item) for item in declared if item.name in self.blocked]
+        if self.operation == INCREMENT:
+            plan, current, fresh_read, seen = plan_increments(to_write, self.types), {}, None, set(self.visible)
+        else:
+            plan, current, fresh_read, seen = self._read_and_plan(to_write, read_plan.read_with, refused)
+        if self.check_mode:
+            return _predicted(outcome, plan, refused, self.owned, seen, self.warn, self.operation)
+        return self._write(plan, current, fresh_read, refused)
+
+    def _acquire(self, wanted):
+        ownership = ownership_outcome(
+            self.client,
             wanted,
-            takeover=params['takeover'],
-            check_mode=check_mode,
-            warn=warn,
-            owned=owned,
-            visible=visible,
+            takeover=self.params['takeover'],
+            check_mode=self.check_mode,
+            warn=self.warn,
+            owned=self.owned,
+            visible=self.visible,
         )
-        result['acquired'] = ownership['acquired']
-        if ownership['acquired']:
-            done.append('%s %s' % ('would acquire' if check_mode else 'acquired', ', '.join(ownership['acquired'])))
-        owned = dict((attribute['name'], attribute) for attribute in ownership['owned'])
-        for item in ownership['failed_items']:
-            blocked.add(item.get('name'))
-        if ownership.get('failed'):
-            errors.append('Acquiring failed: %s' % ownership['msg'])
-    to_write = [item for item in declared if item.name not in blocked]
-    refused = [
-        dict(
-            name=item.name,
-            date=item.date,
-            value=item.value,
-            error_code='not_attempted',
-            error='not sent: acquiring %s failed' % item.name,
-        )
-        for item in declared
-        if item.name in blocked
-    ]
+        self.outcome.acquired = list(ownership.acquired)
+        if ownership.acquired:
+            verb = 'would acquire' if self.check_mode else 'acquired'
+            self.outcome.done.append('%s %s' % (verb, ', '.join(ownership.acquired)))
+        self.owned = ownership.owned
+        self.blocked.update(item.get('name') for item in ownership.failed_items)
+        if ownership.failed:
+            self.outcome.errors.append('Acquiring failed: %s' % ownership.message())
 
-    fresh_read = None
-    seen = set(visible)  # attributes a read showed the user has
-    if operation == INCREMENT:
-        plan = plan_increments(to_write, types)
-        current = {}
-    else:
-        read_plan = plan_reads(_days_wanted(to_write), read_plan.read_with)
-        result.update(read_with=read_plan.read_with if read_plan.steps else None, read_requests=read_plan.requests)
-        read = read_planned(client, read_plan)
+    def _read_and_plan(self, to_write, read_with, refused):
+        """SET: read the declared days, then plan. Returns (plan, current values, fresh read, names seen)."""
+        read_plan = plan_reads(_days_wanted(to_write), read_with)
+        self.outcome.count_reads(read_plan)
+        read = read_planned(self.client, read_plan)
         for name in read.unseen:
-            if name in owned:
-                warn(
+            if name in self.owned:
+                self.warn(
                     'the values of %r cannot be read (the token lacks the read scope of its group): each declared '
                     'value of it is sent on every run and listed in unread, since whether it changed anything is '
                     'unknown' % name
                 )
-        later = value_problems(to_write, _value_types(read.attributes), operation)
+        later = value_problems(to_write, _value_types(read.attributes), self.operation)
         if later:
             # Types only the values read showed: those items fail, the rest go on.
             bad = set((item['name'], item['date']) for item in later)
             refused.extend(later)
             to_write = [item for item in to_write if item.key not in bad]
-        current = read.values
-        seen.update(read.attributes or {})
-        types.update(_value_types(read.attributes))
-        plan = plan_values(to_write, current, types, unreadable=set(read.unseen))
-
-        def fresh_read():
-            return read_planned(client, read_plan, probe=False).values
-
+        seen = set(self.visible) | set(read.attributes or {})  # attributes a read showed the user has
+        self.types.update(_value_types(read.attributes))
+        plan = plan_values(to_write, read.values, self.types, unreadable=set(read.unseen))
         refused.extend(plan.refused)
 
-    if check_mode:
-        return _predicted(result, plan, refused, owned, seen, done, errors, warn, operation)
+        def fresh_read():
+            return read_planned(self.client, read_plan, probe=False).values
 
-    endpoint = value_endpoints(client)[operation]
-    run = WriteRun(current, fresh_read).run([(endpoint, plan.writes)])
-    for message in run.warnings:
-        warn(message)
-    updated, unread, incremented, failed_items = [], [], [], list(refused)
-    for outcome in run.outcomes:
-        planned = outcome.item
-        if outcome.status != APPLIED:
-            failed_items.append(_failed(planned, outcome))
-        elif operation == INCREMENT:
-            entry = outcome.entry or {}
-            incremented.append(
-                dict(name=planned.name, date=planned.date, value=planned.value, current=entry.get('current'))
-            )
-        elif not planned.previous_known:
-            unread.append(dict(name=planned.name, date=planned.date, value=planned.value))
-        else:
-            updated.append(dict(name=planned.name, date=planned.date, previous=planned.previous, value=planned.value))
-    applied = [o.item for o in run.outcomes if o.status == APPLIED]
-    result.update(
-        updated=updated,
-        unread=unread,
-        incremented=incremented,
-        failed_items=failed_items,
+        return plan, read.values, fresh_read, seen
+
+    def _write(self, plan, current, fresh_read, refused):
+        outcome = self.outcome
+        run = WriteRun(current, fresh_read).run([(value_endpoints(self.client)[self.operation], plan.writes)])
+        for message in run.warnings:
+            self.warn(message)
+        outcome.failed_items = list(refused)
+        for one in run.outcomes:
+            _tally_write(outcome, one, self.operation)
         # A value sent over one the token cannot read may have been there already: not a change anyone knows of.
-        changed=bool(updated or incremented or result['acquired']),
+        outcome.changed = bool(outcome.updated or outcome.incremented or outcome.acquired)
+        if self.operation == SET:
+            outcome.diff = values_diff([o.item for o in run.outcomes if o.status == APPLIED])
+        else:
+            outcome.diff = {'before': {}, 'after': _totals(outcome.incremented)}
+        for count, words in (
+            (len(outcome.updated), 'updated %d value(s)'),
+            (len(outcome.unread), 'sent %d value(s) the token cannot read'),
+            (len(outcome.incremented), 'incremented %d value(s)'),
+        ):
+            if count:
+                outcome.done.append(words % count)
+        outcome.errors.extend(run.errors)
+        return outcome
+
+
+def _not_attempted(item):
+    return dict(
+        name=item.name,
+        date=item.date,
+        value=item.value,
+        error_code='not_attempted',
+        error='not sent: acquiring %s failed' % item.name,
     )
-    if operation == SET:
-        result['diff'] = values_diff(applied)
+
+
+def _tally_write(outcome, one, operation):
+    planned = one.item
+    if one.status != APPLIED:
+        outcome.failed_items.append(_failed(planned, one))
+    elif operation == INCREMENT:
+        current = (one.entry or {}).get('current')
+        outcome.incremented.append(dict(name=planned.name, date=planned.date, value=planned.value, current=current))
+    elif not planned.previous_known:
+        outcome.unread.append(dict(name=planned.name, date=planned.date, value=planned.value))
     else:
-        result['diff'] = {'before': {}, 'after': _totals(incremented)}
-    if updated:
-        done.append('updated %d value(s)' % len(updated))
-    if unread:
-        done.append('sent %d value(s) the token cannot read' % len(unread))
-    if incremented:
-        done.append('incremented %d value(s)' % len(incremented))
-    errors.extend(run.errors)
-    if failed_items or errors:
-        result.update(failed=True, msg=_message(failed_items, errors, done, False))
-    return result
+        outcome.updated.append(
+            dict(name=planned.name, date=planned.date, previous=planned.previous, value=planned.value)
+        )
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
 
 
 def _days_wanted(declared):
@@ -353,18 +374,20 @@ def _totals(incremented):
     return after
 
 
-def _predicted(result, plan, refused, owned, seen, done, errors, warn, operation):
+def _predicted(outcome, plan, refused, owned, seen, warn, operation):
     """Check mode: what a real run would do, from the plan alone."""
-    failed_items = list(refused)
+    outcome.failed_items = list(refused)
     writes = []
     for planned in plan.writes:
         if planned.name in owned:
             writes.append(planned)
         elif planned.name in seen:
-            failed_items.append(dict(planned.ref(), error_code='unauthorised', error=UNAUTHORISED_ERROR % planned.name))
+            outcome.failed_items.append(
+                dict(planned.ref(), error_code='unauthorised', error=UNAUTHORISED_ERROR % planned.name)
+            )
         else:
             # Neither owned nor shown by a read: not ours, and perhaps not the user's at all.
-            failed_items.append(
+            outcome.failed_items.append(
                 dict(
                     planned.ref(),
                     error_code='not_owned',
@@ -373,31 +396,27 @@ def _predicted(result, plan, refused, owned, seen, done, errors, warn, operation
                 )
             )
     if operation == INCREMENT:
-        result['incremented'] = [dict(name=p.name, date=p.date, value=p.value, current=None) for p in writes]
-        result['diff'] = {'before': {}, 'after': {}}
+        outcome.incremented = [dict(name=p.name, date=p.date, value=p.value, current=None) for p in writes]
+        outcome.diff = {'before': {}, 'after': {}}
         if writes:
             warn(
                 'check mode: operation=increment is never idempotent; a real run adds these %d value(s) every '
                 'time it runs, so it always reports changed' % len(writes)
             )
-            done.append('would increment %d value(s)' % len(writes))
+            outcome.done.append('would increment %d value(s)' % len(writes))
     else:
         known = [p for p in writes if p.previous_known]
-        result['updated'] = [dict(name=p.name, date=p.date, previous=p.previous, value=p.value) for p in known]
-        result['unread'] = [dict(name=p.name, date=p.date, value=p.value) for p in writes if not p.previous_known]
-        result['diff'] = values_diff(writes)
+        outcome.updated = [dict(name=p.name, date=p.date, previous=p.previous, value=p.value) for p in known]
+        outcome.unread = [dict(name=p.name, date=p.date, value=p.value) for p in writes if not p.previous_known]
+        outcome.diff = values_diff(writes)
         if known:
-            done.append('would update %d value(s)' % len(known))
-        if result['unread']:
-            done.append('would send %d value(s) the token cannot read' % len(result['unread']))
+            outcome.done.append('would update %d value(s)' % len(known))
+        if outcome.unread:
+            outcome.done.append('would send %d value(s) the token cannot read' % len(outcome.unread))
         writes = known
-    result.update(failed_items=failed_items, changed=bool(writes or result['acquired']))
-    if failed_items or errors:
-        result.update(failed=True, msg=_message(failed_items, errors, done, True))
-    return result
+    outcome.changed = bool(writes or outcome.acquired)
+    return outcome
 
 
 # What a task that failed before any write reports.
-NOTHING_DONE = dict(
-    updated=[], unread=[], incremented=[], acquired=[], failed_items=[], read_with=None, read_requests=0
-)
+NOTHING_DONE = ValuesOutcome.nothing_done()
