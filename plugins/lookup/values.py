@@ -113,7 +113,7 @@ from ansible_collections.existio.exist.plugins.module_utils._connection_options 
 )
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import MAX_DIGITS, digits_in, too_long
 from ansible_collections.existio.exist.plugins.module_utils._values_read import (
     VALUES,

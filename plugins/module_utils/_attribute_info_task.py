@@ -11,7 +11,7 @@ Internal to this collection, not a stable API.
 from __future__ import annotations
 
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 from ansible_collections.existio.exist.plugins.module_utils._values_read import (
     WITH_VALUES,

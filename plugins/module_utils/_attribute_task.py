@@ -11,7 +11,7 @@ Internal to this collection, not a stable API.
 from __future__ import annotations
 
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     DeclarationError,
     normalize_declared,
 )

@@ -18,7 +18,7 @@ import math
 import re
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import NAME_PATTERN, shown
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN, shown
 
 SET = 'set'
 INCREMENT = 'increment'

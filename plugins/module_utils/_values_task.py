@@ -15,7 +15,8 @@ from __future__ import annotations
 from ansible_collections.existio.exist.plugins.module_utils._client import MAX_ITEMS_PER_REQUEST
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import Declared, names_to_look_up
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Declared
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import names_to_look_up
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import (
     ownership_outcome,
     read_owned,

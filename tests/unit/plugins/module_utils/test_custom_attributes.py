@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import normalize_declared
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import normalize_declared
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
 from exist_emulator.server import Emulator
 from exist_emulator.testing import InProcessAdapter

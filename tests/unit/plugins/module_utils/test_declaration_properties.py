@@ -17,7 +17,7 @@ import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     NAME_PATTERN,
     DeclarationError,
     normalize_declared,

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
+    UNKNOWN_OWNER,
+    DeclarationError,
+    normalize_declared,
+)
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     MANUAL,
     NEW,
     NOT_VISIBLE,
     TAKEOVER,
     THIS_CLIENT,
-    UNKNOWN_OWNER,
     UNOWNED,
-    DeclarationError,
     names_to_look_up,
     next_owner_after_release,
-    normalize_declared,
     plan_ownership,
 )
 

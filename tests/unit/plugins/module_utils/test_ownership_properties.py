@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import normalize_declared
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     THIS_CLIENT,
     names_to_look_up,
-    normalize_declared,
     plan_ownership,
 )
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge, read_owned, read_visible

@@ -12,12 +12,11 @@ import pytest
 
 from ansible_collections.existio.exist.plugins.module_utils._client import BatchResult
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
-    TEMPLATE_GROUPS,
-    THIS_CLIENT,
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     UNKNOWN_OWNER,
     normalize_declared,
 )
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import TEMPLATE_GROUPS, THIS_CLIENT
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
 
 ME = 'my_service'
