@@ -137,6 +137,15 @@ def cmd_summary(results_dir):
     )
     total_passed = total_failed = 0
     broken = False
+    # What a failed stage left to say why (CI shows only the end of the output, so it goes here).
+    for path in files:
+        why = path[: -len('.result')] + '.why'
+        if os.path.exists(why):
+            with open(why, encoding='utf-8', errors='replace') as f:
+                lines = f.read().splitlines()[:30]
+            print()
+            print('Why %s failed:' % os.path.basename(path)[:-7])
+            print('\n'.join('  ' + line for line in lines))
     print()
     print('=' * 72)
     print('Summary')

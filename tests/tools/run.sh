@@ -484,8 +484,13 @@ run_fuzz() {
             PATH="$(venv_path "$core")" PYTHONPATH="$BUILD" timeout 900 "$(venv_dir "$core")/bin/python" "$fuzzer" \
                 --seconds "${FUZZ_SECONDS:-60}" --playbook-cases "${FUZZ_PLAYBOOK_CASES:-4}" --collections-path "$BUILD" \
                 --result-file "$RESULTS/$label.counts" "${seed_args[@]}"
-        ) 2>&1 | tee -a "$RESULTS/$name.log"
-        ((PIPESTATUS[0] == 0)) || rc=1
+        ) 2>&1 | tee "$RESULTS/$label.log" | tee -a "$RESULTS/$name.log"
+        if ((PIPESTATUS[0] != 0)); then
+            rc=1
+            # The violations and the seeds that replay them, for the summary: CI shows only the end of the output.
+            { grep -m1 'master seed' "$RESULTS/$label.log"; grep -A2 'FAILED' "$RESULTS/$label.log"; } |
+                cut -c1-600 | head -n 30 >> "$RESULTS/$name.why"
+        fi
         if [[ -s "$RESULTS/$label.counts" ]]; then
             read -r p f s < "$RESULTS/$label.counts"
             tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
