@@ -251,60 +251,68 @@ def normalize_declared(items, default_state='present'):
     seen = {}
     result = []
     for index, item in enumerate(items):
-        where = 'attributes[%d]' % index
-        if not isinstance(item, dict):
-            raise DeclarationError(
-                '%s must be a dictionary with name, template or label, got %s' % (where, shown(item))
-            )
-        # The argument spec fills unset keys with None; show the item as written.
-        item = dict((key, value) for key, value in item.items() if value is not None)
-        unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
-        if unknown:
-            raise DeclarationError(
-                '%s %s has unknown key(s) %s; allowed are %s'
-                % (where, shown(item), ', '.join(unknown), ', '.join(ITEM_KEYS))
-            )
-        given = [key for key in ('name', 'template', 'label') if item.get(key) is not None]
-        if len(given) != 1:
-            raise DeclarationError('%s %s must have exactly one of name, template or label' % (where, shown(item)))
-        identified_by = given[0]
-        state = item.get('state')
-        if state is None:
-            state = default_state
-        if state not in STATES:
-            raise DeclarationError('%s.state must be one of %s, got %s' % (where, ', '.join(STATES), shown(state)))
-        custom = None
-        if identified_by == 'label':
-            custom = _custom(item, where, state)
-            value = slug_of(custom.label)
-        else:
-            for key in ('group', 'value_type'):
-                if item.get(key) is not None:
-                    raise DeclarationError(
-                        '%s.%s is only for a custom attribute declared by label, not by %s'
-                        % (where, key, identified_by)
-                    )
-            value = item[identified_by]
-            if not isinstance(value, str) or not NAME_PATTERN.match(value):
-                raise DeclarationError(
-                    '%s.%s %s is not an attribute name: use letters, digits and underscores, '
-                    'like mood_note' % (where, identified_by, shown(value))
-                )
-        manual = item.get('manual')
-        if manual is not None and not isinstance(manual, bool):
-            raise DeclarationError('%s.manual must be true or false, got %s' % (where, shown(manual)))
-        declared = Declared(value, identified_by, state, manual, index, custom)
-        earlier = seen.get(value)
+        declared = _declared_item(item, index, default_state)
+        earlier = seen.get(declared.name)
         if earlier is not None:
             if earlier.intent() == declared.intent():
                 continue
             raise DeclarationError(
-                'attributes[%d] and %s both declare %r with different wishes (%s / %s); declare it once'
-                % (earlier.index, where, value, _describe_intent(earlier), _describe_intent(declared))
+                'attributes[%d] and attributes[%d] both declare %r with different wishes (%s / %s); declare it once'
+                % (earlier.index, index, declared.name, _describe_intent(earlier), _describe_intent(declared))
             )
-        seen[value] = declared
+        seen[declared.name] = declared
         result.append(declared)
     return result
+
+
+def _declared_item(item, index, default_state):
+    """One item of `attributes`, checked: a Declared, or DeclarationError naming attributes[index]."""
+    where = 'attributes[%d]' % index
+    if not isinstance(item, dict):
+        raise DeclarationError('%s must be a dictionary with name, template or label, got %s' % (where, shown(item)))
+    # The argument spec fills unset keys with None; show the item as written.
+    item = dict((key, value) for key, value in item.items() if value is not None)
+    unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
+    if unknown:
+        raise DeclarationError(
+            '%s %s has unknown key(s) %s; allowed are %s'
+            % (where, shown(item), ', '.join(unknown), ', '.join(ITEM_KEYS))
+        )
+    given = [key for key in ('name', 'template', 'label') if item.get(key) is not None]
+    if len(given) != 1:
+        raise DeclarationError('%s %s must have exactly one of name, template or label' % (where, shown(item)))
+    identified_by = given[0]
+    state = item.get('state')
+    if state is None:
+        state = default_state
+    if state not in STATES:
+        raise DeclarationError('%s.state must be one of %s, got %s' % (where, ', '.join(STATES), shown(state)))
+    custom = None
+    if identified_by == 'label':
+        custom = _custom(item, where, state)
+        value = slug_of(custom.label)
+    else:
+        value = _name_item(item, where, identified_by)
+    manual = item.get('manual')
+    if manual is not None and not isinstance(manual, bool):
+        raise DeclarationError('%s.manual must be true or false, got %s' % (where, shown(manual)))
+    return Declared(value, identified_by, state, manual, index, custom)
+
+
+def _name_item(item, where, identified_by):
+    """The name of an item declared by name or template, checked."""
+    for key in ('group', 'value_type'):
+        if item.get(key) is not None:
+            raise DeclarationError(
+                '%s.%s is only for a custom attribute declared by label, not by %s' % (where, key, identified_by)
+            )
+    value = item[identified_by]
+    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+        raise DeclarationError(
+            '%s.%s %s is not an attribute name: use letters, digits and underscores, '
+            'like mood_note' % (where, identified_by, shown(value))
+        )
+    return value
 
 
 # A value type written as text: one ASCII digit ('²' and '٣' are digits to str.isdigit(), not to int()).

@@ -318,50 +318,81 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
     readable: groups the token is proven to read; default readable_groups(visible).
     """
     visible = visible or {}
-    if readable is None:
-        readable = readable_groups(visible)
-    acquire, create, release, refused = [], [], [], []
-    present = set()
-    names = dict((d.name, d) for d in declared if d.custom is None)  # attribute name: the item that declares it
+    planner = _Planner(owned, visible, takeover, readable_groups(visible) if readable is None else readable)
+    planner.names = dict((d.name, d) for d in declared if d.custom is None)  # attribute name: the item declaring it
     for item in declared:
         if item.custom is not None:
-            item, problem = resolve_label(item, owned, visible)
-            if problem:
-                refused.append(problem)
+            item = planner.by_label(item)
+            if item is None:
                 continue
-            earlier = names.get(item.name) if item.found else None
-            if earlier is not None:
-                refused.append(
-                    dict(
-                        item.ref(),
-                        name=item.name,
-                        error_code=AMBIGUOUS_LABEL,
-                        error='Label %r is on attribute %r, which %s declares too; declare it once'
-                        % (item.custom.label, item.name, 'attributes[%d]' % earlier.index),
-                    )
-                )
-                continue
-            names[item.name] = item
-            if not item.found:
-                # No attribute has the label: whatever has the name Exist would most likely give a new one is
-                # another attribute. Create it, and let Exist name it.
-                if item.state == 'present':
-                    present.add(item.name)
-                    planned = PlannedCreate(item, bool(item.manual), _absence_proven(item, readable))
-                    planned.name_seen = item.name in owned or item.name in visible
-                    create.append(planned)
-                continue
-        current = owned.get(item.name)
         if item.state == 'absent':
             # Only what this client owns is released: an attribute another
             # service owns, or one the user lacks, is already "not ours".
-            if current is not None:
-                release.append(PlannedRelease(current, item))
-            continue
-        present.add(item.name)
-        differs = item.custom.differences(current or visible.get(item.name) or {}) if item.custom else None
-        if differs and (current is not None or item.name in visible):
-            refused.append(
+            if owned.get(item.name) is not None:
+                planner.release.append(PlannedRelease(owned[item.name], item))
+        else:
+            planner.present.add(item.name)
+            planner.plan_present(item)
+    if exclusive:
+        released = set(r.name for r in planner.release)
+        for name in sorted(owned):
+            if name not in planner.present and name not in released:
+                planner.release.append(PlannedRelease(owned[name], None))
+    return Plan(
+        owned,
+        planner.acquire,
+        planner.create,
+        planner.release,
+        planner.refused,
+        takeover,
+        [d for d in planner.names.values() if d.found],
+    )
+
+
+class _Planner:
+    """The lists plan_ownership() fills, and how each declared item adds to them."""
+
+    def __init__(self, owned, visible, takeover, readable):
+        self.owned, self.visible, self.takeover, self.readable = owned, visible, takeover, readable
+        self.acquire, self.create, self.release, self.refused = [], [], [], []
+        self.present = set()
+        self.names = {}
+
+    def by_label(self, item):
+        """An item declared by label, resolved; None when it is refused or planned for creation here."""
+        item, problem = resolve_label(item, self.owned, self.visible)
+        if problem:
+            self.refused.append(problem)
+            return None
+        earlier = self.names.get(item.name) if item.found else None
+        if earlier is not None:
+            self.refused.append(
+                dict(
+                    item.ref(),
+                    name=item.name,
+                    error_code=AMBIGUOUS_LABEL,
+                    error='Label %r is on attribute %r, which %s declares too; declare it once'
+                    % (item.custom.label, item.name, 'attributes[%d]' % earlier.index),
+                )
+            )
+            return None
+        self.names[item.name] = item
+        if item.found:
+            return item
+        # No attribute has the label: whatever has the name Exist would most likely give a new one is
+        # another attribute. Create it, and let Exist name it.
+        if item.state == 'present':
+            self.present.add(item.name)
+            planned = PlannedCreate(item, bool(item.manual), _absence_proven(item, self.readable))
+            planned.name_seen = item.name in self.owned or item.name in self.visible
+            self.create.append(planned)
+        return None
+
+    def plan_present(self, item):
+        current = self.owned.get(item.name)
+        differs = item.custom.differences(current or self.visible.get(item.name) or {}) if item.custom else None
+        if differs and (current is not None or item.name in self.visible):
+            self.refused.append(
                 dict(
                     item.ref(),
                     name=item.name,
@@ -369,44 +400,42 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
                     error='Attribute %r: %s; Exist cannot change either, so it was not acquired' % (item.name, differs),
                 )
             )
-            continue
-        if current is not None:
+        elif current is not None:
             if item.manual is not None and bool(current.get('manual')) != item.manual:
-                acquire.append(PlannedAcquire(item, MANUAL, current, item.manual))
-            continue
-        other = visible.get(item.name)
-        if other is None:
-            if item.identified_by in ('template', 'label'):
-                # Never "not visible, so new": create fails where acquire would take over.
-                create.append(PlannedCreate(item, bool(item.manual), _absence_proven(item, readable)))
-            elif takeover or _absence_proven(item, readable):
-                # By name, Exist answers not_found when the user lacks it: the likely
-                # answer, and the one check mode predicts.
-                acquire.append(PlannedAcquire(item, NOT_VISIBLE, None, bool(item.manual)))
-            else:
-                refused.append(dict(item.ref(), error_code='owner_unknown', error=owner_unknown_error(item.name)))
-            continue
-        manual = item.manual if item.manual is not None else bool(other.get('manual'))
-        if service_name(other):
-            if not takeover:
-                refused.append(
-                    dict(
-                        item.ref(),
-                        error_code='owned_by_other_service',
-                        error="Attribute %r is owned by %s; not taken over because takeover is false"
-                        % (item.name, service_label(other)),
-                    )
-                )
-                continue
-            acquire.append(PlannedAcquire(item, TAKEOVER, other, manual))
+                self.acquire.append(PlannedAcquire(item, MANUAL, current, item.manual))
+        elif self.visible.get(item.name) is None:
+            self._plan_unseen(item)
         else:
-            acquire.append(PlannedAcquire(item, UNOWNED, other, manual))
-    if exclusive:
-        released = set(r.name for r in release)
-        for name in sorted(owned):
-            if name not in present and name not in released:
-                release.append(PlannedRelease(owned[name], None))
-    return Plan(owned, acquire, create, release, refused, takeover, [d for d in names.values() if d.found])
+            self._plan_seen(item, self.visible[item.name])
+
+    def _plan_unseen(self, item):
+        """An attribute this client does not own and the look-up did not show."""
+        if item.identified_by in ('template', 'label'):
+            # Never "not visible, so new": create fails where acquire would take over.
+            self.create.append(PlannedCreate(item, bool(item.manual), _absence_proven(item, self.readable)))
+        elif self.takeover or _absence_proven(item, self.readable):
+            # By name, Exist answers not_found when the user lacks it: the likely
+            # answer, and the one check mode predicts.
+            self.acquire.append(PlannedAcquire(item, NOT_VISIBLE, None, bool(item.manual)))
+        else:
+            self.refused.append(dict(item.ref(), error_code='owner_unknown', error=owner_unknown_error(item.name)))
+
+    def _plan_seen(self, item, other):
+        """An attribute the look-up showed, owned by another service or by none."""
+        manual = item.manual if item.manual is not None else bool(other.get('manual'))
+        if not service_name(other):
+            self.acquire.append(PlannedAcquire(item, UNOWNED, other, manual))
+        elif self.takeover:
+            self.acquire.append(PlannedAcquire(item, TAKEOVER, other, manual))
+        else:
+            self.refused.append(
+                dict(
+                    item.ref(),
+                    error_code='owned_by_other_service',
+                    error="Attribute %r is owned by %s; not taken over because takeover is false"
+                    % (item.name, service_label(other)),
+                )
+            )
 
 
 def owner_unknown_error(name):
