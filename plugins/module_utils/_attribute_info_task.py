@@ -59,20 +59,25 @@ def list_params(params):
         ]
         if used:
             raise ValueError('%s cannot be used with source=templates' % ', '.join(used))
+    return _query(params)
+
+
+def _query(params):
+    """The API query of checked params: each filter only when it filters."""
     query = {}
     if params['groups']:
         query['groups'] = ','.join(params['groups'])
     if params['include_low_priority']:
         query['include_low_priority'] = 'true'
-    if params['source'] != 'templates':
-        if params['names']:
-            query['attributes'] = ','.join(params['names'])
-        if params['manual'] is not None:
-            query['manual'] = 'true' if params['manual'] else 'false'
-        if params['include_inactive']:
-            query['include_inactive'] = 'true'
-        if params['exclude_custom']:
-            query['exclude_custom'] = 'true'
+    if params['source'] == 'templates':
+        return query
+    if params['names']:
+        query['attributes'] = ','.join(params['names'])
+    if params['manual'] is not None:
+        query['manual'] = 'true' if params['manual'] else 'false'
+    for flag in ('include_inactive', 'exclude_custom'):
+        if params[flag]:
+            query[flag] = 'true'
     return query
 
 

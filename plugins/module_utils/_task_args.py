@@ -50,30 +50,33 @@ def shape_problems(spec, args, where=''):
         label = where + name
         kind = option.get('type', 'str')
         if kind == 'list':
-            if isinstance(value, Mapping):
-                problems.append('%s must be a list, got a dictionary: %s' % (label, _show(dict(value))))
-            elif option.get('elements') in ('str', 'int', 'bool') and isinstance(value, (list, tuple)):
-                for index, element in enumerate(value):
-                    if isinstance(element, (Mapping, list, tuple)):
-                        problems.append(
-                            '%s[%d] must be %s, got %s: %s'
-                            % (label, index, _EXPECTED[option['elements']], _kind(element), _show(element))
-                        )
-            elif option.get('elements') == 'dict':
-                if not isinstance(value, (list, tuple)):
-                    problems.append(
-                        '%s must be a list of dictionaries, got %s: %s' % (label, _kind(value), _show(value))
-                    )
-                    continue
-                for index, element in enumerate(value):
-                    if not isinstance(element, Mapping):
-                        problems.append(
-                            '%s[%d] must be a dictionary, got %s: %s' % (label, index, _kind(element), _show(element))
-                        )
-                    elif option.get('options'):
-                        problems.extend(shape_problems(option['options'], element, '%s[%d].' % (label, index)))
+            problems.extend(_list_problems(option, value, label))
         elif kind in _EXPECTED and isinstance(value, (Mapping, list, tuple)):
             problems.append('%s must be %s, got %s: %s' % (label, _EXPECTED[kind], _kind(value), _show(value)))
+    return problems
+
+
+def _list_problems(option, value, label):
+    """shape_problems() of a list option."""
+    if isinstance(value, Mapping):
+        return ['%s must be a list, got a dictionary: %s' % (label, _show(dict(value)))]
+    elements = option.get('elements')
+    if elements in ('str', 'int', 'bool') and isinstance(value, (list, tuple)):
+        return [
+            '%s[%d] must be %s, got %s: %s' % (label, index, _EXPECTED[elements], _kind(element), _show(element))
+            for index, element in enumerate(value)
+            if isinstance(element, (Mapping, list, tuple))
+        ]
+    if elements != 'dict':
+        return []
+    if not isinstance(value, (list, tuple)):
+        return ['%s must be a list of dictionaries, got %s: %s' % (label, _kind(value), _show(value))]
+    problems = []
+    for index, element in enumerate(value):
+        if not isinstance(element, Mapping):
+            problems.append('%s[%d] must be a dictionary, got %s: %s' % (label, index, _kind(element), _show(element)))
+        elif option.get('options'):
+            problems.extend(shape_problems(option['options'], element, '%s[%d].' % (label, index)))
     return problems
 
 

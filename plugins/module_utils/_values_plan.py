@@ -147,23 +147,24 @@ def check_value(value_type, value):
         return value, None
     if kind in DECIMAL_KINDS and _is_number(value) and not _fits_a_double(value):
         return value, '%s is too large for a %s value (a decimal)' % (_show(value), kind)
-    if kind == 'float' and _is_number(value):
-        return value, None
-    if kind == 'string' and isinstance(value, str):
-        return value, None
-    if kind == 'duration' and _is_int(value) and value >= 0:
-        return value, None
-    if kind in ('time_of_day', 'time_of_day_midday') and _is_int(value) and 0 <= value < 1440:
-        return value, None
-    if kind == 'percentage' and _is_number(value) and 0.0 <= value <= 1.0:
-        return value, None
-    if kind == 'boolean' and (isinstance(value, bool) or (_is_int(value) and value in (0, 1))):
-        return int(value), None
-    if kind == 'scale' and _is_int(value) and 1 <= value <= 9:
-        return value, None
+    if ACCEPTS[kind](value):
+        # Exist keeps a boolean as 0 or 1.
+        return (int(value) if kind == 'boolean' else value), None
     return value, '%s is not a valid %s value (%s)' % (_show(value), kind, EXPECTED[kind])
 
 
+# What each value type takes (ranges as Exist's docs give them), and how a message says it.
+ACCEPTS = {
+    'integer': lambda value: _is_int(value),
+    'float': lambda value: _is_number(value),
+    'string': lambda value: isinstance(value, str),
+    'duration': lambda value: _is_int(value) and value >= 0,
+    'time_of_day': lambda value: _is_int(value) and 0 <= value < 1440,
+    'time_of_day_midday': lambda value: _is_int(value) and 0 <= value < 1440,
+    'percentage': lambda value: _is_number(value) and 0.0 <= value <= 1.0,
+    'boolean': lambda value: isinstance(value, bool) or (_is_int(value) and value in (0, 1)),
+    'scale': lambda value: _is_int(value) and 1 <= value <= 9,
+}
 EXPECTED = {
     'integer': 'a whole number',
     'float': 'a number',
@@ -270,52 +271,62 @@ def normalize_values(items, operation=SET, today=None):
         raise ValuesError('values lists %d items; at most %d are allowed in one task' % (len(items), MAX_DECLARED))
     seen, result = {}, []
     for index, item in enumerate(items):
-        where = 'values[%d]' % index
-        if not isinstance(item, dict):
-            raise ValuesError('%s must be a dictionary with name, date and value, got %s' % (where, _show(item)))
-        unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
-        if unknown:
-            raise ValuesError(
-                '%s has unknown key(s) %s; allowed are %s' % (where, ', '.join(unknown), ', '.join(ITEM_KEYS))
-            )
-        name = item.get('name')
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise ValuesError(
-                '%s.name %s is not an attribute name: use letters, digits and underscores, like mood'
-                % (where, _show(name))
-            )
-        date = item.get('date')
-        if isinstance(date, datetime.date) and not isinstance(date, datetime.datetime):
-            date = date.isoformat()  # YAML reads an unquoted 2026-11-27 as a date
-        if date is None:
-            # Kept None until the user's today is read; normalize again with it.
-            date = today.isoformat() if today is not None else None
-        elif not is_iso_date(date):
-            raise ValuesError('%s.date %s is not a date: use YYYY-MM-DD, the user\'s local day' % (where, _show(date)))
-        if 'value' not in item or (operation == INCREMENT and item.get('value') is None):
-            raise ValuesError('%s (%s on %s) has no value' % (where, name, date or 'today'))
-        value = item.get('value')
-        if isinstance(value, (dict, list)):
-            raise ValuesError('%s.value %s must be a number, a string, true/false or null' % (where, _show(value)))
-        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-            raise ValuesError('%s.value %s is not a number Exist can store' % (where, _show(value)))
-        if too_long(value):
-            raise ValuesError(
-                '%s.value (%s on %s) is %s; a number may have at most %d digits'
-                % (where, name, date or 'today', _show(value), MAX_DIGITS)
-            )
-        declared = DeclaredValue(name, date, value, index)
+        declared = _declared_value(item, index, operation, today)
         earlier = seen.get(declared.key)
         if earlier is not None:
+            value = declared.value
             if operation == SET and same_value(earlier.value, value) and type(earlier.value) is type(value):
                 continue
             raise ValuesError(
-                'values[%d] and %s both give %s on %s (%s / %s); declare each day once'
-                % (earlier.index, where, name, date or 'today', _show(earlier.value), _show(value))
+                'values[%d] and values[%d] both give %s on %s (%s / %s); declare each day once'
+                % (earlier.index, index, declared.name, declared.date or 'today', _show(earlier.value), _show(value))
             )
         seen[declared.key] = declared
         result.append(declared)
     return result
+
+
+def _declared_value(item, index, operation, today):
+    """One item of `values`, checked: a DeclaredValue, or ValuesError naming values[index]."""
+    where = 'values[%d]' % index
+    if not isinstance(item, dict):
+        raise ValuesError('%s must be a dictionary with name, date and value, got %s' % (where, _show(item)))
+    unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
+    if unknown:
+        raise ValuesError(
+            '%s has unknown key(s) %s; allowed are %s' % (where, ', '.join(unknown), ', '.join(ITEM_KEYS))
+        )
+    name = item.get('name')
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ValuesError(
+            '%s.name %s is not an attribute name: use letters, digits and underscores, like mood' % (where, _show(name))
+        )
+    date = _declared_date(item.get('date'), where, today)
+    if 'value' not in item or (operation == INCREMENT and item.get('value') is None):
+        raise ValuesError('%s (%s on %s) has no value' % (where, name, date or 'today'))
+    value = item.get('value')
+    if isinstance(value, (dict, list)):
+        raise ValuesError('%s.value %s must be a number, a string, true/false or null' % (where, _show(value)))
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise ValuesError('%s.value %s is not a number Exist can store' % (where, _show(value)))
+    if too_long(value):
+        raise ValuesError(
+            '%s.value (%s on %s) is %s; a number may have at most %d digits'
+            % (where, name, date or 'today', _show(value), MAX_DIGITS)
+        )
+    return DeclaredValue(name, date, value, index)
+
+
+def _declared_date(date, where, today):
+    """An item's date as YYYY-MM-DD; None, left out, until the user's today is known."""
+    if isinstance(date, datetime.date) and not isinstance(date, datetime.datetime):
+        date = date.isoformat()  # YAML reads an unquoted 2026-11-27 as a date
+    if date is None:
+        # Kept None until the user's today is read; normalize again with it.
+        return today.isoformat() if today is not None else None
+    if not is_iso_date(date):
+        raise ValuesError('%s.date %s is not a date: use YYYY-MM-DD, the user\'s local day' % (where, _show(date)))
+    return date
 
 
 def value_problems(declared, value_types, operation=SET):
