@@ -183,100 +183,46 @@ groups:
 '''
 
 # ansible-test wants the documentation before any import, as in a module.
-import concurrent.futures  # noqa: E402
-import datetime  # noqa: E402
 import difflib  # noqa: E402
-import glob  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 from collections.abc import Mapping  # noqa: E402
 
 import yaml  # noqa: E402
-from ansible import constants as C  # noqa: E402
 from ansible.errors import AnsibleError, AnsibleParserError  # noqa: E402
-from ansible.inventory.data import InventoryData  # noqa: E402
 from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible.module_utils.parsing.convert_bool import boolean  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable  # noqa: E402
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient  # noqa: E402
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
     NUMBER_OPTIONS as CONNECTION_NUMBER_OPTIONS,  # noqa: E402
 )
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import TRANSPORT as CONNECTION_OPTIONS  # noqa: E402
-from ansible_collections.existio.exist.plugins.module_utils._connection_options import (  # noqa: E402
-    connection_problem,
-    validate,
-    with_token,
-)
-from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError  # noqa: E402
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_number  # noqa: E402
-from ansible_collections.existio.exist.plugins.plugin_utils._oauth import (  # noqa: E402
-    PENDING_KEY,
-    RECOVERED_INFIX,
+from ansible_collections.existio.exist.plugins.plugin_utils._store_users import (  # noqa: E402
+    PLAIN_LITERAL,
+    PLUGIN,
+    ScratchInventory,
+    build_hosts,
+    mark_invalid,
+    names_left_out,
+    quoted_name,
+    quoted_names,
+    record_left_out,
+    recovery_files,
+    redact,
+    state_warnings,
+    store_users,
 )
-from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (  # noqa: E402
-    OUTCOME_UNKNOWN_KEY,
-    REAUTHORIZATION_KEY,
-    TokenStore,
-    TokenStoreError,
-    format_expires_at,
-    parse_expires_at,
-)
+from ansible_collections.existio.exist.plugins.plugin_utils._token_store import TokenStore, TokenStoreError  # noqa: E402
+from ansible_collections.existio.exist.plugins.plugin_utils._token_validation import validate_tokens  # noqa: E402
 
-try:  # ansible-core 2.19 and later: strings from a plugin are never templated unless trusted
-    from ansible.template import trust_as_template as _as_template
-except ImportError:  # ansible-core 2.16 to 2.18: every string is templated unless marked unsafe
-    from ansible.utils.unsafe_proxy import wrap_var as _as_literal
-
-    def _as_template(value):
-        return value
-
-else:
-
-    def _as_literal(value):
-        return value
-
-
-PLUGIN = 'existio.exist.users'
 CONFIG_SUFFIXES = ('exist_users.yml', 'exist_users.yaml')
 # verify_file peeks into other YAML files for `plugin: existio.exist.users`; no configuration is this long.
 PEEK_BYTES = 1024 * 1024
-ALL_GROUP = 'exist_users'
-EXPIRING_GROUP = 'exist_token_expiring'
-EXPIRED_GROUP = 'exist_token_expired'
-INVALID_GROUP = 'exist_token_invalid'
-REAUTHORIZATION_GROUP = 'exist_token_reauthorization_needed'
-OUTCOME_UNKNOWN_GROUP = 'exist_token_refresh_outcome_unknown'
-RECOVERY_GROUP = 'exist_token_recovery_pending'
-# Groups that exist whatever the store holds, so that patterns naming them never warn.
-FIXED_GROUPS = (
-    ALL_GROUP,
-    EXPIRING_GROUP,
-    EXPIRED_GROUP,
-    INVALID_GROUP,
-    REAUTHORIZATION_GROUP,
-    OUTCOME_UNKNOWN_GROUP,
-    RECOVERY_GROUP,
-)
-SCOPE_GROUP_PREFIX = 'scope_'
-# exist_token_state: one word per host, the first that holds, in this order.
-STATE_RECOVERY = 'recovery_pending'
-STATE_REAUTHORIZATION = 'reauthorization_needed'
-STATE_OUTCOME_UNKNOWN = 'refresh_outcome_unknown'
-STATE_INVALID = 'invalid'
-STATE_EXPIRED = 'expired'
-STATE_VALID = 'valid'
-STATE_GROUPS = {
-    STATE_RECOVERY: RECOVERY_GROUP,
-    STATE_REAUTHORIZATION: REAUTHORIZATION_GROUP,
-    STATE_OUTCOME_UNKNOWN: OUTCOME_UNKNOWN_GROUP,
-}
-# A group variable of exist_users: {username: why it is not a host}, so that plays and the fleet report see them.
-LEFT_OUT_VARIABLE = 'exist_users_left_out'
-# Ansible's own groups, and the names it gives the controller (the implicit localhost).
-BUILTIN_GROUPS = ('all', 'ungrouped')
 EXPIRING_RANGE = (0, 3660)
 CONCURRENCY_RANGE = (1, 64)
 # Every number option, checked as the configuration file gives it, before ansible-core converts it.
@@ -285,40 +231,6 @@ NUMBER_OPTIONS = {
     'validate_concurrency': (CONCURRENCY_RANGE, 'requests'),
 }
 NUMBER_OPTIONS.update(CONNECTION_NUMBER_OPTIONS)
-PYTHON_OF_THE_PLAYBOOK = '{{ ansible_playbook_python }}'
-# What may stand in a Jinja string literal of the include_token=false expression without escaping.
-PLAIN_LITERAL = re.compile(r"\A[^'\\\x00-\x1f]*\Z")
-# A host name that a host pattern selects alone: patterns split at commas, colons and whitespace, read
-# * ? [ ] as wildcards and subscripts, and ! & ~ (and @ in --limit) at the start as operators.
-PATTERN_UNSAFE = re.compile(r'[\s,:*?\[\]\x00-\x1f\x7f]|\A[!&~@]')
-# Names in messages are cut to this many characters.
-NAME_LIMIT = 80
-# A warning lists at most this many users (the groups and variables have them all).
-LISTED_USERS = 100
-
-
-def _redact(text, secrets):
-    text = to_text(text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, '********')
-    return text
-
-
-def _name(value):
-    """A username (or any text) for a message: quoted, escaped, and cut when long."""
-    text = to_text(value)
-    if len(text) > NAME_LIMIT:
-        return '%r... (%d characters)' % (text[:NAME_LIMIT], len(text))
-    return repr(text)
-
-
-def _names(usernames):
-    usernames = sorted(usernames)
-    listed = ', '.join(_name(username) for username in usernames[:LISTED_USERS])
-    if len(usernames) > LISTED_USERS:
-        listed += ' and %d more' % (len(usernames) - LISTED_USERS)
-    return listed
 
 
 def describe_value(value):
@@ -411,68 +323,6 @@ def number_in_config_problem(path):
     return None
 
 
-def scopes_of(entry):
-    """The scopes of a store entry as a sorted list without repeats (Exist writes them space-separated)."""
-    scope = entry.get('scope')
-    if isinstance(scope, (list, tuple)):
-        words = [to_text(word) for word in scope]
-    elif scope is None:
-        words = []
-    else:
-        words = to_text(scope).replace(',', ' ').split()
-    return sorted(set(word for word in words if word))
-
-
-def token_expression(store_path, username):
-    """The template that reads a user's access token from the store when a task uses it (include_token=false)."""
-    return "{{ (lookup('ansible.builtin.file', '%s') | from_yaml)['%s'].access_token }}" % (store_path, username)
-
-
-def marked_at(entry):
-    """The UTC time a store entry's refresh_outcome_unknown mark names, as the store has it, or None."""
-    value = entry.get(OUTCOME_UNKNOWN_KEY)
-    try:
-        return format_expires_at(parse_expires_at(value, 'mark'))
-    except TokenStoreError:
-        return None
-
-
-def token_state(entry, expires, now, recovery=None, error=None):
-    """exist_token_state of one user: what is known against the store's pair, worst first."""
-    if recovery:
-        return STATE_RECOVERY
-    if entry.get(REAUTHORIZATION_KEY):
-        return STATE_REAUTHORIZATION
-    if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
-        # The UTC time a refresh was sent whose answer was lost: the old pair may or may not still work.
-        return STATE_OUTCOME_UNKNOWN
-    if error is not None:
-        return STATE_INVALID
-    if expires <= now:
-        return STATE_EXPIRED
-    return STATE_VALID
-
-
-class _ScratchInventory(InventoryData):
-    """An inventory only to learn which groups a configuration makes.
-
-    Where a name is both a host and a group, it means the host here (ansible-core's own inventory
-    takes the group, which puts every host of that group in another, or raises a recursion error).
-    """
-
-    def add_child(self, group, child):
-        if child in self.hosts:
-            self.add_host(child, group)
-            return True
-        return super().add_child(group, child)
-
-    def set_variable(self, entity, varname, value):
-        if entity in self.hosts:
-            self.hosts[entity].set_variable(varname, value)
-        else:
-            super().set_variable(entity, varname, value)
-
-
 class InventoryModule(BaseInventoryPlugin, Constructable):
     NAME = PLUGIN
 
@@ -494,37 +344,32 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
-        self._check_options()
-        store_path = os.path.expanduser(to_text(self.get_option('store')))
-        if not os.path.isabs(store_path):
-            store_path = os.path.join(os.path.dirname(os.path.abspath(path)), store_path)
-        store_path = os.path.normpath(store_path)
-        if not self.get_option('include_token') and not PLAIN_LITERAL.match(store_path):
-            raise AnsibleParserError(
-                '%s: include_token=false cannot name the store path %s in an expression (it holds a quote, a '
-                'backslash or a control character); move the store or use include_token=true'
-                % (PLUGIN, _name(store_path))
-            )
+        connection = self._check_options()
+        store_path = self._store_path(path)
         entries = self._load_store(store_path)
         secrets = [entry['access_token'] for entry in entries.values()]
         try:
-            recovery = self._recovery_files(store_path, entries)
-            users = self._facts(entries, store_path, recovery)
-            left_out = self._names_left_out(users)
-            errors = {}
+            recovery, warnings = recovery_files(store_path, entries, self._vault_secrets())
+            self._warn(warnings)
+            users = store_users(entries, store_path, recovery, self.get_option, self._sanitize_group_name)
+            left_out = names_left_out(users, self.inventory)
             if self.get_option('validate_tokens'):
-                errors = self._validate(entries, [name for name in sorted(users) if name not in left_out])
-            for username, error in errors.items():
-                users[username].update(error=error, state=token_state(**dict(users[username]['state_of'], error=error)))
+                usernames = [username for username in sorted(users) if username not in left_out]
+                concurrency = self.get_option('validate_concurrency')
+                mark_invalid(users, validate_tokens(connection, entries, usernames, concurrency, self.display))
             left_out.update(self._collisions(users, left_out))
             admitted = [username for username in sorted(users) if username not in left_out]
-            self._build(self.inventory, users, admitted)
+            build_hosts(self.inventory, users, admitted)
+            self._construct(admitted)
             self._check_built(admitted)
-            self._left_out(left_out, store_path)
-            self._warn_states(users, admitted)
+            self._warn(record_left_out(self.inventory, left_out, store_path) + state_warnings(users, admitted))
         except AnsibleError as exc:
             # compose, groups and keyed_groups may quote a variable in an error (strict); never the token.
-            raise AnsibleParserError(_redact(exc.message, secrets)) from None
+            raise AnsibleParserError(redact(exc.message, secrets)) from None
+
+    def _warn(self, warnings):
+        for warning in warnings:
+            self.display.warning(warning)
 
     # -- the configuration ---------------------------------------------------
 
@@ -560,7 +405,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 if key not in definitions:
                     close = difflib.get_close_matches(to_text(key), sorted(definitions), n=1)
                     return 'unknown option %s%s; the options are listed by ansible-doc -t inventory %s' % (
-                        _name(key),
+                        quoted_name(key),
                         ' (did you mean %s?)' % close[0] if close else '',
                         PLUGIN,
                     )
@@ -578,15 +423,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         return None
 
     def _check_options(self):
+        """Fails on an unusable option; with validate_tokens, the Connection (validated once, without a token)."""
         days, concurrency = self.get_option('expiring_within_days'), self.get_option('validate_concurrency')
         problem = check_number('expiring_within_days', days, EXPIRING_RANGE, 'days') or check_number(
             'validate_concurrency', concurrency, CONCURRENCY_RANGE, 'requests'
         )
+        connection = None
         if not problem and self.get_option('validate_tokens'):
             # Problems of the connection options fail the inventory, not every user's token.
-            problem = connection_problem(self._connection_params(), CONNECTION_OPTIONS)
+            params = dict((option, self.get_option(option)) for option in CONNECTION_OPTIONS)
+            try:
+                connection = validate(params, CONNECTION_OPTIONS)
+            except ExistConfigError as exc:
+                problem = exc.message
         if problem:
             raise AnsibleParserError('%s: %s' % (PLUGIN, problem))
+        return connection
 
     def _load_store(self, store_path):
         store = TokenStore(store_path, self._vault_secrets())
@@ -609,141 +461,26 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _vault_secrets(self):
         return getattr(getattr(self.loader, '_vault', None), 'secrets', None)
 
-    # -- what the store says of each user ------------------------------------
-
-    def _recovery_files(self, store_path, entries):
-        """{username: recovery file} for the users whose newer pair waits in a recovery file; warns of every file.
-
-        existio.exist.token writes a pair there when Exist issued it and the store could not be written, and
-        merges it back on its next run (when newer than the store's, or the store's is marked or missing):
-        until then the store's pair of that user no longer works.
-        """
-        paths = set()
-        for path in (store_path, os.path.realpath(store_path)):
-            paths.update(glob.glob(glob.escape(path) + RECOVERED_INFIX + '*'))
-        newer, warnings = {}, []
-        for path in sorted(paths):
-            try:
-                pairs = TokenStore(path, self._vault_secrets()).load()
-            except TokenStoreError as exc:
-                warnings.append('%s may hold a new pair, but cannot be read (%s)' % (path, exc.message))
-                continue
-            for key, entry in sorted(pairs.items()):
-                username = entry.get('username') or (None if key == PENDING_KEY else key)
-                if not isinstance(username, str) or not username:
-                    warnings.append('%s holds a new pair of a user whose name is not known yet' % path)
-                    continue
-                current = entries.get(username)
-                if current is None:
-                    warnings.append(
-                        '%s holds the only pair of user %s, who is not in the store' % (path, _name(username))
-                    )
-                elif current.get(REAUTHORIZATION_KEY) or parse_expires_at(entry['expires_at'], path) > parse_expires_at(
-                    current['expires_at'], store_path
-                ):
-                    newer[username] = path
-                    warnings.append(
-                        '%s holds the working pair of user %s; the store\'s pair no longer works (the user is in '
-                        'the group %s)' % (path, _name(username), RECOVERY_GROUP)
-                    )
-                else:
-                    warnings.append(
-                        '%s holds an older pair of user %s than the store, whose pair the inventory gives; '
-                        'existio.exist.token decides what becomes of the file' % (path, _name(username))
-                    )
-        for warning in warnings:
-            self.display.warning(
-                '%s: %s. Run existio.exist.token with this store (any grant): it settles recovery files (merges '
-                'a newer pair back) before anything else.' % (PLUGIN, warning)
+    def _store_path(self, path):
+        """The store's absolute path: a relative one is relative to the configuration file's directory."""
+        store_path = os.path.expanduser(to_text(self.get_option('store')))
+        if not os.path.isabs(store_path):
+            store_path = os.path.join(os.path.dirname(os.path.abspath(path)), store_path)
+        store_path = os.path.normpath(store_path)
+        if not self.get_option('include_token') and not PLAIN_LITERAL.match(store_path):
+            raise AnsibleParserError(
+                '%s: include_token=false cannot name the store path %s in an expression (it holds a quote, a '
+                'backslash or a control character); move the store or use include_token=true'
+                % (PLUGIN, quoted_name(store_path))
             )
-        return newer
+        return store_path
 
-    def _facts(self, entries, store_path, recovery):
-        """{username: what the host of that user gets}, for every user of the store."""
-        now = datetime.datetime.now(datetime.timezone.utc)
-        horizon = now + datetime.timedelta(days=self.get_option('expiring_within_days'))
-        include_token = self.get_option('include_token')
-        local = self.get_option('local_connection')
-        users = {}
-        for username in sorted(entries):
-            entry = entries[username]
-            expires = parse_expires_at(entry['expires_at'], '%s: user %r' % (store_path, username))
-            scopes = scopes_of(entry)
-            state_of = dict(entry=entry, expires=expires, now=now, recovery=recovery.get(username))
-            if include_token:
-                token = _as_literal(entry['access_token'])
-            elif PLAIN_LITERAL.match(username):
-                token = _as_template(token_expression(store_path, username))
-            else:
-                token = None  # left out (see _names_left_out): no expression can name this user
-            variables = dict(
-                exist_username=_as_literal(username),
-                exist_token=token,
-                exist_token_expires_at=format_expires_at(expires),
-                exist_token_expires_in_days=int((expires - now).total_seconds() // 86400),
-                exist_token_scopes=[_as_literal(scope) for scope in scopes],
-                exist_token_store=_as_literal(store_path),
-            )
-            if local:
-                variables.update(
-                    ansible_connection='local', ansible_python_interpreter=_as_template(PYTHON_OF_THE_PLAYBOOK)
-                )
-            groups = [self._sanitize_group_name(SCOPE_GROUP_PREFIX + scope) for scope in scopes]
-            if expires <= horizon:
-                groups.append(EXPIRING_GROUP)
-            if expires <= now:
-                groups.append(EXPIRED_GROUP)
-            if entry.get(REAUTHORIZATION_KEY):
-                groups.append(REAUTHORIZATION_GROUP)
-            if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
-                groups.append(OUTCOME_UNKNOWN_GROUP)
-            if recovery.get(username):
-                groups.append(RECOVERY_GROUP)
-            users[username] = dict(
-                variables=variables,
-                groups=groups,
-                state_of=state_of,
-                state=token_state(**state_of),
-                error=None,
-                entry=entry,
-            )
-        return users
-
-    # -- host names that would collide ---------------------------------------
-
-    def _names_left_out(self, users):
-        """{username: why} for names that cannot be a host whatever the configuration makes of them."""
-        own_groups = set(FIXED_GROUPS)
-        for user in users.values():
-            own_groups.update(group for group in user['groups'])
-        left_out = {}
-        for username, user in users.items():
-            if username in BUILTIN_GROUPS:
-                why = 'named like the group %s that Ansible itself makes' % username
-            elif username in C.LOCALHOST:
-                why = 'named like the controller (%s): plays for localhost would run as this user' % username
-            elif username in own_groups:
-                why = 'named like the group %s that this plugin makes' % username
-            elif username in self.inventory.groups:
-                why = 'named like the group %s of another inventory source' % _name(username)
-            elif username in self.inventory.hosts:
-                why = 'already a host of another inventory source'
-            elif PATTERN_UNSAFE.search(username):
-                why = (
-                    'a name that a host pattern cannot select alone (it holds a comma, colon, space, control '
-                    'character, * ? [ ], or starts with ! & ~ @)'
-                )
-            elif user['variables']['exist_token'] is None:
-                why = 'a name include_token=false cannot quote in an expression (a quote or a backslash)'
-            else:
-                continue
-            left_out[username] = why
-        return left_out
+    # -- constructed features (compose, groups, keyed_groups) ------------------
 
     def _collisions(self, users, left_out):
         """{username: why} for the users whose names the constructed groups (groups, keyed_groups) would take.
 
-        Without these options the groups are known from the store alone (_names_left_out). With them, the
+        Without these options the groups are known from the store alone (names_left_out). With them, the
         inventory is built once aside to learn every group name; a user named like one is left out, and
         again until no name collides (leaving a user out can only remove groups).
         """
@@ -753,12 +490,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         more = {}
         while True:
             admitted = [username for username in sorted(users) if username not in left_out and username not in more]
-            scratch = _ScratchInventory()
+            scratch = ScratchInventory()
             scratch.current_source = self.inventory.current_source
             real = self.inventory
             self.inventory = scratch
             try:
-                own = self._build(scratch, users, admitted, constructed=False)
+                own = build_hosts(scratch, users, admitted)
                 self._construct(admitted)
             finally:
                 self.inventory = real
@@ -772,7 +509,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     origin = 'the groups option makes (rename that group)'
                 else:
                     origin = 'keyed_groups makes (give it another prefix)'
-                more[username] = 'named like the group %s that %s' % (_name(username), origin)
+                more[username] = 'named like the group %s that %s' % (quoted_name(username), origin)
 
     def _check_built(self, admitted):
         """No host of ours is named like a group (a constructed expression that differs between runs could)."""
@@ -781,62 +518,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             raise AnsibleParserError(
                 '%s: the user(s) %s are named like groups the configuration made on a second evaluation only '
                 '(groups or keyed_groups whose expressions give other names each time); make them give the same '
-                'names' % (PLUGIN, _names(clashing))
+                'names' % (PLUGIN, quoted_names(clashing))
             )
-
-    def _left_out(self, left_out, store_path):
-        # Another source of this plugin (a second store) may have named users of its own.
-        earlier = self.inventory.groups[ALL_GROUP].vars.get(LEFT_OUT_VARIABLE)
-        named = dict(earlier) if isinstance(earlier, Mapping) else {}
-        named.update(left_out)
-        self.inventory.set_variable(ALL_GROUP, LEFT_OUT_VARIABLE, _as_literal(named))
-        if not left_out:
-            return
-        reasons = {}
-        for username, why in left_out.items():
-            reasons.setdefault(why, []).append(username)
-        self.display.warning(
-            '%s: %d user(s) of the token store %s are not hosts of this inventory: %s. (A host named like a group '
-            'would put other users into that group\'s plays: Ansible takes a name for a group first.) Their pairs '
-            'stay in the store and existio.exist.token still refreshes them; the group variable %s of the group %s '
-            'names each with the reason.'
-            % (
-                PLUGIN,
-                len(left_out),
-                store_path,
-                '; '.join('%s: %s' % (_names(names), why) for why, names in sorted(reasons.items())),
-                LEFT_OUT_VARIABLE,
-                ALL_GROUP,
-            )
-        )
-
-    # -- hosts and groups ----------------------------------------------------
-
-    def _build(self, inventory, users, admitted, constructed=True):
-        """Hosts, variables and groups of the admitted users into inventory; the names of the groups it made."""
-        made = set()
-        for group in FIXED_GROUPS:
-            made.add(inventory.add_group(group))
-        for username in admitted:
-            user = users[username]
-            # add_host(name, group): add_child would take a host named like a group for the group.
-            inventory.add_host(username, group=ALL_GROUP)
-            host = inventory.get_host(username)
-            for name, value in user['variables'].items():
-                host.set_variable(name, value)
-            if user['error'] is not None:
-                host.set_variable('exist_token_error', _as_literal(user['error']))
-            host.set_variable('exist_token_state', user['state'])
-            groups = list(user['groups'])
-            if user['error'] is not None:
-                groups.append(INVALID_GROUP)
-            for group in groups:
-                group = inventory.add_group(group)
-                made.add(group)
-                inventory.add_host(username, group=group)
-        if constructed:
-            self._construct(admitted)
-        return made
 
     def _construct(self, usernames):
         strict = self.get_option('strict')
@@ -845,85 +528,3 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self._set_composite_vars(self.get_option('compose'), host_vars, username, strict=strict)
             self._add_host_to_composed_groups(self.get_option('groups'), host_vars, username, strict=strict)
             self._add_host_to_keyed_groups(self.get_option('keyed_groups'), host_vars, username, strict=strict)
-
-    def _warn_states(self, users, admitted):
-        by_state = {}
-        for username in admitted:
-            by_state.setdefault(users[username]['state'], []).append(username)
-        if by_state.get(STATE_REAUTHORIZATION):
-            self.display.warning(
-                '%s: %d user(s) marked reauthorization_needed in the store: their pair no longer works, and they '
-                'must authorise your client again (existio.exist.token names the address); they are in the group '
-                '%s: %s'
-                % (
-                    PLUGIN,
-                    len(by_state[STATE_REAUTHORIZATION]),
-                    REAUTHORIZATION_GROUP,
-                    _names(by_state[STATE_REAUTHORIZATION]),
-                )
-            )
-        unknown = by_state.get(STATE_OUTCOME_UNKNOWN)
-        if unknown:
-            described = []
-            for username in sorted(unknown)[:LISTED_USERS]:
-                moment = marked_at(users[username]['entry'])
-                described.append('%s%s' % (_name(username), ' (refresh sent %s)' % moment if moment else ''))
-            if len(unknown) > LISTED_USERS:
-                described.append('and %d more' % (len(unknown) - LISTED_USERS))
-            self.display.warning(
-                '%s: %d user(s) marked refresh_outcome_unknown in the store: a refresh of their pair was sent and '
-                'its answer lost, so the pair the inventory gives may or may not still work. The next refresh '
-                '(existio.exist.token, grant=refresh_token, with this store) settles it, whatever refresh_before '
-                'says. They are in the group %s: %s'
-                % (PLUGIN, len(unknown), OUTCOME_UNKNOWN_GROUP, ', '.join(described))
-            )
-
-    # -- validate_tokens -----------------------------------------------------
-
-    def _connection_params(self):
-        return dict((option, self.get_option(option)) for option in CONNECTION_OPTIONS)
-
-    @staticmethod
-    def _check_token(connection, username, token):
-        """(username, error or None, warnings) for one user: one profile request."""
-        warnings = []
-        try:
-            profile = ExistClient(with_token(connection, token), warnings.append).profile()
-        except ExistError as exc:
-            return username, _redact(exc.message, [token, token.strip()]), warnings
-        owner = to_text(profile['username'])
-        if owner != username:
-            return username, 'the token belongs to the Exist user %r, not %r' % (owner, username), warnings
-        return username, None, warnings
-
-    def _validate(self, entries, usernames):
-        """{username: why the token failed} for the users whose token failed one profile request each."""
-        if not usernames:
-            return {}
-        connection = validate(self._connection_params(), CONNECTION_OPTIONS)
-        workers = min(self.get_option('validate_concurrency'), len(usernames))
-
-        def check(username):
-            return self._check_token(connection, username, entries[username]['access_token'])
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            outcomes = list(pool.map(check, usernames))
-        errors, warned = {}, {}
-        for username, error, warnings in outcomes:
-            for warning in warnings:
-                warned.setdefault(warning, []).append(username)
-            if error is not None:
-                errors[username] = error
-        secrets = [entry['access_token'] for entry in entries.values()]
-        for warning, users in warned.items():
-            # One warning per distinct text (validate_certs=false would otherwise warn once per user).
-            self.display.warning('%s: %s (user(s): %s)' % (PLUGIN, _redact(warning, secrets), ', '.join(users)))
-        self.display.vvv(
-            '%s: validated %d token(s) with one profile request each: %d failed' % (PLUGIN, len(usernames), len(errors))
-        )
-        if errors:
-            self.display.warning(
-                '%s: %d of %d token(s) failed validation and are in the group %s (see each host\'s exist_token_error): '
-                '%s' % (PLUGIN, len(errors), len(usernames), INVALID_GROUP, ', '.join(sorted(errors)))
-            )
-        return errors

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.inventory import users as plugin_module
+from ansible_collections.existio.exist.plugins.plugin_utils import _store_users
 from ansible_collections.existio.exist.tests.unit.plugins import hostile_stores
 from ansible_collections.existio.exist.tests.unit.plugins.documented import documented_options
 from exist_emulator.testing import BackgroundEmulator
@@ -226,7 +227,7 @@ def test_include_token_false_reads_the_token_from_the_store_when_used(tmp_path):
     if lookup_loader.get('ansible.builtin.file') is None:
         # A plain pytest run has no collection loader, which FQCNs of ansible.builtin need; ansible-test
         # units (and the integration target fleet) evaluate the expression as it is.
-        expression = plugin_module._as_template(expression.replace("lookup('ansible.builtin.file'", "lookup('file'"))
+        expression = _store_users._as_template(expression.replace("lookup('ansible.builtin.file'", "lookup('file'"))
     assert Templar(loader=loader, variables=variables).template(expression) == TOKENS['bob']
 
 
@@ -645,7 +646,7 @@ def test_any_usernames_give_one_host_each_or_a_named_refusal_and_nobody_misgroup
     for username in store:
         if (
             username not in hostile_stores.GROUP_NAMES
-            and not plugin_module.PATTERN_UNSAFE.search(username)
+            and not _store_users.PATTERN_UNSAFE.search(username)
             and (include_token or plugin_module.PLAIN_LITERAL.match(username))
         ):
             assert username in admitted, (username, refused.get(username))
