@@ -121,15 +121,6 @@ def validate(params, names=ALL):
     )
 
 
-def connection_problem(params, names=ALL):
-    """validate()'s message for unusable options, or None; for callers that report before they connect."""
-    try:
-        validate(params, names)
-    except ExistConfigError as exc:
-        return exc.message
-    return None
-
-
 def with_token(connection, token, token_type='bearer'):
     """connection (validated without a token) for this token: only the token is checked, once per user."""
     return connection._replace(token=check_token(token), scheme=TOKEN_SCHEMES[token_type])
