@@ -202,6 +202,7 @@ from ansible_collections.existio.exist.plugins.module_utils._connection_options 
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate  # noqa: E402
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError  # noqa: E402
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_number  # noqa: E402
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.plugin_utils._store_users import (  # noqa: E402
     PLAIN_LITERAL,
     PLUGIN,
@@ -213,7 +214,6 @@ from ansible_collections.existio.exist.plugins.plugin_utils._store_users import 
     quoted_names,
     record_left_out,
     recovery_files,
-    redact,
     state_warnings,
     store_users,
 )
@@ -347,7 +347,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         connection = self._check_options()
         store_path = self._store_path(path)
         entries = self._load_store(store_path)
-        secrets = [entry['access_token'] for entry in entries.values()]
+        secrets = Secrets(*(entry['access_token'] for entry in entries.values()))
         try:
             recovery, warnings = recovery_files(store_path, entries, self._vault_secrets())
             self._warn(warnings)
@@ -365,7 +365,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self._warn(record_left_out(self.inventory, left_out, store_path) + state_warnings(users, admitted))
         except AnsibleError as exc:
             # compose, groups and keyed_groups may quote a variable in an error (strict); never the token.
-            raise AnsibleParserError(redact(exc.message, secrets)) from None
+            raise AnsibleParserError(secrets.mask(exc.message)) from None
 
     def _warn(self, warnings):
         for warning in warnings:

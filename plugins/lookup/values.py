@@ -114,6 +114,7 @@ from ansible_collections.existio.exist.plugins.module_utils._connection_options 
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import MAX_DIGITS, digits_in, too_long
 from ansible_collections.existio.exist.plugins.module_utils._values_read import (
     VALUES,
@@ -272,12 +273,4 @@ class LookupModule(LookupBase):
             return [read(client, names, days, iso_day(date_max) if date_max is not None else None)]
         except _Problem as exc:
             # Every message is built without the token (the client redacts its own); make sure all the same.
-            raise AnsibleLookupError('%s: %s' % (PLUGIN, _redact(str(exc), token))) from None
-
-
-def _redact(text, token):
-    if isinstance(token, str):
-        for secret in set([token, token.strip()]):
-            if secret:
-                text = text.replace(secret, '********')
-    return text
+            raise AnsibleLookupError('%s: %s' % (PLUGIN, Secrets(token).mask(exc))) from None

@@ -88,15 +88,6 @@ LISTED_USERS = 100
 SECONDS_A_DAY = 86400
 
 
-def redact(text, secrets):
-    """text with every secret (a token) masked: the one place the inventory masks one."""
-    text = to_text(text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, '********')
-    return text
-
-
 def quoted_name(value):
     """A username (or any text) for a message: quoted, escaped, and cut when long."""
     text = to_text(value)

@@ -17,7 +17,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import with_token
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError
-from ansible_collections.existio.exist.plugins.plugin_utils._store_users import INVALID_GROUP, PLUGIN, redact
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
+from ansible_collections.existio.exist.plugins.plugin_utils._store_users import INVALID_GROUP, PLUGIN
 
 
 def check_token(connection, username, token):
@@ -26,7 +27,7 @@ def check_token(connection, username, token):
     try:
         profile = ExistClient(with_token(connection, token), warnings.append).profile()
     except ExistError as exc:
-        return username, redact(exc.message, [token, token.strip()]), warnings
+        return username, Secrets(token).mask(exc.message), warnings
     owner = to_text(profile['username'])
     if owner != username:
         return username, 'the token belongs to the Exist user %r, not %r' % (owner, username), warnings
@@ -53,10 +54,10 @@ def validate_tokens(connection, entries, usernames, concurrency, display):
             warned.setdefault(warning, []).append(username)
         if error is not None:
             errors[username] = error
-    secrets = [entry['access_token'] for entry in entries.values()]
+    secrets = Secrets(*(entry['access_token'] for entry in entries.values()))
     for warning, users in warned.items():
         # One warning per distinct text (validate_certs=false would otherwise warn once per user).
-        display.warning('%s: %s (user(s): %s)' % (PLUGIN, redact(warning, secrets), ', '.join(users)))
+        display.warning('%s: %s (user(s): %s)' % (PLUGIN, secrets.mask(warning), ', '.join(users)))
     display.vvv(
         '%s: validated %d token(s) with one profile request each: %d failed' % (PLUGIN, len(usernames), len(errors))
     )

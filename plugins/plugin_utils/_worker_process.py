@@ -38,6 +38,7 @@ except ImportError:  # older ansible-core tags nothing
     native_type_name = VaultHelper = None
 
 from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.module_utils._task_args import (
     secret_values,
     shape_problems,
@@ -236,13 +237,13 @@ class ExistActionBase(ActionBase):
         The secrets are collected first, whatever else is wrong, so that no
         failure can carry the token unmasked.
         """
-        secrets = secret_values(spec, args, environ)
+        secrets = Secrets(*secret_values(spec, args, environ))
         problems = shape_problems(spec, args)
         if problems:
             return None, problems, secrets
         validation = ArgumentSpecValidator(spec).validate(args)
-        secrets.update(secret_values(spec, validation.validated_parameters, {}))
-        secrets.update(no_log_values(validation))
+        secrets.add(*secret_values(spec, validation.validated_parameters, {}))
+        secrets.add(*no_log_values(validation))
         return validation, [self._error_message(error) for error in validation.errors.errors], secrets
 
     def run(self, tmp=None, task_vars=None):
