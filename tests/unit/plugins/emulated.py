@@ -97,6 +97,15 @@ def error_after(status=502):
     return fault
 
 
+def raise_before(exception):
+    """Lose the request on its way: the client sees `exception`, and nothing is applied."""
+
+    def fault(forward, request):
+        raise exception
+
+    return fault
+
+
 def raise_after(exception):
     """Apply the request, then lose the answer: the client sees `exception`."""
 
