@@ -16,6 +16,7 @@ Hypothesis tests, which need a fresh world per example, call them directly.
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 from urllib.parse import parse_qsl, urlsplit
@@ -84,7 +85,7 @@ def respond(request, status, payload):
 
 def error_before(status=503):
     """Answer `status` without handing the request to the emulator: nothing is applied."""
-    return lambda forward, request: respond(request, status, {'detail': 'HTTP %d' % status})
+    return lambda forward, request: respond(request, status, {'detail': http.client.responses.get(status, 'Error')})
 
 
 def error_after(status=502):
@@ -92,7 +93,7 @@ def error_after(status=502):
 
     def fault(forward, request):
         forward(request)
-        return respond(request, status, {'detail': 'HTTP %d' % status})
+        return respond(request, status, {'detail': http.client.responses.get(status, 'Error')})
 
     return fault
 
@@ -207,6 +208,9 @@ class EmulatedExist:
         hands the request to the emulator and returns its answer.
         """
         self.adapter.rules.append(_Rule(fault, method, path, nth, times))
+
+    def clear_faults(self):
+        self.adapter.rules[:] = []
 
     @property
     def log(self):
