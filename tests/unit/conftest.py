@@ -49,7 +49,10 @@ def _is_loopback(address):
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Refuse every connection a test opens to an address that is not loopback (Unix sockets pass)."""
+    """Refuse every connection a test opens to an address that is not loopback (Unix sockets pass).
+
+    Yields the addresses refused so far; any left at teardown fail the test.
+    """
     attempts = []
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
@@ -68,7 +71,7 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, 'connect', connect)
     monkeypatch.setattr(socket.socket, 'connect_ex', connect_ex)
-    yield
+    yield attempts
     # Also when the code under test caught the refusal and carried on.
     if attempts:
         pytest.fail('the test tried to reach the network: %s' % ', '.join(repr(a) for a in attempts))

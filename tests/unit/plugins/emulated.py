@@ -33,6 +33,7 @@ BASE = 'http://127.0.0.1:8787'
 TOKEN = 'unit-test-token'
 USER = 'u'
 ME = 'me'
+OWNED = '/api/2/attributes/owned/'
 
 
 def one_user_seed(

@@ -23,6 +23,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import (
     ME,
+    OWNED,
     EmulatedExist,
     error_before,
     one_user_seed,
@@ -35,7 +36,6 @@ SERVICES = [(ME, 'Me'), ('withings', 'Withings'), ('fitbit', 'Fitbit'), ('other'
 EVERY = {'include_inactive': 'true', 'include_low_priority': 'true'}
 # Templates the emulator publishes, in name order: enough for three create requests.
 MANY = sorted(TEMPLATES)
-OWNED = '/api/2/attributes/owned/'
 ACQUIRE, CREATE, RELEASE = ('/api/2/attributes/%s/' % kind for kind in ('acquire', 'create', 'release'))
 
 
