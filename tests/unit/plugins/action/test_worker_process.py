@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from unittest.mock import MagicMock
 
 import pytest
 import responses
@@ -22,27 +21,6 @@ TOKEN = 'action-test-token-5566'
 OWNED = BASE + '/api/2/attributes/owned/'
 
 
-def make_action(cls, args, transport='local', check_mode=False, diff=False, become=False, environment=None):
-    task = MagicMock()
-    task.args = args
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.environment = environment if environment is not None else [{}]
-    task.action = 'existio.exist.attribute'
-    connection = MagicMock()
-    connection.transport = transport
-    connection.has_native_async = False
-    play_context = MagicMock()
-    play_context.check_mode = check_mode
-    play_context.diff = diff
-    play_context.become = become
-    templar = MagicMock()
-    templar.template.side_effect = lambda value: value
-    action = cls(task, connection, play_context, loader=None, templar=templar, shared_loader_obj=None)
-    action._execute_module = MagicMock(return_value={'changed': False, 'from_module': True})
-    return action
-
-
 def page(results):
     return {'count': len(results), 'next': None, 'previous': None, 'results': results}
 
@@ -51,7 +29,7 @@ MOOD = {'name': 'mood', 'template': 'mood', 'manual': False, 'service': {'name':
 
 
 @responses.activate
-def test_local_connection_runs_in_process_without_the_module():
+def test_local_connection_runs_in_process_without_the_module(make_action):
     responses.add(responses.GET, OWNED, json=page([MOOD]))
     action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]})
     result = action.run(task_vars={})
@@ -70,7 +48,7 @@ def test_local_connection_runs_in_process_without_the_module():
         ({'become': True}, {}),
     ],
 )
-def test_other_cases_run_the_module(kwargs, task_vars):
+def test_other_cases_run_the_module(kwargs, task_vars, make_action):
     args = {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]}
     action = make_action(AttributeAction, args, **kwargs)
     result = action.run(task_vars=task_vars)
@@ -80,7 +58,7 @@ def test_other_cases_run_the_module(kwargs, task_vars):
     assert result['from_module'] is True
 
 
-def test_async_runs_the_module_wrapped():
+def test_async_runs_the_module_wrapped(make_action):
     args = {'api_url': BASE, 'token': TOKEN, 'attributes': []}
     action = make_action(AttributeAction, args)
     action._task.async_val = 30
@@ -89,7 +67,7 @@ def test_async_runs_the_module_wrapped():
 
 
 @responses.activate
-def test_check_mode_and_diff_come_from_the_play_context():
+def test_check_mode_and_diff_come_from_the_play_context(make_action):
     responses.add(responses.GET, OWNED, json=page([]))
     responses.add(responses.GET, BASE + '/api/2/attributes/', json=page([]))
     action = make_action(
@@ -105,7 +83,7 @@ def test_check_mode_and_diff_come_from_the_play_context():
 
 
 @responses.activate
-def test_warnings_are_returned_like_a_module_does(monkeypatch):
+def test_warnings_are_returned_like_a_module_does(monkeypatch, make_action):
     monkeypatch.setattr(_client.time, 'sleep', lambda seconds: None)
     responses.add(responses.GET, OWNED, status=503)
     responses.add(responses.GET, OWNED, json=page([MOOD]))
@@ -114,7 +92,7 @@ def test_warnings_are_returned_like_a_module_does(monkeypatch):
     assert len(result['warnings']) == 1 and 'answered 503; retrying' in result['warnings'][0]
 
 
-def test_invalid_arguments_fail_in_process_naming_the_option():
+def test_invalid_arguments_fail_in_process_naming_the_option(make_action):
     action = make_action(
         AttributeAction,
         {'api_url': BASE, 'token': TOKEN, 'attributes': [{'name': 'a', 'colour': 'x'}], 'stat': 'present'},
@@ -127,7 +105,7 @@ def test_invalid_arguments_fail_in_process_naming_the_option():
     assert TOKEN not in json.dumps(result)
 
 
-def test_item_errors_name_the_item_in_process():
+def test_item_errors_name_the_item_in_process(make_action):
     action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'manual': True}]})
     result = action.run(task_vars={})
     assert result['failed'] is True
@@ -135,7 +113,7 @@ def test_item_errors_name_the_item_in_process():
 
 
 @responses.activate
-def test_no_log_values_are_masked_in_everything_returned():
+def test_no_log_values_are_masked_in_everything_returned(make_action):
     # Whatever a server sends back, the token never leaves the action.
     echoed = dict(MOOD, label=TOKEN)
     responses.add(responses.GET, OWNED, json=page([echoed]))
@@ -145,7 +123,7 @@ def test_no_log_values_are_masked_in_everything_returned():
     assert result['owned'][0]['label'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 
 
-def test_token_from_the_environment(monkeypatch):
+def test_token_from_the_environment(monkeypatch, make_action):
     monkeypatch.setenv('EXIST_TOKEN', TOKEN)
     monkeypatch.setenv('EXIST_API_URL', 'http://exist.io')
     action = make_action(AttributeInfoAction, {})
@@ -154,7 +132,7 @@ def test_token_from_the_environment(monkeypatch):
 
 
 @responses.activate
-def test_attribute_info_in_process():
+def test_attribute_info_in_process(make_action):
     responses.add(responses.GET, BASE + '/api/2/attributes/templates/', json=page([{'name': 'steps'}]))
     action = make_action(AttributeInfoAction, {'api_url': BASE, 'token': TOKEN, 'source': 'templates'})
     result = action.run(task_vars={})
@@ -163,7 +141,7 @@ def test_attribute_info_in_process():
 
 
 @responses.activate
-def test_task_environment_is_applied_in_the_worker_and_restored(monkeypatch):
+def test_task_environment_is_applied_in_the_worker_and_restored(monkeypatch, make_action):
     # A task environment no longer sends the task to the module path.
     monkeypatch.delenv('EXIST_TOKEN', raising=False)
     seen = {}
@@ -186,7 +164,7 @@ def test_task_environment_is_applied_in_the_worker_and_restored(monkeypatch):
     assert 'EXIST_TOKEN' not in os.environ
 
 
-def test_module_path_moves_the_token_out_of_the_environment():
+def test_module_path_moves_the_token_out_of_the_environment(make_action):
     # Ansible prints a module's environment in its EXEC line at -vvv; the token
     # travels as a no_log module argument instead.
     args = {'api_url': BASE, 'attributes': []}
@@ -208,7 +186,9 @@ def test_module_path_moves_the_token_out_of_the_environment():
         ([{'name': ['mood']}], "attributes[0].name must be a string, got a list: ['mood']"),
     ],
 )
-def test_wrong_shapes_fail_before_the_module_is_shipped_and_mask_the_token(transport, attributes, fragment):
+def test_wrong_shapes_fail_before_the_module_is_shipped_and_mask_the_token(
+    transport, attributes, fragment, make_action
+):
     action = make_action(
         AttributeAction, {'api_url': BASE, 'token': TOKEN + '\n', 'attributes': attributes}, transport=transport
     )
@@ -219,7 +199,7 @@ def test_wrong_shapes_fail_before_the_module_is_shipped_and_mask_the_token(trans
 
 
 @responses.activate
-def test_a_token_with_a_trailing_newline_is_masked_in_both_forms():
+def test_a_token_with_a_trailing_newline_is_masked_in_both_forms(make_action):
     # A vault block scalar ends in a newline: the client sends it stripped,
     # and a server echoing the stripped form must not leak it.
     echoed = dict(MOOD, label='token was ' + TOKEN)
@@ -232,7 +212,7 @@ def test_a_token_with_a_trailing_newline_is_masked_in_both_forms():
     assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + TOKEN
 
 
-def test_a_list_of_strings_holding_a_dictionary_names_the_element():
+def test_a_list_of_strings_holding_a_dictionary_names_the_element(make_action):
     action = make_action(AttributeInfoAction, {'api_url': BASE, 'token': TOKEN, 'groups': ['mood', {'x': 1}]})
     result = action.run(task_vars={})
     action._execute_module.assert_not_called()
@@ -241,7 +221,7 @@ def test_a_list_of_strings_holding_a_dictionary_names_the_element():
 
 @pytest.mark.parametrize('transport', ['local', 'ssh'])
 @pytest.mark.parametrize('token', [[TOKEN], {'value': TOKEN}, [[TOKEN, 12345]]])
-def test_a_token_of_the_wrong_shape_is_refused_and_never_quoted(transport, token):
+def test_a_token_of_the_wrong_shape_is_refused_and_never_quoted(transport, token, make_action):
     action = make_action(
         AttributeAction, {'api_url': BASE, 'token': token, 'attributes': [{'template': 'mood'}]}, transport=transport
     )

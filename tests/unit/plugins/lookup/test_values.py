@@ -19,9 +19,7 @@ from ansible_collections.existio.exist.plugins.lookup import values as plugin_mo
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.tests.unit.plugins.documented import documented_options
-from exist_emulator.server import Emulator
-from exist_emulator.testing import InProcessAdapter
-from exist_emulator.world import world_from_seed
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import bind, one_user_seed
 
 BASE = 'http://127.0.0.1:8787'
 TOKEN = 'lookup-s3cret-token-9911'
@@ -400,72 +398,61 @@ def emulator_seed(today):
     def days(count, value):
         return dict((day, value(n)) for n, day in enumerate(days_before(today, count)))
 
-    return {
-        'services': [{'name': 'me', 'label': 'Me'}],
-        'clients': [],
-        'users': [
-            {
-                'username': 'u',
-                'timezone': 'UTC',
-                'tokens': [
-                    {'token': TOKEN, 'service': 'me', 'scopes': ['all'], 'kind': 'oauth2'},
-                    {'token': TOKEN + '-mood', 'service': 'me', 'scopes': ['mood_read'], 'kind': 'oauth2'},
-                ],
-                'attributes': [
-                    {'template': 'mood', 'service': 'me', 'manual': True, 'values': days(90, lambda n: 1 + n % 9)},
-                    {'template': 'steps', 'service': 'me', 'values': days(90, lambda n: 1000 + n)},
-                    {'template': 'keystrokes', 'service': 'me', 'values': days(3, lambda n: 50)},
-                ],
-            }
+    return one_user_seed(
+        [
+            {'template': 'mood', 'service': 'me', 'manual': True, 'values': days(90, lambda n: 1 + n % 9)},
+            {'template': 'steps', 'service': 'me', 'values': days(90, lambda n: 1000 + n)},
+            {'template': 'keystrokes', 'service': 'me', 'values': days(3, lambda n: 50)},
         ],
-    }
+        token=TOKEN,
+        more_tokens=[{'token': TOKEN + '-mood', 'service': 'me', 'scopes': ['mood_read'], 'kind': 'oauth2'}],
+    )
 
 
 @pytest.fixture
-def emulated(monkeypatch):
+def emulated(monkeypatch, make_exist):
     """An emulator in process, whose today is the user's (UTC); every client the lookup builds talks to it."""
     today = datetime.datetime.now(datetime.timezone.utc).date()
-    emulator = Emulator(world_from_seed(emulator_seed(today)), rate_limit=0)
-    adapter = InProcessAdapter(emulator)
-    sent = []
+    exist = make_exist(emulator_seed(today))
 
     class ConnectedClient(ExistClient):
         def __init__(self, connection, warn=None, **options):
             super().__init__(connection, warn, **options)
-            self._session.mount('http://', adapter)
-
-        def get(self, path, params=None):
-            sent.append(path)
-            return super().get(path, params)
+            bind(self, exist.adapter)
 
     monkeypatch.setattr(plugin_module, 'ExistClient', ConnectedClient)
-    return today, emulator, sent
+    return today, exist
+
+
+def sent(exist):
+    """The path of every request the lookup sent."""
+    return [path for unused_method, path in exist.log]
 
 
 def test_emulator_seven_days(lookup, warnings, emulated):
-    today, emulator, sent = emulated
+    today, exist = emulated
     result = run(lookup, 'mood', 'steps', 'keystrokes', days=7)
-    stored = emulator.world.users['u'].attributes
+    stored = exist.user.attributes
     for name in ('mood', 'steps', 'keystrokes'):
         expected = dict((d, v) for d, v in stored[name].values.items() if d in days_before(today, 7))
         assert result[name] == dict(sorted(expected.items()))
     assert len(result['mood']) == 7 and len(result['keystrokes']) == 3
-    assert sent == ['/api/2/attributes/with-values/'] and warnings == []
+    assert sent(exist) == ['/api/2/attributes/with-values/'] and warnings == []
 
 
 def test_emulator_sixty_days_of_one_attribute_read_values_pages(lookup, warnings, emulated):
-    today, emulator, sent = emulated
+    today, exist = emulated
     result = run(lookup, 'steps', days=60)
     assert result['steps'] == dict((d, 1000 + n) for n, d in reversed(list(enumerate(days_before(today, 60)))))
-    assert sent == ['/api/2/accounts/profile/', '/api/2/attributes/values/']
+    assert sent(exist) == ['/api/2/accounts/profile/', '/api/2/attributes/values/']
 
 
 def test_emulator_sixty_days_of_three_attributes_read_two_with_values_windows(lookup, warnings, emulated):
-    today, emulator, sent = emulated
+    today, exist = emulated
     result = run(lookup, 'mood', 'steps', 'keystrokes', days=60)
     assert len(result['mood']) == len(result['steps']) == 60 and len(result['keystrokes']) == 3
     assert min(result['mood']) == days_before(today, 60)[-1] and max(result['mood']) == today.isoformat()
-    assert sent == ['/api/2/accounts/profile/'] + ['/api/2/attributes/with-values/'] * 2
+    assert sent(exist) == ['/api/2/accounts/profile/'] + ['/api/2/attributes/with-values/'] * 2
 
 
 def test_emulator_read_scopes_hide_an_attribute(lookup, warnings, emulated):

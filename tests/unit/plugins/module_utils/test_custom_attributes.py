@@ -7,98 +7,64 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import normalize_declared
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
-from exist_emulator.server import Emulator
-from exist_emulator.testing import InProcessAdapter
-from exist_emulator.world import world_from_seed
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import EmulatedExist, one_user_seed
 
-BASE = 'http://127.0.0.1:8787'
 TOKEN = 'custom-token'
 
 
-def emulator_with(attributes=(), scopes=('all',)):
-    return Emulator(
-        world_from_seed(
-            {
-                'services': [{'name': 'me', 'label': 'Me'}, {'name': 'other', 'label': 'Other'}],
-                'clients': [],
-                'users': [
-                    {
-                        'username': 'u',
-                        'timezone': 'UTC',
-                        'tokens': [{'token': TOKEN, 'service': 'me', 'scopes': list(scopes), 'kind': 'oauth2'}],
-                        'attributes': list(attributes),
-                    }
-                ],
-            }
-        ),
-        rate_limit=0,
+def emulated(attributes=(), scopes=('all',)):
+    return EmulatedExist(
+        one_user_seed(attributes, scopes=scopes, services=[('me', 'Me'), ('other', 'Other')], token=TOKEN)
     )
 
 
-class Server:
-    def __init__(self, emulator):
-        self.emulator = emulator
-        self.adapter = InProcessAdapter(emulator)
-        self.log = []
-        original = self.adapter.send
-
-        def send(request, **kwargs):
-            self.log.append((request.method, requests.utils.urlparse(request.url).path))
-            return original(request, **kwargs)
-
-        self.adapter.send = send
-
-    def converge(self, items, check_mode=False, **options):
-        client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
-        client._session.mount('http://', self.adapter)
-        warnings = []
-        self.log[:] = []
-        result = converge(client, normalize_declared(items), check_mode=check_mode, warn=warnings.append, **options)
-        return result, warnings
-
-    def attribute(self, name):
-        return self.emulator.world.users['u'].attributes.get(name)
+def converge_on(exist, items, check_mode=False, **options):
+    """converge() with a fresh client and log: (result, warnings)."""
+    warnings = []
+    exist.clear_log()
+    result = converge(
+        exist.client(TOKEN), normalize_declared(items), check_mode=check_mode, warn=warnings.append, **options
+    )
+    return result, warnings
 
 
 STREAK = {'label': 'Meditation streak', 'group': 'health', 'value_type': 'integer'}
 
 
 def test_a_missing_custom_attribute_is_created_owned_and_named_from_the_answer():
-    server = Server(emulator_with())
-    predicted, warnings = server.converge([STREAK], check_mode=True)
+    exist = emulated()
+    predicted, warnings = converge_on(exist, [STREAK], check_mode=True)
     assert predicted['created'] == predicted['acquired'] == ['meditation_streak']
     assert any("'meditation_streak' is a prediction" in w for w in warnings)
-    result, unused_warnings = server.converge([STREAK])
+    result, unused_warnings = converge_on(exist, [STREAK])
     assert result['created'] == result['acquired'] == ['meditation_streak']
-    created = server.attribute('meditation_streak')
+    created = exist.attribute('meditation_streak')
     assert (created.label, created.group, created.value_type, created.service) == (
         'Meditation streak',
         'health',
         0,
         'me',
     )
-    assert server.log == [
+    assert exist.log == [
         ('GET', '/api/2/attributes/owned/'),
         ('GET', '/api/2/attributes/'),
         ('POST', '/api/2/attributes/create/'),
     ]
-    again, unused_warnings = server.converge([STREAK])
+    again, unused_warnings = converge_on(exist, [STREAK])
     assert again['changed'] is False and again['created'] == []
-    assert server.log == [('GET', '/api/2/attributes/owned/')]
+    assert exist.log == [('GET', '/api/2/attributes/owned/')]
 
 
 def test_thirty_six_creations_take_two_posts():
-    server = Server(emulator_with())
+    exist = emulated()
     items = [{'label': 'Habit %02d' % n, 'group': 'custom', 'value_type': 7} for n in range(36)]
-    result, unused_warnings = server.converge(items)
+    result, unused_warnings = converge_on(exist, items)
     assert len(result['created']) == 36
-    assert server.log.count(('POST', '/api/2/attributes/create/')) == 2
-    assert len(server.log) == 4
+    assert exist.log.count(('POST', '/api/2/attributes/create/')) == 2
+    assert len(exist.log) == 4
 
 
 def test_an_existing_custom_attribute_is_acquired_not_created():
@@ -110,11 +76,11 @@ def test_an_existing_custom_attribute_is_acquired_not_created():
         'service': 'other',
         'available_services': ['other'],
     }
-    server = Server(emulator_with([existing]))
-    result, warnings = server.converge([STREAK])
+    exist = emulated([existing])
+    result, warnings = converge_on(exist, [STREAK])
     assert result['acquired'] == ['meditation_streak'] and result['created'] == []
     assert any('Other' in w and 'took it over' in w for w in warnings)
-    assert ('POST', '/api/2/attributes/acquire/') in server.log
+    assert ('POST', '/api/2/attributes/acquire/') in exist.log
 
 
 def test_an_existing_attribute_of_another_type_fails_and_nothing_is_written():
@@ -125,13 +91,13 @@ def test_an_existing_attribute_of_another_type_fails_and_nothing_is_written():
         'value_type': 3,
         'service': 'other',
     }
-    server = Server(emulator_with([existing]))
-    result, unused_warnings = server.converge([STREAK])
+    exist = emulated([existing])
+    result, unused_warnings = converge_on(exist, [STREAK])
     assert result['failed'] is True
     assert result['failed_items'][0]['error_code'] == 'group_or_type_differs'
     assert "name 'meditation_streak' (group_or_type_differs" in result['msg']
-    assert all(method == 'GET' for method, path in server.log)
-    assert server.attribute('meditation_streak').service == 'other'
+    assert all(method == 'GET' for method, path in exist.log)
+    assert exist.attribute('meditation_streak').service == 'other'
 
 
 def test_a_custom_attribute_the_token_cannot_see_exists_and_is_taken_over_by_name():
@@ -142,12 +108,12 @@ def test_a_custom_attribute_the_token_cannot_see_exists_and_is_taken_over_by_nam
         'value_type': 0,
         'service': 'other',
     }
-    server = Server(emulator_with([existing], scopes=('health_write',)))
-    result, warnings = server.converge([STREAK])
+    exist = emulated([existing], scopes=('health_write',))
+    result, warnings = converge_on(exist, [STREAK])
     assert result['acquired'] == ['meditation_streak'] and result['created'] == []
     assert any('previous owner unknown' in w for w in warnings)
-    assert server.log[-2:] == [('POST', '/api/2/attributes/create/'), ('POST', '/api/2/attributes/acquire/')]
-    assert server.attribute('meditation_streak').service == 'me'
+    assert exist.log[-2:] == [('POST', '/api/2/attributes/create/'), ('POST', '/api/2/attributes/acquire/')]
+    assert exist.attribute('meditation_streak').service == 'me'
 
 
 # -- labels: an attribute is found by its label, whatever Exist named it -----------------------------------------
@@ -159,56 +125,54 @@ def deep_work(name='deep_work_2', service='me', label='Deep work', group='produc
     return {'name': name, 'label': label, 'group': group, 'value_type': value_type, 'service': service}
 
 
-def labelled(server, label):
-    return sorted(
-        name for name, attribute in server.emulator.world.users['u'].attributes.items() if attribute.label == label
-    )
+def labelled(exist, label):
+    return sorted(name for name, attribute in exist.user.attributes.items() if attribute.label == label)
 
 
 @pytest.mark.parametrize('check_mode', [True, False])
 def test_a_label_finds_the_attribute_whatever_exist_named_it(check_mode):
-    server = Server(emulator_with([deep_work()]))
-    result, unused_warnings = server.converge([DEEP_WORK], check_mode=check_mode)
+    exist = emulated([deep_work()])
+    result, unused_warnings = converge_on(exist, [DEEP_WORK], check_mode=check_mode)
     assert not result.get('failed'), result.get('msg')
     assert result['changed'] is False and result['created'] == [] and result['acquired'] == []
     assert result['labels'] == [{'label': 'Deep work', 'name': 'deep_work_2', 'source': 'existing'}]
-    assert labelled(server, 'Deep work') == ['deep_work_2']
+    assert labelled(exist, 'Deep work') == ['deep_work_2']
     # The owned list alone shows it: nothing else is read.
-    assert server.log == [('GET', '/api/2/attributes/owned/')]
+    assert exist.log == [('GET', '/api/2/attributes/owned/')]
 
 
 @pytest.mark.parametrize('label', ['deep work', 'Deep  Work', ' DEEP WORK '])
 def test_a_label_matches_whatever_its_case_and_spacing(label):
-    server = Server(emulator_with([deep_work()]))
-    result, unused_warnings = server.converge([dict(DEEP_WORK, label=label)])
+    exist = emulated([deep_work()])
+    result, unused_warnings = converge_on(exist, [dict(DEEP_WORK, label=label)])
     assert result['changed'] is False and result['labels'][0]['name'] == 'deep_work_2'
-    assert labelled(server, 'Deep work') == ['deep_work_2'] and labelled(server, label) in ([], ['deep_work_2'])
+    assert labelled(exist, 'Deep work') == ['deep_work_2'] and labelled(exist, label) in ([], ['deep_work_2'])
 
 
 def test_a_label_owned_by_another_service_is_taken_over_by_its_name_or_refused_without_takeover():
-    server = Server(emulator_with([deep_work(service='other')]))
-    refused, unused_warnings = server.converge([DEEP_WORK], takeover=False)
+    exist = emulated([deep_work(service='other')])
+    refused, unused_warnings = converge_on(exist, [DEEP_WORK], takeover=False)
     assert refused['failed'] is True and refused['failed_items'][0]['error_code'] == 'owned_by_other_service'
     assert refused['labels'] == [{'label': 'Deep work', 'name': 'deep_work_2', 'source': 'existing'}]
-    predicted, unused_warnings = server.converge([DEEP_WORK], check_mode=True)
-    result, warnings = server.converge([DEEP_WORK])
+    predicted, unused_warnings = converge_on(exist, [DEEP_WORK], check_mode=True)
+    result, warnings = converge_on(exist, [DEEP_WORK])
     assert predicted['acquired'] == result['acquired'] == ['deep_work_2'] and result['created'] == []
     assert result['takeovers'] == [{'name': 'deep_work_2', 'previous_owner': 'other'}]
-    assert labelled(server, 'Deep work') == ['deep_work_2']
-    assert server.attribute('deep_work_2').service == 'me'
+    assert labelled(exist, 'Deep work') == ['deep_work_2']
+    assert exist.attribute('deep_work_2').service == 'me'
 
 
 def test_of_two_attributes_with_the_label_the_one_this_client_owns_is_the_one():
-    server = Server(emulator_with([deep_work('deep_work', service='other'), deep_work('deep_work_2')]))
-    result, unused_warnings = server.converge([DEEP_WORK])
+    exist = emulated([deep_work('deep_work', service='other'), deep_work('deep_work_2')])
+    result, unused_warnings = converge_on(exist, [DEEP_WORK])
     assert result['changed'] is False and result['labels'][0]['name'] == 'deep_work_2'
-    assert server.attribute('deep_work').service == 'other'
+    assert exist.attribute('deep_work').service == 'other'
 
 
 @pytest.mark.parametrize('check_mode', [True, False])
 def test_a_label_on_two_attributes_none_of_them_ours_is_refused_naming_both(check_mode):
-    server = Server(emulator_with([deep_work('deep_work', service='other'), deep_work('deep_work_2', service=None)]))
-    result, unused_warnings = server.converge([DEEP_WORK], check_mode=check_mode)
+    exist = emulated([deep_work('deep_work', service='other'), deep_work('deep_work_2', service=None)])
+    result, unused_warnings = converge_on(exist, [DEEP_WORK], check_mode=check_mode)
     assert result['failed'] is True and result['changed'] is False
     assert result['failed_items'] == [
         {
@@ -218,52 +182,52 @@ def test_a_label_on_two_attributes_none_of_them_ours_is_refused_naming_both(chec
             'nobody); declare the one you mean by name',
         }
     ]
-    assert all(method == 'GET' for method, path in server.log)
-    assert labelled(server, 'Deep work') == ['deep_work', 'deep_work_2']
+    assert all(method == 'GET' for method, path in exist.log)
+    assert labelled(exist, 'Deep work') == ['deep_work', 'deep_work_2']
 
 
 def test_a_label_on_an_attribute_of_another_group_is_refused_and_nothing_is_created():
-    server = Server(emulator_with([deep_work(group='mood', service='other')]))
-    result, unused_warnings = server.converge([DEEP_WORK])
+    exist = emulated([deep_work(group='mood', service='other')])
+    result, unused_warnings = converge_on(exist, [DEEP_WORK])
     assert result['failed'] is True and result['failed_items'][0]['error_code'] == 'group_or_type_differs'
     assert result['failed_items'][0]['name'] == 'deep_work_2'
     assert "Label 'Deep work' is on deep_work_2: it exists with group mood" in result['msg']
-    assert all(method == 'GET' for method, path in server.log)
-    assert labelled(server, 'Deep work') == ['deep_work_2']
+    assert all(method == 'GET' for method, path in exist.log)
+    assert labelled(exist, 'Deep work') == ['deep_work_2']
 
 
 def test_a_name_taken_by_an_attribute_with_another_label_is_not_taken_over_for_the_label():
     # deep_work is "Deep work hours": declaring "Deep work" must not take it over. Exist may create deep_work_3
     # (then that is the one); the emulator refuses a taken name, so the item fails, saying why.
-    server = Server(emulator_with([deep_work('deep_work', label='Deep work hours', service='other')]))
-    result, unused_warnings = server.converge([DEEP_WORK])
+    exist = emulated([deep_work('deep_work', label='Deep work hours', service='other')])
+    result, unused_warnings = converge_on(exist, [DEEP_WORK])
     assert result['failed'] is True and result['acquired'] == [] and result['labels'] == []
     item = result['failed_items'][0]
     assert item['label'] == 'Deep work' and item['error_code'] == 'exists'
     assert "no attribute the token can read has the label 'Deep work'" in item['error']
-    assert server.attribute('deep_work').service == 'other'
+    assert exist.attribute('deep_work').service == 'other'
 
 
 def test_a_created_attribute_reports_the_name_exist_gave_its_label():
-    server = Server(emulator_with())
-    predicted, unused_warnings = server.converge([DEEP_WORK], check_mode=True)
+    exist = emulated()
+    predicted, unused_warnings = converge_on(exist, [DEEP_WORK], check_mode=True)
     assert predicted['labels'] == [{'label': 'Deep work', 'name': 'deep_work', 'source': 'predicted'}]
-    result, unused_warnings = server.converge([DEEP_WORK])
+    result, unused_warnings = converge_on(exist, [DEEP_WORK])
     assert result['labels'] == [{'label': 'Deep work', 'name': 'deep_work', 'source': 'created'}]
-    again, unused_warnings = server.converge([DEEP_WORK])
+    again, unused_warnings = converge_on(exist, [DEEP_WORK])
     assert again['changed'] is False and again['labels'][0]['source'] == 'existing'
 
 
 def test_state_absent_by_label_releases_the_attribute_that_has_it():
-    server = Server(emulator_with([deep_work(), deep_work('deep_work', label='Deep work hours')]))
-    result, unused_warnings = server.converge([{'label': 'Deep work', 'state': 'absent'}])
+    exist = emulated([deep_work(), deep_work('deep_work', label='Deep work hours')])
+    result, unused_warnings = converge_on(exist, [{'label': 'Deep work', 'state': 'absent'}])
     assert result['released'] == ['deep_work_2']
-    assert server.attribute('deep_work').service == 'me'
+    assert exist.attribute('deep_work').service == 'me'
 
 
 def test_two_labels_that_resolve_to_one_attribute_are_refused():
-    server = Server(emulator_with([deep_work()]))
-    result, unused_warnings = server.converge([DEEP_WORK, {'name': 'deep_work_2'}])
+    exist = emulated([deep_work()])
+    result, unused_warnings = converge_on(exist, [DEEP_WORK, {'name': 'deep_work_2'}])
     assert result['failed'] is True
     assert result['failed_items'][0]['error'] == (
         "Label 'Deep work' is on attribute 'deep_work_2', which attributes[1] declares too; declare it once"

@@ -20,7 +20,6 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import normalize_declared
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     THIS_CLIENT,
@@ -28,13 +27,8 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
     plan_ownership,
 )
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge, read_owned, read_visible
-from exist_emulator.server import Emulator
-from exist_emulator.testing import InProcessAdapter
-from exist_emulator.world import world_from_seed
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import ME, EmulatedExist, one_user_seed
 
-BASE = 'http://127.0.0.1:8787'
-TOKEN = 'property-token'
-ME = 'me'
 OTHERS = ['other_a', 'other_b']
 TEMPLATES = ['steps', 'floors', 'mood', 'mood_note', 'coffees', 'water', 'sleep', 'keystrokes']
 CUSTOM = {'reading_time': ('Reading time', 'media', 3)}
@@ -86,18 +80,7 @@ def seed_for(world, token_scopes):
         else:
             attribute['template'] = name
         attributes.append(attribute)
-    return {
-        'services': [{'name': s, 'label': s.title()} for s in [ME] + OTHERS],
-        'clients': [],
-        'users': [
-            {
-                'username': 'u',
-                'timezone': 'UTC',
-                'attributes': attributes,
-                'tokens': [{'token': TOKEN, 'service': ME, 'scopes': token_scopes, 'kind': 'oauth2'}],
-            }
-        ],
-    }
+    return one_user_seed(attributes, scopes=token_scopes, services=[(s, s.title()) for s in [ME] + OTHERS])
 
 
 def declared_from(raw_items):
@@ -113,17 +96,13 @@ def declared_from(raw_items):
 
 
 def server(world, token_scopes):
-    emulator = Emulator(world_from_seed(seed_for(world, token_scopes)), rate_limit=0)
-    adapter = InProcessAdapter(emulator)
-    client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
-    client._session.mount('http://', adapter)
-    return emulator, adapter, client
+    exist = EmulatedExist(seed_for(world, token_scopes))
+    return exist, exist.client()
 
 
-def owned_now(emulator):
+def owned_now(exist):
     """{name: manual} of what this client owns, from the emulator itself."""
-    user = emulator.world.users['u']
-    return dict((a.name, a.manual) for a in user.attributes.values() if a.service == ME)
+    return dict((a.name, a.manual) for a in exist.user.attributes.values() if a.service == ME)
 
 
 def exclusive_is_meaningful(declared, option_values):
@@ -138,10 +117,10 @@ PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_ch
 @given(worlds, scopes, items, options)
 def test_one_run_converges_and_reports_exactly_the_change(world, token_scopes, raw_items, option_values):
     declared = declared_from(raw_items)
-    emulator, adapter, client = server(world, token_scopes)
-    before = owned_now(emulator)
+    exist, client = server(world, token_scopes)
+    before = owned_now(exist)
     result = converge(client, declared, **option_values)
-    after = owned_now(emulator)
+    after = owned_now(exist)
 
     # Every change is reported, and only changes.
     acquired, released = set(result['acquired']), set(result['released'])
@@ -174,20 +153,20 @@ def test_one_run_converges_and_reports_exactly_the_change(world, token_scopes, r
     assert pending <= failed | set(r.get('name') or r.get('template') for r in again.refused)
 
     # The second run sends no write.
-    writes = adapter.writes
+    writes = exist.writes
     second = converge(client, declared, **option_values)
     if not result.get('failed'):
-        assert adapter.writes == writes and not second['changed']
+        assert exist.writes == writes and not second['changed']
 
 
 @PROPERTY_SETTINGS
 @given(worlds, scopes, items, options)
 def test_check_mode_predicts_the_real_run_and_writes_nothing(world, token_scopes, raw_items, option_values):
     declared = declared_from(raw_items)
-    emulator, adapter, client = server(world, token_scopes)
+    exist, client = server(world, token_scopes)
     warnings = []
     predicted = converge(client, declared, check_mode=True, warn=warnings.append, **option_values)
-    assert adapter.writes == 0
+    assert exist.writes == 0
     real = converge(client, declared, **option_values)
 
     # What a real run may reveal that no read can (documented): refusals for

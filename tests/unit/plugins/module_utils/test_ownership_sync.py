@@ -2,177 +2,129 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""converge() over an in-memory stand-in for ExistClient: request budget, failures, check mode."""
+"""converge() against the emulator in process: request budget, failures, check mode.
+
+Faults stand for what the emulator does not do by itself: lost answers, errors before or after a
+write, answers of the wrong shape, a server that ignores `manual`, another run racing this one.
+"""
 
 from __future__ import annotations
 
-import copy
+import json
 
 import pytest
+import requests
 
-from ansible_collections.existio.exist.plugins.module_utils._client import BatchResult
-from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     UNKNOWN_OWNER,
     normalize_declared,
 )
-from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import TEMPLATE_GROUPS, THIS_CLIENT
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import THIS_CLIENT
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import (
+    ME,
+    OWNED,
+    EmulatedExist,
+    error_before,
+    one_user_seed,
+    raise_before,
+    respond,
+)
+from exist_emulator.templates import ALL_SCOPES, TEMPLATES, WRITE_SCOPES
 
-ME = 'my_service'
+SERVICES = [(ME, 'Me'), ('withings', 'Withings'), ('fitbit', 'Fitbit'), ('other', 'Other'), ('exist_ios', 'Exist iOS')]
 EVERY = {'include_inactive': 'true', 'include_low_priority': 'true'}
+# Templates the emulator publishes, in name order: enough for three create requests.
+MANY = sorted(TEMPLATES)
+ACQUIRE, CREATE, RELEASE = ('/api/2/attributes/%s/' % kind for kind in ('acquire', 'create', 'release'))
 
 
-def attribute(name, service, manual=False, available=(), template=True, group=None):
+def template(name, service, manual=False, available=()):
+    """A template attribute of the seed; one without an owner is inactive."""
     return {
-        'name': name,
-        'template': name if template else None,
+        'template': name,
+        'service': service,
         'manual': manual,
         'active': service is not None,
-        'group': {'name': group or TEMPLATE_GROUPS.get(name, 'activity')},
-        'service': {'name': service, 'label': service.title()} if service else None,
-        'available_services': [{'name': s, 'label': s.title()} for s in available],
+        'available_services': list(available),
     }
 
 
-class FakeExist:
-    """Answers like the emulator would, and records every call."""
-
-    def __init__(self, attributes, templates=('mood', 'steps', 'sleep', 'coffees', 'water'), readable=None):
-        self.attributes = dict((a['name'], a) for a in attributes)
-        self.templates = set(templates)
-        for i in range(200):
-            self.templates.add('t%03d' % i)
-        self.readable = readable  # groups the token reads; None: all
-        self.calls = []
-        self.refuse = {}  # name -> (error_code, error)
-        self.ignore_manual = False
-        self.faults = []  # [(method, exception, apply_first)] for the next writes
-
-    def list_owned(self, params=None):
-        # Reads that decide ownership must see low-priority and inactive attributes.
-        assert params == EVERY
-        self.calls.append(('GET', 'owned'))
-        return [
-            copy.deepcopy(a) for n, a in sorted(self.attributes.items()) if a['service'] and a['service']['name'] == ME
-        ]
-
-    def list_attributes(self, params=None):
-        # The whole list: Exist has been seen to ignore a name filter.
-        assert params == EVERY
-        self.calls.append(('GET', 'attributes'))
-        return [
-            copy.deepcopy(a)
-            for n, a in sorted(self.attributes.items())
-            if self.readable is None or a['group']['name'] in self.readable
-        ]
-
-    def _fault(self, method):
-        if self.faults and self.faults[0][0] == method:
-            return self.faults.pop(0)[1:]
-        return None, False
-
-    def acquire(self, items):
-        return self._take('acquire', items)
-
-    def create(self, items):
-        return self._take('create', items)
-
-    def _take(self, method, items):
-        """acquire (takes over whatever exists, creates a template) or create (refuses what exists)."""
-        assert len(items) <= 35
-        self.calls.append(('POST', method, len(items)))
-        fault, apply_first = self._fault(method)
-        if fault is not None and not apply_first:
-            raise fault
-        success, failed = [], []
-        for item in items:
-            name = item.get('name') or item.get('template')
-            if name in self.refuse:
-                code, error = self.refuse[name]
-                failed.append(dict(item, error_code=code, error=error))
-                continue
-            if method == 'create' and name in self.attributes:
-                failed.append(dict(item, error_code='exists', error="Attribute '%s' already exists" % name))
-                continue
-            if name not in self.attributes:
-                if 'template' not in item or name not in self.templates:
-                    failed.append(dict(item, error_code='not_found', error='Attribute matching query does not exist.'))
-                    continue
-                self.attributes[name] = attribute(name, None, manual=True)
-            obj = self.attributes[name]
-            obj['service'] = {'name': ME, 'label': 'Me'}
-            obj['active'] = True
-            if 'manual' in item and not self.ignore_manual:
-                obj['manual'] = item['manual']
-            success.append(copy.deepcopy(obj))
-        if fault is not None:
-            raise fault
-        return BatchResult(202 if failed else 200, success, failed)
-
-    def release(self, items):
-        self.calls.append(('POST', 'release', len(items)))
-        fault, apply_first = self._fault('release')
-        if fault is not None and not apply_first:
-            raise fault
-        success, failed = [], []
-        for item in items:
-            obj = self.attributes[item['name']]
-            if not obj['service'] or obj['service']['name'] != ME:
-                failed.append(
-                    dict(
-                        item,
-                        error_code='unauthorised',
-                        error="Attribute '%s' does not belong to this service" % item['name'],
-                    )
-                )
-                continue
-            others = [s for s in obj['available_services'] if s['name'] != ME]
-            obj['service'] = others[0] if others else None
-            obj['active'] = bool(others)
-            success.append({'name': item['name']} if others else {'name': item['name'], 'service': '', 'active': False})
-        if fault is not None:
-            raise fault
-        return BatchResult(202 if failed else 200, success, failed)
-
-    def writes(self):
-        return [c for c in self.calls if c[0] == 'POST']
+def custom(name, service):
+    return {
+        'name': name,
+        'label': name.replace('_', ' ').capitalize(),
+        'group': 'media',
+        'value_type': 3,
+        'service': service,
+        'manual': False,
+        'active': service is not None,
+    }
 
 
-def run(fake, items, state='present', **kwargs):
+def emulated(attributes=(), scopes=('all',)):
+    return EmulatedExist(one_user_seed(attributes, scopes=scopes, services=SERVICES))
+
+
+def calls(exist):
+    """Every request sent: ('GET', endpoint) or ('POST', endpoint, number of items)."""
+    seen = []
+    for method, path, query, body in exist.adapter.sent:
+        endpoint = path.rstrip('/').rsplit('/', 1)[-1]
+        if method == 'GET':
+            # Reads that decide ownership must see low-priority and inactive attributes.
+            assert dict((k, query.get(k)) for k in EVERY) == EVERY, (path, query)
+            seen.append(('GET', endpoint))
+        else:
+            seen.append((method, endpoint, len(body)))
+    return seen
+
+
+def writes(exist):
+    return [c for c in calls(exist) if c[0] == 'POST']
+
+
+def owner(exist, name):
+    return exist.attribute(name).service
+
+
+def run(exist, items, state='present', **kwargs):
     warnings = []
-    result = converge(fake, normalize_declared(items, state), warn=warnings.append, **kwargs)
+    exist.clear_log()
+    result = converge(exist.client(), normalize_declared(items, state), warn=warnings.append, **kwargs)
     return result, warnings
 
 
+def world_attributes():
+    return [
+        template('mood', ME, manual=True),
+        template('coffees', ME, available=[ME, 'fitbit']),
+        template('steps', 'withings', available=['withings']),
+        template('sleep', None),
+        custom('reading_time', 'other'),
+    ]
+
+
 def world():
-    return FakeExist(
-        [
-            attribute('mood', ME, manual=True),
-            attribute('coffees', ME, available=[ME, 'fitbit']),
-            attribute('steps', 'withings', available=['withings']),
-            attribute('sleep', None),
-            attribute('reading_time', 'other', template=False),
-        ]
-    )
+    return emulated(world_attributes())
 
 
 def test_converged_run_reads_once_and_writes_nothing():
-    fake = world()
-    result, warnings = run(fake, [{'template': 'mood', 'manual': True}, {'name': 'coffees'}])
-    assert fake.calls == [('GET', 'owned')]
+    exist = world()
+    result, warnings = run(exist, [{'template': 'mood', 'manual': True}, {'name': 'coffees'}])
+    assert calls(exist) == [('GET', 'owned')]
     assert result['changed'] is False and result['acquired'] == [] and result['released'] == []
     assert [a['name'] for a in result['owned']] == ['coffees', 'mood']
     assert 'failed' not in result and warnings == []
 
 
 def test_changes_add_one_lookup_and_one_post_per_endpoint():
-    fake = world()
+    exist = world()
     result, warnings = run(
-        fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'}, {'name': 'coffees', 'state': 'absent'}]
+        exist, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'}, {'name': 'coffees', 'state': 'absent'}]
     )
     # water is a template the look-up did not show: created, which never takes over.
-    assert fake.calls == [
+    assert calls(exist) == [
         ('GET', 'owned'),
         ('GET', 'attributes'),
         ('POST', 'acquire', 2),
@@ -189,11 +141,10 @@ def test_changes_add_one_lookup_and_one_post_per_endpoint():
     assert result['diff']['after']['attributes']['coffees'] == {'owner': 'fitbit', 'manual': False}
     assert 'water' not in result['diff']['before']['attributes']
     # The second run has converged.
-    fake.calls = []
     again, dummy = run(
-        fake, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'}, {'name': 'coffees', 'state': 'absent'}]
+        exist, [{'template': 'steps'}, {'template': 'water'}, {'name': 'sleep'}, {'name': 'coffees', 'state': 'absent'}]
     )
-    assert fake.calls == [('GET', 'owned')] and again['changed'] is False
+    assert calls(exist) == [('GET', 'owned')] and again['changed'] is False
 
 
 @pytest.mark.parametrize(
@@ -209,7 +160,7 @@ def test_check_mode_writes_nothing_and_predicts_the_real_run(items, kwargs):
     checked, real = world(), world()
     predicted, predicted_warnings = run(checked, items, check_mode=True, **kwargs)
     actual, actual_warnings = run(real, items, **kwargs)
-    assert checked.writes() == []
+    assert writes(checked) == []
     for key in ('changed', 'acquired', 'released', 'failed_items', 'diff'):
         assert predicted[key] == actual[key], key
     assert [a['name'] for a in predicted['owned']] == [a['name'] for a in actual['owned']]
@@ -218,41 +169,50 @@ def test_check_mode_writes_nothing_and_predicts_the_real_run(items, kwargs):
 
 
 def test_manual_flip_reacquires_with_the_new_flag():
-    fake = world()
-    result, dummy = run(fake, [{'template': 'mood', 'manual': False}])
-    assert fake.writes() == [('POST', 'acquire', 1)]
+    exist = world()
+    result, dummy = run(exist, [{'template': 'mood', 'manual': False}])
+    assert writes(exist) == [('POST', 'acquire', 1)]
     assert result['changed'] is True and result['acquired'] == ['mood']
     assert result['diff']['before']['attributes']['mood'] == {'owner': THIS_CLIENT, 'manual': True}
     assert result['diff']['after']['attributes']['mood'] == {'owner': THIS_CLIENT, 'manual': False}
-    assert fake.attributes['mood']['manual'] is False
+    assert exist.attribute('mood').manual is False
+
+
+def ignore_manual(forward, request):
+    """A server that acquires as asked but ignores `manual`."""
+    stripped = request.copy()
+    stripped.body = json.dumps(
+        [dict((k, v) for k, v in item.items() if k != 'manual') for item in json.loads(request.body)]
+    )
+    return forward(stripped)
 
 
 def test_manual_the_server_does_not_apply_warns_instead_of_changing():
-    fake = world()
-    fake.ignore_manual = True
-    result, warnings = run(fake, [{'template': 'mood', 'manual': False}])
+    exist = world()
+    exist.fault(ignore_manual, path=ACQUIRE)
+    result, warnings = run(exist, [{'template': 'mood', 'manual': False}])
     assert result['changed'] is False and result['acquired'] == []
     assert warnings == ["Exist did not apply manual=False to attribute 'mood' (it stays manual=True)"]
     assert result['diff']['before'] == result['diff']['after']
 
 
 def test_exclusive_releases_owned_but_undeclared_only():
-    fake = world()
-    result, dummy = run(fake, [{'template': 'mood'}], exclusive=True)
+    exist = world()
+    result, dummy = run(exist, [{'template': 'mood'}], exclusive=True)
     assert result['released'] == ['coffees'] and result['acquired'] == []
-    assert fake.attributes['mood']['service']['name'] == ME
+    assert owner(exist, 'mood') == ME
 
 
 def test_absent_for_what_another_service_owns_writes_nothing():
-    fake = world()
-    result, dummy = run(fake, [{'name': 'steps'}, {'name': 'unknown_thing'}], state='absent')
-    assert fake.calls == [('GET', 'owned')] and result['changed'] is False
+    exist = world()
+    result, dummy = run(exist, [{'name': 'steps'}, {'name': 'unknown_thing'}], state='absent')
+    assert calls(exist) == [('GET', 'owned')] and result['changed'] is False
 
 
 def test_takeover_false_fails_the_item_and_still_acquires_the_rest():
-    fake = world()
-    result, warnings = run(fake, [{'template': 'steps'}, {'name': 'sleep'}], takeover=False)
-    assert fake.writes() == [('POST', 'acquire', 1)]
+    exist = world()
+    result, warnings = run(exist, [{'template': 'steps'}, {'name': 'sleep'}], takeover=False)
+    assert writes(exist) == [('POST', 'acquire', 1)]
     assert result['acquired'] == ['sleep'] and result['changed'] is True
     assert result['failed'] is True
     assert result['failed_items'][0]['error_code'] == 'owned_by_other_service'
@@ -260,13 +220,13 @@ def test_takeover_false_fails_the_item_and_still_acquires_the_rest():
         "template 'steps' (owned_by_other_service: Attribute 'steps' is owned by Withings (withings)" in result['msg']
     )
     assert 'Done all the same: acquired sleep.' in result['msg']
-    assert fake.attributes['steps']['service']['name'] == 'withings'
+    assert owner(exist, 'steps') == 'withings'
 
 
 def test_partial_failure_202_names_each_failed_item_and_reports_what_succeeded():
-    fake = world()
-    fake.refuse['steps'] = ('not_allowed', "No permission to write to attributes in group 'activity'")
-    result, dummy = run(fake, [{'template': 'steps'}, {'template': 'bogus'}, {'template': 'water'}])
+    # The token may write every group but activity.
+    exist = emulated(world_attributes(), scopes=sorted(ALL_SCOPES - {'activity_write'}))
+    result, dummy = run(exist, [{'template': 'steps'}, {'template': 'bogus'}, {'template': 'water'}])
     assert result['failed'] is True and result['changed'] is True
     assert result['acquired'] == ['water']
     assert sorted((i.get('template'), i['error_code']) for i in result['failed_items']) == [
@@ -278,26 +238,27 @@ def test_partial_failure_202_names_each_failed_item_and_reports_what_succeeded()
 
 
 def test_71_new_templates_take_three_posts_and_one_lookup():
-    fake = FakeExist([])
-    items = [{'template': 't%03d' % i} for i in range(71)]
-    result, dummy = run(fake, items)
-    assert fake.calls[:2] == [('GET', 'owned'), ('GET', 'attributes')]
-    assert fake.writes() == [('POST', 'create', 35), ('POST', 'create', 35), ('POST', 'create', 1)]
+    exist = emulated()
+    items = [{'template': name} for name in MANY[:71]]
+    result, dummy = run(exist, items)
+    assert calls(exist)[:2] == [('GET', 'owned'), ('GET', 'attributes')]
+    assert writes(exist) == [('POST', 'create', 35), ('POST', 'create', 35), ('POST', 'create', 1)]
     assert len(result['acquired']) == 71
 
 
 def test_one_lookup_reads_the_whole_list_whatever_the_number_of_names():
-    fake = FakeExist([])
-    result, dummy = run(fake, [{'template': 't%03d' % i} for i in range(150)], check_mode=True)
-    assert [c for c in fake.calls if c[1] == 'attributes'] == [('GET', 'attributes')]
+    exist = emulated()
+    # Check mode sends no write: names Exist does not publish do as well as any.
+    result, dummy = run(exist, [{'template': 't%03d' % i} for i in range(150)], check_mode=True)
+    assert [c for c in calls(exist) if c[1] == 'attributes'] == [('GET', 'attributes')]
     assert len(result['acquired']) == 150
 
 
 def test_dropped_connection_after_applied_acquire_is_verified_by_a_fresh_read():
-    fake = world()
-    fake.faults = [('create', ExistOutcomeUnknown('POST /api/2/attributes/create/: connection failed'), True)]
-    result, warnings = run(fake, [{'template': 'water'}, {'name': 'coffees', 'state': 'absent'}])
-    assert fake.calls == [
+    exist = world()
+    exist.fault('lost_after', path=CREATE)
+    result, warnings = run(exist, [{'template': 'water'}, {'name': 'coffees', 'state': 'absent'}])
+    assert calls(exist) == [
         ('GET', 'owned'),
         ('GET', 'attributes'),
         ('POST', 'create', 1),
@@ -310,33 +271,27 @@ def test_dropped_connection_after_applied_acquire_is_verified_by_a_fresh_read():
 
 
 def test_unknown_outcome_not_applied_fails_and_stops_without_losing_what_was_done():
-    fake = FakeExist([attribute('old', ME)])
-    items = [{'template': 't%03d' % i} for i in range(40)] + [{'name': 'old', 'state': 'absent'}]
+    exist = emulated([custom('old', ME)])
+    items = [{'template': name} for name in MANY[:40]] + [{'name': 'old', 'state': 'absent'}]
     # The first batch goes through, the second fails before applying.
-    fail_nth(
-        fake,
-        'create',
-        2,
-        ExistOutcomeUnknown(
-            'POST /api/2/attributes/create/: Exist answered 500; whether it applied the write is unknown'
-        ),
-    )
-    result, dummy = run(fake, items)
+    exist.fault(error_before(500), path=CREATE, nth=2)
+    result, dummy = run(exist, items)
     assert result['failed'] is True
-    assert result['acquired'] == ['t%03d' % i for i in range(35)]
+    assert result['acquired'] == MANY[:35]
     assert result['released'] == []
     codes = dict((i.get('template') or i.get('name'), i['error_code']) for i in result['failed_items'])
-    assert set(codes[n] for n in ('t035', 't039')) == {'outcome_unknown'}
+    assert set(codes[n] for n in MANY[35:40]) == {'outcome_unknown'}
     assert codes['old'] == 'not_attempted'
-    assert 'Exist answered 500' in result['msg'] and 'Done all the same: acquired t000' in result['msg']
-    assert [c for c in fake.calls if c[1] == 'release'] == []
-    assert [a['name'] for a in result['owned']] == ['old'] + ['t%03d' % i for i in range(35)]
+    assert 'Exist answered 500' in result['msg'] and 'Done all the same: acquired %s' % MANY[0] in result['msg']
+    assert [c for c in calls(exist) if c[1] == 'release'] == []
+    assert [a['name'] for a in result['owned']] == sorted(['old'] + MANY[:35])
+    assert owner(exist, 'old') == ME and exist.attribute(MANY[35]) is None
 
 
 def test_definite_error_mid_run_reports_earlier_batches():
-    fake = FakeExist([])
-    fail_nth(fake, 'create', 2, ExistApiError('POST /api/2/attributes/create/: Exist answered 401', status=401))
-    result, dummy = run(fake, [{'template': 't%03d' % i} for i in range(50)])
+    exist = emulated()
+    exist.fault(error_before(401), path=CREATE, nth=2)
+    result, dummy = run(exist, [{'template': name} for name in MANY[:50]])
     assert result['failed'] is True and result['changed'] is True
     assert len(result['acquired']) == 35
     # The refused request's items were sent and refused, not "not sent".
@@ -349,83 +304,49 @@ def test_definite_error_mid_run_reports_earlier_batches():
 
 
 def test_release_to_nobody_shows_null_owner():
-    fake = FakeExist([attribute('lonely', ME)])
-    result, dummy = run(fake, [{'name': 'lonely'}], state='absent')
+    exist = emulated([custom('lonely', ME)])
+    result, dummy = run(exist, [{'name': 'lonely'}], state='absent')
     assert result['released'] == ['lonely'] and result['owned'] == []
     assert result['diff']['after']['attributes']['lonely'] == {'owner': None, 'manual': False}
-    assert fake.attributes['lonely']['active'] is False
+    assert exist.attribute('lonely').active is False
 
 
 # -- every item sent is accounted for ------------------------------------------
 
 
-class FailingReads(FakeExist):
-    """A fake whose owned-list reads fail after the first `good_reads`."""
-
-    def __init__(self, attributes, good_reads=1, **kwargs):
-        super().__init__(attributes, **kwargs)
-        self.good_reads = good_reads
-
-    def list_owned(self, params=None):
-        if self.good_reads <= 0:
-            self.calls.append(('GET', 'owned', 503))
-            raise ExistApiError('GET /api/2/attributes/owned/: Exist answered 503 after 3 retries', status=503)
-        self.good_reads -= 1
-        return super().list_owned(params)
-
-
-def fail_nth(fake, method, n, exception, apply_first=False):
-    """Make the n-th call of fake.<method> raise `exception` (after applying, if apply_first)."""
-    original = getattr(fake, method)
-    count = {'n': 0}
-
-    def wrapper(batch):
-        count['n'] += 1
-        if count['n'] != n:
-            return original(batch)
-        if apply_first:
-            original(batch)
-        else:
-            fake.calls.append(('POST', method, len(batch)))
-        raise exception
-
-    setattr(fake, method, wrapper)
-
-
 def test_a_failed_re_read_keeps_what_earlier_answers_showed():
     # 40 templates: the second acquire drops, and the read meant to check it answers 503.
-    fake = FailingReads([], good_reads=1, readable=None)
-    fail_nth(fake, 'create', 2, ExistOutcomeUnknown('POST /api/2/attributes/create/: connection dropped'))
-    items = [{'template': 't%03d' % i} for i in range(40)]
-    result, dummy = run(fake, items)
+    exist = emulated()
+    exist.fault(error_before(503), method='GET', path=OWNED, nth=2, times=None)
+    exist.fault(raise_before(requests.exceptions.ConnectionError('connection dropped')), path=CREATE, nth=2)
+    items = [{'template': name} for name in MANY[:40]]
+    result, dummy = run(exist, items)
     assert result['changed'] is True and result['failed'] is True
-    assert result['acquired'] == ['t%03d' % i for i in range(35)]
+    assert result['acquired'] == MANY[:35]
     unknown = [i['template'] for i in result['failed_items'] if i['error_code'] == 'outcome_unknown']
-    assert unknown == ['t%03d' % i for i in range(35, 40)]
+    assert unknown == MANY[35:40]
     assert 'connection dropped' in result['msg'] and 'fresh read meant to check it failed too' in result['msg']
-    assert [a['name'] for a in result['owned']] == ['t%03d' % i for i in range(35)]
+    assert [a['name'] for a in result['owned']] == MANY[:35]
 
 
 def test_a_write_that_may_land_later_is_never_reported_not_applied():
-    fake = world()
-    fail_nth(fake, 'create', 1, ExistOutcomeUnknown('POST /api/2/attributes/create/: sent no answer within 2 s'))
-    result, dummy = run(fake, [{'template': 'water'}])
+    exist = world()
+    exist.fault(raise_before(requests.exceptions.ReadTimeout('sent no answer within 2 s')), path=CREATE)
+    result, dummy = run(exist, [{'template': 'water'}])
     (item,) = result['failed_items']
     assert item['error_code'] == 'outcome_unknown'
     assert 'not applied' not in item['error'] and 'may still apply it' in item['error']
     assert result['changed'] is False and result['acquired'] == []
 
 
-class Answering(FakeExist):
-    """A fake whose acquire and create apply every item, then answer what `answer(success)` returns."""
+def answering(answer):
+    """A server whose acquire and create apply every item, then answer what `answer(success)` returns."""
 
-    def __init__(self, attributes, answer, **kwargs):
-        super().__init__(attributes, **kwargs)
-        self.answer = answer
+    def fault(forward, request):
+        success = json.loads(forward(request).content)['success']
+        return respond(request, 200, dict(zip(('success', 'failed'), answer(success))))
 
-    def _take(self, method, items):
-        result = super()._take(method, items)
-        return BatchResult(200, *self.answer(result.success))
+    return fault
 
 
 @pytest.mark.parametrize(
@@ -439,50 +360,46 @@ class Answering(FakeExist):
     ],
 )
 def test_an_answer_that_does_not_account_for_every_item_is_decided_by_a_fresh_read(answer):
-    fake = Answering([attribute('coffees', ME), attribute('steps', 'withings'), attribute('sleep', None)], answer)
-    result, warnings = run(fake, [{'name': 'sleep'}, {'template': 'steps'}])
-    assert fake.writes() == [('POST', 'acquire', 2)] and fake.calls.count(('GET', 'owned')) == 2
+    exist = emulated([template('coffees', ME), template('steps', 'withings'), template('sleep', None)])
+    exist.fault(answering(answer), path=ACQUIRE)
+    result, warnings = run(exist, [{'name': 'sleep'}, {'template': 'steps'}])
+    assert writes(exist) == [('POST', 'acquire', 2)] and calls(exist).count(('GET', 'owned')) == 2
     assert result['acquired'] == ['sleep', 'steps'] and result['changed'] is True
     assert 'failed' not in result
     assert any('a fresh read shows every item of that request was applied' in w for w in warnings)
 
 
 def test_an_unaccounted_item_a_fresh_read_does_not_show_is_outcome_unknown():
-    class Ignoring(FakeExist):
-        def _take(self, method, items):
-            self.calls.append(('POST', method, len(items)))
-            return BatchResult(200, [], [])
-
-    fake = Ignoring([])
-    result, dummy = run(fake, [{'template': 'water'}])
+    exist = emulated()
+    exist.fault(lambda forward, request: respond(request, 200, {'success': [], 'failed': []}), path=CREATE)
+    result, dummy = run(exist, [{'template': 'water'}])
     assert [i['error_code'] for i in result['failed_items']] == ['outcome_unknown']
     assert 'did not account for every item sent' in result['msg']
 
 
 def test_a_release_that_lost_a_race_is_success_without_change():
-    fake = world()
-    original = fake.release
+    exist = world()
 
-    def release(items):
+    def release(forward, request):
         # Another run released coffees a moment before this one.
-        fake.attributes['coffees']['service'] = None
-        return original(items)
+        exist.attribute('coffees').service = None
+        return forward(request)
 
-    fake.release = release
-    result, dummy = run(fake, [{'name': 'coffees'}], state='absent')
+    exist.fault(release, path=RELEASE)
+    result, dummy = run(exist, [{'name': 'coffees'}], state='absent')
     assert 'failed' not in result and result['changed'] is False and result['released'] == []
-    assert fake.calls[-1] == ('GET', 'owned')
+    assert calls(exist)[-1] == ('GET', 'owned')
 
 
 def test_an_unauthorised_release_of_what_is_still_owned_fails():
-    fake = world()
+    exist = world()
 
-    def release(items):
-        fake.calls.append(('POST', 'release', len(items)))
-        return BatchResult(202, [], [dict(items[0], error_code='unauthorised', error='no')])
+    def release(forward, request):
+        items = json.loads(request.body)
+        return respond(request, 202, {'success': [], 'failed': [dict(items[0], error_code='unauthorised', error='no')]})
 
-    fake.release = release
-    result, dummy = run(fake, [{'name': 'coffees'}], state='absent')
+    exist.fault(release, path=RELEASE)
+    result, dummy = run(exist, [{'name': 'coffees'}], state='absent')
     assert result['failed'] is True and result['failed_items'][0]['error_code'] == 'unauthorised'
 
 
@@ -491,35 +408,35 @@ def test_an_unauthorised_release_of_what_is_still_owned_fails():
 
 def scoped_world():
     """mood is owned by exist_ios, but the token can only read activity and food."""
-    return FakeExist(
-        [attribute('mood', 'exist_ios', group='mood'), attribute('steps', 'withings'), attribute('coffees', ME)],
-        readable={'activity', 'food'},
+    return emulated(
+        [template('mood', 'exist_ios'), template('steps', 'withings'), template('coffees', ME)],
+        scopes=['activity_read', 'food_read'] + sorted(WRITE_SCOPES),
     )
 
 
 def test_takeover_false_never_takes_over_what_the_token_cannot_see():
-    fake = scoped_world()
-    result, dummy = run(fake, [{'template': 'mood'}, {'name': 'mood_note'}], takeover=False)
-    assert fake.attributes['mood']['service']['name'] == 'exist_ios'
+    exist = scoped_world()
+    result, dummy = run(exist, [{'template': 'mood'}, {'name': 'mood_note'}], takeover=False)
+    assert owner(exist, 'mood') == 'exist_ios'
     codes = dict((i.get('template') or i.get('name'), i['error_code']) for i in result['failed_items'])
     assert codes == {'mood': 'owner_unknown', 'mood_note': 'owner_unknown'}
     # The template went through create, which refuses what exists; the name was refused without a request.
-    assert fake.writes() == [('POST', 'create', 1)]
+    assert writes(exist) == [('POST', 'create', 1)]
     assert result['changed'] is False
 
 
 def test_takeover_false_creates_a_hidden_template_the_user_lacks():
-    fake = scoped_world()
-    result, dummy = run(fake, [{'template': 'sleep'}], takeover=False)
-    assert fake.writes() == [('POST', 'create', 1)]
+    exist = scoped_world()
+    result, dummy = run(exist, [{'template': 'sleep'}], takeover=False)
+    assert writes(exist) == [('POST', 'create', 1)]
     assert result['acquired'] == ['sleep'] and 'failed' not in result
-    assert fake.attributes['sleep']['manual'] is False
+    assert exist.attribute('sleep').manual is False
 
 
 def test_check_mode_with_takeover_false_predicts_the_creation_and_says_it_may_be_refused():
-    fake = scoped_world()
-    result, warnings = run(fake, [{'template': 'mood'}], takeover=False, check_mode=True)
-    assert fake.writes() == [] and result['acquired'] == ['mood']
+    exist = scoped_world()
+    result, warnings = run(exist, [{'template': 'mood'}], takeover=False, check_mode=True)
+    assert writes(exist) == [] and result['acquired'] == ['mood']
     assert warnings == [
         "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
         "a real run creates it if the user lacks it, and otherwise refuses it (owner_unknown), since "
@@ -528,12 +445,12 @@ def test_check_mode_with_takeover_false_predicts_the_creation_and_says_it_may_be
 
 
 def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknown():
-    fake = scoped_world()
-    result, warnings = run(fake, [{'template': 'mood'}])
+    exist = scoped_world()
+    result, warnings = run(exist, [{'template': 'mood'}])
     # create says it exists; takeover=true then acquires it.
-    assert fake.writes() == [('POST', 'create', 1), ('POST', 'acquire', 1)]
+    assert writes(exist) == [('POST', 'create', 1), ('POST', 'acquire', 1)]
     assert result['acquired'] == ['mood'] and 'failed' not in result
-    assert fake.attributes['mood']['service']['name'] == ME
+    assert owner(exist, 'mood') == ME
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
     assert warnings == [
         "attribute 'mood' existed but was not visible to this token (no read scope for its group); "
@@ -542,9 +459,9 @@ def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknow
 
 
 def test_check_mode_says_what_it_cannot_know_about_what_the_token_cannot_see():
-    fake = scoped_world()
-    result, warnings = run(fake, [{'template': 'mood'}], check_mode=True)
-    assert fake.writes() == [] and result['acquired'] == ['mood']
+    exist = scoped_world()
+    result, warnings = run(exist, [{'template': 'mood'}], check_mode=True)
+    assert writes(exist) == [] and result['acquired'] == ['mood']
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
     assert warnings == [
         "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
@@ -555,17 +472,17 @@ def test_check_mode_says_what_it_cannot_know_about_what_the_token_cannot_see():
 
 @pytest.mark.parametrize('check_mode', [True, False])
 def test_a_new_template_in_a_group_the_token_reads_gets_no_unknown_owner_warning(check_mode):
-    fake = scoped_world()
-    result, warnings = run(fake, [{'template': 'water'}], check_mode=check_mode)
+    exist = scoped_world()
+    result, warnings = run(exist, [{'template': 'water'}], check_mode=check_mode)
     assert result['acquired'] == ['water'] and warnings == []
     assert 'water' not in result['diff']['before']['attributes']
 
 
 def test_a_new_template_the_token_cannot_see_is_created_without_warning():
     # No read can prove the user lacks sleep, but create's success proves it was new.
-    fake = scoped_world()
-    result, warnings = run(fake, [{'template': 'sleep'}])
-    assert fake.writes() == [('POST', 'create', 1)]
+    exist = scoped_world()
+    result, warnings = run(exist, [{'template': 'sleep'}])
+    assert writes(exist) == [('POST', 'create', 1)]
     assert result['acquired'] == ['sleep'] and warnings == []
     assert 'sleep' not in result['diff']['before']['attributes']
 

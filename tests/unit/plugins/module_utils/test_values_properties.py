@@ -20,14 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.module_utils import _values_task
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import same_value
-from exist_emulator.server import Emulator
-from exist_emulator.testing import InProcessAdapter
-from exist_emulator.world import world_from_seed
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import EmulatedExist, one_user_seed
 
-BASE = 'http://127.0.0.1:8787'
-TOKEN = 'property-token'
 LAST = datetime.date(2026, 11, 27)
 # name: (template, value type, a strategy of valid values)
 ATTRIBUTES = {
@@ -59,33 +54,20 @@ declared_values = st.lists(
 
 
 def server(stored):
-    seed = {
-        'services': [{'name': 'me', 'label': 'Me'}],
-        'clients': [],
-        'users': [
-            {
-                'username': 'u',
-                'timezone': 'UTC',
-                'tokens': [{'token': TOKEN, 'service': 'me', 'scopes': ['all'], 'kind': 'oauth2'}],
-                'attributes': [{'template': name, 'service': 'me', 'values': stored[name]} for name in sorted(stored)],
-            }
-        ],
-    }
-    emulator = Emulator(world_from_seed(seed), rate_limit=0)
-    return emulator, InProcessAdapter(emulator)
+    return EmulatedExist(
+        one_user_seed([{'template': name, 'service': 'me', 'values': stored[name]} for name in sorted(stored)])
+    )
 
 
-def run(adapter, values, check_mode):
+def run(exist, values, check_mode):
     params = dict(token_type='bearer', values=values, operation='set', acquire=False, takeover=True)
-    client = ExistClient.connect(BASE, TOKEN, sleep=lambda seconds: None)
-    client._session.mount('http://', adapter)
-    return _values_task.work(client, _values_task.prepare(params), params, check_mode, lambda message: None)
+    return _values_task.work(exist.client(), _values_task.prepare(params), params, check_mode, lambda message: None)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stored=stored_values, declared=declared_values)
 def test_set_values_reports_the_truth_predicts_it_and_converges(stored, declared):
-    emulator, adapter = server(stored)
+    exist = server(stored)
     values = [{'name': name, 'date': date, 'value': value} for name, date, value in declared]
     expected = [
         {'name': name, 'date': date, 'previous': stored[name].get(date), 'value': value}
@@ -93,19 +75,18 @@ def test_set_values_reports_the_truth_predicts_it_and_converges(stored, declared
         if stored[name].get(date) is None or not same_value(stored[name][date], value)
     ]
 
-    predicted = run(adapter, values, check_mode=True)
-    assert adapter.writes == 0
+    predicted = run(exist, values, check_mode=True)
+    assert exist.writes == 0
     assert predicted['updated'] == expected
 
-    result = run(adapter, values, check_mode=False)
+    result = run(exist, values, check_mode=False)
     assert not result.get('failed'), result.get('msg')
     assert result['updated'] == expected
     assert result['changed'] is bool(expected)
-    held = emulator.world.users['u'].attributes
     for name, date, value in declared:
-        assert same_value(held[name].values[date], value)
+        assert same_value(exist.values(name)[date], value)
 
-    writes = adapter.writes
-    again = run(adapter, values, check_mode=False)
+    writes = exist.writes
+    again = run(exist, values, check_mode=False)
     assert again['changed'] is False and again['updated'] == []
-    assert adapter.writes == writes
+    assert exist.writes == writes

@@ -1,0 +1,161 @@
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Fixtures every unit test may use: the emulated Exist, a client bound to it, action plugins, no network.
+
+Internal to this collection, not a stable API.
+
+- exist_seed: the world `exist` starts from (one user, no attribute); override it in a module, or
+  parametrize it, for another world;
+- exist: an EmulatedExist (tests/unit/plugins/emulated.py) seeded with exist_seed: .client(), .fault(),
+  .log, .attribute(name), .values(name);
+- make_exist(seed=None, **one_user_seed options): more worlds in one test;
+- exist_client: exist.client();
+- make_action(cls, args, ...): an action plugin with a mocked task, connection and play context;
+- no_network (autouse): a test that opens a connection to anything but loopback fails, naming it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import EmulatedExist, one_user_seed
+
+# -- no network ------------------------------------------------------------------------------------------------
+
+
+class NetworkRefused(AssertionError):
+    """A unit test tried to reach the network. An AssertionError, so that no `except OSError` hides it."""
+
+
+def _is_loopback(address):
+    host = address[0] if isinstance(address, tuple) else address
+    if not isinstance(host, str):
+        return False
+    if host.lower() == 'localhost':
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split('%')[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, 'ipv4_mapped', None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Refuse every connection a test opens to an address that is not loopback (Unix sockets pass).
+
+    Yields the addresses refused so far; any left at teardown fail the test.
+    """
+    attempts = []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def guard(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            attempts.append(address)
+            raise NetworkRefused('a unit test tried to connect to %r; unit tests use loopback only' % (address,))
+
+    def connect(sock, address):
+        guard(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        guard(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, 'connect', connect)
+    monkeypatch.setattr(socket.socket, 'connect_ex', connect_ex)
+    yield attempts
+    # Also when the code under test caught the refusal and carried on.
+    if attempts:
+        pytest.fail('the test tried to reach the network: %s' % ', '.join(repr(a) for a in attempts))
+
+
+# -- the emulated Exist ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def exist_seed():
+    """The world `exist` starts from: one user, no attribute (override or parametrize for another)."""
+    return one_user_seed()
+
+
+@pytest.fixture
+def exist(exist_seed):
+    return EmulatedExist(exist_seed)
+
+
+@pytest.fixture
+def make_exist():
+    """make_exist(seed=None, **one_user_seed options) -> a further EmulatedExist."""
+
+    def make(seed=None, **options):
+        return EmulatedExist(seed if seed is not None else one_user_seed(**options))
+
+    return make
+
+
+@pytest.fixture
+def exist_client(exist):
+    return exist.client()
+
+
+# -- action plugins --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_action():
+    """make_action(cls, args, ...) -> an action plugin as ansible-core builds it for a task, all mocked.
+
+    transport: the connection's; action: the task's action name; vault_secrets: given, the loader holds
+    them (else the plugin has no loader); module_answer: what _execute_module returns (a dict), or raises
+    (an exception).
+    """
+
+    def make(
+        cls,
+        args,
+        transport='local',
+        check_mode=False,
+        diff=False,
+        become=False,
+        environment=None,
+        action='existio.exist.attribute',
+        vault_secrets=None,
+        module_answer=None,
+    ):
+        task = MagicMock()
+        task.args = args
+        task.async_val = 0
+        task.check_mode = check_mode
+        task.environment = environment if environment is not None else [{}]
+        task.action = action
+        connection = MagicMock()
+        connection.transport = transport
+        connection.has_native_async = False
+        play_context = MagicMock()
+        play_context.check_mode = check_mode
+        play_context.diff = diff
+        play_context.become = become
+        templar = MagicMock()
+        templar.template.side_effect = lambda value: value
+        loader = None
+        if vault_secrets is not None:
+            loader = MagicMock()
+            loader._vault.secrets = vault_secrets
+        plugin = cls(task, connection, play_context, loader=loader, templar=templar, shared_loader_obj=None)
+        if module_answer is None:
+            module_answer = {'changed': False, 'from_module': True}
+        if isinstance(module_answer, BaseException):
+            plugin._execute_module = MagicMock(side_effect=module_answer)
+        else:
+            plugin._execute_module = MagicMock(return_value=module_answer)
+        return plugin
+
+    return make
