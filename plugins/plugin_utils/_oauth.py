@@ -6,7 +6,7 @@
 
 Internal to this collection, not a stable API. Runs in the controller (the
 token action plugin), where the store and the vault secrets are. Every HTTP
-request goes through module_utils/_client.py.
+request goes through plugin_utils/_oauth_client.py.
 
 Crash safety. Refreshing invalidates the old pair the moment Exist issues the
 new one, so the new pair is the user's only valid one from then on:
@@ -60,11 +60,6 @@ import math
 import os
 import re
 
-from ansible_collections.existio.exist.plugins.module_utils._client import (
-    MAX_REQUESTS_PER_TASK,
-    ExistClient,
-    ExistOAuthRefused,
-)
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
     NUMBER_OPTIONS as CONNECTION_NUMBER_OPTIONS,
 )
@@ -74,6 +69,8 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistError,
     ExistOutcomeUnknown,
 )
+from ansible_collections.existio.exist.plugins.module_utils._transport import MAX_REQUESTS_PER_TASK
+from ansible_collections.existio.exist.plugins.plugin_utils._oauth_client import ExistOAuthRefused, OAuthClient
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
     DEFAULT_LOCK_TIMEOUT,
     OUTCOME_UNKNOWN_KEY,
@@ -211,7 +208,7 @@ class Run:
     def client(self, access_token=None, retries=None, max_requests=MAX_REQUESTS_PER_TASK):
         """A new client, redacting every secret known so far; with access_token, one user's."""
         connection = self.connection if retries is None else self.connection._replace(retries=retries)
-        client = ExistClient(connection, warn=self.warn, max_requests=max_requests)
+        client = OAuthClient(connection, warn=self.warn, max_requests=max_requests)
         client.add_secrets(*self.secrets)
         if access_token is not None:
             client.use_access_token(access_token)
