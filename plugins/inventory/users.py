@@ -212,7 +212,7 @@ from ansible_collections.existio.exist.plugins.module_utils._connection_options 
 )
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError  # noqa: E402
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_number  # noqa: E402
-from ansible_collections.existio.exist.plugins.plugin_utils._token_recovery import (  # noqa: E402
+from ansible_collections.existio.exist.plugins.plugin_utils._oauth import (  # noqa: E402
     PENDING_KEY,
     RECOVERED_INFIX,
 )
