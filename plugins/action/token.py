@@ -11,10 +11,10 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import TRANSPORT, validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
 from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values, shape_problems
+from ansible_collections.existio.exist.plugins.module_utils._transport import HAS_REQUESTS
 from ansible_collections.existio.exist.plugins.modules.token import (
     ARGUMENT_RULES,
     GROUP_OPTIONS_IGNORED,

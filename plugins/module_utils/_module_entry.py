@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import run_task
+from ansible_collections.existio.exist.plugins.module_utils._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 
 
 def run_module(task):

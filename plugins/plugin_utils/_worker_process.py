@@ -37,7 +37,6 @@ try:
 except ImportError:  # older ansible-core tags nothing
     native_type_name = VaultHelper = None
 
-from ansible_collections.existio.exist.plugins.module_utils._client import HAS_REQUESTS
 from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.module_utils._task_args import (
     secret_values,
@@ -45,6 +44,7 @@ from ansible_collections.existio.exist.plugins.module_utils._task_args import (
     without_env_fallbacks,
 )
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import run_task
+from ansible_collections.existio.exist.plugins.module_utils._transport import HAS_REQUESTS
 from ansible_collections.existio.exist.plugins.plugin_utils._ansible_core import (
     execute_module,
     no_log_values,

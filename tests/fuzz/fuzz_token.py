@@ -63,7 +63,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 
 from ansible_collections.existio.exist.plugins.action.token import PAIR_KEYS, ActionModule
 from ansible_collections.existio.exist.plugins.module_utils import _client
-from ansible_collections.existio.exist.plugins.plugin_utils import _oauth
+from ansible_collections.existio.exist.plugins.plugin_utils import _oauth, _oauth_client
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
     OUTCOME_UNKNOWN_KEY,
     REAUTHORIZATION_KEY,
@@ -351,7 +351,7 @@ class Hung(Exception):
     """A task did not end within CASE_DEADLINE: the bound the fuzzer checks is broken."""
 
 
-class _NoSleepClient(_client.ExistClient):
+class _NoSleepClient(_oauth_client.OAuthClient):
     """The client, whose waits (429, retries) are recorded, not slept: the fuzzer checks their bound, not the clock."""
 
     def __init__(self, *args, **kwargs):
@@ -847,7 +847,7 @@ def main(argv=None):
     parser.add_argument('--result-file', default=None, help='write "passed failed skipped" (one result per invariant)')
     options = parser.parse_args(argv)
 
-    _oauth.ExistClient = _NoSleepClient
+    _oauth.OAuthClient = _NoSleepClient
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**32)
     print('fuzz-token: master seed %d (replay with --seed %d)' % (seed, seed), flush=True)
     with BackgroundEmulator() as emulator:  # rate limit off

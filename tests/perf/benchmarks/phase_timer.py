@@ -83,6 +83,7 @@ def _clock_collection():
             _client,
             _ownership_sync,
             _task_runner,
+            _transport,
         )
         from ansible_collections.existio.exist.plugins.plugin_utils import (  # pylint: disable=import-outside-toplevel
             _worker_process,
@@ -97,9 +98,9 @@ def _clock_collection():
     clock(_worker_process, 'run_task', 'existio: run_task')
     clock(_task_runner, 'validate', 'existio: connection options checked')
     clock(_client.ExistClient, '__init__', 'existio: client set-up')
-    clock(_client.ExistClient, '_send', 'existio: HTTP request')
+    clock(_transport.Transport, '_send', 'existio: HTTP request')
     clock(_client.ExistClient, 'get', 'existio: GET and decode')
-    clock(_client.Answer, 'json', 'existio: JSON decode')
+    clock(_transport.Answer, 'json', 'existio: JSON decode')
     clock(_attribute_task, 'prepare', 'existio: declaration checked')
     clock(_ownership_sync, 'converge', 'existio: converge')
     clock(_ownership_sync, 'plan_ownership', 'existio: plan')

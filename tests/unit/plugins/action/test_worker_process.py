@@ -14,7 +14,7 @@ import responses
 
 from ansible_collections.existio.exist.plugins.action.attribute import ActionModule as AttributeAction
 from ansible_collections.existio.exist.plugins.action.attribute_info import ActionModule as AttributeInfoAction
-from ansible_collections.existio.exist.plugins.module_utils import _client
+from ansible_collections.existio.exist.plugins.module_utils import _transport
 
 BASE = 'http://127.0.0.1:8787'
 TOKEN = 'action-test-token-5566'
@@ -84,7 +84,7 @@ def test_check_mode_and_diff_come_from_the_play_context(make_action):
 
 @responses.activate
 def test_warnings_are_returned_like_a_module_does(monkeypatch, make_action):
-    monkeypatch.setattr(_client.time, 'sleep', lambda seconds: None)
+    monkeypatch.setattr(_transport.time, 'sleep', lambda seconds: None)
     responses.add(responses.GET, OWNED, status=503)
     responses.add(responses.GET, OWNED, json=page([MOOD]))
     action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]})

@@ -19,6 +19,7 @@ import pytest
 
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
+from ansible_collections.existio.exist.plugins.plugin_utils._oauth_client import OAuthClient
 from exist_emulator.testing import BackgroundEmulator
 from exist_emulator.tls import make_test_ca
 
@@ -101,7 +102,7 @@ def test_a_write_whose_answer_trickles_is_an_unknown_outcome_not_retried(emulato
 
 def test_a_token_request_whose_answer_trickles_is_an_unknown_outcome(emulator):
     emulator.admin.faults([{'path': '/oauth2/access_token', 'trickle': TRICKLE}])
-    client = ExistClient.without_access_token(emulator.url, timeout=TIMEOUT, retries=3, sleep=lambda seconds: None)
+    client = OAuthClient.without_access_token(emulator.url, timeout=TIMEOUT, retries=3, sleep=lambda seconds: None)
     form = {
         'grant_type': 'refresh_token',
         'refresh_token': 'demo-refresh',

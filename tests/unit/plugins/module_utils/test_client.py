@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from ansible_collections.existio.exist.plugins.module_utils import _client
+from ansible_collections.existio.exist.plugins.module_utils import _transport
 from ansible_collections.existio.exist.plugins.module_utils._client import (
     MAX_ITEMS_PER_REQUEST,
     ExistClient,
@@ -515,7 +515,7 @@ def test_results_that_are_not_a_list_is_an_error(client):
 
 @responses.activate
 def test_a_body_too_large_is_refused_without_reading_it_all(client, monkeypatch):
-    monkeypatch.setattr(_client, 'MAX_BODY_BYTES', 1000)
+    monkeypatch.setattr(_transport, 'MAX_BODY_BYTES', 1000)
     responses.add(responses.POST, ACQUIRE, body='x' * 5000)
     with pytest.raises(ExistOutcomeUnknown, match='larger than 1000 bytes'):
         client.acquire([{'name': 'a'}])

@@ -15,12 +15,12 @@ import responses
 from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import token_answer_problem
-from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient, ExistOAuthRefused
 from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistApiError,
     ExistConfigError,
     ExistOutcomeUnknown,
 )
+from ansible_collections.existio.exist.plugins.plugin_utils._oauth_client import ExistOAuthRefused, OAuthClient
 
 BASE = 'https://exist.example'
 TOKEN_URL = BASE + '/oauth2/access_token'
@@ -60,7 +60,7 @@ def rec():
 
 @pytest.fixture
 def client(rec):
-    return ExistClient.without_access_token(BASE, warn=rec.warn, sleep=rec.sleep, retries=3)
+    return OAuthClient.without_access_token(BASE, warn=rec.warn, sleep=rec.sleep, retries=3)
 
 
 def assert_no_secret(*texts):
@@ -90,7 +90,7 @@ def test_a_token_request_is_a_form_without_any_authorization_header(client):
 @responses.activate
 def test_a_token_request_never_carries_a_bearer_even_from_a_client_that_has_one(rec):
     responses.add(responses.POST, TOKEN_URL, json=ANSWER)
-    client = ExistClient.connect(BASE, 'sEcReT-old-access', warn=rec.warn, sleep=rec.sleep)
+    client = OAuthClient.connect(BASE, 'sEcReT-old-access', warn=rec.warn, sleep=rec.sleep)
     client.oauth_token(REFRESH_FORM)
     assert 'Authorization' not in responses.calls[0].request.headers
 
@@ -120,9 +120,9 @@ def test_use_access_token_sends_the_new_token_as_bearer(client):
 
 def test_a_client_without_an_access_token_checks_its_options_before_any_request():
     with pytest.raises(ExistConfigError, match='plain http://'):
-        ExistClient.without_access_token('http://exist.io')
+        OAuthClient.without_access_token('http://exist.io')
     with pytest.raises(ExistConfigError, match='timeout must be'):
-        ExistClient.without_access_token(BASE, timeout=0)
+        OAuthClient.without_access_token(BASE, timeout=0)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +181,7 @@ def test_a_2xx_that_is_not_a_token_is_an_unknown_outcome_that_quotes_nothing(cli
 def test_a_pair_in_an_odd_answer_is_kept_with_a_warning_never_lost(rec, odd, expires_in, scope, oddity):
     """The answer holds the user's only valid pair (the old one died as Exist issued it): keep it, say the rest."""
     body = '{"access_token": "%s", "refresh_token": "%s", "scope": "mood_read", %s}' % (NEW_ACCESS, NEW_REFRESH, odd)
-    client = ExistClient.without_access_token(BASE, warn=rec.warn, sleep=rec.sleep)
+    client = OAuthClient.without_access_token(BASE, warn=rec.warn, sleep=rec.sleep)
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, TOKEN_URL, body=body, content_type='application/json')
         answer = client.oauth_token(REFRESH_FORM)
