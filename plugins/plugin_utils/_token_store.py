@@ -47,13 +47,14 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
 
 import yaml
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.parsing.vault import VaultLib, is_encrypted
+
+from ansible_collections.existio.exist.plugins.plugin_utils._atomic_file import write_atomically
 
 REQUIRED_KEYS = ('access_token', 'refresh_token', 'expires_at')
 SECRET_KEYS = ('access_token', 'refresh_token')
@@ -349,30 +350,12 @@ class TokenStore:
         """Replace the store's target with entries, atomically, mode 0600 (a symbolic link stays a link)."""
         data = self.render(entries)
         target = self.target
-        directory = os.path.dirname(target)
-        temporary = None
         try:
-            # Inside the try: a directory that cannot be written must fail as TokenStoreError too.
-            fd, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(target), suffix='.tmp', dir=directory)
-            with os.fdopen(fd, 'wb') as f:
-                os.fchmod(f.fileno(), STORE_MODE)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(temporary, target)
+            write_atomically(target, data, STORE_MODE)
         except OSError as exc:
-            if temporary is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
             raise TokenStoreError(
                 '%s: cannot write the token store (%s)' % (self.where(), exc.strerror or exc)
             ) from None
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
 
     @contextlib.contextmanager
     def lock(self, timeout=DEFAULT_LOCK_TIMEOUT, sleep=time.sleep, clock=time.monotonic):

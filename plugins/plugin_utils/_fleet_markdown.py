@@ -1,0 +1,285 @@
+# Copyright (c) existio.exist contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The fleet report in Markdown: render_markdown() of what _fleet_tally.build_report() made.
+
+Internal to this collection, not a stable API. One function per section of the
+page, each returning its lines; a drift report (check mode) says "would be"
+where a run says what it did.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.existio.exist.plugins.plugin_utils._fleet_tally import STATE_VALID
+
+# Markdown lists at most this many failed tasks, unknown items, users not run... (the JSON has them all).
+MARKDOWN_FAILED_TASKS = 20
+MARKDOWN_LISTED = 20
+
+
+def _cell(text):
+    return to_text(text).replace('\\', '\\\\').replace('|', '\\|').replace('\n', ' ')
+
+
+def _table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(' --- ' for dummy in header) + '|']
+    lines.extend('| ' + ' | '.join(_cell(value) for value in row) + ' |' for row in rows)
+    return lines
+
+
+def _listing(counts, limit=8):
+    items = list(counts.items())
+    text = ', '.join('%s (%d)' % pair for pair in items[:limit])
+    return text + (', ...' if len(items) > limit else '')
+
+
+def _names_listed(names, limit=MARKDOWN_LISTED):
+    names = list(names)
+    text = ', '.join(names[:limit])
+    return text + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
+
+
+def _first_rows(header, rows, limit=MARKDOWN_LISTED):
+    """A table of the first limit rows, and how many more the JSON report has."""
+    lines = _table(header, rows[:limit])
+    if len(rows) > limit:
+        lines += ['', '%d more in the JSON report.' % (len(rows) - limit)]
+    return lines
+
+
+def _heading(report, drift):
+    lines = ['# %s' % report['title'], '']
+    lines.append(
+        'Playbook %s, run from %s to %s (UTC, %s s) with ansible-core %s.'
+        % (
+            ', '.join(report['playbooks']) or '(unnamed)',
+            report['started'],
+            report['finished'],
+            report['duration_seconds'],
+            report['ansible_core'],
+        )
+    )
+    if drift:
+        lines += ['', 'Check mode: nothing was changed. The counts below are what a real run would change.']
+    elif report['mode'] == 'mixed':
+        lines += [
+            '',
+            '%d task result(s) ran in check mode: their changes are predictions, counted with the %d applied.'
+            % (report['task_results']['check_mode'], report['task_results']['applied']),
+        ]
+    return lines
+
+
+def _users(report, drift):
+    users = report['users']
+    lines = ['', '## Users', '']
+    lines += _table(
+        [
+            'users',
+            'converged',
+            'would change' if drift else 'changed',
+            'unchanged',
+            'failed',
+            'outcome unknown',
+            'skipped',
+            'not run',
+        ],
+        [
+            [
+                users['total'],
+                users['converged'],
+                users['changed'],
+                users['unchanged'],
+                users['failed'],
+                users['outcome_unknown'],
+                users['skipped'],
+                users['not_run'],
+            ]
+        ],
+    )
+    if users['outcome_unknown']:
+        lines += [
+            '',
+            'Outcome unknown: %s. Whether Exist applied some of their items cannot be known (see Items); run '
+            'again to converge them.' % _names_listed(users['by_outcome']['outcome_unknown']),
+        ]
+    return lines + _users_not_run(report) + _token_states(users)
+
+
+def _users_not_run(report):
+    lines = []
+    not_run = [(name, data) for name, data in report['per_user'].items() if data['outcome'] == 'not_run']
+    if not_run:
+        lines += ['', '### Users no task of this collection ran for', '']
+        lines += _first_rows(
+            ['user', 'token state', 'reason'],
+            [[name, data['token_state'] or '', data['reason']] for name, data in not_run],
+        )
+    left_out = report['users']['left_out_by_inventory']
+    if left_out:
+        lines += ['', '### Users of the token store the inventory left out', '']
+        lines += _first_rows(['user', 'reason'], [[name, reason] for name, reason in left_out.items()])
+    return lines
+
+
+def _token_states(users):
+    marked = dict(
+        (state, names)
+        for state, names in users['by_token_state'].items()
+        if state not in (STATE_VALID,) and '(' not in state
+    )
+    if not marked:
+        return []
+    return [
+        '',
+        'Token states other than valid: %s.'
+        % '; '.join('%s: %s' % (state, _names_listed(names)) for state, names in marked.items()),
+    ]
+
+
+def _items(report, would):
+    items = report['items']
+    lines = ['', '## Items', '']
+    lines += _table(
+        [would + 'changed', 'failed', 'outcome unknown'],
+        [[items['changed'], items['failed'], items['outcome_unknown']]],
+    )
+    if items['unknown']:
+        lines += ['', 'Items of unknown outcome (Exist may or may not have applied them; run again to converge):', '']
+        lines += _first_rows(
+            ['user', 'item', 'date', 'error'],
+            [[item['user'], item['name'], item.get('date', ''), item['error']] for item in items['unknown']],
+        )
+    return lines
+
+
+def _by_attribute(section, kinds):
+    """Rows of counts per attribute for the kinds of a section ({kind: {total, by_attribute}}), and the totals."""
+    names = sorted(set().union(*(section[kind]['by_attribute'] for kind in kinds)))
+    rows = [[name] + [section[kind]['by_attribute'].get(name, 0) for kind in kinds] for name in names]
+    if rows:
+        rows.append(['**total**'] + [section[kind]['total'] for kind in kinds])
+    return rows
+
+
+def _attributes(report, would):
+    lines = ['', '## Attributes', '']
+    rows = _by_attribute(report['attributes'], ('acquired', 'released', 'created'))
+    if rows:
+        lines += _table(['attribute', would + 'acquired', would + 'released', would + 'created'], rows)
+    else:
+        lines.append('No attribute %sacquired, released or created.' % would)
+    return lines
+
+
+def _takeovers(report, would):
+    lines = ['', '## Takeovers by previous owner', '']
+    owners = report['takeovers']['by_previous_owner']
+    if owners:
+        lines += _table(
+            ['previous owner', 'takeovers', 'users', 'attributes'],
+            [[owner, data['total'], data['users'], _listing(data['by_attribute'])] for owner, data in owners.items()],
+        )
+    else:
+        lines.append('No attribute %staken from another service.' % would)
+    return lines
+
+
+def _failures(report):
+    lines = ['', '## Failures by error code', '']
+    failures = report['failures']
+    if failures['by_error_code']:
+        lines += _table(
+            ['error code', 'items', 'users', 'attributes', 'example'],
+            [
+                [code, data['total'], data['users'], _listing(data['by_attribute']), data['example']]
+                for code, data in failures['by_error_code'].items()
+            ],
+        )
+    else:
+        lines.append('No item failed.')
+    if failures['tasks']:
+        lines += ['', '### Failed tasks', '']
+        lines += _first_rows(
+            ['user', 'task', 'message'],
+            [[entry['user'], entry['task'], entry['msg']] for entry in failures['tasks']],
+            MARKDOWN_FAILED_TASKS,
+        )
+    return lines
+
+
+def _values(report, drift, would):
+    lines = ['', '## Values', '']
+    rows = _by_attribute(report['values'], ('updated', 'incremented', 'unread'))
+    if rows:
+        sent_unread = 'would be sent, unread' if drift else 'sent, unread'
+        lines += _table(['attribute', would + 'updated', would + 'incremented', sent_unread], rows)
+    else:
+        lines.append('No value %supdated or incremented.' % would)
+    return lines
+
+
+def _tokens(report, drift):
+    tokens = report['tokens']
+    if not any(tokens['tasks'].values()):
+        return []
+    lines = ['', '## Tokens', '']
+    lines += _table(
+        ['exchanged' if not drift else 'would be exchanged', 'refreshed' if not drift else 'would be refreshed'],
+        [[tokens['exchanged']['total'], tokens['refreshed']['total']]],
+    )
+    if tokens['refreshed']['users']:
+        lines += ['', 'Refreshed: %s.' % _listing(dict((name, 1) for name in tokens['refreshed']['users']), 20)]
+    if tokens['recovered']['users']:
+        lines += ['', 'Merged back from recovery files: %s.' % _names_listed(tokens['recovered']['users'])]
+    if tokens['failures']['by_error_code']:
+        lines += ['']
+        lines += _table(
+            ['error code', 'users'],
+            [[code, ', '.join(data['users'])] for code, data in tokens['failures']['by_error_code'].items()],
+        )
+    return lines
+
+
+def _api_requests(report):
+    users, requests = report['users'], report['api_requests']
+    lines = ['', '## API requests', '']
+    lines.append(
+        '%d request(s) for %d user(s), %s per user on average; Exist allows %d per user and hour.'
+        % (requests['total'], users['ran'], requests['mean_per_user'], requests['budget_per_user_per_hour'])
+    )
+    if requests['token_tasks']:
+        lines.append(
+            'Of these, %d by existio.exist.token tasks (counted apart from the users).' % requests['token_tasks']
+        )
+    if requests['over_budget']:
+        lines += ['', '**Over the hourly budget in this run:** %s.' % ', '.join(requests['over_budget'])]
+    if requests['busiest']:
+        lines += ['', '### Busiest users', '']
+        lines += _table(
+            ['user', 'requests', 'share of the hourly budget'],
+            [
+                [entry['user'], entry['requests'], '%.1f %%' % (entry['budget_share'] * 100)]
+                for entry in requests['busiest']
+            ],
+        )
+    return lines
+
+
+def render_markdown(report):
+    """The report (build_report()'s dictionary) as a Markdown page, ending with a newline."""
+    drift = report['mode'] == 'drift'
+    would = 'would be ' if drift else ''
+    lines = _heading(report, drift)
+    lines += _users(report, drift)
+    lines += _items(report, would)
+    lines += _attributes(report, would)
+    lines += _takeovers(report, would)
+    lines += _failures(report)
+    lines += _values(report, drift, would)
+    lines += _tokens(report, drift)
+    lines += _api_requests(report)
+    return '\n'.join(lines) + '\n'
