@@ -6,42 +6,21 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.common.parameters import remove_values
-from ansible.module_utils.errors import UnsupportedError
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import TRANSPORT, validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
-from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values, shape_problems
+from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values
 from ansible_collections.existio.exist.plugins.module_utils._transport import HAS_REQUESTS
 from ansible_collections.existio.exist.plugins.modules.token import (
     ARGUMENT_RULES,
     GROUP_OPTIONS_IGNORED,
     argument_spec,
 )
-from ansible_collections.existio.exist.plugins.plugin_utils._ansible_core import no_log_values, task_environment
 from ansible_collections.existio.exist.plugins.plugin_utils._oauth import NUMBER_OPTIONS, Run, TaskFailure, whole_number
-from ansible_collections.existio.exist.plugins.plugin_utils._worker_process import applied_environment
+from ansible_collections.existio.exist.plugins.plugin_utils._worker_process import ExistActionBase, masked
 
 MODULE = 'existio.exist.token'
 # The keys of a new pair returned without a store; with them the whole result is no_log.
 PAIR_KEYS = ('access_token', 'refresh_token', 'expires_at', 'scope', 'username')
-
-
-def nested_secrets(spec, args):
-    """The strings inside a no_log option given as a list or a dictionary (a wrong shape, reported with its value)."""
-    secrets, todo = set(), [value for name, value in args.items() if spec.get(name, {}).get('no_log')]
-    while todo:
-        value = todo.pop()
-        if isinstance(value, dict):
-            todo.extend(value.keys())
-            todo.extend(value.values())
-        elif isinstance(value, (list, tuple)):
-            todo.extend(value)
-        elif isinstance(value, str) and value.strip():
-            secrets.update((value, value.strip()))
-    return secrets
 
 
 def vault_secrets(loader):
@@ -50,24 +29,16 @@ def vault_secrets(loader):
     return list(getattr(vault, 'secrets', None) or [])
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
+class ActionModule(ExistActionBase):
+    MODULE = MODULE
+    CONTROLLER_ONLY = True
+    ARGUMENT_RULES = ARGUMENT_RULES
     _supports_async = False
 
-    def _arguments(self):
-        """(params or None, connection or None, problems, secrets). The secrets are collected first, whatever else is
-        wrong; the connection options are checked once, here."""
-        spec = argument_spec()
-        # The group's token options, set for the other modules by module_defaults, do not apply here.
-        args = dict((k, v) for k, v in self._task.args.items() if k not in GROUP_OPTIONS_IGNORED)
-        ignored = dict((k, v) for k, v in self._task.args.items() if k in GROUP_OPTIONS_IGNORED)
-        secrets = nested_secrets(spec, args) | nested_secrets({'token': {'no_log': True}}, ignored)
-        problems = shape_problems(spec, args)
-        if problems:
-            return None, None, problems, secrets
+    def number_problems(self, args):
         # Numbers first: ansible-core's int conversion takes any Unicode digit ('٣' is 3), and a message that
         # quotes an int of more than 4300 digits raises ValueError.
+        problems = []
         for name in sorted(NUMBER_OPTIONS):
             if args.get(name) is not None:
                 number, problem = whole_number(name, args[name])
@@ -75,60 +46,55 @@ class ActionModule(ActionBase):
                     problems.append(problem)
                 else:
                     args[name] = number
-        if problems:
-            return None, None, problems, secrets
-        validation = ArgumentSpecValidator(spec, **ARGUMENT_RULES).validate(args)
-        secrets.update(secret_values(spec, validation.validated_parameters, {}))
-        secrets.update(no_log_values(validation))
-        problems = [
-            'Unsupported parameters for (%s) module: %s' % (MODULE, error.msg)
-            if isinstance(error, UnsupportedError)
-            else error.msg
-            for error in validation.errors.errors
-        ]
-        connection = None
-        if not problems:
-            try:
-                connection = validate(validation.validated_parameters, TRANSPORT)
-            except ExistConfigError as exc:
-                problems.append(exc.message)
-        return validation.validated_parameters, connection, problems, secrets
+        return problems
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
+    def _arguments(self):
+        """(params or None, connection or None, problems, secrets). The secrets are collected first, whatever else is
+        wrong; the connection options are checked once, here."""
+        # The group's token options, set for the other modules by module_defaults, do not apply here.
+        args = dict((k, v) for k, v in self._task.args.items() if k not in GROUP_OPTIONS_IGNORED)
+        ignored = dict((k, v) for k, v in self._task.args.items() if k in GROUP_OPTIONS_IGNORED)
+        validation, problems, secrets = self._check_args(argument_spec(), {}, args)
+        secrets.add(*secret_values({'token': {'no_log': True}}, ignored, {}))
+        if validation is None or problems:
+            return None, None, problems, secrets
+        try:
+            connection = validate(validation.validated_parameters, TRANSPORT)
+        except ExistConfigError as exc:
+            return None, None, [exc.message], secrets
+        return validation.validated_parameters, connection, [], secrets
+
+    def run_in_controller(self, result):
+        params, connection, problems, secrets = self._arguments()
+        if problems:
+            result.update(failed=True, msg='; '.join(problems), changed=False)
+            return masked(result, secrets)
+        if not HAS_REQUESTS:
+            result.update(failed=True, msg="the Python library 'requests' is required on the controller")
+            return result
         warnings = []
-        run = None
-        with applied_environment(task_environment(self)):
-            params, connection, problems, secrets = self._arguments()
-            if problems:
-                result.update(failed=True, msg='; '.join(problems), changed=False)
-                return remove_values(result, secrets)
-            if not HAS_REQUESTS:
-                result.update(failed=True, msg="the Python library 'requests' is required on the controller")
-                return result
-            run = Run(
-                params,
-                vault_secrets=vault_secrets(self._loader),
-                check_mode=bool(self._play_context.check_mode),
-                warn=warnings.append,
-                connection=connection,
+        run = Run(
+            params,
+            vault_secrets=vault_secrets(self._loader),
+            check_mode=bool(self._play_context.check_mode),
+            warn=warnings.append,
+            connection=connection,
+        )
+        try:
+            result.update(run.run())
+        except (TaskFailure, ExistError) as exc:
+            result.update(
+                failed=True,
+                msg=str(exc.message if isinstance(exc, ExistError) else exc),
+                changed=run.changed,
+                api_requests=run.api_requests(),
             )
-            try:
-                result.update(run.run())
-            except (TaskFailure, ExistError) as exc:
-                result.update(
-                    failed=True,
-                    msg=str(exc.message if isinstance(exc, ExistError) else exc),
-                    changed=run.changed,
-                    api_requests=run.api_requests(),
-                )
         if not self._play_context.diff:
             result.pop('diff', None)
         if warnings:
             result['warnings'] = warnings
         # Every secret of the run (the options', the store's, the new pairs) is masked in what is returned...
-        result = remove_values(result, secrets | run.secrets)
+        result = masked(result, list(secrets) + list(run.secrets))
         # ...except a new pair that is returned on purpose: then the whole result is no_log.
         if run.pair is not None:
             result.update((key, run.pair[key]) for key in PAIR_KEYS if key in run.pair)

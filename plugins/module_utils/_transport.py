@@ -25,6 +25,7 @@ import traceback
 import warnings
 from urllib.parse import urlsplit
 
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.module_utils._answer_deadline import AnswerDeadline, WatchedAdapter
 from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistApiError,
@@ -188,7 +189,7 @@ class Transport:
         self.requests_sent = 0
         self._rate_limited = 0  # 429s seen by this task
         self._rate_limit_waited = 0.0
-        self._secrets = set()
+        self.secrets = Secrets()
         self.warn = warn or (lambda message: None)
         self._sleep = sleep or time.sleep
         self.session = requests.Session()
@@ -212,16 +213,10 @@ class Transport:
 
     def add_secrets(self, *values):
         """Redact these values (tokens, a client secret, a code) from every message of this transport."""
-        for value in values:
-            if isinstance(value, str) and value.strip():
-                self._secrets.update((value, value.strip()))
+        self.secrets.add(*values)
 
     def redact(self, text):
-        text = str(text)
-        for secret in self._secrets:
-            if secret and secret in text:
-                text = text.replace(secret, '********')
-        return text
+        return self.secrets.mask(text)
 
     def request(self, method, path, params=None, json_body=None):
         """send() with the token; the Answer of a 2xx, or ExistApiError (error()) for any other answer."""

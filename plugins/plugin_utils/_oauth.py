@@ -36,6 +36,7 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistError,
     ExistOutcomeUnknown,
 )
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.module_utils._transport import MAX_REQUESTS_PER_TASK
 from ansible_collections.existio.exist.plugins.plugin_utils._oauth_client import ExistOAuthRefused, OAuthClient
 from ansible_collections.existio.exist.plugins.plugin_utils._token_recovery import (
@@ -130,7 +131,7 @@ class Run(StoreRecovery, StoreRefresh):
         self.connection = connection if connection is not None else validate(params, TRANSPORT)
         self.clients = []
         self.refresh_client = None
-        self.secrets = set()
+        self.secrets = Secrets()
         self.add_secrets(params.get('client_secret'), params.get('code'), params.get('refresh_token'))
         self.changed = False
         self.refreshed = []
@@ -150,9 +151,7 @@ class Run(StoreRecovery, StoreRefresh):
             self.warn_to(message)
 
     def add_secrets(self, *values):
-        for value in values:
-            if isinstance(value, str) and value.strip():
-                self.secrets.update((value, value.strip()))
+        self.secrets.add(*values)
 
     def api_requests(self):
         return sum(client.requests_sent for client in self.clients)

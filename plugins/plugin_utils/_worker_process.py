@@ -200,10 +200,18 @@ def applied_environment(environment):
 
 
 class ExistActionBase(ActionBase):
-    """Subclasses set MODULE (the FQCN) and TASK (its *_task module_utils)."""
+    """Subclasses set MODULE (the FQCN) and TASK (its *_task module_utils).
+
+    A controller-only action (CONTROLLER_ONLY: the token module, whose store and
+    vault secrets are on the controller) sets argument_spec() and
+    run_in_controller() instead of TASK, and shares the argument checks and the
+    masking.
+    """
 
     MODULE = None
     TASK = None
+    CONTROLLER_ONLY = False
+    ARGUMENT_RULES = {}  # ArgumentSpecValidator's mutually_exclusive, required_if...
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = True  # through the module
@@ -238,15 +246,23 @@ class ExistActionBase(ActionBase):
         failure can carry the token unmasked.
         """
         secrets = Secrets(*secret_values(spec, args, environ))
-        problems = shape_problems(spec, args)
+        problems = shape_problems(spec, args) or self.number_problems(args)
         if problems:
             return None, problems, secrets
-        validation = ArgumentSpecValidator(spec).validate(args)
+        validation = ArgumentSpecValidator(spec, **self.ARGUMENT_RULES).validate(args)
         secrets.add(*secret_values(spec, validation.validated_parameters, {}))
         secrets.add(*no_log_values(validation))
         return validation, [self._error_message(error) for error in validation.errors.errors], secrets
 
+    def number_problems(self, args):
+        """Problems of number options checked before ansible-core converts them (and may edit args); none here."""
+        return []
+
     def run(self, tmp=None, task_vars=None):
+        if self.CONTROLLER_ONLY:
+            result = super().run(tmp, task_vars)
+            with applied_environment(task_environment(self)):
+                return self.run_in_controller(result)
         spare_inherited_objects()
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
