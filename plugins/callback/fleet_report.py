@@ -101,13 +101,13 @@ from ansible_collections.existio.exist.plugins.plugin_utils._atomic_file import 
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import render_markdown  # noqa: E402
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_tally import (  # noqa: E402
     REPORT_NAME,
-    STATE_VALID,
     TokenTally,
     UserTally,
     build_report,
     short,
     text_or_none,
 )
+from ansible_collections.existio.exist.plugins.plugin_utils._store_users import STATE_VALID  # noqa: E402
 
 COLLECTION = 'existio.exist'
 ACTION_GROUP = 'exist'

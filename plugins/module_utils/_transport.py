@@ -25,7 +25,6 @@ import traceback
 import warnings
 from urllib.parse import urlsplit
 
-from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.module_utils._answer_deadline import AnswerDeadline, WatchedAdapter
 from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistApiError,
@@ -35,6 +34,7 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistRequestCapReached,
 )
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import short
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 
 try:
     import requests

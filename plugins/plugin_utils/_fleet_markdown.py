@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.existio.exist.plugins.plugin_utils._fleet_tally import STATE_VALID
+from ansible_collections.existio.exist.plugins.plugin_utils._store_users import STATE_VALID
 
 # Markdown lists at most this many failed tasks, unknown items, users not run... (the JSON has them all).
 MARKDOWN_FAILED_TASKS = 20

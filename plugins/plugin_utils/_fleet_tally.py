@@ -34,6 +34,7 @@ from ansible_collections.existio.exist.plugins.module_utils._result_keys import 
     UPDATED,
     USERNAME,
 )
+from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 
 # The lists of a result tallied by attribute, as (result key, the report's field for it).
 # Attribute names: the report's `attributes` section.
@@ -44,7 +45,6 @@ VALUE_LISTS = ((UPDATED, 'updated'), (INCREMENTED, 'incremented'), (UNREAD, 'unr
 TOKEN_USER_LISTS = ((REFRESHED, 'refreshed'), (RECOVERED, 'recovered'))
 
 # The existio.exist.users inventory's exist_token_state of a user whose pair works.
-STATE_VALID = 'valid'
 NO_STATE = '(not from the users inventory)'
 REPORT_NAME = 'exist-fleet-report'
 REPORT_VERSION = 1
@@ -52,7 +52,6 @@ REPORT_VERSION = 1
 HOURLY_BUDGET = 300
 BUSIEST = 10
 MESSAGE_LIMIT = 300
-MASK = '********'
 TITLES = {
     'run': 'Exist fleet report',
     'drift': 'Exist fleet drift report: what would change',
@@ -81,9 +80,8 @@ def short(text, limit=MESSAGE_LIMIT):
 
 
 def masked(text, secret):
-    """text with every occurrence of secret (when there is one) replaced by MASK."""
-    text = to_text(text)
-    return text.replace(secret, MASK) if secret and secret in text else text
+    """text with the secret (when there is one) masked."""
+    return Secrets(secret).mask(to_text(text))
 
 
 def text_or_none(value):

@@ -43,7 +43,6 @@ from ansible_collections.existio.exist.plugins.plugin_utils._token_recovery impo
     MARKS,
     OK,
     PENDING_KEY,
-    RECOVERED_INFIX,
     StoreRecovery,
     TaskFailure,
     expires_at,
@@ -58,9 +57,6 @@ from ansible_collections.existio.exist.plugins.plugin_utils._token_store import 
     format_expires_at,
     shorten,
 )
-
-# What the action plugin and the inventory import from here (the recovery file names are _token_recovery's).
-__all__ = ['NUMBER_OPTIONS', 'PENDING_KEY', 'RECOVERED_INFIX', 'Run', 'TaskFailure', 'whole_number']
 
 # The whole-number options of the task: (unit, lowest, highest).
 NUMBER_OPTIONS = {

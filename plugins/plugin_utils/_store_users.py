@@ -21,7 +21,7 @@ from ansible import constants as C
 from ansible.inventory.data import InventoryData
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.existio.exist.plugins.plugin_utils._oauth import PENDING_KEY, RECOVERED_INFIX
+from ansible_collections.existio.exist.plugins.plugin_utils._token_recovery import PENDING_KEY, RECOVERED_INFIX
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
     OUTCOME_UNKNOWN_KEY,
     REAUTHORIZATION_KEY,
