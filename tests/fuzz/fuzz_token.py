@@ -282,6 +282,82 @@ def _delay(rng, timeout):
     return round(rng.uniform(0.2, timeout - 0.3), 2)
 
 
+def _status_fault(rng, fault, path, timeout):
+    # (No 401 on the profile read: Exist's 401 means the token is dead, which the flow trusts.)
+    fault['status'] = rng.choice([500, 502, 503, 504] + ([400] if path == TOKEN_PATH else []))
+
+
+def _429_fault(rng, fault, path, timeout):
+    fault.update(status=429, times=rng.choice([1, 2, 1000]))
+    retry_after = rng.choice([0, 1, None, 'Thu, 01 Jan 1970 00:00:00 GMT'])
+    if retry_after is not None:
+        fault['retry_after'] = retry_after
+
+
+def _drop_fault(rng, fault, path, timeout):
+    fault['drop'] = True
+
+
+def _delay_fault(rng, fault, path, timeout):
+    # Delayed, then failed: nothing applied, whether the client waited or not.
+    fault.update(delay=_delay(rng, timeout), status=rng.choice([502, 503]))
+
+
+def _late_fault(rng, fault, path, timeout):
+    # Delayed, then applied: past the timeout, the refresh lands after the client gave up.
+    fault['delay'] = _delay(rng, timeout)
+
+
+def _after_apply_fault(rng, fault, path, timeout):
+    fault['after_apply'] = True
+    fault.update(
+        rng.choice(
+            [
+                {'drop': True},
+                {'status': 500},
+                {'status': 502, 'raw_body': HTML},
+                {'status': 200, 'body': rng.choice(WRONG_TOKEN_BODIES)},
+                {'status': 200, 'raw_body': HTML},
+            ]
+        )
+    )
+
+
+def _wrong_body_fault(rng, fault, path, timeout):
+    fault.update(status=200, body=rng.choice(WRONG_TOKEN_BODIES))
+
+
+def _huge_expires_in_fault(rng, fault, path, timeout):
+    fault.update(status=200, raw_body=HUGE_EXPIRES_IN, content_type='application/json')
+    fault['after_apply'] = rng.random() < 0.5
+
+
+def _trickle_fault(rng, fault, path, timeout):
+    # The whole answer a byte at a time: only a client that bounds the whole answer gives up.
+    fault['trickle'] = rng.choice([0.05, 0.1, 0.3])
+    if rng.random() < 0.4:
+        fault.update(status=502, after_apply=rng.random() < 0.5)
+
+
+def _html_fault(rng, fault, path, timeout):
+    fault.update(status=502, raw_body=HTML)
+
+
+# What each kind of fault adds to a fault: fill(rng, fault, path, timeout), drawing from rng.
+FAULT_KINDS = {
+    'status': _status_fault,
+    '429': _429_fault,
+    'drop': _drop_fault,
+    'delay': _delay_fault,
+    'late': _late_fault,
+    'after_apply': _after_apply_fault,
+    'wrong_body': _wrong_body_fault,
+    'huge_expires_in': _huge_expires_in_fault,
+    'trickle': _trickle_fault,
+    'html': _html_fault,
+}
+
+
 def make_faults(rng, timeout, deterministic=False):
     faults = []
     for dummy in range(rng.choice([0, 1, 1, 2, 3])):
@@ -296,47 +372,7 @@ def make_faults(rng, timeout, deterministic=False):
         if path == PROFILE_PATH and kind in ('after_apply', 'wrong_body', 'huge_expires_in', 'late'):
             # A read applies nothing: these are the same as a status or a drop there.
             kind = rng.choice(['status', 'drop'])
-        if kind == 'status':
-            # (No 401 on the profile read: Exist's 401 means the token is dead, which the flow trusts.)
-            fault['status'] = rng.choice([500, 502, 503, 504] + ([400] if path == TOKEN_PATH else []))
-        elif kind == '429':
-            fault.update(status=429, times=rng.choice([1, 2, 1000]))
-            retry_after = rng.choice([0, 1, None, 'Thu, 01 Jan 1970 00:00:00 GMT'])
-            if retry_after is not None:
-                fault['retry_after'] = retry_after
-        elif kind == 'drop':
-            fault['drop'] = True
-        elif kind == 'delay':
-            # Delayed, then failed: nothing applied, whether the client waited or not.
-            fault.update(delay=_delay(rng, timeout), status=rng.choice([502, 503]))
-        elif kind == 'late':
-            # Delayed, then applied: past the timeout, the refresh lands after the client gave up.
-            fault['delay'] = _delay(rng, timeout)
-        elif kind == 'after_apply':
-            fault['after_apply'] = True
-            fault.update(
-                rng.choice(
-                    [
-                        {'drop': True},
-                        {'status': 500},
-                        {'status': 502, 'raw_body': HTML},
-                        {'status': 200, 'body': rng.choice(WRONG_TOKEN_BODIES)},
-                        {'status': 200, 'raw_body': HTML},
-                    ]
-                )
-            )
-        elif kind == 'wrong_body':
-            fault.update(status=200, body=rng.choice(WRONG_TOKEN_BODIES))
-        elif kind == 'huge_expires_in':
-            fault.update(status=200, raw_body=HUGE_EXPIRES_IN, content_type='application/json')
-            fault['after_apply'] = rng.random() < 0.5
-        elif kind == 'trickle':
-            # The whole answer a byte at a time: only a client that bounds the whole answer gives up.
-            fault['trickle'] = rng.choice([0.05, 0.1, 0.3])
-            if rng.random() < 0.4:
-                fault.update(status=502, after_apply=rng.random() < 0.5)
-        else:
-            fault.update(status=502, raw_body=HTML)
+        FAULT_KINDS[kind](rng, fault, path, timeout)
         faults.append(fault)
     return faults
 
@@ -438,6 +474,84 @@ def pair_of(entry):
 
 def failed_codes(result):
     return dict((item.get('username'), item.get('error_code')) for item in result.get('failed_items') or [])
+
+
+def refreshed_problems(path, result, entries, after):
+    """Refreshed users hold the emulator's current pair, unmarked."""
+    problems = []
+    for user in result.get('refreshed') or []:
+        if path is None:
+            if (result.get('access_token'), result.get('refresh_token')) not in after.get(user, set()):
+                problems.append('%s reported refreshed, but the returned pair is not live' % user)
+            continue
+        entry = (entries or {}).get(user)
+        if entry is None or pair_of(entry) not in after.get(user, set()):
+            problems.append('%s reported refreshed, but the store does not hold a live pair' % user)
+        elif entry.get(OUTCOME_UNKNOWN_KEY) or entry.get(REAUTHORIZATION_KEY):
+            problems.append('%s reported refreshed, but its entry is marked' % user)
+    return problems
+
+
+def marking_problems(case, entries, codes, before, after):
+    """Nothing unmarked holds a pair that died during the run; a new mark comes with its item, and is true."""
+    problems = []
+    for user, entry in (entries or {}).items():
+        marked = entry.get(OUTCOME_UNKNOWN_KEY) or entry.get(REAUTHORIZATION_KEY)
+        pair = pair_of(entry)
+        if not marked and pair not in after.get(user, set()) and pair in before.get(user, set()):
+            problems.append('%s: the store keeps, unmarked, a pair that died during the run' % user)
+        if entry.get(OUTCOME_UNKNOWN_KEY) and entry[OUTCOME_UNKNOWN_KEY] != case.store.get(user, {}).get(
+            OUTCOME_UNKNOWN_KEY
+        ):
+            if codes.get(user) != 'outcome_unknown':
+                problems.append('%s marked %s without an outcome_unknown item' % (user, OUTCOME_UNKNOWN_KEY))
+        if entry.get(REAUTHORIZATION_KEY) and not case.store.get(user, {}).get(REAUTHORIZATION_KEY):
+            if codes.get(user) != 'reauthorization_needed':
+                problems.append('%s marked %s without such an item' % (user, REAUTHORIZATION_KEY))
+            if pair in after.get(user, set()):
+                problems.append('%s marked %s, but its pair works' % (user, REAUTHORIZATION_KEY))
+    return problems
+
+
+def lost_pairs(path, result, entries, codes, recovered, before, after):
+    """Every pair issued during the run is kept somewhere (the store, a recovery file, the result), or its loss
+    is said: one message per pair that is neither."""
+    returned = set()
+    if result.get('access_token') and result.get('refresh_token'):
+        returned.add((result['access_token'], result['refresh_token']))
+    if isinstance(result.get('unsaved_pair'), dict):
+        returned.add(pair_of(result['unsaved_pair']))
+    lost = []
+    for user, pairs in after.items():
+        for pair in pairs - before.get(user, set()):
+            kept = pair in recovered or pair in returned
+            kept = kept or (entries is not None and user in entries and pair_of(entries[user]) == pair)
+            if kept:
+                continue
+            code = codes.get(user)
+            entry = (entries or {}).get(user) or {}
+            if code in MARKING_CODES and (path is None or entry.get(MARKING_CODES[code])):
+                continue
+            if codes.get(None) in MARKING_CODES:
+                continue  # a pair whose user was not known yet (an exchange, a refresh token not in the store)
+            lost.append('%s: a pair issued during the run is nowhere and its loss is not said (%s)' % (user, code))
+    return lost
+
+
+def settled_problems(entries, after):
+    """After the settling run: no entry is marked outcome unknown, and an entry is marked for reauthorization
+    exactly when its pair is dead."""
+    problems = []
+    for user, entry in entries.items():
+        pair = pair_of(entry)
+        if entry.get(OUTCOME_UNKNOWN_KEY):
+            problems.append('%s is still marked %s' % (user, OUTCOME_UNKNOWN_KEY))
+        if entry.get(REAUTHORIZATION_KEY):
+            if pair in after.get(user, set()):
+                problems.append('%s is marked %s, but its pair works' % (user, REAUTHORIZATION_KEY))
+        elif pair not in after.get(user, set()):
+            problems.append('%s holds a dead pair, unmarked' % user)
+    return problems
 
 
 class Fuzzer:
@@ -611,59 +725,15 @@ class Fuzzer:
 
     def check_truth(self, case, path, result, before, after):
         codes = failed_codes(result)
-        problems, lost = [], []
         entries, store_error = read_store(path) if path is not None else ({}, None)
         if store_error is not None:
             self.violate('truth', case, 'the store cannot be read after the run: %s' % store_error)
             return
         recovered = recovered_pairs(path) if path is not None else set()
-        problems.extend(self.layout_problems(case, path))
-        returned = set()
-        if result.get('access_token') and result.get('refresh_token'):
-            returned.add((result['access_token'], result['refresh_token']))
-        if isinstance(result.get('unsaved_pair'), dict):
-            returned.add(pair_of(result['unsaved_pair']))
-        # Refreshed users hold the emulator's current pair, unmarked.
-        for user in result.get('refreshed') or []:
-            if path is None:
-                if (result.get('access_token'), result.get('refresh_token')) not in after.get(user, set()):
-                    problems.append('%s reported refreshed, but the returned pair is not live' % user)
-                continue
-            entry = (entries or {}).get(user)
-            if entry is None or pair_of(entry) not in after.get(user, set()):
-                problems.append('%s reported refreshed, but the store does not hold a live pair' % user)
-            elif entry.get(OUTCOME_UNKNOWN_KEY) or entry.get(REAUTHORIZATION_KEY):
-                problems.append('%s reported refreshed, but its entry is marked' % user)
-        # Nothing unmarked holds a pair that died during the run.
-        for user, entry in (entries or {}).items():
-            marked = entry.get(OUTCOME_UNKNOWN_KEY) or entry.get(REAUTHORIZATION_KEY)
-            pair = pair_of(entry)
-            if not marked and pair not in after.get(user, set()) and pair in before.get(user, set()):
-                problems.append('%s: the store keeps, unmarked, a pair that died during the run' % user)
-            if entry.get(OUTCOME_UNKNOWN_KEY) and entry[OUTCOME_UNKNOWN_KEY] != case.store.get(user, {}).get(
-                OUTCOME_UNKNOWN_KEY
-            ):
-                if codes.get(user) != 'outcome_unknown':
-                    problems.append('%s marked %s without an outcome_unknown item' % (user, OUTCOME_UNKNOWN_KEY))
-            if entry.get(REAUTHORIZATION_KEY) and not case.store.get(user, {}).get(REAUTHORIZATION_KEY):
-                if codes.get(user) != 'reauthorization_needed':
-                    problems.append('%s marked %s without such an item' % (user, REAUTHORIZATION_KEY))
-                if pair in after.get(user, set()):
-                    problems.append('%s marked %s, but its pair works' % (user, REAUTHORIZATION_KEY))
-        # Every pair issued during the run is kept somewhere, or its loss is said.
-        for user, pairs in after.items():
-            for pair in pairs - before.get(user, set()):
-                kept = pair in recovered or pair in returned
-                kept = kept or (entries is not None and user in entries and pair_of(entries[user]) == pair)
-                if kept:
-                    continue
-                code = codes.get(user)
-                entry = (entries or {}).get(user) or {}
-                if code in MARKING_CODES and (path is None or entry.get(MARKING_CODES[code])):
-                    continue
-                if codes.get(None) in MARKING_CODES:
-                    continue  # a pair whose user was not known yet (an exchange, a refresh token not in the store)
-                lost.append('%s: a pair issued during the run is nowhere and its loss is not said (%s)' % (user, code))
+        problems = self.layout_problems(case, path)
+        problems += refreshed_problems(path, result, entries, after)
+        problems += marking_problems(case, entries, codes, before, after)
+        lost = lost_pairs(path, result, entries, codes, recovered, before, after)
         self.check('truth', case, not problems, '; '.join(problems) + ' / ' + json.dumps(result, default=str)[:800])
         self.check('lost', case, not lost, '; '.join(lost) + ' / ' + json.dumps(result, default=str)[:800])
 
@@ -707,15 +777,7 @@ class Fuzzer:
         codes = set(failed_codes(settle).values())
         if codes - {'reauthorization_needed'}:
             problems.append('the settling run failed with %s: %s' % (sorted(codes), str(settle.get('msg'))[:400]))
-        for user, entry in entries.items():
-            pair = pair_of(entry)
-            if entry.get(OUTCOME_UNKNOWN_KEY):
-                problems.append('%s is still marked %s' % (user, OUTCOME_UNKNOWN_KEY))
-            if entry.get(REAUTHORIZATION_KEY):
-                if pair in after.get(user, set()):
-                    problems.append('%s is marked %s, but its pair works' % (user, REAUTHORIZATION_KEY))
-            elif pair not in after.get(user, set()):
-                problems.append('%s holds a dead pair, unmarked' % user)
+        problems += settled_problems(entries, after)
         if recovery_files(path):
             problems.append('recovery files are left: %s' % recovery_files(path))
         problems.extend(self.layout_problems(case, path))

@@ -609,38 +609,14 @@ class Fuzzer:
             return
         updated, unread, incremented = keyed(result['updated']), keyed(result['unread']), keyed(result['incremented'])
         unknown = set(key for key, code in codes(result).items() if code == 'outcome_unknown')
-        changed_days = set()
-        for name in set(before) | set(after):
-            for date in set(before.get(name, {})) | set(after.get(name, {})):
-                old, new = before.get(name, {}).get(date), after.get(name, {}).get(date)
-                if date not in before.get(name, {}) or not same_value(old, new) or type(old) is not type(new):
-                    if not (old is None and new is None):
-                        changed_days.add((name, date))
-        for key in changed_days:
+        changed = changed_days(before, after)
+        for key in changed:
             if key not in updated and key not in unread and key not in incremented and key not in unknown:
                 problems.append(
                     '%s on %s changed (%s -> %s) unreported' % (key + (_short(before, key), _short(after, key)))
                 )
-        for key, entry in updated.items():
-            name, date = key
-            if key not in changed_days and not same_value(before.get(name, {}).get(date), entry.get('value')):
-                problems.append('%s on %s reported updated but unchanged' % key)
-            if not same_value(after.get(name, {}).get(date), entry.get('value')):
-                problems.append(
-                    '%s on %s reported updated to %s, holds %s' % (key + (entry.get('value'), _short(after, key)))
-                )
-            was = before.get(name, {}).get(date)
-            if not (was is None and entry.get('previous') is None) and not same_value(was, entry.get('previous')):
-                problems.append('%s on %s reported previous %s, held %s' % (key + (entry.get('previous'), was)))
-        for key, entry in unread.items():
-            if key in updated:
-                problems.append('%s on %s both updated and unread' % key)
-            if not same_value(after.get(key[0], {}).get(key[1]), entry.get('value')):
-                problems.append('%s on %s reported sent (unread) but holds %s' % (key + (_short(after, key),)))
-        for key, entry in incremented.items():
-            current = entry.get('current')
-            if not same_value(after.get(key[0], {}).get(key[1]), current):
-                problems.append('%s on %s incremented to %s, holds %s' % (key + (current, _short(after, key))))
+        problems += updated_problems(updated, changed, before, after)
+        problems += sent_problems(updated, unread, incremented, after)
         expected_changed = bool(result['updated'] or result['incremented'] or result.get('acquired'))
         if result.get('changed') is not expected_changed:
             problems.append(
@@ -668,29 +644,8 @@ class Fuzzer:
                 problems.append('label %r resolved to %s, which does not exist' % (entry['label'], entry['name']))
             elif label_key(held[0]) != label_key(entry['label']):
                 problems.append('label %r resolved to %s, labelled %r' % (entry['label'], entry['name'], held[0]))
-        for item in case.args['attributes']:
-            label = item.get('label')
-            if not isinstance(label, str) or item.get('label') in unknown:
-                continue
-            had = [n for n, a in attributes_before.items() if label_key(a[0]) == label_key(label)]
-            if not all(
-                a == ME or visible(case, attributes_before[n][1]) for n in had for a in [attributes_before[n][3]]
-            ):
-                # The token cannot see an attribute with the label: no read can find it by its label.
-                continue
-            has = [n for n, a in attributes_after.items() if label_key(a[0]) == label_key(label)]
-            if had and len(has) > len(had):
-                problems.append('a second attribute labelled %r was created: %s' % (label, sorted(set(has) - set(had))))
-        acquired = set(result.get('acquired', []))
-        for name in acquired:
-            if attributes_after.get(name, (None,) * 4)[3] != ME:
-                problems.append('%s reported acquired but not owned' % name)
-        for name in set(attributes_after) | set(attributes_before):
-            was = attributes_before.get(name, (None,) * 4)[3]
-            now = attributes_after.get(name, (None,) * 4)[3]
-            if was != now and name not in acquired and name not in result.get('released', []):
-                if not any(f.get('error_code') == 'outcome_unknown' for f in result.get('failed_items', [])):
-                    problems.append('%s changed owner %s -> %s unreported' % (name, was, now))
+        problems += duplicate_label_problems(case, unknown, attributes_before, attributes_after)
+        problems += owner_problems(result, attributes_before, attributes_after)
         self.check('truth', case, not problems, '; '.join(problems))
 
     def check_converges(self, case, result):
@@ -819,6 +774,84 @@ class Fuzzer:
                 len(reads) <= allowed,
                 'check mode said the read costs %s, it sent %d reads' % (predicted.get('read_requests'), len(reads)),
             )
+
+
+def changed_days(before, after):
+    """The (name, date) rows whose value came, went or changed (in value or type) between two states."""
+    changed = set()
+    for name in set(before) | set(after):
+        for date in set(before.get(name, {})) | set(after.get(name, {})):
+            old, new = before.get(name, {}).get(date), after.get(name, {}).get(date)
+            if date not in before.get(name, {}) or not same_value(old, new) or type(old) is not type(new):
+                if not (old is None and new is None):
+                    changed.add((name, date))
+    return changed
+
+
+def updated_problems(updated, changed, before, after):
+    """An update reported is one that happened, with the value it set and the value it replaced."""
+    problems = []
+    for key, entry in updated.items():
+        name, date = key
+        if key not in changed and not same_value(before.get(name, {}).get(date), entry.get('value')):
+            problems.append('%s on %s reported updated but unchanged' % key)
+        if not same_value(after.get(name, {}).get(date), entry.get('value')):
+            problems.append(
+                '%s on %s reported updated to %s, holds %s' % (key + (entry.get('value'), _short(after, key)))
+            )
+        was = before.get(name, {}).get(date)
+        if not (was is None and entry.get('previous') is None) and not same_value(was, entry.get('previous')):
+            problems.append('%s on %s reported previous %s, held %s' % (key + (entry.get('previous'), was)))
+    return problems
+
+
+def sent_problems(updated, unread, incremented, after):
+    """A value reported sent (unread) or incremented is what the day holds; nothing is both updated and unread."""
+    problems = []
+    for key, entry in unread.items():
+        if key in updated:
+            problems.append('%s on %s both updated and unread' % key)
+        if not same_value(after.get(key[0], {}).get(key[1]), entry.get('value')):
+            problems.append('%s on %s reported sent (unread) but holds %s' % (key + (_short(after, key),)))
+    for key, entry in incremented.items():
+        current = entry.get('current')
+        if not same_value(after.get(key[0], {}).get(key[1]), current):
+            problems.append('%s on %s incremented to %s, holds %s' % (key + (current, _short(after, key))))
+    return problems
+
+
+def duplicate_label_problems(case, unknown, attributes_before, attributes_after):
+    """No label the token can see an attribute under gets a second attribute (labels whose outcome is unknown
+    aside)."""
+    problems = []
+    for item in case.args['attributes']:
+        label = item.get('label')
+        if not isinstance(label, str) or item.get('label') in unknown:
+            continue
+        had = [n for n, a in attributes_before.items() if label_key(a[0]) == label_key(label)]
+        if not all(a == ME or visible(case, attributes_before[n][1]) for n in had for a in [attributes_before[n][3]]):
+            # The token cannot see an attribute with the label: no read can find it by its label.
+            continue
+        has = [n for n, a in attributes_after.items() if label_key(a[0]) == label_key(label)]
+        if had and len(has) > len(had):
+            problems.append('a second attribute labelled %r was created: %s' % (label, sorted(set(has) - set(had))))
+    return problems
+
+
+def owner_problems(result, attributes_before, attributes_after):
+    """Acquired attributes are owned, and no owner changes unreported (unless an outcome is unknown)."""
+    problems = []
+    acquired = set(result.get('acquired', []))
+    for name in acquired:
+        if attributes_after.get(name, (None,) * 4)[3] != ME:
+            problems.append('%s reported acquired but not owned' % name)
+    for name in set(attributes_after) | set(attributes_before):
+        was = attributes_before.get(name, (None,) * 4)[3]
+        now = attributes_after.get(name, (None,) * 4)[3]
+        if was != now and name not in acquired and name not in result.get('released', []):
+            if not any(f.get('error_code') == 'outcome_unknown' for f in result.get('failed_items', [])):
+                problems.append('%s changed owner %s -> %s unreported' % (name, was, now))
+    return problems
 
 
 def visible(case, group):

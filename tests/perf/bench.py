@@ -87,7 +87,7 @@ from benchmarks.scale import MAX_USERS, part_scale
 from benchmarks.time_per_task import part_tasks
 
 
-def main(argv=None):
+def _parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--collections-path', required=True, help='folder that holds ansible_collections/existio/exist')
     parser.add_argument('--parts', default=','.join(page.PARTS))
@@ -112,111 +112,151 @@ def main(argv=None):
     parser.add_argument('--rst', help='write the tables into this RST file')
     parser.add_argument('--result-file', help='write "passed failed skipped" of the requests part here')
     parser.add_argument('--workdir', help='scratch folder (default: a temporary one)')
+    return parser
+
+
+def _options(argv):
+    """The command line, checked, with the sizes clamped to what each part allows."""
+    parser = _parser()
     args = parser.parse_args(argv)
-    parts = [p for p in args.parts.split(',') if p]
-    paths = [p for p in args.paths.split(',') if p]
-    if set(paths) - set(PATHS) or set(parts) - set(page.PARTS):
+    args.part_names = [p for p in args.parts.split(',') if p]
+    args.path_names = [p for p in args.paths.split(',') if p]
+    if set(args.path_names) - set(PATHS) or set(args.part_names) - set(page.PARTS):
         parser.error('unknown part or path')
     if not 0 <= args.chaos_rate <= 1:
         parser.error('--chaos-rate must be from 0 to 1')
-    chaos_kinds = [k.strip() for k in (args.chaos_kinds or '').split(',') if k.strip()]
-    if set(chaos_kinds) - set(CHAOS_KINDS):
+    args.chaos_kind_names = [k.strip() for k in (args.chaos_kinds or '').split(',') if k.strip()]
+    if set(args.chaos_kind_names) - set(CHAOS_KINDS):
         parser.error(
             '--chaos-kinds: unknown kind(s) %s (known: %s)'
-            % (', '.join(sorted(set(chaos_kinds) - set(CHAOS_KINDS))), ', '.join(CHAOS_KINDS))
+            % (', '.join(sorted(set(args.chaos_kind_names) - set(CHAOS_KINDS))), ', '.join(CHAOS_KINDS))
         )
-    users = MAX_USERS if args.large else max(1, min(args.users, MAX_USERS))
-    rounds = max(1, min(args.rounds, 50))
-    writes_page = bool(args.rst) and set(parts) == set(page.PARTS)
+    args.users = MAX_USERS if args.large else max(1, min(args.users, MAX_USERS))
+    args.rounds = max(1, min(args.rounds, 50))
+    writes_page = bool(args.rst) and set(args.part_names) == set(page.PARTS)
     if args.fleet_users is not None:
-        fleet_users = max(1, min(args.fleet_users, FLEET_MAX_USERS))
+        args.fleet_users = max(1, min(args.fleet_users, FLEET_MAX_USERS))
     else:
-        fleet_users = FLEET_LARGE_USERS if args.large or writes_page else FLEET_USERS
-    fleet_rounds = max(1, min(args.fleet_rounds, 20))
-    chaos_users = max(1, min(args.chaos_users, CHAOS_MAX_USERS))
+        args.fleet_users = FLEET_LARGE_USERS if args.large or writes_page else FLEET_USERS
+    args.fleet_rounds = max(1, min(args.fleet_rounds, 20))
+    args.chaos_users = max(1, min(args.chaos_users, CHAOS_MAX_USERS))
+    return args
 
-    workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix='existio-bench-'))
+
+# Each part: run(runner, emulator, options, sections, numbers) -> whether it passed; it prints its tables and
+# adds them to sections (and the page's numbers to numbers).
+
+
+def _run_requests(runner, emulator, options, sections, numbers):
+    paths = options.path_names
+    text, size_ok, good = part_requests(runner, emulator, paths)
+    sections['requests'] = text
+    ok = good
+    print('\nRequests per run\n' + text + '\n', flush=True)
+    text, case_ok, good = part_values_requests(runner, emulator, paths)
+    sections['values_requests'] = text
+    ok = ok and good
+    print('\nRequests per run of existio.exist.values\n' + text + '\n', flush=True)
+    size_ok = dict(size_ok, **case_ok)
+    text, case_ok, good = part_custom_requests(runner, emulator, paths)
+    sections['custom_requests'] = text
+    ok = ok and good
+    print('\nRequests per run creating custom attributes\n' + text + '\n', flush=True)
+    size_ok = dict(size_ok, **case_ok)
+    if options.result_file:
+        passed = sum(1 for v in size_ok.values() if v)
+        with open(options.result_file, 'w', encoding='utf-8') as f:
+            f.write('%d %d 0\n' % (passed, len(size_ok) - passed))
+    return ok
+
+
+def _run_tasks(runner, emulator, options, sections, numbers):
+    text, good = part_tasks(runner, emulator, options.rounds)
+    print('\nTime per task\n' + text + '\n', flush=True)
+    sections['tasks'] = text
+    profile = part_profile(runner, emulator, os.path.abspath(options.collections_path))
+    print('\nModule path profile\n' + profile + '\n', flush=True)
+    sections['profile'] = profile
+    return good
+
+
+def _run_scale(runner, emulator, options, sections, numbers):
+    text, good = part_scale(runner, emulator, options.users)
+    print('\nScale: %d users\n' % options.users + text + '\n', flush=True)
+    sections['scale'] = text
+    return good
+
+
+def _run_fleet(runner, emulator, options, sections, numbers):
+    text, good, runs_per_forks = part_fleet(runner, emulator, options.fleet_users, options.fleet_rounds)
+    print('\nFleet: %d users\n' % options.fleet_users + text + '\n', flush=True)
+    sections['fleet'] = text
+    for forks, runs in runs_per_forks.items():
+        numbers['fleet_x_debug_%d' % forks] = '%.2f' % (runs['converged']['wall'] / runs['debug']['wall'])
+    text, more = fleet_profile(runner, emulator, options.fleet_users)
+    numbers.update(more)
+    print('\nFleet: where the time goes\n' + text + '\n', flush=True)
+    sections['fleet_profile'] = text
+    return good
+
+
+def _run_chaos(runner, emulator, options, sections, numbers):
+    text, good, more = part_chaos(
+        runner, emulator, options.chaos_users, options.chaos_seed, options.chaos_rate, options.chaos_kind_names
+    )
+    print('\nChaos: %d users\n' % options.chaos_users + text + '\n', flush=True)
+    sections['chaos'] = text
+    numbers.update(more)
+    return good
+
+
+# In this order, whatever the order of --parts.
+PART_RUNS = (
+    ('requests', _run_requests),
+    ('tasks', _run_tasks),
+    ('scale', _run_scale),
+    ('fleet', _run_fleet),
+    ('chaos', _run_chaos),
+)
+
+
+def main(argv=None):
+    options = _options(argv)
+    workdir = os.path.abspath(options.workdir or tempfile.mkdtemp(prefix='existio-bench-'))
     os.makedirs(workdir, exist_ok=True)
     emulator = Emulator(os.path.join(workdir, 'emulator.log')).start()
     log('emulator pid %d at %s; work folder %s' % (emulator.proc.pid, emulator.url, workdir))
-    runner = Runner(os.path.abspath(args.collections_path), workdir, emulator)
+    runner = Runner(os.path.abspath(options.collections_path), workdir, emulator)
     sections = {}
     fleet_numbers = {}
     ok = True
     try:
-        if 'requests' in parts:
-            text, size_ok, good = part_requests(runner, emulator, paths)
-            sections['requests'] = text
-            ok = ok and good
-            print('\nRequests per run\n' + text + '\n', flush=True)
-            text, case_ok, good = part_values_requests(runner, emulator, paths)
-            sections['values_requests'] = text
-            ok = ok and good
-            print('\nRequests per run of existio.exist.values\n' + text + '\n', flush=True)
-            size_ok = dict(size_ok, **case_ok)
-            text, case_ok, good = part_custom_requests(runner, emulator, paths)
-            sections['custom_requests'] = text
-            ok = ok and good
-            print('\nRequests per run creating custom attributes\n' + text + '\n', flush=True)
-            size_ok = dict(size_ok, **case_ok)
-            if args.result_file:
-                passed = sum(1 for v in size_ok.values() if v)
-                with open(args.result_file, 'w', encoding='utf-8') as f:
-                    f.write('%d %d 0\n' % (passed, len(size_ok) - passed))
-        if 'tasks' in parts:
-            text, good = part_tasks(runner, emulator, rounds)
-            ok = ok and good
-            print('\nTime per task\n' + text + '\n', flush=True)
-            sections['tasks'] = text
-            profile = part_profile(runner, emulator, os.path.abspath(args.collections_path))
-            print('\nModule path profile\n' + profile + '\n', flush=True)
-            sections['profile'] = profile
-        if 'scale' in parts:
-            text, good = part_scale(runner, emulator, users)
-            ok = ok and good
-            print('\nScale: %d users\n' % users + text + '\n', flush=True)
-            sections['scale'] = text
-        if 'fleet' in parts:
-            text, good, numbers = part_fleet(runner, emulator, fleet_users, fleet_rounds)
-            ok = ok and good
-            print('\nFleet: %d users\n' % fleet_users + text + '\n', flush=True)
-            sections['fleet'] = text
-            for forks, runs in numbers.items():
-                fleet_numbers['fleet_x_debug_%d' % forks] = '%.2f' % (runs['converged']['wall'] / runs['debug']['wall'])
-            text, more = fleet_profile(runner, emulator, fleet_users)
-            fleet_numbers.update(more)
-            print('\nFleet: where the time goes\n' + text + '\n', flush=True)
-            sections['fleet_profile'] = text
-        if 'chaos' in parts:
-            text, good, numbers = part_chaos(
-                runner, emulator, chaos_users, args.chaos_seed, args.chaos_rate, chaos_kinds
-            )
-            ok = ok and good
-            print('\nChaos: %d users\n' % chaos_users + text + '\n', flush=True)
-            sections['chaos'] = text
-            fleet_numbers.update(numbers)
+        for name, run in PART_RUNS:
+            if name in options.part_names:
+                good = run(runner, emulator, options, sections, fleet_numbers)
+                ok = ok and good
     finally:
         emulator.stop()
-        if not args.workdir:
+        if not options.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
     mach = page.machine()
     print(table(['machine', ''], mach))
-    if args.rst:
+    if options.rst:
         if set(sections) != set(page.SECTIONS):
-            log('not writing %s: it needs all %d parts' % (args.rst, len(page.PARTS)))
+            log('not writing %s: it needs all %d parts' % (options.rst, len(page.PARTS)))
         else:
             page.write(
-                args.rst,
+                options.rst,
                 sections,
                 mach,
-                rounds=rounds,
-                users=users,
-                fleet_users=fleet_users,
-                fleet_rounds=fleet_rounds,
+                rounds=options.rounds,
+                users=options.users,
+                fleet_users=options.fleet_users,
+                fleet_rounds=options.fleet_rounds,
                 **fleet_numbers,
             )
-            log('wrote %s' % args.rst)
+            log('wrote %s' % options.rst)
     return 0 if ok else 1
 
 

@@ -71,14 +71,9 @@ def check_repo_link(url: str, repository: str, root: str, generated: set[str]) -
     return 'no file %s in the checkout' % path
 
 
-def main(argv: list[str]) -> int:
-    root = argv[0] if argv else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
-    with open(os.path.join(root, 'galaxy.yml'), encoding='utf-8') as f:
-        galaxy = yaml.safe_load(f) or {}
-    with open(os.path.join(root, 'README.md'), encoding='utf-8') as f:
-        readme = f.read()
+def galaxy_problems(galaxy: dict, repository: str, root: str) -> list[str]:
+    """galaxy.yml's URLs are https, and its documentation, when in the repository, exists."""
     problems = []
-    repository = str(galaxy.get('repository') or '').rstrip('/')
     for key in ('repository', 'documentation', 'homepage', 'issues'):
         value = str(galaxy.get(key) or '')
         if not value.startswith('https://'):
@@ -88,24 +83,40 @@ def main(argv: list[str]) -> int:
         problem = check_repo_link(documentation, repository, root, set())
         if problem:
             problems.append('galaxy.yml documentation: %s' % problem)
+    return problems
+
+
+def link_problem(target: str, own_anchors: set[str], repository: str, root: str, generated: set[str]) -> str | None:
+    """What is wrong with one README link, or None."""
+    if target.startswith('#'):
+        if target[1:].lower() not in own_anchors:
+            return 'README.md: link to a heading that does not exist: %s' % target
+        return None
+    if not target.startswith('https://'):
+        return 'README.md: %s is not an absolute https link; Galaxy renders only the README, where it breaks' % target
+    if repository and target.startswith(repository + '/'):
+        problem = check_repo_link(target, repository, root, generated)
+        if problem:
+            return 'README.md: %s: %s' % (target, problem)
+    return None
+
+
+def main(argv: list[str]) -> int:
+    root = argv[0] if argv else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
+    with open(os.path.join(root, 'galaxy.yml'), encoding='utf-8') as f:
+        galaxy = yaml.safe_load(f) or {}
+    with open(os.path.join(root, 'README.md'), encoding='utf-8') as f:
+        readme = f.read()
+    repository = str(galaxy.get('repository') or '').rstrip('/')
+    problems = galaxy_problems(galaxy, repository, root)
     generated = generated_files(root)
     own_anchors = anchors(readme)
     text = strip_code(readme)
     targets = LINK.findall(text) + REFERENCE.findall(text)
     for target in targets:
-        if target.startswith('#'):
-            if target[1:].lower() not in own_anchors:
-                problems.append('README.md: link to a heading that does not exist: %s' % target)
-            continue
-        if not target.startswith('https://'):
-            problems.append(
-                'README.md: %s is not an absolute https link; Galaxy renders only the README, where it breaks' % target
-            )
-            continue
-        if repository and target.startswith(repository + '/'):
-            problem = check_repo_link(target, repository, root, generated)
-            if problem:
-                problems.append('README.md: %s: %s' % (target, problem))
+        problem = link_problem(target, own_anchors, repository, root, generated)
+        if problem:
+            problems.append(problem)
     for problem in problems:
         print('FAILED: %s' % problem)
     if not problems:

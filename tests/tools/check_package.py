@@ -113,11 +113,9 @@ def in_patterns(name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        sys.exit(__doc__)
-    source, output = (os.path.abspath(a) for a in argv)
-    problems = []
+def build_littered(source: str, output: str) -> None:
+    """Copy `source` to a scratch folder, plant LITTER in it and build the tarball from it into `output` (emptied of
+    earlier tarballs first)."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = os.path.join(tmp, 'exist')
         shutil.copytree(
@@ -137,19 +135,10 @@ def main(argv: list[str]) -> int:
         for old in glob.glob(os.path.join(output, '*.tar.gz')):
             os.remove(old)
         subprocess.run(['ansible-galaxy', 'collection', 'build', '--output-path', output, tree], check=True)
-    tarballs = glob.glob(os.path.join(output, '*.tar.gz'))
-    if len(tarballs) != 1:
-        print('FAILED: expected one tarball in %s, found %r' % (output, tarballs))
-        return 1
-    with tarfile.open(tarballs[0]) as tar:
-        names = [m.name[2:] if m.name.startswith('./') else m.name for m in tar.getmembers()]
-    members = set(names)
-    for name in REQUIRED:
-        if name not in members:
-            problems.append('missing from the tarball: %s' % name)
-    for name in sorted(members):
-        if in_patterns(name, FORBIDDEN):
-            problems.append('development tooling in the tarball: %s' % name)
+
+
+def litter_problems(members: set[str], source: str) -> list[str]:
+    problems = []
     for litter in LITTER:
         parts = litter.split('/')
         # The planted file, or any folder on its way that exists only because of it.
@@ -160,10 +149,36 @@ def main(argv: list[str]) -> int:
                 break
         if litter in members:
             problems.append('litter in the tarball: %s' % litter)
+    return problems
+
+
+def member_problems(members: set[str], source: str) -> list[str]:
+    """What is wrong with the tarball's members: required files missing, tooling, litter, caches."""
+    problems = ['missing from the tarball: %s' % name for name in REQUIRED if name not in members]
+    problems += [
+        'development tooling in the tarball: %s' % name for name in sorted(members) if in_patterns(name, FORBIDDEN)
+    ]
+    problems += litter_problems(members, source)
     for name in sorted(members):
         base = name.rsplit('/', 1)[-1]
         if base in ('__pycache__', '.pytest_cache', '.hypothesis') or base.endswith(('.pyc', '.egg-info')):
             problems.append('cache or build artefact in the tarball: %s' % name)
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.exit(__doc__)
+    source, output = (os.path.abspath(a) for a in argv)
+    build_littered(source, output)
+    tarballs = glob.glob(os.path.join(output, '*.tar.gz'))
+    if len(tarballs) != 1:
+        print('FAILED: expected one tarball in %s, found %r' % (output, tarballs))
+        return 1
+    with tarfile.open(tarballs[0]) as tar:
+        names = [m.name[2:] if m.name.startswith('./') else m.name for m in tar.getmembers()]
+    members = set(names)
+    problems = member_problems(members, source)
     for problem in sorted(set(problems)):
         print('FAILED: %s' % problem)
     if not problems:

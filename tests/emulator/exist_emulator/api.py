@@ -395,39 +395,49 @@ def _first_values(ctx: Context, attribute: Attribute) -> None:
         attribute.values[today] = None
 
 
+def _from_template(ctx: Context, item: dict, manual: bool) -> tuple[Attribute | None, dict | None]:
+    template = item["template"]
+    if not isinstance(template, str) or template not in TEMPLATES:
+        return None, _failed(item, "not_found", f"Template '{template}' does not exist.")
+    if template in ctx.user.attributes:
+        return None, _failed(item, "exists", f"Attribute '{template}' already exists")
+    group = TEMPLATES[template].group
+    if not ctx.can_write(group, manual):
+        return None, _not_allowed(item, group)
+    return _new_from_template(template), None
+
+
+def _custom_attribute(ctx: Context, index: int, item: dict, manual: bool) -> tuple[Attribute | None, dict | None]:
+    failed = _missing(item, index, ("label", "group", "value_type"))
+    if failed:
+        return None, failed
+    label, group, value_type = item["label"], item["group"], item["value_type"]
+    if not isinstance(label, str) or not slugify(label):
+        return None, _failed(item, "validation", "Field 'label' must be a non-empty string")
+    if group not in GROUPS:
+        return None, _failed(item, "validation", f"Unknown group '{group}'")
+    if isinstance(value_type, bool) or value_type not in VALUE_TYPES or value_type == 6:
+        return None, _failed(item, "validation", f"Value type {value_type!r} cannot be used for a new attribute")
+    if group == "custom" and value_type != 7:
+        return None, _failed(item, "validation", "Custom tags must have value type 7 (boolean)")
+    name = slugify(label)
+    if name in ctx.user.attributes:
+        return None, _failed(item, "exists", f"Attribute '{name}' already exists")
+    if not ctx.can_write(group, manual):
+        return None, _not_allowed(item, group)
+    return Attribute(name=name, label=label, group=group, value_type=value_type, priority=CUSTOM_PRIORITY), None
+
+
 def _create_one(ctx: Context, index: int, item: dict) -> tuple[bool, dict]:
     manual = item.get("manual", True)
     if not isinstance(manual, bool):
         return False, _failed(item, "validation", "Field 'manual' must be a boolean")
     if "template" in item:
-        template = item["template"]
-        if not isinstance(template, str) or template not in TEMPLATES:
-            return False, _failed(item, "not_found", f"Template '{template}' does not exist.")
-        if template in ctx.user.attributes:
-            return False, _failed(item, "exists", f"Attribute '{template}' already exists")
-        group = TEMPLATES[template].group
-        if not ctx.can_write(group, manual):
-            return False, _not_allowed(item, group)
-        attribute = _new_from_template(template)
+        attribute, failed = _from_template(ctx, item, manual)
     else:
-        failed = _missing(item, index, ("label", "group", "value_type"))
-        if failed:
-            return False, failed
-        label, group, value_type = item["label"], item["group"], item["value_type"]
-        if not isinstance(label, str) or not slugify(label):
-            return False, _failed(item, "validation", "Field 'label' must be a non-empty string")
-        if group not in GROUPS:
-            return False, _failed(item, "validation", f"Unknown group '{group}'")
-        if isinstance(value_type, bool) or value_type not in VALUE_TYPES or value_type == 6:
-            return False, _failed(item, "validation", f"Value type {value_type!r} cannot be used for a new attribute")
-        if group == "custom" and value_type != 7:
-            return False, _failed(item, "validation", "Custom tags must have value type 7 (boolean)")
-        name = slugify(label)
-        if name in ctx.user.attributes:
-            return False, _failed(item, "exists", f"Attribute '{name}' already exists")
-        if not ctx.can_write(group, manual):
-            return False, _not_allowed(item, group)
-        attribute = Attribute(name=name, label=label, group=group, value_type=value_type, priority=CUSTOM_PRIORITY)
+        attribute, failed = _custom_attribute(ctx, index, item, manual)
+    if failed:
+        return False, failed
     attribute.manual = manual
     attribute.service = ctx.token.service
     attribute.active = True

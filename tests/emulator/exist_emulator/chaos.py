@@ -49,6 +49,26 @@ def _number(data: dict, key: str, low: float, high: float, what: str) -> float:
     return value
 
 
+def _kinds(data: dict) -> dict:
+    """The configuration's kinds as {kind: weight}, checked (a list of kinds weighs each 1)."""
+    kinds = data.get("kinds", list(KINDS))
+    if isinstance(kinds, list):
+        if not all(isinstance(kind, str) for kind in kinds):
+            raise ValueError("kinds must be a list of kind names or an object of kind: weight")
+        kinds = {kind: 1 for kind in kinds}
+    if not isinstance(kinds, dict) or not kinds:
+        raise ValueError("kinds must be a non-empty list of kind names or an object of kind: weight")
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown chaos kind(s): {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
+    for kind, weight in kinds.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ValueError(f"the weight of kind {kind} must be a number >= 0, got {weight!r}")
+    if not any(kinds.values()):
+        raise ValueError("at least one kind needs a weight above 0")
+    return kinds
+
+
 def validate_chaos(data: Any) -> dict:
     """Check a chaos configuration and normalise it (defaults filled in, kinds as {kind: weight}).
 
@@ -72,21 +92,7 @@ def validate_chaos(data: Any) -> dict:
     trickle = _number(data, "trickle", 0, 600, "a number of seconds from 0 to 600")
     if not delay or not trickle:
         raise ValueError("delay and trickle must be more than 0 seconds")
-    kinds = data.get("kinds", list(KINDS))
-    if isinstance(kinds, list):
-        if not all(isinstance(kind, str) for kind in kinds):
-            raise ValueError("kinds must be a list of kind names or an object of kind: weight")
-        kinds = {kind: 1 for kind in kinds}
-    if not isinstance(kinds, dict) or not kinds:
-        raise ValueError("kinds must be a non-empty list of kind names or an object of kind: weight")
-    unknown = set(kinds) - set(KINDS)
-    if unknown:
-        raise ValueError(f"unknown chaos kind(s): {', '.join(sorted(unknown))} (known: {', '.join(KINDS)})")
-    for kind, weight in kinds.items():
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise ValueError(f"the weight of kind {kind} must be a number >= 0, got {weight!r}")
-    if not any(kinds.values()):
-        raise ValueError("at least one kind needs a weight above 0")
+    kinds = _kinds(data)
     paths = data.get("paths", DEFAULTS["paths"])
     if not isinstance(paths, list) or not paths or not all(isinstance(path, str) for path in paths):
         raise ValueError("paths must be a non-empty list of path prefixes")

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
@@ -100,58 +100,63 @@ class Response:
         self.service = service
 
 
+def _raw_body_rules(item: dict, status: int | None) -> None:
+    """raw_body and content_type: a literal answer body needs a status, and content_type needs it."""
+    if "raw_body" in item:
+        if not isinstance(item["raw_body"], str):
+            raise ValueError("raw_body must be a string")
+        if "body" in item:
+            raise ValueError("body and raw_body are mutually exclusive")
+        if status is None:
+            raise ValueError("raw_body needs a status")
+    if "content_type" in item:
+        if "raw_body" not in item:
+            raise ValueError("content_type needs raw_body")
+        if not isinstance(item["content_type"], str) or not item["content_type"].strip():
+            raise ValueError("content_type must be a non-empty string")
+
+
+def _validate_fault(item: dict) -> dict:
+    """Check one fault and normalise it (method upper-cased or None, path, times and skip filled in)."""
+    unknown = set(item) - FAULT_KEYS
+    if unknown:
+        raise ValueError(f"unknown fault key(s): {', '.join(sorted(unknown))}")
+    times = item.get("times", 1)
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise ValueError("times must be a positive integer")
+    skip = item.get("skip", 0)
+    if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+        raise ValueError("skip must be a non-negative integer")
+    status = item.get("status")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
+        raise ValueError("status must be an HTTP status code")
+    _raw_body_rules(item, status)
+    delay = item.get("delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+        raise ValueError("delay must be a number of seconds")
+    trickle = item.get("trickle", 0)
+    if isinstance(trickle, bool) or not isinstance(trickle, (int, float)) or not 0 <= trickle <= 60:
+        raise ValueError("trickle must be a number of seconds between bytes, from 0 to 60")
+    if trickle and item.get("drop"):
+        raise ValueError("trickle and drop are mutually exclusive")
+    if not item.get("drop") and status is None and not delay and not trickle:
+        raise ValueError("a fault needs status, delay, drop or trickle")
+    return {
+        **item,
+        "method": (item.get("method") or "").upper() or None,
+        "path": item.get("path") or "",
+        "times": times,
+        "skip": skip,
+    }
+
+
 def validate_faults(data: Any) -> list[dict]:
     """Check a faults document (a list, or one object) and normalise it."""
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise ValueError("faults must be a JSON list of objects")
-    faults = []
-    for item in data:
-        unknown = set(item) - FAULT_KEYS
-        if unknown:
-            raise ValueError(f"unknown fault key(s): {', '.join(sorted(unknown))}")
-        times = item.get("times", 1)
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise ValueError("times must be a positive integer")
-        skip = item.get("skip", 0)
-        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
-            raise ValueError("skip must be a non-negative integer")
-        status = item.get("status")
-        if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599):
-            raise ValueError("status must be an HTTP status code")
-        if "raw_body" in item:
-            if not isinstance(item["raw_body"], str):
-                raise ValueError("raw_body must be a string")
-            if "body" in item:
-                raise ValueError("body and raw_body are mutually exclusive")
-            if status is None:
-                raise ValueError("raw_body needs a status")
-        if "content_type" in item:
-            if "raw_body" not in item:
-                raise ValueError("content_type needs raw_body")
-            if not isinstance(item["content_type"], str) or not item["content_type"].strip():
-                raise ValueError("content_type must be a non-empty string")
-        delay = item.get("delay", 0)
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-            raise ValueError("delay must be a number of seconds")
-        trickle = item.get("trickle", 0)
-        if isinstance(trickle, bool) or not isinstance(trickle, (int, float)) or not 0 <= trickle <= 60:
-            raise ValueError("trickle must be a number of seconds between bytes, from 0 to 60")
-        if trickle and item.get("drop"):
-            raise ValueError("trickle and drop are mutually exclusive")
-        if not item.get("drop") and status is None and not delay and not trickle:
-            raise ValueError("a fault needs status, delay, drop or trickle")
-        faults.append(
-            {
-                **item,
-                "method": (item.get("method") or "").upper() or None,
-                "path": item.get("path") or "",
-                "times": times,
-                "skip": skip,
-            }
-        )
-    return faults
+    return [_validate_fault(item) for item in data]
 
 
 class Emulator:
@@ -647,65 +652,78 @@ class Handler(BaseHTTPRequestHandler):
         if not is_loopback(self.client_address[0]):
             self._send(403, {"detail": "The emulator admin API only answers loopback clients."})
             return
-        emulator = self.server.emulator
-        route = (self.command, path.rstrip("/"))
+        route = ADMIN_ROUTES.get((self.command, path.rstrip("/")))
+        if route is None:
+            self._send(404, {"detail": "Not found."})
+            return
         try:
-            if route == ("POST", "/_emulator/reset"):
-                seed = parse_seed_text(body.decode("utf-8"))
-                emulator.reset(default_world() if seed is None else world_from_seed(seed))
-                self._send(200, {"reset": True})
-            elif route == ("GET", "/_emulator/state"):
-                self._send(200, emulator.state())
-            elif route == ("GET", "/_emulator/requests"):
-                with emulator.lock:
-                    entries = list(emulator.log)
-                self._send(200, entries)
-            elif route == ("DELETE", "/_emulator/requests"):
-                with emulator.lock:
-                    emulator.log.clear()
-                self._send(200, [])
-            elif route == ("GET", "/_emulator/faults"):
-                self._send(200, emulator.add_faults([]))
-            elif route == ("POST", "/_emulator/faults"):
-                self._send(200, emulator.add_faults(validate_faults(json.loads(body or b"[]"))))
-            elif route == ("DELETE", "/_emulator/faults"):
-                with emulator.lock:
-                    emulator.faults.clear()
-                self._send(200, [])
-            elif route == ("GET", "/_emulator/chaos"):
-                self._send(200, emulator.chaos_json())
-            elif route == ("POST", "/_emulator/chaos"):
-                self._send(200, emulator.set_chaos(json.loads(body or b"{}")))
-            elif route == ("DELETE", "/_emulator/chaos"):
-                self._send(200, emulator.chaos_off())
-            elif route == ("GET", "/_emulator/chaos/log"):
-                self._send(200, emulator.chaos_entries())
-            elif route == ("GET", "/_emulator/clock"):
-                self._send(200, emulator.clock_json())
-            elif route == ("POST", "/_emulator/clock"):
-                self._send(200, emulator.set_clock(json.loads(body or b"{}")))
-            elif route == ("POST", "/_emulator/authorize"):
-                self._send(200, emulator.authorize(json.loads(body or b"{}")))
-            elif route == ("GET", "/_emulator/stats"):
-                self._send(200, emulator.stats())
-            elif route == ("GET", "/_emulator/config"):
-                self._send(200, {"rate_limit": emulator.rate_limit})
-            elif route == ("POST", "/_emulator/config"):
-                data = json.loads(body or b"{}")
-                limit = data.get("rate_limit") if isinstance(data, dict) else None
-                # Templating tools may send the number as a string ("0").
-                if isinstance(limit, str) and limit.strip().isdigit():
-                    limit = int(limit)
-                if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                    raise ValueError("rate_limit must be a non-negative integer")
-                with emulator.lock:
-                    emulator.rate_limit = limit
-                    emulator.hits.clear()
-                self._send(200, {"rate_limit": limit})
-            else:
-                self._send(404, {"detail": "Not found."})
+            payload = route(self.server.emulator, body)
         except (SeedError, ValueError, UnicodeDecodeError) as exc:
             self._send(400, {"detail": str(exc)})
+            return
+        self._send(200, payload)
+
+
+def _admin_reset(emulator: Emulator, body: bytes) -> dict:
+    seed = parse_seed_text(body.decode("utf-8"))
+    emulator.reset(default_world() if seed is None else world_from_seed(seed))
+    return {"reset": True}
+
+
+def _admin_requests(emulator: Emulator, _body: bytes) -> list:
+    with emulator.lock:
+        return list(emulator.log)
+
+
+def _admin_clear_requests(emulator: Emulator, _body: bytes) -> list:
+    with emulator.lock:
+        emulator.log.clear()
+    return []
+
+
+def _admin_clear_faults(emulator: Emulator, _body: bytes) -> list:
+    with emulator.lock:
+        emulator.faults.clear()
+    return []
+
+
+def _admin_set_config(emulator: Emulator, body: bytes) -> dict:
+    data = json.loads(body or b"{}")
+    limit = data.get("rate_limit") if isinstance(data, dict) else None
+    # Templating tools may send the number as a string ("0").
+    if isinstance(limit, str) and limit.strip().isdigit():
+        limit = int(limit)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError("rate_limit must be a non-negative integer")
+    with emulator.lock:
+        emulator.rate_limit = limit
+        emulator.hits.clear()
+    return {"rate_limit": limit}
+
+
+# The admin API: (method, path without a trailing slash) -> what answers it, given the emulator and the request
+# body; it returns the 200 answer's JSON, or raises SeedError or ValueError for a 400.
+ADMIN_ROUTES: dict[tuple[str, str], Callable[[Emulator, bytes], Any]] = {
+    ("POST", "/_emulator/reset"): _admin_reset,
+    ("GET", "/_emulator/state"): lambda emulator, _body: emulator.state(),
+    ("GET", "/_emulator/requests"): _admin_requests,
+    ("DELETE", "/_emulator/requests"): _admin_clear_requests,
+    ("GET", "/_emulator/faults"): lambda emulator, _body: emulator.add_faults([]),
+    ("POST", "/_emulator/faults"): lambda emulator, body: emulator.add_faults(
+        validate_faults(json.loads(body or b"[]"))
+    ),
+    ("DELETE", "/_emulator/faults"): _admin_clear_faults,
+    ("GET", "/_emulator/chaos"): lambda emulator, _body: emulator.chaos_json(),
+    ("POST", "/_emulator/chaos"): lambda emulator, body: emulator.set_chaos(json.loads(body or b"{}")),
+    ("DELETE", "/_emulator/chaos"): lambda emulator, _body: emulator.chaos_off(),
+    ("GET", "/_emulator/chaos/log"): lambda emulator, _body: emulator.chaos_entries(),
+    ("GET", "/_emulator/clock"): lambda emulator, _body: emulator.clock_json(),
+    ("POST", "/_emulator/clock"): lambda emulator, body: emulator.set_clock(json.loads(body or b"{}")),
+    ("POST", "/_emulator/authorize"): lambda emulator, body: emulator.authorize(json.loads(body or b"{}")),
+    ("GET", "/_emulator/stats"): lambda emulator, _body: emulator.stats(),
+    ("GET", "/_emulator/config"): lambda emulator, _body: {"rate_limit": emulator.rate_limit},
+    ("POST", "/_emulator/config"): _admin_set_config,
+}
 
 
 class EmulatorServer(ThreadingHTTPServer):

@@ -360,6 +360,71 @@ def _expires_at(token: dict, now: datetime.datetime, where: str) -> datetime.dat
     return FAR_FUTURE
 
 
+def _client_from_seed(client: Any, world: World, where: str) -> Client:
+    entry = Client(
+        client_id=str(_require(client, "client_id", where)),
+        client_secret=str(_require(client, "client_secret", where)),
+        service=str(_require(client, "service", where)),
+    )
+    if entry.service not in world.services:
+        raise SeedError(f"{where}: unknown service {entry.service!r}")
+    for code in client.get("codes") or []:
+        redirect_uri = code.get("redirect_uri")
+        entry.codes[str(_require(code, "code", where))] = {
+            "user": str(_require(code, "user", where)),
+            "scopes": list(code.get("scopes") or []),
+            "redirect_uri": None if redirect_uri is None else str(redirect_uri),
+        }
+    return entry
+
+
+def _token_from_seed(token: Any, username: str, world: World, now: datetime.datetime, where: str) -> Token:
+    kind = token.get("kind", "oauth2") if isinstance(token, dict) else None
+    if kind not in ("oauth2", "simple"):
+        raise SeedError(f"{where}: kind must be oauth2 or simple")
+    entry = Token(
+        token=str(_require(token, "token", where)),
+        user=username,
+        service=token.get("service"),
+        scopes=[str(s) for s in token.get("scopes") or []],
+        refresh_token=token.get("refresh_token"),
+        kind=kind,
+        expires_at=_expires_at(token, now, where),
+        access_revoked=token.get("access_revoked", False),
+    )
+    if not isinstance(entry.access_revoked, bool):
+        raise SeedError(f"{where}: access_revoked must be true or false")
+    if entry.service is not None and entry.service not in world.services:
+        raise SeedError(f"{where}: unknown service {entry.service!r}")
+    if entry.token in world.tokens:
+        raise SeedError(f"{where}: duplicate token")
+    return entry
+
+
+def _user_from_seed(data: Any, world: World, now: datetime.datetime, where: str) -> User:
+    """One seeded user, with its attributes; its tokens go into the world as they are read."""
+    user = User(
+        username=str(_require(data, "username", where)),
+        timezone=str(data.get("timezone") or "UTC"),
+        first_name=str(data.get("first_name") or ""),
+        last_name=str(data.get("last_name") or ""),
+    )
+    if user.username in world.users:
+        raise SeedError(f"{where}: duplicate user {user.username!r}")
+    try:
+        zoneinfo.ZoneInfo(user.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise SeedError(f"{where}: unknown timezone {user.timezone!r}") from exc
+    for tindex, token in enumerate(data.get("tokens") or []):
+        world.add_token(_token_from_seed(token, user.username, world, now, f"{where}.tokens[{tindex}]"))
+    for aindex, attribute_data in enumerate(data.get("attributes") or []):
+        attribute = _attribute_from_seed(attribute_data, world, f"{where}.attributes[{aindex}]")
+        if attribute.name in user.attributes:
+            raise SeedError(f"{where}.attributes[{aindex}]: duplicate attribute {attribute.name!r}")
+        user.attributes[attribute.name] = attribute
+    return user
+
+
 def world_from_seed(seed: Any, now: datetime.datetime | None = None) -> World:
     """Build a world from a parsed seed document; raises SeedError when it is malformed.
 
@@ -375,64 +440,12 @@ def world_from_seed(seed: Any, now: datetime.datetime | None = None) -> World:
         name = _require(service, "name", f"services[{index}]")
         world.services[str(name)] = str(service.get("label") or name)
     for index, client in enumerate(seed.get("clients") or []):
-        where = f"clients[{index}]"
-        entry = Client(
-            client_id=str(_require(client, "client_id", where)),
-            client_secret=str(_require(client, "client_secret", where)),
-            service=str(_require(client, "service", where)),
-        )
-        if entry.service not in world.services:
-            raise SeedError(f"{where}: unknown service {entry.service!r}")
-        for code in client.get("codes") or []:
-            redirect_uri = code.get("redirect_uri")
-            entry.codes[str(_require(code, "code", where))] = {
-                "user": str(_require(code, "user", where)),
-                "scopes": list(code.get("scopes") or []),
-                "redirect_uri": None if redirect_uri is None else str(redirect_uri),
-            }
+        entry = _client_from_seed(client, world, f"clients[{index}]")
         world.clients[entry.client_id] = entry
     for index, data in enumerate(seed.get("users") or []):
-        where = f"users[{index}]"
-        user = User(
-            username=str(_require(data, "username", where)),
-            timezone=str(data.get("timezone") or "UTC"),
-            first_name=str(data.get("first_name") or ""),
-            last_name=str(data.get("last_name") or ""),
-        )
-        if user.username in world.users:
-            raise SeedError(f"{where}: duplicate user {user.username!r}")
-        try:
-            zoneinfo.ZoneInfo(user.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise SeedError(f"{where}: unknown timezone {user.timezone!r}") from exc
-        for tindex, token in enumerate(data.get("tokens") or []):
-            twhere = f"{where}.tokens[{tindex}]"
-            kind = token.get("kind", "oauth2") if isinstance(token, dict) else None
-            if kind not in ("oauth2", "simple"):
-                raise SeedError(f"{twhere}: kind must be oauth2 or simple")
-            entry = Token(
-                token=str(_require(token, "token", twhere)),
-                user=user.username,
-                service=token.get("service"),
-                scopes=[str(s) for s in token.get("scopes") or []],
-                refresh_token=token.get("refresh_token"),
-                kind=kind,
-                expires_at=_expires_at(token, now, twhere),
-                access_revoked=token.get("access_revoked", False),
-            )
-            if not isinstance(entry.access_revoked, bool):
-                raise SeedError(f"{twhere}: access_revoked must be true or false")
-            if entry.service is not None and entry.service not in world.services:
-                raise SeedError(f"{twhere}: unknown service {entry.service!r}")
-            if entry.token in world.tokens:
-                raise SeedError(f"{twhere}: duplicate token")
-            world.add_token(entry)
-        for aindex, attribute_data in enumerate(data.get("attributes") or []):
-            attribute = _attribute_from_seed(attribute_data, world, f"{where}.attributes[{aindex}]")
-            if attribute.name in user.attributes:
-                raise SeedError(f"{where}.attributes[{aindex}]: duplicate attribute {attribute.name!r}")
-            user.attributes[attribute.name] = attribute
+        user = _user_from_seed(data, world, now, f"users[{index}]")
         world.users[user.username] = user
+    # Last: a code may name any seeded user.
     for client in world.clients.values():
         for code, data in client.codes.items():
             if data["user"] not in world.users:

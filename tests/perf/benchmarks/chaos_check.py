@@ -253,11 +253,9 @@ def _check_tokens(findings, declared, by_user, users, run):
     for name, entries in run.recovered.items():
         for key, entry in entries.items():
             recovered[entry.get('username') or key].append((name, entry))
-    counts = findings.tokens
     for user in users:
         faults = by_user.get(user, [])
         refreshes = [e for e in faults if e['path'] == TOKEN_PATH]
-        lost = [e for e in refreshes if lost_answer(e)]
         what = said.get(user) or []
         for code in what:
             findings.token_codes[code] += 1
@@ -267,74 +265,102 @@ def _check_tokens(findings, declared, by_user, users, run):
                 % (user, '; '.join(messages) or 'none', _faults(refreshes))
             )
         entry = run.store.get(user)
-        # Every valid pair is in the store or a recovery file, or chaos took the answer that carried it.
-        known = set()
-        if entry:
-            known.add(entry['refresh_token'])
-        known.update(e['refresh_token'] for dummy, e in recovered.get(user, []))
-        for pair in pairs.get(user, []):
-            if pair['refresh_token'] in known:
-                counts['valid pairs: in the store or a recovery file'] += 1
-            elif lost:
-                counts['valid pairs: issued in an answer chaos took (lost with it)'] += 1
-            else:
-                whole = [e for e in refreshes if e['kind'] == 'trickle' and e.get('completed')]
-                how = (
-                    ' (the answer that carried it reached the client whole, trickled over %s s past the timeout)'
-                    % whole[0]['trickle']
-                    if whole
-                    else ''
-                )
-                findings.problem(
-                    'run 1, %s: the emulator holds a valid pair (its refresh token works) that neither the store nor a '
-                    'recovery file has%s; the token task said %s; %s'
-                    % (user, how, ', '.join(what) or 'nothing', _faults(refreshes))
-                )
+        _check_valid_pairs(findings, user, pairs.get(user, []), entry, recovered.get(user, []), refreshes, what)
         if recovered.get(user):
-            counts['users with a recovery file'] += 1
+            findings.tokens['users with a recovery file'] += 1
         if entry is None:
             findings.problem('run 1, %s: the store has no entry for this user' % user)
             continue
-        found = alive.get(entry['access_token'])
-        dead_why = None if found is not None and found[1] is None else (found[1] if found else None)
-        works = found is not None and found[1] is None
-        entry_marks = marks(entry)
-        if works:
-            if GONE_MARK in entry_marks:
-                findings.problem(
-                    'run 1, %s: the store entry is marked %s, but its access token works in the emulator; the token '
-                    'task said %s; %s' % (user, GONE_MARK, ', '.join(what) or 'nothing', _faults(refreshes))
-                )
-            counts['store entries: working' + (' (marked %s)' % ', '.join(entry_marks) if entry_marks else '')] += 1
-            continue
-        # The store's access token is refused: why, and does the store say so?
-        revoked_later = [e for e in faults if e['kind'] in REVOKES and e['path'] != TOKEN_PATH]
-        if dead_why is None:
-            revoked_pair = [e for e in faults if e['kind'] == 'revoke_pair']
-            if revoked_pair:
-                dead_why = 'pair revoked by chaos (%s)' % (
-                    'on the refresh' if revoked_pair[0]['path'] == TOKEN_PATH else 'during the converge'
-                )
-            elif lost:
-                dead_why = 'refreshed by Exist, the answer lost (chaos %s)' % lost[0]['kind']
-            else:
-                dead_why = 'not in the emulator, no fault explains it'
-        if entry_marks:
-            counts['store entries: refused, marked %s' % ', '.join(entry_marks)] += 1
-        elif revoked_later and (dead_why == 'access token revoked' or 'during the converge' in dead_why):
-            counts['store entries: refused, revoked by chaos after the refresh (unknowable)'] += 1
+        _check_store_entry(findings, user, entry, alive, faults, what)
+
+
+def _check_valid_pairs(findings, user, pairs, entry, recovered, refreshes, what):
+    """Every valid pair is in the store or a recovery file, or chaos took the answer that carried it."""
+    counts = findings.tokens
+    lost = [e for e in refreshes if lost_answer(e)]
+    known = set()
+    if entry:
+        known.add(entry['refresh_token'])
+    known.update(e['refresh_token'] for dummy, e in recovered)
+    for pair in pairs:
+        if pair['refresh_token'] in known:
+            counts['valid pairs: in the store or a recovery file'] += 1
+        elif lost:
+            counts['valid pairs: issued in an answer chaos took (lost with it)'] += 1
         else:
-            findings.problem(
-                'run 1, %s: the store entry is not marked, so it is handed out as good, but the emulator refuses its '
-                'access token (%s); the token task said %s; %s'
-                % (user, dead_why, ', '.join(what) or 'nothing', _faults(faults))
+            whole = [e for e in refreshes if e['kind'] == 'trickle' and e.get('completed')]
+            how = (
+                ' (the answer that carried it reached the client whole, trickled over %s s past the timeout)'
+                % whole[0]['trickle']
+                if whole
+                else ''
             )
+            findings.problem(
+                'run 1, %s: the emulator holds a valid pair (its refresh token works) that neither the store nor a '
+                'recovery file has%s; the token task said %s; %s'
+                % (user, how, ', '.join(what) or 'nothing', _faults(refreshes))
+            )
+
+
+def _check_store_entry(findings, user, entry, alive, faults, what):
+    """A store entry unmarked works in the emulator (unless chaos revoked it after the refresh), and one marked
+    gone does not."""
+    counts = findings.tokens
+    refreshes = [e for e in faults if e['path'] == TOKEN_PATH]
+    found = alive.get(entry['access_token'])
+    works = found is not None and found[1] is None
+    entry_marks = marks(entry)
+    if works:
+        if GONE_MARK in entry_marks:
+            findings.problem(
+                'run 1, %s: the store entry is marked %s, but its access token works in the emulator; the token '
+                'task said %s; %s' % (user, GONE_MARK, ', '.join(what) or 'nothing', _faults(refreshes))
+            )
+        counts['store entries: working' + (' (marked %s)' % ', '.join(entry_marks) if entry_marks else '')] += 1
+        return
+    # The store's access token is refused: why, and does the store say so?
+    dead_why = _why_refused(found, faults, refreshes)
+    revoked_later = [e for e in faults if e['kind'] in REVOKES and e['path'] != TOKEN_PATH]
+    if entry_marks:
+        counts['store entries: refused, marked %s' % ', '.join(entry_marks)] += 1
+    elif revoked_later and (dead_why == 'access token revoked' or 'during the converge' in dead_why):
+        counts['store entries: refused, revoked by chaos after the refresh (unknowable)'] += 1
+    else:
+        findings.problem(
+            'run 1, %s: the store entry is not marked, so it is handed out as good, but the emulator refuses its '
+            'access token (%s); the token task said %s; %s'
+            % (user, dead_why, ', '.join(what) or 'nothing', _faults(faults))
+        )
+
+
+def _why_refused(found, faults, refreshes):
+    """Why the emulator refuses a store entry's access token: what the emulator says, else the fault behind it."""
+    if found:
+        return found[1]
+    revoked_pair = [e for e in faults if e['kind'] == 'revoke_pair']
+    if revoked_pair:
+        return 'pair revoked by chaos (%s)' % (
+            'on the refresh' if revoked_pair[0]['path'] == TOKEN_PATH else 'during the converge'
+        )
+    lost = [e for e in refreshes if lost_answer(e)]
+    if lost:
+        return 'refreshed by Exist, the answer lost (chaos %s)' % lost[0]['kind']
+    return 'not in the emulator, no fault explains it'
 
 
 def _attribute_claims(report_user, values_ran):
     acquired = set(report_user.get('acquired') or [])
     failed = dict((item['name'], item['error_code']) for item in report_user.get('failed_items') or [])
     return acquired, ({} if values_ran else failed), (failed if values_ran else {})
+
+
+# One user's part of one run, as _check_items reads it: the report's claims, the chaos on the user, and the
+# emulator's owners and values of the user before and after the run.
+UserRun = collections.namedtuple(
+    'UserRun',
+    'number where faults acquired attribute_failed value_failed values_ran task_failed messages '
+    'owners_before owners_after values_before values_after',
+)
 
 
 def _check_items(findings, declared, by_user, users, before, run):
@@ -346,153 +372,196 @@ def _check_items(findings, declared, by_user, users, before, run):
     per_user = report.get('per_user') or {}
     owners_before, owners_after = owners_of(before), owners_of(run.state)
     values_before, values_after = values_of(before, declared.day), values_of(run.state, declared.day)
-    store_entries = run.store
     for user in users:
-        faults = [e for e in by_user.get(user, []) if e['path'] != TOKEN_PATH] if n == 1 else []
         entry = per_user.get(user)
         if entry is None or entry.get('outcome') == 'not_run':
-            # Left out of the converge play (the inventory leaves marked users out of the guide's pattern).
-            marked = marks(store_entries.get(user) or {})
             untouched = owners_before[user] == owners_after[user] and values_before[user] == values_after[user]
-            if marked and untouched:
-                findings.users[n]['not run (store entry marked %s)' % ', '.join(marked)] += 1
-                findings.attributes[n]['not attempted (user not run)'] += len(declared.templates)
-                findings.values[n]['not attempted (user not run)'] += len(declared.values[user])
-            elif not untouched:
-                findings.problem(
-                    'run %d, %s: no task of the run reached this user, yet its attributes or values changed' % (n, user)
-                )
-            else:
-                findings.problem(
-                    'run %d, %s: %s, and the store entry is not marked'
-                    % (n, user, 'not in the fleet report' if entry is None else 'reported not_run')
-                )
+            _check_not_run(findings, declared, n, user, entry, run.store.get(user) or {}, untouched)
             continue
         tasks = entry.get('tasks') or {}
         ran = sum(tasks.get(key, 0) for key in ('ok', 'changed', 'failed', 'unreachable'))
         values_ran = ran >= 2
-        task_failed = tasks.get('failed', 0) + tasks.get('unreachable', 0) > 0
-        messages = [f.get('msg', '') for f in entry.get('task_failures') or []]
-        outcome = entry.get('outcome')
-        findings.users[n][
-            'converged (%s)' % outcome
-            if outcome in ('changed', 'unchanged')
-            else 'failed'
-            if outcome == 'failed'
-            else outcome
-        ] += 1
         acquired, attribute_failed, value_failed = _attribute_claims(entry, values_ran)
-        changed = 0
-        where = 'run %d, %s' % (n, user)
-        for name in declared.templates:
-            was = owners_before[user].get(name) == declared.service
-            now = owners_after[user].get(name) == declared.service
-            code = attribute_failed.get(name)
-            counts = findings.attributes[n]
-            holds = 'the emulator says owner %s (before: %s)' % (
-                owners_after[user].get(name),
-                owners_before[user].get(name),
+        user_run = UserRun(
+            number=n,
+            where='run %d, %s' % (n, user),
+            faults=[e for e in by_user.get(user, []) if e['path'] != TOKEN_PATH] if n == 1 else [],
+            acquired=acquired,
+            attribute_failed=attribute_failed,
+            value_failed=value_failed,
+            values_ran=values_ran,
+            task_failed=tasks.get('failed', 0) + tasks.get('unreachable', 0) > 0,
+            messages=[f.get('msg', '') for f in entry.get('task_failures') or []],
+            owners_before=owners_before[user],
+            owners_after=owners_after[user],
+            values_before=values_before[user],
+            values_after=values_after[user],
+        )
+        _check_user_items(findings, declared, user, entry, user_run)
+
+
+def _check_not_run(findings, declared, n, user, entry, store_entry, untouched):
+    """A user no task reached: left out of the converge play (the inventory leaves marked users out of the guide's
+    pattern), and untouched."""
+    marked = marks(store_entry)
+    if marked and untouched:
+        findings.users[n]['not run (store entry marked %s)' % ', '.join(marked)] += 1
+        findings.attributes[n]['not attempted (user not run)'] += len(declared.templates)
+        findings.values[n]['not attempted (user not run)'] += len(declared.values[user])
+    elif not untouched:
+        findings.problem(
+            'run %d, %s: no task of the run reached this user, yet its attributes or values changed' % (n, user)
+        )
+    else:
+        findings.problem(
+            'run %d, %s: %s, and the store entry is not marked'
+            % (n, user, 'not in the fleet report' if entry is None else 'reported not_run')
+        )
+
+
+def _check_user_items(findings, declared, user, entry, user_run):
+    """Every declared attribute and value of a user the run reached, and the report's counts of them."""
+    outcome = entry.get('outcome')
+    findings.users[user_run.number][
+        'converged (%s)' % outcome
+        if outcome in ('changed', 'unchanged')
+        else 'failed'
+        if outcome == 'failed'
+        else outcome
+    ] += 1
+    changed = 0
+    for name in declared.templates:
+        changed += _check_attribute(findings, declared, user_run, name)
+    written = 0
+    for name, value in sorted(declared.values[user].items()):
+        value_changed, value_written = _check_value(findings, declared, user_run, name, value)
+        changed += value_changed
+        written += value_written
+    updated = entry.get('values_updated', 0)
+    if updated != written:
+        findings.problem(
+            '%s: the report counts %d value(s) updated, the emulator shows %d written (not counting outcome_unknown); '
+            '%s' % (user_run.where, updated, written, _faults(user_run.faults))
+        )
+    if changed and outcome == 'unchanged':
+        findings.problem('%s: reported unchanged, the emulator shows %d item(s) changed' % (user_run.where, changed))
+
+
+def _check_attribute(findings, declared, user_run, name):
+    """One declared attribute against the report; 1 when the run acquired it, else 0."""
+    where = user_run.where
+    was = user_run.owners_before.get(name) == declared.service
+    now = user_run.owners_after.get(name) == declared.service
+    code = user_run.attribute_failed.get(name)
+    counts = findings.attributes[user_run.number]
+    holds = 'the emulator says owner %s (before: %s)' % (
+        user_run.owners_after.get(name),
+        user_run.owners_before.get(name),
+    )
+    if was:
+        if not now:
+            findings.problem('%s, attribute %s: owned before the run, no longer owned; %s' % (where, name, holds))
+        elif name in user_run.acquired:
+            findings.problem('%s, attribute %s: reported acquired, but it was owned already' % (where, name))
+        else:
+            counts['owned already'] += 1
+        return 0
+    if now:
+        _check_acquired(findings, user_run, name, code, holds)
+        return 1
+    if name in user_run.acquired:
+        findings.problem(
+            '%s, attribute %s: reported acquired, but %s; %s' % (where, name, holds, _faults(user_run.faults))
+        )
+    elif code == 'outcome_unknown':
+        counts['outcome_unknown, not applied'] += 1
+    elif code:
+        counts['failed with a reason (%s)' % code] += 1
+    elif user_run.task_failed and not user_run.values_ran and user_run.messages:
+        counts['failed with its task (the task\'s message)'] += 1
+    else:
+        findings.problem(
+            '%s, attribute %s: not acquired and not reported; %s; %s' % (where, name, holds, _faults(user_run.faults))
+        )
+    return 0
+
+
+def _check_acquired(findings, user_run, name, code, holds):
+    """An attribute the run acquired in the emulator: reported acquired, or its outcome unknown."""
+    counts = findings.attributes[user_run.number]
+    if name in user_run.acquired:
+        counts['acquired (reported, held)'] += 1
+    elif code == 'outcome_unknown':
+        counts['outcome_unknown, applied'] += 1
+    elif code:
+        findings.problem(
+            '%s, attribute %s: reported failed (%s), but %s; %s'
+            % (user_run.where, name, code, holds, _faults(user_run.faults))
+        )
+    else:
+        findings.problem(
+            '%s, attribute %s: acquired in the emulator, not reported (task %s: %s); %s'
+            % (
+                user_run.where,
+                name,
+                'failed' if user_run.task_failed else 'ok',
+                '; '.join(user_run.messages) or 'no message',
+                _faults(user_run.faults),
             )
-            if was:
-                if not now:
-                    findings.problem(
-                        '%s, attribute %s: owned before the run, no longer owned; %s' % (where, name, holds)
-                    )
-                elif name in acquired:
-                    findings.problem('%s, attribute %s: reported acquired, but it was owned already' % (where, name))
-                else:
-                    counts['owned already'] += 1
-                continue
-            if now:
-                changed += 1
-                if name in acquired:
-                    counts['acquired (reported, held)'] += 1
-                elif code == 'outcome_unknown':
-                    counts['outcome_unknown, applied'] += 1
-                elif code:
-                    findings.problem(
-                        '%s, attribute %s: reported failed (%s), but %s; %s'
-                        % (where, name, code, holds, _faults(faults))
-                    )
-                else:
-                    findings.problem(
-                        '%s, attribute %s: acquired in the emulator, not reported (task %s: %s); %s'
-                        % (
-                            where,
-                            name,
-                            'failed' if task_failed else 'ok',
-                            '; '.join(messages) or 'no message',
-                            _faults(faults),
-                        )
-                    )
-                continue
-            if name in acquired:
-                findings.problem(
-                    '%s, attribute %s: reported acquired, but %s; %s' % (where, name, holds, _faults(faults))
-                )
-            elif code == 'outcome_unknown':
-                counts['outcome_unknown, not applied'] += 1
-            elif code:
-                counts['failed with a reason (%s)' % code] += 1
-            elif task_failed and not values_ran and messages:
-                counts['failed with its task (the task\'s message)'] += 1
-            else:
-                findings.problem(
-                    '%s, attribute %s: not acquired and not reported; %s; %s' % (where, name, holds, _faults(faults))
-                )
-        written = 0
-        for name, value in sorted(declared.values[user].items()):
-            was, now = values_before[user].get(name), values_after[user].get(name)
-            code = value_failed.get(name)
-            counts = findings.values[n]
-            holds = 'the emulator holds %r on %s (before: %r)' % (now, declared.day, was)
-            if same(was, value):
-                if not same(now, value):
-                    findings.problem('%s, value %s: it was %r, now %s' % (where, name, value, holds))
-                elif code:
-                    findings.problem(
-                        '%s, value %s: reported failed (%s) though it holds the declared value' % (where, name, code)
-                    )
-                else:
-                    counts['set already'] += 1
-                continue
-            if same(now, value):
-                changed += 1
-                if code == 'outcome_unknown':
-                    counts['outcome_unknown, applied'] += 1
-                elif code:
-                    findings.problem(
-                        '%s, value %s: reported failed (%s), but %s; %s' % (where, name, code, holds, _faults(faults))
-                    )
-                elif values_ran:
-                    written += 1
-                    counts['updated (reported, held)'] += 1
-                else:
-                    findings.problem(
-                        '%s, value %s: written, though the values task never ran; %s' % (where, name, holds)
-                    )
-                continue
-            if code == 'outcome_unknown':
-                counts['outcome_unknown, not applied'] += 1
-            elif code:
-                counts['failed with a reason (%s)' % code] += 1
-            elif not values_ran and task_failed:
-                counts['not attempted (the attribute task failed, with its message)'] += 1
-            elif values_ran and task_failed and messages:
-                counts['failed with its task (the task\'s message)'] += 1
-            else:
-                findings.problem(
-                    '%s, value %s = %r: not written and not reported; %s; %s'
-                    % (where, name, value, holds, _faults(faults))
-                )
-        updated = entry.get('values_updated', 0)
-        if updated != written:
+        )
+
+
+def _check_value(findings, declared, user_run, name, value):
+    """One declared value against the report: (1 when the run wrote it, 1 when reported updated), else 0s."""
+    where = user_run.where
+    was, now = user_run.values_before.get(name), user_run.values_after.get(name)
+    code = user_run.value_failed.get(name)
+    counts = findings.values[user_run.number]
+    holds = 'the emulator holds %r on %s (before: %r)' % (now, declared.day, was)
+    if same(was, value):
+        if not same(now, value):
+            findings.problem('%s, value %s: it was %r, now %s' % (where, name, value, holds))
+        elif code:
             findings.problem(
-                '%s: the report counts %d value(s) updated, the emulator shows %d written (not counting outcome_unknown); '
-                '%s' % (where, updated, written, _faults(faults))
+                '%s, value %s: reported failed (%s) though it holds the declared value' % (where, name, code)
             )
-        if changed and outcome == 'unchanged':
-            findings.problem('%s: reported unchanged, the emulator shows %d item(s) changed' % (where, changed))
+        else:
+            counts['set already'] += 1
+        return 0, 0
+    if same(now, value):
+        return 1, _check_written(findings, user_run, name, code, holds)
+    if code == 'outcome_unknown':
+        counts['outcome_unknown, not applied'] += 1
+    elif code:
+        counts['failed with a reason (%s)' % code] += 1
+    elif not user_run.values_ran and user_run.task_failed:
+        counts['not attempted (the attribute task failed, with its message)'] += 1
+    elif user_run.values_ran and user_run.task_failed and user_run.messages:
+        counts['failed with its task (the task\'s message)'] += 1
+    else:
+        findings.problem(
+            '%s, value %s = %r: not written and not reported; %s; %s'
+            % (where, name, value, holds, _faults(user_run.faults))
+        )
+    return 0, 0
+
+
+def _check_written(findings, user_run, name, code, holds):
+    """A value the run wrote in the emulator: reported updated, or its outcome unknown; 1 when reported updated."""
+    counts = findings.values[user_run.number]
+    if code == 'outcome_unknown':
+        counts['outcome_unknown, applied'] += 1
+    elif code:
+        findings.problem(
+            '%s, value %s: reported failed (%s), but %s; %s'
+            % (user_run.where, name, code, holds, _faults(user_run.faults))
+        )
+    elif user_run.values_ran:
+        counts['updated (reported, held)'] += 1
+        return 1
+    else:
+        findings.problem('%s, value %s: written, though the values task never ran; %s' % (user_run.where, name, holds))
+    return 0
 
 
 def _check_converged(findings, declared, by_user, users, first, second):

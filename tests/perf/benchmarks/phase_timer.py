@@ -108,25 +108,31 @@ def _clock_collection():
 
 
 def install():
-    # pylint: disable=import-outside-toplevel
-    import multiprocessing.queues
+    """Wrap ansible-core's steps with clocks: the controller's, then the workers' (they run in forks of it)."""
+    _clock_controller()
+    _clock_pickling()
+    _clock_queueing()
+    _clock_gc()
+    _clock_worker()
 
-    from ansible._internal import _task
-    from ansible.executor import task_executor, task_queue_manager
-    from ansible.executor.process import worker
+
+def _clock_controller():
+    # pylint: disable=import-outside-toplevel
+    from ansible.executor import task_queue_manager
     from ansible.executor.task_result import _RawTaskResult
-    from ansible.playbook.play_context import PlayContext
-    from ansible.playbook.task import Task
     from ansible.plugins import strategy
-    from ansible.plugins.action import ActionBase
     from ansible.vars.manager import VariableManager
 
-    # Controller.
     clock(VariableManager, 'get_vars', 'controller: get_vars')
     clock(strategy.StrategyBase, '_process_pending_results', 'controller: process results')
     clock(strategy.StrategyBase, '_convert_wire_task_result_to_raw', 'controller: rebuild task of result')
     clock(task_queue_manager.TaskQueueManager, 'send_callback', 'controller: callbacks')
     clock(_RawTaskResult, 'as_callback_task_result', 'controller: copy result for callbacks')
+
+
+def _clock_pickling():
+    """Results go from worker to controller pickled: both ends of that, and each result's size."""
+    import multiprocessing.queues  # pylint: disable=import-outside-toplevel
 
     pickler = multiprocessing.queues._ForkingPickler
 
@@ -154,6 +160,13 @@ def install():
 
     multiprocessing.queues._ForkingPickler = Pickler
 
+
+def _clock_queueing():
+    """Queueing a task (the fork included), and the fork itself; the first queued task clocks this collection."""
+    # pylint: disable=import-outside-toplevel
+    from ansible.executor.process import worker
+    from ansible.plugins import strategy
+
     original_queue_task = strategy.StrategyBase._queue_task
 
     def queue_task(self, *args, **kwargs):
@@ -180,6 +193,8 @@ def install():
 
     worker.WorkerProcess.start = start
 
+
+def _clock_gc():
     gc_started = {}
 
     def gc_clock(phase, info):
@@ -197,6 +212,16 @@ def install():
             )
 
     gc.callbacks.append(gc_clock)
+
+
+def _clock_worker():
+    # pylint: disable=import-outside-toplevel
+    from ansible._internal import _task
+    from ansible.executor import task_executor, task_queue_manager
+    from ansible.executor.process import worker
+    from ansible.playbook.play_context import PlayContext
+    from ansible.playbook.task import Task
+    from ansible.plugins.action import ActionBase
 
     original_run = worker.WorkerProcess.run
 

@@ -95,23 +95,78 @@ def requests_seed():
     return seed([user('bench%d' % n, [custom('b%03d' % i) for i in range(1, n + half(n) + 1)]) for n in SIZES])
 
 
-def part_requests(runner, emulator, paths):
-    """Returns (text, {size: ok}, all ok)."""
-    playbook = os.path.join(runner.workdir, 'requests.json.yml')
+def _measure(runner, emulator, paths, name, plays, make_world, what, pattern, key):
+    """Run `plays` (written as the playbook `name`) once per path, each against a fresh make_world():
+    {(path,) + key(match): record} of the tasks whose name matches `pattern`."""
+    playbook = os.path.join(runner.workdir, name)
     with open(playbook, 'w', encoding='utf-8') as f:
-        json.dump(requests_playbook(emulator.url), f, indent=1)  # JSON is YAML
+        json.dump(plays, f, indent=1)  # JSON is YAML
     measured = {}
     for path in paths:
-        emulator.admin.reset(requests_seed())
+        emulator.admin.reset(make_world())
         extra = {} if path == 'worker' else {'existio_exist_worker_process': False}
         wall, data = runner.run(playbook, extra_vars=extra, measure=True, check=False)
-        log('requests, %s path: %d tasks in %.1f s' % (path, len(data['records']), wall))
+        log('%s, %s path: %d tasks in %.1f s' % (what, path, len(data['records']), wall))
         if data['rc'] != 0:
             log('ansible-playbook exited %d: see %s' % (data['rc'], data['log']))
         for record in data['records']:
-            match = re.match(r'measure (\d+) (\S+)$', record['task'])
+            match = re.match(pattern, record['task'])
             if match:
-                measured[(path, int(match.group(1)), match.group(2))] = record
+                measured[(path,) + key(match)] = record
+    return measured
+
+
+def _path_cells(where, record, least, expect_changed, problems, describe, **check_options):
+    """One task's cells on one path (its requests, described by describe(total, kinds, record), and their ratio to
+    the minimum) and whether it passed; its problems are appended to `problems`."""
+    if record is None:
+        problems.append('%s: no result' % where)
+        return ['-', '-'], False
+    kinds = counts.classify(record['requests'])
+    total = len(record['requests'])
+    cells = [describe(total, kinds, record), '%.2f' % (total / float(least))]
+    ok = True
+    if record['status'] != 'ok':
+        problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
+        ok = False
+    if record['changed'] != expect_changed:
+        problems.append('%s: changed=%s, expected %s' % (where, record['changed'], expect_changed))
+        ok = False
+    problem = counts.check(where, record['requests'], least, **check_options)
+    if problem:
+        problems.append(problem)
+        ok = False
+    return cells, ok
+
+
+def _headers(first, paths):
+    return first + [header for path in paths for header in ('requests (%s)' % path, 'ratio')]
+
+
+def _ownership_requests(total, kinds, record):
+    # A template the user lacks is created (create never takes over): it counts as an acquire.
+    return '%d (%d+%d+%d+%d)' % (
+        total,
+        kinds['owned'],
+        kinds['lookup'],
+        kinds['acquire'] + kinds['create'],
+        kinds['release'],
+    )
+
+
+def part_requests(runner, emulator, paths):
+    """Returns (text, {size: ok}, all ok)."""
+    measured = _measure(
+        runner,
+        emulator,
+        paths,
+        'requests.json.yml',
+        requests_playbook(emulator.url),
+        requests_seed,
+        'requests',
+        r'measure (\d+) (\S+)$',
+        lambda match: (int(match.group(1)), match.group(2)),
+    )
     rows = []
     size_ok = {}
     problems = []
@@ -123,36 +178,12 @@ def part_requests(runner, emulator, paths):
             for path in paths:
                 where = '%s path, %d %s' % (path, n, scenario)
                 record = measured.get((path, n, scenario))
-                if record is None:
-                    row += ['-', '-']
-                    size_ok[n] = False
-                    problems.append('%s: no result' % where)
-                    continue
-                kinds = counts.classify(record['requests'])
-                total = len(record['requests'])
-                row += [
-                    # A template the user lacks is created (create never takes over): it counts as an acquire.
-                    '%d (%d+%d+%d+%d)'
-                    % (total, kinds['owned'], kinds['lookup'], kinds['acquire'] + kinds['create'], kinds['release']),
-                    '%.2f' % (total / float(least)),
-                ]
-                if record['status'] != 'ok':
-                    problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
-                    size_ok[n] = False
-                if record['changed'] != EXPECT_CHANGED[scenario]:
-                    problems.append(
-                        '%s: changed=%s, expected %s' % (where, record['changed'], EXPECT_CHANGED[scenario])
-                    )
-                    size_ok[n] = False
-                problem = counts.check(where, record['requests'], least)
-                if problem:
-                    problems.append(problem)
-                    size_ok[n] = False
+                cells, ok = _path_cells(where, record, least, EXPECT_CHANGED[scenario], problems, _ownership_requests)
+                row += cells
+                size_ok[n] = size_ok[n] and ok
             row.insert(3, least)
             rows.append(row)
-    headers = ['attributes', 'run', 'owned/new/acq/rel/visible', 'minimum']
-    for path in paths:
-        headers += ['requests (%s)' % path, 'ratio']
+    headers = _headers(['attributes', 'run', 'owned/new/acq/rel/visible', 'minimum'], paths)
     return with_problems(table(headers, rows), problems), size_ok, not problems
 
 
@@ -275,23 +306,30 @@ def values_seed():
     )
 
 
+def _values_requests(total, kinds, record):
+    return '%d (%d+%d+%d+%d)%s' % (
+        total,
+        kinds['owned'],
+        kinds['profile'],
+        kinds['read'],
+        kinds['write'],
+        read_kind(record['requests']),
+    )
+
+
 def part_values_requests(runner, emulator, paths):
     """Returns (text, {case: ok}, all ok) for existio.exist.values."""
-    playbook = os.path.join(runner.workdir, 'values_requests.json.yml')
-    with open(playbook, 'w', encoding='utf-8') as f:
-        json.dump(values_playbook(emulator.url), f, indent=1)  # JSON is YAML
-    measured = {}
-    for path in paths:
-        emulator.admin.reset(values_seed())
-        extra = {} if path == 'worker' else {'existio_exist_worker_process': False}
-        wall, data = runner.run(playbook, extra_vars=extra, measure=True, check=False)
-        log('values requests, %s path: %d tasks in %.1f s' % (path, len(data['records']), wall))
-        if data['rc'] != 0:
-            log('ansible-playbook exited %d: see %s' % (data['rc'], data['log']))
-        for record in data['records']:
-            match = re.match(r'measure (\d+) (\S+)$', record['task'])
-            if match:
-                measured[(path, int(match.group(1)), match.group(2))] = record
+    measured = _measure(
+        runner,
+        emulator,
+        paths,
+        'values_requests.json.yml',
+        values_playbook(emulator.url),
+        values_seed,
+        'values requests',
+        r'measure (\d+) (\S+)$',
+        lambda match: (int(match.group(1)), match.group(2)),
+    )
     rows = []
     case_ok = {}
     problems = []
@@ -303,42 +341,19 @@ def part_values_requests(runner, emulator, paths):
             row = [label, operation, run, '%d/%d' % (declared, written), least]
             for path in paths:
                 where = '%s path, values %s %s %s' % (path, label, operation, run)
-                record = measured.get((path, index, run))
-                if record is None:
-                    row += ['-', '-']
-                    case_ok[key] = False
-                    problems.append('%s: no result' % where)
-                    continue
-                kinds = counts.classify(record['requests'])
-                total = len(record['requests'])
-                row += [
-                    '%d (%d+%d+%d+%d)%s'
-                    % (
-                        total,
-                        kinds['owned'],
-                        kinds['profile'],
-                        kinds['read'],
-                        kinds['write'],
-                        read_kind(record['requests']),
-                    ),
-                    '%.2f' % (total / float(least)),
-                ]
-                if record['status'] != 'ok':
-                    problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
-                    case_ok[key] = False
-                if record['changed'] != VALUES_EXPECT_CHANGED[run]:
-                    problems.append(
-                        '%s: changed=%s, expected %s' % (where, record['changed'], VALUES_EXPECT_CHANGED[run])
-                    )
-                    case_ok[key] = False
-                problem = counts.check(where, record['requests'], least, kinds=counts.VALUES_KINDS)
-                if problem:
-                    problems.append(problem)
-                    case_ok[key] = False
+                cells, ok = _path_cells(
+                    where,
+                    measured.get((path, index, run)),
+                    least,
+                    VALUES_EXPECT_CHANGED[run],
+                    problems,
+                    _values_requests,
+                    kinds=counts.VALUES_KINDS,
+                )
+                row += cells
+                case_ok[key] = case_ok[key] and ok
             rows.append(row)
-    headers = ['attributes x days', 'operation', 'run', 'declared/written', 'minimum']
-    for path in paths:
-        headers += ['requests (%s)' % path, 'ratio']
+    headers = _headers(['attributes x days', 'operation', 'run', 'declared/written', 'minimum'], paths)
     return with_problems(table(headers, rows), problems), case_ok, not problems
 
 
@@ -422,23 +437,23 @@ def custom_seed():
     )
 
 
+def _custom_requests(total, kinds, record):
+    return '%d (%d+%d+%d+%d)' % (total, kinds['owned'], kinds['lookup'], kinds['acquire'], kinds['create'])
+
+
 def part_custom_requests(runner, emulator, paths):
     """Returns (text, {case: ok}, all ok) for custom attributes declared by label."""
-    playbook = os.path.join(runner.workdir, 'custom_requests.json.yml')
-    with open(playbook, 'w', encoding='utf-8') as f:
-        json.dump(custom_playbook(emulator.url), f, indent=1)  # JSON is YAML
-    measured = {}
-    for path in paths:
-        emulator.admin.reset(custom_seed())
-        extra = {} if path == 'worker' else {'existio_exist_worker_process': False}
-        wall, data = runner.run(playbook, extra_vars=extra, measure=True, check=False)
-        log('custom attribute requests, %s path: %d tasks in %.1f s' % (path, len(data['records']), wall))
-        if data['rc'] != 0:
-            log('ansible-playbook exited %d: see %s' % (data['rc'], data['log']))
-        for record in data['records']:
-            match = re.match(r'measure (\d+) (\d+) (\S+)$', record['task'])
-            if match:
-                measured[(path, int(match.group(1)), int(match.group(2)), match.group(3))] = record
+    measured = _measure(
+        runner,
+        emulator,
+        paths,
+        'custom_requests.json.yml',
+        custom_playbook(emulator.url),
+        custom_seed,
+        'custom attribute requests',
+        r'measure (\d+) (\d+) (\S+)$',
+        lambda match: (int(match.group(1)), int(match.group(2)), match.group(3)),
+    )
     rows = []
     case_ok = {}
     problems = []
@@ -452,31 +467,9 @@ def part_custom_requests(runner, emulator, paths):
             for path in paths:
                 where = '%s path, custom %d declared %d existing %s' % (path, declared, existing, run)
                 record = measured.get((path, declared, existing, run))
-                if record is None:
-                    row += ['-', '-']
-                    case_ok[key] = False
-                    problems.append('%s: no result' % where)
-                    continue
-                kinds = counts.classify(record['requests'])
-                total = len(record['requests'])
-                row += [
-                    '%d (%d+%d+%d+%d)' % (total, kinds['owned'], kinds['lookup'], kinds['acquire'], kinds['create']),
-                    '%.2f' % (total / float(least)),
-                ]
-                if record['status'] != 'ok':
-                    problems.append('%s: task %s: %s' % (where, record['status'], record.get('msg')))
-                    case_ok[key] = False
-                if record['changed'] != CUSTOM_EXPECT_CHANGED[run]:
-                    problems.append(
-                        '%s: changed=%s, expected %s' % (where, record['changed'], CUSTOM_EXPECT_CHANGED[run])
-                    )
-                    case_ok[key] = False
-                problem = counts.check(where, record['requests'], least)
-                if problem:
-                    problems.append(problem)
-                    case_ok[key] = False
+                cells, ok = _path_cells(where, record, least, CUSTOM_EXPECT_CHANGED[run], problems, _custom_requests)
+                row += cells
+                case_ok[key] = case_ok[key] and ok
             rows.append(row)
-    headers = ['declared', 'new/existing', 'run', 'minimum']
-    for path in paths:
-        headers += ['requests (%s)' % path, 'ratio']
+    headers = _headers(['declared', 'new/existing', 'run', 'minimum'], paths)
     return with_problems(table(headers, rows), problems), case_ok, not problems
