@@ -132,7 +132,9 @@ class AnswerDeadline:
 
 
 def _shut_down(connection):
-    sock = getattr(connection, 'sock', None)
+    # An answer that says `Connection: close` takes the socket off its connection (http.client hands it to
+    # the response), so the socket this connection opened is the one to shut.
+    sock = getattr(connection, 'sock', None) or getattr(connection, 'watched_socket', None)
     if sock is None:
         return
     try:
@@ -152,9 +154,12 @@ def _watch(connection, sending=False):
 class _WatchedConnection:
     """Joins the running exchange's deadline when it connects and when it sends a request."""
 
+    watched_socket = None
+
     def connect(self):
         _watch(self)
         super().connect()
+        self.watched_socket = self.sock
         _watch(self)  # the socket exists now: a deadline that fired while connecting shuts it at once
 
     def request(self, *args, **kwargs):

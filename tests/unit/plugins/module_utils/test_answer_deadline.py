@@ -135,9 +135,10 @@ def test_a_trickle_over_tls_is_cut_off_too(tls_emulator):
     assert client.profile()['username'] == 'demo'
 
 
-@pytest.fixture
-def body_trickler():
-    """A bare HTTP server: the headers at once, then a 2,000-byte body one byte every TRICKLE seconds."""
+@pytest.fixture(params=['keep-alive', 'close'])
+def body_trickler(request):
+    """A bare HTTP server: the headers at once, then a 2,000-byte body one byte every TRICKLE seconds; kept alive,
+    or saying `Connection: close` (http.client then hands the socket from the connection to the answer)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(('127.0.0.1', 0))
@@ -156,7 +157,10 @@ def body_trickler():
             with conn:
                 conn.recv(65536)
                 try:
-                    conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n')
+                    conn.sendall(
+                        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n'
+                        b'Connection: %s\r\n\r\n' % request.param.encode()
+                    )
                     for dummy in range(2000):
                         if stop.is_set():
                             break
