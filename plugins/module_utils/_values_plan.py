@@ -155,8 +155,8 @@ def check_value(value_type, value):
 
 # What each value type takes (ranges as Exist's docs give them), and how a message says it.
 ACCEPTS = {
-    'integer': lambda value: _is_int(value),
-    'float': lambda value: _is_number(value),
+    'integer': _is_int,
+    'float': _is_number,
     'string': lambda value: isinstance(value, str),
     'duration': lambda value: _is_int(value) and value >= 0,
     'time_of_day': lambda value: _is_int(value) and 0 <= value < 1440,
