@@ -65,6 +65,7 @@ FORBIDDEN = [
     'tests/fuzz',
     'tests/fuzz/*',
     'tests/requirements-*.txt',
+    'mypy.ini',
     'tests/output',
     'tests/output/*',
     'tests/integration/integration_config.yml',

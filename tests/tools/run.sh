@@ -219,6 +219,9 @@ EOF
 #                            no ANSIBLE_COLLECTIONS_PATH; it installs the collection
 #                            into the checkout's .ansible/ (git-ignored), see .ansible-lint
 #   antsibull-docs, antsibull-changelog   plugin docs markup and the changelog (laid-out copy)
+#   ruff                     ruff check and ruff format --check (ruff.toml)
+#   mypy                     types of plugins/module_utils and plugin_utils (mypy.ini),
+#                            the copy importable from MYPYPATH=build
 #   version                  tests/tools/check_version.py: galaxy.yml = COLLECTION_VERSION
 #   readme-links             tests/tools/check_links.py: links that work on Galaxy
 #   package                  tests/tools/check_package.py: the tarball built from a
@@ -289,6 +292,7 @@ run_lint() {
     lint_one "antsibull-changelog lint" lint_in_copy "$core" antsibull-changelog lint
     lint_one "ruff check (ruff.toml)" lint_in_copy "$core" ruff check --no-cache .
     lint_one "ruff format --check" lint_in_copy "$core" ruff format --no-cache --check .
+    lint_one "mypy (module_utils, plugin_utils)" lint_in_copy "$core" env MYPYPATH="$BUILD" mypy --cache-dir "$BUILD/.mypy_cache"
     lint_one "version: galaxy.yml and COLLECTION_VERSION" "$py" "$TOOLS/check_version.py" "$COPY"
     lint_one "README links work on Galaxy" "$py" "$TOOLS/check_links.py" "$COPY"
     rm -rf "$BUILD/package"
