@@ -47,19 +47,19 @@ class _Watchdog:
     the parent's thread does not exist.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._reset()
         if hasattr(os, 'register_at_fork'):
             # A lock held by the parent's thread at fork time would stay held in the child for ever.
             os.register_at_fork(after_in_child=self._reset)
 
-    def _reset(self):
+    def _reset(self) -> None:
         self._condition = threading.Condition()
         self._pending = []
         self._thread = None
         self._wakes_at = None  # when the thread wakes up next by itself; None: only when told
 
-    def add(self, deadline):
+    def add(self, deadline) -> None:
         with self._condition:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name='existio-answer-deadline', daemon=True)
@@ -69,12 +69,12 @@ class _Watchdog:
                 # Only a deadline earlier than the thread's next wake-up needs to wake it (waking costs a switch).
                 self._condition.notify()
 
-    def remove(self, deadline):
+    def remove(self, deadline) -> None:
         with self._condition:
             if deadline in self._pending:
                 self._pending.remove(deadline)
 
-    def _run(self):
+    def _run(self) -> None:
         condition = self._condition
         with condition:
             while condition is self._condition:
@@ -96,7 +96,7 @@ class AnswerDeadline:
     sending: a request was started on a connection (so it may have reached the server).
     """
 
-    def __init__(self, seconds):
+    def __init__(self, seconds) -> None:
         self.at = time.monotonic() + seconds
         self.fired = False
         self.sending = False
@@ -108,14 +108,14 @@ class AnswerDeadline:
         _watchdog.add(self)
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info) -> bool:
         _watchdog.remove(self)
         _current.deadline = None
         with self._lock:
             self._connections = []
         return False
 
-    def watch(self, connection, sending=False):
+    def watch(self, connection, sending: bool = False) -> None:
         """Shut connection down when the time runs out (at once if it already has)."""
         with self._lock:
             self.sending = self.sending or sending
@@ -124,14 +124,14 @@ class AnswerDeadline:
             if self.fired:
                 _shut_down(connection)
 
-    def fire(self):
+    def fire(self) -> None:
         with self._lock:
             self.fired = True
             for connection in self._connections:
                 _shut_down(connection)
 
 
-def _shut_down(connection):
+def _shut_down(connection) -> None:
     # An answer that says `Connection: close` takes the socket off its connection (http.client hands it to
     # the response), so the socket this connection opened is the one to shut.
     sock = getattr(connection, 'sock', None) or getattr(connection, 'watched_socket', None)
@@ -145,7 +145,7 @@ def _shut_down(connection):
         pass  # already closed: nothing left to stop
 
 
-def _watch(connection, sending=False):
+def _watch(connection, sending: bool = False) -> None:
     deadline = getattr(_current, 'deadline', None)
     if deadline is not None:
         deadline.watch(connection, sending)
@@ -156,7 +156,7 @@ class _WatchedConnection:
 
     watched_socket = None
 
-    def connect(self):
+    def connect(self) -> None:
         _watch(self)
         super().connect()
         self.watched_socket = self.sock
@@ -189,7 +189,7 @@ WATCHED_POOLS = {'http': _WatchedHTTPPool, 'https': _WatchedHTTPSPool}
 class WatchedAdapter(HTTPAdapter):
     """requests' adapter, with connections that AnswerDeadline can shut down (direct and through an HTTP proxy)."""
 
-    def init_poolmanager(self, *args, **kwargs):
+    def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = WATCHED_POOLS
 

@@ -75,7 +75,7 @@ def template_problem(obj):
     return None
 
 
-def is_iso_date(value):
+def is_iso_date(value) -> bool:
     """Whether value is a real calendar date written YYYY-MM-DD."""
     if not isinstance(value, str) or not DATE_PATTERN.match(value):
         return False

@@ -108,7 +108,7 @@ def work(client, query, params, check_mode, warn):
     return result
 
 
-def add_values(client, attributes, days, warn):
+def add_values(client, attributes, days, warn) -> None:
     """Give each listed attribute its `values` ({date: value}, oldest first) of the last `days` days, read
     through with-values: one request per 100 attributes."""
     read = read_values(client, [item['name'] for item in attributes], days, read_with=WITH_VALUES)

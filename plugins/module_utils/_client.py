@@ -51,7 +51,7 @@ def split_batches(items, size=MAX_ITEMS_PER_REQUEST):
 class BatchResult:
     """What Exist answered to one write request: lists of objects, shape-checked."""
 
-    def __init__(self, status, success, failed):
+    def __init__(self, status, success, failed) -> None:
         self.status = status
         self.success = success
         self.failed = failed
@@ -77,7 +77,7 @@ class ExistClient:
     requests_sent = _on_transport('requests_sent')
     _session = _on_transport('session')  # where tests mount their adapters
 
-    def __init__(self, connection, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK):
+    def __init__(self, connection, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK) -> None:
         self.transport = Transport(connection, USER_AGENT, warn, sleep, max_requests)
         self._redact = self.transport.redact
 

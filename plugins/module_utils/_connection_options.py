@@ -32,7 +32,16 @@ class ConnectionOption(namedtuple('ConnectionOption', 'name type default env bou
     """One row of the table. bounds and unit: an int option's range and what it counts."""
 
     def __new__(
-        cls, name, type, default=None, env=(), bounds=None, unit=None, no_log=False, choices=None, required=False
+        cls,
+        name,
+        type,
+        default=None,
+        env=(),
+        bounds=None,
+        unit=None,
+        no_log: bool = False,
+        choices=None,
+        required: bool = False,
     ):  # pylint: disable=redefined-builtin
         return super().__new__(cls, name, type, default, env, bounds, unit, no_log, choices, required)
 
@@ -121,6 +130,6 @@ def validate(params, names=ALL):
     )
 
 
-def with_token(connection, token, token_type='bearer'):
+def with_token(connection, token, token_type: str = 'bearer'):
     """connection (validated without a token) for this token: only the token is checked, once per user."""
     return connection._replace(token=check_token(token), scheme=TOKEN_SCHEMES[token_type])

@@ -19,7 +19,7 @@ class ExistError(Exception):
 
     may_be_applied = False
 
-    def __init__(self, message, status=None, method=None, path=None, detail=None):
+    def __init__(self, message, status=None, method=None, path=None, detail=None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status

@@ -16,7 +16,7 @@ from ansible_collections.existio.exist.plugins.module_utils._task_runner import 
 from ansible_collections.existio.exist.plugins.module_utils._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 
 
-def run_module(task):
+def run_module(task) -> None:
     """Run `task` (a *_task module: argument_spec(), prepare(), work(), NOTHING_DONE) as a module."""
     spec = task.argument_spec()
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

@@ -29,7 +29,7 @@ def is_huge(value):
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _HUGE
 
 
-def shown(value, limit=60):
+def shown(value, limit: int = 60):
     """repr(value) for a message, shortened, and never failing (Python refuses to write an integer of more
     than 4300 digits as text)."""
     if is_huge(value):
@@ -38,7 +38,7 @@ def shown(value, limit=60):
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
-def short(value, limit=60):
+def short(value, limit: int = 60):
     """value as JSON for a message (as Exist sent it), shortened, and never failing."""
     if is_huge(value):
         return shown(value)
@@ -104,7 +104,7 @@ def check_token(token):
     return token.strip()
 
 
-def check_number(option, value, bounds, unit='seconds'):
+def check_number(option, value, bounds, unit: str = 'seconds'):
     """Return an error message naming the option when value is outside bounds, else None."""
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

@@ -24,7 +24,7 @@ class Outcome:
     LISTS = ()
     ITEMS = 'item(s)'  # what a failed item is, in the failure message
 
-    def __init__(self, check_mode=False):
+    def __init__(self, check_mode: bool = False) -> None:
         self.check_mode = check_mode
         for key in self.LISTS:
             setattr(self, key, [])
@@ -39,7 +39,7 @@ class Outcome:
     def failed(self):
         return bool(self.failed_items or self.errors)
 
-    def describe(self, item):
+    def describe(self, item) -> str:
         """One failed item, in the failure message."""
         return '%s (%s: %s)' % (item.get('name'), item.get('error_code'), item.get('error'))
 

@@ -154,7 +154,7 @@ def slug_of(label):
 class Custom:
     """What a custom attribute is declared as: its label, group and value type (a number)."""
 
-    def __init__(self, label, group, value_type):
+    def __init__(self, label, group, value_type) -> None:
         self.label = label
         self.group = group
         self.value_type = value_type
@@ -183,7 +183,7 @@ def _value_type_text(value_type):
 class Declared:
     """One attribute as the task declares it."""
 
-    def __init__(self, name, identified_by, state, manual, index, custom=None):
+    def __init__(self, name, identified_by, state, manual, index, custom=None) -> None:
         # The attribute name: a template's attribute has the template's name; one declared by label, until the
         # reads resolve its label (resolved()), the slug Exist would most likely give a new one.
         self.name = name
@@ -232,7 +232,7 @@ def _describe_intent(declared):
     return text
 
 
-def normalize_declared(items, default_state='present'):
+def normalize_declared(items, default_state: str = 'present'):
     """Validate the task's attributes and return Declared objects, in order.
 
     Identical duplicates are merged; the same attribute declared twice with
@@ -319,7 +319,7 @@ def _name_item(item, where, identified_by):
 VALUE_TYPE_TEXT = re.compile(r'\A\s*[0-9]\s*\Z', re.ASCII)
 
 
-def value_type_number(value, where='value_type'):
+def value_type_number(value, where: str = 'value_type'):
     """Exist's number for a value type given as a number (0-8) or a name; raises DeclarationError."""
     if isinstance(value, str) and VALUE_TYPE_TEXT.match(value):
         value = int(value)
@@ -333,7 +333,7 @@ def value_type_number(value, where='value_type'):
     )
 
 
-def shown(value, limit=80):
+def shown(value, limit: int = 80):
     """A value for a message, shortened: never the whole of a long text, never a number too long to write
     (Python refuses to write an integer of more than 4300 digits as text)."""
     text = _repr(value, 0)

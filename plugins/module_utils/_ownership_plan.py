@@ -159,7 +159,7 @@ def this_service(owned):
 
 
 class PlannedAcquire:
-    def __init__(self, declared, reason, previous, manual):
+    def __init__(self, declared, reason, previous, manual) -> None:
         self.declared = declared
         self.reason = reason
         self.previous = previous  # the attribute as last read, or None if the user lacks it or it is hidden
@@ -204,7 +204,7 @@ class PlannedCreate(PlannedAcquire):
     token can read. proven: whether the look-up already proved the user lacks it.
     """
 
-    def __init__(self, declared, manual, proven):
+    def __init__(self, declared, manual, proven) -> None:
         super().__init__(declared, NEW, None, manual)
         self.proven = proven
         # Declared by label: a read showed an attribute with the name a new one would most likely get (not the label).
@@ -241,7 +241,7 @@ class PlannedCreate(PlannedAcquire):
 
 
 class PlannedRelease:
-    def __init__(self, attribute, declared):
+    def __init__(self, attribute, declared) -> None:
         self.attribute = attribute
         self.declared = declared  # None when released by exclusive mode
         self.name = attribute['name']
@@ -257,7 +257,7 @@ class PlannedRelease:
 class Plan(PlanWording):
     """What to do. Built by plan_ownership(); never talks to Exist."""
 
-    def __init__(self, owned, acquire, create, release, refused, takeover, found=()):
+    def __init__(self, owned, acquire, create, release, refused, takeover, found=()) -> None:
         self.owned = owned
         self.found = list(found)  # items declared by label that a read found by their label
         self.acquire = acquire  # what the look-up showed (takeover, unowned, manual flag), names it did not
@@ -300,14 +300,14 @@ class Plan(PlanWording):
         return acquire.reason == NOT_VISIBLE and obj is not None
 
 
-def _absence_proven(item, readable):
+def _absence_proven(item, readable) -> bool:
     """Whether an attribute the look-up did not show is known not to exist:
     its group (known for templates and custom attributes) is one the token reads."""
     group = item.custom.group if item.custom is not None else TEMPLATE_GROUPS.get(item.name)
     return group in readable
 
 
-def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False, readable=None):
+def plan_ownership(owned, declared, visible=None, takeover: bool = True, exclusive: bool = False, readable=None):
     """Plan the writes that make the server match the declaration.
 
     owned:    {name: attribute object} this client owns now.
@@ -352,7 +352,7 @@ def plan_ownership(owned, declared, visible=None, takeover=True, exclusive=False
 class _Planner:
     """The lists plan_ownership() fills, and how each declared item adds to them."""
 
-    def __init__(self, owned, visible, takeover, readable):
+    def __init__(self, owned, visible, takeover, readable) -> None:
         self.owned, self.visible, self.takeover, self.readable = owned, visible, takeover, readable
         self.acquire, self.create, self.release, self.refused = [], [], [], []
         self.present = set()
@@ -388,7 +388,7 @@ class _Planner:
             self.create.append(planned)
         return None
 
-    def plan_present(self, item):
+    def plan_present(self, item) -> None:
         current = self.owned.get(item.name)
         differs = item.custom.differences(current or self.visible.get(item.name) or {}) if item.custom else None
         if differs and (current is not None or item.name in self.visible):
@@ -408,7 +408,7 @@ class _Planner:
         else:
             self._plan_seen(item, self.visible[item.name])
 
-    def _plan_unseen(self, item):
+    def _plan_unseen(self, item) -> None:
         """An attribute this client does not own and the look-up did not show."""
         if item.identified_by in ('template', 'label'):
             # Never "not visible, so new": create fails where acquire would take over.
@@ -420,7 +420,7 @@ class _Planner:
         else:
             self.refused.append(dict(item.ref(), error_code='owner_unknown', error=owner_unknown_error(item.name)))
 
-    def _plan_seen(self, item, other):
+    def _plan_seen(self, item, other) -> None:
         """An attribute the look-up showed, owned by another service or by none."""
         manual = item.manual if item.manual is not None else bool(other.get('manual'))
         if not service_name(other):
@@ -438,7 +438,7 @@ class _Planner:
             )
 
 
-def owner_unknown_error(name):
+def owner_unknown_error(name) -> str:
     return (
         "Attribute %r is not visible to this token (no read scope for its group), so whether another service "
         "owns it is unknown; not acquired because takeover is false. Give the token the group's _read scope, "

@@ -151,11 +151,11 @@ class OwnershipOutcome(Outcome):
     LISTS = (ACQUIRED, CREATED, TAKEOVERS, 'labels', RELEASED)
     ITEMS = 'attribute(s)'
 
-    def __init__(self, check_mode=False):
+    def __init__(self, check_mode: bool = False) -> None:
         super().__init__(check_mode)
         self.owned = {}  # {name: attribute} this client owns after the run (or would, in check mode)
 
-    def describe(self, item):
+    def describe(self, item) -> str:
         key = 'name'
         for candidate in ('label', 'template'):
             if candidate in item and 'name' not in item:
@@ -183,13 +183,29 @@ class OwnershipOutcome(Outcome):
         return result
 
 
-def converge(client, declared, takeover=True, exclusive=False, check_mode=False, warn=None, owned=None, visible=None):
+def converge(
+    client,
+    declared,
+    takeover: bool = True,
+    exclusive: bool = False,
+    check_mode: bool = False,
+    warn=None,
+    owned=None,
+    visible=None,
+):
     """Make this client's ownership match `declared`. Returns the task result (see ownership_outcome)."""
     return ownership_outcome(client, declared, takeover, exclusive, check_mode, warn, owned, visible).result()
 
 
 def ownership_outcome(
-    client, declared, takeover=True, exclusive=False, check_mode=False, warn=None, owned=None, visible=None
+    client,
+    declared,
+    takeover: bool = True,
+    exclusive: bool = False,
+    check_mode: bool = False,
+    warn=None,
+    owned=None,
+    visible=None,
 ):
     """Make this client's ownership match `declared`. Returns an OwnershipOutcome.
 
@@ -244,14 +260,14 @@ def ownership_outcome(
 class _Tally:
     """What each write's outcome means for ownership: acquired, released, created or failed, and why."""
 
-    def __init__(self, plan, endpoints, warn):
+    def __init__(self, plan, endpoints, warn) -> None:
         self.plan, self.endpoints, self.warn = plan, endpoints, warn
         self.acquired, self.released, self.created = [], [], []
         self.failed_items = list(plan.refused)
         self.labels = plan.found_labels()
         self.manual, self.next_owner, self.owner_unknown = {}, {}, set()
 
-    def add(self, outcome):
+    def add(self, outcome) -> None:
         planned, entry = outcome.item, outcome.entry
         if outcome.status != APPLIED:
             self.failed_items.append(_failed_item(outcome, self.endpoints))
@@ -287,7 +303,7 @@ class _Tally:
             self.labels.append(_label_entry(planned, 'created'))
         return planned
 
-    def _custom_acquired(self, planned, entry):
+    def _custom_acquired(self, planned, entry) -> None:
         custom = planned.declared.custom
         if custom.differences(entry):
             self.warn(
@@ -313,7 +329,7 @@ def _exists(outcome, endpoints):
     return outcome.endpoint is endpoints['create'] and outcome.status == FAILED and outcome.error_code == 'exists'
 
 
-def _exists_hidden(outcome, endpoints):
+def _exists_hidden(outcome, endpoints) -> bool:
     """A create Exist refused because the attribute exists, of one the look-up may not have seen: a template,
     or a custom attribute of a group the token may not read, whose predicted name no read showed. Otherwise the
     name Exist would give it belongs to an attribute with another label, never taken over for this one."""

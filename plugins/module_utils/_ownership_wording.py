@@ -34,7 +34,7 @@ def service_label(attribute):
     return service
 
 
-def _names(names):
+def _names(names) -> str:
     names = sorted(names)
     return '%s %s' % ('attribute' if len(names) == 1 else 'attributes', ', '.join(repr(n) for n in names))
 

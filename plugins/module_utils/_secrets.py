@@ -20,7 +20,7 @@ MASK = '********'
 class Secrets:
     """A set of secrets; iterating gives each form once."""
 
-    def __init__(self, *values):
+    def __init__(self, *values) -> None:
         self._values = set()
         self.add(*values)
 
@@ -34,7 +34,7 @@ class Secrets:
     def __iter__(self):
         return iter(sorted(self._values, key=len, reverse=True))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._values)
 
     def mask(self, text):

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 _EXPECTED = {'str': 'a string', 'path': 'a path', 'int': 'a whole number', 'float': 'a number', 'bool': 'true or false'}
 
 
-def _kind(value):
+def _kind(value) -> str:
     if isinstance(value, Mapping):
         return 'a dictionary'
     if isinstance(value, (list, tuple)):
@@ -35,12 +35,12 @@ def _kind(value):
     return 'a value of another kind'
 
 
-def _show(value, limit=80):
+def _show(value, limit: int = 80):
     text = repr(value) if not isinstance(value, str) else "'%s'" % value
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
-def shape_problems(spec, args, where=''):
+def shape_problems(spec, args, where: str = ''):
     """Messages for arguments whose shape cannot be what the spec means, naming the option and the value."""
     problems = []
     for name, value in (args or {}).items():
@@ -97,7 +97,7 @@ def secret_values(spec, args, environ):
     return secrets
 
 
-def _texts_in(value, depth=0):
+def _texts_in(value, depth: int = 0):
     """Every text form of a value: a string as given and stripped; the strings
     and numbers inside a list or a dictionary (a token given as a list is still a
     secret, and a message may quote it)."""

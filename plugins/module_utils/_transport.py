@@ -67,7 +67,7 @@ class _TokenAuth:
     applying ~/.netrc, which would otherwise replace the header with Basic auth.
     """
 
-    def __init__(self, scheme, token):
+    def __init__(self, scheme, token) -> None:
         self._header = '%s %s' % (scheme, token)
 
     def __call__(self, request):
@@ -113,7 +113,7 @@ def _retry_after_seconds(value):
 class _Failure:
     """Why one attempt got no usable answer."""
 
-    def __init__(self, reason, sent, retryable=True):
+    def __init__(self, reason, sent, retryable: bool = True) -> None:
         self.reason = reason  # words for the user, naming the host and the cause
         self.sent = sent  # whether the request may have reached the server
         self.retryable = retryable
@@ -133,7 +133,7 @@ def _chain(exc):
     return chain
 
 
-def _describe(exc):
+def _describe(exc) -> str:
     """The innermost cause of a transport failure, in words: '[Errno 111] Connection refused (ConnectionRefusedError)'."""
     root = _chain(exc)[-1]
     return '%s (%s)' % (str(root) or 'no details', type(root).__name__)
@@ -151,7 +151,7 @@ def _parse_int(text):
 class Answer:
     """One HTTP answer: status, headers and the raw body (already read in full)."""
 
-    def __init__(self, status, headers, content):
+    def __init__(self, status, headers, content) -> None:
         self.status = status
         self.headers = headers
         self.content = content
@@ -176,7 +176,7 @@ class Transport:
     a token, requests carry no Authorization header until use_token(). user_agent: unless http_agent says otherwise.
     """
 
-    def __init__(self, connection, user_agent, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK):
+    def __init__(self, connection, user_agent, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK) -> None:
         if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
         self.base_url = connection.base_url
@@ -206,12 +206,12 @@ class Transport:
                 'whoever answers; use ca_path for a private CA instead' % self.host
             )
 
-    def use_token(self, scheme, token):
+    def use_token(self, scheme, token) -> None:
         """Send `scheme token` as the Authorization of every later request (none at all without a token)."""
         self.add_secrets(token)
         self.session.auth = _TokenAuth(scheme, token) if token else _NoAuth()
 
-    def add_secrets(self, *values):
+    def add_secrets(self, *values) -> None:
         """Redact these values (tokens, a client secret, a code) from every message of this transport."""
         self.secrets.add(*values)
 
@@ -225,7 +225,16 @@ class Transport:
             raise self.error(answer, method, path)
         return answer
 
-    def send(self, method, path, params=None, json_body=None, form=None, send_token=True, effect='applied the write'):
+    def send(
+        self,
+        method,
+        path,
+        params=None,
+        json_body=None,
+        form=None,
+        send_token: bool = True,
+        effect: str = 'applied the write',
+    ):
         """Send one request with the retry policy; return its Answer, whatever its status below 500 but 429.
 
         json_body or form: the body. send_token=False: without any Authorization header.
@@ -427,7 +436,7 @@ class Transport:
             )
         return None
 
-    def error(self, answer, method, path, retried=0):
+    def error(self, answer, method, path, retried: int = 0):
         """The ExistApiError of an answer that is not a success (a redirect, a 4xx, a 5xx after retried retries)."""
         status = answer.status
         detail = self.detail(answer)

@@ -121,7 +121,7 @@ def coerce(value_type, value):
     return _from_text(kind, value)[0]
 
 
-def _fits_a_double(value):
+def _fits_a_double(value) -> bool:
     try:
         float(value)
     except OverflowError:
@@ -225,7 +225,7 @@ def same_value(a, b, value_type=None):
     return a == b
 
 
-def _show(value, limit=60):
+def _show(value, limit: int = 60):
     if too_long(value):
         return 'an integer of more than %d digits' % MAX_DIGITS
     return shown(value, limit)
@@ -234,7 +234,7 @@ def _show(value, limit=60):
 class DeclaredValue:
     """One day's value of one attribute, as the task declares it."""
 
-    def __init__(self, name, date, value, index):
+    def __init__(self, name, date, value, index) -> None:
         self.name = name
         self.date = date  # 'YYYY-MM-DD'; None until today is known (date omitted)
         self.value = value
@@ -244,7 +244,7 @@ class DeclaredValue:
     def key(self):
         return (self.name, self.date)
 
-    def where(self):
+    def where(self) -> str:
         return 'values[%d] (%s on %s)' % (self.index, self.name, self.date or 'today')
 
 
@@ -356,7 +356,7 @@ def _ref(item):
 class PlannedValue:
     """A value to send: set (update) or add (increment)."""
 
-    def __init__(self, declared, value, previous, value_type=None, previous_known=True):
+    def __init__(self, declared, value, previous, value_type=None, previous_known: bool = True) -> None:
         self.declared = declared
         self.name = declared.name
         self.date = declared.date
@@ -378,7 +378,7 @@ class PlannedValue:
 class ValuesPlan:
     """What to send. Built by plan_values() or plan_increments(); never talks to Exist."""
 
-    def __init__(self, writes, refused, unchanged):
+    def __init__(self, writes, refused, unchanged) -> None:
         self.writes = writes
         self.refused = refused  # failed items known before any write
         self.unchanged = unchanged  # declared values Exist already has

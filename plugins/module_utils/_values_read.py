@@ -49,7 +49,7 @@ def read_costs(count, days):
     }
 
 
-def choose_read(count, days, last_known=True):
+def choose_read(count, days, last_known: bool = True):
     """The cheaper read for `count` attributes over `days` days. values/ needs
     the last day (its window is cut on the client), so without it with-values is used."""
     costs = read_costs(count, days)
@@ -87,7 +87,7 @@ class ValuesRead:
     read_with: WITH_VALUES or VALUES.
     """
 
-    def __init__(self, read_with):
+    def __init__(self, read_with) -> None:
         self.read_with = read_with
         self.values = {}
         self.attributes = {} if read_with == WITH_VALUES else None
@@ -169,7 +169,7 @@ class ReadStep:
     """One read of the plan: `names` over [first, last] (with-values: one request per 100 names; values/: one name,
     one request, as the window spans at most 100 days)."""
 
-    def __init__(self, names, first, last):
+    def __init__(self, names, first, last) -> None:
         self.names = names
         self.first = first
         self.last = last
@@ -183,7 +183,7 @@ class ReadPlan:
     """The GETs that read the days a task declares: read_with, steps, and requests (their number, counted before
     any is sent)."""
 
-    def __init__(self, read_with, steps):
+    def __init__(self, read_with, steps) -> None:
         self.read_with = read_with
         self.steps = steps
         if read_with == WITH_VALUES:
@@ -229,7 +229,7 @@ def probe_cost(plan):
     return _ceil_div(len(set(name for step in plan.steps for name in step.names)), PAGE_LIMIT)
 
 
-def read_planned(client, plan, probe=True):
+def read_planned(client, plan, probe: bool = True):
     """Read what `plan` says. Returns a ValuesRead.
 
     With values/, an attribute that showed no row at all may have no data or
@@ -273,7 +273,7 @@ def _listed(client, names, last):
     return shown
 
 
-def _read_window(client, names, days, window_end, first, result):
+def _read_window(client, names, days, window_end, first, result) -> None:
     """One with-values window: `names` over the `days` days ending on window_end (None: the server's today)."""
     wanted = set(names)
     query = dict(EVERY_ATTRIBUTE, days=days, attributes=','.join(names))

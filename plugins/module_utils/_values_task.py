@@ -164,12 +164,12 @@ class ValuesOutcome(Outcome):
     LISTS = (UPDATED, UNREAD, INCREMENTED, ACQUIRED)
     ITEMS = 'value(s)'
 
-    def __init__(self, check_mode=False):
+    def __init__(self, check_mode: bool = False) -> None:
         super().__init__(check_mode)
         self.extra.update(read_with=None, read_requests=0)
         self.stopped = None  # why nothing was written, when a check stopped the task before any write
 
-    def describe(self, item):
+    def describe(self, item) -> str:
         return '%s on %s (%s: %s)' % (item['name'], item['date'], item.get('error_code'), item.get('error'))
 
     def message(self):
@@ -182,7 +182,7 @@ class ValuesOutcome(Outcome):
         self.failed_items = list(failed_items)
         return self
 
-    def count_reads(self, read_plan):
+    def count_reads(self, read_plan) -> None:
         self.extra.update(read_with=read_plan.read_with if read_plan.steps else None, read_requests=read_plan.requests)
 
 
@@ -198,7 +198,7 @@ def work(client, declared, params, check_mode, warn):
 class _ValuesRun:
     """One values task: read what the plan needs, acquire if asked, plan, write (or predict)."""
 
-    def __init__(self, client, params, check_mode, warn):
+    def __init__(self, client, params, check_mode, warn) -> None:
         self.client, self.params, self.check_mode, self.warn = client, params, check_mode, warn
         self.operation = params['operation']
         self.outcome = ValuesOutcome(check_mode)
@@ -245,7 +245,7 @@ class _ValuesRun:
             return _predicted(outcome, plan, refused, self.owned, seen, self.warn, self.operation)
         return self._write(plan, current, fresh_read, refused)
 
-    def _acquire(self, wanted):
+    def _acquire(self, wanted) -> None:
         ownership = ownership_outcome(
             self.client,
             wanted,
@@ -327,7 +327,7 @@ def _not_attempted(item):
     )
 
 
-def _tally_write(outcome, one, operation):
+def _tally_write(outcome, one, operation) -> None:
     planned = one.item
     if one.status != APPLIED:
         outcome.failed_items.append(_failed(planned, one))

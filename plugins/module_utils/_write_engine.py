@@ -65,7 +65,7 @@ class Endpoint:
         reached_codes=(),
         item_key=None,
         read_entry=None,
-    ):
+    ) -> None:
         self.path = path
         self.send = send
         self.answer_key = answer_key
@@ -80,7 +80,7 @@ class Endpoint:
 class Outcome:
     """What became of one planned item."""
 
-    def __init__(self, item, endpoint, status, entry=None, error_code=None, error=None):
+    def __init__(self, item, endpoint, status, entry=None, error_code=None, error=None) -> None:
         self.item = item
         self.endpoint = endpoint
         self.status = status
@@ -94,7 +94,7 @@ class WriteRun:
     sent), errors (request-level failures, for msg), warnings, state (the best
     knowledge of the server: the last fresh read plus what was applied since)."""
 
-    def __init__(self, state, read_state):
+    def __init__(self, state, read_state) -> None:
         self.state = state
         self._read_state = read_state
         self.outcomes = []
@@ -114,7 +114,7 @@ class WriteRun:
 
     # -- one batch ------------------------------------------------------------
 
-    def _send(self, endpoint, batch):
+    def _send(self, endpoint, batch) -> None:
         try:
             result = endpoint.send([item.request_item() for item in batch])
         except ExistError as exc:
@@ -201,7 +201,7 @@ class WriteRun:
                 unaccounted.append(item)
         return applied, refused, to_confirm, unaccounted
 
-    def _settle(self, endpoint, unaccounted, to_confirm, why):
+    def _settle(self, endpoint, unaccounted, to_confirm, why) -> None:
         """Decide items the answer did not, from one fresh read of the state.
 
         unaccounted: items whose outcome is unknown; to_confirm: {item: (code,
@@ -264,11 +264,11 @@ class WriteRun:
             )
             self._stopped = True
 
-    def _applied(self, endpoint, item, entry):
+    def _applied(self, endpoint, item, entry) -> None:
         self.state = endpoint.record(self.state, item, entry)
         self._add([item], endpoint, APPLIED, entry=entry)
 
-    def _add(self, items, endpoint, status, entry=None, error_code=None, error=None):
+    def _add(self, items, endpoint, status, entry=None, error_code=None, error=None) -> None:
         for item in items:
             self.outcomes.append(Outcome(item, endpoint, status, entry=entry, error_code=error_code, error=error))
 

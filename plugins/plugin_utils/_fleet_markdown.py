@@ -30,7 +30,7 @@ def _table(header, rows):
     return lines
 
 
-def _listing(counts, limit=8):
+def _listing(counts, limit: int = 8):
     items = list(counts.items())
     text = ', '.join('%s (%d)' % pair for pair in items[:limit])
     return text + (', ...' if len(items) > limit else '')

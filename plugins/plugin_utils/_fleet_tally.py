@@ -88,7 +88,7 @@ def text_or_none(value):
     return to_text(value) if isinstance(value, str) and value else None
 
 
-def _bump(counter, key, by=1):
+def _bump(counter, key, by: int = 1) -> None:
     counter[key] = counter.get(key, 0) + by
 
 
@@ -111,7 +111,7 @@ def _utc(moment):
 class _TaskTally:
     """What a user's or the token tasks' results have in common: the tasks by status, and the failed ones."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.tasks = dict(ok=0, changed=0, failed=0, skipped=0, unreachable=0)
         self.api_requests = 0
         self.failed_items = []  # a user's [{name, error_code, error, date?}], the tokens' [{username, error_code, error}]
@@ -139,7 +139,7 @@ class _TaskTally:
             failures.append(data.get('msg') or 'unreachable')
         return failures, unknown_only and bool(failures)
 
-    def add_task_failures(self, task_name, messages, host=None):
+    def add_task_failures(self, task_name, messages, host=None) -> None:
         for msg in messages:
             failure = dict(task=short(task_name, 120), msg=short(self.mask(msg)))
             if host is not None:
@@ -150,7 +150,7 @@ class _TaskTally:
 class UserTally(_TaskTally):
     """What the tasks of one host (one Exist user) did."""
 
-    def __init__(self, name):
+    def __init__(self, name) -> None:
         super().__init__()
         self.name = name
         # Failed or unreachable tasks whose failure is more than items of unknown outcome, and those that are not.
@@ -172,14 +172,14 @@ class UserTally(_TaskTally):
             return 'unchanged'
         return 'skipped'
 
-    def count_failure(self, unknown_only):
+    def count_failure(self, unknown_only) -> None:
         """A failed or unreachable task; failed only because items of unknown outcome: the outcome is unknown."""
         if unknown_only:
             self.unknown_failures += 1
         else:
             self.hard_failures += 1
 
-    def add(self, data):
+    def add(self, data) -> None:
         """Add one module result (or one loop item's)."""
         self.api_requests += _count(data.get(API_REQUESTS))
         for key, dummy in ATTRIBUTE_LISTS:
@@ -231,12 +231,12 @@ class UserTally(_TaskTally):
 class TokenTally(_TaskTally):
     """What existio.exist.token tasks did: pairs exchanged and refreshed, failures by user."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.exchanged = set()
         self.listed = dict((key, set()) for key, dummy in TOKEN_USER_LISTS)
 
-    def add(self, data):
+    def add(self, data) -> None:
         self.api_requests += _count(data.get(API_REQUESTS))
         for key, dummy in TOKEN_USER_LISTS:
             self.listed[key].update(_names(data.get(key)))
@@ -288,7 +288,7 @@ class TokenTally(_TaskTally):
 class _FleetTotals:
     """The users' tallies added up, user by user in name order: items, by attribute, by owner, by error code."""
 
-    def __init__(self, users):
+    def __init__(self, users) -> None:
         self.items = dict(changed=0, failed=0, outcome_unknown=0)
         self.unknown_items = []
         self.by_attribute = dict((key, {}) for key, dummy in ATTRIBUTE_LISTS + VALUE_LISTS)
@@ -298,7 +298,7 @@ class _FleetTotals:
         for name in sorted(users):
             self._add(name, users[name])
 
-    def _add(self, name, user):
+    def _add(self, name, user) -> None:
         for key, names in user.listed.items():
             for attribute in names:
                 _bump(self.by_attribute[key], attribute)

@@ -116,7 +116,9 @@ def _summary(entries):
 class Run(StoreRecovery, StoreRefresh):
     """One existio.exist.token task. params: validated; vault_secrets: the loader's."""
 
-    def __init__(self, params, vault_secrets=None, check_mode=False, warn=None, clock=None, connection=None):
+    def __init__(
+        self, params, vault_secrets=None, check_mode: bool = False, warn=None, clock=None, connection=None
+    ) -> None:
         self.params = params
         self.vault_secrets = vault_secrets or []
         self.check_mode = check_mode
@@ -140,13 +142,13 @@ class Run(StoreRecovery, StoreRefresh):
 
     # -- helpers ------------------------------------------------------------
 
-    def warn(self, message):
+    def warn(self, message) -> None:
         """Warn once per message (every client says validate_certs=false, for one)."""
         if message not in self.warnings_seen:
             self.warnings_seen.add(message)
             self.warn_to(message)
 
-    def add_secrets(self, *values):
+    def add_secrets(self, *values) -> None:
         self.secrets.add(*values)
 
     def api_requests(self):
@@ -190,7 +192,7 @@ class Run(StoreRecovery, StoreRefresh):
     def authorize_url(self, scope=None):
         return self.clients[0].authorize_url(self.params['client_id'], scope, self.params.get('redirect_uri'))
 
-    def fail(self, username, error_code, error, **extra):
+    def fail(self, username, error_code, error, **extra) -> None:
         item = dict(username=username, error_code=error_code, error=error)
         item.update(extra)
         self.failed_items.append(item)
@@ -260,7 +262,7 @@ class Run(StoreRecovery, StoreRefresh):
 
     # -- without a store: the new pair is returned -------------------------
 
-    def run_without_store(self):
+    def run_without_store(self) -> None:
         grant = self.params['grant']
         if self.check_mode:
             # A code works once and a refresh invalidates the pair: nothing is sent in check mode.
@@ -392,7 +394,7 @@ class Run(StoreRecovery, StoreRefresh):
 
     # -- exchanging into the store ----------------------------------------------
 
-    def pair_into_store(self, entries, form):
+    def pair_into_store(self, entries, form) -> None:
         """Exchange a code (or refresh a pair the store does not hold) into the store."""
         if self.check_mode:
             self.changed = True

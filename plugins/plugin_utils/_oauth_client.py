@@ -68,7 +68,7 @@ class ExistOAuthRefused(ExistApiError):
     error: OAuth2's error code (invalid_grant, invalid_client...) or None when the answer had none.
     """
 
-    def __init__(self, message, error=None, status=None, method=None, path=None, detail=None):
+    def __init__(self, message, error=None, status=None, method=None, path=None, detail=None) -> None:
         super().__init__(message, status=status, method=method, path=path, detail=detail)
         self.error = error
 
@@ -90,13 +90,13 @@ class OAuthClient(ExistClient):
         connection = validate(dict(options, api_url=api_url), TRANSPORT)
         return cls(connection, warn, sleep, max_requests)
 
-    def use_access_token(self, token):
+    def use_access_token(self, token) -> None:
         """Send this OAuth2 access token (one just issued, say) as the bearer of every later request."""
         checked = check_token(token)
         self.add_secrets(token)
         self.transport.use_token(TOKEN_SCHEMES['bearer'], checked)
 
-    def add_secrets(self, *values):
+    def add_secrets(self, *values) -> None:
         """Redact these values (a client secret, a code, tokens) from every message of this client."""
         self.transport.add_secrets(*values)
 

@@ -119,7 +119,7 @@ def scopes_of(entry):
     return sorted(set(word for word in words if word))
 
 
-def token_expression(store_path, username):
+def token_expression(store_path, username) -> str:
     """The template that reads a user's access token from the store when a task uses it (include_token=false)."""
     return "{{ (lookup('ansible.builtin.file', '%s') | from_yaml)['%s'].access_token }}" % (store_path, username)
 
@@ -263,7 +263,7 @@ def store_users(entries, store_path, recovery, option, sanitize):
     return users
 
 
-def mark_invalid(users, errors):
+def mark_invalid(users, errors) -> None:
     """Give each user whose token failed validation its error, and the state that follows from it."""
     for username, error in errors.items():
         users[username].update(error=error, state=token_state(**dict(users[username]['state_of'], error=error)))
@@ -319,7 +319,7 @@ class ScratchInventory(InventoryData):
             return True
         return super().add_child(group, child)
 
-    def set_variable(self, entity, varname, value):
+    def set_variable(self, entity, varname, value) -> None:
         if entity in self.hosts:
             self.hosts[entity].set_variable(varname, value)
         else:
@@ -384,7 +384,7 @@ def record_left_out(inventory, left_out, store_path):
     ]
 
 
-def _outcome_unknown_warning(users, unknown):
+def _outcome_unknown_warning(users, unknown) -> str:
     described = []
     for username in sorted(unknown)[:LISTED_USERS]:
         moment = marked_at(users[username]['entry'])

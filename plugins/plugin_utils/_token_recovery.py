@@ -64,7 +64,7 @@ class TaskFailure(Exception):
     """The task cannot go on (before any refresh, or the store cannot be merged); the message names no secret."""
 
 
-def expires_at(entry, where='token store'):
+def expires_at(entry, where: str = 'token store'):
     return parse_expires_at(entry['expires_at'], where)
 
 
@@ -79,7 +79,7 @@ class StoreRecovery:
 
     # -- (a) and (b): a new pair goes to disk first -----------------------------
 
-    def save(self, entries):
+    def save(self, entries) -> None:
         """Save entries to the store; raises TokenStoreError."""
         self.store.save(entries)
         self.changed = True
@@ -144,14 +144,14 @@ class StoreRecovery:
             )
         return STOP
 
-    def forget(self, path):
+    def forget(self, path) -> None:
         if path:
             try:
                 os.unlink(path)
             except OSError as exc:
                 self.warn('%s holds a pair that is now in the store; delete it (%s)' % (path, exc.strerror or exc))
 
-    def refused_pair(self, pending, exc, grant_type):
+    def refused_pair(self, pending, exc, grant_type) -> None:
         """The answer's pair is refused at once (401): not a pair Exist issued (an odd or forged answer), or revoked
         already. Keeping it helps no one; whether Exist used the code (or refresh token) is what is unknown."""
         self.changed = bool(pending)
@@ -166,7 +166,7 @@ class StoreRecovery:
             % (exc.message, used),
         )
 
-    def unknown_username(self, entry, pending, exc):
+    def unknown_username(self, entry, pending, exc) -> None:
         self.changed = True
         if pending:
             self.fail(
@@ -201,7 +201,7 @@ class StoreRecovery:
             found.update(glob.glob(glob.escape(base) + RECOVERED_INFIX + '*'))
         return sorted(found)
 
-    def merge_recovered(self, entries):
+    def merge_recovered(self, entries) -> None:
         """Put the pairs of the recovery files beside the store back into it, when newer (the next run's job).
 
         A file whose pairs are all superseded (the store holds a later pair that works) is deleted: left in place,

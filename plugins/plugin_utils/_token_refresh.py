@@ -62,7 +62,7 @@ from ansible_collections.existio.exist.plugins.plugin_utils._token_store import 
 class StoreRefresh:
     """Refreshing the users of the store that are due, one by one, and settling the entries marked by a lost answer."""
 
-    def refresh_store(self, entries):
+    def refresh_store(self, entries) -> None:
         now = self.clock()
         marked = sorted(username for username, entry in entries.items() if entry.get(REAUTHORIZATION_KEY))
         for username in marked:
@@ -98,7 +98,7 @@ class StoreRefresh:
             return
         self.refresh_users(entries, due)
 
-    def refresh_users(self, entries, usernames):
+    def refresh_users(self, entries, usernames) -> None:
         # One client sends every refresh of the run (no bearer: one connection kept alive), with the request
         # cap of one task per user refreshed.
         self.refresh_client = self.client(max_requests=MAX_REQUESTS_PER_TASK * max(1, len(usernames)))
@@ -200,7 +200,7 @@ class StoreRefresh:
         return None
 
     @staticmethod
-    def unchanged(entry):
+    def unchanged(entry) -> str:
         """What a refresh that was refused or never sent leaves: the pair, and any mark, as they were."""
         if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
             return (

@@ -73,7 +73,7 @@ class TokenStoreError(AnsibleError):
     """The store cannot be read or written; the message names the file, never a token."""
 
 
-def shorten(text, limit=40):
+def shorten(text, limit: int = 40):
     """repr() of a text, cut to about limit characters (a hostile value may be megabytes long)."""
     text = str(text)
     if len(text) <= limit:
@@ -81,7 +81,7 @@ def shorten(text, limit=40):
     return '%r... (%d characters)' % (text[:limit], len(text))
 
 
-def parse_moment(value, where, key='expires_at'):
+def parse_moment(value, where, key: str = 'expires_at'):
     """A timezone-aware UTC datetime from an ISO 8601 string (a trailing Z allowed), or TokenStoreError naming key."""
     if isinstance(value, datetime.datetime):
         moment = value
@@ -121,7 +121,7 @@ def format_expires_at(moment):
 class _DuplicateKey(Exception):
     """A mapping of the store gives one key twice (raised inside the YAML loader)."""
 
-    def __init__(self, key, lines, top):
+    def __init__(self, key, lines, top) -> None:
         super().__init__(key)
         self.key = key
         self.lines = lines
@@ -141,7 +141,7 @@ class _StoreLoader(yaml.SafeLoader):
         self._store_root = node
         return super().construct_document(node)
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node, deep: bool = False):
         if isinstance(node, yaml.MappingNode):
             top = node is self._store_root
             seen = {}
@@ -167,7 +167,7 @@ class _StoreLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _duplicate_message(path, exc):
+def _duplicate_message(path, exc) -> str:
     """The message for a key given twice: the user, or the user and the entry's key, with the lines."""
     lines = 'lines %d and %d' % exc.lines
     if exc.top:
@@ -260,7 +260,7 @@ class TokenStore:
     symbolic links are followed, which every write replaces and every file of the store sits beside.
     """
 
-    def __init__(self, path, vault_secrets=None):
+    def __init__(self, path, vault_secrets=None) -> None:
         self.path = os.path.abspath(os.path.expanduser(path))
         self._vault = VaultLib(vault_secrets or [])
         self.encrypted = False

@@ -160,7 +160,7 @@ def masked(result, secrets):
 _SPARED = False
 
 
-def spare_inherited_objects():
+def spare_inherited_objects() -> None:
     """In a forked worker, keep the garbage collector away from the controller's objects.
 
     Ansible forks one worker per task, and the worker inherits every object of
