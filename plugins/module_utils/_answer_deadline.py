@@ -55,7 +55,7 @@ class _Watchdog:
 
     def _reset(self) -> None:
         self._condition = threading.Condition()
-        self._pending = []
+        self._pending: list = []
         self._thread = None
         self._wakes_at = None  # when the thread wakes up next by itself; None: only when told
 
@@ -100,7 +100,7 @@ class AnswerDeadline:
         self.at = time.monotonic() + seconds
         self.fired = False
         self.sending = False
-        self._connections = []
+        self._connections: list = []
         self._lock = threading.Lock()
 
     def __enter__(self):

@@ -122,4 +122,4 @@ def add_values(client, attributes, days, warn) -> None:
 
 
 # What a task that failed before its reads succeeded reports.
-NOTHING_DONE = dict()
+NOTHING_DONE: dict = dict()

@@ -93,4 +93,4 @@ def work(client, declared, params, check_mode, warn):
 
 
 # What a task that failed before any write reports (not `owned`: what the client owns is unknown then).
-NOTHING_DONE = dict((key, []) for key in OwnershipOutcome.LISTS + (FAILED_ITEMS,))
+NOTHING_DONE: dict = dict((key, []) for key in OwnershipOutcome.LISTS + (FAILED_ITEMS,))

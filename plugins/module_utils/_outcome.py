@@ -21,18 +21,18 @@ from ansible_collections.existio.exist.plugins.module_utils._result_keys import 
 class Outcome:
     """Subclasses name their lists in LISTS (result keys, each also an attribute) and say how to word a failed item."""
 
-    LISTS = ()
+    LISTS: tuple[str, ...] = ()
     ITEMS = 'item(s)'  # what a failed item is, in the failure message
 
     def __init__(self, check_mode: bool = False) -> None:
         self.check_mode = check_mode
         for key in self.LISTS:
             setattr(self, key, [])
-        self.failed_items = []
-        self.errors = []  # failures that are no item's (a write that stopped, a read that failed)
-        self.done = []  # what did change, in words, for the failure message
+        self.failed_items: list = []
+        self.errors: list = []  # failures that are no item's (a write that stopped, a read that failed)
+        self.done: list = []  # what did change, in words, for the failure message
         self.diff = None
-        self.extra = {}  # further result keys of this resource
+        self.extra: dict = {}  # further result keys of this resource
         self.changed = False
 
     @property

@@ -248,7 +248,7 @@ def normalize_declared(items, default_state: str = 'present'):
         raise DeclarationError(
             'attributes lists %d items; more than %d cannot be right for one user' % (len(items), MAX_DECLARED)
         )
-    seen = {}
+    seen: dict = {}
     result = []
     for index, item in enumerate(items):
         declared = _declared_item(item, index, default_state)

@@ -352,11 +352,16 @@ def plan_ownership(owned, declared, visible=None, takeover: bool = True, exclusi
 class _Planner:
     """The lists plan_ownership() fills, and how each declared item adds to them."""
 
+    acquire: list
+    create: list
+    release: list
+    refused: list
+
     def __init__(self, owned, visible, takeover, readable) -> None:
         self.owned, self.visible, self.takeover, self.readable = owned, visible, takeover, readable
         self.acquire, self.create, self.release, self.refused = [], [], [], []
-        self.present = set()
-        self.names = {}
+        self.present: set = set()
+        self.names: dict = {}
 
     def by_label(self, item):
         """An item declared by label, resolved; None when it is refused or planned for creation here."""

@@ -153,7 +153,7 @@ class OwnershipOutcome(Outcome):
 
     def __init__(self, check_mode: bool = False) -> None:
         super().__init__(check_mode)
-        self.owned = {}  # {name: attribute} this client owns after the run (or would, in check mode)
+        self.owned: dict = {}  # {name: attribute} this client owns after the run (or would, in check mode)
 
     def describe(self, item) -> str:
         key = 'name'
@@ -259,6 +259,13 @@ def ownership_outcome(
 
 class _Tally:
     """What each write's outcome means for ownership: acquired, released, created or failed, and why."""
+
+    acquired: list
+    released: list
+    created: list
+    manual: dict
+    next_owner: dict
+    owner_unknown: set
 
     def __init__(self, plan, endpoints, warn) -> None:
         self.plan, self.endpoints, self.warn = plan, endpoints, warn

@@ -21,7 +21,7 @@ class Secrets:
     """A set of secrets; iterating gives each form once."""
 
     def __init__(self, *values) -> None:
-        self._values = set()
+        self._values: set = set()
         self.add(*values)
 
     def add(self, *values):

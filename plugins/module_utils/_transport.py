@@ -121,6 +121,7 @@ class _Failure:
 
 def _chain(exc):
     """exc and every exception behind it (reason, args, cause, context), outermost first."""
+    chain: list
     chain, todo = [], [exc]
     while todo:
         current = todo.pop(0)

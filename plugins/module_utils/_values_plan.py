@@ -269,6 +269,7 @@ def normalize_values(items, operation=SET, today=None):
         raise ValuesError('values must be a list of dictionaries, got %s' % _show(items))
     if len(items) > MAX_DECLARED:
         raise ValuesError('values lists %d items; at most %d are allowed in one task' % (len(items), MAX_DECLARED))
+    seen: dict
     seen, result = {}, []
     for index, item in enumerate(items):
         declared = _declared_value(item, index, operation, today)
@@ -436,6 +437,8 @@ def values_diff(updates):
     Only values whose previous value a read showed: a diff never shows a
     before that nobody saw.
     """
+    before: dict
+    after: dict
     before, after = {}, {}
     for planned in updates:
         if not planned.previous_known:

@@ -89,9 +89,9 @@ class ValuesRead:
 
     def __init__(self, read_with) -> None:
         self.read_with = read_with
-        self.values = {}
-        self.attributes = {} if read_with == WITH_VALUES else None
-        self.unseen = []
+        self.values: dict = {}
+        self.attributes: dict | None = {} if read_with == WITH_VALUES else None
+        self.unseen: list = []
 
 
 def read_values(client, names, days, last=None, read_with=None):
@@ -130,6 +130,7 @@ def read_values(client, names, days, last=None, read_with=None):
 def _read_one(client, name, first, last):
     """(values, rows): one attribute's values in [first, last] through values/, and how many rows Exist answered;
     pages stop once they pass `first`."""
+    found: dict
     found, rows = {}, 0
     for row in client.list_values(name, {'date_max': last.isoformat()}):
         rows += 1
@@ -156,7 +157,7 @@ def _windows(dates, span):
     no two windows could be one and no window holds a day it does not need
     at its ends.
     """
-    windows = []
+    windows: list = []
     for day in sorted(set(dates), reverse=True):
         if windows and windows[-1][1] - datetime.timedelta(days=span - 1) <= day:
             windows[-1] = (day, windows[-1][1])
@@ -266,7 +267,7 @@ def _listed(client, names, last):
     """{name: attribute} of `names` that with-values shows (one day, ending on `last`): those the token can read."""
     wanted = set(names)
     query = dict(EVERY_ATTRIBUTE, days=1, attributes=','.join(sorted(names)), date_max=last.isoformat())
-    shown = {}
+    shown: dict = {}
     for attribute in client.list_with_values(query):
         if attribute['name'] in wanted:
             shown.setdefault(attribute['name'], {k: v for k, v in attribute.items() if k != 'values'})

@@ -202,7 +202,7 @@ class _ValuesRun:
         self.client, self.params, self.check_mode, self.warn = client, params, check_mode, warn
         self.operation = params['operation']
         self.outcome = ValuesOutcome(check_mode)
-        self.blocked = set()  # attributes whose acquire failed: their values are not sent
+        self.blocked: set = set()  # attributes whose acquire failed: their values are not sent
 
     def converge(self, declared):
         outcome = self.outcome
@@ -347,7 +347,7 @@ def _ceil_div(a, b):
 
 
 def _days_wanted(declared):
-    wanted = {}
+    wanted: dict = {}
     for item in declared:
         wanted.setdefault(item.name, set()).add(iso_day(item.date))
     return wanted
@@ -369,7 +369,7 @@ def _over_budget(client, read_plan, declared, acquires):
 
 
 def _totals(incremented):
-    after = {}
+    after: dict = {}
     for item in incremented:
         after.setdefault(item['name'], {})[item['date']] = item['current']
     return after

@@ -97,9 +97,9 @@ class WriteRun:
     def __init__(self, state, read_state) -> None:
         self.state = state
         self._read_state = read_state
-        self.outcomes = []
-        self.errors = []
-        self.warnings = []
+        self.outcomes: list = []
+        self.errors: list = []
+        self.warnings: list = []
         self._stopped = False
 
     def run(self, steps):
@@ -146,7 +146,7 @@ class WriteRun:
 
     def _keyed(self, endpoint, entries, kind, names):
         """{name: entry} of the answer's entries about sent items; warns about the others."""
-        keyed = {}
+        keyed: dict = {}
         for entry in entries:
             key = endpoint.answer_key(entry)
             if key in names:

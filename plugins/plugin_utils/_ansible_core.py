@@ -25,7 +25,7 @@ PRIVATE_API = (
 
 def task_environment(action):
     """The task's `environment:` merged over play and block, templated, as one dict of strings."""
-    environment = {}
+    environment: dict = {}
     action._compute_environment_string(environment)
     return dict((str(key), str(value)) for key, value in environment.items())
 

@@ -114,8 +114,8 @@ class _TaskTally:
     def __init__(self) -> None:
         self.tasks = dict(ok=0, changed=0, failed=0, skipped=0, unreachable=0)
         self.api_requests = 0
-        self.failed_items = []  # a user's [{name, error_code, error, date?}], the tokens' [{username, error_code, error}]
-        self.task_failures = []  # [{task, msg}], and host for a token task
+        self.failed_items: list = []  # a user's [{name, error_code, error, date?}], the tokens' [{username, error_code, error}]
+        self.task_failures: list = []  # [{task, msg}], and host for a token task
         self.secret = None  # the host's exist_token, only ever used to mask it
 
     def mask(self, text):
@@ -158,8 +158,8 @@ class UserTally(_TaskTally):
         self.unknown_failures = 0
         self.token_state = None  # the inventory's exist_token_state of the host, when it has one
         # {result key: [attribute name]}, one entry per attribute or value listed (see ATTRIBUTE_LISTS, VALUE_LISTS).
-        self.listed = dict((key, []) for key, dummy in ATTRIBUTE_LISTS + VALUE_LISTS)
-        self.takeovers = []  # [{name, previous_owner}]
+        self.listed: dict = dict((key, []) for key, dummy in ATTRIBUTE_LISTS + VALUE_LISTS)
+        self.takeovers: list = []  # [{name, previous_owner}]
 
     def outcome(self):
         if self.hard_failures:
@@ -233,8 +233,8 @@ class TokenTally(_TaskTally):
 
     def __init__(self) -> None:
         super().__init__()
-        self.exchanged = set()
-        self.listed = dict((key, set()) for key, dummy in TOKEN_USER_LISTS)
+        self.exchanged: set = set()
+        self.listed: dict = dict((key, set()) for key, dummy in TOKEN_USER_LISTS)
 
     def add(self, data) -> None:
         self.api_requests += _count(data.get(API_REQUESTS))
@@ -259,7 +259,7 @@ class TokenTally(_TaskTally):
         )
 
     def summary(self):
-        codes = {}
+        codes: dict = {}
         for item in self.failed_items:
             code = codes.setdefault(item['error_code'], dict(total=0, users=set()))
             code['total'] += 1
@@ -290,11 +290,11 @@ class _FleetTotals:
 
     def __init__(self, users) -> None:
         self.items = dict(changed=0, failed=0, outcome_unknown=0)
-        self.unknown_items = []
-        self.by_attribute = dict((key, {}) for key, dummy in ATTRIBUTE_LISTS + VALUE_LISTS)
-        self.owners = {}
-        self.codes = {}
-        self.failed_tasks = []
+        self.unknown_items: list = []
+        self.by_attribute: dict = dict((key, {}) for key, dummy in ATTRIBUTE_LISTS + VALUE_LISTS)
+        self.owners: dict = {}
+        self.codes: dict = {}
+        self.failed_tasks: list = []
         for name in sorted(users):
             self._add(name, users[name])
 
@@ -377,7 +377,7 @@ def _users(users, not_run, left_out):
     outcomes = dict(changed=[], unchanged=[], failed=[], skipped=[], outcome_unknown=[], not_run=sorted(not_run))
     for user in users.values():
         outcomes[user.outcome()].append(user.name)
-    states = {}
+    states: dict = {}
     for name, user in users.items():
         states.setdefault(user.token_state or NO_STATE, []).append(name)
     for name, data in not_run.items():

@@ -122,19 +122,19 @@ class Run(StoreRecovery, StoreRefresh):
         self.params = params
         self.vault_secrets = vault_secrets or []
         self.check_mode = check_mode
-        self.warnings_seen = set()
+        self.warnings_seen: set = set()
         self.warn_to = warn or (lambda message: None)
         self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
         # The connection options but the token, checked once; every client of the run takes them as they are.
         self.connection = connection if connection is not None else validate(params, TRANSPORT)
-        self.clients = []
+        self.clients: list = []
         self.refresh_client = None
         self.secrets = Secrets()
         self.add_secrets(params.get('client_secret'), params.get('code'), params.get('refresh_token'))
         self.changed = False
-        self.refreshed = []
-        self.recovered = []
-        self.failed_items = []
+        self.refreshed: list = []
+        self.recovered: list = []
+        self.failed_items: list = []
         self.username = None
         self.pair = None  # without a store: the new pair, returned as no_log values
         self.unsaved = None  # with a store: a new pair no file could hold, returned as no_log values

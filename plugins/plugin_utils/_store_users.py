@@ -365,7 +365,7 @@ def record_left_out(inventory, left_out, store_path):
     inventory.set_variable(ALL_GROUP, LEFT_OUT_VARIABLE, _as_literal(named))
     if not left_out:
         return []
-    reasons = {}
+    reasons: dict = {}
     for username, why in left_out.items():
         reasons.setdefault(why, []).append(username)
     return [
@@ -401,7 +401,7 @@ def _outcome_unknown_warning(users, unknown) -> str:
 
 def state_warnings(users, admitted):
     """The warnings that name the admitted users marked in the store (reauthorization, lost refresh answer)."""
-    by_state = {}
+    by_state: dict = {}
     for username in admitted:
         by_state.setdefault(users[username]['state'], []).append(username)
     warnings = []

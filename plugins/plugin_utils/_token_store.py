@@ -144,7 +144,7 @@ class _StoreLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep: bool = False):
         if isinstance(node, yaml.MappingNode):
             top = node is self._store_root
-            seen = {}
+            seen: dict = {}
             for key_node, value_node in node.value:
                 if key_node.tag == 'tag:yaml.org,2002:merge':
                     continue
@@ -266,7 +266,7 @@ class TokenStore:
         self.encrypted = False
         self._vault_id = None
         self._vault_secret = None
-        self._rendered = {}
+        self._rendered: dict = {}
 
     @property
     def target(self):

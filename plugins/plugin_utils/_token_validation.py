@@ -23,7 +23,7 @@ from ansible_collections.existio.exist.plugins.plugin_utils._store_users import 
 
 def check_token(connection, username, token):
     """(username, error or None, warnings) for one user: one profile request."""
-    warnings = []
+    warnings: list = []
     try:
         profile = ExistClient(with_token(connection, token), warnings.append).profile()
     except ExistError as exc:
@@ -48,6 +48,7 @@ def validate_tokens(connection, entries, usernames, concurrency, display):
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(check, usernames))
+    warned: dict
     errors, warned = {}, {}
     for username, error, warnings in outcomes:
         for warning in warnings:

@@ -117,7 +117,7 @@ def share_strings(result):
     memory (12 kB less a user). Dictionaries and lists are changed in place;
     only which string object holds a text changes, never a value.
     """
-    texts = {}
+    texts: dict = {}
     todo = [result]
     seen = set()
     while todo:
@@ -211,7 +211,7 @@ class ExistActionBase(ActionBase):
     MODULE = None
     TASK = None
     CONTROLLER_ONLY = False
-    ARGUMENT_RULES = {}  # ArgumentSpecValidator's mutually_exclusive, required_if...
+    ARGUMENT_RULES: dict = {}  # ArgumentSpecValidator's mutually_exclusive, required_if...
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = True  # through the module
@@ -287,7 +287,7 @@ class ExistActionBase(ActionBase):
             if problems:
                 result.update(failed=True, msg='; '.join(problems))
                 return masked(result, secrets)
-            warnings = []
+            warnings: list = []
             result.update(
                 run_task(
                     self.TASK,
