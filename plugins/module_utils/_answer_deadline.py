@@ -25,6 +25,10 @@ import os
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Literal
 
 try:
     from requests.adapters import HTTPAdapter
@@ -34,7 +38,7 @@ try:
     HAS_REQUESTS = True
 except ImportError:  # the module reports the missing library; nothing here is used then
     HAS_REQUESTS = False
-    HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object
+    HTTPAdapter = HTTPConnection = HTTPSConnection = HTTPConnectionPool = HTTPSConnectionPool = object  # type: ignore[misc,assignment]
 
 _current = threading.local()
 
@@ -56,7 +60,7 @@ class _Watchdog:
     def _reset(self) -> None:
         self._condition = threading.Condition()
         self._pending: list = []
-        self._thread = None
+        self._thread: threading.Thread | None = None
         self._wakes_at = None  # when the thread wakes up next by itself; None: only when told
 
     def add(self, deadline) -> None:
@@ -108,7 +112,7 @@ class AnswerDeadline:
         _watchdog.add(self)
         return self
 
-    def __exit__(self, *exc_info) -> bool:
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         _watchdog.remove(self)
         _current.deadline = None
         with self._lock:
@@ -155,16 +159,17 @@ class _WatchedConnection:
     """Joins the running exchange's deadline when it connects and when it sends a request."""
 
     watched_socket = None
+    sock: socket.socket | None  # the connection class's, beside this one in the subclass
 
     def connect(self) -> None:
         _watch(self)
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self.watched_socket = self.sock
         _watch(self)  # the socket exists now: a deadline that fired while connecting shuts it at once
 
     def request(self, *args, **kwargs):
         _watch(self, sending=True)
-        return super().request(*args, **kwargs)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
 class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):

@@ -99,6 +99,7 @@ class ExistClient:
         """
         query = dict(params or {})
         query.setdefault('limit', PAGE_LIMIT)
+        url_query: dict | str  # the caller's query, then the next page's query string
         url_path, url_query = path, query
         seen = set()
         index = 0

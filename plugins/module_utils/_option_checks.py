@@ -122,6 +122,7 @@ def tls_verify(validate_certs, ca_path, environ=None):
     if not validate_certs:
         return False
     environ = os.environ if environ is None else environ
+    source: str | None
     source, path = 'ca_path', ca_path
     if not path:
         source, path = next(((name, environ[name]) for name in CA_BUNDLE_VARIABLES if environ.get(name)), (None, None))

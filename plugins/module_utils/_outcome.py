@@ -31,7 +31,7 @@ class Outcome:
         self.failed_items: list = []
         self.errors: list = []  # failures that are no item's (a write that stopped, a read that failed)
         self.done: list = []  # what did change, in words, for the failure message
-        self.diff = None
+        self.diff: dict | None = None
         self.extra: dict = {}  # further result keys of this resource
         self.changed = False
 

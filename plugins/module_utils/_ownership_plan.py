@@ -286,7 +286,7 @@ class Plan(PlanWording):
         return [a for a in self.acquire + self.create if a.reason != NOT_VISIBLE]
 
     @property
-    def unproven(self):
+    def unproven(self) -> set:
         """Names of the templates to create whose absence no read could prove (check mode)."""
         return set(c.name for c in self.create if not c.proven)
 

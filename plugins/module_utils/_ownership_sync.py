@@ -149,6 +149,11 @@ class OwnershipOutcome(Outcome):
     """What a converge of ownership did: attribute names acquired, created, released; takeovers; labels resolved."""
 
     LISTS = (ACQUIRED, CREATED, TAKEOVERS, 'labels', RELEASED)
+    acquired: list
+    created: list
+    takeovers: list
+    labels: list
+    released: list
     ITEMS = 'attribute(s)'
 
     def __init__(self, check_mode: bool = False) -> None:

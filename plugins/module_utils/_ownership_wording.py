@@ -10,6 +10,8 @@ words a user reads (a real run's and check mode's alike) in one place.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     TAKEOVER,
     THIS_CLIENT,
@@ -41,6 +43,13 @@ def _names(names) -> str:
 
 class PlanWording:
     """The wording half of Plan (needs its owned, unproven and takeover)."""
+
+    owned: dict
+    takeover: bool
+    if TYPE_CHECKING:
+
+        @property
+        def unproven(self) -> set: ...
 
     @staticmethod
     def takeovers(acquired, owner_unknown=()):

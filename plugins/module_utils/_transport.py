@@ -43,8 +43,8 @@ try:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:
-    requests = None
-    InsecureRequestWarning = NewConnectionError = None
+    requests = None  # type: ignore[assignment]
+    InsecureRequestWarning = NewConnectionError = None  # type: ignore[misc,assignment]
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 

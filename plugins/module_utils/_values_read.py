@@ -23,6 +23,7 @@ values/: both mean "no value".
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
 from ansible_collections.existio.exist.plugins.module_utils._client import PAGE_LIMIT
@@ -90,7 +91,7 @@ class ValuesRead:
     def __init__(self, read_with) -> None:
         self.read_with = read_with
         self.values: dict = {}
-        self.attributes: dict | None = {} if read_with == WITH_VALUES else None
+        self.attributes: Any = {} if read_with == WITH_VALUES else None  # a dict when read_with is WITH_VALUES
         self.unseen: list = []
 
 

@@ -12,6 +12,8 @@ the pure _values_plan, and writes through the shared write engine.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.existio.exist.plugins.module_utils._client import MAX_ITEMS_PER_REQUEST
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
@@ -162,6 +164,10 @@ class ValuesOutcome(Outcome):
     """What a values task did: values updated, sent unread, incremented; attributes acquired on the way."""
 
     LISTS = (UPDATED, UNREAD, INCREMENTED, ACQUIRED)
+    updated: list
+    unread: list
+    incremented: list
+    acquired: list
     ITEMS = 'value(s)'
 
     def __init__(self, check_mode: bool = False) -> None:
@@ -223,7 +229,7 @@ class _ValuesRun:
         if problems:
             # Bad values are bad input: nothing is written, not even an acquire.
             return outcome.stop('Nothing was written: %s.' % '; '.join(outcome.describe(i) for i in problems), problems)
-        read_plan = None
+        read_plan: Any = None  # a ReadPlan when the operation is set
         if self.operation == SET:
             # What reading the declared days will cost, known before anything is sent: a task that cannot afford it
             # fails now, with its hour's budget intact, instead of at the request cap with nothing written.

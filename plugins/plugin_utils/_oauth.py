@@ -138,7 +138,7 @@ class Run(StoreRecovery, StoreRefresh):
         self.username = None
         self.pair = None  # without a store: the new pair, returned as no_log values
         self.unsaved = None  # with a store: a new pair no file could hold, returned as no_log values
-        self.diff = None
+        self.diff: dict | None = None
 
     # -- helpers ------------------------------------------------------------
 

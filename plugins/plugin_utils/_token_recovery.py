@@ -35,6 +35,7 @@ import datetime
 import glob
 import os
 import re
+from typing import Any, Callable
 
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (
@@ -76,6 +77,19 @@ def safe_name(username):
 
 class StoreRecovery:
     """Keeping a new pair (the store, else a recovery file, else the result) and merging recovery files back."""
+
+    # What Run (_oauth.py) gives this part of it.
+    store: Any
+    vault_secrets: list
+    check_mode: bool
+    changed: bool
+    recovered: list
+    clock: Callable[[], datetime.datetime]
+    warn: Callable[[str], None]
+    fail: Callable[..., None]
+    add_secrets: Callable[..., None]
+    client: Callable[..., Any]
+    read_username: Callable[[Any], Any]
 
     # -- (a) and (b): a new pair goes to disk first -----------------------------
 

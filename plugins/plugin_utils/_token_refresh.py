@@ -35,6 +35,7 @@ write_recovery() and recovery_path().
 from __future__ import annotations
 
 import datetime
+from typing import Any, Callable
 
 from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistApiError,
@@ -61,6 +62,27 @@ from ansible_collections.existio.exist.plugins.plugin_utils._token_store import 
 
 class StoreRefresh:
     """Refreshing the users of the store that are due, one by one, and settling the entries marked by a lost answer."""
+
+    # What Run (_oauth.py) and StoreRecovery give this part of Run.
+    params: dict
+    check_mode: bool
+    changed: bool
+    refreshed: list
+    failed_items: list
+    refresh_client: Any
+    clock: Callable[[], datetime.datetime]
+    warn: Callable[[str], None]
+    fail: Callable[..., None]
+    client: Callable[..., Any]
+    read_username: Callable[[Any], Any]
+    add_secrets: Callable[..., None]
+    new_entry: Callable[..., dict]
+    refresh_form: Callable[[Any], dict]
+    authorize_url: Callable[..., str]
+    save: Callable[[dict], None]
+    keep: Callable[..., Any]
+    write_recovery: Callable[..., Any]
+    recovery_path: Callable[[str], str]
 
     def refresh_store(self, entries) -> None:
         now = self.clock()

@@ -21,6 +21,7 @@ import gc
 import json
 import multiprocessing
 import os
+from typing import Any, Callable
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -59,7 +60,7 @@ TOKEN_VARIABLE = 'EXIST_TOKEN'
 
 
 # The native types of the tagged values plain() copies, by name, and how to copy one untagged.
-_UNTAGGED = {
+_UNTAGGED: dict[str, tuple[type, Callable[[Any], Any]]] = {
     'str': (str, str.__str__),
     'int': (int, int.__int__),
     'float': (float, float.__float__),
@@ -209,7 +210,7 @@ class ExistActionBase(ActionBase):
     """
 
     MODULE = None
-    TASK = None
+    TASK: Any = None  # the module_utils task module: argument_spec(), run()
     CONTROLLER_ONLY = False
     ARGUMENT_RULES: dict = {}  # ArgumentSpecValidator's mutually_exclusive, required_if...
     TRANSFERS_FILES = False
