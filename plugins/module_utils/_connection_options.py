@@ -13,6 +13,7 @@ and validate() checks a set of values once into a Connection that the client tak
 from __future__ import annotations
 
 from collections import namedtuple
+from typing import Iterable
 
 from ansible.module_utils.basic import env_fallback
 
@@ -33,16 +34,16 @@ class ConnectionOption(namedtuple('ConnectionOption', 'name type default env bou
 
     def __new__(
         cls,
-        name,
-        type,
-        default=None,
-        env=(),
-        bounds=None,
-        unit=None,
+        name: str,
+        type: str,
+        default: object = None,
+        env: tuple[str, ...] = (),
+        bounds: tuple[int, int] | None = None,
+        unit: str | None = None,
         no_log: bool = False,
-        choices=None,
+        choices: tuple[str, ...] | None = None,
         required: bool = False,
-    ):  # pylint: disable=redefined-builtin
+    ) -> ConnectionOption:  # pylint: disable=redefined-builtin
         return super().__new__(cls, name, type, default, env, bounds, unit, no_log, choices, required)
 
 
@@ -72,11 +73,11 @@ Connection = namedtuple(
 )
 
 
-def default(name):
+def default(name: str) -> object:
     return OPTIONS_BY_NAME[name].default
 
 
-def connection_argument_spec(names=ALL):
+def connection_argument_spec(names: Iterable[str] = ALL) -> dict:
     """The argument spec of the named connection options; merge it into a module's own."""
     spec = {}
     for name in names:
@@ -96,7 +97,7 @@ def connection_argument_spec(names=ALL):
     return spec
 
 
-def validate(params, names=ALL):
+def validate(params: dict, names: Iterable[str] = ALL) -> Connection:
     """The Connection of the named options' values in params (a missing one takes its default).
 
     Raises ExistConfigError naming the option and the value (never the token) before any request. The only
@@ -130,6 +131,6 @@ def validate(params, names=ALL):
     )
 
 
-def with_token(connection, token, token_type: str = 'bearer'):
+def with_token(connection: Connection, token: str, token_type: str = 'bearer') -> Connection:
     """connection (validated without a token) for this token: only the token is checked, once per user."""
     return connection._replace(token=check_token(token), scheme=TOKEN_SCHEMES[token_type])

@@ -19,7 +19,14 @@ class ExistError(Exception):
 
     may_be_applied = False
 
-    def __init__(self, message, status=None, method=None, path=None, detail=None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status

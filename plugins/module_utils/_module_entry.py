@@ -9,6 +9,8 @@ Internal to this collection, not a stable API.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values
@@ -16,7 +18,7 @@ from ansible_collections.existio.exist.plugins.module_utils._task_runner import 
 from ansible_collections.existio.exist.plugins.module_utils._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 
 
-def run_module(task) -> None:
+def run_module(task: ModuleType) -> None:
     """Run `task` (a *_task module: argument_spec(), prepare(), work(), NOTHING_DONE) as a module."""
     spec = task.argument_spec()
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

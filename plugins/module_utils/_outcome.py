@@ -36,14 +36,14 @@ class Outcome:
         self.changed = False
 
     @property
-    def failed(self):
+    def failed(self) -> bool:
         return bool(self.failed_items or self.errors)
 
-    def describe(self, item) -> str:
+    def describe(self, item: dict) -> str:
         """One failed item, in the failure message."""
         return '%s (%s: %s)' % (item.get('name'), item.get('error_code'), item.get('error'))
 
-    def message(self):
+    def message(self) -> str:
         """The one failure message: what failed, then what was done all the same."""
         parts = list(self.errors)
         if self.failed_items:
@@ -61,7 +61,7 @@ class Outcome:
             parts.append('%s: %s.' % (lead, '; '.join(self.done)))
         return ' '.join(parts)
 
-    def result(self):
+    def result(self) -> dict:
         """The Ansible result."""
         result = dict(self.extra)
         for key in self.LISTS:
@@ -74,7 +74,7 @@ class Outcome:
         return result
 
     @classmethod
-    def nothing_done(cls, **extra):
+    def nothing_done(cls, **extra: object) -> dict:
         """The result of a task that failed before any write: every key, nothing in it."""
         outcome = cls()
         outcome.extra.update(extra)

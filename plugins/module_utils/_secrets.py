@@ -13,6 +13,8 @@ secret inside another cannot leave a piece of the longer one in the text.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 # What a masked secret reads as (as ansible-core's no_log masks part of a string).
 MASK = '********'
 
@@ -20,24 +22,24 @@ MASK = '********'
 class Secrets:
     """A set of secrets; iterating gives each form once."""
 
-    def __init__(self, *values) -> None:
+    def __init__(self, *values: object) -> None:
         self._values: set = set()
         self.add(*values)
 
-    def add(self, *values):
+    def add(self, *values: object) -> Secrets:
         """Count these as secrets (a text of only spaces, or no text, is none)."""
         for value in values:
             if isinstance(value, str) and value.strip():
                 self._values.update((value, value.strip()))
         return self
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._values, key=len, reverse=True))
 
     def __len__(self) -> int:
         return len(self._values)
 
-    def mask(self, text):
+    def mask(self, text: object) -> str:
         """text (made a str) with every secret replaced by MASK."""
         text = text if isinstance(text, str) else str(text)
         for secret in self:

@@ -20,6 +20,9 @@ plugin in the worker process.
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Callable
+
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
@@ -29,7 +32,7 @@ class TaskInputError(ValueError):
     """A task's own options are unusable; the message names the option and the value."""
 
 
-def run_task(task, params, check_mode, diff, warn):
+def run_task(task: ModuleType, params: dict, check_mode: bool, diff: bool, warn: Callable[[str], None]) -> dict:
     """Run `task` for validated params. Returns the task result; a failed task has `failed` and `msg`."""
     try:
         # The connection options are checked here, once; the client takes them as they are.

@@ -13,6 +13,12 @@ new ansible-core changes any of them (PRIVATE_API lists what it checks).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ansible.module_utils.common.arg_spec import ValidationResult
+    from ansible.plugins.action import ActionBase
+
 # (owner, attribute) pairs this module relies on; the unit test checks each.
 PRIVATE_API = (
     ('ansible.plugins.action.ActionBase', '_compute_environment_string'),
@@ -23,19 +29,19 @@ PRIVATE_API = (
 )
 
 
-def task_environment(action):
+def task_environment(action: ActionBase) -> dict[str, str]:
     """The task's `environment:` merged over play and block, templated, as one dict of strings."""
     environment: dict = {}
     action._compute_environment_string(environment)
     return dict((str(key), str(value)) for key, value in environment.items())
 
 
-def no_log_values(validation):
+def no_log_values(validation: ValidationResult) -> set:
     """The no_log values an ArgumentSpecValidator found (there is no public accessor)."""
     return set(validation._no_log_values)
 
 
-def execute_module(action, module_name, module_args, task_vars):
+def execute_module(action: ActionBase, module_name: str | None, module_args: dict, task_vars: dict) -> dict:
     """Run a module on the task's host as ansible.builtin.normal does, async included."""
     wrap_async = action._task.async_val and not action._connection.has_native_async
     result = action._execute_module(

@@ -15,7 +15,7 @@ import os
 import tempfile
 
 
-def write_atomically(path, data, mode):
+def write_atomically(path: str, data: bytes, mode: int) -> str:
     """Replace path with data (bytes), with mode, through a temporary file beside it; return path.
 
     The temporary file (.NAME.XXXX.tmp, in path's directory so that the rename stays on one file system) is

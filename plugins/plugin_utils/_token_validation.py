@@ -10,6 +10,13 @@ Internal to this collection, not a stable API. Runs in the controller (the users
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ansible.utils.display import Display
+
+    from ansible_collections.existio.exist.plugins.module_utils._connection_options import Connection
+
 import concurrent.futures
 
 from ansible.module_utils.common.text.converters import to_text
@@ -21,7 +28,7 @@ from ansible_collections.existio.exist.plugins.module_utils._secrets import Secr
 from ansible_collections.existio.exist.plugins.plugin_utils._store_users import INVALID_GROUP, PLUGIN
 
 
-def check_token(connection, username, token):
+def check_token(connection: Connection, username: str, token: str) -> tuple[str, str | None, list]:
     """(username, error or None, warnings) for one user: one profile request."""
     warnings: list = []
     try:
@@ -34,7 +41,7 @@ def check_token(connection, username, token):
     return username, None, warnings
 
 
-def validate_tokens(connection, entries, usernames, concurrency, display):
+def validate_tokens(connection: Connection, entries: dict, usernames: list, concurrency: int, display: Display) -> dict:
     """{username: why the token failed} for the users whose token failed one profile request each.
 
     connection: the Connection the inventory validated (without a token) when it checked its options.
@@ -43,7 +50,7 @@ def validate_tokens(connection, entries, usernames, concurrency, display):
         return {}
     workers = min(concurrency, len(usernames))
 
-    def check(username):
+    def check(username: str) -> tuple[str, str | None, list]:
         return check_token(connection, username, entries[username]['access_token'])
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
