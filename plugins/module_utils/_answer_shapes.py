@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from typing import Any
 
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import short
 
@@ -21,7 +22,7 @@ DATE_PATTERN = re.compile(r'\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z')
 MAX_EXPIRES_IN = 100 * 366 * 24 * 3600
 
 
-def is_text(value):
+def is_text(value: object) -> bool:
     return isinstance(value, str) and value != ''
 
 
@@ -35,7 +36,7 @@ def _service_problem(value):
     return 'is %s, expected null, a service name or {"name": ...}' % short(value)
 
 
-def attribute_problem(obj):
+def attribute_problem(obj: object) -> str | None:
     """What makes obj unusable as an Exist attribute object, or None."""
     if not isinstance(obj, dict):
         return 'is %s, not an object' % short(obj)
@@ -66,7 +67,7 @@ def attribute_problem(obj):
     return None
 
 
-def template_problem(obj):
+def template_problem(obj: object) -> str | None:
     """What makes obj unusable as an Exist template object, or None."""
     if not isinstance(obj, dict):
         return 'is %s, not an object' % short(obj)
@@ -75,7 +76,7 @@ def template_problem(obj):
     return None
 
 
-def is_iso_date(value) -> bool:
+def is_iso_date(value: object) -> bool:
     """Whether value is a real calendar date written YYYY-MM-DD."""
     if not isinstance(value, str) or not DATE_PATTERN.match(value):
         return False
@@ -86,7 +87,7 @@ def is_iso_date(value) -> bool:
     return True
 
 
-def value_row_problem(obj):
+def value_row_problem(obj: object) -> str | None:
     """What makes obj unusable as one day's value ({"date": "YYYY-MM-DD", "value": ...}), or None."""
     if not isinstance(obj, dict):
         return 'is %s, not an object' % short(obj)
@@ -99,7 +100,7 @@ def value_row_problem(obj):
     return None
 
 
-def with_values_problem(obj):
+def with_values_problem(obj: Any) -> str | None:
     """What makes obj unusable as an attribute of GET /attributes/with-values/, or None."""
     problem = attribute_problem(obj)
     if problem:
@@ -117,7 +118,7 @@ def _is_token_text(value):
     return isinstance(value, str) and value != '' and not any(ch.isspace() or not 32 < ord(ch) < 127 for ch in value)
 
 
-def token_answer_problem(body):
+def token_answer_problem(body: object) -> str | None:
     """What makes body unusable as the answer of a token request (no pair in it), or None.
 
     Never quotes a value of the body: the tokens in it are secrets.
@@ -130,7 +131,7 @@ def token_answer_problem(body):
     return None
 
 
-def token_answer_oddities(body):
+def token_answer_oddities(body: dict) -> list[str]:
     """What is odd about a token answer that does hold a pair: the pair is kept all the same (losing the
     user's only valid pair is the worse harm), these are said. Never quotes a value of the body."""
     oddities = []

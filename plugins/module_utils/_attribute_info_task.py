@@ -10,6 +10,11 @@ Internal to this collection, not a stable API.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
@@ -23,7 +28,7 @@ from ansible_collections.existio.exist.plugins.module_utils._values_read import 
 ATTRIBUTE_ONLY_FILTERS = ('names', 'manual', 'include_inactive', 'exclude_custom', 'with_values')
 
 
-def argument_spec():
+def argument_spec() -> dict:
     spec = connection_argument_spec()
     spec.update(
         source=dict(type='str', default='all', choices=['all', 'owned', 'templates']),
@@ -38,7 +43,7 @@ def argument_spec():
     return spec
 
 
-def list_params(params):
+def list_params(params: dict) -> dict:
     """The API query for the module's filters; raises ValueError naming a bad option."""
     with_values = params['with_values']
     if with_values is not None and not 0 <= with_values <= WITH_VALUES_MAX_DAYS:
@@ -81,7 +86,7 @@ def _query(params):
     return query
 
 
-def prepare(params):
+def prepare(params: dict) -> dict:
     """The API query for the module's filters, checked before any request."""
     try:
         return list_params(params)
@@ -89,7 +94,7 @@ def prepare(params):
         raise TaskInputError(str(exc)) from None
 
 
-def work(client, query, params, check_mode, warn):
+def work(client: ExistClient, query: dict, params: dict, check_mode: bool, warn: Callable[[str], None]) -> dict:
     """List attributes or templates. Only reads, so check mode changes nothing and there is no diff."""
     listing = {
         'all': client.list_attributes,
@@ -108,7 +113,7 @@ def work(client, query, params, check_mode, warn):
     return result
 
 
-def add_values(client, attributes, days, warn) -> None:
+def add_values(client: ExistClient, attributes: list[dict], days: int, warn: Callable[[str], None]) -> None:
     """Give each listed attribute its `values` ({date: value}, oldest first) of the last `days` days, read
     through with-values: one request per 100 attributes."""
     read = read_values(client, [item['name'] for item in attributes], days, read_with=WITH_VALUES)

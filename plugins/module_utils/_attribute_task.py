@@ -10,6 +10,12 @@ Internal to this collection, not a stable API.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+    from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Declared
+
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     DeclarationError,
@@ -20,7 +26,7 @@ from ansible_collections.existio.exist.plugins.module_utils._result_keys import 
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 
 
-def argument_spec():
+def argument_spec() -> dict:
     spec = connection_argument_spec()
     spec.update(
         attributes=dict(
@@ -45,7 +51,7 @@ def argument_spec():
     return spec
 
 
-def check_release_intent(params, declared):
+def check_release_intent(params: dict, declared: list[Declared]) -> str | None:
     """An empty declaration with exclusive=true releases everything this client
     owns: a `| default([])` gone wrong must not wipe a user. That needs
     release_all=true, which in turn admits no attribute declared present."""
@@ -63,7 +69,7 @@ def check_release_intent(params, declared):
     return None
 
 
-def prepare(params):
+def prepare(params: dict) -> list[Declared]:
     """The declared attributes, checked before any request."""
     if params['token_type'] == 'token':
         raise TaskInputError(
@@ -80,7 +86,9 @@ def prepare(params):
     return declared
 
 
-def work(client, declared, params, check_mode, warn):
+def work(
+    client: ExistClient, declared: list[Declared], params: dict, check_mode: bool, warn: Callable[[str], None]
+) -> dict:
     """Converge ownership. Failures once writing has begun are in the result, with what did change."""
     return converge(
         client,

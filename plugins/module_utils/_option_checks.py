@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError
@@ -25,11 +26,11 @@ _HUGE_DIGITS = 100
 _HUGE = 10**_HUGE_DIGITS
 
 
-def is_huge(value):
+def is_huge(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _HUGE
 
 
-def shown(value, limit: int = 60):
+def shown(value: object, limit: int = 60) -> str:
     """repr(value) for a message, shortened, and never failing (Python refuses to write an integer of more
     than 4300 digits as text)."""
     if is_huge(value):
@@ -38,7 +39,7 @@ def shown(value, limit: int = 60):
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
-def short(value, limit: int = 60):
+def short(value: object, limit: int = 60) -> str:
     """value as JSON for a message (as Exist sent it), shortened, and never failing."""
     if is_huge(value):
         return shown(value)
@@ -46,7 +47,7 @@ def short(value, limit: int = 60):
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
-def is_loopback_host(host):
+def is_loopback_host(host: str) -> bool:
     """True for hostnames that can only mean this machine."""
     if not host:
         return False
@@ -59,7 +60,7 @@ def is_loopback_host(host):
         return False
 
 
-def check_api_url(api_url):
+def check_api_url(api_url: object) -> str:
     """Return the normalised base URL, or raise ExistConfigError naming the value.
 
     A bearer token must never cross the network in clear text, so plain http://
@@ -90,7 +91,7 @@ def check_api_url(api_url):
     return urlunsplit((parts.scheme, parts.netloc, path, '', ''))
 
 
-def check_token(token):
+def check_token(token: object) -> str:
     """Return the token without surrounding whitespace (a vault block scalar
     ends in a newline), or raise ExistConfigError. Never echo it."""
     if not isinstance(token, str) or not token.strip():
@@ -104,7 +105,7 @@ def check_token(token):
     return token.strip()
 
 
-def check_number(option, value, bounds, unit: str = 'seconds'):
+def check_number(option: str, value: object, bounds: tuple[int, int], unit: str = 'seconds') -> str | None:
     """Return an error message naming the option when value is outside bounds, else None."""
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -112,7 +113,7 @@ def check_number(option, value, bounds, unit: str = 'seconds'):
     return None
 
 
-def tls_verify(validate_certs, ca_path, environ=None):
+def tls_verify(validate_certs: bool, ca_path: str | None, environ: Mapping[str, str] | None = None) -> bool | str:
     """What requests' `verify` gets: False, a CA bundle path, or True (certifi's bundle).
 
     ca_path wins; without it the variables users already set for other tools

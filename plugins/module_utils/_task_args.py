@@ -40,7 +40,7 @@ def _show(value, limit: int = 80):
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
-def shape_problems(spec, args, where: str = ''):
+def shape_problems(spec: dict, args: Mapping | None, where: str = '') -> list[str]:
     """Messages for arguments whose shape cannot be what the spec means, naming the option and the value."""
     problems = []
     for name, value in (args or {}).items():
@@ -80,7 +80,7 @@ def _list_problems(option, value, label):
     return problems
 
 
-def secret_values(spec, args, environ):
+def secret_values(spec: dict, args: Mapping | None, environ: Mapping[str, str]) -> set[str]:
     """Every form in which a no_log option's value may show up: as given, and
     stripped of surrounding whitespace (as the client uses it). Values from an
     environment fallback count too."""
@@ -117,7 +117,7 @@ def _texts_in(value, depth: int = 0):
     return texts
 
 
-def without_env_fallbacks(spec):
+def without_env_fallbacks(spec: dict) -> dict:
     """The spec as the controller can check it for a module that runs on
     another host: options filled from that host's environment may be missing here."""
     checked = {}

@@ -117,7 +117,7 @@ class OAuthClient(ExistClient):
         try:
             body = answer.json()
         except ValueError:
-            problem = 'a body that is not JSON'
+            problem: str | None = 'a body that is not JSON'
         else:
             problem = token_answer_problem(body)
         if problem:
