@@ -25,7 +25,7 @@ import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -63,7 +63,7 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         self._wakes_at = None  # when the thread wakes up next by itself; None: only when told
 
-    def add(self, deadline) -> None:
+    def add(self, deadline: AnswerDeadline) -> None:
         with self._condition:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name='existio-answer-deadline', daemon=True)
@@ -73,7 +73,7 @@ class _Watchdog:
                 # Only a deadline earlier than the thread's next wake-up needs to wake it (waking costs a switch).
                 self._condition.notify()
 
-    def remove(self, deadline) -> None:
+    def remove(self, deadline: AnswerDeadline) -> None:
         with self._condition:
             if deadline in self._pending:
                 self._pending.remove(deadline)
@@ -100,14 +100,14 @@ class AnswerDeadline:
     sending: a request was started on a connection (so it may have reached the server).
     """
 
-    def __init__(self, seconds) -> None:
+    def __init__(self, seconds: float) -> None:
         self.at = time.monotonic() + seconds
         self.fired = False
         self.sending = False
         self._connections: list = []
         self._lock = threading.Lock()
 
-    def __enter__(self):
+    def __enter__(self) -> AnswerDeadline:
         _current.deadline = self
         _watchdog.add(self)
         return self
@@ -119,7 +119,7 @@ class AnswerDeadline:
             self._connections = []
         return False
 
-    def watch(self, connection, sending: bool = False) -> None:
+    def watch(self, connection: HTTPConnection, sending: bool = False) -> None:
         """Shut connection down when the time runs out (at once if it already has)."""
         with self._lock:
             self.sending = self.sending or sending
@@ -135,7 +135,7 @@ class AnswerDeadline:
                 _shut_down(connection)
 
 
-def _shut_down(connection) -> None:
+def _shut_down(connection: HTTPConnection) -> None:
     # An answer that says `Connection: close` takes the socket off its connection (http.client hands it to
     # the response), so the socket this connection opened is the one to shut.
     sock = getattr(connection, 'sock', None) or getattr(connection, 'watched_socket', None)
@@ -149,7 +149,7 @@ def _shut_down(connection) -> None:
         pass  # already closed: nothing left to stop
 
 
-def _watch(connection, sending: bool = False) -> None:
+def _watch(connection: Any, sending: bool = False) -> None:
     deadline = getattr(_current, 'deadline', None)
     if deadline is not None:
         deadline.watch(connection, sending)
@@ -167,7 +167,7 @@ class _WatchedConnection:
         self.watched_socket = self.sock
         _watch(self)  # the socket exists now: a deadline that fired while connecting shuts it at once
 
-    def request(self, *args, **kwargs):
+    def request(self, *args: Any, **kwargs: Any) -> Any:
         _watch(self, sending=True)
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
@@ -194,11 +194,11 @@ WATCHED_POOLS = {'http': _WatchedHTTPPool, 'https': _WatchedHTTPSPool}
 class WatchedAdapter(HTTPAdapter):
     """requests' adapter, with connections that AnswerDeadline can shut down (direct and through an HTTP proxy)."""
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = WATCHED_POOLS
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         # A SOCKS proxy's manager has connection classes of its own; its answers are bounded after the fact.
         if not proxy.lower().startswith('socks'):

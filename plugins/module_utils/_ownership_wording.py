@@ -10,7 +10,7 @@ words a user reads (a real run's and check mode's alike) in one place.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection, Iterable
 
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     TAKEOVER,
@@ -18,15 +18,18 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_declarati
     UNKNOWN_OWNER,
 )
 
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import PlannedAcquire, PlannedRelease
 
-def service_name(attribute):
+
+def service_name(attribute: dict | None) -> str | None:
     service = attribute.get('service') if attribute else None
     if isinstance(service, dict):
         return service.get('name') or None
     return service or None
 
 
-def service_label(attribute):
+def service_label(attribute: dict | None) -> str | None:
     service = attribute.get('service') if attribute else None
     if isinstance(service, dict):
         label, name = service.get('label'), service.get('name')
@@ -52,14 +55,14 @@ class PlanWording:
         def unproven(self) -> set: ...
 
     @staticmethod
-    def takeovers(acquired, owner_unknown=()):
+    def takeovers(acquired: Iterable[PlannedAcquire], owner_unknown: Iterable[str] = ()) -> list[dict]:
         """[{name, previous_owner}] of the acquires that took an attribute from another service, by name;
         previous_owner is the service's name, or UNKNOWN_OWNER when nobody could see it."""
         taken = [{'name': a.name, 'previous_owner': service_name(a.previous)} for a in acquired if a.reason == TAKEOVER]
         taken.extend({'name': name, 'previous_owner': UNKNOWN_OWNER} for name in owner_unknown)
         return sorted(taken, key=lambda entry: entry['name'])
 
-    def takeover_warnings(self, acquired, owner_unknown):
+    def takeover_warnings(self, acquired: Iterable[PlannedAcquire], owner_unknown: Collection[str]) -> list[str]:
         """Warnings for acquires that took attributes from another service: one
         per known previous owner, one for all whose owner nobody could see."""
         warnings = [
@@ -80,7 +83,7 @@ class PlanWording:
             )
         return warnings
 
-    def predicted_warnings(self, acquired):
+    def predicted_warnings(self, acquired: Iterable[PlannedAcquire]) -> list[str]:
         """Check mode's warnings: the takeovers it can see, and what it cannot know."""
         warnings = [
             "attribute %r was owned by %s; this client would take it over" % (a.name, service_label(a.previous))
@@ -106,7 +109,14 @@ class PlanWording:
             )
         return warnings
 
-    def diff(self, acquired, released, owner_unknown=(), manual=None, next_owner=None):
+    def diff(
+        self,
+        acquired: Iterable[PlannedAcquire],
+        released: Iterable[PlannedRelease],
+        owner_unknown: Collection[str] = (),
+        manual: dict | None = None,
+        next_owner: dict | None = None,
+    ) -> dict:
         """Before and after of this client's ownership, for the given acquires and releases.
 
         Each side maps attribute names to {"owner", "manual"}; the attributes

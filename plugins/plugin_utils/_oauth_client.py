@@ -68,12 +68,20 @@ class ExistOAuthRefused(ExistApiError):
     error: OAuth2's error code (invalid_grant, invalid_client...) or None when the answer had none.
     """
 
-    def __init__(self, message, error=None, status=None, method=None, path=None, detail=None) -> None:
+    def __init__(
+        self,
+        message: str,
+        error: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        detail: str | None = None,
+    ) -> None:
         super().__init__(message, status=status, method=method, path=path, detail=detail)
         self.error = error
 
     @property
-    def concerns_client(self):
+    def concerns_client(self) -> bool:
         """True when every request of this client would be refused the same way (not one user's problem)."""
         return self.error in OAUTH_CLIENT_ERRORS or (self.status == 401 and self.error is None)
 
@@ -90,17 +98,17 @@ class OAuthClient(ExistClient):
         connection = validate(dict(options, api_url=api_url), TRANSPORT)
         return cls(connection, warn, sleep, max_requests)
 
-    def use_access_token(self, token) -> None:
+    def use_access_token(self, token: str) -> None:
         """Send this OAuth2 access token (one just issued, say) as the bearer of every later request."""
         checked = check_token(token)
         self.add_secrets(token)
         self.transport.use_token(TOKEN_SCHEMES['bearer'], checked)
 
-    def add_secrets(self, *values) -> None:
+    def add_secrets(self, *values: object) -> None:
         """Redact these values (a client secret, a code, tokens) from every message of this client."""
         self.transport.add_secrets(*values)
 
-    def oauth_token(self, form):
+    def oauth_token(self, form: dict) -> dict:
         """POST form to /oauth2/access_token, without any bearer header; the answer, checked.
 
         Returns {'access_token', 'refresh_token', 'expires_in' (seconds), 'scope' (str, '' when Exist gave
@@ -151,7 +159,7 @@ class OAuthClient(ExistClient):
             'oddities': oddities,
         }
 
-    def authorize_url(self, client_id, scope=None, redirect_uri=None):
+    def authorize_url(self, client_id: str, scope: str | None = None, redirect_uri: str | None = None) -> str:
         """The address where a user authorises client_id (no secret in it)."""
         query = [('response_type', 'code'), ('client_id', client_id)]
         if redirect_uri:

@@ -21,7 +21,7 @@ import gc
 import json
 import multiprocessing
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -67,7 +67,7 @@ _UNTAGGED: dict[str, tuple[type, Callable[[Any], Any]]] = {
 }
 
 
-def plain(value, _texts=None):
+def plain(value: Any, _texts: dict | None = None) -> Any:
     """A copy of a task's arguments without ansible-core's data tags.
 
     ansible-core 2.19 and later give an action plugin its arguments as tagged
@@ -106,7 +106,7 @@ def plain(value, _texts=None):
     return native[1](value)
 
 
-def share_strings(result):
+def share_strings(result: dict) -> dict:
     """The result, every string in it that equals another made the same object.
 
     A result goes to the controller pickled, and the controller keeps every
@@ -136,7 +136,7 @@ def share_strings(result):
     return result
 
 
-def masked(result, secrets):
+def masked(result: dict, secrets: Iterable[str]) -> dict:
     """The result with every secret masked, as remove_values() masks it.
 
     remove_values() walks every string of the result, and a result holds up to
@@ -183,7 +183,7 @@ def spare_inherited_objects() -> None:
 
 
 @contextlib.contextmanager
-def applied_environment(environment):
+def applied_environment(environment: dict[str, str]) -> Iterator[None]:
     """os.environ with the task's environment, as the module would see it;
     restored afterwards (the worker process is the task's own, but a clean
     exit costs nothing). Only what differs is set back: clearing and
@@ -217,7 +217,7 @@ class ExistActionBase(ActionBase):
     _supports_check_mode = True
     _supports_async = True  # through the module
 
-    def runs_in_worker_process(self, task_vars):
+    def runs_in_worker_process(self, task_vars: dict) -> bool:
         """Whether this task may run here with the same outcome as the module.
 
         Only on a local connection, without become (the module would run as
@@ -255,11 +255,11 @@ class ExistActionBase(ActionBase):
         secrets.add(*no_log_values(validation))
         return validation, [self._error_message(error) for error in validation.errors.errors], secrets
 
-    def number_problems(self, args):
+    def number_problems(self, args: dict) -> list[str]:
         """Problems of number options checked before ansible-core converts them (and may edit args); none here."""
         return []
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict | None = None) -> dict:
         if self.CONTROLLER_ONLY:
             result = super().run(tmp, task_vars)
             with applied_environment(task_environment(self)):
