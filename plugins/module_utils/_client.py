@@ -17,6 +17,11 @@ further down.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._connection_options import Connection
+
 from urllib.parse import urlsplit
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import (
@@ -43,7 +48,7 @@ PAGE_LIMIT = 100
 MAX_PAGES = 500
 
 
-def split_batches(items, size=MAX_ITEMS_PER_REQUEST):
+def split_batches(items: list, size: int = MAX_ITEMS_PER_REQUEST) -> list[list]:
     """Split a list of write items into request bodies the API accepts."""
     return [items[start : start + size] for start in range(0, len(items), size)]
 
@@ -51,7 +56,7 @@ def split_batches(items, size=MAX_ITEMS_PER_REQUEST):
 class BatchResult:
     """What Exist answered to one write request: lists of objects, shape-checked."""
 
-    def __init__(self, status, success, failed) -> None:
+    def __init__(self, status: int, success: list, failed: list) -> None:
         self.status = status
         self.success = success
         self.failed = failed
@@ -77,22 +82,38 @@ class ExistClient:
     requests_sent = _on_transport('requests_sent')
     _session = _on_transport('session')  # where tests mount their adapters
 
-    def __init__(self, connection, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        warn: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        max_requests: int = MAX_REQUESTS_PER_TASK,
+    ) -> None:
         self.transport = Transport(connection, USER_AGENT, warn, sleep, max_requests)
         self._redact = self.transport.redact
 
     @classmethod
-    def connect(cls, api_url, token, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK, **options):
+    def connect(
+        cls,
+        api_url: str,
+        token: str,
+        warn: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        max_requests: int = MAX_REQUESTS_PER_TASK,
+        **options: Any,
+    ) -> ExistClient:
         """A client for these option values (those of the connection options table), checked first."""
         return cls(validate(dict(options, api_url=api_url, token=token)), warn, sleep, max_requests)
 
     # -- public API ---------------------------------------------------------
 
-    def get(self, path, params=None):
+    def get(self, path: str, params: dict | str | None = None) -> Any:
         """One GET; returns the decoded JSON body."""
         return self.transport.decoded(self.transport.request('GET', path, params=params), 'GET', path)
 
-    def get_all(self, path, params=None, item_problem=attribute_problem):
+    def get_all(
+        self, path: str, params: dict | None = None, item_problem: Callable[[Any], str | None] = attribute_problem
+    ) -> Iterator[dict]:
         """Yield every result of a paged list, following `next` until the end.
 
         Each result is checked with item_problem before it is yielded.
@@ -152,7 +173,7 @@ class ExistClient:
             'GET %s: more than %d pages; the server keeps sending "next"' % (path, MAX_PAGES), method='GET', path=path
         )
 
-    def post_batch(self, path, items, params=None):
+    def post_batch(self, path: str, items: list, params: dict | None = None) -> BatchResult:
         """POST one body of at most 35 items. Returns a BatchResult whose
         `success` and `failed` are lists of objects.
 
@@ -196,19 +217,19 @@ class ExistClient:
 
     # -- Exist endpoints ----------------------------------------------------
 
-    def list_owned(self, params=None):
+    def list_owned(self, params: dict | None = None) -> Iterator[dict]:
         """Every attribute this client owns (all pages)."""
         return self.get_all('/api/2/attributes/owned/', params)
 
-    def list_attributes(self, params=None):
+    def list_attributes(self, params: dict | None = None) -> Iterator[dict]:
         """The user's attributes the token may read, with the API's filters (all pages)."""
         return self.get_all('/api/2/attributes/', params)
 
-    def list_templates(self, params=None):
+    def list_templates(self, params: dict | None = None) -> Iterator[dict]:
         """Every attribute template Exist supports (all pages)."""
         return self.get_all('/api/2/attributes/templates/', params, item_problem=template_problem)
 
-    def profile(self):
+    def profile(self) -> dict:
         """The user behind the token: GET /accounts/profile/ (an object with 'username')."""
         path = '/api/2/accounts/profile/'
         body = self.get(path)
@@ -220,33 +241,33 @@ class ExistClient:
             )
         return body
 
-    def list_with_values(self, params=None):
+    def list_with_values(self, params: dict | None = None) -> Iterator[dict]:
         """Attributes with the values of their last `days` days (all pages); only days with data are listed."""
         return self.get_all('/api/2/attributes/with-values/', params, item_problem=with_values_problem)
 
-    def list_values(self, name, params=None):
+    def list_values(self, name: str, params: dict | None = None) -> Iterator[dict]:
         """One attribute's values, newest first, page by page: stop iterating to stop reading."""
         query = dict(params or {})
         query['attribute'] = name
         return self.get_all('/api/2/attributes/values/', query, item_problem=value_row_problem)
 
-    def update(self, items):
+    def update(self, items: list) -> BatchResult:
         """Set one batch of day totals ({"name", "date", "value"})."""
         return self.post_batch('/api/2/attributes/update/', items)
 
-    def increment(self, items):
+    def increment(self, items: list) -> BatchResult:
         """Add to one batch of day totals; success items carry `current`, the new total."""
         return self.post_batch('/api/2/attributes/increment/', items)
 
-    def acquire(self, items):
+    def acquire(self, items: list) -> BatchResult:
         """Acquire one batch; success items come back as full attribute objects."""
         return self.post_batch('/api/2/attributes/acquire/', items, params={'success_objects': 1})
 
-    def create(self, items):
+    def create(self, items: list) -> BatchResult:
         """Create one batch; success items come back as full attribute objects."""
         return self.post_batch('/api/2/attributes/create/', items, params={'success_objects': 1})
 
-    def release(self, items):
+    def release(self, items: list) -> BatchResult:
         """Release one batch of {"name": ...} items."""
         return self.post_batch('/api/2/attributes/release/', items)
 

@@ -23,7 +23,10 @@ values/: both mean "no value".
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
 from ansible_collections.existio.exist.plugins.module_utils._client import PAGE_LIMIT
@@ -40,7 +43,7 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def read_costs(count, days):
+def read_costs(count: int, days: int) -> dict[str, int]:
     """{read: GET requests} to read `count` attributes over `days` days, assuming one row per day."""
     if not count:
         return {WITH_VALUES: 0, VALUES: 0}
@@ -50,7 +53,7 @@ def read_costs(count, days):
     }
 
 
-def choose_read(count, days, last_known: bool = True):
+def choose_read(count: int, days: int, last_known: bool = True) -> str:
     """The cheaper read for `count` attributes over `days` days. values/ needs
     the last day (its window is cut on the client), so without it with-values is used."""
     costs = read_costs(count, days)
@@ -59,12 +62,12 @@ def choose_read(count, days, last_known: bool = True):
     return WITH_VALUES
 
 
-def iso_day(value):
+def iso_day(value: str) -> datetime.date:
     """A date object from YYYY-MM-DD (already checked)."""
     return datetime.date(int(value[:4]), int(value[5:7]), int(value[8:10]))
 
 
-def today_of(profile):
+def today_of(profile: dict) -> datetime.date:
     """The user's local day, from the profile's local_time (its date is the user's, in the user's timezone)."""
     local_time = profile.get('local_time')
     if isinstance(local_time, str) and is_iso_date(local_time[:10]):
@@ -88,19 +91,22 @@ class ValuesRead:
     read_with: WITH_VALUES or VALUES.
     """
 
-    def __init__(self, read_with) -> None:
+    def __init__(self, read_with: str) -> None:
         self.read_with = read_with
         self.values: dict = {}
         self.attributes: Any = {} if read_with == WITH_VALUES else None  # a dict when read_with is WITH_VALUES
         self.unseen: list = []
 
 
-def read_values(client, names, days, last=None, read_with=None):
+def read_values(
+    client: ExistClient, names: list[str], days: int, last: datetime.date | None = None, read_with: str | None = None
+) -> ValuesRead:
     """Read `names` over the `days` days ending on `last` (a date; None: the server's today, at most 31 days)."""
     names = sorted(set(names))
     if read_with is None:
         read_with = choose_read(len(names), days, last is not None)
     result = ValuesRead(read_with)
+    first: datetime.date | None
     if not names:
         return result
     if read_with == VALUES:
@@ -171,13 +177,13 @@ class ReadStep:
     """One read of the plan: `names` over [first, last] (with-values: one request per 100 names; values/: one name,
     one request, as the window spans at most 100 days)."""
 
-    def __init__(self, names, first, last) -> None:
+    def __init__(self, names: list[str], first: datetime.date, last: datetime.date) -> None:
         self.names = names
         self.first = first
         self.last = last
 
     @property
-    def days(self):
+    def days(self) -> int:
         return (self.last - self.first).days + 1
 
 
@@ -185,7 +191,7 @@ class ReadPlan:
     """The GETs that read the days a task declares: read_with, steps, and requests (their number, counted before
     any is sent)."""
 
-    def __init__(self, read_with, steps) -> None:
+    def __init__(self, read_with: str, steps: list[ReadStep]) -> None:
         self.read_with = read_with
         self.steps = steps
         if read_with == WITH_VALUES:
@@ -194,7 +200,7 @@ class ReadPlan:
             self.requests = len(steps)
 
 
-def plan_reads(wanted, read_with=None):
+def plan_reads(wanted: dict, read_with: str | None = None) -> ReadPlan:
     """The cheaper plan to read `wanted` ({name: iterable of date objects}); read_with forces one kind.
 
     with-values: one window of up to 31 days per cluster of declared days
@@ -223,7 +229,7 @@ def plan_reads(wanted, read_with=None):
     return plans[WITH_VALUES]
 
 
-def probe_cost(plan):
+def probe_cost(plan: ReadPlan) -> int:
     """At most how many requests read_planned() may add to plan.requests: after a values/ read, one with-values
     request per 100 attributes that showed no row at all, to learn whether the token can read them."""
     if plan.read_with != VALUES:
@@ -231,7 +237,7 @@ def probe_cost(plan):
     return _ceil_div(len(set(name for step in plan.steps for name in step.names)), PAGE_LIMIT)
 
 
-def read_planned(client, plan, probe: bool = True):
+def read_planned(client: ExistClient, plan: ReadPlan, probe: bool = True) -> ValuesRead:
     """Read what `plan` says. Returns a ValuesRead.
 
     With values/, an attribute that showed no row at all may have no data or

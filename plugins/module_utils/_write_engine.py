@@ -24,6 +24,8 @@ write them and a "was it applied?" test against a fresh read. The engine:
 
 from __future__ import annotations
 
+from typing import Any, Callable, Iterable
+
 from ansible_collections.existio.exist.plugins.module_utils._client import split_batches
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError
 
@@ -80,7 +82,15 @@ class Endpoint:
 class Outcome:
     """What became of one planned item."""
 
-    def __init__(self, item, endpoint, status, entry=None, error_code=None, error=None) -> None:
+    def __init__(
+        self,
+        item: Any,
+        endpoint: Endpoint,
+        status: str,
+        entry: dict | None = None,
+        error_code: str | None = None,
+        error: str | None = None,
+    ) -> None:
         self.item = item
         self.endpoint = endpoint
         self.status = status
@@ -94,7 +104,7 @@ class WriteRun:
     sent), errors (request-level failures, for msg), warnings, state (the best
     knowledge of the server: the last fresh read plus what was applied since)."""
 
-    def __init__(self, state, read_state) -> None:
+    def __init__(self, state: Any, read_state: Callable[[], Any]) -> None:
         self.state = state
         self._read_state = read_state
         self.outcomes: list = []
@@ -102,7 +112,7 @@ class WriteRun:
         self.warnings: list = []
         self._stopped = False
 
-    def run(self, steps):
+    def run(self, steps: Iterable[tuple[Endpoint, list]]) -> WriteRun:
         """steps: [(Endpoint, [planned item, ...]), ...], sent in this order."""
         for endpoint, items in steps:
             for batch in split_batches(items):

@@ -65,11 +65,11 @@ class TaskFailure(Exception):
     """The task cannot go on (before any refresh, or the store cannot be merged); the message names no secret."""
 
 
-def expires_at(entry, where: str = 'token store'):
+def expires_at(entry: dict, where: str = 'token store') -> datetime.datetime:
     return parse_expires_at(entry['expires_at'], where)
 
 
-def safe_name(username):
+def safe_name(username: str) -> str:
     """A username as part of a file name (Exist usernames are plain words; anything else is replaced)."""
     name = re.sub(r'[^A-Za-z0-9_.@+-]', '_', username).lstrip('.')
     return name or '_'
@@ -93,18 +93,18 @@ class StoreRecovery:
 
     # -- (a) and (b): a new pair goes to disk first -----------------------------
 
-    def save(self, entries) -> None:
+    def save(self, entries: dict) -> None:
         """Save entries to the store; raises TokenStoreError."""
         self.store.save(entries)
         self.changed = True
 
-    def recovery_store(self, path):
+    def recovery_store(self, path: str) -> TokenStore:
         """A store at path that is encrypted as the store is (same vault id and secret)."""
         recovery = copy.copy(self.store)
         recovery.path = path
         return recovery
 
-    def write_recovery(self, path, key, entry):
+    def write_recovery(self, path: str, key: str, entry: dict) -> str | None:
         """Write {key: entry} to a recovery file; the path, or None after a warning when it cannot be written."""
         try:
             self.recovery_store(path).save({key: entry})
@@ -113,7 +113,7 @@ class StoreRecovery:
             return None
         return path
 
-    def keep(self, entries, username, entry, pending=None):
+    def keep(self, entries: dict, username: str, entry: dict, pending: str | None = None) -> str:
         """Put a new pair in the store at once; OK, or STOP after recording where the pair is.
 
         pending: a recovery file that already holds the pair (deleted once the pair is safe elsewhere).
@@ -158,14 +158,14 @@ class StoreRecovery:
             )
         return STOP
 
-    def forget(self, path) -> None:
+    def forget(self, path: str | None) -> None:
         if path:
             try:
                 os.unlink(path)
             except OSError as exc:
                 self.warn('%s holds a pair that is now in the store; delete it (%s)' % (path, exc.strerror or exc))
 
-    def refused_pair(self, pending, exc, grant_type) -> None:
+    def refused_pair(self, pending: str | None, exc: ExistError, grant_type: str) -> None:
         """The answer's pair is refused at once (401): not a pair Exist issued (an odd or forged answer), or revoked
         already. Keeping it helps no one; whether Exist used the code (or refresh token) is what is unknown."""
         self.changed = bool(pending)
@@ -180,7 +180,7 @@ class StoreRecovery:
             % (exc.message, used),
         )
 
-    def unknown_username(self, entry, pending, exc) -> None:
+    def unknown_username(self, entry: dict, pending: str | None, exc: ExistError) -> None:
         self.changed = True
         if pending:
             self.fail(
@@ -203,11 +203,11 @@ class StoreRecovery:
 
     # -- merging recovery files back ----------------------------------------------
 
-    def recovery_path(self, suffix):
+    def recovery_path(self, suffix: str) -> str:
         """A recovery file of the store: beside the file it is (a symbolic link's target)."""
         return self.store.beside(RECOVERED_INFIX + suffix)
 
-    def recovery_files(self):
+    def recovery_files(self) -> list[str]:
         """The recovery files of the store, oldest name first: beside its target, and beside the link when the
         store's path is one (where a version of this module that did not follow links left them)."""
         found = set()
@@ -215,7 +215,7 @@ class StoreRecovery:
             found.update(glob.glob(glob.escape(base) + RECOVERED_INFIX + '*'))
         return sorted(found)
 
-    def merge_recovered(self, entries) -> None:
+    def merge_recovered(self, entries: dict) -> None:
         """Put the pairs of the recovery files beside the store back into it, when newer (the next run's job).
 
         A file whose pairs are all superseded (the store holds a later pair that works) is deleted: left in place,
@@ -234,7 +234,7 @@ class StoreRecovery:
         if taken:
             self.merge_taken(entries, taken)
 
-    def recovery_file_decisions(self, path, loaded, entries):
+    def recovery_file_decisions(self, path: str, loaded: dict, entries: dict) -> tuple[list, list] | None:
         """(pairs to merge, [(username, SUPERSEDED or REFUSED)]) for a recovery file, or None to leave it in place."""
         pairs, superseded = [], []
         for key, entry in loaded.items():
@@ -260,7 +260,7 @@ class StoreRecovery:
                 return None
         return pairs, superseded
 
-    def merge_taken(self, entries, taken):
+    def merge_taken(self, entries: dict, taken: list[tuple]) -> None:
         """Merge the pairs of the files taken ([(path, pairs, superseded)]) into the store, and delete the files."""
         candidate = dict(entries)
         for dummy, pairs, dummy in taken:
@@ -293,7 +293,7 @@ class StoreRecovery:
         entries.clear()
         entries.update(candidate)
 
-    def recovery_decision(self, path, username, entry, current, verified):
+    def recovery_decision(self, path: str, username: str, entry: dict, current: dict | None, verified: bool) -> str:
         """MERGE, SUPERSEDED or LEAVE (said in a warning) a recovery file's pair of username.
 
         verified: the pair was just seen working (its profile read). A pair with a later expiry than the store's is
@@ -326,7 +326,7 @@ class StoreRecovery:
             return LEAVE
         return SUPERSEDED
 
-    def decision_by_file_pair(self, path, username, entry, older):
+    def decision_by_file_pair(self, path: str, username: str, entry: dict, older: str) -> str:
         """MERGE, REFUSED or LEAVE (said in a warning) a recovery file's pair, by one read with it."""
         try:
             shown = self.read_username(self.client(access_token=entry['access_token'], retries=0))
