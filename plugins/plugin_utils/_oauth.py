@@ -21,6 +21,11 @@ in the result (Run.secrets).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._connection_options import Connection
+
 import contextlib
 import datetime
 import math
@@ -79,7 +84,7 @@ def _shown(value):
     return 'a value of type %s' % type(value).__name__
 
 
-def whole_number(option, value):
+def whole_number(option: str, value: object) -> tuple[int | None, str | None]:
     """(value as an int, None), or (None, a message naming the option and the value) for an option of NUMBER_OPTIONS.
 
     Takes an int, an integral float, or text of ASCII digits, as Ansible gives a number from YAML, -e or a template.
@@ -117,7 +122,13 @@ class Run(StoreRecovery, StoreRefresh):
     """One existio.exist.token task. params: validated; vault_secrets: the loader's."""
 
     def __init__(
-        self, params, vault_secrets=None, check_mode: bool = False, warn=None, clock=None, connection=None
+        self,
+        params: dict,
+        vault_secrets: list | None = None,
+        check_mode: bool = False,
+        warn: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime.datetime] | None = None,
+        connection: Connection | None = None,
     ) -> None:
         self.params = params
         self.vault_secrets = vault_secrets or []
@@ -135,26 +146,28 @@ class Run(StoreRecovery, StoreRefresh):
         self.refreshed: list = []
         self.recovered: list = []
         self.failed_items: list = []
-        self.username = None
-        self.pair = None  # without a store: the new pair, returned as no_log values
-        self.unsaved = None  # with a store: a new pair no file could hold, returned as no_log values
+        self.username: str | None = None
+        self.pair: dict | None = None  # without a store: the new pair, returned as no_log values
+        self.unsaved: dict | None = None  # with a store: a new pair no file could hold, returned as no_log values
         self.diff: dict | None = None
 
     # -- helpers ------------------------------------------------------------
 
-    def warn(self, message) -> None:
+    def warn(self, message: str) -> None:
         """Warn once per message (every client says validate_certs=false, for one)."""
         if message not in self.warnings_seen:
             self.warnings_seen.add(message)
             self.warn_to(message)
 
-    def add_secrets(self, *values) -> None:
+    def add_secrets(self, *values: object) -> None:
         self.secrets.add(*values)
 
-    def api_requests(self):
+    def api_requests(self) -> int:
         return sum(client.requests_sent for client in self.clients)
 
-    def client(self, access_token=None, retries=None, max_requests=MAX_REQUESTS_PER_TASK):
+    def client(
+        self, access_token: str | None = None, retries: int | None = None, max_requests: int = MAX_REQUESTS_PER_TASK
+    ) -> OAuthClient:
         """A new client, redacting every secret known so far; with access_token, one user's."""
         connection = self.connection if retries is None else self.connection._replace(retries=retries)
         client = OAuthClient(connection, warn=self.warn, max_requests=max_requests)
@@ -164,20 +177,20 @@ class Run(StoreRecovery, StoreRefresh):
         self.clients.append(client)
         return client
 
-    def form(self, **fields):
+    def form(self, **fields: str) -> dict:
         form = dict(client_id=self.params['client_id'], client_secret=self.params['client_secret'])
         form.update(fields)
         return form
 
-    def exchange_form(self):
+    def exchange_form(self) -> dict:
         return self.form(
             grant_type='authorization_code', code=self.params['code'], redirect_uri=self.params['redirect_uri']
         )
 
-    def refresh_form(self, refresh_token):
+    def refresh_form(self, refresh_token: str) -> dict:
         return self.form(grant_type='refresh_token', refresh_token=refresh_token)
 
-    def new_entry(self, answer, old=None):
+    def new_entry(self, answer: dict, old: dict | None = None) -> dict:
         """A store entry for a token answer; the extra keys of the old entry are kept, its marks dropped."""
         self.add_secrets(answer['access_token'], answer['refresh_token'])
         entry = dict((key, value) for key, value in (old or {}).items() if key not in MARKS)
@@ -189,21 +202,21 @@ class Run(StoreRecovery, StoreRefresh):
         )
         return entry
 
-    def authorize_url(self, scope=None):
+    def authorize_url(self, scope: str | None = None) -> str:
         return self.clients[0].authorize_url(self.params['client_id'], scope, self.params.get('redirect_uri'))
 
-    def fail(self, username, error_code, error, **extra) -> None:
+    def fail(self, username: str | None, error_code: str, error: str, **extra: Any) -> None:
         item = dict(username=username, error_code=error_code, error=error)
         item.update(extra)
         self.failed_items.append(item)
 
-    def read_username(self, client):
+    def read_username(self, client: OAuthClient) -> str:
         """The username behind the client's access token (one GET), or raise ExistError."""
         return client.profile()['username']
 
     # -- the task -----------------------------------------------------------
 
-    def run(self):
+    def run(self) -> dict:
         """The task result (without masking: the action plugin masks self.secrets)."""
         problem = self.problem()
         if problem:
@@ -216,7 +229,7 @@ class Run(StoreRecovery, StoreRefresh):
             self.run_without_store()
         return self.result()
 
-    def problem(self):
+    def problem(self) -> str | None:
         params = self.params
         if params['grant'] == 'refresh_token' and params.get('code'):
             return 'code is only used with grant=authorization_code'
@@ -233,7 +246,7 @@ class Run(StoreRecovery, StoreRefresh):
                 return '%s must not be empty' % name
         return None
 
-    def result(self):
+    def result(self) -> dict:
         result = dict(
             changed=self.changed,
             refreshed=sorted(self.refreshed),
@@ -250,7 +263,7 @@ class Run(StoreRecovery, StoreRefresh):
             result.update(failed=True, msg=self.failure_message())
         return result
 
-    def failure_message(self):
+    def failure_message(self) -> str:
         parts = []
         for item in self.failed_items:
             who = 'user %s' % item['username'] if item['username'] else 'the token request'
@@ -306,7 +319,7 @@ class Run(StoreRecovery, StoreRefresh):
                 self.refreshed.append(self.username)
         self.pair = entry
 
-    def token_request(self, client, form):
+    def token_request(self, client: OAuthClient, form: dict) -> dict | None:
         """The answer of a token request for a pair the store does not hold, or None after recording the failure.
 
         There is no old access token to try here, so a lost answer stays unknown.
@@ -337,7 +350,7 @@ class Run(StoreRecovery, StoreRefresh):
 
     # -- with a store --------------------------------------------------------
 
-    def run_with_store(self):
+    def run_with_store(self) -> None:
         params = self.params
         self.store = TokenStore(params['store'], self.vault_secrets)
         self.expires = {}
@@ -394,7 +407,7 @@ class Run(StoreRecovery, StoreRefresh):
 
     # -- exchanging into the store ----------------------------------------------
 
-    def pair_into_store(self, entries, form) -> None:
+    def pair_into_store(self, entries: dict, form: dict) -> None:
         """Exchange a code (or refresh a pair the store does not hold) into the store."""
         if self.check_mode:
             self.changed = True

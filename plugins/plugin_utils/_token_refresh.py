@@ -84,7 +84,7 @@ class StoreRefresh:
     write_recovery: Callable[..., Any]
     recovery_path: Callable[[str], str]
 
-    def refresh_store(self, entries) -> None:
+    def refresh_store(self, entries: dict) -> None:
         now = self.clock()
         marked = sorted(username for username, entry in entries.items() if entry.get(REAUTHORIZATION_KEY))
         for username in marked:
@@ -120,7 +120,7 @@ class StoreRefresh:
             return
         self.refresh_users(entries, due)
 
-    def refresh_users(self, entries, usernames) -> None:
+    def refresh_users(self, entries: dict, usernames: list[str]) -> None:
         # One client sends every refresh of the run (no bearer: one connection kept alive), with the request
         # cap of one task per user refreshed.
         self.refresh_client = self.client(max_requests=MAX_REQUESTS_PER_TASK * max(1, len(usernames)))
@@ -136,7 +136,7 @@ class StoreRefresh:
                     )
                 return
 
-    def refresh_user(self, entries, username):
+    def refresh_user(self, entries: dict, username: str) -> str:
         """Refresh one user of the store: OK, FAILED (go on with the others) or STOP."""
         if self.check_mode:
             self.refreshed.append(username)
@@ -168,7 +168,7 @@ class StoreRefresh:
         self.refreshed.append(username)
         return OK
 
-    def refresh_refused(self, entries, username, exc):
+    def refresh_refused(self, entries: dict, username: str, exc: ExistOAuthRefused) -> str:
         """Exist refused one user's refresh (ExistOAuthRefused exc): STOP when it concerns the client, else FAILED."""
         entry = entries[username]
         if exc.concerns_client:
@@ -190,7 +190,7 @@ class StoreRefresh:
         self.fail(username, 'refresh_failed', '%s; %s' % (exc.message, self.unchanged(entry)))
         return FAILED
 
-    def doubt_odd_pair(self, entries, username, new_entry, sent):
+    def doubt_odd_pair(self, entries: dict, username: str, new_entry: dict, sent: datetime.datetime) -> str | None:
         """An odd token answer's pair replaces the old one only once a read with it works: None when it did.
 
         A server (or a proxy) that answers oddly may also answer a pair Exist never issued; storing that would
@@ -222,7 +222,7 @@ class StoreRefresh:
         return None
 
     @staticmethod
-    def unchanged(entry) -> str:
+    def unchanged(entry: dict) -> str:
         """What a refresh that was refused or never sent leaves: the pair, and any mark, as they were."""
         if entry.get(OUTCOME_UNKNOWN_KEY) is not None:
             return (
@@ -231,7 +231,7 @@ class StoreRefresh:
             )
         return 'the pair is unchanged'
 
-    def after_lost_answer(self, entries, username, exc, sent):
+    def after_lost_answer(self, entries: dict, username: str, exc: ExistError, sent: datetime.datetime) -> str:
         """(c) A refresh whose answer was lost: a refused old access token says it happened; else unknown. STOP."""
         entry = entries[username]
         old_expiry = expires_at(entry)
@@ -274,7 +274,7 @@ class StoreRefresh:
             'its way and be applied later, which ends the old pair' % exc.message,
         )
 
-    def outcome_unknown(self, entries, username, sent, why):
+    def outcome_unknown(self, entries: dict, username: str, sent: datetime.datetime, why: str) -> str:
         """Whether a refresh happened is unknown: mark the entry (old pair kept) for the next run to settle. STOP."""
         stamp = format_expires_at(sent)
         candidate = dict(entries)
@@ -304,7 +304,7 @@ class StoreRefresh:
         )
         return STOP
 
-    def pair_gone(self, entries, username, why):
+    def pair_gone(self, entries: dict, username: str, why: str) -> str:
         """The user's pair no longer works: mark the entry (kept) and ask for a new authorisation."""
         entry = entries[username]
         url = self.authorize_url(entry.get('scope'))
