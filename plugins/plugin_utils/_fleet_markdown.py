@@ -269,7 +269,7 @@ def _api_requests(report):
     return lines
 
 
-def render_markdown(report):
+def render_markdown(report: dict) -> str:
     """The report (build_report()'s dictionary) as a Markdown page, ending with a newline."""
     drift = report['mode'] == 'drift'
     would = 'would be ' if drift else ''

@@ -14,6 +14,7 @@ counted for every module that returns it.
 from __future__ import annotations
 
 import datetime
+from typing import Iterable
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.release import __version__ as ansible_version
@@ -68,23 +69,23 @@ def _names(value):
     return [to_text(name) for name in value if isinstance(name, str)] if isinstance(value, list) else []
 
 
-def dicts(value):
+def dicts(value: object) -> list[dict]:
     """The mappings of a list (a result's items); anything else holds none."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def short(text, limit=MESSAGE_LIMIT):
+def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
     """text on one line, cut to limit characters."""
     text = ' '.join(to_text(text).split())
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
-def masked(text, secret):
+def masked(text: object, secret: str | None) -> str:
     """text with the secret (when there is one) masked."""
     return Secrets(secret).mask(to_text(text))
 
 
-def text_or_none(value):
+def text_or_none(value: object) -> str | None:
     return to_text(value) if isinstance(value, str) and value else None
 
 
@@ -118,13 +119,13 @@ class _TaskTally:
         self.task_failures: list = []  # [{task, msg}], and host for a token task
         self.secret = None  # the host's exist_token, only ever used to mask it
 
-    def mask(self, text):
+    def mask(self, text: object) -> str:
         return masked(text, self.secret)
 
-    def add(self, data):
+    def add(self, data: dict) -> None:
         raise NotImplementedError
 
-    def add_result(self, data, status):
+    def add_result(self, data: dict, status: str) -> tuple[list[str], bool]:
         """Add a task's result (each loop item's); (its failure messages, whether only items of unknown outcome failed)."""
         failures, unknown_only = [], status == 'failed'
         loop = isinstance(data.get('results'), list)
@@ -139,7 +140,7 @@ class _TaskTally:
             failures.append(data.get('msg') or 'unreachable')
         return failures, unknown_only and bool(failures)
 
-    def add_task_failures(self, task_name, messages, host=None) -> None:
+    def add_task_failures(self, task_name: str, messages: list[str], host: str | None = None) -> None:
         for msg in messages:
             failure = dict(task=short(task_name, 120), msg=short(self.mask(msg)))
             if host is not None:
@@ -150,7 +151,7 @@ class _TaskTally:
 class UserTally(_TaskTally):
     """What the tasks of one host (one Exist user) did."""
 
-    def __init__(self, name) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
         # Failed or unreachable tasks whose failure is more than items of unknown outcome, and those that are not.
@@ -161,7 +162,7 @@ class UserTally(_TaskTally):
         self.listed: dict = dict((key, []) for key, dummy in ATTRIBUTE_LISTS + VALUE_LISTS)
         self.takeovers: list = []  # [{name, previous_owner}]
 
-    def outcome(self):
+    def outcome(self) -> str:
         if self.hard_failures:
             return 'failed'
         if self.unknown_failures:
@@ -172,14 +173,14 @@ class UserTally(_TaskTally):
             return 'unchanged'
         return 'skipped'
 
-    def count_failure(self, unknown_only) -> None:
+    def count_failure(self, unknown_only: bool) -> None:
         """A failed or unreachable task; failed only because items of unknown outcome: the outcome is unknown."""
         if unknown_only:
             self.unknown_failures += 1
         else:
             self.hard_failures += 1
 
-    def add(self, data) -> None:
+    def add(self, data: dict) -> None:
         """Add one module result (or one loop item's)."""
         self.api_requests += _count(data.get(API_REQUESTS))
         for key, dummy in ATTRIBUTE_LISTS:
@@ -203,15 +204,15 @@ class UserTally(_TaskTally):
             failed['date'] = short(date, 40)
         return failed
 
-    def items(self):
+    def items(self) -> tuple[int, int, int]:
         """(changed, failed, unknown): this user's items, each counted once (a created attribute is acquired too)."""
         unknown = sum(1 for item in self.failed_items if item['error_code'] == OUTCOME_UNKNOWN)
         changed = sum(len(self.listed[key]) for key in CHANGED_ITEM_KEYS)
         return changed, len(self.failed_items) - unknown, unknown
 
-    def summary(self):
+    def summary(self) -> dict:
         changed, failed, unknown = self.items()
-        summary = dict(
+        summary: dict = dict(
             outcome=self.outcome(),
             token_state=self.token_state,
             items=dict(changed=changed, failed=failed, outcome_unknown=unknown),
@@ -236,7 +237,7 @@ class TokenTally(_TaskTally):
         self.exchanged: set = set()
         self.listed: dict = dict((key, set()) for key, dummy in TOKEN_USER_LISTS)
 
-    def add(self, data) -> None:
+    def add(self, data: dict) -> None:
         self.api_requests += _count(data.get(API_REQUESTS))
         for key, dummy in TOKEN_USER_LISTS:
             self.listed[key].update(_names(data.get(key)))
@@ -258,7 +259,7 @@ class TokenTally(_TaskTally):
             for item in dicts(data.get(FAILED_ITEMS))
         )
 
-    def summary(self):
+    def summary(self) -> dict:
         codes: dict = {}
         for item in self.failed_items:
             code = codes.setdefault(item['error_code'], dict(total=0, users=set()))
@@ -288,7 +289,7 @@ class TokenTally(_TaskTally):
 class _FleetTotals:
     """The users' tallies added up, user by user in name order: items, by attribute, by owner, by error code."""
 
-    def __init__(self, users) -> None:
+    def __init__(self, users: dict[str, UserTally]) -> None:
         self.items = dict(changed=0, failed=0, outcome_unknown=0)
         self.unknown_items: list = []
         self.by_attribute: dict = dict((key, {}) for key, dummy in ATTRIBUTE_LISTS + VALUE_LISTS)
@@ -321,7 +322,7 @@ class _FleetTotals:
             dict(user=name, task=failure['task'], msg=failure['msg']) for failure in user.task_failures
         )
 
-    def section(self, lists):
+    def section(self, lists: Iterable[tuple[str, str]]) -> dict:
         """{field: {total, by_attribute}} for the lists named by (result key, field) pairs."""
         return dict(
             (
@@ -331,7 +332,7 @@ class _FleetTotals:
             for key, field in lists
         )
 
-    def takeovers(self):
+    def takeovers(self) -> dict:
         return dict(
             total=sum(owner['total'] for owner in self.owners.values()),
             by_previous_owner=dict(
@@ -345,7 +346,7 @@ class _FleetTotals:
             ),
         )
 
-    def failures(self):
+    def failures(self) -> dict:
         return dict(
             items=sum(code['total'] for code in self.codes.values()),
             by_error_code=dict(

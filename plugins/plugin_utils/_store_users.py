@@ -16,6 +16,7 @@ import glob
 import os
 import re
 from collections.abc import Mapping
+from typing import Any, Callable, Iterable
 
 from ansible import constants as C
 from ansible.inventory.data import InventoryData
@@ -88,7 +89,7 @@ LISTED_USERS = 100
 SECONDS_A_DAY = 86400
 
 
-def quoted_name(value):
+def quoted_name(value: object) -> str:
     """A username (or any text) for a message: quoted, escaped, and cut when long."""
     text = to_text(value)
     if len(text) > NAME_LIMIT:
@@ -96,7 +97,7 @@ def quoted_name(value):
     return repr(text)
 
 
-def quoted_names(usernames):
+def quoted_names(usernames: Iterable[str]) -> str:
     usernames = sorted(usernames)
     listed = ', '.join(quoted_name(username) for username in usernames[:LISTED_USERS])
     if len(usernames) > LISTED_USERS:
@@ -107,7 +108,7 @@ def quoted_names(usernames):
 # -- what the store says of each user ------------------------------------------
 
 
-def scopes_of(entry):
+def scopes_of(entry: dict) -> list[str]:
     """The scopes of a store entry as a sorted list without repeats (Exist writes them space-separated)."""
     scope = entry.get('scope')
     if isinstance(scope, (list, tuple)):
@@ -119,12 +120,12 @@ def scopes_of(entry):
     return sorted(set(word for word in words if word))
 
 
-def token_expression(store_path, username) -> str:
+def token_expression(store_path: str, username: str) -> str:
     """The template that reads a user's access token from the store when a task uses it (include_token=false)."""
     return "{{ (lookup('ansible.builtin.file', '%s') | from_yaml)['%s'].access_token }}" % (store_path, username)
 
 
-def marked_at(entry):
+def marked_at(entry: dict) -> str | None:
     """The UTC time a store entry's refresh_outcome_unknown mark names, as the store has it, or None."""
     value = entry.get(OUTCOME_UNKNOWN_KEY)
     try:
@@ -133,7 +134,13 @@ def marked_at(entry):
         return None
 
 
-def token_state(entry, expires, now, recovery=None, error=None):
+def token_state(
+    entry: dict,
+    expires: datetime.datetime,
+    now: datetime.datetime,
+    recovery: str | None = None,
+    error: str | None = None,
+) -> str:
     """exist_token_state of one user: what is known against the store's pair, worst first."""
     if recovery:
         return STATE_RECOVERY
@@ -170,7 +177,7 @@ def _recovery_outcome(path, key, entry, entries, store_path):
     )
 
 
-def recovery_files(store_path, entries, vault_secrets):
+def recovery_files(store_path: str, entries: dict, vault_secrets: list) -> tuple[dict[str, str], list[str]]:
     """({username: recovery file} for the users whose newer pair waits in one, a warning for every file).
 
     existio.exist.token writes a pair there when Exist issued it and the store could not be written, and
@@ -236,7 +243,13 @@ def _groups_of(entry, expires, now, horizon, recovery):
     return groups
 
 
-def store_users(entries, store_path, recovery, option, sanitize):
+def store_users(
+    entries: dict,
+    store_path: str,
+    recovery: dict[str, str],
+    option: Callable[[str], Any],
+    sanitize: Callable[[str], str],
+) -> dict:
     """{username: what the host of that user gets}, for every user of the store.
 
     option reads the plugin's options (include_token, local_connection, expiring_within_days); sanitize is
@@ -263,7 +276,7 @@ def store_users(entries, store_path, recovery, option, sanitize):
     return users
 
 
-def mark_invalid(users, errors) -> None:
+def mark_invalid(users: dict, errors: dict[str, str]) -> None:
     """Give each user whose token failed validation its error, and the state that follows from it."""
     for username, error in errors.items():
         users[username].update(error=error, state=token_state(**dict(users[username]['state_of'], error=error)))
@@ -293,7 +306,7 @@ def _why_left_out(username, user, own_groups, inventory):
     return None
 
 
-def names_left_out(users, inventory):
+def names_left_out(users: dict, inventory: InventoryData) -> dict[str, str]:
     """{username: why} for names that cannot be a host whatever the configuration makes of them."""
     own_groups = set(FIXED_GROUPS)
     for user in users.values():
@@ -329,7 +342,7 @@ class ScratchInventory(InventoryData):
 # -- hosts and groups ----------------------------------------------------------
 
 
-def build_hosts(inventory, users, admitted):
+def build_hosts(inventory: Any, users: dict, admitted: list[str]) -> set[str]:
     """Hosts, variables and groups of the admitted users into inventory (constructed features aside); the
     names of the groups it made."""
     made = set()
@@ -355,7 +368,7 @@ def build_hosts(inventory, users, admitted):
     return made
 
 
-def record_left_out(inventory, left_out, store_path):
+def record_left_out(inventory: InventoryData, left_out: dict[str, str], store_path: str) -> list[str]:
     """Name the left-out users in the group variable of exist_users; the warning that names them (a list of one
     or none)."""
     # Another source of this plugin (a second store) may have named users of its own.
@@ -399,7 +412,7 @@ def _outcome_unknown_warning(users, unknown) -> str:
     )
 
 
-def state_warnings(users, admitted):
+def state_warnings(users: dict, admitted: list[str]) -> list[str]:
     """The warnings that name the admitted users marked in the store (reauthorization, lost refresh answer)."""
     by_state: dict = {}
     for username in admitted:

@@ -48,6 +48,7 @@ import json
 import os
 import socket
 import time
+from typing import Any, Callable, Iterator
 
 import yaml
 from ansible.errors import AnsibleError
@@ -73,7 +74,7 @@ class TokenStoreError(AnsibleError):
     """The store cannot be read or written; the message names the file, never a token."""
 
 
-def shorten(text, limit: int = 40):
+def shorten(text: object, limit: int = 40) -> str:
     """repr() of a text, cut to about limit characters (a hostile value may be megabytes long)."""
     text = str(text)
     if len(text) <= limit:
@@ -81,7 +82,7 @@ def shorten(text, limit: int = 40):
     return '%r... (%d characters)' % (text[:limit], len(text))
 
 
-def parse_moment(value, where, key: str = 'expires_at'):
+def parse_moment(value: object, where: str, key: str = 'expires_at') -> datetime.datetime:
     """A timezone-aware UTC datetime from an ISO 8601 string (a trailing Z allowed), or TokenStoreError naming key."""
     if isinstance(value, datetime.datetime):
         moment = value
@@ -108,12 +109,12 @@ def parse_moment(value, where, key: str = 'expires_at'):
         raise TokenStoreError('%s: %s %s is out of range' % (where, key, shorten(value))) from None
 
 
-def parse_expires_at(value, where):
+def parse_expires_at(value: object, where: str) -> datetime.datetime:
     """A timezone-aware UTC datetime from an ISO 8601 string (a trailing Z allowed)."""
     return parse_moment(value, where)
 
 
-def format_expires_at(moment):
+def format_expires_at(moment: datetime.datetime) -> str:
     """The store's form of a moment: ISO 8601, UTC, whole seconds, with Z."""
     return moment.astimezone(datetime.timezone.utc).replace(microsecond=0).strftime('%Y-%m-%dT%H:%M:%SZ')
 
@@ -181,7 +182,7 @@ def _duplicate_message(path, exc) -> str:
     return '%s: %s gives %s twice (%s); keep one of them' % (path, user, key, lines)
 
 
-def load_yaml(text, path):
+def load_yaml(text: str, path: str) -> Any:
     """The data of a store's text, or TokenStoreError (never quoting the text: it holds tokens)."""
     loader = None
     try:
@@ -205,7 +206,7 @@ def load_yaml(text, path):
             loader.dispose()
 
 
-def check_entries(entries, path):
+def check_entries(entries: object, path: str) -> dict:
     """Raise TokenStoreError unless entries is {username: {access_token, refresh_token, expires_at, ...}}."""
     if not isinstance(entries, dict):
         raise TokenStoreError('%s: the token store must be a mapping of usernames to tokens' % path)
@@ -260,7 +261,7 @@ class TokenStore:
     symbolic links are followed, which every write replaces and every file of the store sits beside.
     """
 
-    def __init__(self, path, vault_secrets=None) -> None:
+    def __init__(self, path: str, vault_secrets: list | None = None) -> None:
         self.path = os.path.abspath(os.path.expanduser(path))
         self._vault = VaultLib(vault_secrets or [])
         self.encrypted = False
@@ -269,26 +270,26 @@ class TokenStore:
         self._rendered: dict = {}
 
     @property
-    def target(self):
+    def target(self) -> str:
         """The file the store's path names (symbolic links followed); TokenStoreError for a link loop."""
         target = os.path.realpath(self.path)
         if os.path.islink(target):
             raise TokenStoreError('%s: a symbolic link that leads back to itself, not a token store' % self.path)
         return target
 
-    def beside(self, suffix):
+    def beside(self, suffix: str) -> str:
         """The path of a file of this store (lock, recovery file): beside its target."""
         return self.target + suffix
 
-    def where(self):
+    def where(self) -> str:
         """The store's path for a message; with its target when it is a symbolic link."""
         target = os.path.realpath(self.path)
         return self.path if target == self.path else '%s (a link to %s)' % (self.path, target)
 
-    def exists(self):
+    def exists(self) -> bool:
         return os.path.exists(self.path)
 
-    def load(self):
+    def load(self) -> dict:
         """{username: entry}; an absent file is an empty store."""
         if not self.exists():
             return {}
@@ -313,7 +314,7 @@ class TokenStore:
         entries = load_yaml(to_text(data), self.path) or {}
         return check_entries(entries, self.path)
 
-    def render(self, entries):
+    def render(self, entries: dict) -> bytes:
         """The bytes of the store for entries: YAML, encrypted when the store was.
 
         The text is that of yaml.safe_dump() of the whole mapping, made user by user: a refresh saves the store
@@ -346,7 +347,7 @@ class TokenStore:
             self._rendered[username] = (key, text)
         return text
 
-    def save(self, entries):
+    def save(self, entries: dict) -> None:
         """Replace the store's target with entries, atomically, mode 0600 (a symbolic link stays a link)."""
         data = self.render(entries)
         target = self.target
@@ -358,7 +359,12 @@ class TokenStore:
             ) from None
 
     @contextlib.contextmanager
-    def lock(self, timeout=DEFAULT_LOCK_TIMEOUT, sleep=time.sleep, clock=time.monotonic):
+    def lock(
+        self,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Iterator[TokenStore]:
         """Hold an exclusive lock on the store while reading, refreshing and writing it.
 
         Waits at most timeout seconds for another holder (0: tries once), then raises TokenStoreError naming
