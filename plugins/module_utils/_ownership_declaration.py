@@ -129,7 +129,7 @@ TEMPLATE_GROUPS = dict(
 )
 
 
-def group_name(attribute):
+def group_name(attribute: dict | None) -> str | None:
     """The group of an attribute object ({"name": ...} or a plain name), or None."""
     group = attribute.get('group') if attribute else None
     if isinstance(group, dict):
@@ -141,7 +141,7 @@ class DeclarationError(ValueError):
     """The task's attributes are invalid; the message names the item."""
 
 
-def slug_of(label):
+def slug_of(label: str) -> str:
     """The name Exist gives a custom attribute: an ASCII slug of its label.
 
     A prediction (Exist's own rule is not documented): results always take
@@ -154,15 +154,15 @@ def slug_of(label):
 class Custom:
     """What a custom attribute is declared as: its label, group and value type (a number)."""
 
-    def __init__(self, label, group, value_type) -> None:
+    def __init__(self, label: str, group: str | None, value_type: int | None) -> None:
         self.label = label
         self.group = group
         self.value_type = value_type
 
-    def key(self):
+    def key(self) -> tuple:
         return (self.label, self.group, self.value_type)
 
-    def differences(self, attribute):
+    def differences(self, attribute: dict) -> str | None:
         """How an existing attribute differs from this declaration (group, value type), or None."""
         group, value_type = group_name(attribute), attribute.get('value_type')
         if self.group is None or (group == self.group and value_type == self.value_type):
@@ -183,7 +183,15 @@ def _value_type_text(value_type):
 class Declared:
     """One attribute as the task declares it."""
 
-    def __init__(self, name, identified_by, state, manual, index, custom=None) -> None:
+    def __init__(
+        self,
+        name: str,
+        identified_by: str,
+        state: str,
+        manual: bool | None,
+        index: int,
+        custom: Custom | None = None,
+    ) -> None:
         # The attribute name: a template's attribute has the template's name; one declared by label, until the
         # reads resolve its label (resolved()), the slug Exist would most likely give a new one.
         self.name = name
@@ -195,26 +203,26 @@ class Declared:
         self.custom = custom  # a Custom for items declared by label
         self.found = False  # declared by label, and a read showed the attribute with that label
 
-    def resolved(self, name):
+    def resolved(self, name: str) -> Declared:
         """This item declared by label, resolved to the existing attribute `name`."""
         item = Declared(name, self.identified_by, self.state, self.manual, self.index, self.custom)
         item.found = True
         return item
 
-    def intent(self):
+    def intent(self) -> tuple:
         if self.state == 'absent':
             return ('absent',)
         return ('present', self.identified_by, self.manual, self.custom.key() if self.custom else None)
 
-    def request_item(self):
+    def request_item(self) -> dict:
         """The acquire item: by name or template, with manual only when declared.
         An attribute declared by label is acquired by its name."""
-        item = {'name' if self.identified_by == 'label' else self.identified_by: self.name}
+        item: dict = {'name' if self.identified_by == 'label' else self.identified_by: self.name}
         if self.manual is not None:
             item['manual'] = self.manual
         return item
 
-    def ref(self):
+    def ref(self) -> dict:
         """The item as a user wrote it, for messages and failed_items."""
         if self.custom is not None:
             return {'label': self.custom.label}
@@ -232,7 +240,7 @@ def _describe_intent(declared):
     return text
 
 
-def normalize_declared(items, default_state: str = 'present'):
+def normalize_declared(items: object, default_state: str = 'present') -> list[Declared]:
     """Validate the task's attributes and return Declared objects, in order.
 
     Identical duplicates are merged; the same attribute declared twice with
@@ -319,7 +327,7 @@ def _name_item(item, where, identified_by):
 VALUE_TYPE_TEXT = re.compile(r'\A\s*[0-9]\s*\Z', re.ASCII)
 
 
-def value_type_number(value, where: str = 'value_type'):
+def value_type_number(value: object, where: str = 'value_type') -> int:
     """Exist's number for a value type given as a number (0-8) or a name; raises DeclarationError."""
     if isinstance(value, str) and VALUE_TYPE_TEXT.match(value):
         value = int(value)
@@ -333,7 +341,7 @@ def value_type_number(value, where: str = 'value_type'):
     )
 
 
-def shown(value, limit: int = 80):
+def shown(value: object, limit: int = 80) -> str:
     """A value for a message, shortened: never the whole of a long text, never a number too long to write
     (Python refuses to write an integer of more than 4300 digits as text)."""
     text = _repr(value, 0)

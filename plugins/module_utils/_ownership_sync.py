@@ -12,6 +12,12 @@ pure planner.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+    from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Declared
+
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import attribute_problem
 from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
@@ -35,12 +41,12 @@ from ansible_collections.existio.exist.plugins.module_utils._write_engine import
 EVERY_ATTRIBUTE = {'include_inactive': 'true', 'include_low_priority': 'true'}
 
 
-def read_owned(client):
+def read_owned(client: ExistClient) -> dict[str, dict]:
     """{name: attribute} of everything this client owns: one GET per 100."""
     return dict((attribute['name'], attribute) for attribute in client.list_owned(EVERY_ATTRIBUTE))
 
 
-def read_visible(client):
+def read_visible(client: ExistClient) -> dict[str, dict]:
     """{name: attribute} of every attribute the token can read: one GET per 100.
 
     The whole list, not a filtered one: Exist has been seen to ignore the
@@ -103,7 +109,7 @@ def _record_released(owned, planned, entry):
     return owned
 
 
-def ownership_endpoints(client):
+def ownership_endpoints(client: ExistClient) -> dict[str, Endpoint]:
     """The three ownership writes, as the write engine needs them."""
     return {
         'acquire': Endpoint(
@@ -160,14 +166,24 @@ class OwnershipOutcome(Outcome):
         super().__init__(check_mode)
         self.owned: dict = {}  # {name: attribute} this client owns after the run (or would, in check mode)
 
-    def describe(self, item) -> str:
+    def describe(self, item: dict) -> str:
         key = 'name'
         for candidate in ('label', 'template'):
             if candidate in item and 'name' not in item:
                 key = candidate
         return "%s %r (%s: %s)" % (key, item.get(key), item.get('error_code'), item.get('error'))
 
-    def settle(self, acquired, released, failed_items, owned, diff, created=(), takeovers=(), labels=()):
+    def settle(
+        self,
+        acquired: list,
+        released: list,
+        failed_items: list,
+        owned: dict,
+        diff: dict | None,
+        created: Iterable = (),
+        takeovers: Iterable = (),
+        labels: Iterable = (),
+    ) -> OwnershipOutcome:
         self.acquired = sorted(p.name for p in acquired)
         self.released = sorted(p.name for p in released)
         self.created = sorted(created)
@@ -182,36 +198,36 @@ class OwnershipOutcome(Outcome):
             self.done.append('released %s' % ', '.join(self.released))
         return self
 
-    def result(self):
+    def result(self) -> dict:
         result = super().result()
         result['owned'] = [self.owned[name] for name in sorted(self.owned)]
         return result
 
 
 def converge(
-    client,
-    declared,
+    client: ExistClient,
+    declared: list[Declared],
     takeover: bool = True,
     exclusive: bool = False,
     check_mode: bool = False,
-    warn=None,
-    owned=None,
-    visible=None,
-):
+    warn: Callable[[str], None] | None = None,
+    owned: dict | None = None,
+    visible: dict | None = None,
+) -> dict:
     """Make this client's ownership match `declared`. Returns the task result (see ownership_outcome)."""
     return ownership_outcome(client, declared, takeover, exclusive, check_mode, warn, owned, visible).result()
 
 
 def ownership_outcome(
-    client,
-    declared,
+    client: ExistClient,
+    declared: list[Declared],
     takeover: bool = True,
     exclusive: bool = False,
     check_mode: bool = False,
-    warn=None,
-    owned=None,
-    visible=None,
-):
+    warn: Callable[[str], None] | None = None,
+    owned: dict | None = None,
+    visible: dict | None = None,
+) -> OwnershipOutcome:
     """Make this client's ownership match `declared`. Returns an OwnershipOutcome.
 
     owned, visible: what the caller already read (read_owned, read_visible), so

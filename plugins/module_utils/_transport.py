@@ -17,6 +17,11 @@ task) never sends more than max_requests requests. Nothing else imports
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._connection_options import Connection
+
 import email.utils
 import json
 import math
@@ -67,10 +72,10 @@ class _TokenAuth:
     applying ~/.netrc, which would otherwise replace the header with Basic auth.
     """
 
-    def __init__(self, scheme, token) -> None:
+    def __init__(self, scheme: str, token: str) -> None:
         self._header = '%s %s' % (scheme, token)
 
-    def __call__(self, request):
+    def __call__(self, request: Any) -> Any:
         request.headers['Authorization'] = self._header
         return request
 
@@ -79,7 +84,7 @@ class _NoAuth:
     """No Authorization header at all. Given to requests as the auth of a request,
     it also keeps requests from applying ~/.netrc (see _TokenAuth)."""
 
-    def __call__(self, request):
+    def __call__(self, request: Any) -> Any:
         request.headers.pop('Authorization', None)
         return request
 
@@ -152,12 +157,12 @@ def _parse_int(text):
 class Answer:
     """One HTTP answer: status, headers and the raw body (already read in full)."""
 
-    def __init__(self, status, headers, content) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
         self.status = status
         self.headers = headers
         self.content = content
 
-    def json(self):
+    def json(self) -> Any:
         """The decoded JSON body; ValueError when it is not JSON."""
         try:
             return json.loads(self.content.decode('utf-8'), parse_int=_parse_int)
@@ -166,7 +171,7 @@ class Answer:
             raise ValueError('JSON nested too deeply') from None
 
     @property
-    def text(self):
+    def text(self) -> str:
         return self.content.decode('utf-8', 'replace')
 
 
@@ -177,7 +182,14 @@ class Transport:
     a token, requests carry no Authorization header until use_token(). user_agent: unless http_agent says otherwise.
     """
 
-    def __init__(self, connection, user_agent, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        user_agent: str,
+        warn: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        max_requests: int = MAX_REQUESTS_PER_TASK,
+    ) -> None:
         if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
         self.base_url = connection.base_url
@@ -207,19 +219,19 @@ class Transport:
                 'whoever answers; use ca_path for a private CA instead' % self.host
             )
 
-    def use_token(self, scheme, token) -> None:
+    def use_token(self, scheme: str, token: str | None) -> None:
         """Send `scheme token` as the Authorization of every later request (none at all without a token)."""
         self.add_secrets(token)
         self.session.auth = _TokenAuth(scheme, token) if token else _NoAuth()
 
-    def add_secrets(self, *values) -> None:
+    def add_secrets(self, *values: object) -> None:
         """Redact these values (tokens, a client secret, a code) from every message of this transport."""
         self.secrets.add(*values)
 
-    def redact(self, text):
+    def redact(self, text: object) -> str:
         return self.secrets.mask(text)
 
-    def request(self, method, path, params=None, json_body=None):
+    def request(self, method: str, path: str, params: dict | str | None = None, json_body: object = None) -> Answer:
         """send() with the token; the Answer of a 2xx, or ExistApiError (error()) for any other answer."""
         answer = self.send(method, path, params=params, json_body=json_body)
         if answer.status >= 300:
@@ -228,14 +240,14 @@ class Transport:
 
     def send(
         self,
-        method,
-        path,
-        params=None,
-        json_body=None,
-        form=None,
+        method: str,
+        path: str,
+        params: dict | str | None = None,
+        json_body: object = None,
+        form: dict | None = None,
         send_token: bool = True,
         effect: str = 'applied the write',
-    ):
+    ) -> Answer:
         """Send one request with the retry policy; return its Answer, whatever its status below 500 but 429.
 
         json_body or form: the body. send_token=False: without any Authorization header.
@@ -424,7 +436,7 @@ class Transport:
         self._rate_limit_waited += delay
         return delay
 
-    def detail(self, answer):
+    def detail(self, answer: Answer) -> str | None:
         """What an error answer says (its `detail`, or the start of a body that is not JSON), redacted; or None."""
         try:
             body = answer.json()
@@ -437,7 +449,7 @@ class Transport:
             )
         return None
 
-    def error(self, answer, method, path, retried: int = 0):
+    def error(self, answer: Answer, method: str, path: str, retried: int = 0) -> ExistApiError:
         """The ExistApiError of an answer that is not a success (a redirect, a 4xx, a 5xx after retried retries)."""
         status = answer.status
         detail = self.detail(answer)
@@ -457,7 +469,7 @@ class Transport:
             message += ': %s' % detail
         return ExistApiError(message, status=status, method=method, path=path, detail=detail)
 
-    def decoded(self, answer, method, path):
+    def decoded(self, answer: Answer, method: str, path: str) -> Any:
         """The JSON body of answer; ExistApiError when it is not JSON."""
         try:
             return answer.json()
