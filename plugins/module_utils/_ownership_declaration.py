@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 # Exist attribute names are ASCII slugs; anything else is a typo. \Z, not $:
 # '$' also matches before a trailing newline, and 'mood\n' is not a name.
@@ -200,7 +201,7 @@ class Declared:
         self.state = state
         self.manual = manual  # None: leave the flag as it is
         self.index = index
-        self.custom = custom  # a Custom for items declared by label
+        self.custom: Any = custom  # a Custom for items declared by label (None otherwise)
         self.found = False  # declared by label, and a read showed the attribute with that label
 
     def resolved(self, name: str) -> Declared:

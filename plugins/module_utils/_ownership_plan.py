@@ -14,6 +14,10 @@ unit tests use it without any request.
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Custom, Declared
 
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
     AMBIGUOUS_LABEL,
@@ -36,7 +40,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_wording i
 )
 
 
-def names_to_look_up(owned, declared):
+def names_to_look_up(owned: dict, declared: Iterable[Declared]) -> list[str]:
     """Names of the attributes to acquire that this client does not own.
 
     Only for these does the plan need to know whether they exist and who owns
@@ -56,12 +60,12 @@ def names_to_look_up(owned, declared):
     return sorted(names)
 
 
-def label_key(label):
+def label_key(label: str) -> str:
     """How a label is compared: Exist shows labels to the user, who does not tell case or runs of spaces apart."""
     return ' '.join(unicodedata.normalize('NFC', label).split()).casefold()
 
 
-def label_matches(custom, attributes):
+def label_matches(custom: Custom, attributes: Iterable[dict]) -> list[dict]:
     """The attributes (objects) whose label is custom's, sorted by name."""
     key = label_key(custom.label)
     return sorted(
@@ -76,7 +80,7 @@ def _owner_text(attribute, owned):
     return service_label(attribute) or 'nobody'
 
 
-def resolve_label(item, owned, visible):
+def resolve_label(item: Declared, owned: dict, visible: dict) -> tuple[Any, dict | None]:
     """(item, failed item): an item declared by label, resolved to the attribute that has the label.
 
     Exist names a new custom attribute by a slug of its label but does not
@@ -126,7 +130,7 @@ def resolve_label(item, owned, visible):
     return item, None
 
 
-def readable_groups(visible):
+def readable_groups(visible: dict) -> frozenset:
     """Groups the token has the read scope of, as far as the visible attributes prove it.
 
     Exist shows an attribute when the token may read its group, or when it is
@@ -136,7 +140,7 @@ def readable_groups(visible):
     return frozenset(group_name(a) for a in visible.values() if not a.get('manual') and group_name(a))
 
 
-def next_owner_after_release(attribute):
+def next_owner_after_release(attribute: dict) -> str | None:
     """Who will own an attribute this client releases: the first other service
     that can fill it (available_services), or nobody (it becomes inactive)."""
     ours = service_name(attribute)
@@ -147,7 +151,7 @@ def next_owner_after_release(attribute):
     return None
 
 
-def this_service(owned):
+def this_service(owned: dict) -> dict:
     """This client's service object, as the owned list shows it, or a marked placeholder."""
     for attribute in owned.values():
         service = attribute.get('service')
@@ -159,20 +163,20 @@ def this_service(owned):
 
 
 class PlannedAcquire:
-    def __init__(self, declared, reason, previous, manual) -> None:
+    def __init__(self, declared: Declared, reason: str, previous: dict | None, manual: bool | None) -> None:
         self.declared = declared
         self.reason = reason
         self.previous = previous  # the attribute as last read, or None if the user lacks it or it is hidden
         self.manual = manual  # the flag the attribute will have
         self.name = declared.name
 
-    def request_item(self):
+    def request_item(self) -> dict:
         return self.declared.request_item()
 
-    def ref(self):
+    def ref(self) -> dict:
         return self.declared.ref()
 
-    def find_in(self, attributes):
+    def find_in(self, attributes: dict) -> dict | None:
         """This attribute in {name: attribute}, or None. One declared by label is
         also found by its label, in case Exist named it otherwise than predicted."""
         found = attributes.get(self.name)
@@ -182,7 +186,7 @@ class PlannedAcquire:
                     return attribute
         return found
 
-    def predicted_object(self, service):
+    def predicted_object(self, service: dict) -> dict:
         """The attribute as it should read after the acquire (for check mode):
         the object as last read, now owned by `service` with the new flag."""
         template = self.name if self.declared.identified_by == 'template' else None
@@ -204,13 +208,13 @@ class PlannedCreate(PlannedAcquire):
     token can read. proven: whether the look-up already proved the user lacks it.
     """
 
-    def __init__(self, declared, manual, proven) -> None:
+    def __init__(self, declared: Declared, manual: bool | None, proven: bool) -> None:
         super().__init__(declared, NEW, None, manual)
         self.proven = proven
         # Declared by label: a read showed an attribute with the name a new one would most likely get (not the label).
         self.name_seen = False
 
-    def request_item(self):
+    def request_item(self) -> dict:
         # create's manual defaults to true; acquire's to false: say it.
         custom = self.declared.custom
         if custom is not None:
@@ -223,41 +227,50 @@ class PlannedCreate(PlannedAcquire):
         return {'template': self.name, 'manual': bool(self.manual)}
 
     @property
-    def create_key(self):
+    def create_key(self) -> tuple[str, str]:
         """How Exist's answer names this item: by template, or by label for a custom attribute."""
         custom = self.declared.custom
         return ('label', custom.label) if custom is not None else ('template', self.name)
 
-    def named(self, name):
+    def named(self, name: str) -> PlannedCreate:
         """This creation, with the name Exist gave the attribute."""
         created = PlannedCreate(self.declared, self.manual, self.proven)
         created.name = name
         created.name_seen = self.name_seen
         return created
 
-    def taken_over(self):
+    def taken_over(self) -> PlannedAcquire:
         """The acquire that follows when Exist says the template exists (takeover=true)."""
         return PlannedAcquire(self.declared, HIDDEN, None, self.manual)
 
 
 class PlannedRelease:
-    def __init__(self, attribute, declared) -> None:
+    def __init__(self, attribute: dict, declared: Declared | None) -> None:
         self.attribute = attribute
         self.declared = declared  # None when released by exclusive mode
         self.name = attribute['name']
         self.next_owner = next_owner_after_release(attribute)
 
-    def request_item(self):
+    def request_item(self) -> dict:
         return {'name': self.name}
 
-    def ref(self):
+    def ref(self) -> dict:
         return self.declared.ref() if self.declared is not None else {'name': self.name}
 
 
 class Plan(PlanWording):
     """What to do. Built by plan_ownership(); never talks to Exist."""
 
-    def __init__(self, owned, acquire, create, release, refused, takeover, found=()) -> None:
+    def __init__(
+        self,
+        owned: dict,
+        acquire: list[PlannedAcquire],
+        create: list[PlannedCreate],
+        release: list[PlannedRelease],
+        refused: list[dict],
+        takeover: bool,
+        found: Iterable[Declared] = (),
+    ) -> None:
         self.owned = owned
         self.found = list(found)  # items declared by label that a read found by their label
         self.acquire = acquire  # what the look-up showed (takeover, unowned, manual flag), names it did not
@@ -267,13 +280,13 @@ class Plan(PlanWording):
         self.takeover = takeover
         self.service = this_service(owned)
 
-    def found_labels(self):
+    def found_labels(self) -> list[dict]:
         """[{label, name, source: 'existing'}] of the items declared by label that a read found by their label,
         whatever becomes of them."""
         return [{'label': d.custom.label, 'name': d.name, 'source': 'existing'} for d in self.found]
 
     @property
-    def predicted_failures(self):
+    def predicted_failures(self) -> list[dict]:
         """Acquires Exist is bound to refuse, as failed items (for check mode)."""
         return [
             dict(a.ref(), error_code='not_found', error=NOT_FOUND_ERROR)
@@ -282,7 +295,7 @@ class Plan(PlanWording):
         ]
 
     @property
-    def predicted_acquires(self):
+    def predicted_acquires(self) -> list[PlannedAcquire]:
         return [a for a in self.acquire + self.create if a.reason != NOT_VISIBLE]
 
     @property
@@ -291,7 +304,7 @@ class Plan(PlanWording):
         return set(c.name for c in self.create if not c.proven)
 
     @staticmethod
-    def previous_owner_unknown(acquire, obj=None):
+    def previous_owner_unknown(acquire: PlannedAcquire, obj: dict | None = None) -> bool:
         """Whether nobody could see who owned an attribute this client acquired.
         obj: the attribute as Exist answered (None: not acquired)."""
         if acquire.reason == HIDDEN:
@@ -307,7 +320,14 @@ def _absence_proven(item, readable) -> bool:
     return group in readable
 
 
-def plan_ownership(owned, declared, visible=None, takeover: bool = True, exclusive: bool = False, readable=None):
+def plan_ownership(
+    owned: dict,
+    declared: list[Declared],
+    visible: dict | None = None,
+    takeover: bool = True,
+    exclusive: bool = False,
+    readable: frozenset | None = None,
+) -> Plan:
     """Plan the writes that make the server match the declaration.
 
     owned:    {name: attribute object} this client owns now.
@@ -320,6 +340,7 @@ def plan_ownership(owned, declared, visible=None, takeover: bool = True, exclusi
     visible = visible or {}
     planner = _Planner(owned, visible, takeover, readable_groups(visible) if readable is None else readable)
     planner.names = dict((d.name, d) for d in declared if d.custom is None)  # attribute name: the item declaring it
+    item: Declared | None
     for item in declared:
         if item.custom is not None:
             item = planner.by_label(item)
@@ -357,13 +378,13 @@ class _Planner:
     release: list
     refused: list
 
-    def __init__(self, owned, visible, takeover, readable) -> None:
+    def __init__(self, owned: dict, visible: dict, takeover: bool, readable: frozenset | None) -> None:
         self.owned, self.visible, self.takeover, self.readable = owned, visible, takeover, readable
         self.acquire, self.create, self.release, self.refused = [], [], [], []
         self.present: set = set()
         self.names: dict = {}
 
-    def by_label(self, item):
+    def by_label(self, item: Declared) -> Declared | None:
         """An item declared by label, resolved; None when it is refused or planned for creation here."""
         item, problem = resolve_label(item, self.owned, self.visible)
         if problem:
@@ -393,7 +414,7 @@ class _Planner:
             self.create.append(planned)
         return None
 
-    def plan_present(self, item) -> None:
+    def plan_present(self, item: Declared) -> None:
         current = self.owned.get(item.name)
         differs = item.custom.differences(current or self.visible.get(item.name) or {}) if item.custom else None
         if differs and (current is not None or item.name in self.visible):
@@ -443,7 +464,7 @@ class _Planner:
             )
 
 
-def owner_unknown_error(name) -> str:
+def owner_unknown_error(name: str) -> str:
     return (
         "Attribute %r is not visible to this token (no read scope for its group), so whether another service "
         "owns it is unknown; not acquired because takeover is false. Give the token the group's _read scope, "

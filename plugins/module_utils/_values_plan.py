@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+from typing import Any, Collection, Iterable
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN, shown
@@ -28,7 +29,7 @@ ITEM_KEYS = ('name', 'date', 'value')
 MAX_DECLARED = 10000
 
 # Exist's value types: number -> name (the names this collection accepts for them).
-VALUE_TYPE_NAMES = {
+VALUE_TYPE_NAMES: dict[int | None, str] = {
     0: 'integer',
     1: 'float',
     2: 'string',
@@ -73,16 +74,16 @@ WHOLE_KINDS = ('integer', 'duration', 'time_of_day', 'time_of_day_midday', 'scal
 DECIMAL_KINDS = ('float', 'percentage')
 
 
-def too_long(value):
+def too_long(value: Any) -> bool:
     """Whether value is an integer with more than MAX_DIGITS digits (found without writing it as text)."""
     return _is_int(value) and abs(value) >= _TOO_MANY_DIGITS
 
 
-def digits_in(text):
+def digits_in(text: str) -> int:
     return sum(1 for ch in text if '0' <= ch <= '9')
 
 
-def number_text_problem(text):
+def number_text_problem(text: str) -> str | None:
     """Why a number written as text cannot be read as one (too many digits), or None."""
     if digits_in(text) > MAX_DIGITS:
         return '%s has %d digits; a number may have at most %d' % (_show(text), digits_in(text), MAX_DIGITS)
@@ -107,7 +108,7 @@ def _from_text(kind, value):
     return number, None
 
 
-def coerce(value_type, value):
+def coerce(value_type: Any, value: Any) -> Any:
     """A number written as text, as the number, for a numeric value type.
 
     Before ansible-core 2.19, a template such as "{{ x | int }}" inside a list
@@ -129,7 +130,7 @@ def _fits_a_double(value) -> bool:
     return True
 
 
-def check_value(value_type, value):
+def check_value(value_type: Any, value: Any) -> tuple[Any, str | None]:
     """(value as sent, problem or None) for a day's value of an attribute of value_type.
 
     The ranges of scale, percentage and time of day follow Exist's docs for
@@ -178,7 +179,7 @@ EXPECTED = {
 }
 
 
-def check_increment(value_type, delta):
+def check_increment(value_type: Any, delta: Any) -> str | None:
     """Problem with adding `delta` to an attribute of value_type, or None."""
     kind = VALUE_TYPE_NAMES.get(value_type)
     if kind is not None and kind not in ('string', 'boolean') and isinstance(delta, str):
@@ -203,7 +204,7 @@ def _as_number(value):
     return int(value) if isinstance(value, bool) else value
 
 
-def same_value(a, b, value_type=None):
+def same_value(a: Any, b: Any, value_type: Any = None) -> bool:
     """Whether a day holding `a` already holds `b`, for an attribute of value_type (None: unknown).
 
     Exact, by value type: whole numbers as integers (10000000001 is not
@@ -234,26 +235,26 @@ def _show(value, limit: int = 60):
 class DeclaredValue:
     """One day's value of one attribute, as the task declares it."""
 
-    def __init__(self, name, date, value, index) -> None:
+    def __init__(self, name: str, date: str | None, value: Any, index: int) -> None:
         self.name = name
         self.date = date  # 'YYYY-MM-DD'; None until today is known (date omitted)
         self.value = value
         self.index = index
 
     @property
-    def key(self):
+    def key(self) -> tuple:
         return (self.name, self.date)
 
     def where(self) -> str:
         return 'values[%d] (%s on %s)' % (self.index, self.name, self.date or 'today')
 
 
-def needs_today(items):
+def needs_today(items: Any) -> bool:
     """Whether some item leaves out its date (then the user's today must be read)."""
     return any(isinstance(item, dict) and item.get('date') is None for item in items or [])
 
 
-def normalize_values(items, operation=SET, today=None):
+def normalize_values(items: object, operation: str = SET, today: datetime.date | None = None) -> list[DeclaredValue]:
     """Validate the task's values and return DeclaredValue objects, in order.
 
     today: the user's local day (a date), for items without a date (None: their
@@ -330,7 +331,7 @@ def _declared_date(date, where, today):
     return date
 
 
-def value_problems(declared, value_types, operation=SET):
+def value_problems(declared: list[DeclaredValue], value_types: dict, operation: str = SET) -> list[dict]:
     """Failed items for values that do not fit their attribute's value type.
 
     value_types: {name: value type number} of the attributes whose type is
@@ -357,7 +358,14 @@ def _ref(item):
 class PlannedValue:
     """A value to send: set (update) or add (increment)."""
 
-    def __init__(self, declared, value, previous, value_type=None, previous_known: bool = True) -> None:
+    def __init__(
+        self,
+        declared: DeclaredValue,
+        value: Any,
+        previous: Any,
+        value_type: Any = None,
+        previous_known: bool = True,
+    ) -> None:
         self.declared = declared
         self.name = declared.name
         self.date = declared.date
@@ -369,23 +377,25 @@ class PlannedValue:
         self.value_type = value_type  # the attribute's, when known: how a fresh read is compared
         self.key = declared.key
 
-    def request_item(self):
+    def request_item(self) -> dict:
         return {'name': self.name, 'date': self.date, 'value': self.value}
 
-    def ref(self):
+    def ref(self) -> dict:
         return _ref(self.declared)
 
 
 class ValuesPlan:
     """What to send. Built by plan_values() or plan_increments(); never talks to Exist."""
 
-    def __init__(self, writes, refused, unchanged) -> None:
+    def __init__(self, writes: list, refused: list[dict], unchanged: list) -> None:
         self.writes = writes
         self.refused = refused  # failed items known before any write
         self.unchanged = unchanged  # declared values Exist already has
 
 
-def plan_values(declared, current, value_types, unreadable=()):
+def plan_values(
+    declared: list[DeclaredValue], current: dict, value_types: dict, unreadable: Collection[str] = ()
+) -> ValuesPlan:
     """Updates for the declared values that differ from `current` ({name: {date: value}}).
 
     unreadable: names whose values no read can show (the token lacks the read
@@ -417,7 +427,7 @@ def plan_values(declared, current, value_types, unreadable=()):
     return ValuesPlan(writes, refused, unchanged)
 
 
-def plan_increments(declared, value_types):
+def plan_increments(declared: list[DeclaredValue], value_types: dict) -> ValuesPlan:
     """Every declared increment is sent: adding is never idempotent."""
     writes = []
     for item in declared:
@@ -431,7 +441,7 @@ def plan_increments(declared, value_types):
     return ValuesPlan(writes, [], [])
 
 
-def values_diff(updates):
+def values_diff(updates: Iterable[PlannedValue]) -> dict:
     """Ansible's diff of the updates: {name: {date: value}} before and after.
 
     Only values whose previous value a read showed: a diff never shows a

@@ -12,7 +12,12 @@ the pure _values_plan, and writes through the shared write engine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+    from ansible_collections.existio.exist.plugins.module_utils._values_plan import DeclaredValue
+    from ansible_collections.existio.exist.plugins.module_utils._values_read import ReadPlan
 
 from ansible_collections.existio.exist.plugins.module_utils._client import MAX_ITEMS_PER_REQUEST
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
@@ -52,7 +57,7 @@ from ansible_collections.existio.exist.plugins.module_utils._write_engine import
 UNAUTHORISED_ERROR = "Attribute '%s' does not belong to this service"
 
 
-def argument_spec():
+def argument_spec() -> dict:
     spec = connection_argument_spec()
     spec.update(
         values=dict(
@@ -72,7 +77,7 @@ def argument_spec():
     return spec
 
 
-def prepare(params):
+def prepare(params: dict) -> list[DeclaredValue]:
     """The declared values, checked before any request (dates left out stay None until today is read)."""
     if params['token_type'] == 'token':
         raise TaskInputError(
@@ -130,7 +135,7 @@ def _value_read(state, planned):
     return state.get(planned.name, {}).get(planned.date)
 
 
-def value_endpoints(client):
+def value_endpoints(client: ExistClient) -> dict[str, Endpoint]:
     """The two value writes, as the write engine needs them."""
     return {
         SET: Endpoint(
@@ -173,26 +178,28 @@ class ValuesOutcome(Outcome):
     def __init__(self, check_mode: bool = False) -> None:
         super().__init__(check_mode)
         self.extra.update(read_with=None, read_requests=0)
-        self.stopped = None  # why nothing was written, when a check stopped the task before any write
+        self.stopped: str | None = None  # why nothing was written, when a check stopped the task before any write
 
-    def describe(self, item) -> str:
+    def describe(self, item: dict) -> str:
         return '%s on %s (%s: %s)' % (item['name'], item['date'], item.get('error_code'), item.get('error'))
 
-    def message(self):
+    def message(self) -> str:
         return self.stopped or super().message()
 
-    def stop(self, message, failed_items=()):
+    def stop(self, message: str, failed_items: Iterable[dict] = ()) -> ValuesOutcome:
         """Nothing is written: `message` says why."""
         self.stopped = message
         self.errors = [message]
         self.failed_items = list(failed_items)
         return self
 
-    def count_reads(self, read_plan) -> None:
+    def count_reads(self, read_plan: ReadPlan) -> None:
         self.extra.update(read_with=read_plan.read_with if read_plan.steps else None, read_requests=read_plan.requests)
 
 
-def work(client, declared, params, check_mode, warn):
+def work(
+    client: ExistClient, declared: list[DeclaredValue], params: dict, check_mode: bool, warn: Callable[[str], None]
+) -> dict:
     """Converge the declared values. Failures once writing has begun are in the result, with what did change."""
     if not declared:
         outcome = ValuesOutcome(check_mode)
@@ -204,13 +211,13 @@ def work(client, declared, params, check_mode, warn):
 class _ValuesRun:
     """One values task: read what the plan needs, acquire if asked, plan, write (or predict)."""
 
-    def __init__(self, client, params, check_mode, warn) -> None:
+    def __init__(self, client: ExistClient, params: dict, check_mode: bool, warn: Callable[[str], None]) -> None:
         self.client, self.params, self.check_mode, self.warn = client, params, check_mode, warn
         self.operation = params['operation']
         self.outcome = ValuesOutcome(check_mode)
         self.blocked: set = set()  # attributes whose acquire failed: their values are not sent
 
-    def converge(self, declared):
+    def converge(self, declared: list[DeclaredValue]) -> ValuesOutcome:
         outcome = self.outcome
         if needs_today(_items(self.params)):
             today = today_of(self.client.profile())
