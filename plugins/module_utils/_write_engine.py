@@ -24,7 +24,10 @@ write them and a "was it applied?" test against a fresh read. The engine:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._client import BatchResult
 
 from ansible_collections.existio.exist.plugins.module_utils._client import split_batches
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistError
@@ -58,15 +61,15 @@ class Endpoint:
 
     def __init__(
         self,
-        path,
-        send,
-        answer_key,
-        success_problem,
-        applied_in,
-        record,
-        reached_codes=(),
-        item_key=None,
-        read_entry=None,
+        path: str,
+        send: Callable[[list], BatchResult],
+        answer_key: Callable[[dict], Any],
+        success_problem: Callable[[dict], str | None],
+        applied_in: Callable[[Any, Any], bool] | None,
+        record: Callable[[Any, Any, Any], Any],
+        reached_codes: Collection[str] = (),
+        item_key: Callable[[Any], Any] | None = None,
+        read_entry: Callable[[Any, Any], Any] | None = None,
     ) -> None:
         self.path = path
         self.send = send

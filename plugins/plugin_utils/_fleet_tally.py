@@ -427,17 +427,17 @@ def _per_user(users, not_run):
 
 
 def build_report(
-    users,
-    check_results,
-    real_results,
-    cli_check,
-    playbooks,
-    started,
-    finished,
-    tokens=None,
-    not_run=None,
-    left_out=None,
-):
+    users: dict[str, UserTally],
+    check_results: int,
+    real_results: int,
+    cli_check: bool,
+    playbooks: Iterable[str],
+    started: float,
+    finished: float,
+    tokens: TokenTally | None = None,
+    not_run: dict | None = None,
+    left_out: dict | None = None,
+) -> dict:
     """The report as a dictionary (what the JSON file holds) from the collected users.
 
     users: {host name: UserTally}; started and finished are Unix times; tokens is a TokenTally (None: no token

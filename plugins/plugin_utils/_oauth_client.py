@@ -29,6 +29,7 @@ the body of a token answer.
 
 from __future__ import annotations
 
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import (
@@ -90,7 +91,14 @@ class OAuthClient(ExistClient):
     """An ExistClient that also sends token requests, and may take an access token once one is issued."""
 
     @classmethod
-    def without_access_token(cls, api_url, warn=None, sleep=None, max_requests=MAX_REQUESTS_PER_TASK, **options):
+    def without_access_token(
+        cls,
+        api_url: str,
+        warn: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        max_requests: int = MAX_REQUESTS_PER_TASK,
+        **options: Any,
+    ) -> OAuthClient:
         """A client with no access token yet, for token requests (and then use_access_token()).
 
         options: the connection options but token and token_type. Checked as for any client, before any request.

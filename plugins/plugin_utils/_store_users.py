@@ -326,13 +326,13 @@ class ScratchInventory(InventoryData):
     takes the group, which puts every host of that group in another, or raises a recursion error).
     """
 
-    def add_child(self, group, child):
+    def add_child(self, group: str, child: str) -> bool:
         if child in self.hosts:
             self.add_host(child, group)
             return True
         return super().add_child(group, child)
 
-    def set_variable(self, entity, varname, value) -> None:
+    def set_variable(self, entity: str, varname: str, value: object) -> None:
         if entity in self.hosts:
             self.hosts[entity].set_variable(varname, value)
         else:
