@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 if TYPE_CHECKING:
     from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
     from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Declared
+    from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import Plan
+    from ansible_collections.existio.exist.plugins.module_utils._write_engine import Outcome as WriteOutcome
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import attribute_problem
 from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
@@ -288,14 +290,14 @@ class _Tally:
     next_owner: dict
     owner_unknown: set
 
-    def __init__(self, plan, endpoints, warn) -> None:
+    def __init__(self, plan: Plan, endpoints: dict[str, Endpoint], warn: Callable[[str], None]) -> None:
         self.plan, self.endpoints, self.warn = plan, endpoints, warn
         self.acquired, self.released, self.created = [], [], []
         self.failed_items = list(plan.refused)
         self.labels = plan.found_labels()
         self.manual, self.next_owner, self.owner_unknown = {}, {}, set()
 
-    def add(self, outcome) -> None:
+    def add(self, outcome: WriteOutcome) -> None:
         planned, entry = outcome.item, outcome.entry
         if outcome.status != APPLIED:
             self.failed_items.append(_failed_item(outcome, self.endpoints))

@@ -118,7 +118,7 @@ def _retry_after_seconds(value):
 class _Failure:
     """Why one attempt got no usable answer."""
 
-    def __init__(self, reason, sent, retryable: bool = True) -> None:
+    def __init__(self, reason: str, sent: bool, retryable: bool = True) -> None:
         self.reason = reason  # words for the user, naming the host and the cause
         self.sent = sent  # whether the request may have reached the server
         self.retryable = retryable

@@ -90,7 +90,7 @@ class Outcome:
         item: Any,
         endpoint: Endpoint,
         status: str,
-        entry: dict | None = None,
+        entry: Any = None,
         error_code: str | None = None,
         error: str | None = None,
     ) -> None:

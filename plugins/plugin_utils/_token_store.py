@@ -138,11 +138,11 @@ class _StoreLoader(yaml.SafeLoader):
 
     _store_root = None
 
-    def construct_document(self, node):
+    def construct_document(self, node: yaml.Node) -> Any:
         self._store_root = node
         return super().construct_document(node)
 
-    def construct_mapping(self, node, deep: bool = False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
             top = node is self._store_root
             seen: dict = {}
