@@ -26,7 +26,7 @@ def is_text(value: object) -> bool:
     return isinstance(value, str) and value != ''
 
 
-def _service_problem(value):
+def _service_problem(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return None
     if isinstance(value, dict):
@@ -114,7 +114,7 @@ def with_values_problem(obj: Any) -> str | None:
     return None
 
 
-def _is_token_text(value):
+def _is_token_text(value: object) -> bool:
     return isinstance(value, str) and value != '' and not any(ch.isspace() or not 32 < ord(ch) < 127 for ch in value)
 
 

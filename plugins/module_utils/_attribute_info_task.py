@@ -67,7 +67,7 @@ def list_params(params: dict) -> dict:
     return _query(params)
 
 
-def _query(params):
+def _query(params: dict) -> dict:
     """The API query of checked params: each filter only when it filters."""
     query = {}
     if params['groups']:

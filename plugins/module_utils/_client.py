@@ -62,7 +62,7 @@ class BatchResult:
         self.failed = failed
 
 
-def _on_transport(name):
+def _on_transport(name: str) -> property:
     """An attribute of the client that is its transport's."""
     return property(
         lambda self: getattr(self.transport, name), lambda self, value: setattr(self.transport, name, value)
@@ -188,7 +188,7 @@ class ExistClient:
             body = answer.json()
         except ValueError:
             body = None
-            problem = 'a body that is not JSON'
+            problem: str | None = 'a body that is not JSON'
         else:
             problem = self._batch_problem(body)
         if problem:
@@ -204,7 +204,7 @@ class ExistClient:
         return BatchResult(answer.status, body['success'], body['failed'])
 
     @staticmethod
-    def _batch_problem(body):
+    def _batch_problem(body: object) -> str | None:
         if not isinstance(body, dict):
             return 'a body that is not an object (%s)' % short(body)
         for key in ('success', 'failed'):
@@ -273,7 +273,7 @@ class ExistClient:
 
     # -- internals ----------------------------------------------------------
 
-    def _relative_path(self, absolute_path):
+    def _relative_path(self, absolute_path: str) -> str:
         """Strip the base URL's own path prefix, if any, from a path the server sent."""
         prefix = urlsplit(self.base_url).path
         if prefix and absolute_path.startswith(prefix + '/'):

@@ -39,7 +39,7 @@ def service_label(attribute: dict | None) -> str | None:
     return service
 
 
-def _names(names) -> str:
+def _names(names: Iterable[str]) -> str:
     names = sorted(names)
     return '%s %s' % ('attribute' if len(names) == 1 else 'attributes', ', '.join(repr(n) for n in names))
 

@@ -73,7 +73,7 @@ NUMBER_OPTIONS.update((name, (unit,) + tuple(bounds)) for name, (bounds, unit) i
 WHOLE_NUMBER_TEXT = re.compile(r'\A\s*[+-]?[0-9]{1,18}\s*\Z')
 
 
-def _shown(value):
+def _shown(value: object) -> str:
     """A value for a message about a number option: shortened, and never str() of a huge int (ValueError)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return 'a number of about %d digits' % int(value.bit_length() * math.log10(2) + 1)
@@ -104,7 +104,7 @@ def whole_number(option: str, value: object) -> tuple[int | None, str | None]:
     return None, '%s must be a whole number of %s from %d to %d, got %s' % (option, unit, low, high, _shown(value))
 
 
-def _summary(entries):
+def _summary(entries: dict) -> dict:
     """What a diff may show of the store: never a token."""
     summary = {}
     for username in sorted(entries):

@@ -29,7 +29,7 @@ the body of a token answer.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlencode
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import (
@@ -44,6 +44,10 @@ from ansible_collections.existio.exist.plugins.module_utils._connection_options 
 )
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_token, short
+
+if TYPE_CHECKING:
+    from ansible_collections.existio.exist.plugins.module_utils._transport import Answer
+
 
 OAUTH_TOKEN_PATH = '/oauth2/access_token'
 OAUTH_AUTHORIZE_PATH = '/oauth2/authorize'
@@ -147,7 +151,7 @@ class OAuthClient(ExistClient):
         self.add_secrets(body['access_token'], body['refresh_token'])
         return self._token_answer(body, method, path)
 
-    def _token_answer(self, body, method, path):
+    def _token_answer(self, body: Any, method: str, path: str) -> dict:
         """What oauth_token() returns for a token answer, said in a warning when it is odd."""
         oddities = token_answer_oddities(body)
         if oddities:
@@ -176,7 +180,7 @@ class OAuthClient(ExistClient):
             query.append(('scope', scope))
         return self.base_url + OAUTH_AUTHORIZE_PATH + '?' + urlencode(query)
 
-    def _refusal(self, answer, method, path):
+    def _refusal(self, answer: Answer, method: str, path: str) -> ExistApiError:
         """The ExistOAuthRefused for a 4xx answer of the token endpoint (a redirect as any other)."""
         if answer.status < 400:
             return self.transport.error(answer, method, path)

@@ -122,7 +122,7 @@ def format_expires_at(moment: datetime.datetime) -> str:
 class _DuplicateKey(Exception):
     """A mapping of the store gives one key twice (raised inside the YAML loader)."""
 
-    def __init__(self, key, lines, top) -> None:
+    def __init__(self, key: object, lines: tuple[int, int], top: bool) -> None:
         super().__init__(key)
         self.key = key
         self.lines = lines

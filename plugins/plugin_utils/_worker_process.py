@@ -21,7 +21,7 @@ import gc
 import json
 import multiprocessing
 import os
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -233,13 +233,13 @@ class ExistActionBase(ActionBase):
             and not self._task.async_val
         )
 
-    def _error_message(self, error):
+    def _error_message(self, error: Any) -> str:
         # Worded as AnsibleModule words it, so both paths fail alike.
         if isinstance(error, UnsupportedError):
             return 'Unsupported parameters for (%s) module: %s' % (self.MODULE, error.msg)
         return error.msg
 
-    def _check_args(self, spec, environ, args):
+    def _check_args(self, spec: dict, environ: Mapping[str, str], args: dict) -> tuple[Any, list[str], Secrets]:
         """(validation or None, problems, secrets) for the task's arguments
         (`args`, plain: see plain()).
 
@@ -303,7 +303,7 @@ class ExistActionBase(ActionBase):
         # The module path masks no_log values in everything it returns; so must we.
         return share_strings(masked(result, secrets))
 
-    def _run_module(self, task_vars, environment):
+    def _run_module(self, task_vars: dict, environment: dict[str, str]) -> dict:
         """Run the module as ansible.builtin.normal would."""
         module_args = self._task.args
         if TOKEN_VARIABLE in environment:
