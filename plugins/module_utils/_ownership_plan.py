@@ -74,7 +74,7 @@ def label_matches(custom: Custom, attributes: Iterable[dict]) -> list[dict]:
     )
 
 
-def _owner_text(attribute, owned):
+def _owner_text(attribute: dict, owned: dict) -> str:
     if attribute.get('name') in owned:
         return 'this client'
     return service_label(attribute) or 'nobody'
@@ -313,7 +313,7 @@ class Plan(PlanWording):
         return acquire.reason == NOT_VISIBLE and obj is not None
 
 
-def _absence_proven(item, readable) -> bool:
+def _absence_proven(item: Declared, readable: frozenset) -> bool:
     """Whether an attribute the look-up did not show is known not to exist:
     its group (known for templates and custom attributes) is one the token reads."""
     group = item.custom.group if item.custom is not None else TEMPLATE_GROUPS.get(item.name)
@@ -378,7 +378,7 @@ class _Planner:
     release: list
     refused: list
 
-    def __init__(self, owned: dict, visible: dict, takeover: bool, readable: frozenset | None) -> None:
+    def __init__(self, owned: dict, visible: dict, takeover: bool, readable: frozenset) -> None:
         self.owned, self.visible, self.takeover, self.readable = owned, visible, takeover, readable
         self.acquire, self.create, self.release, self.refused = [], [], [], []
         self.present: set = set()
@@ -434,7 +434,7 @@ class _Planner:
         else:
             self._plan_seen(item, self.visible[item.name])
 
-    def _plan_unseen(self, item) -> None:
+    def _plan_unseen(self, item: Declared) -> None:
         """An attribute this client does not own and the look-up did not show."""
         if item.identified_by in ('template', 'label'):
             # Never "not visible, so new": create fails where acquire would take over.
@@ -446,7 +446,7 @@ class _Planner:
         else:
             self.refused.append(dict(item.ref(), error_code='owner_unknown', error=owner_unknown_error(item.name)))
 
-    def _plan_seen(self, item, other) -> None:
+    def _plan_seen(self, item: Declared, other: dict) -> None:
         """An attribute the look-up showed, owned by another service or by none."""
         manual = item.manual if item.manual is not None else bool(other.get('manual'))
         if not service_name(other):

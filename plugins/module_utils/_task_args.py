@@ -21,7 +21,7 @@ from collections.abc import Mapping
 _EXPECTED = {'str': 'a string', 'path': 'a path', 'int': 'a whole number', 'float': 'a number', 'bool': 'true or false'}
 
 
-def _kind(value) -> str:
+def _kind(value: object) -> str:
     if isinstance(value, Mapping):
         return 'a dictionary'
     if isinstance(value, (list, tuple)):
@@ -35,7 +35,7 @@ def _kind(value) -> str:
     return 'a value of another kind'
 
 
-def _show(value, limit: int = 80):
+def _show(value: object, limit: int = 80) -> str:
     text = repr(value) if not isinstance(value, str) else "'%s'" % value
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
@@ -56,7 +56,7 @@ def shape_problems(spec: dict, args: Mapping | None, where: str = '') -> list[st
     return problems
 
 
-def _list_problems(option, value, label):
+def _list_problems(option: dict, value: list, label: str) -> list[str]:
     """shape_problems() of a list option."""
     if isinstance(value, Mapping):
         return ['%s must be a list, got a dictionary: %s' % (label, _show(dict(value)))]
@@ -97,7 +97,7 @@ def secret_values(spec: dict, args: Mapping | None, environ: Mapping[str, str]) 
     return secrets
 
 
-def _texts_in(value, depth: int = 0):
+def _texts_in(value: object, depth: int = 0) -> set[str]:
     """Every text form of a value: a string as given and stripped; the strings
     and numbers inside a list or a dictionary (a token given as a list is still a
     secret, and a message may quote it)."""

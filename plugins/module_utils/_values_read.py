@@ -23,7 +23,7 @@ values/: both mean "no value".
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
@@ -39,7 +39,7 @@ WITH_VALUES_MAX_DAYS = 31
 EVERY_ATTRIBUTE = {'include_low_priority': 'true'}
 
 
-def _ceil_div(a, b):
+def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
@@ -134,7 +134,7 @@ def read_values(
     return result
 
 
-def _read_one(client, name, first, last):
+def _read_one(client: ExistClient, name: str, first: datetime.date, last: datetime.date) -> tuple[dict, int]:
     """(values, rows): one attribute's values in [first, last] through values/, and how many rows Exist answered;
     pages stop once they pass `first`."""
     found: dict
@@ -156,7 +156,7 @@ def _read_one(client, name, first, last):
 VALUES_PAGE_DAYS = PAGE_LIMIT  # values/ answers 100 rows a page, at most one row a day
 
 
-def _windows(dates, span):
+def _windows(dates: Iterable[datetime.date], span: int) -> list[tuple[datetime.date, datetime.date]]:
     """[(first, last)] windows of at most `span` days that cover `dates` (date objects), newest first.
 
     Greedy from the newest date: each window ends on the newest date not yet
@@ -270,7 +270,7 @@ def read_planned(client: ExistClient, plan: ReadPlan, probe: bool = True) -> Val
     return result
 
 
-def _listed(client, names, last):
+def _listed(client: ExistClient, names: list[str], last: datetime.date) -> dict:
     """{name: attribute} of `names` that with-values shows (one day, ending on `last`): those the token can read."""
     wanted = set(names)
     query = dict(EVERY_ATTRIBUTE, days=1, attributes=','.join(sorted(names)), date_max=last.isoformat())
@@ -281,7 +281,14 @@ def _listed(client, names, last):
     return shown
 
 
-def _read_window(client, names, days, window_end, first, result) -> None:
+def _read_window(
+    client: ExistClient,
+    names: list[str],
+    days: int,
+    window_end: datetime.date | None,
+    first: datetime.date | None,
+    result: ValuesRead,
+) -> None:
     """One with-values window: `names` over the `days` days ending on window_end (None: the server's today)."""
     wanted = set(names)
     query = dict(EVERY_ATTRIBUTE, days=days, attributes=','.join(names))

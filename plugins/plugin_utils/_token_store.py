@@ -168,7 +168,7 @@ class _StoreLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _duplicate_message(path, exc) -> str:
+def _duplicate_message(path: str, exc: _DuplicateKey) -> str:
     """The message for a key given twice: the user, or the user and the entry's key, with the lines."""
     lines = 'lines %d and %d' % exc.lines
     if exc.top:
@@ -230,14 +230,14 @@ def check_entries(entries: object, path: str) -> dict:
     return entries
 
 
-def _vault_label(data):
+def _vault_label(data: bytes) -> str | None:
     """The vault ID label in a vault envelope's header ($ANSIBLE_VAULT;1.2;AES256;LABEL), or None."""
     parts = data.split(b'\n', 1)[0].strip().split(b';')
     label = to_text(parts[3].strip(), errors='surrogate_or_replace') if len(parts) > 3 else ''
     return label or None
 
 
-def _lock_holder(fd):
+def _lock_holder(fd: int) -> str:
     """Who holds the lock, as its holder recorded it in the lock file ('' when it did not)."""
     try:
         raw = os.pread(fd, 4096, 0)
@@ -265,7 +265,7 @@ class TokenStore:
         self.path = os.path.abspath(os.path.expanduser(path))
         self._vault = VaultLib(vault_secrets or [])
         self.encrypted = False
-        self._vault_id = None
+        self._vault_id: str | None = None
         self._vault_secret = None
         self._rendered: dict = {}
 
@@ -332,7 +332,7 @@ class TokenStore:
             data = self._vault.encrypt(data, secret=self._vault_secret, vault_id=self._vault_id)
         return data
 
-    def _entry_text(self, username, entry):
+    def _entry_text(self, username: str, entry: dict) -> str:
         """The YAML of {username: entry}, from the cache when the entry has not changed."""
         try:
             key = (username, tuple(sorted(entry.items())))
