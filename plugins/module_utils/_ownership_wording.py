@@ -52,7 +52,8 @@ class PlanWording:
     if TYPE_CHECKING:
 
         @property
-        def unproven(self) -> set: ...
+        def unproven(self) -> set:
+            raise NotImplementedError  # Plan's
 
     @staticmethod
     def takeovers(acquired: Iterable[PlannedAcquire], owner_unknown: Iterable[str] = ()) -> list[dict]:
