@@ -29,6 +29,7 @@ t1 = time.perf_counter()
 import requests  # noqa
 t2 = time.perf_counter()
 from ansible_collections.existio.exist.plugins.module_utils import _attribute_task, _ownership_sync, _ownership_plan
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import normalize_declared
 t3 = time.perf_counter()
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
@@ -37,7 +38,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 params = ArgumentSpecValidator(_attribute_task.argument_spec()).validate(
     {'api_url': sys.argv[1], 'token': 'conv-token'}).validated_parameters
 client = ExistClient(validate(params))
-declared = _ownership_plan.normalize_declared([{'template': t} for t in sys.argv[2].split(',')], 'present')
+declared = normalize_declared([{'template': t} for t in sys.argv[2].split(',')], 'present')
 owned = _ownership_sync.read_owned(client)
 t4 = time.perf_counter()
 for dummy in range(200):
