@@ -19,7 +19,11 @@ import re
 from typing import Any, Collection, Iterable
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
-from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN, shown
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import (
+    NAME_PATTERN,
+    VALUE_TYPE_NAMES,
+    shown,
+)
 
 SET = 'set'
 INCREMENT = 'increment'
@@ -28,19 +32,6 @@ ITEM_KEYS = ('name', 'date', 'value')
 # Far more than a year of backfill for a few attributes; a guard against a wrong variable.
 MAX_DECLARED = 10000
 
-# Exist's value types: number -> name (the names this collection accepts for them).
-VALUE_TYPE_NAMES: dict[int | None, str] = {
-    0: 'integer',
-    1: 'float',
-    2: 'string',
-    3: 'duration',
-    4: 'time_of_day',
-    5: 'percentage',
-    6: 'time_of_day_midday',
-    7: 'boolean',
-    8: 'scale',
-}
-VALUE_TYPES = dict((name, number) for number, name in VALUE_TYPE_NAMES.items())
 # Exist refuses increments of these (documented: string, scale, time of day).
 NOT_INCREMENTABLE = frozenset((2, 4, 6, 8))
 # Exist's words when a day's value would go back to null.
@@ -433,9 +424,10 @@ def plan_increments(declared: list[DeclaredValue], value_types: dict) -> ValuesP
     for item in declared:
         value_type = value_types.get(item.name)
         value = item.value
-        if VALUE_TYPE_NAMES.get(value_type) == 'boolean' and isinstance(value, bool):
+        kind = VALUE_TYPE_NAMES.get(value_type) if value_type is not None else None
+        if kind == 'boolean' and isinstance(value, bool):
             value = int(value)
-        elif VALUE_TYPE_NAMES.get(value_type) not in (None, 'string', 'boolean'):
+        elif kind not in (None, 'string', 'boolean'):
             value = coerce(value_type, value)
         writes.append(PlannedValue(item, value, None, value_type, previous_known=False))
     return ValuesPlan(writes, [], [])
