@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+from unittest.mock import MagicMock
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -237,3 +238,50 @@ class EmulatedExist:
     def values(self, name):
         """{day: value} the emulator holds for one of USER's attributes."""
         return dict(self.user.attributes[name].values)
+
+
+def build_action(
+    cls,
+    args,
+    transport='local',
+    check_mode=False,
+    diff=False,
+    become=False,
+    environment=None,
+    action='existio.exist.attribute',
+    vault_secrets=None,
+    module_answer=None,
+):
+    """build_action(cls, args, ...) -> an action plugin as ansible-core builds it for a task, all mocked.
+
+    transport: the connection's; action: the task's action name; vault_secrets: given, the loader holds
+    them (else the plugin has no loader); module_answer: what _execute_module returns (a dict), or raises
+    (an exception).
+    """
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.environment = environment if environment is not None else [{}]
+    task.action = action
+    connection = MagicMock()
+    connection.transport = transport
+    connection.has_native_async = False
+    play_context = MagicMock()
+    play_context.check_mode = check_mode
+    play_context.diff = diff
+    play_context.become = become
+    templar = MagicMock()
+    templar.template.side_effect = lambda value: value
+    loader = None
+    if vault_secrets is not None:
+        loader = MagicMock()
+        loader._vault.secrets = vault_secrets
+    plugin = cls(task, connection, play_context, loader=loader, templar=templar, shared_loader_obj=None)
+    if module_answer is None:
+        module_answer = {'changed': False, 'from_module': True}
+    if isinstance(module_answer, BaseException):
+        plugin._execute_module = MagicMock(side_effect=module_answer)
+    else:
+        plugin._execute_module = MagicMock(return_value=module_answer)
+    return plugin

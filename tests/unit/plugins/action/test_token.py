@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from unittest.mock import MagicMock
 
 import pytest
 import requests
@@ -29,6 +28,7 @@ from ansible_collections.existio.exist.plugins.action.token import ActionModule
 from ansible_collections.existio.exist.plugins.modules import token as token_module
 from ansible_collections.existio.exist.plugins.plugin_utils import _oauth, _token_store
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import TokenStore, format_expires_at
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import build_action
 from exist_emulator.testing import BackgroundEmulator
 
 CLIENT_ID = 'unit-client'
@@ -143,25 +143,18 @@ def store(tmp_path):
 
 
 def make_action(args, check_mode=False, diff=False, secrets=None, environment=None):
-    task = MagicMock()
-    task.args = args
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.environment = environment if environment is not None else [{}]
-    task.action = 'existio.exist.token'
-    connection = MagicMock()
-    connection.transport = 'ssh'  # the task runs in the controller whatever the connection
-    play_context = MagicMock()
-    play_context.check_mode = check_mode
-    play_context.diff = diff
-    play_context.become = False
-    templar = MagicMock()
-    templar.template.side_effect = lambda value: value
-    loader = MagicMock()
-    loader._vault.secrets = secrets or []
-    action = ActionModule(task, connection, play_context, loader=loader, templar=templar, shared_loader_obj=None)
-    action._execute_module = MagicMock(side_effect=AssertionError('the token task never ships a module'))
-    return action
+    # The task runs in the controller whatever the connection, and never ships a module.
+    return build_action(
+        ActionModule,
+        args,
+        transport='ssh',
+        check_mode=check_mode,
+        diff=diff,
+        environment=environment,
+        action='existio.exist.token',
+        vault_secrets=secrets or [],
+        module_answer=AssertionError('the token task never ships a module'),
+    )
 
 
 def run(emulator, check_mode=False, diff=False, secrets=None, **args):
