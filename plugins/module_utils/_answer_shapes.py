@@ -67,6 +67,28 @@ def attribute_problem(obj: object) -> str | None:
     return None
 
 
+def listed_attribute_problem(obj: object) -> str | None:
+    """What makes obj unusable as an attribute object of a list (owned, all, with-values), or None.
+
+    A list's objects are whole (the docs and the recordings agree), and the plan decides by label, group,
+    value type and the manual flag: an object without them is not Exist's, and planning on it would
+    misjudge what the user has.
+    """
+    problem = attribute_problem(obj)
+    if problem or not isinstance(obj, dict):  # not an object: attribute_problem said so
+        return problem
+    if not is_text(obj.get('label')):
+        return "has no 'label' (got %s)" % short(obj.get('label'))
+    if obj.get('group') is None:
+        return "has no 'group'"
+    value_type = obj.get('value_type')
+    if isinstance(value_type, bool) or not isinstance(value_type, int):
+        return "'value_type' is %s, expected an integer" % short(value_type)
+    if not isinstance(obj.get('manual'), bool):
+        return "'manual' is %s, expected true or false" % short(obj.get('manual'))
+    return None
+
+
 def template_problem(obj: object) -> str | None:
     """What makes obj unusable as an Exist template object, or None."""
     if not isinstance(obj, dict):
@@ -102,7 +124,7 @@ def value_row_problem(obj: object) -> str | None:
 
 def with_values_problem(obj: Any) -> str | None:
     """What makes obj unusable as an attribute of GET /attributes/with-values/, or None."""
-    problem = attribute_problem(obj)
+    problem = listed_attribute_problem(obj)
     if problem:
         return problem
     if not isinstance(obj.get('values'), list):

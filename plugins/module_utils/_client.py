@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 from urllib.parse import urlsplit
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import (
-    attribute_problem,
     is_text,
+    listed_attribute_problem,
     template_problem,
     value_row_problem,
     with_values_problem,
@@ -112,7 +112,10 @@ class ExistClient:
         return self.transport.decoded(self.transport.request('GET', path, params=params), 'GET', path)
 
     def get_all(
-        self, path: str, params: dict | None = None, item_problem: Callable[[Any], str | None] = attribute_problem
+        self,
+        path: str,
+        params: dict | None = None,
+        item_problem: Callable[[Any], str | None] = listed_attribute_problem,
     ) -> Iterator[dict]:
         """Yield every result of a paged list, following `next` until the end.
 

@@ -37,6 +37,26 @@ ME = 'me'
 OWNED = '/api/2/attributes/owned/'
 
 
+def listed_attribute(name, **fields):
+    """A whole attribute object as Exist's lists give it (templated; fields override), for stubbed answers."""
+    obj = {
+        'template': name,
+        'name': name,
+        'label': name.replace('_', ' ').capitalize(),
+        'group': {'name': 'mood', 'label': 'Mood', 'priority': 3},
+        'subgroup': None,
+        'service': None,
+        'active': True,
+        'priority': 1,
+        'manual': False,
+        'value_type': 0,
+        'value_type_description': 'Integer',
+        'available_services': [],
+    }
+    obj.update(fields)
+    return obj
+
+
 def one_user_seed(
     attributes=(),
     scopes=('all',),

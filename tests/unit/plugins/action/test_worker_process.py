@@ -15,6 +15,7 @@ import responses
 from ansible_collections.existio.exist.plugins.action.attribute import ActionModule as AttributeAction
 from ansible_collections.existio.exist.plugins.action.attribute_info import ActionModule as AttributeInfoAction
 from ansible_collections.existio.exist.plugins.module_utils import _transport
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 
 BASE = 'http://127.0.0.1:8787'
 TOKEN = 'action-test-token-5566'
@@ -25,7 +26,7 @@ def page(results):
     return {'count': len(results), 'next': None, 'previous': None, 'results': results}
 
 
-MOOD = {'name': 'mood', 'template': 'mood', 'manual': False, 'service': {'name': 'me', 'label': 'Me'}}
+MOOD = listed_attribute('mood', service={'name': 'me', 'label': 'Me'})
 
 
 @responses.activate

@@ -25,11 +25,13 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistRateLimited,
 )
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_api_url, tls_verify
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 
 BASE = 'https://exist.example'
 TOKEN = 's3cr3t-t0ken-value'
 OWNED = BASE + '/api/2/attributes/owned/'
 ACQUIRE = BASE + '/api/2/attributes/acquire/'
+A = listed_attribute('a')  # a whole attribute object, as Exist's lists give it
 
 
 class Recorder:
@@ -125,10 +127,12 @@ def test_paging_follows_every_next_with_limit_100_on_the_configured_host(client)
     responses.add(
         responses.GET,
         OWNED,
-        json=page([{'name': 'a'}], 'http://internal:9000/api/2/attributes/owned/?limit=100&page=2'),
+        json=page([A], 'http://internal:9000/api/2/attributes/owned/?limit=100&page=2'),
     )
-    responses.add(responses.GET, OWNED, json=page([{'name': 'b'}], BASE + '/api/2/attributes/owned/?limit=100&page=3'))
-    responses.add(responses.GET, OWNED, json=page([{'name': 'c'}]))
+    responses.add(
+        responses.GET, OWNED, json=page([listed_attribute('b')], BASE + '/api/2/attributes/owned/?limit=100&page=3')
+    )
+    responses.add(responses.GET, OWNED, json=page([listed_attribute('c')]))
     assert [a['name'] for a in client.list_owned()] == ['a', 'b', 'c']
     urls = [call.request.url for call in responses.calls]
     assert urls == [OWNED + '?limit=100', OWNED + '?limit=100&page=2', OWNED + '?limit=100&page=3']
@@ -139,8 +143,8 @@ def test_paging_under_a_base_path(rec):
     base = 'https://proxy.example/exist'
     client = ExistClient.connect(base, TOKEN, warn=rec.warn, sleep=rec.sleep)
     url = base + '/api/2/attributes/'
-    responses.add(responses.GET, url, json=page([{'name': 'a'}], url + '?page=2&limit=100'))
-    responses.add(responses.GET, url, json=page([{'name': 'b'}]))
+    responses.add(responses.GET, url, json=page([A], url + '?page=2&limit=100'))
+    responses.add(responses.GET, url, json=page([listed_attribute('b')]))
     assert [a['name'] for a in client.list_attributes({'groups': 'mood'})] == ['a', 'b']
     assert responses.calls[0].request.url == url + '?groups=mood&limit=100'
     assert responses.calls[1].request.url == url + '?page=2&limit=100'
@@ -203,7 +207,7 @@ def test_acquire_sends_json_array_and_asks_for_success_objects(client):
 @responses.activate
 def test_429_waits_for_retry_after_then_succeeds(client, rec):
     responses.add(responses.GET, OWNED, status=429, headers={'Retry-After': '2'}, json={'detail': 'Slow down'})
-    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}]))
+    responses.add(responses.GET, OWNED, json=page([A]))
     assert [a['name'] for a in client.list_owned()] == ['a']
     assert rec.sleeps == [2.0]
     assert len(rec.warnings) == 1 and 'rate-limited' in rec.warnings[0] and '2.0 s' in rec.warnings[0]
@@ -245,7 +249,7 @@ def test_429_waits_add_up_against_rate_limit_wait(rec):
 def test_get_5xx_is_retried_with_backoff(client, rec):
     responses.add(responses.GET, OWNED, status=503)
     responses.add(responses.GET, OWNED, status=500)
-    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}]))
+    responses.add(responses.GET, OWNED, json=page([A]))
     assert [a['name'] for a in client.list_owned()] == ['a']
     assert rec.sleeps == [0.5, 1.0]
     assert len(rec.warnings) == 2 and 'answered 503; retrying' in rec.warnings[0]
@@ -401,11 +405,11 @@ def test_429_waits_count_across_the_requests_of_a_task(rec):
 @responses.activate
 def test_a_task_never_sends_more_than_the_request_cap(rec):
     client = ExistClient.connect(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep, max_requests=5)
-    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], OWNED + '?page=2'))
-    responses.add(responses.GET, OWNED, json=page([{'name': 'b'}], OWNED + '?page=3'))
-    responses.add(responses.GET, OWNED, json=page([{'name': 'c'}], OWNED + '?page=4'))
-    responses.add(responses.GET, OWNED, json=page([{'name': 'd'}], OWNED + '?page=5'))
-    responses.add(responses.GET, OWNED, json=page([{'name': 'e'}], OWNED + '?page=6'))
+    responses.add(responses.GET, OWNED, json=page([A], OWNED + '?page=2'))
+    responses.add(responses.GET, OWNED, json=page([listed_attribute('b')], OWNED + '?page=3'))
+    responses.add(responses.GET, OWNED, json=page([listed_attribute('c')], OWNED + '?page=4'))
+    responses.add(responses.GET, OWNED, json=page([listed_attribute('d')], OWNED + '?page=5'))
+    responses.add(responses.GET, OWNED, json=page([listed_attribute('e')], OWNED + '?page=6'))
     with pytest.raises(ExistApiError, match='already sent 5 requests'):
         list(client.list_owned())
     assert len(responses.calls) == 5 and client.requests_sent == 5
@@ -413,8 +417,8 @@ def test_a_task_never_sends_more_than_the_request_cap(rec):
 
 @responses.activate
 def test_a_next_link_that_loops_is_an_error(client):
-    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], OWNED + '?page=2'))
-    responses.add(responses.GET, OWNED, json=page([{'name': 'b'}], OWNED + '?page=2'))
+    responses.add(responses.GET, OWNED, json=page([A], OWNED + '?page=2'))
+    responses.add(responses.GET, OWNED, json=page([listed_attribute('b')], OWNED + '?page=2'))
     with pytest.raises(ExistApiError, match='same "next" page twice'):
         list(client.list_owned())
     assert len(responses.calls) == 2
@@ -496,6 +500,13 @@ def test_an_html_2xx_write_answer_is_an_unknown_outcome_not_a_refusal(client):
         ({'name': 'mood', 'service': ['x']}, "results[0] 'service' is [\"x\"]"),
         ({'name': 'mood', 'group': 3}, "results[0] 'group' is 3"),
         ({'name': 'mood', 'available_services': 'x'}, "'available_services' is \"x\", expected a list"),
+        # A list's objects are whole: the plan decides by label, group, value type and manual.
+        ({'name': 'mood', 'values': 'none'}, "results[0] has no 'label' (got null)"),
+        (listed_attribute('mood', label=''), "results[0] has no 'label' (got \"\")"),
+        (listed_attribute('mood', group=None), "results[0] has no 'group'"),
+        (listed_attribute('mood', value_type='0'), "results[0] 'value_type' is \"0\", expected an integer"),
+        (listed_attribute('mood', value_type=True), "results[0] 'value_type' is true, expected an integer"),
+        (listed_attribute('mood', manual=None), "results[0] 'manual' is null, expected true or false"),
     ],
 )
 def test_a_malformed_attribute_in_a_list_is_an_error_naming_the_endpoint(client, result, fragment):
@@ -508,7 +519,7 @@ def test_a_malformed_attribute_in_a_list_is_an_error_naming_the_endpoint(client,
 
 @responses.activate
 def test_results_that_are_not_a_list_is_an_error(client):
-    responses.add(responses.GET, OWNED, json={'results': {'name': 'a'}, 'next': None})
+    responses.add(responses.GET, OWNED, json={'results': A, 'next': None})
     with pytest.raises(ExistApiError, match='not a page of results'):
         list(client.list_owned())
 
@@ -548,7 +559,7 @@ def test_real_connection_failures_name_host_and_cause(rec):
 
 @responses.activate
 def test_a_next_link_to_another_endpoint_is_not_followed(client):
-    responses.add(responses.GET, OWNED, json=page([{'name': 'a'}], BASE + '/api/2/attributes/acquire/?page=2'))
+    responses.add(responses.GET, OWNED, json=page([A], BASE + '/api/2/attributes/acquire/?page=2'))
     with pytest.raises(ExistApiError, match="answered a 'next' for another endpoint"):
         list(client.list_owned())
     assert len(responses.calls) == 1

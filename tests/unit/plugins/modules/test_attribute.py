@@ -10,6 +10,7 @@ import pytest
 import responses
 
 from ansible_collections.existio.exist.plugins.modules import attribute
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 
 TOKEN = 'unit-test-token-0123'
 BASE = 'http://127.0.0.1:8787'
@@ -90,7 +91,7 @@ def test_401_fails_cleanly_without_the_token(run_module):
 
 @responses.activate
 def test_converged_run_returns_owned_and_no_diff_unless_asked(run_module):
-    owned = [{'name': 'mood', 'template': 'mood', 'manual': False, 'service': {'name': 'me', 'label': 'Me'}}]
+    owned = [listed_attribute('mood', service={'name': 'me', 'label': 'Me'})]
     responses.add(responses.GET, BASE + '/api/2/attributes/owned/', json={'count': 1, 'next': None, 'results': owned})
     result, failed = run_module(attribute.main, args(attributes=[{'template': 'mood'}]))
     assert not failed

@@ -9,6 +9,7 @@ import responses
 from ansible.module_utils import basic
 
 from ansible_collections.existio.exist.plugins.modules import attribute_info
+from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 
 BASE = 'http://127.0.0.1:8787'
 
@@ -39,8 +40,8 @@ def test_bad_filters_fail_naming_option_and_value(run_module, no_http, kwargs, f
 @responses.activate
 def test_filters_become_the_api_query_and_every_page_is_read(run_module):
     url = BASE + '/api/2/attributes/'
-    responses.add(responses.GET, url, json={'count': 2, 'next': url + '?page=2&limit=100', 'results': [{'name': 'a'}]})
-    responses.add(responses.GET, url, json={'count': 2, 'next': None, 'results': [{'name': 'b'}]})
+    responses.add(responses.GET, url, json={'count': 2, 'next': url + '?page=2&limit=100', 'results': [listed('a')]})
+    responses.add(responses.GET, url, json={'count': 2, 'next': None, 'results': [listed('b')]})
     result, failed = run_module(
         attribute_info.main,
         args(groups=['mood', 'sleep'], names=['a', 'b'], manual=False, include_inactive=True, exclude_custom=True),
@@ -71,9 +72,9 @@ def test_filters_become_the_api_query_and_every_page_is_read(run_module):
 )
 @responses.activate
 def test_sources(run_module, source, path, key):
-    responses.add(responses.GET, BASE + path, json={'count': 1, 'next': None, 'results': [{'name': 'x'}]})
+    responses.add(responses.GET, BASE + path, json={'count': 1, 'next': None, 'results': [listed('x')]})
     result, failed = run_module(attribute_info.main, args(source=source, include_low_priority=True))
-    assert not failed and result[key] == [{'name': 'x'}]
+    assert not failed and result[key] == [listed('x')]
     assert 'include_low_priority=true' in responses.calls[0].request.url
 
 
@@ -83,7 +84,7 @@ WITH_VALUES = BASE + '/api/2/attributes/with-values/'
 
 
 def listed(name):
-    return {'name': name, 'template': name, 'group': {'name': 'mood', 'label': 'Mood', 'priority': 2}}
+    return listed_attribute(name, label=name.title())
 
 
 def with_values_item(name, rows):
