@@ -360,13 +360,21 @@ def _exists(outcome, endpoints):
 
 
 def _exists_hidden(outcome, endpoints) -> bool:
-    """A create Exist refused because the attribute exists, of one the look-up may not have seen: a template,
-    or a custom attribute of a group the token may not read, whose predicted name no read showed. Otherwise the
-    name Exist would give it belongs to an attribute with another label, never taken over for this one."""
-    if not _exists(outcome, endpoints):
-        return False
+    """A template's create Exist refused because the user has it although the look-up did not show it (the
+    token cannot read its group): the attribute is that template's, whoever owns it, so takeover decides."""
+    return _exists(outcome, endpoints) and outcome.item.declared.custom is None
+
+
+def _label_unknown(outcome, endpoints) -> bool:
+    """A custom attribute's create Exist refused because the name it would give it is taken, by an attribute no
+    read showed (the token may not read the group): whether that one has the declared label, group and value
+    type is unknown, so it is never taken over for it (it was once, and the label ended on another attribute)."""
     planned = outcome.item
-    return planned.declared.custom is None or not (planned.proven or planned.name_seen)
+    return (
+        _exists(outcome, endpoints)
+        and planned.declared.custom is not None
+        and not (planned.proven or planned.name_seen)
+    )
 
 
 def _failed_item(outcome, endpoints):
@@ -374,6 +382,13 @@ def _failed_item(outcome, endpoints):
     if _exists_hidden(outcome, endpoints):
         # takeover=false: the template exists although the token could not see it, so its owner is unknown.
         entry.update(error_code='owner_unknown', error=owner_unknown_error(outcome.item.name))
+    elif _label_unknown(outcome, endpoints):
+        custom = outcome.item.declared.custom
+        entry['error'] = (
+            "%s: the token cannot read it (no %s_read scope, or %s_read does not show it), so whether it is the "
+            'attribute labelled %r is unknown; not taken over. Give the token the read scope, or declare the '
+            'attribute by name' % (outcome.error, custom.group, custom.group, custom.label)
+        )
     elif _exists(outcome, endpoints):
         entry['error'] = (
             "%s: no attribute the token can read has the label %r, so another attribute has the name Exist gives "

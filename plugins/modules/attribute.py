@@ -146,7 +146,9 @@ options:
         with C(manual_read)), so the owner of an attribute the token cannot see is unknown. A template it
         cannot see is first created, which proves it new when it succeeds. When Exist says it exists,
         V(true) acquires it, and the warning and the diff say the previous owner is unknown; V(false)
-        reports it as V(owner_unknown). An attribute by O(attributes[].name) that the token cannot see is
+        reports it as V(owner_unknown). A custom attribute (by O(attributes[].label)) the token cannot see
+        is never acquired that way: which attribute has the name Exist refused is unknown (see
+        RV(failed_items)). An attribute by O(attributes[].name) that the token cannot see is
         acquired with V(true) (Exist answers V(not_found) if the user lacks it) and refused as
         V(owner_unknown), without a request, with V(false).
     type: bool
@@ -298,7 +300,10 @@ failed_items:
       names them.
     - V(exists) for an item declared by O(attributes[].label) says Exist refused to create it because the
       name it would give it is taken by an attribute with another label; rename the label, or declare the
-      attribute you mean by name.
+      attribute you mean by name. When the token cannot read the attribute that has the name (no C(_read)
+      scope for its group), whether it has the declared label is unknown, so it is not taken over whatever
+      O(takeover) says; the error says so. Give the token the group's C(_read) scope, or declare the
+      attribute by name.
     - Codes from Exist include V(not_found), V(not_allowed) and V(unauthorised). The module adds
       V(owned_by_other_service) (O(takeover=false) and another service owns it),
       V(owner_unknown) (O(takeover=false) and the token cannot see who owns it),

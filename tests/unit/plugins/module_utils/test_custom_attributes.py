@@ -100,20 +100,20 @@ def test_an_existing_attribute_of_another_type_fails_and_nothing_is_written():
     assert exist.attribute('meditation_streak').service == 'other'
 
 
-def test_a_custom_attribute_the_token_cannot_see_exists_and_is_taken_over_by_name():
-    existing = {
-        'name': 'meditation_streak',
-        'label': 'Meditation streak',
-        'group': 'health',
-        'value_type': 0,
-        'service': 'other',
-    }
+@pytest.mark.parametrize('label', ['Meditation streak', 'Meditation streak goal'])
+def test_a_custom_attribute_the_token_cannot_see_is_never_taken_over_by_its_name(label):
+    # Create says the name Exist would give it is taken, by an attribute the write-only token cannot read:
+    # whether that one has the label is unknown (fuzz_values case 227432867382052: it was taken over, and
+    # the label ended on an attribute labelled otherwise). Same answer whichever label it really has.
+    existing = {'name': 'meditation_streak', 'label': label, 'group': 'health', 'value_type': 0, 'service': 'other'}
     exist = emulated([existing], scopes=('health_write',))
     result, warnings = converge_on(exist, [STREAK])
-    assert result['acquired'] == ['meditation_streak'] and result['created'] == []
-    assert any('previous owner unknown' in w for w in warnings)
-    assert exist.log[-2:] == [('POST', '/api/2/attributes/create/'), ('POST', '/api/2/attributes/acquire/')]
-    assert exist.attribute('meditation_streak').service == 'me'
+    assert result['acquired'] == [] and result['created'] == [] and result['labels'] == []
+    [failed] = result['failed_items']
+    assert failed['label'] == 'Meditation streak' and failed['error_code'] == 'exists'
+    assert 'no health_read scope' in failed['error'] and 'not taken over' in failed['error']
+    assert exist.log[-1] == ('POST', '/api/2/attributes/create/')
+    assert exist.attribute('meditation_streak').service == 'other'
 
 
 # -- labels: an attribute is found by its label, whatever Exist named it -----------------------------------------
