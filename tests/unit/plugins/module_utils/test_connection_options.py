@@ -8,8 +8,17 @@ fails before any request, naming the option and never the token."""
 from __future__ import annotations
 
 import pytest
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
+from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
+    ALL,
+    TRANSPORT,
+    Connection,
+    connection_argument_spec,
+    validate,
+    with_token,
+)
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError
 from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import BASE, TOKEN
 
@@ -80,3 +89,54 @@ def test_an_unknown_token_type_is_refused():
 def test_retries_are_bounded():
     with pytest.raises(ExistConfigError, match='retries must be a whole number of retries from 0 to 10, got 11'):
         ExistClient.connect(BASE, TOKEN, retries=11)
+
+
+# -- the table and its check, on their own ---------------------------------------------------------------------
+
+
+def test_the_argument_spec_follows_the_table():
+    spec = connection_argument_spec()
+    assert list(spec) == list(ALL)
+    assert spec['token'] == {
+        'type': 'str',
+        'fallback': (env_fallback, ['EXIST_TOKEN']),
+        'no_log': True,
+        'required': True,
+    }
+    assert spec['token_type'] == {'type': 'str', 'default': 'bearer', 'choices': ['bearer', 'token']}
+    assert spec['retries'] == {'type': 'int', 'default': 3}
+    assert connection_argument_spec(('ca_path',)) == {
+        'ca_path': {'type': 'path', 'fallback': (env_fallback, ['EXIST_CA_PATH'])}
+    }
+
+
+def test_validate_gives_every_value_checked_and_the_defaults_for_the_missing_ones(monkeypatch):
+    # Without a CA bundle named anywhere, verify is True (certifi's bundle).
+    monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
+    monkeypatch.delenv('SSL_CERT_FILE', raising=False)
+    connection = validate({'api_url': 'https://exist.io/api/2/', 'token': ' abc\n', 'token_type': 'token'})
+    assert connection == Connection(
+        base_url='https://exist.io',
+        token='abc',
+        scheme='Token',
+        verify=True,
+        use_proxy=True,
+        timeout=30,
+        retries=3,
+        rate_limit_wait=60,
+        http_agent=None,
+    )
+
+
+def test_validate_without_the_token_options_leaves_the_token_to_with_token():
+    connection = validate({'api_url': BASE}, TRANSPORT)
+    assert connection.token is None and connection.scheme == 'Bearer'
+    assert with_token(connection, TOKEN + '\n', 'token')[1:3] == (TOKEN, 'Token')
+    with pytest.raises(ExistConfigError, match='token is empty'):
+        with_token(connection, '')
+
+
+@pytest.mark.parametrize('agent', ['', '  ', 'two\nlines', 7])
+def test_an_http_agent_that_is_not_one_line_of_text_is_refused(agent):
+    with pytest.raises(ExistConfigError, match='http_agent must be a non-empty line of text'):
+        validate({'token': TOKEN, 'http_agent': agent})

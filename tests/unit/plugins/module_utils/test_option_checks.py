@@ -9,7 +9,15 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError
-from ansible_collections.existio.exist.plugins.module_utils._option_checks import check_api_url, tls_verify
+from ansible_collections.existio.exist.plugins.module_utils._option_checks import (
+    check_api_url,
+    check_number,
+    check_token,
+    is_loopback_host,
+    short,
+    shown,
+    tls_verify,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,3 +81,58 @@ def test_which_ca_bundle_wins(tmp_path, environ, ca_path, expected):
 def test_an_unreadable_ca_bundle_fails_before_any_request(environ, ca_path, fragment):
     with pytest.raises(ExistConfigError, match=fragment.replace('(', r'\(')):
         tls_verify(True, ca_path, environ)
+
+
+# -- each check on its own ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    'host, loopback',
+    [
+        ('localhost', True),
+        ('LOCALHOST.', True),
+        ('app.localhost', True),
+        ('127.0.0.1', True),
+        ('[::1]', True),
+        ('localhost.example', False),
+        ('10.0.0.1', False),
+        ('', False),
+    ],
+)
+def test_is_loopback_host_means_only_this_machine(host, loopback):
+    assert is_loopback_host(host) is loopback
+
+
+def test_check_token_strips_a_vault_newline_and_refuses_an_empty_one():
+    assert check_token('abc123\n') == 'abc123'
+    with pytest.raises(ExistConfigError, match='token is empty'):
+        check_token(None)
+
+
+@pytest.mark.parametrize(
+    'value, problem',
+    [
+        (5, None),
+        (0, None),
+        (10, None),
+        (11, 'retries must be a whole number of retries from 0 to 10, got 11'),
+        (-1, 'retries must be a whole number of retries from 0 to 10, got -1'),
+        (True, 'retries must be a whole number of retries from 0 to 10, got True'),
+        ('3', "retries must be a whole number of retries from 0 to 10, got '3'"),
+        (2.0, 'retries must be a whole number of retries from 0 to 10, got 2.0'),
+    ],
+)
+def test_check_number_takes_whole_numbers_within_the_bounds_only(value, problem):
+    assert check_number('retries', value, (0, 10), 'retries') == problem
+
+
+def test_short_writes_json_shortened_and_never_fails_on_a_huge_integer():
+    assert short({'a': [1, None]}) == '{"a": [1, null]}'
+    assert short('x' * 100) == '"' + 'x' * 56 + '...'
+    assert short(10**5000) == '<an integer of more than 100 digits>'
+    assert short(b'raw') == "b'raw'"
+
+
+def test_shown_writes_repr_shortened():
+    assert shown('two words') == "'two words'"
+    assert len(shown(list(range(100)), limit=20)) == 20
