@@ -13,6 +13,7 @@ Internal to this collection, not a stable API.
 - make_exist(seed=None, **one_user_seed options): more worlds in one test;
 - exist_client: exist.client();
 - make_action(cls, args, ...): an action plugin with a mocked task, connection and play context;
+- rec: a Recorder (tests/unit/plugins/http_boundary.py) of a client's warnings and sleeps;
 - no_network (autouse): a test that opens a connection to anything but loopback fails, naming it.
 """
 
@@ -24,6 +25,7 @@ import socket
 import pytest
 
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import EmulatedExist, build_action, one_user_seed
+from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import Recorder
 
 # -- no network ------------------------------------------------------------------------------------------------
 
@@ -113,3 +115,12 @@ def make_action():
     """make_action(cls, args, ...): build_action of emulated.py (test files that build actions outside a
     fixture call it directly)."""
     return build_action
+
+
+# -- a client's warnings and sleeps ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rec():
+    """What a client warned and how long it would have slept: pass rec.warn and rec.sleep to it."""
+    return Recorder()

@@ -27,7 +27,6 @@ from ansible_collections.existio.exist.plugins.module_utils._values_plan import 
     value_problems,
     values_diff,
 )
-from ansible_collections.existio.exist.plugins.module_utils._values_read import choose_read, plan_reads, read_costs
 
 TODAY = datetime.date(2026, 11, 28)
 
@@ -266,26 +265,6 @@ def test_every_increment_is_planned_and_booleans_go_as_numbers():
     assert [w.request_item() for w in plan.writes] == [{'name': 'tag', 'date': '2026-11-27', 'value': 1}]
 
 
-@pytest.mark.parametrize(
-    'count, days, costs, chosen',
-    [
-        (1, 7, {'with-values': 1, 'values': 1}, 'with-values'),
-        (5, 7, {'with-values': 1, 'values': 5}, 'with-values'),
-        (1, 60, {'with-values': 2, 'values': 1}, 'values'),
-        (2, 60, {'with-values': 2, 'values': 2}, 'with-values'),
-        (1, 365, {'with-values': 12, 'values': 4}, 'values'),
-        (150, 31, {'with-values': 2, 'values': 150}, 'with-values'),
-    ],
-)
-def test_the_cheaper_read_is_chosen(count, days, costs, chosen):
-    assert read_costs(count, days) == costs
-    assert choose_read(count, days) == chosen
-
-
-def test_without_the_last_day_only_with_values_can_read():
-    assert choose_read(1, 20, last_known=False) == 'with-values'
-
-
 HUGE_TEXT = '9' * 5000
 
 
@@ -359,48 +338,3 @@ def test_no_value_of_any_type_raises_and_every_problem_is_short(value_type, valu
             normalize_values([{'name': 'mood', 'date': '2026-11-27', 'value': value}])
         except ValuesError as exc:
             assert len(str(exc)) < 300
-
-
-# -- what reading the declared days costs --------------------------------------------------------------------------
-
-wanted_days = st.dictionaries(
-    st.sampled_from(['a%03d' % n for n in range(150)]),
-    st.sets(st.dates(datetime.date(1900, 1, 1), datetime.date(2100, 12, 31)), min_size=1, max_size=8),
-    min_size=1,
-    max_size=150,
-)
-
-
-@given(wanted=wanted_days)
-def test_a_read_plan_covers_every_declared_day_in_windows_exist_allows_and_costs_no_more_than_the_span(wanted):
-    plans = {kind: plan_reads(wanted, kind) for kind in ('with-values', 'values')}
-    chosen = plan_reads(wanted)
-    assert chosen.requests == min(plan.requests for plan in plans.values())
-    assert chosen.read_with == ('values' if plans['values'].requests < plans['with-values'].requests else 'with-values')
-    for kind, plan in plans.items():
-        longest = 31 if kind == 'with-values' else 100
-        for step in plan.steps:
-            assert 1 <= step.days <= longest
-            # A window ends on a declared day of one of its attributes (nothing newer is read).
-            assert any(step.last in wanted[name] for name in step.names)
-        for name, dates in wanted.items():
-            for day in dates:
-                assert any(name in step.names and step.first <= day <= step.last for step in plan.steps)
-    # Never more than reading the whole span from the earliest to the latest day, as before.
-    every = [day for dates in wanted.values() for day in dates]
-    span = (max(every) - min(every)).days + 1
-    assert chosen.requests <= min(read_costs(len(wanted), span).values())
-
-
-def test_two_days_decades_apart_cost_one_window_each():
-    wanted = dict(
-        (name, {datetime.date(1990, 1, 1), datetime.date(2026, 11, 26)}) for name in ('mood', 'coffees', 'a', 'b')
-    )
-    plan = plan_reads(wanted)
-    assert (plan.read_with, plan.requests) == ('with-values', 2)
-    assert [(s.first, s.last, s.names) for s in plan.steps] == [
-        (datetime.date(2026, 11, 26), datetime.date(2026, 11, 26), ['a', 'b', 'coffees', 'mood']),
-        (datetime.date(1990, 1, 1), datetime.date(1990, 1, 1), ['a', 'b', 'coffees', 'mood']),
-    ]
-    # As one span, that was 13,479 days: 435 with-values windows, or 4 x 135 values/ pages.
-    assert min(read_costs(4, (datetime.date(2026, 11, 26) - datetime.date(1990, 1, 1)).days + 1).values()) == 435

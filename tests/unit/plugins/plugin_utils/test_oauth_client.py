@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qsl
 
 import pytest
@@ -14,7 +13,6 @@ import requests
 import responses
 from urllib3.exceptions import NewConnectionError
 
-from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import token_answer_problem
 from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistApiError,
     ExistConfigError,
@@ -39,23 +37,6 @@ ANSWER = {
 }
 REFRESH_FORM = {'grant_type': 'refresh_token', 'refresh_token': REFRESH, 'client_id': 'cid', 'client_secret': SECRET}
 EVERY_SECRET = (SECRET, REFRESH, CODE, NEW_ACCESS, NEW_REFRESH)
-
-
-class Recorder:
-    def __init__(self):
-        self.warnings = []
-        self.sleeps = []
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-
-
-@pytest.fixture
-def rec():
-    return Recorder()
 
 
 @pytest.fixture
@@ -279,9 +260,3 @@ def test_the_authorize_url_holds_no_secret(client):
         '&redirect_uri=https%3A%2F%2Fsvc.example%2Fcb%3Fx%3D1&scope=mood_read+mood_write'
     )
     assert client.authorize_url('cid') == BASE + '/oauth2/authorize?response_type=code&client_id=cid'
-
-
-def test_token_answer_problem_accepts_exists_answer_and_no_scope():
-    assert token_answer_problem(ANSWER) is None
-    assert token_answer_problem(dict((k, v) for k, v in ANSWER.items() if k not in ('scope', 'token_type'))) is None
-    assert json.dumps(token_answer_problem({'access_token': NEW_ACCESS})).count(NEW_ACCESS) == 0
