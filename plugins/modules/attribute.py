@@ -147,7 +147,7 @@ options:
         cannot see is first created, which proves it new when it succeeds. When Exist says it exists,
         V(true) acquires it, and the warning and the diff say the previous owner is unknown; V(false)
         reports it as V(owner_unknown). A custom attribute (by O(attributes[].label)) the token cannot see
-        is never acquired that way: which attribute has the name Exist refused is unknown (see
+        is never acquired that way, as which attribute has the name Exist refused is unknown (see
         RV(failed_items)). An attribute by O(attributes[].name) that the token cannot see is
         acquired with V(true) (Exist answers V(not_found) if the user lacks it) and refused as
         V(owner_unknown), without a request, with V(false).
