@@ -176,7 +176,7 @@ class Custom:
         )
 
 
-def _value_type_text(value_type):
+def _value_type_text(value_type: object) -> str:
     name = VALUE_TYPE_NAMES.get(value_type) if isinstance(value_type, int) else None
     return '%s (%s)' % (name, value_type) if name else repr(value_type)
 
@@ -230,7 +230,7 @@ class Declared:
         return {self.identified_by: self.name}
 
 
-def _describe_intent(declared):
+def _describe_intent(declared: Declared) -> str:
     if declared.state == 'absent':
         return 'state=absent'
     text = 'state=present by %s' % declared.identified_by
@@ -274,7 +274,7 @@ def normalize_declared(items: object, default_state: str = 'present') -> list[De
     return result
 
 
-def _declared_item(item, index, default_state):
+def _declared_item(item: object, index: int, default_state: str) -> Declared:
     """One item of `attributes`, checked: a Declared, or DeclarationError naming attributes[index]."""
     where = 'attributes[%d]' % index
     if not isinstance(item, dict):
@@ -308,7 +308,7 @@ def _declared_item(item, index, default_state):
     return Declared(value, identified_by, state, manual, index, custom)
 
 
-def _name_item(item, where, identified_by):
+def _name_item(item: dict, where: str, identified_by: str) -> str:
     """The name of an item declared by name or template, checked."""
     for key in ('group', 'value_type'):
         if item.get(key) is not None:
@@ -353,7 +353,7 @@ def shown(value: object, limit: int = 80) -> str:
     return text[: limit - 3] + '...'
 
 
-def _repr(value, depth):
+def _repr(value: object, depth: int) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**100:
         return '<an integer of more than 100 digits>'
     if depth > 10:
@@ -365,7 +365,7 @@ def _repr(value, depth):
     return repr(value)
 
 
-def _custom(item, where, state):
+def _custom(item: dict, where: str, state: str) -> Custom:
     """The Custom of an item declared by label, checked (group and value type are needed to create it)."""
     label = item['label']
     if not isinstance(label, str) or not label.strip():

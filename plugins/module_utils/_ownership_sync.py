@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Callable, Iterable
 if TYPE_CHECKING:
     from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
     from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Declared
-    from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import Plan
+    from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
+        Plan,
+        PlannedAcquire,
+        PlannedCreate,
+        PlannedRelease,
+    )
     from ansible_collections.existio.exist.plugins.module_utils._write_engine import Outcome as WriteOutcome
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import attribute_problem
@@ -58,14 +63,14 @@ def read_visible(client: ExistClient) -> dict[str, dict]:
     return dict((attribute['name'], attribute) for attribute in client.list_attributes(EVERY_ATTRIBUTE))
 
 
-def _name_or_template(entry):
+def _name_or_template(entry: dict) -> str | None:
     for key in ('name', 'template'):
         if isinstance(entry.get(key), str):
             return entry[key]
     return None
 
 
-def _create_key(entry):
+def _create_key(entry: dict) -> tuple[str, str] | None:
     """The create item an answer entry is about: a success object or a failed
     echo names a template by `template`, a custom attribute by `label`."""
     if isinstance(entry.get('template'), str):
@@ -75,25 +80,25 @@ def _create_key(entry):
     return None
 
 
-def _name(entry):
+def _name(entry: dict) -> str | None:
     return entry.get('name') if isinstance(entry.get('name'), str) else None
 
 
-def _release_problem(entry):
+def _release_problem(entry: dict) -> str | None:
     service = entry.get('service')
     if service is not None and not isinstance(service, (str, dict)):
         return "'service' is %r" % (service,)
     return None
 
 
-def _acquire_applied(planned, owned):
+def _acquire_applied(planned: PlannedAcquire, owned: dict) -> bool:
     now = planned.find_in(owned)
     if now is None:
         return False
     return planned.declared.manual is None or bool(now.get('manual')) == planned.declared.manual
 
 
-def _record_acquired(owned, planned, entry):
+def _record_acquired(owned: dict, planned: PlannedAcquire, entry: dict) -> dict:
     owned = dict(owned)
     current = dict(owned.get(planned.name) or planned.previous or {})
     current.update(entry)
@@ -105,7 +110,7 @@ def _record_acquired(owned, planned, entry):
     return owned
 
 
-def _record_released(owned, planned, entry):
+def _record_released(owned: dict, planned: PlannedRelease, entry: dict) -> dict:
     owned = dict(owned)
     owned.pop(planned.name, None)
     return owned
@@ -146,7 +151,7 @@ def ownership_endpoints(client: ExistClient) -> dict[str, Endpoint]:
     }
 
 
-def _service_of(entry):
+def _service_of(entry: dict) -> str | None:
     service = entry.get('service')
     if isinstance(service, dict):
         return service.get('name') or None
@@ -314,7 +319,7 @@ class _Tally:
             if self.plan.previous_owner_unknown(planned, entry):
                 self.owner_unknown.add(planned.name)
 
-    def _manual_as_wanted(self, planned, entry):
+    def _manual_as_wanted(self, planned: PlannedAcquire, entry: dict) -> bool:
         """False for an item planned only to change `manual` that Exist did not change."""
         wanted, got = planned.declared.manual, entry.get('manual')
         if wanted is None or not isinstance(got, bool) or got == wanted:
@@ -324,7 +329,7 @@ class _Tally:
         self.manual[planned.name] = got
         return planned.reason != MANUAL
 
-    def _created(self, planned, entry):
+    def _created(self, planned: PlannedCreate, entry: dict) -> PlannedCreate:
         # Named as Exist answered: a custom attribute's name is Exist's to choose.
         if isinstance(entry.get('name'), str) and entry['name'] != planned.name:
             planned = planned.named(entry['name'])
@@ -333,7 +338,7 @@ class _Tally:
             self.labels.append(_label_entry(planned, 'created'))
         return planned
 
-    def _custom_acquired(self, planned, entry) -> None:
+    def _custom_acquired(self, planned: PlannedAcquire, entry: dict) -> None:
         custom = planned.declared.custom
         if custom.differences(entry):
             self.warn(
@@ -350,22 +355,22 @@ class _Tally:
             self.labels.append(_label_entry(planned, 'existing'))
 
 
-def _label_entry(planned, source):
+def _label_entry(planned: PlannedAcquire, source: str) -> dict:
     return {'label': planned.declared.custom.label, 'name': planned.name, 'source': source}
 
 
-def _exists(outcome, endpoints):
+def _exists(outcome: WriteOutcome, endpoints: dict[str, Endpoint]) -> bool:
     """A create Exist refused because the attribute exists."""
     return outcome.endpoint is endpoints['create'] and outcome.status == FAILED and outcome.error_code == 'exists'
 
 
-def _exists_hidden(outcome, endpoints) -> bool:
+def _exists_hidden(outcome: WriteOutcome, endpoints: dict[str, Endpoint]) -> bool:
     """A template's create Exist refused because the user has it although the look-up did not show it (the
     token cannot read its group): the attribute is that template's, whoever owns it, so takeover decides."""
     return _exists(outcome, endpoints) and outcome.item.declared.custom is None
 
 
-def _label_unknown(outcome, endpoints) -> bool:
+def _label_unknown(outcome: WriteOutcome, endpoints: dict[str, Endpoint]) -> bool:
     """A custom attribute's create Exist refused because the name it would give it is taken, by an attribute no
     read showed (the token may not read the group): whether that one has the declared label, group and value
     type is unknown, so it is never taken over for it (it was once, and the label ended on another attribute)."""
@@ -377,7 +382,7 @@ def _label_unknown(outcome, endpoints) -> bool:
     )
 
 
-def _failed_item(outcome, endpoints):
+def _failed_item(outcome: WriteOutcome, endpoints: dict[str, Endpoint]) -> dict:
     entry = dict(outcome.item.ref(), error_code=outcome.error_code, error=outcome.error)
     if _exists_hidden(outcome, endpoints):
         # takeover=false: the template exists although the token could not see it, so its owner is unknown.
@@ -398,7 +403,7 @@ def _failed_item(outcome, endpoints):
     return entry
 
 
-def _predicted(plan, warn):
+def _predicted(plan: Plan, warn: Callable[[str], None]) -> OwnershipOutcome:
     """Check mode: what a real run would do, from the plan alone."""
     acquired = plan.predicted_acquires
     predicted_names = sorted(c.name for c in plan.create if c.declared.custom is not None)
@@ -413,8 +418,8 @@ def _predicted(plan, warn):
         owned_now[planned.name] = planned.predicted_object(plan.service)
     for message in plan.predicted_warnings(acquired):
         warn(message)
-    for planned in plan.release:
-        owned_now.pop(planned.name, None)
+    for release in plan.release:
+        owned_now.pop(release.name, None)
     return OwnershipOutcome(check_mode=True).settle(
         acquired,
         plan.release,

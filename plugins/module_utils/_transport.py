@@ -89,7 +89,7 @@ class _NoAuth:
         return request
 
 
-def _retry_after_seconds(value):
+def _retry_after_seconds(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
     if not value:
         return None
@@ -124,10 +124,10 @@ class _Failure:
         self.retryable = retryable
 
 
-def _chain(exc):
+def _chain(exc: BaseException) -> list[BaseException]:
     """exc and every exception behind it (reason, args, cause, context), outermost first."""
-    chain: list
-    chain, todo = [], [exc]
+    chain: list[BaseException] = []
+    todo: list[object] = [exc]  # reasons, args and causes may be anything, or None
     while todo:
         current = todo.pop(0)
         if not isinstance(current, BaseException) or any(current is seen for seen in chain):
@@ -139,13 +139,13 @@ def _chain(exc):
     return chain
 
 
-def _describe(exc) -> str:
+def _describe(exc: BaseException) -> str:
     """The innermost cause of a transport failure, in words: '[Errno 111] Connection refused (ConnectionRefusedError)'."""
     root = _chain(exc)[-1]
     return '%s (%s)' % (str(root) or 'no details', type(root).__name__)
 
 
-def _parse_int(text):
+def _parse_int(text: str) -> int | float:
     """A JSON integer; one too long for Python to read (over 4300 digits) as an infinity of its sign, so that
     the rest of the answer (a token pair, say) is still read, and the number is out of every range."""
     try:
@@ -292,6 +292,8 @@ class Transport:
             self._sleep(delay)
 
     def _send(self, method, url, params, json_body, form, send_token):
+        # type: (str, str, dict | str | None, object, dict | None, bool) -> tuple[Answer | None, Any]
+        # (the _Failure is Any: it is there exactly when the Answer is None, which mypy cannot pair)
         """One attempt: (Answer, None) or (None, _Failure).
 
         The whole attempt (connecting, sending, the headers and the body) has `timeout` seconds: a
@@ -307,6 +309,7 @@ class Transport:
                 return None, self._failure(exc)
 
     def _attempt(self, method, url, params, json_body, form, send_token, deadline):
+        # type: (str, str, dict | str | None, object, dict | None, bool, AnswerDeadline) -> tuple[Answer | None, Any]
         with warnings.catch_warnings():
             # validate_certs=false is said once, as an Ansible warning, not on stderr per request.
             warnings.simplefilter('ignore', InsecureRequestWarning)
@@ -343,7 +346,7 @@ class Transport:
             return None, self._late(deadline)
         return Answer(response.status_code, response.headers, content), None
 
-    def _late(self, deadline):
+    def _late(self, deadline: AnswerDeadline) -> _Failure:
         """The failure of an attempt whose whole answer did not arrive within timeout."""
         if not deadline.sending:
             return _Failure('could not connect to %s within %s s' % (self.host, self.timeout), sent=False)
@@ -353,7 +356,7 @@ class Transport:
             sent=True,
         )
 
-    def _failure(self, exc):
+    def _failure(self, exc: BaseException) -> _Failure:
         """Why an attempt that raised got no answer, and whether the request may have reached the server."""
         if isinstance(exc, requests.exceptions.SSLError):
             # Certificate problems do not go away by asking again.
@@ -387,7 +390,7 @@ class Transport:
         # A socket error requests did not wrap: the request may have gone out.
         return _Failure('connection failed talking to %s: %s' % (self.host, self.redact(_describe(exc))), sent=True)
 
-    def _read_body(self, response, deadline):
+    def _read_body(self, response: requests.Response, deadline: AnswerDeadline) -> bytes:
         # The deadline cuts a trickle off; the size bound keeps a huge body out of memory.
         chunks = []
         size = 0
@@ -400,7 +403,7 @@ class Transport:
                 raise _BodyProblem('the body took longer than %s s to arrive' % self.timeout)
         return b''.join(chunks)
 
-    def _rate_limit_delay(self, answer, method, path):
+    def _rate_limit_delay(self, answer: Answer, method: str, path: str) -> float:
         """Seconds to wait after a 429, or ExistRateLimited when that would pass rate_limit_wait.
 
         Every 429 counts: the wait is at least the Retry-After and at least a

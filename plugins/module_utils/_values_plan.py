@@ -42,11 +42,11 @@ class ValuesError(ValueError):
     """The task's values are invalid; the message names the item."""
 
 
-def _is_int(value):
+def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value):
+def _is_number(value: object) -> bool:
     return (_is_int(value) or isinstance(value, float)) and not (
         isinstance(value, float) and (math.isnan(value) or math.isinf(value))
     )
@@ -81,7 +81,7 @@ def number_text_problem(text: str) -> str | None:
     return None
 
 
-def _from_text(kind, value):
+def _from_text(kind: str, value: str) -> tuple[Any, str | None]:
     """(value, problem): a number written as text, as the number, for a numeric value type; other text as it is."""
     if kind == 'boolean':
         return BOOLEAN_TEXT.get(value.strip().lower(), value), None
@@ -113,7 +113,7 @@ def coerce(value_type: Any, value: Any) -> Any:
     return _from_text(kind, value)[0]
 
 
-def _fits_a_double(value) -> bool:
+def _fits_a_double(value: Any) -> bool:
     try:
         float(value)
     except OverflowError:
@@ -190,7 +190,7 @@ def check_increment(value_type: Any, delta: Any) -> str | None:
     return None
 
 
-def _as_number(value):
+def _as_number(value: Any) -> Any:
     """A boolean as the 0 or 1 Exist stores; any other value as it is."""
     return int(value) if isinstance(value, bool) else value
 
@@ -217,7 +217,7 @@ def same_value(a: Any, b: Any, value_type: Any = None) -> bool:
     return a == b
 
 
-def _show(value, limit: int = 60):
+def _show(value: object, limit: int = 60) -> str:
     if too_long(value):
         return 'an integer of more than %d digits' % MAX_DIGITS
     return shown(value, limit)
@@ -279,7 +279,7 @@ def normalize_values(items: object, operation: str = SET, today: datetime.date |
     return result
 
 
-def _declared_value(item, index, operation, today):
+def _declared_value(item: object, index: int, operation: str, today: datetime.date | None) -> DeclaredValue:
     """One item of `values`, checked: a DeclaredValue, or ValuesError naming values[index]."""
     where = 'values[%d]' % index
     if not isinstance(item, dict):
@@ -310,7 +310,7 @@ def _declared_value(item, index, operation, today):
     return DeclaredValue(name, date, value, index)
 
 
-def _declared_date(date, where, today):
+def _declared_date(date: Any, where: str, today: datetime.date | None) -> str | None:
     """An item's date as YYYY-MM-DD; None, left out, until the user's today is known."""
     if isinstance(date, datetime.date) and not isinstance(date, datetime.datetime):
         date = date.isoformat()  # YAML reads an unquoted 2026-11-27 as a date
@@ -342,7 +342,7 @@ def value_problems(declared: list[DeclaredValue], value_types: dict, operation: 
     return problems
 
 
-def _ref(item):
+def _ref(item: DeclaredValue) -> dict:
     return {'name': item.name, 'date': item.date, 'value': item.value}
 
 

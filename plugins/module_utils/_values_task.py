@@ -12,12 +12,17 @@ the pure _values_plan, and writes through the shared write engine.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, cast
 
 if TYPE_CHECKING:
     from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
-    from ansible_collections.existio.exist.plugins.module_utils._values_plan import DeclaredValue
+    from ansible_collections.existio.exist.plugins.module_utils._values_plan import (
+        DeclaredValue,
+        PlannedValue,
+        ValuesPlan,
+    )
     from ansible_collections.existio.exist.plugins.module_utils._values_read import ReadPlan
+    from ansible_collections.existio.exist.plugins.module_utils._write_engine import Outcome as WriteOutcome
 
 from ansible_collections.existio.exist.plugins.module_utils._client import MAX_ITEMS_PER_REQUEST
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
@@ -90,12 +95,12 @@ def prepare(params: dict) -> list[DeclaredValue]:
         raise TaskInputError(str(exc)) from None
 
 
-def _items(params):
+def _items(params: dict) -> list[dict]:
     # The argument spec fills an unset date with None; a value given as null stays in.
     return [dict(item) for item in params['values'] or []]
 
 
-def _value_types(*attribute_maps):
+def _value_types(*attribute_maps: dict | None) -> dict[str, int]:
     types = {}
     for attributes in attribute_maps:
         for name, attribute in (attributes or {}).items():
@@ -105,7 +110,7 @@ def _value_types(*attribute_maps):
     return types
 
 
-def _key_of(entry):
+def _key_of(entry: dict) -> tuple[str, str | None] | None:
     name, date = entry.get('name'), entry.get('date')
     if isinstance(name, str) and isinstance(date, str):
         return (name, date)
@@ -114,24 +119,24 @@ def _key_of(entry):
     return None
 
 
-def _no_problem(entry):
+def _no_problem(entry: dict) -> None:
     return None
 
 
-def _current_problem(entry):
+def _current_problem(entry: dict) -> str | None:
     current = entry.get('current')
     if isinstance(current, bool) or not isinstance(current, (int, float)):
         return "'current' is %r, expected the new total" % (current,)
     return None
 
 
-def _record_value(state, planned, entry):
+def _record_value(state: dict, planned: PlannedValue, entry: dict) -> dict:
     state = dict(state)
-    state[planned.name] = dict(state.get(planned.name) or {}, **{planned.date: planned.value})
+    state[planned.name] = {**(state.get(planned.name) or {}), planned.date: planned.value}
     return state
 
 
-def _value_read(state, planned):
+def _value_read(state: dict, planned: PlannedValue) -> Any:
     return state.get(planned.name, {}).get(planned.date)
 
 
@@ -161,7 +166,7 @@ def value_endpoints(client: ExistClient) -> dict[str, Endpoint]:
     }
 
 
-def _failed(item, outcome):
+def _failed(item: PlannedValue, outcome: WriteOutcome) -> dict:
     return dict(item.ref(), error_code=outcome.error_code, error=outcome.error)
 
 
@@ -250,6 +255,8 @@ class _ValuesRun:
             self._acquire(wanted)
         to_write = [item for item in declared if item.name not in self.blocked]
         refused = [_not_attempted(item) for item in declared if item.name in self.blocked]
+        current: dict
+        fresh_read: Callable[[], dict] | None  # None for increments: no read can tell whether one landed
         if self.operation == INCREMENT:
             plan, current, fresh_read, seen = plan_increments(to_write, self.types), {}, None, set(self.visible)
         else:
@@ -258,7 +265,7 @@ class _ValuesRun:
             return _predicted(outcome, plan, refused, self.owned, seen, self.warn, self.operation)
         return self._write(plan, current, fresh_read, refused)
 
-    def _acquire(self, wanted) -> None:
+    def _acquire(self, wanted: list[Declared]) -> None:
         ownership = ownership_outcome(
             self.client,
             wanted,
@@ -277,7 +284,9 @@ class _ValuesRun:
         if ownership.failed:
             self.outcome.errors.append('Acquiring failed: %s' % ownership.message())
 
-    def _read_and_plan(self, to_write, read_with, refused):
+    def _read_and_plan(
+        self, to_write: list[DeclaredValue], read_with: str, refused: list[dict]
+    ) -> tuple[ValuesPlan, dict, Callable[[], dict], set]:
         """SET: read the declared days, then plan. Returns (plan, current values, fresh read, names seen)."""
         read_plan = plan_reads(_days_wanted(to_write), read_with)
         self.outcome.count_reads(read_plan)
@@ -300,12 +309,14 @@ class _ValuesRun:
         plan = plan_values(to_write, read.values, self.types, unreadable=set(read.unseen))
         refused.extend(plan.refused)
 
-        def fresh_read():
+        def fresh_read() -> dict:
             return read_planned(self.client, read_plan, probe=False).values
 
         return plan, read.values, fresh_read, seen
 
-    def _write(self, plan, current, fresh_read, refused):
+    def _write(
+        self, plan: ValuesPlan, current: dict, fresh_read: Callable[[], dict] | None, refused: list[dict]
+    ) -> ValuesOutcome:
         outcome = self.outcome
         run = WriteRun(current, fresh_read).run([(value_endpoints(self.client)[self.operation], plan.writes)])
         for message in run.warnings:
@@ -330,7 +341,7 @@ class _ValuesRun:
         return outcome
 
 
-def _not_attempted(item):
+def _not_attempted(item: DeclaredValue) -> dict:
     return dict(
         name=item.name,
         date=item.date,
@@ -340,7 +351,7 @@ def _not_attempted(item):
     )
 
 
-def _tally_write(outcome, one, operation) -> None:
+def _tally_write(outcome: ValuesOutcome, one: WriteOutcome, operation: str) -> None:
     planned = one.item
     if one.status != APPLIED:
         outcome.failed_items.append(_failed(planned, one))
@@ -355,18 +366,19 @@ def _tally_write(outcome, one, operation) -> None:
         )
 
 
-def _ceil_div(a, b):
+def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _days_wanted(declared):
+def _days_wanted(declared: Iterable[DeclaredValue]) -> dict[str, set]:
     wanted: dict = {}
     for item in declared:
-        wanted.setdefault(item.name, set()).add(iso_day(item.date))
+        # Every date is known here: converge() read today for the items without one.
+        wanted.setdefault(item.name, set()).add(iso_day(cast(str, item.date)))
     return wanted
 
 
-def _over_budget(client, read_plan, declared, acquires):
+def _over_budget(client: ExistClient, read_plan: ReadPlan, declared: list[DeclaredValue], acquires: int) -> str | None:
     """A message when reading and writing the declared values cannot fit in what this task may still send."""
     reads = read_plan.requests + probe_cost(read_plan)
     writes = _ceil_div(len(declared), MAX_ITEMS_PER_REQUEST) + _ceil_div(acquires, MAX_ITEMS_PER_REQUEST)
@@ -381,14 +393,22 @@ def _over_budget(client, read_plan, declared, acquires):
     )
 
 
-def _totals(incremented):
+def _totals(incremented: list[dict]) -> dict:
     after: dict = {}
     for item in incremented:
         after.setdefault(item['name'], {})[item['date']] = item['current']
     return after
 
 
-def _predicted(outcome, plan, refused, owned, seen, warn, operation):
+def _predicted(
+    outcome: ValuesOutcome,
+    plan: ValuesPlan,
+    refused: list[dict],
+    owned: dict,
+    seen: set,
+    warn: Callable[[str], None],
+    operation: str,
+) -> ValuesOutcome:
     """Check mode: what a real run would do, from the plan alone."""
     outcome.failed_items = list(refused)
     writes = []

@@ -105,9 +105,10 @@ class Outcome:
 class WriteRun:
     """One run of the engine. After run(): outcomes (one per item, in the order
     sent), errors (request-level failures, for msg), warnings, state (the best
-    knowledge of the server: the last fresh read plus what was applied since)."""
+    knowledge of the server: the last fresh read plus what was applied since).
+    read_state: the fresh read; None when no read can tell (as an endpoint's applied_in None)."""
 
-    def __init__(self, state: Any, read_state: Callable[[], Any]) -> None:
+    def __init__(self, state: Any, read_state: Callable[[], Any] | None) -> None:
         self.state = state
         self._read_state = read_state
         self.outcomes: list = []
@@ -127,7 +128,7 @@ class WriteRun:
 
     # -- one batch ------------------------------------------------------------
 
-    def _send(self, endpoint, batch) -> None:
+    def _send(self, endpoint: Endpoint, batch: list) -> None:
         try:
             result = endpoint.send([item.request_item() for item in batch])
         except ExistError as exc:
@@ -157,7 +158,7 @@ class WriteRun:
                 why='POST %s: the answer did not account for every item sent' % endpoint.path,
             )
 
-    def _keyed(self, endpoint, entries, kind, names):
+    def _keyed(self, endpoint: Endpoint, entries: list, kind: str, names: set) -> dict:
         """{name: entry} of the answer's entries about sent items; warns about the others."""
         keyed: dict = {}
         for entry in entries:
@@ -171,7 +172,7 @@ class WriteRun:
                 )
         return keyed
 
-    def _match(self, endpoint, batch, result):
+    def _match(self, endpoint: Endpoint, batch: list, result: BatchResult) -> tuple[list, list, dict, list]:
         """Pair the answer's entries with the sent items.
 
         Returns (applied: [(item, success entry)], refused: [(item, (code, error))],
@@ -214,13 +215,13 @@ class WriteRun:
                 unaccounted.append(item)
         return applied, refused, to_confirm, unaccounted
 
-    def _settle(self, endpoint, unaccounted, to_confirm, why) -> None:
+    def _settle(self, endpoint: Endpoint, unaccounted: list, to_confirm: dict, why: str) -> None:
         """Decide items the answer did not, from one fresh read of the state.
 
         unaccounted: items whose outcome is unknown; to_confirm: {item: (code,
         error)} refused in a way that may mean the goal is reached anyway.
         """
-        if endpoint.applied_in is None:
+        if endpoint.applied_in is None or self._read_state is None:
             # No read can tell whether it was applied: say so without spending one.
             self.errors.append(why)
             self._add(
@@ -277,22 +278,30 @@ class WriteRun:
             )
             self._stopped = True
 
-    def _applied(self, endpoint, item, entry) -> None:
+    def _applied(self, endpoint: Endpoint, item: Any, entry: dict) -> None:
         self.state = endpoint.record(self.state, item, entry)
         self._add([item], endpoint, APPLIED, entry=entry)
 
-    def _add(self, items, endpoint, status, entry=None, error_code=None, error=None) -> None:
+    def _add(
+        self,
+        items: Iterable,
+        endpoint: Endpoint,
+        status: str,
+        entry: Any = None,
+        error_code: str | None = None,
+        error: str | None = None,
+    ) -> None:
         for item in items:
             self.outcomes.append(Outcome(item, endpoint, status, entry=entry, error_code=error_code, error=error))
 
 
-def _text(value):
+def _text(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return str(value)
 
 
-def _quote(key):
+def _quote(key: object) -> str:
     if isinstance(key, str):
         return repr(key)
     if isinstance(key, tuple) and key and all(isinstance(part, str) for part in key):

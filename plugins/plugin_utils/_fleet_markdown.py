@@ -11,6 +11,8 @@ where a run says what it did.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.existio.exist.plugins.plugin_utils._store_users import STATE_VALID
@@ -20,29 +22,29 @@ MARKDOWN_FAILED_TASKS = 20
 MARKDOWN_LISTED = 20
 
 
-def _cell(text):
+def _cell(text: object) -> str:
     return to_text(text).replace('\\', '\\\\').replace('|', '\\|').replace('\n', ' ')
 
 
-def _table(header, rows):
+def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '|'.join(' --- ' for dummy in header) + '|']
     lines.extend('| ' + ' | '.join(_cell(value) for value in row) + ' |' for row in rows)
     return lines
 
 
-def _listing(counts, limit: int = 8):
+def _listing(counts: dict, limit: int = 8) -> str:
     items = list(counts.items())
     text = ', '.join('%s (%d)' % pair for pair in items[:limit])
     return text + (', ...' if len(items) > limit else '')
 
 
-def _names_listed(names, limit=MARKDOWN_LISTED):
+def _names_listed(names: Iterable[str], limit: int = MARKDOWN_LISTED) -> str:
     names = list(names)
     text = ', '.join(names[:limit])
     return text + (' and %d more' % (len(names) - limit) if len(names) > limit else '')
 
 
-def _first_rows(header, rows, limit=MARKDOWN_LISTED):
+def _first_rows(header: list[str], rows: list[list], limit: int = MARKDOWN_LISTED) -> list[str]:
     """A table of the first limit rows, and how many more the JSON report has."""
     lines = _table(header, rows[:limit])
     if len(rows) > limit:
@@ -50,7 +52,7 @@ def _first_rows(header, rows, limit=MARKDOWN_LISTED):
     return lines
 
 
-def _heading(report, drift):
+def _heading(report: dict, drift: bool) -> list[str]:
     lines = ['# %s' % report['title'], '']
     lines.append(
         'Playbook %s, run from %s to %s (UTC, %s s) with ansible-core %s.'
@@ -73,7 +75,7 @@ def _heading(report, drift):
     return lines
 
 
-def _users(report, drift):
+def _users(report: dict, drift: bool) -> list[str]:
     users = report['users']
     lines = ['', '## Users', '']
     lines += _table(
@@ -109,7 +111,7 @@ def _users(report, drift):
     return lines + _users_not_run(report) + _token_states(users)
 
 
-def _users_not_run(report):
+def _users_not_run(report: dict) -> list[str]:
     lines = []
     not_run = [(name, data) for name, data in report['per_user'].items() if data['outcome'] == 'not_run']
     if not_run:
@@ -125,7 +127,7 @@ def _users_not_run(report):
     return lines
 
 
-def _token_states(users):
+def _token_states(users: dict) -> list[str]:
     marked = dict(
         (state, names)
         for state, names in users['by_token_state'].items()
@@ -140,7 +142,7 @@ def _token_states(users):
     ]
 
 
-def _items(report, would):
+def _items(report: dict, would: str) -> list[str]:
     items = report['items']
     lines = ['', '## Items', '']
     lines += _table(
@@ -156,7 +158,7 @@ def _items(report, would):
     return lines
 
 
-def _by_attribute(section, kinds):
+def _by_attribute(section: dict, kinds: tuple[str, ...]) -> list[list]:
     """Rows of counts per attribute for the kinds of a section ({kind: {total, by_attribute}}), and the totals."""
     names = sorted(set().union(*(section[kind]['by_attribute'] for kind in kinds)))
     rows = [[name] + [section[kind]['by_attribute'].get(name, 0) for kind in kinds] for name in names]
@@ -165,7 +167,7 @@ def _by_attribute(section, kinds):
     return rows
 
 
-def _attributes(report, would):
+def _attributes(report: dict, would: str) -> list[str]:
     lines = ['', '## Attributes', '']
     rows = _by_attribute(report['attributes'], ('acquired', 'released', 'created'))
     if rows:
@@ -175,7 +177,7 @@ def _attributes(report, would):
     return lines
 
 
-def _takeovers(report, would):
+def _takeovers(report: dict, would: str) -> list[str]:
     lines = ['', '## Takeovers by previous owner', '']
     owners = report['takeovers']['by_previous_owner']
     if owners:
@@ -188,7 +190,7 @@ def _takeovers(report, would):
     return lines
 
 
-def _failures(report):
+def _failures(report: dict) -> list[str]:
     lines = ['', '## Failures by error code', '']
     failures = report['failures']
     if failures['by_error_code']:
@@ -211,7 +213,7 @@ def _failures(report):
     return lines
 
 
-def _values(report, drift, would):
+def _values(report: dict, drift: bool, would: str) -> list[str]:
     lines = ['', '## Values', '']
     rows = _by_attribute(report['values'], ('updated', 'incremented', 'unread'))
     if rows:
@@ -222,7 +224,7 @@ def _values(report, drift, would):
     return lines
 
 
-def _tokens(report, drift):
+def _tokens(report: dict, drift: bool) -> list[str]:
     tokens = report['tokens']
     if not any(tokens['tasks'].values()):
         return []
@@ -244,7 +246,7 @@ def _tokens(report, drift):
     return lines
 
 
-def _api_requests(report):
+def _api_requests(report: dict) -> list[str]:
     users, requests = report['users'], report['api_requests']
     lines = ['', '## API requests', '']
     lines.append(

@@ -14,7 +14,7 @@ counted for every module that returns it.
 from __future__ import annotations
 
 import datetime
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.release import __version__ as ansible_version
@@ -60,12 +60,12 @@ TITLES = {
 }
 
 
-def _count(value):
+def _count(value: object) -> int:
     """A request count from a result: a non-negative int, anything else 0."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def _names(value):
+def _names(value: object) -> list[str]:
     return [to_text(name) for name in value if isinstance(name, str)] if isinstance(value, list) else []
 
 
@@ -89,23 +89,23 @@ def text_or_none(value: object) -> str | None:
     return to_text(value) if isinstance(value, str) and value else None
 
 
-def _bump(counter, key, by: int = 1) -> None:
+def _bump(counter: dict, key: str, by: int = 1) -> None:
     counter[key] = counter.get(key, 0) + by
 
 
-def _largest_first(mapping, size=lambda value: value):
+def _largest_first(mapping: dict, size: Callable[[Any], int] = lambda value: value) -> dict:
     """mapping ordered by size, largest first, then by key (JSON keeps the order)."""
     return dict(sorted(mapping.items(), key=lambda pair: (-size(pair[1]), pair[0])))
 
 
-def _item_name(item):
+def _item_name(item: dict) -> str:
     for key in ('name', 'template', 'label'):
         if isinstance(item.get(key), str) and item[key]:
             return to_text(item[key])
     return '(unnamed)'
 
 
-def _utc(moment):
+def _utc(moment: float) -> str:
     return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
@@ -193,7 +193,7 @@ class UserTally(_TaskTally):
         )
         self.failed_items.extend(self._failed_item(item) for item in dicts(data.get(FAILED_ITEMS)))
 
-    def _failed_item(self, item):
+    def _failed_item(self, item: dict) -> dict:
         failed = dict(
             name=_item_name(item),
             error_code=to_text(item.get('error_code') or '(none)'),
@@ -299,7 +299,7 @@ class _FleetTotals:
         for name in sorted(users):
             self._add(name, users[name])
 
-    def _add(self, name, user) -> None:
+    def _add(self, name: str, user: UserTally) -> None:
         for key, names in user.listed.items():
             for attribute in names:
                 _bump(self.by_attribute[key], attribute)
@@ -365,7 +365,7 @@ class _FleetTotals:
         )
 
 
-def _mode(check_results, real_results, cli_check):
+def _mode(check_results: int, real_results: int, cli_check: bool) -> str:
     """run, drift (every task result in check mode) or mixed; with no result at all, as the command line says."""
     if check_results:
         return 'mixed' if real_results else 'drift'
@@ -374,7 +374,7 @@ def _mode(check_results, real_results, cli_check):
     return 'drift' if cli_check else 'run'
 
 
-def _users(users, not_run, left_out):
+def _users(users: dict[str, UserTally], not_run: dict, left_out: dict) -> dict:
     outcomes = dict(changed=[], unchanged=[], failed=[], skipped=[], outcome_unknown=[], not_run=sorted(not_run))
     for user in users.values():
         outcomes[user.outcome()].append(user.name)
@@ -399,7 +399,7 @@ def _users(users, not_run, left_out):
     )
 
 
-def _api_requests(users, tokens):
+def _api_requests(users: dict[str, UserTally], tokens: TokenTally) -> dict:
     requests = dict((name, users[name].api_requests) for name in users)
     busiest = sorted(requests.items(), key=lambda pair: (-pair[1], pair[0]))[:BUSIEST]
     user_requests = sum(requests.values())
@@ -417,7 +417,7 @@ def _api_requests(users, tokens):
     )
 
 
-def _per_user(users, not_run):
+def _per_user(users: dict[str, UserTally], not_run: dict) -> dict:
     per_user = dict((name, users[name].summary()) for name in sorted(users))
     for name in sorted(not_run):
         per_user[name] = dict(

@@ -37,12 +37,12 @@ try:  # ansible-core 2.19 and later: strings from a plugin are never templated u
 except ImportError:  # ansible-core 2.16 to 2.18: every string is templated unless marked unsafe
     from ansible.utils.unsafe_proxy import wrap_var as _as_literal
 
-    def _as_template(value):
+    def _as_template(value: Any) -> Any:
         return value
 
 else:
 
-    def _as_literal(value):
+    def _as_literal(value: Any) -> Any:
         return value
 
 
@@ -156,7 +156,7 @@ def token_state(
     return STATE_VALID
 
 
-def _recovery_outcome(path, key, entry, entries, store_path):
+def _recovery_outcome(path: str, key: str, entry: dict, entries: dict, store_path: str) -> tuple[str | None, str]:
     """(username or None, warning) for one pair of a recovery file; a username when its pair is the newer one."""
     username = entry.get('username') or (None if key == PENDING_KEY else key)
     if not isinstance(username, str) or not username:
@@ -206,7 +206,15 @@ def recovery_files(store_path: str, entries: dict, vault_secrets: list) -> tuple
     ]
 
 
-def _host_variables(username, entry, expires, now, scopes, store_path, option):
+def _host_variables(
+    username: str,
+    entry: dict,
+    expires: datetime.datetime,
+    now: datetime.datetime,
+    scopes: list[str],
+    store_path: str,
+    option: Callable[[str], Any],
+) -> dict:
     """The host variables of one user (exist_token_state and exist_token_error are set when the host is built)."""
     if option('include_token'):
         token = _as_literal(entry['access_token'])
@@ -227,7 +235,9 @@ def _host_variables(username, entry, expires, now, scopes, store_path, option):
     return variables
 
 
-def _groups_of(entry, expires, now, horizon, recovery):
+def _groups_of(
+    entry: dict, expires: datetime.datetime, now: datetime.datetime, horizon: datetime.datetime, recovery: str | None
+) -> list[str]:
     """The groups of this plugin (scope groups aside) that one user's entry puts the user in."""
     groups = []
     if expires <= horizon:
@@ -285,7 +295,7 @@ def mark_invalid(users: dict, errors: dict[str, str]) -> None:
 # -- host names that would collide ---------------------------------------------
 
 
-def _why_left_out(username, user, own_groups, inventory):
+def _why_left_out(username: str, user: dict, own_groups: set[str], inventory: InventoryData) -> str | None:
     if username in BUILTIN_GROUPS:
         return 'named like the group %s that Ansible itself makes' % username
     if username in C.LOCALHOST:
@@ -397,7 +407,7 @@ def record_left_out(inventory: InventoryData, left_out: dict[str, str], store_pa
     ]
 
 
-def _outcome_unknown_warning(users, unknown) -> str:
+def _outcome_unknown_warning(users: dict, unknown: list[str]) -> str:
     described = []
     for username in sorted(unknown)[:LISTED_USERS]:
         moment = marked_at(users[username]['entry'])
