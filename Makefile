@@ -1,10 +1,16 @@
 # Test and demo entry points. Everything sets itself up from a fresh clone:
 # virtualenvs under .venv/, a copy of the checkout under
 # build/ansible_collections/existio/exist/ for ansible-test, results and logs
-# under build/results/. See tests/tools/run.sh for the knobs.
+# under build/results/. The test stages are nox sessions: see noxfile.py for them and their knobs.
 
 SHELL := /bin/bash
 TOOLS := tests/tools
+# nox itself, in a virtualenv of its own on the machine's Python 3.11 (tests/requirements-nox.txt).
+NOX_VENV := .venv/nox
+NOX := $(NOX_VENV)/bin/nox
+PYTHON ?= $(shell bash -c 'source $(TOOLS)/common.sh && any_python')
+# After the sessions, the summary: its last line is `N passed, N failed`, its exit status make's.
+SUMMARY := $(NOX_VENV)/bin/python $(TOOLS)/results.py summary build/results
 
 .PHONY: test sanity units integration emulator-tests compat fuzz lint demo venv clean help
 
@@ -25,11 +31,16 @@ help:
 	@echo "make test-real       opt-in: the attribute_real target against exist.io (needs EXIST_TEST_TOKEN; never in make test)"
 	@echo "make clean           remove .venv/, build/, .ansible/ (ansible-lint) and tests/output/"
 
-test:
-	@bash $(TOOLS)/run.sh test
+$(NOX): tests/requirements-nox.txt
+	@rm -rf $(NOX_VENV) && $(PYTHON) -m venv $(NOX_VENV)
+	@$(NOX_VENV)/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements-nox.txt
+	@touch $(NOX)
 
-sanity units integration emulator-tests compat fuzz lint:
-	@bash $(TOOLS)/run.sh $@
+test: $(NOX)
+	@rm -rf build/results; $(NOX) --nocolor; $(SUMMARY)
+
+sanity units integration emulator-tests compat fuzz lint: $(NOX)
+	@rm -rf build/results; $(NOX) --nocolor --sessions $@; $(SUMMARY)
 
 demo:
 	@bash $(TOOLS)/demo.sh
@@ -38,7 +49,7 @@ demo:
 demo-fleet:
 	@bash $(TOOLS)/demo_fleet.sh
 
-venv:
+venv: $(NOX)
 	@bash $(TOOLS)/venv.sh 2.16 && bash $(TOOLS)/venv.sh 2.19 && bash $(TOOLS)/venv.sh 2.21
 
 .PHONY: bench bench-requests

@@ -4,7 +4,7 @@ Usage: python tests/tools/check_links.py [COLLECTION_ROOT]
 
 Galaxy and Automation Hub render only README.md, from the tarball, so a
 relative link there (to an .rst guide, to the changelog) is broken. This
-check (the `lint` stage of tests/tools/run.sh), offline:
+check (the `lint` stage of noxfile.py), offline:
 
 - every Markdown link and image in README.md is absolute (https://...) or an
   anchor of a heading in README.md itself;

@@ -66,6 +66,7 @@ FORBIDDEN = [
     'tests/fuzz/*',
     'tests/requirements-*.txt',
     'mypy.ini',
+    'noxfile.py',
     'tests/output',
     'tests/output/*',
     'tests/integration/integration_config.yml',
@@ -74,6 +75,7 @@ FORBIDDEN = [
 
 # Litter planted in the scratch copy; none of it may reach the tarball.
 LITTER = [
+    '.nox/lint/bin/python',
     '.venv/ansible-2.19/bin/python',
     'build/ansible_collections/existio/exist/README.md',
     'build/results/lint.log',

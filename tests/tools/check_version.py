@@ -5,7 +5,7 @@ Usage: python tests/tools/check_version.py [COLLECTION_ROOT]
 plugins/module_utils/_client.py cannot read galaxy.yml at run time (an
 installed collection does not ship it, and modules run without it), so it
 carries COLLECTION_VERSION as a literal. This check (the `lint` stage of
-tests/tools/run.sh) fails, naming both, when the two differ: bump them
+noxfile.py) fails, naming both, when the two differ: bump them
 together.
 """
 

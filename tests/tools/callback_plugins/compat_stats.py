@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Test-only callback (the `compat` stage of tests/tools/run.sh): a run's outcome as JSON.
+"""Test-only callback (the `compat` stage of noxfile.py): a run's outcome as JSON.
 
 Not part of the collection (tests/tools is not in the Galaxy tarball). The
 stage enables it with ANSIBLE_CALLBACK_PLUGINS=tests/tools/callback_plugins and
