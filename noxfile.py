@@ -208,6 +208,22 @@ def layout(copy: str = COPY) -> None:
         _LAID_OUT.add(copy)
 
 
+def ready_stage(session: nox.Session, name: str, core: str = TOOLS_CORE) -> Stage | None:
+    """The stage, with its core's virtualenv and the laid-out copy ready; None (the stage an error) without them."""
+    stage = Stage(session, name)
+    if not setup_venv(session, core):
+        stage.error('no virtualenv')
+        return None
+    layout()
+    return stage
+
+
+def remove(path: str) -> None:
+    """A result file of an earlier run, gone, so that a stage that writes none is not read as passing."""
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
 def python_for(core: str) -> str:
     return PY_FOR_CORE[core]
 
@@ -275,10 +291,9 @@ def ansible_test(
 @nox.parametrize('core', SANITY_CORES)
 def sanity(session: nox.Session, core: str) -> None:
     """ansible-test sanity, in its own virtualenv (--venv), no ignore entries."""
-    stage = Stage(session, 'sanity-' + core)
-    if not setup_venv(session, core):
-        return stage.error('no virtualenv')
-    layout()
+    stage = ready_stage(session, 'sanity-' + core, core)
+    if stage is None:
+        return
     py = python_for(core)
     session.log('%s: ansible-test sanity --venv --python %s (ansible-core %s)' % (stage.name, py, core))
     rc = ansible_test(core, stage.name, ['sanity', '--venv', '--python', py, '--junit', '--color', 'no'])
@@ -289,10 +304,9 @@ def sanity(session: nox.Session, core: str) -> None:
 @nox.parametrize('core', UNITS_CORES)
 def units(session: nox.Session, core: str) -> None:
     """ansible-test units (pytest, xdist) on the core's Python."""
-    stage = Stage(session, 'units-' + core)
-    if not setup_venv(session, core):
-        return stage.error('no virtualenv')
-    layout()
+    stage = ready_stage(session, 'units-' + core, core)
+    if stage is None:
+        return
     py = python_for(core)
     session.log('%s: ansible-test units --local --python %s (ansible-core %s)' % (stage.name, py, core))
     rc = ansible_test(core, stage.name, ['units', '--local', '--python', py, '--color', 'no'])
@@ -303,13 +317,11 @@ def units(session: nox.Session, core: str) -> None:
 @nox.session(python=False, name='emulator-tests')
 def emulator_tests(session: nox.Session) -> None:
     """The emulator's own pytest suite."""
-    stage = Stage(session, 'emulator-tests')
-    if not setup_venv(session, TOOLS_CORE):
-        return stage.error('no virtualenv')
-    layout()
+    stage = ready_stage(session, 'emulator-tests')
+    if stage is None:
+        return
     junit = os.path.join(RESULTS, 'emulator-tests.xml')
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(junit)
+    remove(junit)
     python = os.path.join(venv_dir(TOOLS_CORE), 'bin', 'python')
     cmd = [
         python,
@@ -543,10 +555,9 @@ def fuzz(session: nox.Session) -> None:
     FUZZ_PLAYBOOK_CASES cases through ansible-playbook. Each prints its master seed; FUZZ_SEED replays a
     run, and one case replays with `python tests/fuzz/fuzz_NAME.py --case N`.
     """
-    stage = Stage(session, 'fuzz')
-    if not setup_venv(session, TOOLS_CORE):
-        return stage.error('no virtualenv')
-    layout()
+    stage = ready_stage(session, 'fuzz')
+    if stage is None:
+        return
     open(stage.log, 'w').close()
     rc, totals = 0, [0, 0, 0]
     seed = ['--seed', os.environ['FUZZ_SEED']] if os.environ.get('FUZZ_SEED') else []
@@ -554,8 +565,7 @@ def fuzz(session: nox.Session) -> None:
     for fuzzer in sorted(glob.glob(os.path.join(COPY, 'tests', 'fuzz', 'fuzz_*.py'))):
         label = os.path.basename(fuzzer)[:-3]
         counts_file = os.path.join(RESULTS, label + '.counts')
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(counts_file)
+        remove(counts_file)
         session.log('fuzz: ' + label)
         # Each fuzzer bounds its cases itself; the timeout bounds it whatever happens.
         cmd = ['timeout', '900', python, fuzzer, '--seconds', os.environ.get('FUZZ_SECONDS', '60')]
@@ -602,13 +612,11 @@ def demo_fleet(session: nox.Session) -> None:
 @nox.session(python=False, name='bench-requests')
 def bench_requests(session: nox.Session) -> None:
     """Requests per run of existio.exist.attribute against a fresh emulator, both paths; one result per size."""
-    stage = Stage(session, 'bench-requests')
-    if not setup_venv(session, TOOLS_CORE):
-        return stage.error('no virtualenv')
-    layout()
+    stage = ready_stage(session, 'bench-requests')
+    if stage is None:
+        return
     counts_file = os.path.join(RESULTS, 'bench-requests.counts')
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(counts_file)
+    remove(counts_file)
     python = os.path.join(venv_dir(TOOLS_CORE), 'bin', 'python')
     cmd = [python, 'tests/perf/bench.py', '--parts', 'requests', '--collections-path', BUILD]
     cmd += ['--workdir', os.path.join(RESULTS, 'bench-requests'), '--result-file', counts_file]
@@ -627,10 +635,9 @@ def bench_requests(session: nox.Session) -> None:
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
     """ansible-lint, antsibull-docs, antsibull-changelog, ruff, mypy, version, README links, the tarball, galaxy-importer."""
-    stage = Stage(session, 'lint')
-    if not setup_venv(session, TOOLS_CORE):
-        return stage.error('no virtualenv')
-    layout()
+    stage = ready_stage(session, 'lint')
+    if stage is None:
+        return
     open(stage.log, 'w').close()
     python = os.path.join(venv_dir(TOOLS_CORE), 'bin', 'python')
     in_copy = {'cwd': COPY, 'env': tool_env(TOOLS_CORE, ANSIBLE_COLLECTIONS_PATH=BUILD)}
