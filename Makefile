@@ -33,7 +33,8 @@ help:
 
 $(NOX): tests/requirements-nox.txt
 	@rm -rf $(NOX_VENV) && $(PYTHON) -m venv $(NOX_VENV)
-	@$(NOX_VENV)/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements-nox.txt
+	@set -o pipefail; $(NOX_VENV)/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements-nox.txt 2>&1 \
+		| { grep -v "^WARNING: Location 'file://" || true; }
 	@touch $(NOX)
 
 test: $(NOX)
