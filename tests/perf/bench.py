@@ -81,6 +81,7 @@ from benchmarks.fleet import LARGE_USERS as FLEET_LARGE_USERS
 from benchmarks.fleet import MAX_USERS as FLEET_MAX_USERS
 from benchmarks.fleet import fleet_profile, part_fleet
 from benchmarks.module_profile import part_profile
+from benchmarks.read_side_requests import part_read_requests
 from benchmarks.requests_per_run import PATHS, part_custom_requests, part_requests, part_values_requests
 from benchmarks.runner import Runner
 from benchmarks.scale import MAX_USERS, part_scale
@@ -162,6 +163,11 @@ def _run_requests(runner, emulator, options, sections, numbers):
     sections['custom_requests'] = text
     ok = ok and good
     print('\nRequests per run creating custom attributes\n' + text + '\n', flush=True)
+    size_ok = dict(size_ok, **case_ok)
+    text, case_ok, good = part_read_requests(runner, emulator, paths)
+    sections['read_requests'] = text
+    ok = ok and good
+    print('\nRequests per run reading what Exist computes\n' + text + '\n', flush=True)
     size_ok = dict(size_ok, **case_ok)
     if options.result_file:
         passed = sum(1 for v in size_ok.values() if v)

@@ -20,6 +20,9 @@ WITH_VALUES_DAYS = 31
 # What each kind of run may send (see classify).
 OWNERSHIP_KINDS = ('owned', 'lookup', 'acquire', 'create', 'release')
 VALUES_KINDS = ('owned', 'profile', 'read', 'write')
+# What Exist computes: averages, correlations (and one combination), insights.
+COMPUTED_KINDS = ('computed',)
+COMPUTED_PATHS = ('/api/2/averages/', '/api/2/correlations/', '/api/2/correlations/combo/', '/api/2/insights/')
 
 
 def _ceil(a, b):
@@ -77,9 +80,11 @@ def classify(requests):
     """{'owned', 'lookup', 'acquire', 'create', 'release', 'profile', 'read', 'write', 'other': count} of logged
     requests.
 
-    'read' is a values read (with-values or values/), 'write' a value write (update or increment).
+    'read' is a values read (with-values or values/), 'write' a value write (update or increment), 'computed' a
+    read of what Exist computes (COMPUTED_PATHS).
     """
-    counts = dict((kind, 0) for kind in ('owned', 'lookup', 'acquire', 'create', 'release', 'profile', 'read', 'write'))
+    kinds = ('owned', 'lookup', 'acquire', 'create', 'release', 'profile', 'read', 'write', 'computed')
+    counts = dict((kind, 0) for kind in kinds)
     counts['other'] = 0
     for r in requests:
         if r['method'] == 'GET' and r['path'] == '/api/2/attributes/owned/':
@@ -98,6 +103,8 @@ def classify(requests):
             counts['read'] += 1
         elif r['method'] == 'POST' and r['path'] in ('/api/2/attributes/update/', '/api/2/attributes/increment/'):
             counts['write'] += 1
+        elif r['method'] == 'GET' and r['path'] in COMPUTED_PATHS:
+            counts['computed'] += 1
         else:
             counts['other'] += 1
     return counts
