@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import math
 import re
@@ -22,7 +23,7 @@ from .templates import (
     VALUE_TYPES,
     check_value,
 )
-from .world import Attribute, Token, User, World, utc_now
+from .world import Attribute, Token, User, World, parse_moment, utc_now
 
 MAX_ITEMS = 35
 MAX_LIMIT = 100
@@ -36,13 +37,20 @@ NOT_INCREMENTABLE = frozenset((2, 4, 6, 8))
 
 
 class ApiError(Exception):
-    """An error answered as {"detail": ...} with an HTTP status."""
+    """An error answered with an HTTP status and a JSON body: {"detail": ...}, or the `body` given."""
 
-    def __init__(self, status: int, detail: str, headers: dict | None = None) -> None:
+    def __init__(self, status: int, detail: str, headers: dict | None = None, body: dict | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.body = body if body is not None else {"detail": detail}
+
+
+def computed_error(status: int, error: str) -> ApiError:
+    """An error of the averages, correlations and insights endpoints: {"error": ...}, as the recorded 404
+    {"error": "not_found"} of the combination endpoint (not DRF's {"detail": ...})."""
+    return ApiError(status, error, body={"error": error})
 
 
 class Context:
@@ -91,6 +99,15 @@ class Context:
         scopes = self.token.expanded
         return f"{attribute.group}_read" in scopes or (attribute.manual and "manual_read" in scopes)
 
+    def can_read_name(self, name: str) -> bool:
+        """Whether the token may read an attribute named in an average, correlation or insight: the user's
+        attribute of that name as can_read() decides, else its template's group (a name that is neither: no)."""
+        attribute = self.user.attributes.get(name)
+        if attribute is not None:
+            return self.can_read(attribute)
+        group = self.user.group_of(name)
+        return group is not None and f"{group}_read" in self.token.expanded
+
     def can_write(self, group: str, manual: bool) -> bool:
         """Whether the token's write scopes cover a group (or manual_write a manual attribute)."""
         scopes = self.token.expanded
@@ -134,7 +151,8 @@ class Context:
     def _page_url(self, page: int) -> str:
         query = dict(self.query)
         query["page"] = str(page)
-        return f"{self.scheme}://{self.host}{self.path}?{urlencode(query)}"
+        # In alphabetical order, as the recorded next links have them.
+        return f"{self.scheme}://{self.host}{self.path}?{urlencode(sorted(query.items()))}"
 
 
 def _parse_date(value: Any) -> datetime.date | None:
@@ -190,20 +208,22 @@ def templates(ctx: Context) -> dict:
     return ctx.page(items)
 
 
-def _select(ctx: Context, owned_only: bool, include_inactive: bool, by_name: bool) -> list[Attribute]:
+def _select(
+    ctx: Context, owned_only: bool, include_inactive: bool, by_name: bool, hides_low_priority: bool = True
+) -> list[Attribute]:
     """The attributes a list endpoint answers, in list order.
 
-    Every list leaves out low priority attributes (priority >= 10) unless include_low_priority is set;
-    inactive ones are left out unless include_inactive says otherwise (the caller decides whether the
-    endpoint honours it). by_name: whether the `attributes` name filter applies (GET /attributes/ ignores it,
-    as the real service did in a recording).
+    Low priority attributes (priority >= 10) are left out unless include_low_priority is set, on the lists that
+    hide them (hides_low_priority: with-values does not, as recorded); inactive ones are left out unless
+    include_inactive says otherwise (the caller decides whether the endpoint honours it). by_name: whether the
+    `attributes` name filter applies (GET /attributes/ ignores it, as the real service did in a recording).
     """
     groups = ctx.names("groups")
     names = ctx.names("attributes") if by_name else None
     template_names = ctx.names("templates")
     manual = ctx.tristate("manual")
     exclude_custom = ctx.flag("exclude_custom")
-    include_low = ctx.flag("include_low_priority")
+    include_low = ctx.flag("include_low_priority") or not hides_low_priority
     service = ctx.token.service
     selected = []
     for attribute in sorted(ctx.user.attributes.values(), key=Attribute.sort_key):
@@ -256,7 +276,8 @@ def with_values(ctx: Context) -> dict:
     """GET /attributes/with-values/: each attribute with the values of its last `days` days, newest first.
 
     Only days that have data are listed (a null row, as a new scale attribute has, is not data: values/ lists it,
-    with-values does not); inactive attributes are always left out.
+    with-values does not); inactive attributes are always left out; low priority ones are listed without
+    include_low_priority (a recording listed steps_goal, priority 11, without it).
     """
     try:
         days = int(ctx.query.get("days", 1))
@@ -266,7 +287,7 @@ def with_values(ctx: Context) -> dict:
     date_max = _date_max(ctx)
     dates = [(date_max - datetime.timedelta(days=n)).isoformat() for n in range(days)]
     results = []
-    for attribute in _select(ctx, False, False, by_name=True):
+    for attribute in _select(ctx, False, False, by_name=True, hides_low_priority=False):
         item = ctx.world.attribute_json(attribute, with_services=False)
         item["values"] = [
             {"date": day, "value": attribute.values[day]} for day in dates if attribute.values.get(day) is not None
@@ -292,6 +313,124 @@ def values(ctx: Context) -> dict:
             if day <= date_max
         ]
     return ctx.page(items)
+
+
+# ---- averages, correlations, insights (seeded, never computed) ----
+
+
+def _date_bound(ctx: Context, name: str) -> str | None:
+    """An optional YYYY-MM-DD bound (inclusive), as text that compares like the dates; 400 when unparsable."""
+    if name not in ctx.query:
+        return None
+    day = _parse_date(ctx.query[name])
+    if day is None:
+        raise computed_error(400, f"{name} must be a date in YYYY-MM-DD format.")
+    return day.isoformat()
+
+
+def _within(day: str, date_min: str | None, date_max: str | None) -> bool:
+    return (date_min is None or day >= date_min) and (date_max is None or day <= date_max)
+
+
+def averages(ctx: Context) -> dict:
+    """GET /averages/: without include_historical the newest record of each attribute within the date bounds, with
+    it every record; by attribute name, then newest first; only attributes the token may read."""
+    names = ctx.names("attributes")
+    groups = ctx.names("groups")
+    date_min, date_max = _date_bound(ctx, "date_min"), _date_bound(ctx, "date_max")
+    historical = ctx.flag("include_historical")
+    chosen = [
+        record
+        for record in ctx.user.averages
+        if (names is None or record["attribute"] in names)
+        and (groups is None or ctx.user.group_of(record["attribute"]) in groups)
+        and _within(record["date"], date_min, date_max)
+        and ctx.can_read_name(record["attribute"])
+    ]
+    chosen.sort(key=lambda record: record["date"], reverse=True)
+    chosen.sort(key=lambda record: record["attribute"])
+    if not historical:
+        newest: dict[str, dict] = {}
+        for record in chosen:
+            newest.setdefault(record["attribute"], record)
+        chosen = list(newest.values())
+    return ctx.page([dict(record) for record in chosen])
+
+
+# ASSUMPTION: the docs say only "above a certain relationship strength" for `strong`.
+STRONG_CORRELATION = 0.3
+
+
+def correlations(ctx: Context) -> dict:
+    """GET /correlations/: `attribute` (either side), `strong` (|value| >= 0.3), `confident` (5 stars); only
+    correlations whose two attributes the token may read; newest date first, then attribute, attribute2."""
+    name = ctx.query.get("attribute")
+    strong, confident = ctx.flag("strong"), ctx.flag("confident")
+    chosen = [
+        record
+        for record in ctx.user.correlations
+        if (not name or name in (record["attribute"], record["attribute2"]))
+        and (not strong or abs(record["value"]) >= STRONG_CORRELATION)
+        and (not confident or record["stars"] == 5)
+        and ctx.can_read_name(record["attribute"])
+        and ctx.can_read_name(record["attribute2"])
+    ]
+    chosen.sort(key=lambda record: (record["attribute"], record["attribute2"]))
+    chosen.sort(key=lambda record: record["date"], reverse=True)
+    return ctx.page([dict(record) for record in chosen])
+
+
+def correlation_combo(ctx: Context) -> dict:
+    """GET /correlations/combo/?attribute=A&attribute2=B: the correlation of A and B, named in either order; 404
+    {"error": "not_found"} when there is none or the token may read neither attribute (the docs: a result needs
+    one of the two in the read scopes)."""
+    first, second = ctx.query.get("attribute", "").strip(), ctx.query.get("attribute2", "").strip()
+    if not first or not second:
+        # ASSUMPTION: the docs and the recordings show no answer to a missing parameter.
+        raise computed_error(400, "attribute and attribute2 are both required.")
+    pair = {first, second}
+    for record in ctx.user.correlations:
+        if {record["attribute"], record["attribute2"]} == pair and len(pair) == 2:
+            if ctx.can_read_name(first) or ctx.can_read_name(second):
+                return dict(record)
+            break
+    raise computed_error(404, "not_found")
+
+
+def _insight_priority(ctx: Context) -> int | None:
+    value = ctx.query.get("priority")
+    if value is None:
+        return None
+    try:
+        priority = int(value)
+    except ValueError:
+        priority = 0
+    if priority not in (1, 2, 3, 4):
+        # ASSUMPTION: the docs list 1 (today) to 4 (last month) and say nothing of other values.
+        raise computed_error(400, "priority must be 1, 2, 3 or 4.")
+    return priority
+
+
+def _insight_readable(ctx: Context, record: dict) -> bool:
+    attribute = record["type"].get("attribute")
+    return attribute is None or ctx.can_read_name(attribute["name"])
+
+
+def insights(ctx: Context) -> dict:
+    """GET /insights/: date_min and date_max (inclusive, on target_date), priority (1-4); newest `created` first;
+    an insight about an attribute the token may not read is left out."""
+    date_min, date_max = _date_bound(ctx, "date_min"), _date_bound(ctx, "date_max")
+    priority = _insight_priority(ctx)
+    chosen = [
+        record
+        for record in ctx.user.insights
+        if _within(record["target_date"], date_min, date_max)
+        and (priority is None or record["type"]["priority"] == priority)
+        and _insight_readable(ctx, record)
+    ]
+    # `created` may carry any offset: ordered by the moment, not the text.
+    chosen.sort(key=lambda record: parse_moment(record["created"]), reverse=True)
+    return ctx.page([copy.deepcopy(record) for record in chosen])
 
 
 # ---- writing ----
@@ -552,6 +691,10 @@ READ_ROUTES: dict[str, Callable[[Context], dict]] = {
     "/api/2/attributes/owned/": owned,
     "/api/2/attributes/with-values/": with_values,
     "/api/2/attributes/values/": values,
+    "/api/2/averages/": averages,
+    "/api/2/correlations/": correlations,
+    "/api/2/correlations/combo/": correlation_combo,
+    "/api/2/insights/": insights,
 }
 WRITE_ROUTES: dict[str, Callable[[Context, Any], tuple[int, dict]]] = {
     "/api/2/attributes/acquire/": acquire,

@@ -485,7 +485,7 @@ class Emulator:
                 else:
                     response.status, response.payload = write(ctx, _json_body(body))
             except api.ApiError as exc:
-                response.status, response.payload, response.headers = exc.status, {"detail": exc.detail}, exc.headers
+                response.status, response.payload, response.headers = exc.status, exc.body, exc.headers
             return response
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 import zoneinfo
@@ -158,6 +159,20 @@ class User:
     first_name: str = ""
     last_name: str = ""
     attributes: dict[str, Attribute] = dataclasses.field(default_factory=dict)
+    # What Exist computes from the values (averages per attribute and week, correlations, insights), seeded as the
+    # API's objects and served as they are: the emulator computes none of them.
+    averages: list[dict] = dataclasses.field(default_factory=list)
+    correlations: list[dict] = dataclasses.field(default_factory=list)
+    insights: list[dict] = dataclasses.field(default_factory=list)
+
+    def group_of(self, name: str) -> str | None:
+        """The group of an attribute named in an average, correlation or insight: that of the user's attribute of
+        that name, else its template's; None when it is neither."""
+        attribute = self.attributes.get(name)
+        if attribute is not None:
+            return attribute.group
+        template = TEMPLATES.get(name)
+        return template.group if template is not None else None
 
 
 @dataclasses.dataclass
@@ -249,6 +264,10 @@ class World:
             if user.first_name or user.last_name:
                 entry.update(first_name=user.first_name, last_name=user.last_name)
             entry.update(tokens=tokens, attributes=[a.as_seed() for a in attributes])
+            # Written only when there are some, like an attribute's values: older states stay as they were.
+            for key in COMPUTED_LISTS:
+                if getattr(user, key):
+                    entry[key] = copy.deepcopy(getattr(user, key))
             users.append(entry)
         return {
             "services": [{"name": name, "label": label} for name, label in self.services.items()],
@@ -401,6 +420,176 @@ def _token_from_seed(token: Any, username: str, world: World, now: datetime.date
     return entry
 
 
+# The three lists of what Exist computes, per user (seed keys and User fields).
+COMPUTED_LISTS = ("averages", "correlations", "insights")
+AVERAGE_NUMBERS = ("overall", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Every key of a correlation object, in the API's order.
+CORRELATION_KEYS = (
+    "date",
+    "period",
+    "offset",
+    "attribute",
+    "attribute2",
+    "value",
+    "p",
+    "percentage",
+    "stars",
+    "second_person",
+    "second_person_elements",
+    "attribute_category",
+    "strength_description",
+    "stars_description",
+    "description",
+    "occurrence",
+    "rating",
+)
+INSIGHT_KEYS = ("created", "target_date", "type", "html", "text")
+INSIGHT_PRIORITIES = (1, 2, 3, 4)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _record(data: Any, keys: tuple[str, ...], required: tuple[str, ...], where: str) -> dict:
+    """A record with exactly the API object's keys, in its order: an unknown key is refused (a typo would otherwise
+    be served), the required ones must be there, the others default to null."""
+    if not isinstance(data, dict):
+        raise SeedError(f"{where}: must be a mapping")
+    unknown = sorted(str(key) for key in data if key not in keys)
+    if unknown:
+        raise SeedError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    for key in required:
+        _require(data, key, where)
+    return {key: data.get(key) for key in keys}
+
+
+def _named(record: dict, key: str, user: User, where: str) -> str:
+    """The attribute name under `key`; it must resolve to a group (the user's attribute, or a template)."""
+    name = record[key]
+    if not isinstance(name, str) or not name:
+        raise SeedError(f"{where}: {key} must be an attribute name")
+    if user.group_of(name) is None:
+        raise SeedError(f"{where}: {key} {name!r} is neither one of the user's attributes nor a template")
+    return name
+
+
+def _json_only(record: dict, where: str) -> None:
+    """Whatever the seed put in the free-form keys must be JSON (a YAML date there would break every answer)."""
+    try:
+        json.dumps(record, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SeedError(f"{where}: not JSON data ({exc})") from exc
+
+
+def _average_from_seed(data: Any, user: User, where: str) -> dict:
+    record = _record(data, ("attribute", "date", *AVERAGE_NUMBERS), ("attribute", "date"), where)
+    _named(record, "attribute", user, where)
+    record["date"] = _date_key(record["date"], where)
+    for key in AVERAGE_NUMBERS:
+        if record[key] is not None and not _is_number(record[key]):
+            raise SeedError(f"{where}: {key} must be a number or null")
+    _json_only(record, where)
+    return record
+
+
+def _correlation_from_seed(data: Any, user: User, where: str) -> dict:
+    record = _record(data, CORRELATION_KEYS, ("date", "attribute", "attribute2", "value", "stars"), where)
+    if _named(record, "attribute", user, where) == _named(record, "attribute2", user, where):
+        raise SeedError(f"{where}: attribute and attribute2 must differ")
+    record["date"] = _date_key(record["date"], where)
+    if not _is_number(record["value"]) or not -1 <= record["value"] <= 1:
+        raise SeedError(f"{where}: value must be a number from -1 to 1")
+    if not _is_int(record["stars"]) or not 0 <= record["stars"] <= 5:
+        raise SeedError(f"{where}: stars must be an integer from 0 to 5")
+    for key in ("period", "offset"):
+        if record[key] is not None and not _is_int(record[key]):
+            raise SeedError(f"{where}: {key} must be an integer or null")
+    for key in ("p", "percentage"):
+        if record[key] is not None and not _is_number(record[key]):
+            raise SeedError(f"{where}: {key} must be a number or null")
+    elements = record["second_person_elements"]
+    if elements is not None and not (isinstance(elements, list) and all(isinstance(e, str) for e in elements)):
+        raise SeedError(f"{where}: second_person_elements must be a list of strings or null")
+    _json_only(record, where)
+    return record
+
+
+def _insight_type(data: Any, user: User, where: str) -> dict:
+    if not isinstance(data, dict):
+        raise SeedError(f"{where}: type must be a mapping")
+    kind = dict(data)
+    if not isinstance(kind.get("name"), str) or not kind["name"]:
+        raise SeedError(f"{where}: type.name must be a non-empty string")
+    if not _is_int(kind.get("priority")) or kind["priority"] not in INSIGHT_PRIORITIES:
+        raise SeedError(f"{where}: type.priority must be 1, 2, 3 or 4")
+    # An insight about no attribute in particular has a null type.attribute (then every token sees it).
+    kind.setdefault("attribute", None)
+    if kind["attribute"] is not None:
+        if not isinstance(kind["attribute"], dict):
+            raise SeedError(f"{where}: type.attribute must be a mapping or null")
+        _named(kind["attribute"], "name", user, f"{where}: type.attribute")
+    return kind
+
+
+def _insight_from_seed(data: Any, user: User, where: str) -> dict:
+    record = _record(data, INSIGHT_KEYS, ("created", "target_date", "type"), where)
+    if isinstance(record["created"], datetime.datetime):
+        # YAML turns an unquoted timestamp into a datetime.
+        record["created"] = record["created"].isoformat()
+    try:
+        parse_moment(record["created"])
+    except (ValueError, OverflowError) as exc:
+        raise SeedError(f"{where}: created {record['created']!r} is not an ISO 8601 date and time") from exc
+    record["target_date"] = _date_key(record["target_date"], where)
+    record["type"] = _insight_type(record["type"], user, where)
+    for key in ("html", "text"):
+        if record[key] is not None and not isinstance(record[key], str):
+            raise SeedError(f"{where}: {key} must be a string or null")
+    _json_only(record, where)
+    return record
+
+
+def _unique(records: list[dict], identity: Callable[[dict], Any], where: str, what: str) -> None:
+    seen: set = set()
+    for index, record in enumerate(records):
+        key = identity(record)
+        if key in seen:
+            raise SeedError(f"{where}[{index}]: {what}")
+        seen.add(key)
+
+
+def _computed_from_seed(data: dict, user: User, where: str) -> None:
+    """The user's averages, correlations and insights (after the attributes: names resolve against them)."""
+    parsers = {
+        "averages": _average_from_seed,
+        "correlations": _correlation_from_seed,
+        "insights": _insight_from_seed,
+    }
+    for key in COMPUTED_LISTS:
+        items = data.get(key) or []
+        if not isinstance(items, list):
+            raise SeedError(f"{where}.{key}: must be a list")
+        setattr(user, key, [parsers[key](item, user, f"{where}.{key}[{index}]") for index, item in enumerate(items)])
+    _unique(
+        user.averages,
+        lambda r: (r["attribute"], r["date"]),
+        f"{where}.averages",
+        "a second average of the same attribute and date",
+    )
+    # The combination endpoint answers the one correlation of a pair, whichever way round it is named.
+    _unique(
+        user.correlations,
+        lambda r: frozenset((r["attribute"], r["attribute2"])),
+        f"{where}.correlations",
+        "a second correlation of the same two attributes (in either order)",
+    )
+
+
 def _user_from_seed(data: Any, world: World, now: datetime.datetime, where: str) -> User:
     """One seeded user, with its attributes; its tokens go into the world as they are read."""
     user = User(
@@ -422,6 +611,7 @@ def _user_from_seed(data: Any, world: World, now: datetime.datetime, where: str)
         if attribute.name in user.attributes:
             raise SeedError(f"{where}.attributes[{aindex}]: duplicate attribute {attribute.name!r}")
         user.attributes[attribute.name] = attribute
+    _computed_from_seed(data, user, where)
     return user
 
 

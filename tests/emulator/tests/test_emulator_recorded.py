@@ -47,23 +47,31 @@ def names(response) -> list[str]:
 
 
 def test_low_priority_hidden_on_attribute_lists_unless_flag(exist):
-    """Priority >= 10 is left out of /attributes/, ?owned=true, /owned/ and with-values unless include_low_priority."""
+    """Priority >= 10 is left out of /attributes/, ?owned=true and /owned/ unless include_low_priority."""
     exist.admin.reset(seed_with(MIXED_PRIORITIES))
-    day = {"date_max": "2026-11-27"}
     for path, params, everything in (
         ("attributes/", {}, {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"}),
         ("attributes/", {"owned": "true"}, {"steps", "steps_goal", "keystrokes", "edge_nine", "edge_ten"}),
         ("attributes/owned/", {}, {"steps", "steps_goal", "keystrokes", "edge_nine", "edge_ten"}),
-        ("attributes/with-values/", day, {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"}),
     ):
         hidden = names(exist.get(path, params=params))
         assert set(hidden) == everything - LOW, (path, params, hidden)
         shown = names(exist.get(path, params={**params, "include_low_priority": "true"}))
         assert set(shown) == everything, (path, params, shown)
         assert len(shown) == len(set(shown))
-    with_values = exist.get("attributes/with-values/", params={**day, "include_low_priority": "1"}).json()["results"]
-    goal = next(item for item in with_values if item["name"] == "steps_goal")
-    assert goal["priority"] == 11 and goal["values"] == [{"date": "2026-11-27", "value": 10000}]
+
+
+def test_with_values_lists_low_priority_without_the_flag(exist):
+    """with-values lists priority >= 10 attributes with or without include_low_priority: a recording (days=31, no
+    flag) listed steps_goal, priority 11."""
+    exist.admin.reset(seed_with(MIXED_PRIORITIES))
+    everything = {"steps", "steps_goal", "keystrokes", "caffeine", "edge_nine", "edge_ten"}
+    for flag in ({}, {"include_low_priority": "false"}, {"include_low_priority": "1"}):
+        params = {"date_max": "2026-11-27", "days": "31", **flag}
+        with_values = exist.get("attributes/with-values/", params=params).json()["results"]
+        assert {item["name"] for item in with_values} == everything, flag
+        goal = next(item for item in with_values if item["name"] == "steps_goal")
+        assert goal["priority"] == 11 and goal["values"] == [{"date": "2026-11-27", "value": 10000}]
 
 
 def test_low_priority_flag_is_truthy_words_only(exist):
