@@ -72,7 +72,7 @@ def work(client: ExistClient, query: dict, params: dict, check_mode: bool, warn:
     else:
         correlations = list(client.list_correlations(query))
     named = dict((query[option], option) for option in ('attribute', 'attribute2') if option in query)
-    shown_names = set()
+    shown_names: set[str] = set()
     for correlation in correlations:
         shown_names.update((correlation['attribute'], correlation['attribute2']))
     warn_unreadable(client, named, shown_names, warn)
