@@ -117,7 +117,15 @@ USERS_GROUP = 'exist_users'
 LEFT_OUT_VARIABLE = 'exist_users_left_out'
 STATE_VARIABLE = 'exist_token_state'
 # Used when meta/runtime.yml cannot be read (it ships with the collection, so it normally can).
-KNOWN_MODULES = ('attribute', 'attribute_info', 'token', 'values')
+KNOWN_MODULES = (
+    'attribute',
+    'attribute_info',
+    'averages_info',
+    'correlations_info',
+    'insights_info',
+    'token',
+    'values',
+)
 # existio.exist.token runs once for the whole store (on localhost): its results go to the report's
 # `tokens` section, per Exist user it names, not to a user named after its host.
 TOKEN_MODULE = 'token'

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import short
 
@@ -134,6 +134,111 @@ def with_values_problem(obj: Any) -> str | None:
         if problem:
             return 'values[%d] %s' % (index, problem)
     return None
+
+
+def is_number(value: object) -> bool:
+    """Whether value is a finite JSON number (true and false are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not (isinstance(value, float) and (math.isnan(value) or math.isinf(value)))
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field_problem(obj: dict, key: str, check: Callable[[object], bool], expected: str) -> str | None:
+    if check(obj.get(key)):
+        return None
+    return "'%s' is %s, expected %s" % (key, short(obj.get(key)), expected) if key in obj else "has no '%s'" % key
+
+
+def _fields_problem(obj: object, fields: tuple) -> str | None:
+    """The first of (key, check, expected) that obj fails, or None."""
+    if not isinstance(obj, dict):
+        return 'is %s, not an object' % short(obj)
+    for key, check, expected in fields:
+        problem = _field_problem(obj, key, check, expected)
+        if problem:
+            return problem
+    return None
+
+
+WEEKDAYS = ('monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday')
+_AVERAGE_FIELDS = (
+    ('attribute', is_text, 'an attribute name'),
+    ('date', is_iso_date, 'YYYY-MM-DD'),
+    ('overall', is_number, 'a number'),
+) + tuple((day, is_number, 'a number') for day in WEEKDAYS)
+
+
+def average_problem(obj: object) -> str | None:
+    """What makes obj unusable as one week's averages of one attribute (GET /averages/), or None."""
+    return _fields_problem(obj, _AVERAGE_FIELDS)
+
+
+def _is_text_or_null(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_text_list_or_null(value: object) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(entry, str) for entry in value))
+
+
+# The fields the docs show with a value; those they show as null (attribute_category, description,
+# occurrence, rating) are passed on as they come.
+_CORRELATION_FIELDS = (
+    ('date', is_iso_date, 'YYYY-MM-DD'),
+    ('attribute', is_text, 'an attribute name'),
+    ('attribute2', is_text, 'an attribute name'),
+    ('period', _whole, 'a whole number of days'),
+    ('offset', _whole, 'a whole number of days'),
+    ('value', is_number, 'a number'),
+    ('p', is_number, 'a number'),
+    ('percentage', is_number, 'a number'),
+    ('stars', _whole, 'a whole number'),
+    ('second_person', _is_text_or_null, 'a string or null'),
+    ('second_person_elements', _is_text_list_or_null, 'a list of strings or null'),
+    ('strength_description', _is_text_or_null, 'a string or null'),
+    ('stars_description', _is_text_or_null, 'a string or null'),
+)
+
+
+def correlation_problem(obj: object) -> str | None:
+    """What makes obj unusable as a correlation (GET /correlations/ and /correlations/combo/), or None."""
+    return _fields_problem(obj, _CORRELATION_FIELDS)
+
+
+def _is_timestamp(value: object) -> bool:
+    """An ISO 8601 date and time that starts with a real date (Exist writes 2022-05-16T13:17:03+08:00)."""
+    return isinstance(value, str) and len(value) > 11 and value[10] == 'T' and is_iso_date(value[:10])
+
+
+def _is_insight_attribute(value: object) -> bool:
+    return value is None or (isinstance(value, dict) and is_text(value.get('name')))
+
+
+_INSIGHT_TYPE_FIELDS = (
+    ('name', is_text, 'an insight type name'),
+    ('priority', _whole, 'a whole number'),
+    ('attribute', _is_insight_attribute, 'null or an attribute object with a name'),
+)
+_INSIGHT_FIELDS = (
+    ('created', _is_timestamp, 'a date and time (YYYY-MM-DDThh:mm:ss+hh:mm)'),
+    ('target_date', is_iso_date, 'YYYY-MM-DD'),
+    ('type', lambda value: isinstance(value, dict), 'an object'),
+    ('html', _is_text_or_null, 'a string or null'),
+    ('text', _is_text_or_null, 'a string or null'),
+)
+
+
+def insight_problem(obj: object) -> str | None:
+    """What makes obj unusable as an insight (GET /insights/), or None."""
+    problem = _fields_problem(obj, _INSIGHT_FIELDS)
+    if problem or not isinstance(obj, dict):
+        return problem
+    problem = _fields_problem(obj['type'], _INSIGHT_TYPE_FIELDS)
+    return "'type' " + problem if problem else None
 
 
 def _is_token_text(value: object) -> bool:

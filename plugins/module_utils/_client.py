@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 from urllib.parse import urlsplit
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import (
+    average_problem,
+    correlation_problem,
+    insight_problem,
     is_text,
     listed_attribute_problem,
     template_problem,
@@ -34,7 +37,7 @@ from ansible_collections.existio.exist.plugins.module_utils._answer_shapes impor
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import short
-from ansible_collections.existio.exist.plugins.module_utils._transport import MAX_REQUESTS_PER_TASK, Transport
+from ansible_collections.existio.exist.plugins.module_utils._transport import MAX_REQUESTS_PER_TASK, Answer, Transport
 
 COLLECTION_VERSION = '0.2.0'
 USER_AGENT = 'existio.exist/%s (Ansible collection)' % COLLECTION_VERSION
@@ -46,6 +49,15 @@ PAGE_LIMIT = 100
 # No list can be longer than this many pages; a server that keeps sending
 # `next` past it is looping, and following it would burn the rate limit.
 MAX_PAGES = 500
+
+
+def _error_code(answer: Answer) -> object:
+    """The `error` of an answer's JSON object body (Exist's own error bodies), or None."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    return body.get('error') if isinstance(body, dict) else None
 
 
 def split_batches(items: list, size: int = MAX_ITEMS_PER_REQUEST) -> list[list]:
@@ -253,6 +265,39 @@ class ExistClient:
         query = dict(params or {})
         query['attribute'] = name
         return self.get_all('/api/2/attributes/values/', query, item_problem=value_row_problem)
+
+    def list_averages(self, params: dict | None = None) -> Iterator[dict]:
+        """Weekly averages of the attributes the token may read (all pages)."""
+        return self.get_all('/api/2/averages/', params, item_problem=average_problem)
+
+    def list_correlations(self, params: dict | None = None) -> Iterator[dict]:
+        """The correlations of the last week between attributes the token may read (all pages)."""
+        return self.get_all('/api/2/correlations/', params, item_problem=correlation_problem)
+
+    def correlation_combo(self, attribute: str, attribute2: str) -> dict | None:
+        """The one correlation of two attributes (in either order), or None when Exist has found none.
+
+        Exist answers "none" with 404 {"error": "not_found"}; any other 404 (a wrong api_url, say) fails.
+        """
+        path = '/api/2/correlations/combo/'
+        answer = self.transport.send('GET', path, params={'attribute': attribute, 'attribute2': attribute2})
+        if answer.status == 404 and _error_code(answer) == 'not_found':
+            return None
+        if answer.status >= 300:
+            raise self.transport.error(answer, 'GET', path)
+        body = self.transport.decoded(answer, 'GET', path)
+        problem = correlation_problem(body)
+        if problem:
+            raise ExistApiError(
+                self._redact('GET %s answered a body that is not a correlation: it %s' % (path, problem)),
+                method='GET',
+                path=path,
+            )
+        return body
+
+    def list_insights(self, params: dict | None = None) -> Iterator[dict]:
+        """The user's insights about what the token may read, newest first (all pages)."""
+        return self.get_all('/api/2/insights/', params, item_problem=insight_problem)
 
     def update(self, items: list) -> BatchResult:
         """Set one batch of day totals ({"name", "date", "value"})."""

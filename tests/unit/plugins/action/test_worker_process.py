@@ -14,8 +14,12 @@ import responses
 
 from ansible_collections.existio.exist.plugins.action.attribute import ActionModule as AttributeAction
 from ansible_collections.existio.exist.plugins.action.attribute_info import ActionModule as AttributeInfoAction
+from ansible_collections.existio.exist.plugins.action.averages_info import ActionModule as AveragesInfoAction
+from ansible_collections.existio.exist.plugins.action.correlations_info import ActionModule as CorrelationsInfoAction
+from ansible_collections.existio.exist.plugins.action.insights_info import ActionModule as InsightsInfoAction
 from ansible_collections.existio.exist.plugins.module_utils import _transport
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
+from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import average, correlation, insight
 
 BASE = 'http://127.0.0.1:8787'
 TOKEN = 'action-test-token-5566'
@@ -139,6 +143,24 @@ def test_attribute_info_in_process(make_action):
     result = action.run(task_vars={})
     action._execute_module.assert_not_called()
     assert result['templates'] == [{'name': 'steps'}] and result['count'] == 1 and result['changed'] is False
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    'action_class, path, args, key, item',
+    [
+        (AveragesInfoAction, '/api/2/averages/', {'date_min': '2026-11-01'}, 'averages', average()),
+        (CorrelationsInfoAction, '/api/2/correlations/', {'confident': True}, 'correlations', correlation()),
+        (InsightsInfoAction, '/api/2/insights/', {'priority': 2}, 'insights', insight()),
+    ],
+)
+def test_the_read_side_modules_in_process(make_action, action_class, path, args, key, item):
+    responses.add(responses.GET, BASE + path, json=page([item]))
+    action = make_action(action_class, dict(args, api_url=BASE, token=TOKEN), check_mode=True)
+    result = action.run(task_vars={})
+    action._execute_module.assert_not_called()
+    assert result[key] == [item] and result['count'] == 1 and result['changed'] is False
+    assert result['api_requests'] == 1 and TOKEN not in json.dumps(result)
 
 
 @responses.activate

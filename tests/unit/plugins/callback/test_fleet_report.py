@@ -479,8 +479,26 @@ def test_the_actions_are_the_action_group_of_meta_runtime():
     assert {'existio.exist.attribute', 'existio.exist.values', 'existio.exist.attribute_info'} <= (
         plugin_module._action_group()
     )
+    assert {'existio.exist.averages_info', 'existio.exist.correlations_info', 'existio.exist.insights_info'} <= (
+        plugin_module._action_group()
+    )
+    # The fallback, should meta/runtime.yml be unreadable, names the same modules.
+    assert set(plugin_module.KNOWN_MODULES) == short
     # Only full names: a short name may be a module of the playbook's own library/.
     assert not {'values', 'attribute', 'token'} & plugin_module._action_group()
+
+
+@pytest.mark.parametrize('module', ['averages_info', 'correlations_info', 'insights_info'])
+def test_the_read_side_modules_requests_are_counted_for_their_user(callback, tmp_path, module):
+    name = 'existio.exist.' + module
+    task = FakeTask(name, 'Read ' + module, name)
+    result = dict(changed=False, count=0, api_requests=3, invocation=invocation())
+    callback.v2_runner_on_ok(FakeResult(FakeHost('alice'), task, result))
+    callback.v2_runner_on_ok(FakeResult(FakeHost('alice'), attribute_task(), attribute_result(api_requests=2)))
+    report, markdown = finish(callback, tmp_path)
+    assert report['api_requests']['total'] == 5 and report['api_requests']['per_user'] == {'alice': 5}
+    assert report['per_user']['alice']['tasks']['ok'] == 2
+    assert SECRET not in json.dumps(report) and SECRET not in markdown
 
 
 def test_a_templated_action_is_matched_only_once_resolved(callback):

@@ -13,7 +13,14 @@ import pytest
 from ansible_collections.existio.exist.plugins.inventory import users
 from ansible_collections.existio.exist.plugins.lookup import values as values_lookup
 from ansible_collections.existio.exist.plugins.module_utils import _connection_options as table
-from ansible_collections.existio.exist.plugins.modules import attribute, attribute_info, token
+from ansible_collections.existio.exist.plugins.modules import (
+    attribute,
+    attribute_info,
+    averages_info,
+    correlations_info,
+    insights_info,
+    token,
+)
 from ansible_collections.existio.exist.plugins.modules import values as values_module
 from ansible_collections.existio.exist.tests.unit.plugins.documented import FRAGMENT, documented_options, fragment
 
@@ -21,6 +28,9 @@ USERS = [
     (attribute, table.ALL),
     (values_module, table.ALL),
     (attribute_info, table.ALL),
+    (averages_info, table.ALL),
+    (correlations_info, table.ALL),
+    (insights_info, table.ALL),
     (values_lookup, table.ALL),
     (token, table.TRANSPORT),
     (users, table.TRANSPORT),

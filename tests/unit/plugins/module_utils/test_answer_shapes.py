@@ -13,7 +13,11 @@ import responses
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import (
     attribute_problem,
+    average_problem,
+    correlation_problem,
+    insight_problem,
     is_iso_date,
+    is_number,
     template_problem,
     token_answer_oddities,
     token_answer_problem,
@@ -22,7 +26,16 @@ from ansible_collections.existio.exist.plugins.module_utils._answer_shapes impor
 )
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
-from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import OWNED, page
+from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import (
+    AVERAGES,
+    CORRELATIONS,
+    INSIGHTS,
+    OWNED,
+    average,
+    correlation,
+    insight,
+    page,
+)
 
 NEW_ACCESS = 'sEcReT-new-access-11'
 # A token answer as Exist gives it.
@@ -157,3 +170,95 @@ def test_token_answer_oddities_say_what_is_odd_without_quoting_a_value(changes, 
 
 def test_an_expires_in_of_more_than_a_century_is_odd():
     assert token_answer_oddities(dict(ANSWER, expires_in=101 * 366 * 24 * 3600)) != []
+
+
+# -- averages, correlations, insights ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    'value, expected',
+    [(0, True), (-2.5, True), (1e-26, True), (True, False), ('3', False), (None, False)]
+    + [(float(text), False) for text in ('nan', 'inf', '-inf')],
+)
+def test_is_number_takes_finite_json_numbers_only(value, expected):
+    assert is_number(value) is expected
+
+
+def test_the_docs_examples_have_no_problem():
+    assert average_problem(average()) is None
+    assert correlation_problem(correlation()) is None
+    assert insight_problem(insight()) is None
+    # An insight about no attribute is shown too; integral averages are numbers as well.
+    assert insight_problem(insight(attribute=None)) is None
+    assert average_problem(average(overall=4174)) is None
+
+
+@pytest.mark.parametrize(
+    'obj, problem',
+    [
+        ([], 'is [], not an object'),
+        (average(attribute=''), "'attribute' is \"\", expected an attribute name"),
+        (average(date='2026-02-30'), "'date' is \"2026-02-30\", expected YYYY-MM-DD"),
+        (average(date='29/11/2026'), "'date' is \"29/11/2026\", expected YYYY-MM-DD"),
+        (average(overall='4174'), "'overall' is \"4174\", expected a number"),
+        (average(sunday=None), "'sunday' is null, expected a number"),
+        (dict((k, v) for k, v in average().items() if k != 'friday'), "has no 'friday'"),
+    ],
+)
+def test_average_problem_names_the_field(obj, problem):
+    assert average_problem(obj) == problem
+
+
+@pytest.mark.parametrize(
+    'obj, problem',
+    [
+        (correlation(date=None), "'date' is null, expected YYYY-MM-DD"),
+        (correlation(attribute2=7), "'attribute2' is 7, expected an attribute name"),
+        (correlation(value='-0.5'), "'value' is \"-0.5\", expected a number"),
+        (correlation(p=None), "'p' is null, expected a number"),
+        (correlation(stars=4.5), "'stars' is 4.5, expected a whole number"),
+        (correlation(period=True), "'period' is true, expected a whole number of days"),
+        (correlation(second_person_elements=['a', 1]), "'second_person_elements' is [\"a\", 1]"),
+    ],
+)
+def test_correlation_problem_names_the_field(obj, problem):
+    assert correlation_problem(obj).startswith(problem)
+
+
+def test_correlation_fields_the_docs_show_as_null_pass_as_they_come():
+    assert correlation_problem(correlation(rating=3, description='x', second_person=None)) is None
+
+
+@pytest.mark.parametrize(
+    'obj, problem',
+    [
+        (insight(created='2026-11-30'), "'created' is \"2026-11-30\", expected a date and time"),
+        (
+            insight(target_date='2026-13-01', created='2026-11-30T13:17:03+08:00'),
+            "'target_date' is \"2026-13-01\", expected YYYY-MM-DD",
+        ),
+        (insight(type='dow_sleep'), "'type' is \"dow_sleep\", expected an object"),
+        (insight(text=3), "'text' is 3, expected a string or null"),
+        (insight(type={'name': 'x', 'priority': '1', 'attribute': None}), "'type' 'priority' is \"1\""),
+        (insight(type={'name': 'x', 'priority': 1, 'attribute': {}}), "'type' 'attribute' is {}"),
+        (insight(type={'priority': 1, 'attribute': None}), "'type' has no 'name'"),
+    ],
+)
+def test_insight_problem_names_the_field(obj, problem):
+    assert insight_problem(obj).startswith(problem)
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    'url, item, read, endpoint',
+    [
+        (AVERAGES, average(overall=None), 'list_averages', 'GET /api/2/averages/'),
+        (CORRELATIONS, correlation(value=None), 'list_correlations', 'GET /api/2/correlations/'),
+        (INSIGHTS, insight(html=['x']), 'list_insights', 'GET /api/2/insights/'),
+    ],
+)
+def test_a_malformed_item_of_the_read_side_lists_fails_naming_the_endpoint(client, url, item, read, endpoint):
+    responses.add(responses.GET, url, json=page([item]))
+    with pytest.raises(ExistApiError) as excinfo:
+        list(getattr(client, read)())
+    assert excinfo.value.message.startswith(endpoint + ' answered a malformed item: results[0] ')

@@ -24,11 +24,18 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import Exist
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import (
     ACQUIRE,
+    AVERAGES,
     BASE,
+    COMBO,
+    CORRELATIONS,
+    INSIGHTS,
     OWNED,
     TOKEN,
     A,
     assert_no_token,
+    average,
+    correlation,
+    insight,
     page,
 )
 
@@ -182,3 +189,98 @@ def test_malformed_bodies_that_echo_the_token_are_redacted(client):
         client.acquire([{'name': 'a'}])
     assert_no_token(listing.value.message, writing.value.message)
     assert '********' in listing.value.message and '********' in writing.value.message
+
+
+# -- averages, correlations, insights -------------------------------------------------------------------------
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    'url, read, make',
+    [
+        (AVERAGES, 'list_averages', average),
+        (CORRELATIONS, 'list_correlations', correlation),
+        (INSIGHTS, 'list_insights', insight),
+    ],
+)
+def test_the_read_side_lists_follow_every_page_at_limit_100_with_the_query(client, url, read, make):
+    first, second = make(), make(date='2026-11-22') if make is not insight else make(target_date='2026-11-22')
+    responses.add(responses.GET, url, json=page([first], url + '?limit=100&page=2&x=1'))
+    responses.add(responses.GET, url, json=page([second]))
+    assert list(getattr(client, read)({'x': '1'})) == [first, second]
+    assert [call.request.url for call in responses.calls] == [url + '?x=1&limit=100', url + '?limit=100&page=2&x=1']
+
+
+@responses.activate
+def test_a_new_accounts_empty_page_is_an_empty_list(client):
+    responses.add(responses.GET, INSIGHTS, json={'count': 0, 'next': None, 'previous': None, 'results': []})
+    assert list(client.list_insights()) == []
+
+
+@responses.activate
+def test_the_combination_is_one_get_of_one_object(client):
+    found = correlation('steps', 'mood')
+    responses.add(responses.GET, COMBO, json=found)
+    assert client.correlation_combo('steps', 'mood') == found
+    assert [call.request.url for call in responses.calls] == [COMBO + '?attribute=steps&attribute2=mood']
+    assert client.requests_sent == 1
+
+
+@responses.activate
+def test_the_combinations_404_not_found_is_none(client, rec):
+    # As recorded from exist.io for a combination it has not found.
+    responses.add(responses.GET, COMBO, status=404, json={'error': 'not_found'})
+    assert client.correlation_combo('steps', 'mood') is None
+    assert len(responses.calls) == 1 and rec.warnings == []
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    'answer',
+    [
+        dict(json={'detail': 'Not found.'}),
+        dict(body='<html>Not Found</html>', content_type='text/html'),
+        dict(json={'error': 'not_allowed'}),
+        dict(json=['not_found']),
+    ],
+)
+def test_any_other_404_of_the_combination_fails_with_its_status(client, answer):
+    responses.add(responses.GET, COMBO, status=404, **answer)
+    with pytest.raises(ExistApiError) as excinfo:
+        client.correlation_combo('steps', 'mood')
+    assert excinfo.value.status == 404
+    assert excinfo.value.message.startswith('GET /api/2/correlations/combo/: Exist answered 404')
+
+
+@responses.activate
+def test_a_combination_refused_fails_naming_the_endpoint(client):
+    responses.add(responses.GET, COMBO, status=400, json={'error': 'attribute2 is required'})
+    with pytest.raises(ExistApiError) as excinfo:
+        client.correlation_combo('steps', 'mood')
+    assert excinfo.value.status == 400 and 'GET /api/2/correlations/combo/' in excinfo.value.message
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    'answer, fragment',
+    [
+        (dict(json=correlation(stars='5')), "is not a correlation: it 'stars' is \"5\", expected a whole number"),
+        (dict(json=[correlation()]), 'is not a correlation: it is [{'),
+        (dict(body='not json'), 'with a body that is not JSON'),
+    ],
+)
+def test_a_malformed_combination_fails_naming_the_endpoint(client, answer, fragment):
+    responses.add(responses.GET, COMBO, **answer)
+    with pytest.raises(ExistApiError) as excinfo:
+        client.correlation_combo('steps', 'mood')
+    assert excinfo.value.message.startswith('GET /api/2/correlations/combo/')
+    assert fragment in excinfo.value.message
+
+
+@responses.activate
+def test_a_combination_that_echoes_the_token_is_redacted(client):
+    responses.add(responses.GET, COMBO, json=correlation(stars=TOKEN))
+    with pytest.raises(ExistApiError) as excinfo:
+        client.correlation_combo('steps', 'mood')
+    assert_no_token(excinfo.value.message, excinfo.value.detail)
+    assert '********' in excinfo.value.message
