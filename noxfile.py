@@ -538,7 +538,7 @@ def _find_python(minor: str) -> str | None:
     for candidate in candidates:
         if (
             os.access(candidate, os.X_OK)
-            and subprocess.run([candidate, '-c', check, minor], capture_output=True).returncode == 0
+            and subprocess.run([candidate, '-c', check, minor], capture_output=True, check=False).returncode == 0
         ):
             return candidate
     return None

@@ -16,6 +16,7 @@ import json
 import os
 import stat
 
+import pytest
 import requests
 from ansible.parsing.vault import VaultLib, VaultSecret
 
@@ -23,6 +24,7 @@ from ansible_collections.existio.exist.plugins.action.token import ActionModule
 from ansible_collections.existio.exist.plugins.plugin_utils import _token_store
 from ansible_collections.existio.exist.plugins.plugin_utils._token_store import TokenStore, format_expires_at
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import build_action
+from exist_emulator.testing import BackgroundEmulator
 
 CLIENT_ID = 'unit-client'
 CLIENT_SECRET = 'sEcReT-client-5f1e90'
@@ -188,3 +190,39 @@ class FailingSaves:
             return original(store, entries)
 
         monkeypatch.setattr(TokenStore, 'save', save)
+
+
+# -- fixtures: re-exported by the conftest.py of action/ and plugin_utils/, the folders of the token task's tests
+# (not of tests/unit/plugins/: ansible-test runs the modules' tests where controller code cannot be imported).
+# emulator: an emulator over HTTP, one per test module (a test module may define its own); world(**seed options):
+# reset the emulator to seed(...) and return it; store(entries=None, **store_entries options): write a token
+# store and return its path (store.path).
+
+
+@pytest.fixture(scope='module')
+def emulator():
+    with BackgroundEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def world(emulator):
+    """Load a seed; returns the emulator."""
+
+    def load(**kwargs):
+        emulator.admin.reset(seed(**kwargs))
+        return emulator
+
+    return load
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = str(tmp_path / 'tokens.yml')
+
+    def write(entries=None, **kwargs):
+        TokenStore(path).save(entries if entries is not None else store_entries(**kwargs))
+        return path
+
+    write.path = path
+    return write
