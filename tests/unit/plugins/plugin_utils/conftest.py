@@ -6,4 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.tests.unit.plugins.token_task import emulator, store, world  # noqa: F401
+from ansible_collections.existio.exist.tests.unit.plugins.token_task import emulator, store, world
+
+# pytest finds a fixture by its name in a conftest.py: these are here to be found.
+__all__ = ['emulator', 'store', 'world']
