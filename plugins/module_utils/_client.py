@@ -46,6 +46,9 @@ USER_AGENT = 'existio.exist/%s (Ansible collection)' % COLLECTION_VERSION
 MAX_ITEMS_PER_REQUEST = 35
 # The largest page the API serves; fewer pages means fewer requests.
 PAGE_LIMIT = 100
+# Exist leaves low-priority (priority >= 10) and inactive attributes out of every attribute list unless asked:
+# the query of a read that must see every attribute the token can read.
+EVERY_ATTRIBUTE = {'include_inactive': 'true', 'include_low_priority': 'true'}
 # No list can be longer than this many pages; a server that keeps sending
 # `next` past it is looping, and following it would burn the rate limit.
 MAX_PAGES = 500

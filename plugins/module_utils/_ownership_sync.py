@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ansible_collections.existio.exist.plugins.module_utils._write_engine import Outcome as WriteOutcome
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import attribute_problem
+from ansible_collections.existio.exist.plugins.module_utils._client import EVERY_ATTRIBUTE
 from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import (
     MANUAL,
@@ -42,10 +43,6 @@ from ansible_collections.existio.exist.plugins.module_utils._write_engine import
     Endpoint,
     WriteRun,
 )
-
-# Exist leaves low-priority (priority >= 10) and inactive attributes out of
-# every list unless asked; a read that decides ownership must see them all.
-EVERY_ATTRIBUTE = {'include_inactive': 'true', 'include_low_priority': 'true'}
 
 
 def read_owned(client: ExistClient) -> dict[str, dict]:

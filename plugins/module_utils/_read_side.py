@@ -17,14 +17,12 @@ if TYPE_CHECKING:
     from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 
 from ansible_collections.existio.exist.plugins.module_utils._answer_shapes import is_iso_date
+from ansible_collections.existio.exist.plugins.module_utils._client import EVERY_ATTRIBUTE
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import shown
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 
 DATE_OPTIONS = ('date_min', 'date_max')
-# Every attribute of the user the token may read, whatever its state or priority: an attribute this list
-# leaves out is one the token cannot read, or one the user does not have.
-EVERY_READABLE_ATTRIBUTE = {'include_inactive': 'true', 'include_low_priority': 'true'}
 
 
 def date_query(params: dict) -> dict:
@@ -73,7 +71,7 @@ def warn_unreadable(
     missing = [name for name in named if name not in shown_names]
     if not missing:
         return
-    readable = set(item['name'] for item in client.list_attributes(dict(EVERY_READABLE_ATTRIBUTE)))
+    readable = set(item['name'] for item in client.list_attributes(dict(EVERY_ATTRIBUTE)))
     for name in missing:
         if name not in readable:
             warn(
