@@ -33,3 +33,15 @@ attributes:
     membership:
       - existio.exist.exist
 '''
+
+    # The attributes of a module that only reads (the *_info modules).
+    INFO_MODULE = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - This module only reads.
+  diff_mode:
+    support: none
+'''

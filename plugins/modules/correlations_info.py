@@ -24,13 +24,7 @@ extends_documentation_fragment:
   - existio.exist.connection
   - existio.exist.connection.token
   - existio.exist.attributes
-attributes:
-  check_mode:
-    support: full
-    details:
-      - This module only reads.
-  diff_mode:
-    support: none
+  - existio.exist.attributes.info_module
 options:
   attribute:
     description:
