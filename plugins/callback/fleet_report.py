@@ -66,6 +66,19 @@ options:
     ini:
       - section: callback_existio_exist_fleet_report
         key: output_dir
+  summary:
+    description:
+      - Print a short summary at the end of the run, at default verbosity (users changed, failed and the
+        others by outcome; API requests and the busiest user against the hourly budget; where the report
+        went). When V(false), the summary is printed only with C(-vv).
+    type: bool
+    default: true
+    version_added: 0.2.0
+    env:
+      - name: EXIST_FLEET_REPORT_SUMMARY
+    ini:
+      - section: callback_existio_exist_fleet_report
+        key: summary
 seealso:
   - name: Running a fleet of Exist users
     description: The token store, the inventory, converging every user and this report.
@@ -98,7 +111,10 @@ from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible.plugins.callback import CallbackBase  # noqa: E402
 
 from ansible_collections.existio.exist.plugins.plugin_utils._atomic_file import write_atomically  # noqa: E402
-from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import render_markdown  # noqa: E402
+from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import (  # noqa: E402
+    render_markdown,
+    summary_lines,
+)
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_tally import (  # noqa: E402
     REPORT_NAME,
     TokenTally,
@@ -342,4 +358,7 @@ class CallbackModule(CallbackBase):
                 '%s: could not write the report to %s: %s' % (self.CALLBACK_NAME, directory, exc.strerror or exc)
             )
             return
-        self._display.vv('%s: wrote %s' % (self.CALLBACK_NAME, ' and '.join(written)))
+        # On screen by default: the report's gist, without opening it (-vv only when the summary option is off).
+        show = self._display.display if self.get_option('summary') else self._display.vv
+        for line in summary_lines(report, written):
+            show('%s: %s' % (self.CALLBACK_NAME, line))

@@ -285,3 +285,27 @@ def render_markdown(report: dict) -> str:
     lines += _tokens(report, drift)
     lines += _api_requests(report)
     return '\n'.join(lines) + '\n'
+
+
+def summary_lines(report: dict, written: list[str]) -> list[str]:
+    """The few lines the report callback prints at default verbosity: users by outcome, requests, where it went."""
+    users, requests = report['users'], report['api_requests']
+    counts = [
+        '%d %s' % (users[key], key.replace('_', ' '))
+        for key in ('changed', 'unchanged', 'failed', 'outcome_unknown', 'skipped', 'not_run')
+        if users[key] or key in ('changed', 'failed')
+    ]
+    lines = ['%s: %d user(s): %s' % (report['title'], users['total'], ', '.join(counts))]
+    busiest = requests['busiest'][0] if requests['busiest'] else None
+    lines.append(
+        'API requests: %d%s'
+        % (
+            requests['total'],
+            ' (busiest: %s, %d of %d an hour)'
+            % (busiest['user'], busiest['requests'], requests['budget_per_user_per_hour'])
+            if busiest
+            else '',
+        )
+    )
+    lines.append('Report: %s' % ' and '.join(written))
+    return lines

@@ -397,6 +397,26 @@ def test_a_report_that_cannot_be_written_is_a_warning(callback, tmp_path, monkey
     assert len(warnings) == 1 and 'could not write the report to %s' % blocker in warnings[0]
 
 
+@pytest.mark.parametrize('summary, shown_at', [(True, 'display'), (False, 'vv')])
+def test_the_summary_is_on_screen_by_default_and_at_vv_when_off(callback, tmp_path, monkeypatch, summary, shown_at):
+    lines = {'display': [], 'vv': []}
+    for method in lines:
+        monkeypatch.setattr(
+            callback._display, method, lambda message, *args, _m=method, **kwargs: lines[_m].append(message)
+        )
+    callback.set_options(direct={'output_dir': str(tmp_path / 'reports'), 'summary': summary})
+    feed_a_fleet_run(callback)
+    callback.v2_playbook_on_stats(None)
+    other = 'vv' if shown_at == 'display' else 'display'
+    assert len(lines[shown_at]) == 3 and lines[other] == []
+    assert lines[shown_at][0].startswith('existio.exist.fleet_report: Exist fleet report: 5 user(s): 2 changed')
+    assert 'API requests: ' in lines[shown_at][1]
+    assert lines[shown_at][2].endswith(
+        'exist-fleet-report.json and %s' % (tmp_path / 'reports' / 'exist-fleet-report.md')
+    )
+    assert all(SECRET not in line for line in lines[shown_at])
+
+
 def test_the_output_dir_defaults_to_the_current_directory(tmp_path, monkeypatch):
     doc = yaml.safe_load(plugin_module.DOCUMENTATION)
     C.config.initialize_plugin_configuration_definitions('callback', NAME, doc['options'])

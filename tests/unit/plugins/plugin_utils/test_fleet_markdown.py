@@ -9,7 +9,11 @@ A whole report from a play: callback/test_fleet_report.py.
 
 from __future__ import annotations
 
-from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import MARKDOWN_LISTED, render_markdown
+from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import (
+    MARKDOWN_LISTED,
+    render_markdown,
+    summary_lines,
+)
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_tally import TokenTally, UserTally, build_report
 
 
@@ -83,3 +87,24 @@ def test_token_tasks_get_their_own_section():
     page = render_markdown(report_of(tokens=tokens))
     assert '## Tokens' in page and 'Refreshed: bob (1).' in page
     assert 'Of these, 1 by existio.exist.token tasks (counted apart from the users).' in page
+
+
+def test_the_summary_says_users_by_outcome_requests_and_where_the_report_went():
+    report = report_of(
+        ('alice', 'changed', {'acquired': ['mood'], 'api_requests': 3}),
+        ('bob', 'ok', {'api_requests': 1}),
+        ('carol', 'failed', {'msg': 'Exist answered 401', 'api_requests': 1}),
+        not_run={'dave': {'token_state': 'reauthorization_needed', 'reason': 'no task ran'}},
+    )
+    assert summary_lines(report, ['/r/exist-fleet-report.json', '/r/exist-fleet-report.md']) == [
+        'Exist fleet report: 4 user(s): 1 changed, 1 unchanged, 1 failed, 1 not run',
+        'API requests: 5 (busiest: alice, 3 of 300 an hour)',
+        'Report: /r/exist-fleet-report.json and /r/exist-fleet-report.md',
+    ]
+
+
+def test_the_summary_of_an_empty_run_names_changed_and_failed_even_at_zero():
+    assert summary_lines(report_of(), ['x.json'])[:2] == [
+        'Exist fleet report: 0 user(s): 0 changed, 0 failed',
+        'API requests: 0',
+    ]
