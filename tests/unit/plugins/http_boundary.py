@@ -10,6 +10,7 @@ Internal to this collection, not a stable API. The fixtures `rec` (tests/unit/co
 
 from __future__ import annotations
 
+from ansible_collections.existio.exist.plugins.module_utils._task_runner import run_task
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 
 BASE = 'https://exist.example'
@@ -101,3 +102,19 @@ def page(results, next_url=None):
 def assert_no_token(*texts):
     for text in texts:
         assert TOKEN not in str(text)
+
+
+def task_params(task, **options):
+    """The params a module of the task gets: every option at its default (argument_spec), the stub's api_url and
+    token, then options."""
+    params = dict((name, spec.get('default')) for name, spec in task.argument_spec().items())
+    params.update(api_url=BASE, token=TOKEN)
+    params.update(options)
+    return params
+
+
+def run_stubbed_task(task, **options):
+    """(result, warnings) of the task run as both execution paths run it, against the stubbed API."""
+    warnings = []
+    result = run_task(task, task_params(task, **options), check_mode=False, diff=False, warn=warnings.append)
+    return result, warnings

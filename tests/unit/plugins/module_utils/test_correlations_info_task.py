@@ -12,35 +12,28 @@ import pytest
 import responses
 
 from ansible_collections.existio.exist.plugins.module_utils import _correlations_info_task as task
-from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError, run_task
+from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import (
     ATTRIBUTES,
-    BASE,
     COMBO,
     CORRELATIONS,
     TOKEN,
     assert_no_token,
     correlation,
     page,
+    run_stubbed_task,
+    task_params,
 )
 
-NO_OPTION = dict(attribute=None, attribute2=None, strong=False, confident=False)
 UNREADABLE = (
     "nothing was returned for '%s': the token cannot read it (no read scope for its group), "
     'or the user has no such attribute'
 )
 
 
-def params(**options):
-    connection = dict((name, spec.get('default')) for name, spec in task.argument_spec().items())
-    return dict(connection, api_url=BASE, token=TOKEN, **dict(NO_OPTION, **options))
-
-
 def run(**options):
-    warnings = []
-    result = run_task(task, params(**options), check_mode=False, diff=False, warn=warnings.append)
-    return result, warnings
+    return run_stubbed_task(task, **options)
 
 
 @pytest.mark.parametrize(
@@ -53,7 +46,7 @@ def run(**options):
     ],
 )
 def test_each_option_becomes_its_query_parameter_only_when_it_filters(options, query):
-    assert task.prepare(dict(NO_OPTION, **options)) == query
+    assert task.prepare(task_params(task, **options)) == query
 
 
 @responses.activate
@@ -75,7 +68,7 @@ def test_each_option_becomes_its_query_parameter_only_when_it_filters(options, q
 )
 def test_bad_input_fails_before_any_request_naming_option_and_value(options, message):
     with pytest.raises(TaskInputError, match=message):
-        task.prepare(dict(NO_OPTION, **options))
+        task.prepare(task_params(task, **options))
     result, warnings = run(**options)
     assert result['failed'] and message in result['msg'] and result['api_requests'] == 0
     assert len(responses.calls) == 0
