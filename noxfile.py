@@ -670,6 +670,11 @@ def lint(session: nox.Session) -> None:
             [python, os.path.join(TOOLS, 'check_package.py'), COPY, package],
             {'env': tool_env(TOOLS_CORE)},
         ),
+        (
+            "README's emulator install keeps the installed collection verifiable",
+            [python, os.path.join(TOOLS, 'check_emulator_install.py'), COPY, os.path.join(BUILD, 'emulator-install')],
+            {'env': tool_env(TOOLS_CORE)},
+        ),
     ]
     passed = failed = 0
     for label, cmd, where in checks:
