@@ -12,7 +12,7 @@ PYTHON ?= $(shell bash -c 'source $(TOOLS)/common.sh && any_python')
 # After the sessions, the summary: its last line is `N passed, N failed`, its exit status make's.
 SUMMARY := $(NOX_VENV)/bin/python $(TOOLS)/results.py summary build/results
 
-.PHONY: test sanity units integration emulator-tests compat fuzz lint demo venv clean help
+.PHONY: test sanity units integration emulator-tests compat fuzz lint docs demo venv clean help
 
 help:
 	@echo "make test            sanity, units, emulator tests, integration, compat, fuzz, demo-fleet, bench-requests, lint; then 'N passed, N failed'"
@@ -22,7 +22,8 @@ help:
 	@echo "make integration     ansible-test integration against a freshly started emulator"
 	@echo "make compat          the Galaxy tarball on ansible-core 2.16 and 2.21: install, emulator from the install, demo on both paths"
 	@echo "make fuzz            the fault fuzzers (ownership, values, token flow) against the emulator (FUZZ_SECONDS each, FUZZ_SEED)"
-	@echo "make lint            ansible-lint, antsibull-docs, antsibull-changelog, version, README links, tarball contents, galaxy-importer"
+	@echo "make lint            ansible-lint, antsibull-docs, antsibull-changelog, version, README links, tarball contents, the README's emulator install, galaxy-importer, the docs site"
+	@echo "make docs            the docs site (antsibull-docs + sphinx-build -W, offline) into build/docs/html"
 	@echo "make demo            build + install the collection, run playbooks/demo.yml against the emulator"
 	@echo "make demo-fleet      three users: exchange codes into a token store, inventory, converge, report, refresh"
 	@echo "make venv            only create/refresh the virtualenvs"
@@ -40,7 +41,7 @@ $(NOX): tests/requirements-nox.txt
 test: $(NOX)
 	@rm -rf build/results; $(NOX) --nocolor; $(SUMMARY)
 
-sanity units integration emulator-tests compat fuzz lint: $(NOX)
+sanity units integration emulator-tests compat fuzz lint docs: $(NOX)
 	@rm -rf build/results; $(NOX) --nocolor --sessions $@; $(SUMMARY)
 
 demo:

@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import functools
 import glob
+import hashlib
 import os
 import re
 import shlex
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 
 import nox
 
@@ -634,7 +636,8 @@ def bench_requests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ansible-lint, antsibull-docs, antsibull-changelog, ruff, mypy, version, README links, the tarball, galaxy-importer."""
+    """ansible-lint, antsibull-docs, antsibull-changelog, ruff, mypy, version, README links, the tarball, the README's
+    emulator install, galaxy-importer, the docs site."""
     stage = ready_stage(session, 'lint')
     if stage is None:
         return
@@ -670,6 +673,11 @@ def lint(session: nox.Session) -> None:
             [python, os.path.join(TOOLS, 'check_package.py'), COPY, package],
             {'env': tool_env(TOOLS_CORE)},
         ),
+        (
+            "README's emulator install keeps the installed collection verifiable",
+            [python, os.path.join(TOOLS, 'check_emulator_install.py'), COPY, os.path.join(BUILD, 'emulator-install')],
+            {'env': tool_env(TOOLS_CORE)},
+        ),
     ]
     passed = failed = 0
     for label, cmd, where in checks:
@@ -678,12 +686,15 @@ def lint(session: nox.Session) -> None:
         else:
             failed += 1
     tarball = next(iter(glob.glob(os.path.join(package, '**', 'existio-exist-*.tar.gz'), recursive=True)), None)
-    if _lint_one(
-        session, stage.log, 'galaxy-importer (offline)', functools.partial(_galaxy_importer, tarball, stage.log)
-    ):
-        passed += 1
-    else:
-        failed += 1
+    in_process = [
+        ('galaxy-importer (offline)', functools.partial(_galaxy_importer, tarball, stage.log)),
+        ('docs site: antsibull-docs, sphinx-build -W (make docs)', functools.partial(build_docs, stage.log)),
+    ]
+    for label, check in in_process:
+        if _lint_one(session, stage.log, label, check):
+            passed += 1
+        else:
+            failed += 1
     stage.finish(failed, (passed, failed, 0), 'one result per check')
 
 
@@ -736,3 +747,92 @@ def _galaxy_importer(tarball: str | None, log: str) -> int:
             handle.write('\n'.join(noise) + '\ngalaxy-importer reported the warnings or errors above\n')
             return 1
     return 0
+
+
+# The docs site, offline ---------------------------------------------------------------------------------
+# `make docs` (the docs session) and a check of `make lint`, on .venv/docs (tests/requirements-docs.txt).
+# antsibull-docs sphinx-init lays out a Sphinx project in build/docs/site (docs/site/index.rst its root
+# page), antsibull-docs collection writes the plugin pages and the guides of docs/docsite (extra-docs.yml,
+# links.yml) into it, and sphinx-build -W makes build/docs/html: any warning fails. Intersphinx reads
+# core's targets from a local inventory (docs/site/intersphinx-ansible_devel.txt): nothing is fetched.
+
+DOCS_VENV = os.path.join(ROOT, '.venv', 'docs')
+DOCS_REQUIREMENTS = os.path.join(ROOT, 'tests', 'requirements-docs.txt')
+DOCS = os.path.join(BUILD, 'docs')
+DOCS_SOURCE = os.path.join(ROOT, 'docs', 'site')
+ANSIBLE_DOCS_URL = 'https://docs.ansible.com/projects/ansible/devel/'
+
+
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """The docs site into build/docs/html (antsibull-docs, sphinx-build -W), one result."""
+    stage = Stage(session, 'docs')
+    open(stage.log, 'w').close()
+    layout()
+    rc = build_docs(stage.log)
+    stage.finish(rc, (0, 1, 0) if rc else (1, 0, 0), 'build/docs/html/index.html; any sphinx warning fails')
+
+
+def build_docs(log: str) -> int:
+    """Build the site from the laid-out copy (.venv/docs first, when its requirements changed); exit status."""
+    if not _docs_venv(log):
+        return 1
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=BUILD, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false')
+    env['PATH'] = os.path.join(DOCS_VENV, 'bin') + os.pathsep + env['PATH']
+    site, rst = os.path.join(DOCS, 'site'), os.path.join(DOCS, 'site', 'rst')
+    shutil.rmtree(DOCS, ignore_errors=True)
+    os.makedirs(site)
+    os.chmod(site, 0o755)  # antsibull-docs writes only into a folder no one else can write to
+    title = ['--project', 'existio.exist', '--copyright', 'existio.exist maintainers', '--title', 'existio.exist']
+    init = ['antsibull-docs', 'sphinx-init', '--use-current', '--dest-dir', site] + title
+    init += ['--index-rst-source', os.path.join(DOCS_SOURCE, 'index.rst'), 'existio.exist']
+    pages = ['antsibull-docs', '--config-file', os.path.join(site, 'antsibull-docs.cfg'), 'collection']
+    pages += ['--use-current', '--fail-on-error', '--dest-dir', rst, 'existio.exist']
+    for cmd in (init, pages):
+        if tee(cmd, log, ROOT, env, append=True):
+            return 1
+    _offline_intersphinx(site)
+    doctrees, html = os.path.join(DOCS, 'doctrees'), os.path.join(DOCS, 'html')
+    # -n: every reference must resolve; -W: any warning fails; -q: only the warnings on the console.
+    return tee(
+        ['sphinx-build', '-b', 'html', '-n', '-W', '-q', '-c', site, '-d', doctrees, rst, html],
+        log,
+        ROOT,
+        env,
+        append=True,
+    )
+
+
+def _offline_intersphinx(site: str) -> None:
+    """Core's targets as a local objects.inv, and conf.py's intersphinx pointed at it instead of the web."""
+    with open(os.path.join(DOCS_SOURCE, 'intersphinx-ansible_devel.txt'), encoding='utf-8') as handle:
+        lines = [line for line in handle if line.strip() and not line.startswith('#')]
+    inventory = os.path.join(site, 'ansible_devel.inv')
+    with open(inventory, 'wb') as handle:
+        handle.write(b'# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n')
+        handle.write(b'# The remainder of this file is compressed using zlib.\n')
+        handle.write(zlib.compress(''.join(lines).encode('utf-8')))
+    with open(os.path.join(site, 'conf.py'), 'a', encoding='utf-8') as handle:
+        handle.write('\n# Written by noxfile.py: offline, core\'s targets from a local inventory.\n')
+        handle.write('intersphinx_mapping = {%r: (%r, %r)}\n' % ('ansible_devel', ANSIBLE_DOCS_URL, inventory))
+
+
+def _docs_venv(log: str) -> bool:
+    """.venv/docs with tests/requirements-docs.txt, made again only when they (or the Python) change."""
+    python = _find_python('3.11')
+    if python is None:
+        tee(['echo', 'no Python 3.11 for .venv/docs'], log, append=True)
+        return False
+    with open(DOCS_REQUIREMENTS, 'rb') as handle:
+        want = hashlib.sha256(handle.read() + python.encode()).hexdigest()
+    stamp = os.path.join(DOCS_VENV, '.existio-stamp')
+    with contextlib.suppress(OSError), open(stamp, encoding='utf-8') as handle:
+        if handle.read().strip() == want and os.access(os.path.join(DOCS_VENV, 'bin', 'python'), os.X_OK):
+            return True
+    shutil.rmtree(DOCS_VENV, ignore_errors=True)
+    pip = [os.path.join(DOCS_VENV, 'bin', 'python'), '-m', 'pip', 'install', '-q', '-r', DOCS_REQUIREMENTS]
+    if tee([python, '-m', 'venv', DOCS_VENV], log, append=True) or tee(pip, log, append=True):
+        return False
+    with open(stamp, 'w', encoding='utf-8') as handle:
+        handle.write(want + '\n')
+    return True
