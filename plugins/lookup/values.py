@@ -276,7 +276,8 @@ class LookupModule(LookupBase):
         params = {}
         for option in CONNECTION_OPTIONS:
             value, origin = self.get_option_and_origin(option)
-            if isinstance(value, str) and str(origin).startswith('var:') and self._templar.is_template(value):
+            templar = self._templar
+            if isinstance(value, str) and str(origin).startswith('var:') and templar and templar.is_template(value):
                 value = self._templar.template(value)
             params[option] = value
         return params
