@@ -20,14 +20,22 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Callable
+from typing import Callable, MutableMapping, Protocol
+
+
+class _Tally(Protocol):
+    """What a user's tally has for this module: its request count (UserTally of _fleet_tally.py)."""
+
+    api_requests: int
+
 
 # "<controller pid>:<spool directory>"; the pid keeps a nested ansible-playbook (a command task), which inherits
 # the environment, from writing its own hosts into this run's spool.
 SPOOL_VARIABLE = 'EXISTIO_EXIST_LOOKUP_SPOOL'
 SPOOL_FILE = 'requests.jsonl'
-# One line is far below PIPE_BUF (4096): one O_APPEND write of it is never interleaved with another worker's.
-MAX_HOST_LENGTH = 1000
+# With O_APPEND each write() lands whole at the end of the file; a line is one write() of under 4 kB (a host name
+# of 500 characters, JSON-escaped, is at most 3,000 bytes), so the lines of concurrent workers never mix.
+MAX_HOST_LENGTH = 500
 
 
 def open_spool() -> str:
@@ -35,9 +43,14 @@ def open_spool() -> str:
     directory = tempfile.mkdtemp(prefix='existio-exist-lookup-')  # mode 0700
     os.environ[SPOOL_VARIABLE] = '%d:%s' % (os.getpid(), directory)
     # A run that ends without stats (interrupted) leaves nothing behind; only the controller removes it.
-    opener = os.getpid()
-    atexit.register(lambda: os.getpid() == opener and close_spool(directory))
+    atexit.register(_close_in, os.getpid(), directory)
     return directory
+
+
+def _close_in(opener: int, directory: str) -> None:
+    """close_spool at exit, in the process that opened the spool only (not in a forked child)."""
+    if os.getpid() == opener:
+        close_spool(directory)
 
 
 def close_spool(directory: str) -> None:
@@ -93,7 +106,9 @@ def read_spool(directory: str) -> dict[str, int]:
     return totals
 
 
-def add_spooled_requests(directory: str | None, users: dict, new_user: Callable[[str], object]) -> dict[str, int]:
+def add_spooled_requests(
+    directory: str | None, users: MutableMapping[str, _Tally], new_user: Callable[[str], _Tally]
+) -> dict[str, int]:
     """Add the spooled requests to the users' tallies (`users`: {host: tally with api_requests}), then remove the
     spool. A host no task of the collection ran for gets a tally from new_user(host). The {host: requests} added.
     """
