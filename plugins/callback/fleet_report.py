@@ -123,6 +123,10 @@ from ansible_collections.existio.exist.plugins.plugin_utils._fleet_tally import 
     short,
     text_or_none,
 )
+from ansible_collections.existio.exist.plugins.plugin_utils._lookup_spool import (  # noqa: E402
+    add_spooled_requests,
+    open_spool,
+)
 from ansible_collections.existio.exist.plugins.plugin_utils._store_users import STATE_VALID  # noqa: E402
 
 COLLECTION = 'existio.exist'
@@ -277,6 +281,9 @@ class CallbackModule(CallbackBase):
     # -- the callback API ----------------------------------------------------
 
     def v2_playbook_on_start(self, playbook):
+        # Where the values lookup, in the forked workers, counts its requests (one spool for every playbook).
+        if getattr(self, 'lookup_spool', None) is None:
+            self.lookup_spool = open_spool()
         name = getattr(playbook, '_file_name', None)
         if name:
             self.playbooks.append(os.path.basename(to_text(name)))
@@ -333,6 +340,9 @@ class CallbackModule(CallbackBase):
         return write_atomically(os.path.join(directory, REPORT_NAME + extension), text.encode('utf-8'), REPORT_MODE)
 
     def v2_playbook_on_stats(self, stats):
+        # The values lookup's requests, per host, counted in the workers; the spool is removed.
+        add_spooled_requests(getattr(self, 'lookup_spool', None), self.users, UserTally)
+        self.lookup_spool = None
         not_run, left_out = self._inventory_users(stats)
         report = build_report(
             self.users,

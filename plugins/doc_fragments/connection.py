@@ -15,6 +15,9 @@ class ModuleDocFragment:
     - existio.exist.connection.plugins: the environment variables of those options, for plugins
       (modules read them through their argument spec).
     - existio.exist.connection.token_plugins: the same for the token options.
+    - existio.exist.connection.values_lookup: the host variables (exist_token, exist_api_url...) and the
+      ansible.cfg section [existio_exist_values] the values lookup reads them from too (the token only from a
+      variable: a secret has no place in ansible.cfg).
     """
 
     DOCUMENTATION = r'''
@@ -127,4 +130,65 @@ options:
   token:
     env:
       - name: EXIST_TOKEN
+'''
+
+    VALUES_LOOKUP = r'''
+options:
+  api_url:
+    vars:
+      - name: exist_api_url
+    ini:
+      - section: existio_exist_values
+        key: api_url
+  token:
+    vars:
+      - name: exist_token
+  token_type:
+    vars:
+      - name: exist_token_type
+    ini:
+      - section: existio_exist_values
+        key: token_type
+  validate_certs:
+    vars:
+      - name: exist_validate_certs
+    ini:
+      - section: existio_exist_values
+        key: validate_certs
+  ca_path:
+    vars:
+      - name: exist_ca_path
+    ini:
+      - section: existio_exist_values
+        key: ca_path
+  use_proxy:
+    vars:
+      - name: exist_use_proxy
+    ini:
+      - section: existio_exist_values
+        key: use_proxy
+  timeout:
+    vars:
+      - name: exist_timeout
+    ini:
+      - section: existio_exist_values
+        key: timeout
+  retries:
+    vars:
+      - name: exist_retries
+    ini:
+      - section: existio_exist_values
+        key: retries
+  rate_limit_wait:
+    vars:
+      - name: exist_rate_limit_wait
+    ini:
+      - section: existio_exist_values
+        key: rate_limit_wait
+  http_agent:
+    vars:
+      - name: exist_http_agent
+    ini:
+      - section: existio_exist_values
+        key: http_agent
 '''

@@ -22,6 +22,15 @@ description:
   - An attribute the token cannot see (the user lacks it, it is inactive, or the token's read scopes do
     not cover its group) comes back as an empty dictionary, with a warning naming it.
   - Runs on the controller and only reads; a simple (read-only) token is enough.
+  - >-
+    The connection options come, first found, from a keyword of the lookup (C(token=...)), then a variable of
+    the host (C(exist_token), C(exist_api_url), C(exist_token_type)..., C(exist_) and the option's name), then the
+    environment (E(EXIST_TOKEN), E(EXIST_API_URL), E(EXIST_CA_PATH)), then the C([existio_exist_values]) section
+    of C(ansible.cfg) (every option but the token). So with the P(existio.exist.users#inventory) inventory, whose
+    hosts have C(exist_token), a lookup needs no C(token=).
+  - >-
+    With the P(existio.exist.fleet_report#callback) callback enabled, the requests of every lookup call count for
+    its host in the report (C(api_requests)).
 author:
   - Existio maintainers (@existio)
 options:
@@ -48,6 +57,7 @@ extends_documentation_fragment:
   - existio.exist.connection.token
   - existio.exist.connection.plugins
   - existio.exist.connection.token_plugins
+  - existio.exist.connection.values_lookup
 notes:
   - A lookup runs on the controller, each time the template that holds it is rendered. A lookup in
     a play's C(vars) is read again wherever the variable is used; read once with M(ansible.builtin.set_fact)
@@ -63,9 +73,10 @@ seealso:
 '''
 
 EXAMPLES = r'''
+# With the existio.exist.users inventory the host's exist_token is the token: no token= needed.
 - name: Mood and sleep of the last week (one request)
   ansible.builtin.set_fact:
-    recent: "{{ lookup('existio.exist.values', 'mood', 'sleep', days=7, token=exist_token) }}"
+    recent: "{{ lookup('existio.exist.values', 'mood', 'sleep', days=7) }}"
 
 - name: Show the mood of each day
   ansible.builtin.debug:
@@ -75,6 +86,10 @@ EXAMPLES = r'''
 - name: Sixty days of steps up to the end of October; names as one list, token from EXIST_TOKEN
   ansible.builtin.set_fact:
     steps: "{{ lookup('existio.exist.values', ['steps'], days=60, date_max='2026-10-31') }}"
+
+# ansible.cfg: every host's lookups against the emulator (host variable exist_api_url would do it per host)
+# [existio_exist_values]
+# api_url = http://127.0.0.1:8787
 
 - name: Against the local emulator, with a simple (read-only) token
   ansible.builtin.debug:
@@ -125,6 +140,7 @@ from ansible_collections.existio.exist.plugins.module_utils._values_read import 
     read_values,
     today_of,
 )
+from ansible_collections.existio.exist.plugins.plugin_utils._lookup_spool import record_requests
 
 display = Display()
 
@@ -254,18 +270,31 @@ def read(client, names, days, last):
 
 
 class LookupModule(LookupBase):
+    def _connection_params(self):
+        """The connection options' values; one from a host variable may still be a template (ansible-core
+        before 2.19 passes variables as written, as exist_token of the users inventory's include_token=false)."""
+        params = {}
+        for option in CONNECTION_OPTIONS:
+            value, origin = self.get_option_and_origin(option)
+            templar = self._templar
+            if isinstance(value, str) and str(origin).startswith('var:') and templar and templar.is_template(value):
+                value = self._templar.template(value)
+            params[option] = value
+        return params
+
     def run(self, terms, variables=None, **kwargs):
         token = None
+        client = None
         try:
             kwargs = _check_keywords(kwargs, self.option_definitions)
             self.set_options(var_options=variables, direct=kwargs)
-            token = self.get_option('token')
+            params = self._connection_params()
+            token = params['token']
             names = attribute_names(terms)
             days = whole_number('days', self.get_option('days'))
             date_max = self.get_option('date_max')
             if date_max is not None and not is_iso_date(date_max):
                 raise _Problem('date_max must be a date written YYYY-MM-DD, got %s' % _show_text(date_max))
-            params = dict((option, self.get_option(option)) for option in CONNECTION_OPTIONS)
             try:
                 client = ExistClient(validate(params), display.warning)
             except ExistConfigError as exc:
@@ -274,3 +303,7 @@ class LookupModule(LookupBase):
         except _Problem as exc:
             # Every message is built without the token (the client redacts its own); make sure all the same.
             raise AnsibleLookupError('%s: %s' % (PLUGIN, Secrets(token).mask(exc))) from None
+        finally:
+            if client is not None:
+                # For the fleet report, failed reads included: Exist counted them all the same.
+                record_requests((variables or {}).get('inventory_hostname'), client.requests_sent)

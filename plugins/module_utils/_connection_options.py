@@ -5,7 +5,7 @@
 """The connection options of this collection, in one table, and their one check.
 
 Internal to this collection, not a stable API. The table gives each option's type, default, environment
-variables, range and secrecy; from it come the modules' argument spec and every plugin's list of options,
+variables, host variable, range and secrecy; from it come the modules' argument spec and every plugin's list of options,
 and validate() checks a set of values once into a Connection that the client takes as it is. The
 ``existio.exist.connection`` doc fragment documents the options; a unit test holds it to this table.
 """
@@ -29,8 +29,12 @@ from ansible_collections.existio.exist.plugins.module_utils._option_checks impor
 TOKEN_SCHEMES = {'bearer': 'Bearer', 'token': 'Token'}
 
 
-class ConnectionOption(namedtuple('ConnectionOption', 'name type default env bounds unit no_log choices required')):
-    """One row of the table. bounds and unit: an int option's range and what it counts."""
+class ConnectionOption(
+    namedtuple('ConnectionOption', 'name type default env bounds unit no_log choices required host_var')
+):
+    """One row of the table. bounds and unit: an int option's range and what it counts. host_var: the host
+    variable a plugin (the values lookup) reads the option from, exist_<name> unless given (exist_token is what
+    the existio.exist.users inventory sets)."""
 
     def __new__(
         cls,
@@ -43,8 +47,11 @@ class ConnectionOption(namedtuple('ConnectionOption', 'name type default env bou
         no_log: bool = False,
         choices: tuple[str, ...] | None = None,
         required: bool = False,
+        host_var: str | None = None,
     ) -> ConnectionOption:  # pylint: disable=redefined-builtin
-        return super().__new__(cls, name, type, default, env, bounds, unit, no_log, choices, required)
+        return super().__new__(
+            cls, name, type, default, env, bounds, unit, no_log, choices, required, host_var or 'exist_' + name
+        )
 
 
 CONNECTION_OPTIONS = (

@@ -94,3 +94,22 @@ def test_no_fragment_options_are_left_without_a_row():
     assert documented == set(table.ALL)
     for name in ('plugins', 'token_plugins'):
         assert set(fragment('%s.%s' % (FRAGMENT, name))['options']) <= set(table.ALL)
+
+
+def test_the_values_lookup_reads_every_option_from_its_host_variable_and_all_but_the_token_from_ansible_cfg():
+    options = documented_options(values_lookup)
+    for name in table.ALL:
+        row = table.OPTIONS_BY_NAME[name]
+        assert [entry['name'] for entry in options[name].get('vars', [])] == [row.host_var], name
+        # A secret has no place in ansible.cfg.
+        expected_ini = [] if row.no_log else [{'section': 'existio_exist_values', 'key': name}]
+        assert options[name].get('ini', []) == expected_ini, name
+    assert table.OPTIONS_BY_NAME['token'].host_var == 'exist_token'  # what the existio.exist.users inventory sets
+    assert table.OPTIONS_BY_NAME['api_url'].host_var == 'exist_api_url'
+
+
+def test_only_the_values_lookup_reads_host_variables():
+    for source, dummy in USERS:
+        if source is not values_lookup:
+            options = documented_options(source)
+            assert not any('vars' in options[name] or 'ini' in options[name] for name in table.ALL if name in options)

@@ -7,17 +7,20 @@
 from __future__ import annotations
 
 import datetime
+import os
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import responses
 from ansible import constants as C
+from ansible.config.manager import ConfigManager
 from ansible.errors import AnsibleError
 
 from ansible_collections.existio.exist.plugins.lookup import values as plugin_module
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
+from ansible_collections.existio.exist.plugins.plugin_utils import _lookup_spool
 from ansible_collections.existio.exist.tests.unit.plugins.documented import documented_options
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import bind, one_user_seed
 
@@ -389,6 +392,194 @@ def test_a_retry_is_a_warning_without_the_token(lookup, warnings, monkeypatch):
     responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [('2026-11-27', 8)])]))
     assert run(lookup, 'mood', retries=1) == {'mood': {'2026-11-27': 8}}
     assert len(warnings) == 1 and all(TOKEN not in w for w in warnings)
+
+
+# -- where the options come from: keyword, host variable, environment, ansible.cfg ------------------------
+
+LAYER_URLS = {
+    'ini': 'http://localhost:9001',
+    'env': 'http://localhost:9002',
+    'var': 'http://localhost:9003',
+    'keyword': 'http://localhost:9004',
+}
+
+
+@pytest.fixture
+def configured(tmp_path, monkeypatch):
+    """A lookup whose ansible-core configuration reads the ansible.cfg written by the returned function."""
+    monkeypatch.delenv('EXIST_TOKEN', raising=False)
+    monkeypatch.delenv('EXIST_API_URL', raising=False)
+
+    def make(ini=''):
+        cfg = tmp_path / 'ansible.cfg'
+        cfg.write_text(ini)
+        manager = ConfigManager(conf_file=str(cfg))
+        monkeypatch.setattr(C, 'config', manager)
+        manager.initialize_plugin_configuration_definitions('lookup', NAME, plugin_options())
+        plugin = plugin_module.LookupModule()
+        plugin._load_name = NAME
+        return plugin
+
+    return make
+
+
+def answer_every_layer():
+    for url in LAYER_URLS.values():
+        responses.add(responses.GET, url + '/api/2/attributes/with-values/', json=page([attribute('mood', [])]))
+
+
+@responses.activate
+def test_token_and_api_url_from_the_hosts_variables(configured, warnings):
+    lookup = configured()
+    answer_every_layer()
+    variables = {'inventory_hostname': 'alice', 'exist_token': TOKEN, 'exist_api_url': LAYER_URLS['var']}
+    assert lookup.run(['mood'], variables) == [{'mood': {}}]
+    request = responses.calls[0].request
+    assert request.url.startswith(LAYER_URLS['var'] + '/api/2/')
+    assert request.headers['Authorization'] == 'Bearer ' + TOKEN
+
+
+@responses.activate
+def test_every_connection_option_has_its_host_variable(configured, warnings):
+    lookup = configured()
+    answer_every_layer()
+    variables = {
+        'exist_token': TOKEN,
+        'exist_api_url': LAYER_URLS['var'],
+        'exist_token_type': 'token',
+        'exist_http_agent': 'from-host-vars/1.0',
+    }
+    lookup.run(['mood'], variables)
+    headers = responses.calls[0].request.headers
+    assert headers['Authorization'] == 'Token ' + TOKEN and headers['User-Agent'] == 'from-host-vars/1.0'
+    # A number from a host variable is checked as a keyword's is, naming the option.
+    with pytest.raises(AnsibleError) as excinfo:
+        lookup.run(['mood'], dict(variables, exist_timeout=0))
+    assert 'timeout' in str(excinfo.value) and len(responses.calls) == 1
+
+
+@pytest.mark.parametrize(
+    'layers, winner',
+    [
+        (('ini',), 'ini'),
+        (('ini', 'env'), 'env'),
+        (('ini', 'env', 'var'), 'var'),
+        (('ini', 'var'), 'var'),
+        (('ini', 'env', 'var', 'keyword'), 'keyword'),
+        (('env', 'keyword'), 'keyword'),
+    ],
+)
+@responses.activate
+def test_api_url_a_keyword_beats_a_variable_beats_the_environment_beats_ansible_cfg(
+    configured, warnings, monkeypatch, layers, winner
+):
+    ini = '[existio_exist_values]\napi_url = %s\n' % LAYER_URLS['ini'] if 'ini' in layers else ''
+    lookup = configured(ini)
+    if 'env' in layers:
+        monkeypatch.setenv('EXIST_API_URL', LAYER_URLS['env'])
+    variables = {'exist_token': TOKEN}
+    if 'var' in layers:
+        variables['exist_api_url'] = LAYER_URLS['var']
+    keywords = {'api_url': LAYER_URLS['keyword']} if 'keyword' in layers else {}
+    answer_every_layer()
+    lookup.run(['mood'], variables, **keywords)
+    assert [call.request.url.split('/api/2/')[0] for call in responses.calls] == [LAYER_URLS[winner]]
+
+
+@pytest.mark.parametrize(
+    'layers, winner',
+    [
+        (('env',), 'env'),
+        (('env', 'var'), 'var'),
+        (('env', 'var', 'keyword'), 'keyword'),
+        (('var', 'keyword'), 'keyword'),
+    ],
+)
+@responses.activate
+def test_token_a_keyword_beats_a_variable_beats_the_environment(configured, warnings, monkeypatch, layers, winner):
+    tokens = dict((layer, 'token-from-%s-0042' % layer) for layer in ('env', 'var', 'keyword'))
+    lookup = configured()
+    if 'env' in layers:
+        monkeypatch.setenv('EXIST_TOKEN', tokens['env'])
+    variables = {'exist_api_url': BASE}
+    if 'var' in layers:
+        variables['exist_token'] = tokens['var']
+    keywords = {'token': tokens['keyword']} if 'keyword' in layers else {}
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [])]))
+    lookup.run(['mood'], variables, **keywords)
+    assert responses.calls[0].request.headers['Authorization'] == 'Bearer ' + tokens[winner]
+
+
+@responses.activate
+def test_the_token_is_never_read_from_ansible_cfg(configured, warnings):
+    lookup = configured('[existio_exist_values]\ntoken = ini-token-s3cret-77\napi_url = %s\n' % BASE)
+    with pytest.raises(AnsibleError) as excinfo:
+        lookup.run(['mood'], {})
+    assert 'token' in str(excinfo.value) and 'ini-token-s3cret-77' not in str(excinfo.value)
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_an_error_never_shows_a_token_from_the_hosts_variables(configured, warnings):
+    lookup = configured()
+    responses.add(responses.GET, WITH_VALUES, status=401, json={'detail': 'bad token %s' % TOKEN})
+    with pytest.raises(AnsibleError) as excinfo:
+        lookup.run(['mood'], {'exist_token': TOKEN, 'exist_api_url': BASE, 'exist_retries': 0})
+    assert 'answered 401' in str(excinfo.value) and TOKEN not in str(excinfo.value)
+
+
+# -- the requests counted for the fleet report ------------------------------------------------------------
+
+
+@pytest.fixture
+def spool(monkeypatch):
+    monkeypatch.delenv(_lookup_spool.SPOOL_VARIABLE, raising=False)
+    directory = _lookup_spool.open_spool()
+    yield directory
+    _lookup_spool.close_spool(directory)
+
+
+@responses.activate
+def test_each_call_counts_its_requests_retries_included_for_its_host(lookup, warnings, spool, monkeypatch):
+    monkeypatch.setattr('time.sleep', lambda seconds: None)
+    responses.add(responses.GET, WITH_VALUES, status=503, json={'detail': 'busy'})
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [])]))
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [])]))
+    variables = {'inventory_hostname': 'alice', 'exist_token': TOKEN, 'exist_api_url': BASE}
+    lookup.run(['mood'], variables, retries=1)
+    lookup.run(['mood'], dict(variables, inventory_hostname='bob'))
+    assert _lookup_spool.read_spool(spool) == {'alice': 2, 'bob': 1}
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_a_failed_read_counts_its_requests_too(lookup, warnings, spool):
+    responses.add(responses.GET, WITH_VALUES, status=401, json={'detail': 'no'})
+    with pytest.raises(AnsibleError):
+        lookup.run(['mood'], {'inventory_hostname': 'alice', 'exist_token': TOKEN, 'exist_api_url': BASE})
+    assert _lookup_spool.read_spool(spool) == {'alice': 1}
+
+
+def test_a_call_that_sends_nothing_writes_nothing(lookup, no_http, spool):
+    assert lookup.run([], {'inventory_hostname': 'alice', 'exist_token': TOKEN}) == [{}]
+    with pytest.raises(AnsibleError):
+        lookup.run(['mood'], {'inventory_hostname': 'alice', 'exist_token': TOKEN, 'exist_timeout': 0})
+    assert not os.path.exists(os.path.join(spool, _lookup_spool.SPOOL_FILE))
+
+
+@responses.activate
+def test_without_the_fleet_report_nothing_is_spooled(lookup, warnings, monkeypatch):
+    monkeypatch.delenv(_lookup_spool.SPOOL_VARIABLE, raising=False)
+    recorded = []
+
+    def spy(host, requests):
+        recorded.append((host, requests, _lookup_spool.record_requests(host, requests)))
+
+    monkeypatch.setattr(plugin_module, 'record_requests', spy)
+    responses.add(responses.GET, WITH_VALUES, json=page([attribute('mood', [])]))
+    lookup.run(['mood'], {'inventory_hostname': 'alice', 'exist_token': TOKEN, 'exist_api_url': BASE})
+    # The lookup offered its count; with no spool it went nowhere.
+    assert recorded == [('alice', 1, False)]
 
 
 # -- against the emulator, in process --------------------------------------------
