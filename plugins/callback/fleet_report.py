@@ -39,7 +39,8 @@ description:
     in the run's custom stats, C(stats.custom['_run']['exist_fleet_report']), from the first result of this
     collection's tasks on, kept up to date result by result, so that ansible-runner's stdout callback puts it in
     the C(playbook_on_stats) event's C(artifact_data), which AWX shows as the job's artifacts: C(users) (counts
-    by outcome of the users tasks ran for), C(api_requests), C(reauthorization_needed) (a count) and C(report)
+    by outcome of the users tasks ran for), C(api_requests), C(outside_limit) and C(reauthorization_needed) (counts
+    from the inventory and C(--limit), known when a play starts) and C(report)
     (the directory and the two files' names). ansible-core gives a callback no stats before the end of the run,
     and at the end the stdout callback comes first: this callback takes the stats from the TaskQueueManager that
     sends it C(v2_playbook_on_start); where that fails (a future ansible-core), the job has no artifact data from
@@ -431,7 +432,9 @@ class CallbackModule(CallbackBase):
             inventory = getattr(play.get_variable_manager(), '_inventory', None)
             if inventory is not None:
                 self.inventory = inventory
-        # Known before any result: the artifact data has it should no task report at all.
+        # Known before any result, from the inventory and --limit: a job slice's artifact data says how many users
+        # are other slices' and how many must re-authorise.
+        self.artifact['outside_limit'] = self._group_hosts(USERS_GROUP)[1]
         self.artifact['reauthorization_needed'] = len(self._reauthorization_needed())
 
     def _group_hosts(self, name):

@@ -1020,6 +1020,7 @@ def test_users_outside_limit_are_not_this_runs_and_reauthorisation_is_listed(cal
     callback.v2_runner_on_ok(FakeResult(inventory.get_host('alice'), attribute_task(), attribute_result()))
     callback.v2_runner_on_failed(FakeResult(inventory.get_host('dave'), attribute_task(), attribute_result(msg='401')))
     assert stats.custom['_run']['exist_fleet_report']['reauthorization_needed'] == 2
+    assert stats.custom['_run']['exist_fleet_report']['outside_limit'] == 2
     lines = []
     monkeypatch.setattr(callback._display, 'display', lambda message, *args, **kwargs: lines.append(message))
     callback.v2_playbook_on_stats(FakeStats(['alice', 'dave']))
