@@ -1047,3 +1047,17 @@ def test_the_summary_says_nothing_of_reauthorisation_when_none_is_needed(callbac
     report, markdown = finish(callback, tmp_path)
     assert report['reauthorization_needed'] == [] and report['users']['outside_limit'] == 0
     assert 're-authorise' not in lines[0] and 're-authorise' not in markdown and 'outside --limit' not in markdown
+
+
+def test_a_name_taken_after_it_was_chosen_is_not_overwritten(callback, tmp_path):
+    stats = the_run_of(callback)
+    callback.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
+    chosen = callback.stem
+    # Another run into the same directory, started within the same second, wrote its report meanwhile.
+    (tmp_path / 'reports').mkdir()
+    (tmp_path / 'reports' / (chosen + '.json')).write_text('the other run')
+    unused_report, unused_markdown = finish(callback, tmp_path)
+    assert (tmp_path / 'reports' / (chosen + '.json')).read_text() == 'the other run'
+    assert callback.stem == chosen + '-2'
+    assert stats.custom['_run']['exist_fleet_report']['report']['json'] == chosen + '-2.json'
+    assert os.readlink(str(tmp_path / 'reports' / LATEST_JSON)) == chosen + '-2.json'
