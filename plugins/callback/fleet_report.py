@@ -17,8 +17,36 @@ description:
     when the module that ran is this collection's, by its resolved full name (C(existio.exist.values)), however the
     task names it; a module of the playbook's own C(library/) named C(values) or C(attribute) is not counted.
   - >-
-    At the end of the run it writes two files to O(output_dir): C(exist-fleet-report.json) and
-    C(exist-fleet-report.md). Each says how many users converged, changed, failed (each failure with its reason:
+    At the end of a run in which at least one task of this collection reported a result (for any host, skipped
+    included), it writes two files to O(output_dir), named by the playbook and the UTC time the run started, as
+    C(ansible.builtin.junit) does: C(exist-fleet-report-converge-20261207T184500Z.json) and C(.md) for
+    C(converge.yml). With several playbooks on one command line, the first names the report. When a report of
+    that name is there already (two runs within a second), C(-2), C(-3)... is added to the name. A run in which
+    no task of this collection reported (a C(ping), a playbook of other modules) writes nothing and replaces
+    nothing; it says so at C(-vv).
+  - >-
+    C(exist-fleet-report-latest.json) and C(exist-fleet-report-latest.md) are relative symbolic links to the
+    newest report, each replaced atomically (a new link renamed over the old one). Where the file system has no
+    symbolic links they are copies, written atomically as the report is.
+  - >-
+    After writing, it deletes the oldest reports beyond O(keep) in O(output_dir): only files of its own name
+    pattern (C(exist-fleet-report-<playbook>-<YYYYmmddTHHMMSSZ>[-<n>].json) and C(.md)), oldest first by the
+    time in the name, whatever their playbook. C(exist-fleet-report.json) and C(.md) of earlier versions are
+    left alone.
+  - >-
+    Under ansible-runner (and so in an AWX or Automation Platform job), which sets E(AWX_ISOLATED_DATA_DIR) to
+    the job's artifacts directory, the report goes there when O(output_dir) is not set. A summary of the run is
+    in the run's custom stats, C(stats.custom['_run']['exist_fleet_report']), from the first result of this
+    collection's tasks on, kept up to date result by result, so that ansible-runner's stdout callback puts it in
+    the C(playbook_on_stats) event's C(artifact_data), which AWX shows as the job's artifacts: C(users) (counts
+    by outcome of the users tasks ran for), C(api_requests), C(outside_limit) and C(reauthorization_needed) (counts
+    from the inventory and C(--limit), known when a play starts) and C(report)
+    (the directory and the two files' names). ansible-core gives a callback no stats before the end of the run,
+    and at the end the stdout callback comes first: this callback takes the stats from the TaskQueueManager that
+    sends it C(v2_playbook_on_start); where that fails (a future ansible-core), the job has no artifact data from
+    it (a C(-vvv) message says so), and the report files are written all the same.
+  - >-
+    Each says how many users converged, changed, failed (each failure with its reason:
     the item's C(error_code) and C(error), or the task's message) or ended with C(outcome_unknown) (their only
     failures are items Exist may or may not have applied: run again to converge them); the items changed, failed
     and of unknown outcome, with every unknown item named; the attributes acquired,
@@ -33,6 +61,12 @@ description:
     task ran) and their C(exist_token_state); the users the inventory left out (C(exist_users_left_out)) are listed
     with the reason; and C(users.by_token_state) groups every user by C(exist_token_state).
   - >-
+    The users a C(--limit) leaves out are not users of this run (with a job split in slices by C(--limit), each
+    slice's report counts its own): their number is C(users.outside_limit), and they are neither C(not_run) nor
+    in C(users.total). The users of the group C(exist_token_reauthorization_needed) within the limit, whether a
+    task ran for them or not, are listed in C(reauthorization_needed), in a section of the Markdown file that
+    says what to do, and counted in the summary on screen.
+  - >-
     M(existio.exist.token) tasks run once for the whole token store, usually on C(localhost): their results go to
     a C(tokens) section (pairs exchanged, refreshed and merged back from recovery files, failures by C(error_code)
     with the users they name and each failure's reason, the requests they spent), not to a user named after their
@@ -41,8 +75,8 @@ description:
     A run with C(--check) writes the same report titled as a drift report: what a real run would change. The
     counts are then predictions.
   - >-
-    Both files are written whole and atomically (a temporary file in O(output_dir), renamed over the old report),
-    so a reader never sees half a report. A report that cannot be written is a warning; it never fails the run.
+    Both files are written whole and atomically (a temporary file in O(output_dir), renamed into place), so a
+    reader never sees half a report. A report that cannot be written is a warning; it never fails the run.
   - >-
     The report holds no token and nothing from a result's C(invocation): only the counts, names, error codes and
     messages listed above. A failed task's C(msg) is kept (shortened), with the host's C(exist_token) masked all
@@ -56,8 +90,10 @@ requirements:
 options:
   output_dir:
     description:
-      - The directory to write C(exist-fleet-report.json) and C(exist-fleet-report.md) into, created when missing.
-      - When not set, the current working directory of C(ansible-playbook).
+      - The directory to write the reports into, created when missing.
+      - When not set, the job's artifacts directory under ansible-runner (E(AWX_ISOLATED_DATA_DIR), which
+        ansible-runner sets), else the current working directory of C(ansible-playbook). So O(output_dir) comes
+        first, then E(AWX_ISOLATED_DATA_DIR), then the working directory.
       - Environment variables in it are expanded, so that C(/srv/exist-reports/$JOB_ID) gives every job of
         Automation Platform (every slice of a sliced job) a directory of its own.
     type: path
@@ -79,6 +115,19 @@ options:
     ini:
       - section: callback_existio_exist_fleet_report
         key: summary
+  keep:
+    description:
+      - How many older reports to keep in O(output_dir) besides the one just written; the oldest beyond that
+        are deleted (both files of each). V(0) keeps them all.
+      - Only files of this callback's name pattern are ever deleted.
+    type: int
+    default: 30
+    version_added: 0.2.0
+    env:
+      - name: EXIST_FLEET_REPORT_KEEP
+    ini:
+      - section: callback_existio_exist_fleet_report
+        key: keep
 seealso:
   - name: Running a fleet of Exist users
     description: The token store, the inventory, converging every user and this report.
@@ -102,6 +151,7 @@ EXAMPLES = r'''
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Mapping  # noqa: E402
 
@@ -111,12 +161,19 @@ from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible.plugins.callback import CallbackBase  # noqa: E402
 
 from ansible_collections.existio.exist.plugins.plugin_utils._atomic_file import write_atomically  # noqa: E402
+from ansible_collections.existio.exist.plugins.plugin_utils._fleet_files import (  # noqa: E402
+    EXTENSIONS,
+    expired_reports,
+    remove_reports,
+    replace_link,
+    report_stem,
+    unique_stem,
+)
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import (  # noqa: E402
     render_markdown,
     summary_lines,
 )
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_tally import (  # noqa: E402
-    REPORT_NAME,
     TokenTally,
     UserTally,
     build_report,
@@ -127,7 +184,10 @@ from ansible_collections.existio.exist.plugins.plugin_utils._lookup_spool import
     add_spooled_requests,
     open_spool,
 )
-from ansible_collections.existio.exist.plugins.plugin_utils._store_users import STATE_VALID  # noqa: E402
+from ansible_collections.existio.exist.plugins.plugin_utils._store_users import (  # noqa: E402
+    REAUTHORIZATION_GROUP,
+    STATE_VALID,
+)
 
 COLLECTION = 'existio.exist'
 ACTION_GROUP = 'exist'
@@ -151,6 +211,38 @@ KNOWN_MODULES = (
 TOKEN_MODULE = 'token'
 # Both files are for anyone to read: they hold no token.
 REPORT_MODE = 0o644
+# ansible-runner (and so AWX) sets it to the job's artifacts directory, <private_data_dir>/artifacts/<ident>.
+RUNNER_DIR_VARIABLE = 'AWX_ISOLATED_DATA_DIR'
+# The key of the run's custom stats (stats.custom['_run']) that ansible-runner's awx_display serialises as the
+# playbook_on_stats event's artifact_data, which AWX shows as the job's artifacts.
+ARTIFACT_KEY = 'exist_fleet_report'
+# How far up the stack to look for the TaskQueueManager that sends v2_playbook_on_start.
+STACK_DEPTH = 8
+OUTCOMES = ('changed', 'unchanged', 'failed', 'outcome_unknown', 'skipped')
+
+
+def _run_stats():
+    """The run's AggregateStats, from the TaskQueueManager whose send_callback() is up the stack, or None.
+
+    ansible-core hands a callback no stats before v2_playbook_on_stats, and sends that to the stdout callback
+    first: ansible-runner's awx_display has serialised stats.custom['_run'] before this callback sees it. Taken at
+    v2_playbook_on_start, the stats let the summary be there, kept up to date, by the time the run ends.
+    """
+    try:
+        from ansible.executor.task_queue_manager import TaskQueueManager
+
+        frame = sys._getframe(1)  # pylint: disable=protected-access
+        for dummy in range(STACK_DEPTH):
+            if frame is None:
+                break
+            owner = frame.f_locals.get('self')
+            if isinstance(owner, TaskQueueManager):
+                stats = getattr(owner, '_stats', None)
+                return stats if isinstance(getattr(stats, 'custom', None), dict) else None
+            frame = frame.f_back
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass
+    return None
 
 
 def _action_group():
@@ -188,6 +280,11 @@ class CallbackModule(CallbackBase):
         self.check_results = 0
         self.real_results = 0
         self.inventory = None  # the run's inventory manager, once a play started
+        self.stats = None  # the run's AggregateStats, when found (see _run_stats)
+        self.stem = None  # the report's file name without extension, chosen when a task of ours first reports
+        self.directory = None
+        # What the job's artifact data holds, kept up to date per result in O(1): users by outcome, requests, files.
+        self.artifact = dict(users=dict((outcome, 0) for outcome in OUTCOMES), api_requests=0, report={})
 
     # -- what to collect -----------------------------------------------------
 
@@ -239,15 +336,45 @@ class CallbackModule(CallbackBase):
             user.token_state = text_or_none(self._host_vars(result._host).get(STATE_VARIABLE))
         return user
 
+    # -- where the report goes, and the job's artifact data -----------------------
+
+    def _output_dir(self):
+        """output_dir when set, else ansible-runner's artifacts directory for the job, else the working directory."""
+        return self.get_option('output_dir') or os.environ.get(RUNNER_DIR_VARIABLE) or os.getcwd()
+
+    def _choose_files(self):
+        """Name the report once a task of ours reported (a run without one writes nothing): playbook and start."""
+        self.directory = self._output_dir()
+        try:
+            taken = set(os.listdir(self.directory))
+        except OSError:
+            taken = set()
+        self.stem = unique_stem(report_stem(self.playbooks[0] if self.playbooks else None, self.started), taken)
+        self.artifact['report'] = dict(directory=self.directory, json=self.stem + '.json', markdown=self.stem + '.md')
+        if self.stats is not None:
+            with contextlib.suppress(Exception):
+                self.stats.custom.setdefault('_run', {})[ARTIFACT_KEY] = self.artifact
+
+    def _track(self, user, before, requests_before):
+        """Move the user from outcome before (None: new) to its outcome now, and add its new requests."""
+        counts = self.artifact['users']
+        if before is not None:
+            counts[before] -= 1
+        counts[user.outcome()] += 1
+        self.artifact['api_requests'] += user.api_requests - requests_before
+
     def _record_other(self, result, status, data):
         """A task of another module failed for a user of the users inventory: the user failed, with the reason."""
         if status not in ('failed', 'unreachable') or 'exist_username' not in self._host_vars(result._host):
             return
+        known = self.users.get(to_text(result._host.get_name()))
+        before = known.outcome() if known is not None else None
         user = self._user(result)
         user.tasks[status] += 1
         user.hard_failures += 1
         msg = data.get('msg') or status
         user.add_task_failures(result._task.get_name(), [msg])
+        self._track(user, before, user.api_requests)
 
     def _record(self, result, status):
         task = result._task
@@ -256,17 +383,29 @@ class CallbackModule(CallbackBase):
         if module is None:
             self._record_other(result, status, data)
             return
+        if self.stem is None:
+            self._choose_files()
         if status == 'ok' and data.get('changed'):
             status = 'changed'
+        known = self.users.get(to_text(result._host.get_name()))
+        before = known.outcome() if known is not None and module != TOKEN_MODULE else None
+        requests_before = known.api_requests if known is not None else 0
         if module == TOKEN_MODULE:
             # A token task is no user of the report, but it may run on one's host: its token is masked too.
             tally, user = self.tokens, None
             self.tokens.secret = self._host_secret(result)
+            requests_before = self.tokens.api_requests
         else:
             tally = user = self._user(result)
         tally.tasks[status] += 1
-        if status == 'skipped':
-            return
+        if status != 'skipped':
+            self._tally_result(task, tally, user, result, data, status)
+        if user is not None:
+            self._track(user, before, requests_before)
+        else:
+            self.artifact['api_requests'] += self.tokens.api_requests - requests_before
+
+    def _tally_result(self, task, tally, user, result, data, status):
         if self._in_check_mode(task):
             self.check_results += 1
         else:
@@ -287,6 +426,12 @@ class CallbackModule(CallbackBase):
         name = getattr(playbook, '_file_name', None)
         if name:
             self.playbooks.append(os.path.basename(to_text(name)))
+        if self.stats is None:
+            self.stats = _run_stats()
+            if self.stats is None:
+                self._display.vvv(
+                    '%s: the run\'s stats were not found: no summary in the artifact data' % self.CALLBACK_NAME
+                )
 
     def v2_playbook_on_play_start(self, play):
         # The inventory, to name the users no task ran for (read at the end: refresh_inventory may renew it).
@@ -294,22 +439,40 @@ class CallbackModule(CallbackBase):
             inventory = getattr(play.get_variable_manager(), '_inventory', None)
             if inventory is not None:
                 self.inventory = inventory
+        # Known before any result, from the inventory and --limit: a job slice's artifact data says how many users
+        # are other slices' and how many must re-authorise.
+        self.artifact['outside_limit'] = self._group_hosts(USERS_GROUP)[1]
+        self.artifact['reauthorization_needed'] = len(self._reauthorization_needed())
+
+    def _group_hosts(self, name):
+        """(hosts of the group within --limit, how many of its hosts --limit left out); ([], 0) without the group."""
+        try:
+            group = self.inventory.groups.get(name) if self.inventory is not None else None
+            if group is None:
+                return [], 0
+            every = group.get_hosts()
+            if not hasattr(self.inventory, 'get_hosts'):
+                return list(every), 0
+            # The --limit (the inventory's subset) applies; a play's restriction (serial batches) does not.
+            limited = self.inventory.get_hosts(name, ignore_restrictions=True)
+        except Exception:  # pylint: disable=broad-exception-caught
+            return [], 0
+        return list(limited), len(set(every) - set(limited))
 
     def _inventory_users(self, stats):
-        """(not_run, left_out) from the users inventory: {username: {token_state, reason}}, {username: reason}."""
+        """(not_run, left_out, outside_limit) from the users inventory.
+
+        {username: {token_state, reason}}, {username: reason}, and how many users of the inventory --limit left
+        out: not this job's users (a slice of a sliced job counts the others), so neither not_run nor counted.
+        """
         not_run, left_out = {}, {}
-        try:
-            group = self.inventory.groups.get(USERS_GROUP) if self.inventory is not None else None
-        except Exception:  # pylint: disable=broad-exception-caught
-            group = None
-        if group is None:
-            return not_run, left_out
-        processed = getattr(stats, 'processed', None) or {}
+        hosts, outside_limit = self._group_hosts(USERS_GROUP)
         with contextlib.suppress(Exception):
-            named = group.get_vars().get(LEFT_OUT_VARIABLE)
+            named = self.inventory.groups[USERS_GROUP].get_vars().get(LEFT_OUT_VARIABLE)
             if isinstance(named, Mapping):
                 left_out = dict((to_text(name), short(to_text(reason), 200)) for name, reason in named.items())
-        for host in group.get_hosts():
+        processed = getattr(stats, 'processed', None) or {}
+        for host in hosts:
             name = to_text(host.get_name())
             if name in self.users:
                 continue
@@ -317,11 +480,16 @@ class CallbackModule(CallbackBase):
             if name in processed:
                 reason = 'no task of this collection ran for this user'
             else:
-                reason = 'not in the hosts of this run (the plays\' host patterns, --limit)'
+                reason = 'in no play\'s hosts (the plays\' host patterns)'
             if state and state != STATE_VALID:
                 reason += '; its token state is %s' % state
             not_run[name] = dict(token_state=state, reason=reason)
-        return not_run, left_out
+        return not_run, left_out, outside_limit
+
+    def _reauthorization_needed(self):
+        """The users of the group exist_token_reauthorization_needed within --limit, whether a task ran or not."""
+        hosts, dummy = self._group_hosts(REAUTHORIZATION_GROUP)
+        return sorted(to_text(host.get_name()) for host in hosts)
 
     def v2_runner_on_ok(self, result):
         self._record(result, 'ok')
@@ -335,15 +503,41 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_unreachable(self, result):
         self._record(result, 'unreachable')
 
-    @staticmethod
-    def _write(directory, extension, text):
-        return write_atomically(os.path.join(directory, REPORT_NAME + extension), text.encode('utf-8'), REPORT_MODE)
+    def _write_files(self, report):
+        """Write the report's two files, point the latest links at them, delete the oldest; the paths written."""
+        directory = self.directory
+        os.makedirs(directory, exist_ok=True)
+        names = set(os.listdir(directory))
+        # Another run may have taken the name since it was chosen: a new one (the artifact data names the files
+        # a moment too early to follow, a race of runs started within the same second into one directory).
+        if any(self.stem + extension in names for extension in EXTENSIONS):
+            self.stem = unique_stem(self.stem, names)
+            self.artifact['report'].update(json=self.stem + '.json', markdown=self.stem + '.md')
+        written = []
+        for extension, text in (('.json', json.dumps(report, indent=2) + '\n'), ('.md', render_markdown(report))):
+            data = text.encode('utf-8')
+            written.append(write_atomically(os.path.join(directory, self.stem + extension), data, REPORT_MODE))
+            replace_link(directory, self.stem + extension, data, REPORT_MODE)
+        removed = remove_reports(directory, expired_reports(os.listdir(directory), self.get_option('keep'), self.stem))
+        if removed:
+            self._display.vv(
+                '%s: deleted %d old report file(s) (keep: %d)'
+                % (self.CALLBACK_NAME, len(removed), self.get_option('keep'))
+            )
+        return written
 
     def v2_playbook_on_stats(self, stats):
-        # The values lookup's requests, per host, counted in the workers; the spool is removed.
-        add_spooled_requests(getattr(self, 'lookup_spool', None), self.users, UserTally)
+        # The values lookup's requests, per host, counted in the workers; the spool is removed whatever follows.
+        spooled = add_spooled_requests(getattr(self, 'lookup_spool', None), self.users, UserTally)
         self.lookup_spool = None
-        not_run, left_out = self._inventory_users(stats)
+        if self.stem is None and any(spooled.values()):
+            # Only the values lookup of this collection ran: its requests are this run's Exist use.
+            self._choose_files()
+        if self.stem is None:
+            # No task of this collection ran (a ping, a playbook of other modules): no report, none replaced.
+            self._display.vv('%s: no task of existio.exist ran: no report written' % self.CALLBACK_NAME)
+            return
+        not_run, left_out, outside_limit = self._inventory_users(stats)
         report = build_report(
             self.users,
             self.check_results,
@@ -355,17 +549,14 @@ class CallbackModule(CallbackBase):
             self.tokens,
             not_run,
             left_out,
+            outside_limit=outside_limit,
+            reauthorization_needed=self._reauthorization_needed(),
         )
-        directory = self.get_option('output_dir') or os.getcwd()
         try:
-            os.makedirs(directory, exist_ok=True)
-            written = [
-                self._write(directory, '.json', json.dumps(report, indent=2) + '\n'),
-                self._write(directory, '.md', render_markdown(report)),
-            ]
+            written = self._write_files(report)
         except OSError as exc:
             self._display.warning(
-                '%s: could not write the report to %s: %s' % (self.CALLBACK_NAME, directory, exc.strerror or exc)
+                '%s: could not write the report to %s: %s' % (self.CALLBACK_NAME, self.directory, exc.strerror or exc)
             )
             return
         # On screen by default: the report's gist, without opening it (-vv only when the summary option is off).

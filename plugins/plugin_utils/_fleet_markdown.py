@@ -113,6 +113,12 @@ def _users(report: dict, drift: bool) -> list[str]:
 
 def _users_not_run(report: dict) -> list[str]:
     lines = []
+    if report['users'].get('outside_limit'):
+        lines += [
+            '',
+            '%d user(s) of the inventory outside --limit: not users of this run, not counted above (another '
+            'slice of the job counts them).' % report['users']['outside_limit'],
+        ]
     not_run = [(name, data) for name, data in report['per_user'].items() if data['outcome'] == 'not_run']
     if not_run:
         lines += ['', '### Users no task of this collection ran for', '']
@@ -125,6 +131,24 @@ def _users_not_run(report: dict) -> list[str]:
         lines += ['', '### Users of the token store the inventory left out', '']
         lines += _first_rows(['user', 'reason'], [[name, reason] for name, reason in left_out.items()])
     return lines
+
+
+def _reauthorization(report: dict) -> list[str]:
+    """The users who must authorise again, and how: no run converges them until they do."""
+    names = report.get('reauthorization_needed') or []
+    if not names:
+        return []
+    return [
+        '',
+        '## Users who must re-authorise',
+        '',
+        '%d user(s) of the token store: %s.' % (len(names), _names_listed(names, 100)),
+        '',
+        'Their token pair no longer works (the group exist_token_reauthorization_needed of the users inventory), '
+        'so every task for them fails until they authorise this service again. Send each of them to the '
+        'authorisation page, then exchange the code they come back with: the module existio.exist.token with '
+        '`grant: authorization_code` and their `code`, which writes a new pair into the store.',
+    ]
 
 
 def _token_states(users: dict) -> list[str]:
@@ -277,6 +301,7 @@ def render_markdown(report: dict) -> str:
     would = 'would be ' if drift else ''
     lines = _heading(report, drift)
     lines += _users(report, drift)
+    lines += _reauthorization(report)
     lines += _items(report, would)
     lines += _attributes(report, would)
     lines += _takeovers(report, would)
@@ -296,6 +321,8 @@ def summary_lines(report: dict, written: list[str]) -> list[str]:
         if users[key] or key in ('changed', 'failed')
     ]
     lines = ['%s: %d user(s): %s' % (report['title'], users['total'], ', '.join(counts))]
+    if report.get('reauthorization_needed'):
+        lines[0] += '; %d must re-authorise' % len(report['reauthorization_needed'])
     busiest = requests['busiest'][0] if requests['busiest'] else None
     lines.append(
         'API requests: %d%s'

@@ -374,7 +374,7 @@ def _mode(check_results: int, real_results: int, cli_check: bool) -> str:
     return 'drift' if cli_check else 'run'
 
 
-def _users(users: dict[str, UserTally], not_run: dict, left_out: dict) -> dict:
+def _users(users: dict[str, UserTally], not_run: dict, left_out: dict, outside_limit: int) -> dict:
     outcomes = dict(changed=[], unchanged=[], failed=[], skipped=[], outcome_unknown=[], not_run=sorted(not_run))
     for user in users.values():
         outcomes[user.outcome()].append(user.name)
@@ -393,6 +393,7 @@ def _users(users: dict[str, UserTally], not_run: dict, left_out: dict) -> dict:
         outcome_unknown=len(outcomes['outcome_unknown']),
         skipped=len(outcomes['skipped']),
         not_run=len(not_run),
+        outside_limit=outside_limit,
         by_outcome=dict((key, sorted(value)) for key, value in outcomes.items()),
         by_token_state=dict((state, sorted(names)) for state, names in sorted(states.items())),
         left_out_by_inventory=dict(sorted(left_out.items())),
@@ -437,12 +438,16 @@ def build_report(
     tokens: TokenTally | None = None,
     not_run: dict | None = None,
     left_out: dict | None = None,
+    outside_limit: int = 0,
+    reauthorization_needed: Iterable[str] = (),
 ) -> dict:
     """The report as a dictionary (what the JSON file holds) from the collected users.
 
     users: {host name: UserTally}; started and finished are Unix times; tokens is a TokenTally (None: no token
     task ran); not_run: {username: {token_state, reason}} for the inventory's users no task of this collection
-    ran for; left_out: {username: reason} for the users of the token store the inventory could not make hosts of.
+    ran for; left_out: {username: reason} for the users of the token store the inventory could not make hosts of;
+    outside_limit: how many users of the inventory --limit left out (not this job's users, not counted);
+    reauthorization_needed: the users of the inventory within --limit whose pair no longer works.
     """
     tokens = tokens or TokenTally()
     not_run = dict((name, data) for name, data in (not_run or {}).items() if name not in users)
@@ -460,7 +465,8 @@ def build_report(
         finished=_utc(finished),
         duration_seconds=round(finished - started, 1),
         ansible_core=ansible_version,
-        users=_users(users, not_run, left_out or {}),
+        users=_users(users, not_run, left_out or {}, outside_limit),
+        reauthorization_needed=sorted(reauthorization_needed),
         items=dict(totals.items, unknown=sorted(totals.unknown_items, key=lambda item: (item['user'], item['name']))),
         attributes=totals.section(ATTRIBUTE_LISTS),
         takeovers=totals.takeovers(),

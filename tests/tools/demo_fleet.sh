@@ -41,7 +41,7 @@ plugin: existio.exist.users
 store: $store
 INVENTORY
 export EXIST_FLEET_REPORT_DIR="$work/report"
-report="$EXIST_FLEET_REPORT_DIR/exist-fleet-report.json"
+report="$EXIST_FLEET_REPORT_DIR/exist-fleet-report-latest.json"
 
 report_says() {  # report_says JQ-LIKE-PYTHON-EXPRESSION: the expression over the JSON report, printed
     python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$report" "$1"
@@ -59,7 +59,7 @@ ansible-inventory -i "$inventory" --graph
 log "3. Converge every user, with the fleet report"
 ANSIBLE_CALLBACKS_ENABLED=existio.exist.fleet_report ansible-playbook -i "$inventory" playbooks/demo_fleet.yml \
     -e "exist_api_url=$url"
-cat "$EXIST_FLEET_REPORT_DIR/exist-fleet-report.md"
+cat "$EXIST_FLEET_REPORT_DIR/exist-fleet-report-latest.md"
 log "4. The same run again: nothing to change"
 ANSIBLE_CALLBACKS_ENABLED=existio.exist.fleet_report ansible-playbook -i "$inventory" playbooks/demo_fleet.yml \
     -e "exist_api_url=$url"

@@ -155,7 +155,7 @@ def read_store(store):
 
 
 def _report(directory):
-    path = os.path.join(directory, 'exist-fleet-report.json')
+    path = os.path.join(directory, 'exist-fleet-report-latest.json')
     if not os.path.exists(path):
         return None
     with open(path, encoding='utf-8') as f:
@@ -165,7 +165,7 @@ def _report(directory):
 def _texts(directory, run_log):
     """The texts a secret must never appear in: the run's output and both report files."""
     texts = {}
-    for name in ('exist-fleet-report.json', 'exist-fleet-report.md'):
+    for name in ('exist-fleet-report-latest.json', 'exist-fleet-report-latest.md'):
         path = os.path.join(directory, name)
         if os.path.exists(path):
             with open(path, encoding='utf-8', errors='replace') as f:

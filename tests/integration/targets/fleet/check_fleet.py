@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import glob
 import json
+import os
+import re
 import sys
 import urllib.request
 
@@ -37,6 +40,9 @@ CLASHING_USERS = [
     'group_mood',
 ]
 CLASHING_TOKEN = 'fleet-clash-%d-Tk9q'
+# A report's files as the fleet_report callback names them, and the links to the newest.
+REPORT_FILE = re.compile(r'^exist-fleet-report-(?P<playbook>.+)-\d{8}T\d{6}Z(-\d+)?\.(json|md)$')
+LATEST = 'exist-fleet-report-latest'
 
 
 class CheckFailed(Exception):
@@ -115,6 +121,8 @@ def cmd_store(args):
     if args.with_unknown:
         user = UNKNOWN_USER
         entries[user['username']] = store_entry(user['username'], user['token'], user['scopes'])
+    for username in args.mark_reauthorization or []:
+        entries[username]['reauthorization_needed'] = True
     if args.with_clashes:
         for index, username in enumerate(CLASHING_USERS):
             EXPIRES_IN_DAYS.setdefault(username, 50)
@@ -260,11 +268,26 @@ def subset_problems(expected, actual, where='report'):
     return [] if expected == actual else ['%s is %r, expected %r' % (where, actual, expected)]
 
 
-def cmd_report(args):
-    with open(args.directory + '/exist-fleet-report.json') as f:
+def read_report(directory, playbook='converge'):
+    """(report, markdown) of the one report in directory, checked to be what the latest links point at."""
+    names = sorted(name for name in os.listdir(directory) if REPORT_FILE.match(name))
+    expect(len(names) == 2, 'expected one report (two files) in %s, found %s' % (directory, names))
+    expect(
+        all(REPORT_FILE.match(name).group('playbook') == playbook for name in names),
+        'the report is not named after the playbook %s: %s' % (playbook, names),
+    )
+    for name in names:
+        link = os.path.join(directory, LATEST + os.path.splitext(name)[1])
+        expect(os.path.islink(link) and os.readlink(link) == name, '%s does not point at %s' % (link, name))
+    with open(os.path.join(directory, LATEST + '.json')) as f:
         report = json.load(f)
-    with open(args.directory + '/exist-fleet-report.md') as f:
+    with open(os.path.join(directory, LATEST + '.md')) as f:
         markdown = f.read()
+    return report, markdown
+
+
+def cmd_report(args):
+    report, markdown = read_report(args.directory, args.playbook)
     expected = json.loads(args.expect)
     problems = subset_problems(expected, report)
     expect(not problems, '; '.join(problems))
@@ -290,6 +313,53 @@ def cmd_report(args):
     if report['mode'] == 'drift':
         expect(all(entry['method'] == 'GET' for entry in log), 'a check-mode run wrote: %s' % log)
     print('report %s: %s, %d requests as the emulator logged them' % (args.directory, report['title'], len(log)))
+
+
+def playbook_stats_event(artifacts):
+    """The event_data of the playbook_on_stats event ansible-runner wrote into the job's artifacts."""
+    for path in sorted(glob.glob(os.path.join(artifacts, 'job_events', '*.json'))):
+        with open(path) as f:
+            event = json.load(f)
+        if event.get('event') == 'playbook_on_stats':
+            return event['event_data']
+    raise CheckFailed('no playbook_on_stats event in %s/job_events' % artifacts)
+
+
+def cmd_runner_job(args):
+    """A job of ansible-runner: its report in the job's artifacts, its summary in the job's artifact data."""
+    report, unused_markdown = read_report(args.artifacts)
+    summary = playbook_stats_event(args.artifacts).get('artifact_data', {}).get('exist_fleet_report')
+    expect(isinstance(summary, dict), 'no exist_fleet_report in the artifact data of %s' % args.artifacts)
+    users = report['users']
+    expected = dict(
+        users=dict((key, users[key]) for key in ('changed', 'unchanged', 'failed', 'outcome_unknown', 'skipped')),
+        api_requests=report['api_requests']['total'],
+        outside_limit=users['outside_limit'],
+        reauthorization_needed=len(report['reauthorization_needed']),
+        report=dict(
+            directory=args.artifacts,
+            json=os.readlink(os.path.join(args.artifacts, LATEST + '.json')),
+            markdown=os.readlink(os.path.join(args.artifacts, LATEST + '.md')),
+        ),
+    )
+    expect(summary == expected, 'the artifact data %s, expected from the report %s' % (summary, expected))
+    print('job %s: the report in its artifacts, its summary in the artifact data: %s' % (args.artifacts, summary))
+
+
+def cmd_slices(args):
+    """The reports of the slices of a job count every user of the seed once."""
+    everyone = set(seed_users(args.seed))
+    reports = [read_report(artifacts)[0] for artifacts in args.artifacts]
+    counted = [set(report['per_user']) for report in reports]
+    expect(sum(report['users']['total'] for report in reports) == len(everyone), 'the totals do not add up')
+    expect(set().union(*counted) == everyone, 'users counted: %s, expected %s' % (counted, sorted(everyone)))
+    expect(sum(len(users) for users in counted) == len(everyone), 'a user is counted twice: %s' % counted)
+    for report in reports:
+        expect(
+            report['users']['outside_limit'] == len(everyone) - report['users']['total'],
+            'outside_limit %s' % report['users']['outside_limit'],
+        )
+    print('the %d slices count the %d users once each: %s' % (len(reports), len(everyone), counted))
 
 
 def cmd_owners(args):
@@ -333,6 +403,7 @@ def main(argv=None):
     command.add_argument('out')
     command.add_argument('--with-unknown', action='store_true')
     command.add_argument('--with-clashes', action='store_true')
+    command.add_argument('--mark-reauthorization', action='append', metavar='USER')
     command.set_defaults(run=cmd_store)
     command = commands.add_parser('clashes')
     command.add_argument('listing')
@@ -352,9 +423,17 @@ def main(argv=None):
         command = commands.add_parser(name)
         if name == 'report':
             command.add_argument('directory')
+            command.add_argument('--playbook', default='converge', help='the playbook the report is named after')
         command.add_argument('url')
         command.add_argument('expect', help='JSON')
         command.set_defaults(run=run)
+    command = commands.add_parser('runner-job')
+    command.add_argument('artifacts')
+    command.set_defaults(run=cmd_runner_job)
+    command = commands.add_parser('slices')
+    command.add_argument('seed')
+    command.add_argument('artifacts', nargs='+')
+    command.set_defaults(run=cmd_slices)
     command = commands.add_parser('same-state')
     command.add_argument('url')
     command.add_argument('before')

@@ -176,19 +176,80 @@ check clear "$url"
 EXIST_FLEET_REPORT_DIR="$work/reports-local/run" run 0 ansible-playbook "$playbooks/local_modules.yml" \
     -e "@$(cd "$(dirname "$config")" && pwd)/$(basename "$config")" -i "$work/fleet.exist_users.yml" \
     --limit alice,bob,carol -vvv
-local='{"users": {"total": 4, "ran": 3, "unchanged": 3, "changed": 0, "failed": 0, "outcome_unknown": 0,
-                  "not_run": 1, "by_outcome": {"not_run": ["dave"]}},
+local='{"users": {"total": 3, "ran": 3, "unchanged": 3, "changed": 0, "failed": 0, "outcome_unknown": 0,
+                  "not_run": 0, "outside_limit": 1, "by_outcome": {"not_run": []}},
         "items": {"changed": 0, "failed": 0, "outcome_unknown": 0},
         "attributes": {"acquired": {"total": 0}}, "values": {"updated": {"total": 0}},
-        "per_user": {"dave": {"outcome": "not_run", "token_state": "valid",
-                              "reason": "not in the hosts of this run (the plays'"'"' host patterns, --limit)"}}}'
-check report "$work/reports-local/run" "$url" "$local"
-echo "modules of the playbook named values and attribute: not counted; dave (--limit) not run"
+        "reauthorization_needed": []}'
+check report "$work/reports-local/run" "$url" "$local" --playbook local_modules
+"$py" -c 'import json, sys; assert "dave" not in json.load(open(sys.argv[1]))["per_user"]' \
+    "$work/reports-local/run/exist-fleet-report-latest.json"
+echo "modules of the playbook named values and attribute: not counted; dave (--limit) outside the limit"
+
+# -- a run of no task of this collection writes no report ----------------------
+# A ping and a debug on localhost, the users inventory loaded and the callback enabled, into a directory that
+# holds a report and its latest links (a copy of the first run's): nothing is written, nothing replaced.
+kept="$work/reports-ping"
+mkdir -p "$kept"
+cp -P "$work/reports-worker-true/first"/exist-fleet-report-* "$kept/"
+snapshot() { (cd "$1" && ls -lA --time-style=full-iso && md5sum -- exist-fleet-report-*); }  # -A: no . or ..
+snapshot "$kept" >"$work/ping-before.txt"
+cat >"$playbooks/ping.yml" <<'EOF'
+---
+- name: Nothing of existio.exist
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+    - name: Say hello
+      ansible.builtin.debug:
+        msg: hello
+EOF
+EXIST_FLEET_REPORT_DIR="$kept" ansible-playbook "$playbooks/ping.yml" -i "$work/fleet.exist_users.yml" \
+    -e "ansible_python_interpreter=$py" -vv >"$work/ping.out" 2>&1 || { cat "$work/ping.out"; exit 1; }
+cat "$work/ping.out" >>"$log"
+snapshot "$kept" >"$work/ping-after.txt"
+diff "$work/ping-before.txt" "$work/ping-after.txt" || { echo "a ping run changed the reports" >&2; exit 1; }
+grep -q 'existio.exist.fleet_report: no task of existio.exist ran: no report written' "$work/ping.out"
+! grep -q 'fleet_report: Report:' "$work/ping.out" || { echo "a ping run named a report" >&2; exit 1; }
+echo "a ping run with the callback: no report written, none replaced ($(wc -l <"$work/ping-after.txt") lines alike)"
+
+# -- ansible-runner: each job's report in its artifacts, its summary in its artifact data ------------
+# Two job slices (--limit halves) of the converge, as AWX runs them: output_dir unset, so the report goes to
+# AWX_ISOLATED_DATA_DIR, which ansible-runner sets to <private_data_dir>/artifacts/<ident>. bob must
+# re-authorise (marked in the store): his slice's report lists him, whether a task ran for him or not.
+private="$work/runner"
+mkdir -p "$private/project" "$private/inventory"
+cp converge.yml "$private/project/"
+check store seed.json "$private/inventory/tokens.yml" --mark-reauthorization bob
+cp "$work/fleet.exist_users.yml" "$private/inventory/"
+config_path="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
+check reset "$url" seed.json
+slice=0
+for limit in alice,bob carol,dave; do
+    slice=$((slice + 1))
+    check clear "$url"
+    # carol's token lacks mood_write: her slice's playbook fails (status 2), which ansible-runner passes on.
+    status=0
+    reauthorize='[]'
+    if [ "$limit" = carol,dave ]; then status=2; else reauthorize='["bob"]'; fi
+    run "$status" env -u EXIST_FLEET_REPORT_DIR "$py" -m ansible_runner run "$private" -p converge.yml \
+        --ident "slice-$slice" --limit "$limit" --cmdline "-e @$config_path -e existio_exist_worker_process=true"
+    artifacts="$private/artifacts/slice-$slice"
+    check runner-job "$artifacts"
+    check report "$artifacts" "$url" "{\"users\": {\"total\": 2, \"ran\": 2, \"not_run\": 0, \"outside_limit\": 2},
+                                     \"reauthorization_needed\": $reauthorize}"
+done
+check slices seed.json "$private/artifacts/slice-1" "$private/artifacts/slice-2"
+grep -q -F -- '## Users who must re-authorise' "$private/artifacts/slice-1/exist-fleet-report-latest.md"
+echo "ansible-runner: two job slices, each report in its job's artifacts and its summary in the artifact data"
 
 # -- no token anywhere -------------------------------------------------------
 leaks=0
 for token in $(grep -o '"fleet-[a-z]*-[A-Za-z0-9]*"' seed.json | tr -d '"'); do
-    for file in "$log" "$work"/reports-*/*/exist-fleet-report.*; do
+    for file in "$log" "$work"/reports-*/*/exist-fleet-report-* "$private"/artifacts/*/exist-fleet-report-* \
+        "$private"/artifacts/*/job_events/*.json; do
         if grep -q -F -- "$token" "$file"; then
             echo "a token appears in $file" >&2
             leaks=1
@@ -196,8 +257,9 @@ for token in $(grep -o '"fleet-[a-z]*-[A-Za-z0-9]*"' seed.json | tr -d '"'); do
     done
 done
 lines=$(wc -l <"$log")
-report_files=$(find "$work" -name 'exist-fleet-report.*' | wc -l)
-echo "checked $lines lines of output (-vvv) and $report_files reports for 4 tokens"
-[ "$report_files" -eq 14 ] || { echo "expected 14 report files, found $report_files" >&2; exit 1; }
+report_files=$(find "$work" -name 'exist-fleet-report-*' ! -name 'exist-fleet-report-latest.*' | wc -l)
+echo "checked $lines lines of output (-vvv) and $report_files report files for 4 tokens"
+# 7 runs of ansible-playbook, the copy in reports-ping, 2 jobs of ansible-runner: 10 reports of two files each.
+[ "$report_files" -eq 20 ] || { echo "expected 20 report files, found $report_files" >&2; exit 1; }
 [ "$lines" -gt 200 ] || { echo "the output is suspiciously short" >&2; exit 1; }
 exit "$leaks"

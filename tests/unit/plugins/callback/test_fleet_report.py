@@ -90,12 +90,24 @@ def callback(tmp_path, monkeypatch):
     return plugin
 
 
+LATEST_JSON = 'exist-fleet-report-latest.json'
+LATEST_MD = 'exist-fleet-report-latest.md'
+
+
 def finish(callback, tmp_path):
+    """End the run; the report it wrote, read through the latest links."""
     callback.v2_playbook_on_stats(None)
     directory = tmp_path / 'reports'
-    report = json.loads((directory / 'exist-fleet-report.json').read_text())
-    markdown = (directory / 'exist-fleet-report.md').read_text()
+    report = json.loads((directory / LATEST_JSON).read_text())
+    markdown = (directory / LATEST_MD).read_text()
     return report, markdown
+
+
+def report_files(directory):
+    """The report files (not the latest links) in directory."""
+    return sorted(
+        name for name in os.listdir(str(directory)) if name.startswith('exist-fleet-report-') and '-latest' not in name
+    )
 
 
 def feed_a_fleet_run(callback, check_mode=False):
@@ -332,21 +344,43 @@ def test_the_task_check_mode_counts_and_a_mixed_run_says_so(callback, tmp_path):
     assert '1 task result(s) ran in check mode' in markdown
 
 
-def test_an_empty_run_still_writes_both_files(callback, tmp_path):
+def test_a_run_without_a_task_of_ours_writes_nothing(callback, tmp_path, monkeypatch):
+    directory = tmp_path / 'reports'
+    directory.mkdir()
+    (directory / LATEST_JSON).write_text('{"the": "last report"}')
+    shown = []
+    monkeypatch.setattr(callback._display, 'display', lambda message, *args, **kwargs: shown.append(message))
+    # A ping and a debug: other modules, for hosts of no users inventory.
+    callback.v2_runner_on_ok(
+        FakeResult(FakeHost('web1'), FakeTask('ansible.builtin.ping', None, 'ansible.builtin.ping'), {'ping': 'pong'})
+    )
+    callback.v2_runner_on_failed(
+        FakeResult(FakeHost('web2'), FakeTask('ansible.builtin.debug', None, 'ansible.builtin.debug'), {'msg': 'no'})
+    )
+    callback.v2_playbook_on_stats(None)
+    assert os.listdir(str(directory)) == [LATEST_JSON]
+    assert (directory / LATEST_JSON).read_text() == '{"the": "last report"}'
+    assert shown == []
+
+
+def test_a_skipped_task_of_ours_is_a_run_of_ours(callback, tmp_path):
+    callback.v2_runner_on_skipped(FakeResult(FakeHost('alice'), attribute_task(), dict(changed=False, skipped=True)))
     report, markdown = finish(callback, tmp_path)
-    assert report['users']['total'] == 0 and report['api_requests']['total'] == 0
+    assert report['users']['skipped'] == 1 and report['api_requests']['total'] == 0
     assert 'No attribute acquired, released or created.' in markdown
 
 
 def test_no_secret_and_nothing_from_invocation(callback, tmp_path):
     feed_a_fleet_run(callback)
     unused_report, unused_markdown = finish(callback, tmp_path)
-    for name in ('exist-fleet-report.json', 'exist-fleet-report.md'):
+    names = report_files(tmp_path / 'reports')
+    assert len(names) == 2
+    for name in names:
         text = (tmp_path / 'reports' / name).read_text()
         assert SECRET not in text, name
         assert 'module_args' not in text and 'invocation' not in text and 'https://exist.io' not in text, name
         assert 'svc-from-owned-xyz' not in text, name  # results are read key by key, `owned` is not one
-    report = json.loads((tmp_path / 'reports' / 'exist-fleet-report.json').read_text())
+    report = json.loads((tmp_path / 'reports' / LATEST_JSON).read_text())
     assert (
         report['failures']['tasks'][1]['msg'] == 'GET /api/2/attributes/owned/ answered 401: Invalid token (********).'
     )
@@ -378,14 +412,30 @@ def test_the_busiest_ten_against_the_hourly_budget(callback, tmp_path):
     assert '**Over the hourly budget in this run:** u11.' in markdown
 
 
-def test_the_report_is_replaced_atomically(callback, tmp_path):
+def test_a_report_of_its_own_name_and_the_latest_links_to_it(callback, tmp_path, monkeypatch):
     directory = tmp_path / 'reports'
     directory.mkdir()
+    # A report of an earlier version: not this version's name pattern, left alone.
     (directory / 'exist-fleet-report.json').write_text('old')
-    callback.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result(api_requests=2)))
-    report, unused_markdown = finish(callback, tmp_path)
+    monkeypatch.setattr(plugin_module.time, 'time', lambda: 1796669100.0)  # 2026-12-07 18:45:00 UTC
+    plugin = plugin_module.CallbackModule()
+    plugin._load_name = NAME
+    plugin.set_options(direct={'output_dir': str(directory)})
+    plugin.v2_playbook_on_start(type('Playbook', (), {'_file_name': '/srv/fleet/converge.yml'})())
+    plugin.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result(api_requests=2)))
+    report, unused_markdown = finish(plugin, tmp_path)
     assert report['api_requests']['total'] == 2
-    assert sorted(os.listdir(str(directory))) == ['exist-fleet-report.json', 'exist-fleet-report.md']
+    stem = 'exist-fleet-report-converge-20261207T184500Z'
+    assert sorted(os.listdir(str(directory))) == [
+        'exist-fleet-report-converge-20261207T184500Z.json',
+        'exist-fleet-report-converge-20261207T184500Z.md',
+        LATEST_JSON,
+        LATEST_MD,
+        'exist-fleet-report.json',
+    ]
+    assert os.readlink(str(directory / LATEST_JSON)) == stem + '.json'
+    assert os.readlink(str(directory / LATEST_MD)) == stem + '.md'
+    assert (directory / 'exist-fleet-report.json').read_text() == 'old'
 
 
 def test_a_report_that_cannot_be_written_is_a_warning(callback, tmp_path, monkeypatch):
@@ -393,6 +443,7 @@ def test_a_report_that_cannot_be_written_is_a_warning(callback, tmp_path, monkey
     blocker.write_text('a file where the directory should be')
     warnings = []
     monkeypatch.setattr(callback._display, 'warning', lambda message, *args, **kwargs: warnings.append(message))
+    callback.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
     callback.v2_playbook_on_stats(None)
     assert len(warnings) == 1 and 'could not write the report to %s' % blocker in warnings[0]
 
@@ -411,9 +462,8 @@ def test_the_summary_is_on_screen_by_default_and_at_vv_when_off(callback, tmp_pa
     assert len(lines[shown_at]) == 3 and lines[other] == []
     assert lines[shown_at][0].startswith('existio.exist.fleet_report: Exist fleet report: 5 user(s): 2 changed')
     assert 'API requests: ' in lines[shown_at][1]
-    assert lines[shown_at][2].endswith(
-        'exist-fleet-report.json and %s' % (tmp_path / 'reports' / 'exist-fleet-report.md')
-    )
+    stem = str(tmp_path / 'reports' / report_files(tmp_path / 'reports')[0])[: -len('.json')]
+    assert lines[shown_at][2] == 'existio.exist.fleet_report: Report: %s.json and %s.md' % (stem, stem)
     assert all(SECRET not in line for line in lines[shown_at])
 
 
@@ -421,22 +471,32 @@ def test_the_output_dir_defaults_to_the_current_directory(tmp_path, monkeypatch)
     doc = yaml.safe_load(plugin_module.DOCUMENTATION)
     C.config.initialize_plugin_configuration_definitions('callback', NAME, doc['options'])
     monkeypatch.delenv('EXIST_FLEET_REPORT_DIR', raising=False)
+    monkeypatch.delenv('AWX_ISOLATED_DATA_DIR', raising=False)
     monkeypatch.chdir(tmp_path)
-    plugin = plugin_module.CallbackModule()
-    plugin._load_name = NAME
-    plugin.set_options()
-    plugin.v2_playbook_on_stats(None)
-    assert sorted(os.listdir(str(tmp_path))) == ['exist-fleet-report.json', 'exist-fleet-report.md']
+
+    def one_run():
+        plugin = plugin_module.CallbackModule()
+        plugin._load_name = NAME
+        plugin.set_options()
+        plugin.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
+        plugin.v2_playbook_on_stats(None)
+
+    one_run()
+    assert len(report_files(tmp_path)) == 2 and os.path.exists(str(tmp_path / LATEST_MD))
+    # ansible-runner's artifacts directory for the job, when output_dir is not set.
+    monkeypatch.setenv('AWX_ISOLATED_DATA_DIR', str(tmp_path / 'artifacts' / 'job-1'))
+    one_run()
+    assert len(report_files(tmp_path / 'artifacts' / 'job-1')) == 2
+    # output_dir (here from its environment variable) comes first.
     monkeypatch.setenv('EXIST_FLEET_REPORT_DIR', str(tmp_path / 'from-env'))
-    plugin.set_options()
-    plugin.v2_playbook_on_stats(None)
-    assert os.path.exists(str(tmp_path / 'from-env' / 'exist-fleet-report.md'))
+    one_run()
+    assert len(report_files(tmp_path / 'from-env')) == 2
+    assert len(report_files(tmp_path / 'artifacts' / 'job-1')) == 2
     # Environment variables in the path are expanded: one directory per AWX job (and so per slice).
     monkeypatch.setenv('JOB_ID', '4711')
     monkeypatch.setenv('EXIST_FLEET_REPORT_DIR', str(tmp_path / 'jobs' / '$JOB_ID'))
-    plugin.set_options()
-    plugin.v2_playbook_on_stats(None)
-    assert os.path.exists(str(tmp_path / 'jobs' / '4711' / 'exist-fleet-report.json'))
+    one_run()
+    assert os.path.exists(str(tmp_path / 'jobs' / '4711' / LATEST_JSON))
 
 
 def test_token_tasks_go_to_their_own_section(callback, tmp_path):
@@ -607,9 +667,13 @@ def test_any_results_make_a_report_that_quotes_no_token(events):
             handler = getattr(plugin, 'v2_runner_on_%s' % status)
             handler(FakeResult(FakeHost(host), FakeTask(action, None, action, check_mode), result))
         plugin.v2_playbook_on_stats(None)
-        with open(os.path.join(directory, 'exist-fleet-report.json'), encoding='utf-8') as handle:
+        written = os.listdir(directory)
+        if not any(action.startswith('existio.exist.') for action, status, host, check_mode, result in events):
+            assert written == []  # no task of ours: no report
+            return
+        with open(os.path.join(directory, LATEST_JSON), encoding='utf-8') as handle:
             report = json.load(handle)
-        with open(os.path.join(directory, 'exist-fleet-report.md'), encoding='utf-8') as handle:
+        with open(os.path.join(directory, LATEST_MD), encoding='utf-8') as handle:
             markdown = handle.read()
     # Users: the hosts of this collection's tasks, and (they are users of the inventory) those any task failed for.
     ours = set(
@@ -730,8 +794,8 @@ def test_every_user_and_every_item_is_changed_failed_with_a_reason_or_unknown(ca
     callback.v2_runner_on_ok(FakeResult(host('gina'), attribute_task(), attribute_result()))
     callback.v2_runner_on_ok(FakeResult(host('hank'), FakeTask('ansible.builtin.debug', 'Debug'), dict(msg='hi')))
     callback.v2_playbook_on_stats(FakeStats(['alice', 'bob', 'carol', 'dave', 'frank', 'gina', 'hank']))
-    report = json.loads((tmp_path / 'reports' / 'exist-fleet-report.json').read_text())
-    markdown = (tmp_path / 'reports' / 'exist-fleet-report.md').read_text()
+    report = json.loads((tmp_path / 'reports' / LATEST_JSON).read_text())
+    markdown = (tmp_path / 'reports' / LATEST_MD).read_text()
     users = report['users']
     assert users['by_outcome'] == {
         'changed': [],
@@ -753,8 +817,7 @@ def test_every_user_and_every_item_is_changed_failed_with_a_reason_or_unknown(ca
     assert report['per_user']['erin'] == {
         'outcome': 'not_run',
         'token_state': 'reauthorization_needed',
-        'reason': "not in the hosts of this run (the plays' host patterns, --limit); its token state is "
-        'reauthorization_needed',
+        'reason': "in no play's hosts (the plays' host patterns); its token state is reauthorization_needed",
     }
     assert report['per_user']['hank']['reason'] == 'no task of this collection ran for this user'
     # Every failure has its reason.
@@ -778,8 +841,8 @@ def test_every_user_and_every_item_is_changed_failed_with_a_reason_or_unknown(ca
         '| 8 | 1 | 0 | 1 | 4 | 1 | 0 | 2 |',
         '| 1 | 1 | 2 |',
         '| alice | steps | 2026-11-26 | lost answer |',
-        '| erin | reauthorization_needed | not in the hosts of this run (the plays\' host patterns, --limit); its '
-        'token state is reauthorization_needed |',
+        "| erin | reauthorization_needed | in no play's hosts (the plays' host patterns); its token state is "
+        'reauthorization_needed |',
         '| all | named like the group all that Ansible itself makes |',
     ):
         assert line in markdown.splitlines(), line
@@ -810,3 +873,191 @@ def test_token_tasks_keep_each_failure_reason_and_the_recovered_users(callback, 
         {'username': 'carol', 'error_code': 'outcome_unknown', 'error': 'the answer was lost; marked'}
     ]
     assert 'Merged back from recovery files: bob.' in markdown
+
+
+# -- one report per run: kept, and only when ours ran --------------------------------
+
+
+def test_keep_deletes_the_oldest_reports_of_its_own_pattern(tmp_path):
+    directory = tmp_path / 'reports'
+    directory.mkdir()
+    older = ['exist-fleet-report-converge-2026120%dT060000Z' % day for day in range(1, 6)]
+    for stem in older:
+        for extension in ('.json', '.md'):
+            (directory / (stem + extension)).write_text('old')
+    (directory / 'exist-fleet-report.md').write_text('of an earlier version')
+    (directory / 'notes.md').write_text('mine')
+    plugin = plugin_module.CallbackModule()
+    plugin._load_name = NAME
+    plugin.set_options(direct={'output_dir': str(directory), 'keep': 2})
+    plugin.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
+    plugin.v2_playbook_on_stats(None)
+    stems = sorted(set(os.path.splitext(name)[0] for name in report_files(directory)))
+    assert stems[:2] == older[3:] and len(stems) == 3 and stems[2] == plugin.stem
+    assert (directory / 'exist-fleet-report.md').exists() and (directory / 'notes.md').exists()
+
+
+def test_two_runs_in_one_second_write_two_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(plugin_module.time, 'time', lambda: 1796669100.0)
+    for dummy in range(2):
+        plugin = plugin_module.CallbackModule()
+        plugin._load_name = NAME
+        plugin.set_options(direct={'output_dir': str(tmp_path)})
+        plugin.v2_playbook_on_start(type('Playbook', (), {'_file_name': 'converge.yml'})())
+        plugin.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
+        plugin.v2_playbook_on_stats(None)
+    stem = 'exist-fleet-report-converge-20261207T184500Z'
+    assert report_files(tmp_path) == [stem + '-2.json', stem + '-2.md', stem + '.json', stem + '.md']
+    assert os.readlink(str(tmp_path / LATEST_JSON)) == stem + '-2.json'
+
+
+# -- the job's artifact data (ansible-runner, AWX) ------------------------------------
+
+
+def the_run_of(callback):
+    """A TaskQueueManager that sends v2_playbook_on_start as ansible-core does; its stats."""
+    from ansible.executor.stats import AggregateStats
+    from ansible.executor.task_queue_manager import TaskQueueManager
+
+    class Manager(TaskQueueManager):
+        def __init__(self):  # pylint: disable=super-init-not-called
+            self._stats = AggregateStats()
+
+        def send_callback(self, method_name, *args):
+            getattr(callback, method_name)(*args)
+
+    manager = Manager()
+    manager.send_callback('v2_playbook_on_start', type('Playbook', (), {'_file_name': 'converge.yml'})())
+    return manager._stats
+
+
+def test_the_summary_is_in_the_run_stats_as_results_arrive(callback, tmp_path):
+    stats = the_run_of(callback)
+    callback.v2_runner_on_ok(
+        FakeResult(FakeHost('web1'), FakeTask('ansible.builtin.ping', None, 'ansible.builtin.ping'), {})
+    )
+    assert stats.custom == {}  # no task of ours yet: nothing for the job's artifacts
+    callback.v2_runner_on_ok(
+        FakeResult(FakeHost('alice'), attribute_task(), attribute_result(changed=True, api_requests=3))
+    )
+    callback.v2_runner_on_ok(FakeResult(FakeHost('bob'), attribute_task(), attribute_result(api_requests=1)))
+    summary = stats.custom['_run']['exist_fleet_report']
+    assert summary['users'] == {'changed': 1, 'unchanged': 1, 'failed': 0, 'outcome_unknown': 0, 'skipped': 0}
+    assert summary['api_requests'] == 4
+    # A user's later failure moves the user, it does not count the user twice.
+    callback.v2_runner_on_failed(
+        FakeResult(
+            FakeHost('alice'),
+            FakeTask('existio.exist.values', 'Write', 'existio.exist.values'),
+            dict(msg='refused', api_requests=2),
+        )
+    )
+    token_task = FakeTask('existio.exist.token', 'Refresh', 'existio.exist.token')
+    callback.v2_runner_on_ok(
+        FakeResult(FakeHost('localhost', token=None), token_task, dict(changed=False, api_requests=5))
+    )
+    assert summary['users'] == {'changed': 0, 'unchanged': 1, 'failed': 1, 'outcome_unknown': 0, 'skipped': 0}
+    assert summary['api_requests'] == 3 + 1 + 2 + 5
+    # What ansible-runner's awx_display serialises before this callback's v2_playbook_on_stats.
+    artifact = json.loads(json.dumps(stats.custom['_run']))
+    report, unused_markdown = finish(callback, tmp_path)
+    assert artifact['exist_fleet_report']['api_requests'] == report['api_requests']['total']
+    assert artifact['exist_fleet_report']['users']['failed'] == report['users']['failed']
+    assert artifact['exist_fleet_report']['report'] == {
+        'directory': str(tmp_path / 'reports'),
+        'json': report_files(tmp_path / 'reports')[0],
+        'markdown': report_files(tmp_path / 'reports')[1],
+    }
+    assert SECRET not in json.dumps(artifact)
+
+
+def test_without_the_run_stats_no_artifact_data_and_a_vvv_note(callback, tmp_path, monkeypatch):
+    notes = []
+    monkeypatch.setattr(callback._display, 'vvv', lambda message, *args, **kwargs: notes.append(message))
+    callback.v2_playbook_on_start(type('Playbook', (), {'_file_name': 'converge.yml'})())
+    assert callback.stats is None
+    assert notes == ["existio.exist.fleet_report: the run's stats were not found: no summary in the artifact data"]
+    callback.v2_runner_on_ok(FakeResult(FakeHost('alice'), attribute_task(), attribute_result()))
+    report, unused_markdown = finish(callback, tmp_path)
+    assert report['users']['unchanged'] == 1
+
+
+# -- --limit, and the users who must re-authorise ----------------------------------------
+
+
+def limited_inventory(states, limit):
+    """An InventoryManager of the users inventory's groups, with --limit applied."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    inventory = InventoryManager(loader=DataLoader(), sources=[])
+    inventory.add_group('exist_users')
+    inventory.add_group('exist_token_reauthorization_needed')
+    for name, state in states.items():
+        inventory.add_host(name, group='exist_users')
+        inventory._inventory.set_variable(name, 'exist_token_state', state)
+        inventory._inventory.set_variable(name, 'exist_username', name)
+        if state == 'reauthorization_needed':
+            inventory.add_host(name, group='exist_token_reauthorization_needed')
+    inventory.reconcile_inventory()  # as after parsing: every host in all and ungrouped
+    inventory.subset(limit)
+    return inventory
+
+
+def test_users_outside_limit_are_not_this_runs_and_reauthorisation_is_listed(callback, tmp_path, monkeypatch):
+    states = {
+        'alice': 'valid',
+        'bob': 'reauthorization_needed',
+        'carol': 'valid',
+        'dave': 'reauthorization_needed',
+        'erin': 'valid',
+        'frank': 'reauthorization_needed',
+    }
+    # This slice: alice, bob, carol, dave; no play matched carol and bob, for whom no task ran.
+    inventory = limited_inventory(states, 'alice,bob,carol,dave')
+    stats = the_run_of(callback)
+    callback.v2_playbook_on_play_start(FakePlay(inventory))
+    callback.v2_runner_on_ok(FakeResult(inventory.get_host('alice'), attribute_task(), attribute_result()))
+    callback.v2_runner_on_failed(FakeResult(inventory.get_host('dave'), attribute_task(), attribute_result(msg='401')))
+    assert stats.custom['_run']['exist_fleet_report']['reauthorization_needed'] == 2
+    assert stats.custom['_run']['exist_fleet_report']['outside_limit'] == 2
+    lines = []
+    monkeypatch.setattr(callback._display, 'display', lambda message, *args, **kwargs: lines.append(message))
+    callback.v2_playbook_on_stats(FakeStats(['alice', 'dave']))
+    report = json.loads((tmp_path / 'reports' / LATEST_JSON).read_text())
+    markdown = (tmp_path / 'reports' / LATEST_MD).read_text()
+    users = report['users']
+    assert (users['total'], users['ran'], users['not_run'], users['outside_limit']) == (4, 2, 2, 2)
+    assert users['by_outcome']['not_run'] == ['bob', 'carol']
+    assert report['per_user']['carol']['reason'] == "in no play's hosts (the plays' host patterns)"
+    assert 'erin' not in report['per_user'] and 'frank' not in report['per_user']
+    assert report['reauthorization_needed'] == ['bob', 'dave']
+    assert '## Users who must re-authorise' in markdown and '2 user(s) of the token store: bob, dave.' in markdown
+    assert 'existio.exist.token with `grant: authorization_code`' in markdown
+    assert '2 user(s) of the inventory outside --limit' in markdown
+    assert lines[0].endswith('; 2 must re-authorise')
+
+
+def test_the_summary_says_nothing_of_reauthorisation_when_none_is_needed(callback, tmp_path, monkeypatch):
+    inventory = limited_inventory({'alice': 'valid'}, 'all')
+    callback.v2_playbook_on_play_start(FakePlay(inventory))
+    callback.v2_runner_on_ok(FakeResult(inventory.get_host('alice'), attribute_task(), attribute_result()))
+    lines = []
+    monkeypatch.setattr(callback._display, 'display', lambda message, *args, **kwargs: lines.append(message))
+    report, markdown = finish(callback, tmp_path)
+    assert report['reauthorization_needed'] == [] and report['users']['outside_limit'] == 0
+    assert 're-authorise' not in lines[0] and 're-authorise' not in markdown and 'outside --limit' not in markdown
+
+
+def test_a_name_taken_after_it_was_chosen_is_not_overwritten(callback, tmp_path):
+    stats = the_run_of(callback)
+    callback.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
+    chosen = callback.stem
+    # Another run into the same directory, started within the same second, wrote its report meanwhile.
+    (tmp_path / 'reports').mkdir()
+    (tmp_path / 'reports' / (chosen + '.json')).write_text('the other run')
+    unused_report, unused_markdown = finish(callback, tmp_path)
+    assert (tmp_path / 'reports' / (chosen + '.json')).read_text() == 'the other run'
+    assert callback.stem == chosen + '-2'
+    assert stats.custom['_run']['exist_fleet_report']['report']['json'] == chosen + '-2.json'
+    assert os.readlink(str(tmp_path / 'reports' / LATEST_JSON)) == chosen + '-2.json'

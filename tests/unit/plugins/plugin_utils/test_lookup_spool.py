@@ -143,7 +143,7 @@ def test_the_fleet_report_counts_the_lookups_requests_per_user(no_spool, tmp_pat
     spool.record_requests('bob', 4)
     spool.record_requests('alice', 1)
     callback.v2_playbook_on_stats(None)
-    report = json.loads((tmp_path / 'exist-fleet-report.json').read_text())
+    report = json.loads((tmp_path / 'exist-fleet-report-latest.json').read_text())
     assert report['api_requests']['per_user'] == {'alice': 2, 'bob': 4}
     assert report['api_requests']['total'] == 6
     assert not os.path.exists(directory) and spool.SPOOL_VARIABLE not in os.environ
