@@ -27,7 +27,10 @@ TOKENS = {'alice': 'stored-alice-s3cret-0001', 'bob': 'stored-bob-s3cret-0002'}
 
 def entries(tokens=None):
     return dict(
-        (username, {'access_token': token, 'refresh_token': 'refresh-' + username, 'expires_at': '2030-01-01T00:00:00Z'})
+        (
+            username,
+            {'access_token': token, 'refresh_token': 'refresh-' + username, 'expires_at': '2030-01-01T00:00:00Z'},
+        )
         for username, token in (tokens or TOKENS).items()
     )
 
