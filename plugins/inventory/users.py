@@ -66,13 +66,21 @@ options:
   store:
     description:
       - Path of the token store, as given to the C(store) option of M(existio.exist.token).
+      - >-
+        In the configuration file it may be a template, rendered when the inventory is read, for example
+        V({{ lookup('ansible.builtin.env', 'TOKENS_DIR'\) }}/tokens.vault.yml) (no host variable exists yet).
+      - >-
+        When the configuration file does not give it, the environment variable E(EXIST_TOKEN_STORE) does (used
+        as it is, not templated), so that an Automation Platform credential can inject it. When neither gives it,
+        the inventory fails naming both.
       - A relative path is relative to the directory of this configuration file.
       - A vault-encrypted store is decrypted with the vault secrets given to Ansible (C(--vault-id),
         C(--vault-password-file), C(--ask-vault-pass)).
       - A store that does not exist is an error (not an empty inventory), so that a wrong path cannot empty the
         inventory of an Automation Platform inventory source that overwrites its hosts.
     type: str
-    required: true
+    env:
+      - name: EXIST_TOKEN_STORE
   expiring_within_days:
     description:
       - A token that expires within this many days (from 0 to 3660) is in the group C(exist_token_expiring).
@@ -85,10 +93,12 @@ options:
       - When V(true), C(exist_token) holds the access token itself.
       - >-
         When V(false), C(exist_token) holds an expression that reads the token from the store when a task uses it
-        (C({{ (lookup('ansible.builtin.file', STORE\) | from_yaml\)[USER].access_token }})), so the inventory
-        never holds a token: not in C(ansible-inventory --list), not in an inventory cache, not in the database of
-        an Automation Platform inventory source. Plays stay the same; the store must then be readable (and the vault
-        secret given) where the play runs, and every task that uses the token reads the store once.
+        (C({{ lookup('existio.exist.stored_token', STORE, user=USER\) }}), see P(existio.exist.stored_token#lookup)),
+        so the inventory never holds a token: not in C(ansible-inventory --list), not in the database of an
+        Automation Platform inventory source. Plays stay the same; the store must then be readable (and the vault
+        secret given) where the play runs. The store is read once per run, not once per task: this plugin keeps
+        the tokens it read in the controller, where every worker that runs a task inherits them (a store that
+        changed since is read again).
     type: bool
     default: true
   local_connection:
@@ -123,7 +133,9 @@ notes:
     C(exist_token) (C(--graph) does not print variables). Use O(include_token=false) where inventories are shown
     or stored (Automation Platform saves an inventory source's host variables in its database).
   - The plugin does not cache (it is not Cacheable). The store is a local file read in milliseconds, and an
-    inventory cache would write every token, in plain text, into the cache plugin's files.
+    inventory cache would write every token, in plain text, into the cache plugin's files. The inventory cache
+    options (C(cache), C(cache_plugin), C(cache_timeout), C(cache_connection), C(cache_prefix)) are ignored, with a
+    warning that names them.
   - Tokens expire after about a year and refreshing one invalidates the old pair; refresh them with
     M(existio.exist.token) (C(grant=refresh_token), C(refresh_before)) before they expire. The group
     C(exist_token_expiring) shows which are due.
@@ -194,6 +206,7 @@ from ansible.errors import AnsibleError, AnsibleParserError  # noqa: E402
 from ansible.module_utils.common.text.converters import to_text  # noqa: E402
 from ansible.module_utils.parsing.convert_bool import boolean  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable  # noqa: E402
+from ansible.plugins.loader import lookup_loader  # noqa: E402
 
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import (
     NUMBER_OPTIONS as CONNECTION_NUMBER_OPTIONS,  # noqa: E402
@@ -217,7 +230,11 @@ from ansible_collections.existio.exist.plugins.plugin_utils._store_users import 
     state_warnings,
     store_users,
 )
-from ansible_collections.existio.exist.plugins.plugin_utils._token_store import TokenStore, TokenStoreError  # noqa: E402
+from ansible_collections.existio.exist.plugins.plugin_utils._token_store import (  # noqa: E402
+    TokenStore,
+    TokenStoreError,
+    remember_access_tokens,
+)
 from ansible_collections.existio.exist.plugins.plugin_utils._token_validation import validate_tokens  # noqa: E402
 
 CONFIG_SUFFIXES = ('exist_users.yml', 'exist_users.yaml')
@@ -231,6 +248,10 @@ NUMBER_OPTIONS = {
     'validate_concurrency': (CONCURRENCY_RANGE, 'requests'),
 }
 NUMBER_OPTIONS.update(CONNECTION_NUMBER_OPTIONS)
+# The options of a Cacheable inventory plugin: this one is not, and says so rather than ignore them silently.
+CACHE_OPTIONS = ('cache', 'cache_plugin', 'cache_timeout', 'cache_connection', 'cache_prefix')
+STORE_VARIABLE = 'EXIST_TOKEN_STORE'
+TOKEN_LOOKUP = 'existio.exist.stored_token'
 
 
 def describe_value(value):
@@ -386,11 +407,28 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         if isinstance(direct, Mapping):
+            direct = self._without_cache_options(direct)
+            # Only the configuration file's store is a template (the environment's is a path as it is).
+            self._store_from_file = direct.get('store') is not None
             problem = self._config_problem(direct)
             if problem:
                 where = getattr(self, '_config_path', None)
                 raise AnsibleParserError('%s: %s%s' % (PLUGIN, '%s: ' % where if where else '', problem))
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+
+    def _without_cache_options(self, config):
+        """The configuration without the inventory cache options, each named in a warning."""
+        given = [key for key in CACHE_OPTIONS if key in config]
+        if not given:
+            return config
+        where = getattr(self, '_config_path', None)
+        self.display.warning(
+            '%s: %s%s ignored: this inventory plugin does not cache (it is not Cacheable); its store is a local '
+            'file read in milliseconds, and an inventory cache would write every token in plain text into the '
+            "cache plugin's files"
+            % (PLUGIN, '%s: ' % where if where else '', ', '.join(given) + (' is' if len(given) == 1 else ' are'))
+        )
+        return dict((key, value) for key, value in config.items() if key not in CACHE_OPTIONS)
 
     def _config_problem(self, config):
         """What is wrong with the options as the configuration file gives them (before ansible-core converts them).
@@ -452,6 +490,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         except TokenStoreError as exc:
             # The store's own messages name the file, the user and the key, never a token.
             raise AnsibleParserError('%s: %s' % (PLUGIN, exc.message)) from None
+        # The existio.exist.stored_token lookup of include_token=false finds them here, in the controller and in
+        # every worker forked from it, rather than reading the store again for every host-task.
+        remember_access_tokens(store, entries)
+        if not self.get_option('include_token') and lookup_loader.find_plugin_with_context(TOKEN_LOOKUP).resolved:
+            # Loaded here, once, rather than in every worker: each would import it and parse its documentation.
+            lookup_loader.get(TOKEN_LOOKUP)
         self.display.vvv(
             '%s: %d user(s) in the token store %s%s'
             % (PLUGIN, len(entries), store.path, ' (vault-encrypted)' if store.encrypted else '')
@@ -461,9 +505,30 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def _vault_secrets(self):
         return getattr(getattr(self.loader, '_vault', None), 'secrets', None)
 
+    def _store_option(self, path):
+        """The store as the configuration file gives it (rendered) or, failing that, EXIST_TOKEN_STORE."""
+        store = self.get_option('store')
+        if store is None or store == '':
+            raise AnsibleParserError(
+                '%s: %s: no token store: give its path as store in this file or in the environment variable %s'
+                % (PLUGIN, path, STORE_VARIABLE)
+            )
+        if getattr(self, '_store_from_file', False):
+            try:
+                store = self.templar.template(store)
+            except AnsibleError as exc:
+                raise AnsibleParserError(
+                    '%s: %s: store %s cannot be rendered: %s' % (PLUGIN, path, quoted_name(store), to_text(exc.message))
+                ) from None
+        if not isinstance(store, str) or not store:
+            raise AnsibleParserError(
+                '%s: %s: store must be the path of the token store, got %s' % (PLUGIN, path, describe_value(store))
+            )
+        return store
+
     def _store_path(self, path):
         """The store's absolute path: a relative one is relative to the configuration file's directory."""
-        store_path = os.path.expanduser(to_text(self.get_option('store')))
+        store_path = os.path.expanduser(to_text(self._store_option(path)))
         if not os.path.isabs(store_path):
             store_path = os.path.join(os.path.dirname(os.path.abspath(path)), store_path)
         store_path = os.path.normpath(store_path)

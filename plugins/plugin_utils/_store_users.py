@@ -121,8 +121,12 @@ def scopes_of(entry: dict) -> list[str]:
 
 
 def token_expression(store_path: str, username: str) -> str:
-    """The template that reads a user's access token from the store when a task uses it (include_token=false)."""
-    return "{{ (lookup('ansible.builtin.file', '%s') | from_yaml)['%s'].access_token }}" % (store_path, username)
+    """The template that reads a user's access token from the store when a task uses it (include_token=false).
+
+    The lookup reads the store once per process (the inventory has already read it in the controller, before
+    the workers fork), not the whole file again for every host-task.
+    """
+    return "{{ lookup('existio.exist.stored_token', '%s', user='%s') }}" % (store_path, username)
 
 
 def marked_at(entry: dict) -> str | None:

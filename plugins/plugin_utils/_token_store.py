@@ -36,6 +36,11 @@ this pair was sent whose answer was lost: the pair may already be dead).
 - A reader refuses what YAML would silently resolve: a user listed twice (or
   a key given twice in one entry), naming the user and the lines.
 - No message ever holds a token: errors name the file, the user and the key.
+- access_tokens() gives a store's {username: access token} read once per
+  process and kept while the file stays the same (device, inode, size,
+  mtime, ctime): the users inventory fills it in the controller before
+  the workers fork, so the existio.exist.stored_token lookup of every
+  host-task finds it without reading, decrypting and parsing the store.
 """
 
 from __future__ import annotations
@@ -254,6 +259,11 @@ def _lock_holder(fd: int) -> str:
     return ' '.join(parts)
 
 
+def file_key(stat: os.stat_result) -> tuple:
+    """What tells one version of a file from another without reading it."""
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 class TokenStore:
     """One store file. vault_secrets: the loader's vault secrets (for an encrypted store).
 
@@ -268,6 +278,8 @@ class TokenStore:
         self._vault_id: str | None = None
         self._vault_secret = None
         self._rendered: dict = {}
+        # What the file was when load() read it (file_key()), for the cache of access_tokens().
+        self.file_key: tuple | None = None
 
     @property
     def target(self) -> str:
@@ -296,6 +308,8 @@ class TokenStore:
         try:
             with open(self.path, 'rb') as f:
                 data = f.read()
+                # Of the file these bytes came from: a writer replaces the store by renaming (a new inode).
+                self.file_key = file_key(os.fstat(f.fileno()))
         except OSError as exc:
             raise TokenStoreError('%s: cannot read the token store (%s)' % (self.path, exc.strerror or exc)) from None
         if is_encrypted(data):
@@ -424,3 +438,47 @@ class TokenStore:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+# -- the access tokens of a store, read once per process -------------------------------
+
+# {absolute store path: (file_key() of the file read, {username: access token})}. A module-level cache: the
+# inventory plugin fills it in the controller, and every worker that Ansible forks for a host-task inherits it.
+_ACCESS_TOKENS: dict[str, tuple[tuple, dict[str, str]]] = {}
+
+
+def remember_access_tokens(store: TokenStore, entries: dict) -> None:
+    """Keep the access tokens of a store that load() has just read, for access_tokens() in this process."""
+    if store.file_key is not None:
+        _ACCESS_TOKENS[store.path] = (
+            store.file_key,
+            dict((username, entry['access_token']) for username, entry in entries.items()),
+        )
+
+
+def forget_access_tokens() -> None:
+    """Empty the cache of access_tokens() (for tests)."""
+    _ACCESS_TOKENS.clear()
+
+
+def access_tokens(path: str, vault_secrets: list | None = None) -> dict[str, str]:
+    """{username: access token} of the store at path, read only when the file is not the one read last.
+
+    TokenStoreError (naming the file, never a token) when the store does not exist or cannot be read.
+    """
+    path = os.path.abspath(os.path.expanduser(path))
+    try:
+        key = file_key(os.stat(path))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise TokenStoreError('%s: the token store does not exist' % path) from None
+        raise TokenStoreError('%s: cannot read the token store (%s)' % (path, exc.strerror or exc)) from None
+    cached = _ACCESS_TOKENS.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    store = TokenStore(path, vault_secrets)
+    entries = store.load()
+    remember_access_tokens(store, entries)
+    if store.file_key is None:  # removed between stat() and open(): load() read it as empty
+        raise TokenStoreError('%s: the token store does not exist' % path)
+    return _ACCESS_TOKENS[path][1]

@@ -85,6 +85,7 @@ from benchmarks.read_side_requests import part_read_requests
 from benchmarks.requests_per_run import PATHS, part_custom_requests, part_requests, part_values_requests
 from benchmarks.runner import Runner
 from benchmarks.scale import MAX_USERS, part_scale
+from benchmarks.store_token import part_store_token
 from benchmarks.time_per_task import part_tasks
 
 
@@ -203,7 +204,11 @@ def _run_fleet(runner, emulator, options, sections, numbers):
     numbers.update(more)
     print('\nFleet: where the time goes\n' + text + '\n', flush=True)
     sections['fleet_profile'] = text
-    return good
+    text, token_good, more = part_store_token(runner, options.fleet_rounds)
+    numbers.update(more)
+    print('\nFleet: include_token=false per host-task\n' + text + '\n', flush=True)
+    sections['fleet_token'] = text
+    return good and token_good
 
 
 def _run_chaos(runner, emulator, options, sections, numbers):

@@ -5,7 +5,7 @@
 """The generated page: the machine table, and docs/docsite/rst/performance.rst from its template.
 
 The prose lives in tests/perf/performance.rst.in, a str.format template: {machine}, {requests},
-{values_requests}, {custom_requests}, {read_requests}, {tasks}, {profile}, {scale}, {fleet}, {fleet_profile} and {chaos} are the
+{values_requests}, {custom_requests}, {read_requests}, {tasks}, {profile}, {scale}, {fleet}, {fleet_profile}, {fleet_token} and {chaos} are the
 tables,
 {cores} and the numbers bench.py passes ({rounds}, {users}, {fleet_users}, {fleet_rounds}...); a literal brace is
 written twice.
@@ -32,6 +32,7 @@ SECTIONS = (
     'scale',
     'fleet',
     'fleet_profile',
+    'fleet_token',
     'chaos',
 )
 

@@ -8,6 +8,7 @@ features, and validate_tokens against the emulator (in a background thread)."""
 from __future__ import annotations
 
 import datetime
+import os
 import pathlib
 import tempfile
 from unittest import mock
@@ -20,14 +21,14 @@ from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import VaultLib, VaultSecret
 from ansible.plugins.doc_fragments import constructed
-from ansible.plugins.loader import lookup_loader
 from ansible.template import Templar
 from ansible.utils.display import Display
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.inventory import users as plugin_module
-from ansible_collections.existio.exist.plugins.plugin_utils import _store_users
+from ansible_collections.existio.exist.plugins.lookup import stored_token as stored_token_module
+from ansible_collections.existio.exist.plugins.plugin_utils import _store_users, _token_store
 from ansible_collections.existio.exist.tests.unit.plugins import hostile_stores
 from ansible_collections.existio.exist.tests.unit.plugins.documented import documented_options
 from exist_emulator.testing import BackgroundEmulator
@@ -217,18 +218,77 @@ def test_strict_fails_on_a_bad_expression_without_the_token(tmp_path, captured):
     assert 'broken' not in host_vars(inventory, 'alice')
 
 
+def stored_token_lookup(loader):
+    """The existio.exist.stored_token lookup as the plugin loader makes it (a plain pytest run has no collection
+    loader configured)."""
+    C.config.initialize_plugin_configuration_definitions(
+        'lookup', 'existio.exist.stored_token', documented_options(stored_token_module)
+    )
+    plugin = stored_token_module.LookupModule(loader=loader)
+    plugin._load_name = 'existio.exist.stored_token'
+    return plugin
+
+
 def test_include_token_false_reads_the_token_from_the_store_when_used(tmp_path):
-    write_store(tmp_path)
+    store = write_store(tmp_path)
     inventory, loader = parse(write_config(tmp_path, include_token=False))
     variables = host_vars(inventory, 'bob')
     assert_no_token(repr(value) for value in variables.values())
-    assert 'lookup(' in variables['exist_token']
-    expression = variables['exist_token']
-    if lookup_loader.get('ansible.builtin.file') is None:
-        # A plain pytest run has no collection loader, which FQCNs of ansible.builtin need; ansible-test
-        # units (and the integration target fleet) evaluate the expression as it is.
-        expression = _store_users._as_template(expression.replace("lookup('ansible.builtin.file'", "lookup('file'"))
-    assert Templar(loader=loader, variables=variables).template(expression) == TOKENS['bob']
+    assert variables['exist_token'] == "{{ lookup('existio.exist.stored_token', '%s', user='bob') }}" % store
+    assert stored_token_lookup(loader).run([str(store)], variables=variables, user='bob') == [TOKENS['bob']]
+
+
+@pytest.fixture
+def store_reads(monkeypatch):
+    """How many times a token store is read (TokenStore.load), from an empty cache of access tokens."""
+    _token_store.forget_access_tokens()
+    count = []
+    original = _token_store.TokenStore.load
+
+    def counted(self):
+        count.append(self.path)
+        return original(self)
+
+    monkeypatch.setattr(_token_store.TokenStore, 'load', counted)
+    yield count
+    _token_store.forget_access_tokens()
+
+
+def test_include_token_false_a_task_reads_no_store_after_the_inventory(tmp_path, store_reads):
+    store = write_store(tmp_path, encrypt=True, name='tokens.vault.yml')
+    inventory, loader = parse(write_config(tmp_path, store='tokens.vault.yml', include_token=False), vault=True)
+    assert store_reads == [str(store)]
+    lookup = stored_token_lookup(loader)
+    for username in ('alice', 'bob', 'carol', 'alice'):
+        assert lookup.run([str(store)], variables={}, user=username) == [TOKENS[username]]
+    assert store_reads == [str(store)]
+
+
+def test_include_token_false_a_forked_worker_inherits_the_tokens_the_inventory_read(tmp_path, store_reads):
+    # Ansible templates a task's arguments in a worker forked from the controller for each host-task.
+    store = write_store(tmp_path)
+    inventory, loader = parse(write_config(tmp_path, include_token=False))
+    lookup = stored_token_lookup(loader)
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's result is its exit status)
+        try:
+            good = lookup.run([str(store)], variables={}, user='carol') == [TOKENS['carol']]
+            os._exit(0 if good and store_reads == [str(store)] else 3)
+        except BaseException:
+            os._exit(4)
+    unused_pid, status = os.waitpid(child, 0)
+    assert os.WEXITSTATUS(status) == 0
+
+
+def test_include_token_false_a_store_replaced_after_the_inventory_is_read_again(tmp_path, store_reads):
+    store = write_store(tmp_path)
+    inventory, loader = parse(write_config(tmp_path, include_token=False))
+    refreshed = store_entries()
+    refreshed['bob']['access_token'] = 'inv-bob-refreshed-7f09'
+    write_store(tmp_path, refreshed, name='tokens.yml.new')
+    os.replace(str(tmp_path / 'tokens.yml.new'), str(store))
+    assert stored_token_lookup(loader).run([str(store)], variables={}, user='bob') == ['inv-bob-refreshed-7f09']
+    assert store_reads == [str(store), str(store)]
 
 
 def test_include_token_false_leaves_out_a_name_it_cannot_quote(tmp_path, captured):
@@ -274,6 +334,82 @@ def test_the_store_path_absolute_or_relative_to_the_configuration(tmp_path):
     for store in (str(path), '../secrets/tokens.yml'):
         inventory, unused_loader = parse(write_config(config_dir, store=store))
         assert host_vars(inventory, 'alice')['exist_token_store'] == str(path)
+
+
+def test_the_store_path_may_be_a_template(tmp_path, monkeypatch):
+    (tmp_path / 'secrets').mkdir()
+    path = write_store(tmp_path / 'secrets')
+    monkeypatch.setenv('FLEET_SECRETS', str(tmp_path / 'secrets'))
+    inventory, unused_loader = parse(write_config(tmp_path, store="{{ lookup('env', 'FLEET_SECRETS') }}/tokens.yml"))
+    assert host_vars(inventory, 'alice')['exist_token_store'] == str(path)
+
+
+def test_a_store_template_that_fails_names_the_option(tmp_path):
+    write_store(tmp_path)
+    config = write_config(tmp_path, store='{{ no_such_variable }}/tokens.yml')
+    with pytest.raises(AnsibleParserError) as excinfo:
+        parse(config)
+    assert excinfo.value.message.startswith(
+        "existio.exist.users: %s: store '{{ no_such_variable }}/tokens.yml' cannot be rendered: " % config
+    )
+
+
+def write_config_without_store(directory, **options):
+    path = directory / 'fleet.exist_users.yml'
+    path.write_text(yaml.safe_dump(dict(options, plugin=NAME)))
+    return str(path)
+
+
+def test_the_store_from_the_environment_when_the_file_gives_none(tmp_path, monkeypatch):
+    path = write_store(tmp_path)
+    monkeypatch.setenv('EXIST_TOKEN_STORE', str(path))
+    (tmp_path / 'inventory').mkdir()
+    inventory, unused_loader = parse(write_config_without_store(tmp_path / 'inventory'))
+    assert sorted(inventory.hosts) == ['alice', 'bob', 'carol']
+    assert host_vars(inventory, 'alice')['exist_token_store'] == str(path)
+
+
+def test_the_file_s_store_wins_over_the_environment_s(tmp_path, monkeypatch):
+    path = write_store(tmp_path)
+    monkeypatch.setenv('EXIST_TOKEN_STORE', str(tmp_path / 'elsewhere.yml'))
+    inventory, unused_loader = parse(write_config(tmp_path))
+    assert host_vars(inventory, 'alice')['exist_token_store'] == str(path)
+
+
+def test_the_environment_s_store_is_a_path_not_a_template(tmp_path, monkeypatch):
+    monkeypatch.setenv('EXIST_TOKEN_STORE', str(tmp_path / '{{ 7 * 6 }}.yml'))
+    with pytest.raises(AnsibleParserError, match=r'the token store .*/\{\{ 7 \* 6 \}\}\.yml does not exist'):
+        parse(write_config_without_store(tmp_path))
+
+
+def test_no_store_in_the_file_nor_the_environment_names_both(tmp_path, monkeypatch):
+    monkeypatch.delenv('EXIST_TOKEN_STORE', raising=False)
+    config = write_config_without_store(tmp_path)
+    with pytest.raises(AnsibleParserError) as excinfo:
+        parse(config)
+    assert excinfo.value.message == (
+        'existio.exist.users: %s: no token store: give its path as store in this file or in the environment '
+        'variable EXIST_TOKEN_STORE' % config
+    )
+
+
+def test_cache_options_are_ignored_with_a_warning_naming_them(tmp_path, captured):
+    write_store(tmp_path)
+    config = write_config(tmp_path, cache=True, cache_plugin='ansible.builtin.jsonfile', cache_timeout=3600)
+    inventory, unused_loader = parse(config)
+    assert sorted(inventory.hosts) == ['alice', 'bob', 'carol']
+    warnings = [line for line in captured if line.startswith('WARNING ')]
+    assert warnings == [
+        'WARNING existio.exist.users: %s: cache, cache_plugin, cache_timeout are ignored: this inventory plugin does '
+        'not cache (it is not Cacheable); its store is a local file read in milliseconds, and an inventory cache '
+        "would write every token in plain text into the cache plugin's files" % config
+    ]
+
+
+def test_no_cache_option_no_warning(tmp_path, captured):
+    write_store(tmp_path)
+    parse(write_config(tmp_path))
+    assert not [line for line in captured if line.startswith('WARNING ')]
 
 
 def test_a_missing_store_is_an_error_not_an_empty_inventory(tmp_path):

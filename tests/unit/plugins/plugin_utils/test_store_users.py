@@ -81,7 +81,7 @@ def test_a_mark_is_read_back_as_a_utc_time_or_none():
 
 def test_the_token_expression_reads_the_user_s_token_from_the_store_when_used():
     assert token_expression('/srv/tokens.yml', 'alice') == (
-        "{{ (lookup('ansible.builtin.file', '/srv/tokens.yml') | from_yaml)['alice'].access_token }}"
+        "{{ lookup('existio.exist.stored_token', '/srv/tokens.yml', user='alice') }}"
     )
 
 
