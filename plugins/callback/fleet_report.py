@@ -102,6 +102,20 @@ options:
     ini:
       - section: callback_existio_exist_fleet_report
         key: output_dir
+  progress:
+    description:
+      - Every this many seconds at most, print one line of progress at default verbosity while tasks of this
+        collection report (time so far, users with results of the users of the run, by outcome, API requests
+        so far, the task), so that a run over 1,000 users shows where it is. V(0) (the default) or less prints
+        none.
+    type: int
+    default: 0
+    version_added: 0.2.0
+    env:
+      - name: EXIST_FLEET_REPORT_PROGRESS
+    ini:
+      - section: callback_existio_exist_fleet_report
+        key: progress
   summary:
     description:
       - Print a short summary at the end of the run, at default verbosity (users changed, failed and the
@@ -170,6 +184,7 @@ from ansible_collections.existio.exist.plugins.plugin_utils._fleet_files import 
     unique_stem,
 )
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import (  # noqa: E402
+    progress_line,
     render_markdown,
     summary_lines,
 )
@@ -285,6 +300,8 @@ class CallbackModule(CallbackBase):
         self.directory = None
         # What the job's artifact data holds, kept up to date per result in O(1): users by outcome, requests, files.
         self.artifact = dict(users=dict((outcome, 0) for outcome in OUTCOMES), api_requests=0, report={})
+        self.progress_shown = time.monotonic()  # when the last progress line was printed (or the run started)
+        self.users_of_run = None  # how many users of exist_users the run's limit holds, counted once for progress
 
     # -- what to collect -----------------------------------------------------
 
@@ -404,6 +421,28 @@ class CallbackModule(CallbackBase):
             self._track(user, before, requests_before)
         else:
             self.artifact['api_requests'] += self.tokens.api_requests - requests_before
+        self._show_progress(task)
+
+    def _show_progress(self, task):
+        """A line of progress when the progress option's seconds have passed since the last one (O(1) per result)."""
+        interval = self.get_option('progress') or 0
+        now = time.monotonic()
+        if interval <= 0 or now - self.progress_shown < interval:
+            return
+        self.progress_shown = now
+        if self.users_of_run is None:
+            self.users_of_run = 0
+            with contextlib.suppress(Exception):
+                if self.inventory is not None and USERS_GROUP in self.inventory.groups:
+                    self.users_of_run = len(self.inventory.get_hosts(USERS_GROUP))
+        line = progress_line(
+            time.time() - self.started,
+            self.artifact['users'],
+            self.users_of_run,
+            self.artifact['api_requests'],
+            to_text(task.get_name()),
+        )
+        self._display.display('%s: %s' % (self.CALLBACK_NAME, line))
 
     def _tally_result(self, task, tally, user, result, data, status):
         if self._in_check_mode(task):

@@ -336,3 +336,25 @@ def summary_lines(report: dict, written: list[str]) -> list[str]:
     )
     lines.append('Report: %s' % ' and '.join(written))
     return lines
+
+
+def progress_line(elapsed: float, users: dict, total: int | None, api_requests: int, task: str | None) -> str:
+    """One line of a long run's progress: time so far, users with results (of how many), by outcome, requests."""
+    minutes, seconds = divmod(int(max(elapsed, 0)), 60)
+    seen = sum(users.values())
+    counts = ', '.join(
+        '%d %s' % (users[key], key.replace('_', ' '))
+        for key in ('changed', 'unchanged', 'failed', 'outcome_unknown', 'skipped')
+        if users.get(key) or key in ('changed', 'failed')
+    )
+    line = 'progress %dm%02ds: %d%s user(s) with results (%s); %d API request(s)' % (
+        minutes,
+        seconds,
+        seen,
+        ' of %d' % total if total else '',
+        counts,
+        api_requests,
+    )
+    if task:
+        line += '; task %r' % task
+    return line

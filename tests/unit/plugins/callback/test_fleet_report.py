@@ -1061,3 +1061,38 @@ def test_a_name_taken_after_it_was_chosen_is_not_overwritten(callback, tmp_path)
     assert callback.stem == chosen + '-2'
     assert stats.custom['_run']['exist_fleet_report']['report']['json'] == chosen + '-2.json'
     assert os.readlink(str(tmp_path / 'reports' / LATEST_JSON)) == chosen + '-2.json'
+
+
+def test_progress_is_off_by_default(callback, monkeypatch):
+    lines = []
+    monkeypatch.setattr(callback._display, 'display', lambda message, *args, **kwargs: lines.append(message))
+    callback.progress_shown -= 10**6  # long past any interval
+    callback.v2_runner_on_ok(FakeResult(FakeHost('alice'), attribute_task(), attribute_result()))
+    assert lines == []
+
+
+def test_progress_prints_at_most_one_line_per_interval_with_the_users_of_the_limit(callback, monkeypatch, tmp_path):
+    clock = [1000.0]
+    monkeypatch.setattr(plugin_module.time, 'monotonic', lambda: clock[0])
+    callback.set_options(direct={'output_dir': str(tmp_path / 'reports'), 'progress': 60})
+    callback.progress_shown = clock[0]
+    inventory = limited_inventory(
+        dict((name, 'valid') for name in ('alice', 'bob', 'carol', 'dave')), 'alice,bob,carol'
+    )
+    callback.v2_playbook_on_play_start(FakePlay(inventory))
+    lines = []
+    monkeypatch.setattr(callback._display, 'display', lambda message, *args, **kwargs: lines.append(message))
+    task = attribute_task('Own mood')
+    callback.v2_runner_on_ok(FakeResult(inventory.get_host('alice'), task, attribute_result(changed=True)))
+    assert lines == []  # less than 60 s since the start
+    clock[0] += 61
+    callback.v2_runner_on_ok(FakeResult(inventory.get_host('bob'), task, attribute_result(api_requests=3)))
+    clock[0] += 30
+    callback.v2_runner_on_failed(FakeResult(inventory.get_host('carol'), task, attribute_result(msg='boom')))
+    assert len(lines) == 1  # the second result was within 60 s of the first line
+    assert lines[0].startswith('existio.exist.fleet_report: progress ')
+    assert "2 of 3 user(s) with results (1 changed, 1 unchanged, 0 failed)" in lines[0]
+    assert lines[0].endswith("; task 'Own mood'")
+    clock[0] += 60
+    callback.v2_runner_on_ok(FakeResult(inventory.get_host('alice'), task, attribute_result()))
+    assert len(lines) == 2 and '3 of 3 user(s) with results (1 changed, 1 unchanged, 1 failed)' in lines[1]

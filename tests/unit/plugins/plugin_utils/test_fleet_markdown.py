@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible_collections.existio.exist.plugins.plugin_utils._fleet_markdown import (
     MARKDOWN_LISTED,
+    progress_line,
     render_markdown,
     summary_lines,
 )
@@ -108,3 +109,15 @@ def test_the_summary_of_an_empty_run_names_changed_and_failed_even_at_zero():
         'Exist fleet report: 0 user(s): 0 changed, 0 failed',
         'API requests: 0',
     ]
+
+
+def test_progress_line_counts_and_time():
+    users = dict(changed=2, unchanged=5, failed=1, outcome_unknown=0, skipped=0)
+    line = progress_line(125.7, users, 20, 31, 'Converge')
+    assert (
+        line
+        == "progress 2m05s: 8 of 20 user(s) with results (2 changed, 5 unchanged, 1 failed); 31 API request(s); task 'Converge'"
+    )
+    assert progress_line(5, dict(changed=0, failed=0), None, 0, None) == (
+        'progress 0m05s: 0 user(s) with results (0 changed, 0 failed); 0 API request(s)'
+    )
