@@ -34,6 +34,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_sync impo
     read_owned,
     read_visible,
 )
+from ansible_collections.existio.exist.plugins.module_utils._remedies import refusal_explainer
 from ansible_collections.existio.exist.plugins.module_utils._result_keys import ACQUIRED, INCREMENTED, UNREAD, UPDATED
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import (
@@ -318,7 +319,9 @@ class _ValuesRun:
         self, plan: ValuesPlan, current: dict, fresh_read: Callable[[], dict] | None, refused: list[dict]
     ) -> ValuesOutcome:
         outcome = self.outcome
-        run = WriteRun(current, fresh_read).run([(value_endpoints(self.client)[self.operation], plan.writes)])
+        run = WriteRun(current, fresh_read, refusal_explainer(self.client.user)).run(
+            [(value_endpoints(self.client)[self.operation], plan.writes)]
+        )
         for message in run.warnings:
             self.warn(message)
         outcome.failed_items = list(refused)
