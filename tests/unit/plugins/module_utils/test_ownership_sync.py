@@ -21,9 +21,11 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_declarati
 )
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import THIS_CLIENT
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
+from ansible_collections.existio.exist.plugins.module_utils._remedies import TaskUser
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import (
     ME,
     OWNED,
+    TOKEN,
     EmulatedExist,
     error_before,
     one_user_seed,
@@ -235,6 +237,18 @@ def test_partial_failure_202_names_each_failed_item_and_reports_what_succeeded()
     ]
     assert "template 'bogus' (not_found" in result['msg'] and "template 'steps' (not_allowed" in result['msg']
     assert 'acquired water' in result['msg']
+
+
+def test_not_allowed_names_the_missing_write_scope_the_user_and_the_scopes_they_have():
+    scopes = sorted(ALL_SCOPES - {'activity_write'})
+    exist = emulated(world_attributes(), scopes=scopes)
+    client = exist.client(user=TaskUser('alice', 'user', tuple(scopes)))
+    result = converge(client, normalize_declared([{'template': 'steps'}], 'present'))
+    error = result['failed_items'][0]['error']
+    assert result['failed_items'][0]['error_code'] == 'not_allowed'
+    assert "group 'activity': the token of user alice needs activity_write (it has " in error
+    assert 'mood_write' in error and 'authorise the user again with that scope' in error
+    assert error in result['msg'] and TOKEN not in result['msg']
 
 
 def test_71_new_templates_take_three_posts_and_one_lookup():
