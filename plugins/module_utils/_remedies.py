@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import TEMPLATE_GROUPS
 
@@ -57,7 +57,7 @@ class TaskUser(namedtuple('TaskUser', 'name kind scopes')):
         return environment
 
     @classmethod
-    def from_environment(cls, environ: dict) -> TaskUser:
+    def from_environment(cls, environ: Mapping[str, str]) -> TaskUser:
         scopes = environ.get(SCOPES_VARIABLE)
         return cls(
             environ.get(USER_VARIABLE) or None,
@@ -129,3 +129,15 @@ def refusal_explainer(user: TaskUser) -> Callable[[Any, str, str], str]:
         return not_allowed_error(error, group, getattr(item, 'manual', None), user)
 
     return explain
+
+
+def read_scopes(names: Iterable[str]) -> str | None:
+    """The read scopes that would show these attributes ('food_read', 'activity_read or food_read'), when each
+    is a template of a known group; None otherwise (a custom attribute's group is not in its name)."""
+    groups = set()
+    for name in names:
+        group = TEMPLATE_GROUPS.get(name)
+        if group is None:
+            return None
+        groups.add(group)
+    return ' or '.join('%s_read' % group for group in sorted(groups)) or None

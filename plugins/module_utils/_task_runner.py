@@ -46,10 +46,9 @@ def run_task(
     user: who the token is of, as the action plugin knows it. Every warning names them: Ansible shows
     identical warnings once, so a fleet's takeovers would otherwise fold into one line for many users.
     """
-    given_warn = warn
 
-    def warn(message: str) -> None:
-        given_warn(user.prefixed(message))
+    def warn_naming_user(message: str) -> None:
+        warn(user.prefixed(message))
 
     try:
         # The connection options are checked here, once; the client takes them as they are.
@@ -59,8 +58,8 @@ def run_task(
         return dict(task.NOTHING_DONE, failed=True, msg=str(exc), changed=False, api_requests=0)
     client = None
     try:
-        client = ExistClient(connection, warn, user=user)
-        result = task.work(client, prepared, params, check_mode, warn)
+        client = ExistClient(connection, warn_naming_user, user=user)
+        result = task.work(client, prepared, params, check_mode, warn_naming_user)
     except ExistError as exc:
         # Raised only before any write (reads): nothing changed.
         result = dict(task.NOTHING_DONE, failed=True, msg=exc.message, changed=False)

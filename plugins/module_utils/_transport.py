@@ -425,7 +425,8 @@ class Transport:
         if self._rate_limit_waited + delay > self.rate_limit_wait:
             raise ExistRateLimited(
                 '%s %s: rate-limited by Exist (429, Retry-After %s); waiting %.0f s more would exceed '
-                'rate_limit_wait=%s s. The limit is 300 requests an hour per user token.'
+                'rate_limit_wait=%s s. The limit is 300 requests an hour per user token; nothing was applied by it: '
+                'raise rate_limit_wait, or run the task later'
                 % (
                     method,
                     path,

@@ -452,7 +452,7 @@ def test_check_mode_with_takeover_false_predicts_the_creation_and_says_it_may_be
     result, warnings = run(exist, [{'template': 'mood'}], takeover=False, check_mode=True)
     assert writes(exist) == [] and result['acquired'] == ['mood']
     assert warnings == [
-        "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+        "attribute 'mood' not visible to this token, which may lack the read scope that would show it (mood_read): "
         "a real run creates it if the user lacks it, and otherwise refuses it (owner_unknown), since "
         "takeover is false"
     ]
@@ -467,7 +467,7 @@ def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknow
     assert owner(exist, 'mood') == ME
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
     assert warnings == [
-        "attribute 'mood' existed but was not visible to this token (no read scope for its group); "
+        "attribute 'mood' existed but was not visible to this token (no mood_read scope); "
         "this client took it over from an owner it could not see (previous owner unknown)"
     ]
 
@@ -478,7 +478,7 @@ def test_check_mode_says_what_it_cannot_know_about_what_the_token_cannot_see():
     assert writes(exist) == [] and result['acquired'] == ['mood']
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
     assert warnings == [
-        "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+        "attribute 'mood' not visible to this token, which may lack the read scope that would show it (mood_read): "
         "a real run creates it if the user lacks it, and otherwise takes it over (previous owner "
         "unknown)"
     ]

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import owner_unknown_error
 from ansible_collections.existio.exist.plugins.module_utils._remedies import (
     NOBODY,
     TaskUser,
     group_of,
     not_allowed_error,
+    read_scopes,
     refusal_explainer,
 )
 
@@ -64,3 +66,16 @@ def test_the_explainer_adds_the_scope_to_not_allowed_only():
         'No permission: the token of user alice needs media_write (it has no scopes)'
     )
     assert explain(Planned('steps'), 'not_found', 'Attribute not found') == 'Attribute not found'
+
+
+def test_read_scopes_are_named_for_templates_and_left_out_when_a_group_is_unknown():
+    assert read_scopes(['coffees', 'water']) == 'food_read'
+    assert read_scopes(['steps', 'mood']) == 'activity_read or mood_read'
+    assert read_scopes(['steps', 'reading_time']) is None
+    assert read_scopes([]) is None
+
+
+def test_owner_unknown_names_the_read_scope_that_would_show_the_owner():
+    assert 'not visible to this token (no mood_read scope)' in owner_unknown_error('mood')
+    assert 'Give the token mood_read, or set takeover to true.' in owner_unknown_error('mood')
+    assert "Give the token the group's _read scope" in owner_unknown_error('reading_time')

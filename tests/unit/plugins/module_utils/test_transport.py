@@ -121,6 +121,7 @@ def test_429_longer_than_rate_limit_wait_fails_saying_rate_limited(client, rec):
         list(client.list_owned())
     message = excinfo.value.message
     assert 'rate-limited' in message and 'rate_limit_wait=60' in message and '3600' in message
+    assert 'raise rate_limit_wait, or run the task later' in message
     assert excinfo.value.status == 429
     assert rec.sleeps == []
 
