@@ -6,9 +6,10 @@
 
 Internal to this collection, not a stable API. The user is what the action
 plugin knows of the host (exist_username from the users inventory, else the
-inventory host name) and never the token; without either the messages say
-"this token's user". The token's scopes are known only when the inventory
-gives them (exist_token_scopes): no request is spent to learn them.
+inventory host name unless it is this machine) and never the token; without
+either, warnings are left as they are and errors say "this token". The
+token's scopes are known only when the inventory gives them
+(exist_token_scopes): no request is spent to learn them.
 """
 
 from __future__ import annotations
