@@ -37,6 +37,7 @@ from ansible_collections.existio.exist.plugins.module_utils._answer_shapes impor
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistApiError, ExistOutcomeUnknown
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import short
+from ansible_collections.existio.exist.plugins.module_utils._remedies import NOBODY, TaskUser
 from ansible_collections.existio.exist.plugins.module_utils._transport import MAX_REQUESTS_PER_TASK, Answer, Transport
 
 COLLECTION_VERSION = '0.2.0'
@@ -95,6 +96,7 @@ class ExistClient:
     retries = _on_transport('retries')
     max_requests = _on_transport('max_requests')
     requests_sent = _on_transport('requests_sent')
+    user = _on_transport('user')  # who the token is of (a TaskUser), for the remedies of messages
     _session = _on_transport('session')  # where tests mount their adapters
 
     def __init__(
@@ -103,8 +105,9 @@ class ExistClient:
         warn: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] | None = None,
         max_requests: int = MAX_REQUESTS_PER_TASK,
+        user: TaskUser = NOBODY,
     ) -> None:
-        self.transport = Transport(connection, USER_AGENT, warn, sleep, max_requests)
+        self.transport = Transport(connection, USER_AGENT, warn, sleep, max_requests, user)
         self._redact = self.transport.redact
 
     @classmethod
@@ -115,10 +118,11 @@ class ExistClient:
         warn: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] | None = None,
         max_requests: int = MAX_REQUESTS_PER_TASK,
+        user: TaskUser = NOBODY,
         **options: Any,
     ) -> ExistClient:
         """A client for these option values (those of the connection options table), checked first."""
-        return cls(validate(dict(options, api_url=api_url, token=token)), warn, sleep, max_requests)
+        return cls(validate(dict(options, api_url=api_url, token=token)), warn, sleep, max_requests, user)
 
     # -- public API ---------------------------------------------------------
 

@@ -9,10 +9,12 @@ Internal to this collection, not a stable API.
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.existio.exist.plugins.module_utils._remedies import TaskUser
 from ansible_collections.existio.exist.plugins.module_utils._task_args import secret_values
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import run_task
 from ansible_collections.existio.exist.plugins.module_utils._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
@@ -27,7 +29,9 @@ def run_module(task: ModuleType) -> None:
     module.no_log_values.update(secret_values(spec, module.params, {}))
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    result = run_task(task, module.params, module.check_mode, module._diff, module.warn)
+    # The action plugin names the user in the task's environment (see _remedies.TaskUser).
+    user = TaskUser.from_environment(os.environ)
+    result = run_task(task, module.params, module.check_mode, module._diff, module.warn, user)
     if result.pop('failed', False):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -38,6 +38,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_wording i
     service_label,
     service_name,
 )
+from ansible_collections.existio.exist.plugins.module_utils._remedies import read_scopes
 
 
 def names_to_look_up(owned: dict, declared: Iterable[Declared]) -> list[str]:
@@ -465,8 +466,13 @@ class _Planner:
 
 
 def owner_unknown_error(name: str) -> str:
+    scope = read_scopes([name])
     return (
-        "Attribute %r is not visible to this token (no read scope for its group), so whether another service "
-        "owns it is unknown; not acquired because takeover is false. Give the token the group's _read scope, "
-        "or set takeover to true." % name
+        "Attribute %r is not visible to this token (%s), so whether another service owns it is unknown; not "
+        'acquired because takeover is false. Give the token %s, or set takeover to true.'
+        % (
+            name,
+            'no %s scope' % scope if scope else 'no read scope for its group',
+            scope or "the group's _read scope",
+        )
     )

@@ -35,6 +35,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_plan impo
     owner_unknown_error,
     plan_ownership,
 )
+from ansible_collections.existio.exist.plugins.module_utils._remedies import refusal_explainer
 from ansible_collections.existio.exist.plugins.module_utils._result_keys import ACQUIRED, CREATED, RELEASED, TAKEOVERS
 from ansible_collections.existio.exist.plugins.module_utils._write_engine import (
     APPLIED,
@@ -250,7 +251,7 @@ def ownership_outcome(
         return _predicted(plan, warn)
 
     endpoints = ownership_endpoints(client)
-    run = WriteRun(dict(owned), lambda: read_owned(client)).run(
+    run = WriteRun(dict(owned), lambda: read_owned(client), refusal_explainer(client.user)).run(
         [(endpoints['acquire'], plan.acquire), (endpoints['create'], plan.create), (endpoints['release'], plan.release)]
     )
     if takeover:

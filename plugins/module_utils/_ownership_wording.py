@@ -17,6 +17,7 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_declarati
     THIS_CLIENT,
     UNKNOWN_OWNER,
 )
+from ansible_collections.existio.exist.plugins.module_utils._remedies import read_scopes
 
 if TYPE_CHECKING:
     from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import PlannedAcquire, PlannedRelease
@@ -72,13 +73,16 @@ class PlanWording:
             if a.reason == TAKEOVER
         ]
         if owner_unknown:
+            scope = read_scopes(owner_unknown)
             warnings.append(
-                '%s existed but %s not visible to this token (no read scope for %s group); this client '
+                '%s existed but %s not visible to this token (%s); this client '
                 'took %s over from an owner it could not see (previous owner unknown)'
                 % (
                     _names(owner_unknown),
                     'was' if len(owner_unknown) == 1 else 'were',
-                    'its' if len(owner_unknown) == 1 else 'their',
+                    'no %s scope' % scope
+                    if scope
+                    else 'no read scope for %s group' % ('its' if len(owner_unknown) == 1 else 'their'),
                     'it' if len(owner_unknown) == 1 else 'them',
                 )
             )
@@ -97,12 +101,14 @@ class PlanWording:
                 if self.takeover
                 else 'refuses it (owner_unknown), since takeover is false'
             )
+            scope = read_scopes(self.unproven)
             warnings.append(
-                '%s not visible to this token, which may lack the read scope that would show %s: a real '
+                '%s not visible to this token, which may lack the read scope that would show %s%s: a real '
                 'run creates %s if the user lacks %s, and otherwise %s'
                 % (
                     _names(self.unproven),
                     'it' if len(self.unproven) == 1 else 'them',
+                    ' (%s)' % scope if scope else '',
                     'it' if len(self.unproven) == 1 else 'each',
                     'it',
                     otherwise,

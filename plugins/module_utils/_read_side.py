@@ -20,6 +20,7 @@ from ansible_collections.existio.exist.plugins.module_utils._answer_shapes impor
 from ansible_collections.existio.exist.plugins.module_utils._client import EVERY_ATTRIBUTE
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import shown
 from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import NAME_PATTERN
+from ansible_collections.existio.exist.plugins.module_utils._remedies import read_scopes
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 
 DATE_OPTIONS = ('date_min', 'date_max')
@@ -74,7 +75,8 @@ def warn_unreadable(
     readable = set(item['name'] for item in client.list_attributes(dict(EVERY_ATTRIBUTE)))
     for name in missing:
         if name not in readable:
+            scope = read_scopes([name])
             warn(
-                "%s: nothing was returned for '%s': the token cannot read it (no read scope for its group), "
-                'or the user has no such attribute' % (named[name], name)
+                "%s: nothing was returned for '%s': the token cannot read it (%s), or the user has no such attribute"
+                % (named[name], name, 'no %s scope' % scope if scope else 'no read scope for its group')
             )

@@ -26,14 +26,30 @@ from typing import Callable
 from ansible_collections.existio.exist.plugins.module_utils._client import ExistClient
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import validate
 from ansible_collections.existio.exist.plugins.module_utils._errors import ExistConfigError, ExistError
+from ansible_collections.existio.exist.plugins.module_utils._remedies import NOBODY, TaskUser
 
 
 class TaskInputError(ValueError):
     """A task's own options are unusable; the message names the option and the value."""
 
 
-def run_task(task: ModuleType, params: dict, check_mode: bool, diff: bool, warn: Callable[[str], None]) -> dict:
-    """Run `task` for validated params. Returns the task result; a failed task has `failed` and `msg`."""
+def run_task(
+    task: ModuleType,
+    params: dict,
+    check_mode: bool,
+    diff: bool,
+    warn: Callable[[str], None],
+    user: TaskUser = NOBODY,
+) -> dict:
+    """Run `task` for validated params. Returns the task result; a failed task has `failed` and `msg`.
+
+    user: who the token is of, as the action plugin knows it. Every warning names them: Ansible shows
+    identical warnings once, so a fleet's takeovers would otherwise fold into one line for many users.
+    """
+
+    def warn_naming_user(message: str) -> None:
+        warn(user.prefixed(message))
+
     try:
         # The connection options are checked here, once; the client takes them as they are.
         connection = validate(params)
@@ -42,8 +58,8 @@ def run_task(task: ModuleType, params: dict, check_mode: bool, diff: bool, warn:
         return dict(task.NOTHING_DONE, failed=True, msg=str(exc), changed=False, api_requests=0)
     client = None
     try:
-        client = ExistClient(connection, warn)
-        result = task.work(client, prepared, params, check_mode, warn)
+        client = ExistClient(connection, warn_naming_user, user=user)
+        result = task.work(client, prepared, params, check_mode, warn_naming_user)
     except ExistError as exc:
         # Raised only before any write (reads): nothing changed.
         result = dict(task.NOTHING_DONE, failed=True, msg=exc.message, changed=False)

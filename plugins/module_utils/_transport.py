@@ -39,6 +39,12 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistRequestCapReached,
 )
 from ansible_collections.existio.exist.plugins.module_utils._option_checks import short
+from ansible_collections.existio.exist.plugins.module_utils._remedies import (
+    NOBODY,
+    TaskUser,
+    forbidden_hint,
+    unauthorised_hint,
+)
 from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 
 try:
@@ -189,6 +195,7 @@ class Transport:
         warn: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] | None = None,
         max_requests: int = MAX_REQUESTS_PER_TASK,
+        user: TaskUser = NOBODY,
     ) -> None:
         if not HAS_REQUESTS:
             raise ExistConfigError("the Python library 'requests' is required")
@@ -204,6 +211,7 @@ class Transport:
         self._rate_limit_waited = 0.0
         self.secrets = Secrets()
         self.warn = warn or (lambda message: None)
+        self.user = user  # who the token is of, for the remedies of error messages
         self._sleep = sleep or time.sleep
         self.session = requests.Session()
         for scheme in ('https://', 'http://'):
@@ -222,6 +230,7 @@ class Transport:
     def use_token(self, scheme: str, token: str | None) -> None:
         """Send `scheme token` as the Authorization of every later request (none at all without a token)."""
         self.add_secrets(token)
+        self.scheme = scheme
         self.session.auth = _TokenAuth(scheme, token) if token else _NoAuth()
 
     def add_secrets(self, *values: object) -> None:
@@ -416,7 +425,8 @@ class Transport:
         if self._rate_limit_waited + delay > self.rate_limit_wait:
             raise ExistRateLimited(
                 '%s %s: rate-limited by Exist (429, Retry-After %s); waiting %.0f s more would exceed '
-                'rate_limit_wait=%s s. The limit is 300 requests an hour per user token.'
+                'rate_limit_wait=%s s. The limit is 300 requests an hour per user token; nothing was applied by it: '
+                'raise rate_limit_wait, or run the task later'
                 % (
                     method,
                     path,
@@ -450,8 +460,8 @@ class Transport:
         status = answer.status
         detail = self.detail(answer)
         hint = {
-            401: ' (the token is invalid, expired or revoked)',
-            403: ' (the token may not do this: simple tokens are read-only, and writes need an OAuth2 token with write scopes)',
+            401: ' (%s)' % unauthorised_hint(self.scheme, self.user),
+            403: ' (%s)' % forbidden_hint(self.scheme, self.user),
             404: ' (not found: is api_url the address of Exist?)',
         }.get(status, '')
         if 300 <= status < 400:

@@ -27,13 +27,14 @@ if TYPE_CHECKING:
 from ansible_collections.existio.exist.plugins.module_utils._client import MAX_ITEMS_PER_REQUEST
 from ansible_collections.existio.exist.plugins.module_utils._connection_options import connection_argument_spec
 from ansible_collections.existio.exist.plugins.module_utils._outcome import Outcome
-from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Declared
+from ansible_collections.existio.exist.plugins.module_utils._ownership_declaration import Declared, group_name
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import names_to_look_up
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import (
     ownership_outcome,
     read_owned,
     read_visible,
 )
+from ansible_collections.existio.exist.plugins.module_utils._remedies import refusal_explainer
 from ansible_collections.existio.exist.plugins.module_utils._result_keys import ACQUIRED, INCREMENTED, UNREAD, UPDATED
 from ansible_collections.existio.exist.plugins.module_utils._task_runner import TaskInputError
 from ansible_collections.existio.exist.plugins.module_utils._values_plan import (
@@ -293,10 +294,11 @@ class _ValuesRun:
         read = read_planned(self.client, read_plan)
         for name in read.unseen:
             if name in self.owned:
+                group = group_name(self.owned[name])
                 self.warn(
-                    'the values of %r cannot be read (the token lacks the read scope of its group): each declared '
-                    'value of it is sent on every run and listed in unread, since whether it changed anything is '
-                    'unknown' % name
+                    'the values of %r cannot be read (the token lacks %s): each declared value of it is sent on '
+                    'every run and listed in unread, since whether it changed anything is unknown; give the token '
+                    'that scope' % (name, '%s_read' % group if group else 'the read scope of its group')
                 )
         later = value_problems(to_write, _value_types(read.attributes), self.operation)
         if later:
@@ -318,7 +320,9 @@ class _ValuesRun:
         self, plan: ValuesPlan, current: dict, fresh_read: Callable[[], dict] | None, refused: list[dict]
     ) -> ValuesOutcome:
         outcome = self.outcome
-        run = WriteRun(current, fresh_read).run([(value_endpoints(self.client)[self.operation], plan.writes)])
+        run = WriteRun(current, fresh_read, refusal_explainer(self.client.user)).run(
+            [(value_endpoints(self.client)[self.operation], plan.writes)]
+        )
         for message in run.warnings:
             self.warn(message)
         outcome.failed_items = list(refused)

@@ -108,9 +108,16 @@ class WriteRun:
     knowledge of the server: the last fresh read plus what was applied since).
     read_state: the fresh read; None when no read can tell (as an endpoint's applied_in None)."""
 
-    def __init__(self, state: Any, read_state: Callable[[], Any] | None) -> None:
+    def __init__(
+        self,
+        state: Any,
+        read_state: Callable[[], Any] | None,
+        explain_refusal: Callable[[Any, str, str], str] | None = None,
+    ) -> None:
         self.state = state
         self._read_state = read_state
+        # (item, error_code, error) -> the error with what to do about it (the scope a not_allowed lacks).
+        self._explain = explain_refusal or (lambda item, code, error: error)
         self.outcomes: list = []
         self.errors: list = []
         self.warnings: list = []
@@ -203,10 +210,8 @@ class WriteRun:
                 else:
                     applied.append((item, entry))
             elif failure is not None:
-                reason = (
-                    _text(failure.get('error_code')) or 'unknown_error',
-                    _text(failure.get('error')) or 'Exist gave no reason',
-                )
+                code = _text(failure.get('error_code')) or 'unknown_error'
+                reason = (code, self._explain(item, code, _text(failure.get('error')) or 'Exist gave no reason'))
                 if reason[0] in endpoint.reached_codes:
                     to_confirm[item] = reason
                 else:

@@ -167,6 +167,9 @@ seealso:
     description: How acquiring and releasing works.
     link: https://developer.exist.io/reference/attribute_ownership/
   - module: existio.exist.attribute_info
+  - name: Troubleshooting existio.exist
+    description: What each error and warning means and what to do (401, token_type, not_allowed, takeovers).
+    link: https://github.com/existio/exist/blob/main/docs/docsite/rst/troubleshooting.rst
 '''
 
 EXAMPLES = r'''

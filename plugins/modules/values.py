@@ -129,6 +129,9 @@ seealso:
   - name: Exist API, writing attribute values
     description: Update and increment.
     link: https://developer.exist.io/reference/writing_data/
+  - name: Troubleshooting existio.exist
+    description: What each error and warning means and what to do (401, token_type, not_allowed, takeovers).
+    link: https://github.com/existio/exist/blob/main/docs/docsite/rst/troubleshooting.rst
 '''
 
 EXAMPLES = r'''

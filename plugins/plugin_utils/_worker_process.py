@@ -23,6 +23,7 @@ import multiprocessing
 import os
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from ansible import constants as C
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -38,6 +39,7 @@ try:
 except ImportError:  # older ansible-core tags nothing
     native_type_name = VaultHelper = None
 
+from ansible_collections.existio.exist.plugins.module_utils._remedies import TaskUser
 from ansible_collections.existio.exist.plugins.module_utils._secrets import Secrets
 from ansible_collections.existio.exist.plugins.module_utils._task_args import (
     secret_values,
@@ -233,6 +235,19 @@ class ExistActionBase(ActionBase):
             and not self._task.async_val
         )
 
+    def task_user(self, task_vars: dict) -> TaskUser:
+        """Who this host's token is of, for the messages: exist_username (the users inventory sets it) with
+        exist_token_scopes, else the inventory host unless it is this machine; never the token."""
+        username = self._templar.template(task_vars.get('exist_username'))
+        scopes = self._templar.template(task_vars.get('exist_token_scopes'))
+        scopes = tuple(str(scope) for scope in scopes) if isinstance(scopes, (list, tuple)) else None
+        if username:
+            return TaskUser(str(username), 'user', scopes)
+        host = task_vars.get('inventory_hostname')
+        if host and host not in C.LOCALHOST:
+            return TaskUser(str(host), 'host', scopes)
+        return TaskUser(None, 'user', scopes)
+
     def _error_message(self, error: Any) -> str:
         # Worded as AnsibleModule words it, so both paths fail alike.
         if isinstance(error, UnsupportedError):
@@ -277,7 +292,8 @@ class ExistActionBase(ActionBase):
             if problems:
                 result.update(failed=True, msg='; '.join(problems))
                 return masked(result, secrets)
-            return masked(merge_hash(result, self._run_module(task_vars, environment)), secrets)
+            user_environment = self.task_user(task_vars).to_environment()
+            return masked(merge_hash(result, self._run_module(task_vars, environment, user_environment)), secrets)
 
         # The task's own copy of its arguments goes back to the controller with
         # the result (every field of the task does): untagged, it is a fifth of
@@ -296,6 +312,7 @@ class ExistActionBase(ActionBase):
                     check_mode=bool(self._play_context.check_mode),
                     diff=bool(self._play_context.diff),
                     warn=warnings.append,
+                    user=self.task_user(task_vars),
                 )
             )
         if warnings:
@@ -303,11 +320,12 @@ class ExistActionBase(ActionBase):
         # The module path masks no_log values in everything it returns; so must we.
         return share_strings(masked(result, secrets))
 
-    def _run_module(self, task_vars: dict, environment: dict[str, str]) -> dict:
-        """Run the module as ansible.builtin.normal would."""
+    def _run_module(self, task_vars: dict, environment: dict[str, str], user_environment: dict[str, str]) -> dict:
+        """Run the module as ansible.builtin.normal would; user_environment names the user for its messages."""
         module_args = self._task.args
-        if TOKEN_VARIABLE in environment:
-            if 'token' not in module_args:
+        if TOKEN_VARIABLE in environment or user_environment:
+            if TOKEN_VARIABLE in environment and 'token' not in module_args:
                 module_args = dict(module_args, token=environment[TOKEN_VARIABLE])
-            self._task.environment = [dict((k, v) for k, v in environment.items() if k != TOKEN_VARIABLE)]
+            kept = dict((k, v) for k, v in environment.items() if k != TOKEN_VARIABLE)
+            self._task.environment = [dict(kept, **user_environment)]
         return execute_module(self, self.MODULE, module_args, task_vars)

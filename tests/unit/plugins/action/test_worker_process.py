@@ -252,3 +252,40 @@ def test_a_token_of_the_wrong_shape_is_refused_and_never_quoted(transport, token
     action._execute_module.assert_not_called()
     assert result['failed'] is True and result['msg'].startswith('token must be a string')
     assert TOKEN not in json.dumps(result)
+
+
+@responses.activate
+def test_warnings_in_process_are_led_by_the_users_exist_username(monkeypatch, make_action):
+    monkeypatch.setattr(_transport.time, 'sleep', lambda seconds: None)
+    responses.add(responses.GET, OWNED, status=503)
+    responses.add(responses.GET, OWNED, json=page([MOOD]))
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': [{'template': 'mood'}]})
+    result = action.run(task_vars={'exist_username': 'alice', 'inventory_hostname': 'alice'})
+    assert len(result['warnings']) == 1 and result['warnings'][0].startswith('user alice: GET /api/2/attributes/owned/')
+
+
+@pytest.mark.parametrize(
+    'task_vars, user',
+    [
+        (
+            {'exist_username': 'alice', 'exist_token_scopes': ['mood_read'], 'inventory_hostname': 'h1'},
+            ('alice', 'user', ('mood_read',)),
+        ),
+        ({'inventory_hostname': 'web1'}, ('web1', 'host', None)),
+        ({'inventory_hostname': 'localhost'}, (None, 'user', None)),
+        ({}, (None, 'user', None)),
+    ],
+)
+def test_the_user_is_exist_username_else_a_host_that_is_not_this_machine(task_vars, user, make_action):
+    action = make_action(AttributeAction, {'api_url': BASE, 'token': TOKEN, 'attributes': []})
+    assert tuple(action.task_user(task_vars)) == user
+
+
+def test_module_path_names_the_user_in_the_environment_never_the_token(make_action):
+    args = {'api_url': BASE, 'token': TOKEN, 'attributes': []}
+    action = make_action(AttributeAction, args, transport='ssh')
+    action.run(task_vars={'exist_username': 'alice', 'exist_token_scopes': ['mood_read', 'mood_write']})
+    assert action._task.environment == [
+        {'_EXIST_TASK_USER': 'alice', '_EXIST_TASK_USER_KIND': 'user', '_EXIST_TASK_SCOPES': 'mood_read mood_write'}
+    ]
+    assert TOKEN not in json.dumps(action._task.environment)

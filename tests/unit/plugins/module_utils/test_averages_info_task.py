@@ -86,7 +86,7 @@ def test_a_named_attribute_without_averages_is_read_for_once_and_warned_about_wh
     assert [call.request.url.split('?')[0] for call in responses.calls] == [AVERAGES, ATTRIBUTES]
     # floors is the user's, readable, and has no averages yet: no warning for it.
     assert warnings == [
-        "attributes: nothing was returned for 'mood': the token cannot read it (no read scope for its group), "
+        "attributes: nothing was returned for 'mood': the token cannot read it (no mood_read scope), "
         'or the user has no such attribute'
     ]
 

@@ -26,10 +26,7 @@ from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import (
     task_params,
 )
 
-UNREADABLE = (
-    "nothing was returned for '%s': the token cannot read it (no read scope for its group), "
-    'or the user has no such attribute'
-)
+UNREADABLE = "nothing was returned for '%s': the token cannot read it (%s), or the user has no such attribute"
 
 
 def run(**options):
@@ -113,7 +110,7 @@ def test_an_unreadable_side_of_a_missing_combination_is_warned_about():
     responses.add(responses.GET, ATTRIBUTES, json=page([listed_attribute('steps')]))
     result, warnings = run(attribute='steps', attribute2='mood')
     assert result['count'] == 0 and result['api_requests'] == 2
-    assert warnings == ['attribute2: ' + UNREADABLE % 'mood']
+    assert warnings == ['attribute2: ' + UNREADABLE % ('mood', 'no mood_read scope')]
 
 
 @responses.activate
@@ -130,7 +127,7 @@ def test_a_named_attribute_in_no_correlation_is_warned_about_after_one_read():
     responses.add(responses.GET, ATTRIBUTES, json=page([listed_attribute('steps')]))
     result, warnings = run(attribute='coffee')
     assert result == dict(changed=False, correlations=[], count=0, api_requests=2)
-    assert warnings == ['attribute: ' + UNREADABLE % 'coffee']
+    assert warnings == ['attribute: ' + UNREADABLE % ('coffee', 'no read scope for its group')]
 
 
 @responses.activate

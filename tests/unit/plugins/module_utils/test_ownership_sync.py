@@ -21,9 +21,11 @@ from ansible_collections.existio.exist.plugins.module_utils._ownership_declarati
 )
 from ansible_collections.existio.exist.plugins.module_utils._ownership_plan import THIS_CLIENT
 from ansible_collections.existio.exist.plugins.module_utils._ownership_sync import converge
+from ansible_collections.existio.exist.plugins.module_utils._remedies import TaskUser
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import (
     ME,
     OWNED,
+    TOKEN,
     EmulatedExist,
     error_before,
     one_user_seed,
@@ -237,6 +239,18 @@ def test_partial_failure_202_names_each_failed_item_and_reports_what_succeeded()
     assert 'acquired water' in result['msg']
 
 
+def test_not_allowed_names_the_missing_write_scope_the_user_and_the_scopes_they_have():
+    scopes = sorted(ALL_SCOPES - {'activity_write'})
+    exist = emulated(world_attributes(), scopes=scopes)
+    client = exist.client(user=TaskUser('alice', 'user', tuple(scopes)))
+    result = converge(client, normalize_declared([{'template': 'steps'}], 'present'))
+    error = result['failed_items'][0]['error']
+    assert result['failed_items'][0]['error_code'] == 'not_allowed'
+    assert "group 'activity': the token of user alice needs activity_write (it has " in error
+    assert 'mood_write' in error and 'authorise the user again with that scope' in error
+    assert error in result['msg'] and TOKEN not in result['msg']
+
+
 def test_71_new_templates_take_three_posts_and_one_lookup():
     exist = emulated()
     items = [{'template': name} for name in MANY[:71]]
@@ -438,7 +452,7 @@ def test_check_mode_with_takeover_false_predicts_the_creation_and_says_it_may_be
     result, warnings = run(exist, [{'template': 'mood'}], takeover=False, check_mode=True)
     assert writes(exist) == [] and result['acquired'] == ['mood']
     assert warnings == [
-        "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+        "attribute 'mood' not visible to this token, which may lack the read scope that would show it (mood_read): "
         "a real run creates it if the user lacks it, and otherwise refuses it (owner_unknown), since "
         "takeover is false"
     ]
@@ -453,7 +467,7 @@ def test_takeover_of_what_the_token_cannot_see_says_the_previous_owner_is_unknow
     assert owner(exist, 'mood') == ME
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
     assert warnings == [
-        "attribute 'mood' existed but was not visible to this token (no read scope for its group); "
+        "attribute 'mood' existed but was not visible to this token (no mood_read scope); "
         "this client took it over from an owner it could not see (previous owner unknown)"
     ]
 
@@ -464,7 +478,7 @@ def test_check_mode_says_what_it_cannot_know_about_what_the_token_cannot_see():
     assert writes(exist) == [] and result['acquired'] == ['mood']
     assert result['diff']['before']['attributes']['mood'] == {'owner': UNKNOWN_OWNER, 'manual': None}
     assert warnings == [
-        "attribute 'mood' not visible to this token, which may lack the read scope that would show it: "
+        "attribute 'mood' not visible to this token, which may lack the read scope that would show it (mood_read): "
         "a real run creates it if the user lacks it, and otherwise takes it over (previous owner "
         "unknown)"
     ]

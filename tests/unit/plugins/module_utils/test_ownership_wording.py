@@ -72,7 +72,7 @@ def test_takeover_warnings_name_each_known_owner_and_all_unknown_ones_together()
     warnings = Wording().takeover_warnings([acquire('steps', previous={'service': WITHINGS})], ['water', 'coffees'])
     assert warnings == [
         "attribute 'steps' was owned by Withings (withings); this client took it over",
-        "attributes 'coffees', 'water' existed but were not visible to this token (no read scope for their group); "
+        "attributes 'coffees', 'water' existed but were not visible to this token (no food_read scope); "
         'this client took them over from an owner it could not see (previous owner unknown)',
     ]
 
@@ -84,7 +84,7 @@ def test_takeover_warnings_name_each_known_owner_and_all_unknown_ones_together()
 def test_check_mode_warns_of_what_it_cannot_see_by_the_takeover_option(takeover, otherwise):
     warnings = Wording(unproven=['coffees'], takeover=takeover).predicted_warnings([])
     assert warnings == [
-        "attribute 'coffees' not visible to this token, which may lack the read scope that would show it: a real "
+        "attribute 'coffees' not visible to this token, which may lack the read scope that would show it (food_read): a real "
         'run creates it if the user lacks it, and otherwise ' + otherwise
     ]
 

@@ -105,9 +105,9 @@ def test_one_read_of_every_attribute_and_a_warning_for_each_the_list_does_not_sh
     assert reader.queries == [{'include_inactive': 'true', 'include_low_priority': 'true'}]
     # steps is the user's and readable: it simply has nothing to show, and is not warned about.
     assert warnings == [
-        "attribute2: nothing was returned for 'mood': the token cannot read it (no read scope for its group), "
+        "attribute2: nothing was returned for 'mood': the token cannot read it (no mood_read scope), "
         'or the user has no such attribute',
-        "attributes: nothing was returned for 'energy': the token cannot read it (no read scope for its group), "
+        "attributes: nothing was returned for 'energy': the token cannot read it (no food_read scope), "
         'or the user has no such attribute',
     ]
 

@@ -23,6 +23,7 @@ from ansible_collections.existio.exist.plugins.module_utils._errors import (
     ExistOutcomeUnknown,
     ExistRateLimited,
 )
+from ansible_collections.existio.exist.plugins.module_utils._remedies import TaskUser
 from ansible_collections.existio.exist.tests.unit.plugins.emulated import listed_attribute
 from ansible_collections.existio.exist.tests.unit.plugins.http_boundary import (
     ACQUIRE,
@@ -120,6 +121,7 @@ def test_429_longer_than_rate_limit_wait_fails_saying_rate_limited(client, rec):
         list(client.list_owned())
     message = excinfo.value.message
     assert 'rate-limited' in message and 'rate_limit_wait=60' in message and '3600' in message
+    assert 'raise rate_limit_wait, or run the task later' in message
     assert excinfo.value.status == 429
     assert rec.sleeps == []
 
@@ -273,8 +275,37 @@ def test_401_maps_to_error_with_status_method_path_and_detail(client):
         'Invalid token.',
     )
     assert error.message == (
-        'GET /api/2/attributes/owned/: Exist answered 401 (the token is invalid, expired or revoked): Invalid token.'
+        'GET /api/2/attributes/owned/: Exist answered 401 (this token was refused: wrong, expired or revoked. '
+        'Refresh it with existio.exist.token (grant=refresh_token), or authorise the user again if the store '
+        'marks them reauthorization_needed; a simple token needs token_type=token): Invalid token.'
     )
+
+
+@responses.activate
+def test_401_names_the_user_the_refresh_and_the_token_type_but_never_the_token(rec):
+    responses.add(responses.GET, OWNED, status=401, json={'detail': 'Invalid token.'})
+    client = ExistClient.connect(BASE, TOKEN, warn=rec.warn, sleep=rec.sleep, user=TaskUser('alice', 'user', None))
+    with pytest.raises(ExistApiError) as excinfo:
+        list(client.list_owned())
+    message = excinfo.value.message
+    assert 'the token of user alice was refused' in message
+    assert 'existio.exist.token (grant=refresh_token)' in message and 'reauthorization_needed' in message
+    assert 'a simple token needs token_type=token' in message
+    assert TOKEN not in message
+
+
+@responses.activate
+def test_401_of_a_simple_token_hints_that_an_oauth2_token_needs_bearer(rec):
+    responses.add(responses.GET, OWNED, status=401, json={'detail': 'Invalid token.'})
+    client = ExistClient.connect(
+        BASE, TOKEN, token_type='token', warn=rec.warn, sleep=rec.sleep, user=TaskUser('bob', 'host', None)
+    )
+    with pytest.raises(ExistApiError) as excinfo:
+        list(client.list_owned())
+    message = excinfo.value.message
+    assert 'the token of host bob was refused: a simple token that is wrong or revoked' in message
+    assert 'an OAuth2 token, which needs token_type=bearer' in message
+    assert TOKEN not in message
 
 
 @responses.activate
@@ -282,7 +313,21 @@ def test_403_explains_read_only_tokens(client):
     responses.add(responses.POST, ACQUIRE, status=403, json={'detail': 'Read-only token'})
     with pytest.raises(ExistApiError) as excinfo:
         client.acquire([{'name': 'a'}])
-    assert excinfo.value.status == 403 and 'simple tokens are read-only' in excinfo.value.message
+    assert excinfo.value.status == 403
+    assert 'this token may not do this: it may lack the scope this needs; exist_token_scopes' in excinfo.value.message
+
+
+@responses.activate
+def test_403_of_a_simple_token_says_writes_need_an_oauth2_token(rec):
+    responses.add(responses.POST, ACQUIRE, status=403, json={'detail': 'Read-only token'})
+    client = ExistClient.connect(
+        BASE, TOKEN, token_type='token', warn=rec.warn, sleep=rec.sleep, user=TaskUser('alice', 'user', None)
+    )
+    with pytest.raises(ExistApiError) as excinfo:
+        client.acquire([{'name': 'a'}])
+    assert 'the token of user alice is a simple token, which is read-only: writes need an OAuth2 token' in (
+        excinfo.value.message
+    )
 
 
 @responses.activate

@@ -84,8 +84,20 @@ def test_401_fails_cleanly_without_the_token(run_module):
     result, failed = run_module(attribute.main, args(attributes=[{'template': 'mood'}]))
     assert failed and result['changed'] is False
     assert result['msg'] == (
-        'GET /api/2/attributes/owned/: Exist answered 401 (the token is invalid, expired or revoked): Invalid token.'
+        'GET /api/2/attributes/owned/: Exist answered 401 (this token was refused: wrong, expired or revoked. '
+        'Refresh it with existio.exist.token (grant=refresh_token), or authorise the user again if the store '
+        'marks them reauthorization_needed; a simple token needs token_type=token): Invalid token.'
     )
+    assert TOKEN not in json.dumps(result)
+
+
+@responses.activate
+def test_the_module_names_the_user_the_action_plugin_put_in_its_environment(run_module, monkeypatch):
+    monkeypatch.setenv('_EXIST_TASK_USER', 'alice')
+    monkeypatch.setenv('_EXIST_TASK_USER_KIND', 'user')
+    responses.add(responses.GET, BASE + '/api/2/attributes/owned/', status=401, json={'detail': 'Invalid token.'})
+    result, failed = run_module(attribute.main, args(attributes=[{'template': 'mood'}]))
+    assert failed and 'the token of user alice was refused' in result['msg']
     assert TOKEN not in json.dumps(result)
 
 
