@@ -79,15 +79,21 @@ def attribute_result(**fields):
     return result
 
 
-@pytest.fixture
-def callback(tmp_path, monkeypatch):
+def new_callback(**options):
+    """A callback with its options set as ansible-core sets them (its option definitions registered first: a test
+    may run alone, or first in its worker)."""
     doc = yaml.safe_load(plugin_module.DOCUMENTATION)
     C.config.initialize_plugin_configuration_definitions('callback', NAME, doc['options'])
-    monkeypatch.setattr(context, 'CLIARGS', ImmutableDict(check=False))
     plugin = plugin_module.CallbackModule()
     plugin._load_name = NAME
-    plugin.set_options(direct={'output_dir': str(tmp_path / 'reports')})
+    plugin.set_options(direct=options)
     return plugin
+
+
+@pytest.fixture
+def callback(tmp_path, monkeypatch):
+    monkeypatch.setattr(context, 'CLIARGS', ImmutableDict(check=False))
+    return new_callback(output_dir=str(tmp_path / 'reports'))
 
 
 LATEST_JSON = 'exist-fleet-report-latest.json'
@@ -418,9 +424,7 @@ def test_a_report_of_its_own_name_and_the_latest_links_to_it(callback, tmp_path,
     # A report of an earlier version: not this version's name pattern, left alone.
     (directory / 'exist-fleet-report.json').write_text('old')
     monkeypatch.setattr(plugin_module.time, 'time', lambda: 1796669100.0)  # 2026-12-07 18:45:00 UTC
-    plugin = plugin_module.CallbackModule()
-    plugin._load_name = NAME
-    plugin.set_options(direct={'output_dir': str(directory)})
+    plugin = new_callback(output_dir=str(directory))
     plugin.v2_playbook_on_start(type('Playbook', (), {'_file_name': '/srv/fleet/converge.yml'})())
     plugin.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result(api_requests=2)))
     report, unused_markdown = finish(plugin, tmp_path)
@@ -657,12 +661,8 @@ _events = st.lists(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=_events)
 def test_any_results_make_a_report_that_quotes_no_token(events):
-    doc = yaml.safe_load(plugin_module.DOCUMENTATION)
-    C.config.initialize_plugin_configuration_definitions('callback', NAME, doc['options'])
     with tempfile.TemporaryDirectory() as directory, mock.patch.object(context, 'CLIARGS', ImmutableDict(check=False)):
-        plugin = plugin_module.CallbackModule()
-        plugin._load_name = NAME
-        plugin.set_options(direct={'output_dir': directory})
+        plugin = new_callback(output_dir=directory)
         for action, status, host, check_mode, result in events:
             handler = getattr(plugin, 'v2_runner_on_%s' % status)
             handler(FakeResult(FakeHost(host), FakeTask(action, None, action, check_mode), result))
@@ -887,9 +887,7 @@ def test_keep_deletes_the_oldest_reports_of_its_own_pattern(tmp_path):
             (directory / (stem + extension)).write_text('old')
     (directory / 'exist-fleet-report.md').write_text('of an earlier version')
     (directory / 'notes.md').write_text('mine')
-    plugin = plugin_module.CallbackModule()
-    plugin._load_name = NAME
-    plugin.set_options(direct={'output_dir': str(directory), 'keep': 2})
+    plugin = new_callback(output_dir=str(directory), keep=2)
     plugin.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
     plugin.v2_playbook_on_stats(None)
     stems = sorted(set(os.path.splitext(name)[0] for name in report_files(directory)))
@@ -900,9 +898,7 @@ def test_keep_deletes_the_oldest_reports_of_its_own_pattern(tmp_path):
 def test_two_runs_in_one_second_write_two_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(plugin_module.time, 'time', lambda: 1796669100.0)
     for dummy in range(2):
-        plugin = plugin_module.CallbackModule()
-        plugin._load_name = NAME
-        plugin.set_options(direct={'output_dir': str(tmp_path)})
+        plugin = new_callback(output_dir=str(tmp_path))
         plugin.v2_playbook_on_start(type('Playbook', (), {'_file_name': 'converge.yml'})())
         plugin.v2_runner_on_ok(FakeResult(FakeHost('a'), attribute_task(), attribute_result()))
         plugin.v2_playbook_on_stats(None)

@@ -42,8 +42,15 @@ def write_config(directory, **options):
     return str(path)
 
 
+CLI_MAIN = 'import sys; sys.argv[0] = "ansible-%s"; from ansible.cli.%s import main; main()'
+
+
 def ansible(tool, *args, cwd, **env):
-    """(exit status, stdout, stderr) of `ansible-TOOL args` (python -m ansible TOOL: the same entry point)."""
+    """(exit status, stdout, stderr) of `ansible-TOOL args`, through the CLI's main() as its script calls it.
+
+    Not `python -m ansible TOOL`: that finds the tools by the distribution's entry points, which ansible-test
+    units does not install.
+    """
     run_env = dict(os.environ)
     for key in list(run_env):
         if key.startswith(('ANSIBLE_', 'EXIST_')):
@@ -60,7 +67,7 @@ def ansible(tool, *args, cwd, **env):
     run_env.update(env)
     (cwd / 'ansible.cfg').write_text('[defaults]\n')
     done = subprocess.run(
-        [sys.executable, '-m', 'ansible', tool] + list(args),
+        [sys.executable, '-c', CLI_MAIN % (tool, tool)] + list(args),
         cwd=str(cwd),
         env=run_env,
         capture_output=True,
