@@ -666,6 +666,20 @@ def lint(session: nox.Session) -> None:
             ['env', 'MYPYPATH=' + BUILD, 'mypy', '--cache-dir', os.path.join(BUILD, '.mypy_cache')],
             in_copy,
         ),
+        (
+            # make bench times these functions of the collection: a rename must fail here, not in a 30-minute bench.
+            'the benchmarks\' phase clocks find what they time',
+            [
+                python,
+                '-c',
+                'from ansible_collections.existio.exist.plugins.plugin_utils import _worker_process; '
+                'from benchmarks import phase_timer; phase_timer._clock_collection()',
+            ],
+            {
+                'cwd': COPY,
+                'env': tool_env(TOOLS_CORE, PYTHONPATH=os.pathsep.join([BUILD, os.path.join(COPY, 'tests', 'perf')])),
+            },
+        ),
         ('version: galaxy.yml and COLLECTION_VERSION', [python, os.path.join(TOOLS, 'check_version.py'), COPY], {}),
         ('README links work on Galaxy', [python, os.path.join(TOOLS, 'check_links.py'), COPY], {}),
         (

@@ -104,7 +104,7 @@ def _clock_collection():
     clock(_attribute_task, 'prepare', 'existio: declaration checked')
     clock(_ownership_sync, 'converge', 'existio: converge')
     clock(_ownership_sync, 'plan_ownership', 'existio: plan')
-    clock(_ownership_sync, '_result', 'existio: build result')
+    clock(_ownership_sync, 'ownership_outcome', 'existio: build result')
 
 
 def install():
