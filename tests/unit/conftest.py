@@ -130,3 +130,22 @@ def make_action():
 def rec():
     """What a client warned and how long it would have slept: pass rec.warn and rec.sleep to it."""
     return Recorder()
+
+
+@pytest.fixture
+def store_reads(monkeypatch):
+    """The paths of the token stores read (TokenStore.load), in order, from an empty cache of access tokens."""
+    # Controller code, imported only by the tests that use it (module tests must not import it).
+    from ansible_collections.existio.exist.plugins.plugin_utils import _token_store
+
+    _token_store.forget_access_tokens()
+    paths = []
+    original = _token_store.TokenStore.load
+
+    def counted(self):
+        paths.append(self.path)
+        return original(self)
+
+    monkeypatch.setattr(_token_store.TokenStore, 'load', counted)
+    yield paths
+    _token_store.forget_access_tokens()

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.existio.exist.plugins.inventory import users as plugin_module
 from ansible_collections.existio.exist.plugins.lookup import stored_token as stored_token_module
-from ansible_collections.existio.exist.plugins.plugin_utils import _store_users, _token_store
+from ansible_collections.existio.exist.plugins.plugin_utils import _store_users
 from ansible_collections.existio.exist.tests.unit.plugins import hostile_stores
 from ansible_collections.existio.exist.tests.unit.plugins.documented import documented_options
 from exist_emulator.testing import BackgroundEmulator
@@ -236,22 +236,6 @@ def test_include_token_false_reads_the_token_from_the_store_when_used(tmp_path):
     assert_no_token(repr(value) for value in variables.values())
     assert variables['exist_token'] == "{{ lookup('existio.exist.stored_token', '%s', user='bob') }}" % store
     assert stored_token_lookup(loader).run([str(store)], variables=variables, user='bob') == [TOKENS['bob']]
-
-
-@pytest.fixture
-def store_reads(monkeypatch):
-    """How many times a token store is read (TokenStore.load), from an empty cache of access tokens."""
-    _token_store.forget_access_tokens()
-    count = []
-    original = _token_store.TokenStore.load
-
-    def counted(self):
-        count.append(self.path)
-        return original(self)
-
-    monkeypatch.setattr(_token_store.TokenStore, 'load', counted)
-    yield count
-    _token_store.forget_access_tokens()
 
 
 def test_include_token_false_a_task_reads_no_store_after_the_inventory(tmp_path, store_reads):

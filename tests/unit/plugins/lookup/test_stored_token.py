@@ -72,20 +72,6 @@ def lookup():
     return run
 
 
-@pytest.fixture
-def reads(monkeypatch):
-    """How many times a token store is read (TokenStore.load)."""
-    count = []
-    original = _token_store.TokenStore.load
-
-    def counted(self):
-        count.append(self.path)
-        return original(self)
-
-    monkeypatch.setattr(_token_store.TokenStore, 'load', counted)
-    return count
-
-
 def test_returns_the_user_s_access_token(tmp_path, lookup):
     store = write_store(tmp_path / 'tokens.yml')
     assert lookup(store, 'alice') == [TOKENS['alice']]
@@ -97,19 +83,19 @@ def test_a_vault_encrypted_store_is_read_with_the_loader_s_secrets(tmp_path, loo
     assert lookup(store, 'bob', vault=True) == [TOKENS['bob']]
 
 
-def test_the_store_is_read_once_while_it_stays_the_same(tmp_path, lookup, reads):
+def test_the_store_is_read_once_while_it_stays_the_same(tmp_path, lookup, store_reads):
     store = write_store(tmp_path / 'tokens.yml')
     for username in ['alice', 'bob'] * 5:
         assert lookup(store, username) == [TOKENS[username]]
-    assert reads == [store]
+    assert store_reads == [store]
 
 
-def test_a_store_replaced_since_is_read_again(tmp_path, lookup, reads):
+def test_a_store_replaced_since_is_read_again(tmp_path, lookup, store_reads):
     store = write_store(tmp_path / 'tokens.yml')
     assert lookup(store, 'alice') == [TOKENS['alice']]
     write_store(store, tokens={'alice': 'stored-alice-refreshed-0003'})
     assert lookup(store, 'alice') == ['stored-alice-refreshed-0003']
-    assert reads == [store, store]
+    assert store_reads == [store, store]
 
 
 def test_a_store_rewritten_in_place_with_another_size_is_read_again(tmp_path, lookup):
